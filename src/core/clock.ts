@@ -1,0 +1,33 @@
+// Clock port: the one source of time and timers, so tests and the simulator can run in virtual time.
+
+/** Opaque handle of a timer set through a {@link Clock}. */
+export interface TimerHandle {
+  readonly __timer: unique symbol;
+}
+
+export interface Clock {
+  /** Monotonic milliseconds (fractional allowed); only differences are meaningful. */
+  now(): number;
+  /** Calls `fn` once after `delayMs` (>= 0). The timer never keeps the process alive on its own. */
+  setTimeout(fn: () => void, delayMs: number): TimerHandle;
+  clearTimeout(handle: TimerHandle): void;
+}
+
+/** Wall-clock time for production: `performance.now()` and unref'd Node timers. */
+export class SystemClock implements Clock {
+  now(): number {
+    return performance.now();
+  }
+
+  setTimeout(fn: () => void, delayMs: number): TimerHandle {
+    const t = setTimeout(fn, Math.max(0, delayMs));
+    t.unref();
+    return t as unknown as TimerHandle;
+  }
+
+  clearTimeout(handle: TimerHandle): void {
+    clearTimeout(handle as unknown as NodeJS.Timeout);
+  }
+}
+
+export const systemClock: Clock = new SystemClock();

@@ -1,0 +1,153 @@
+// The live bands and flows: created on demand, collected when idle, bounded in number. Static bands stay.
+import { type Clock, IntrusiveList, type TimerHandle } from '../core/index.js';
+import { Band } from './band.js';
+import { Flow } from './flow.js';
+import { type ResolvedOptions } from './options.js';
+
+/**
+ * Bands are kept in an array sorted highest priority first (rebuilt only when a band is created or collected,
+ * which is rare); flows in a per-band Map (O(1) lookup). Idle flows sit in an LRU list so the oldest idle flow
+ * can be dropped in O(1) when the flow limit is reached.
+ */
+export class BandSet {
+  private readonly bands = new Map<number, Band>();
+  private ordered: Band[] = [];
+  private readonly idleFlows = new IntrusiveList<Flow>((f) => f.idleLink);
+  private flowCount = 0;
+  private flowSeq = 0;
+  private dynamicBands = 0;
+  private sweepTimer: TimerHandle | undefined;
+
+  constructor(
+    private readonly options: ResolvedOptions,
+    private readonly clock: Clock,
+  ) {
+    for (const settings of options.staticBands) this.bands.set(settings.priority, new Band(settings));
+    this.reorder();
+  }
+
+  /** Live bands, highest priority first. */
+  get highestFirst(): readonly Band[] {
+    return this.ordered;
+  }
+
+  get liveFlows(): number {
+    return this.flowCount;
+  }
+
+  /** The band for `priority`, created from the template if needed; undefined when the band limit is reached. */
+  band(priority: number): Band | undefined {
+    const existing = this.bands.get(priority);
+    if (existing !== undefined) return existing;
+    if (this.dynamicBands >= this.options.maxBands && !this.collectIdleBand()) return undefined;
+    const band = new Band(this.options.bandFor(priority));
+    band.idleSince = this.clock.now();
+    this.bands.set(priority, band);
+    this.dynamicBands++;
+    this.reorder();
+    return band;
+  }
+
+  /** The flow of `fairnessId` in `band`, created if needed; undefined when the flow limit is reached. */
+  flow(band: Band, fairnessId: string): Flow | undefined {
+    const existing = band.flows.get(fairnessId);
+    if (existing !== undefined) {
+      this.idleFlows.remove(existing);
+      return existing;
+    }
+    if (this.flowCount >= this.options.maxFlows) {
+      const oldest = this.idleFlows.head;
+      if (oldest === undefined) return undefined;
+      this.collectFlow(oldest);
+    }
+    const flow = new Flow(
+      fairnessId,
+      band,
+      this.options.weightOf(fairnessId),
+      band.settings.ordering.newQueue(),
+      this.flowSeq++,
+    );
+    band.flows.set(fairnessId, flow);
+    this.flowCount++;
+    return flow;
+  }
+
+  /** Call when a flow may have become idle (no queued item, no lease). */
+  maybeIdle(flow: Flow): void {
+    if (flow.collected || flow.queue.size > 0 || flow.leases > 0 || this.idleFlows.has(flow)) return;
+    flow.idleSince = this.clock.now();
+    this.idleFlows.push(flow);
+    this.armSweep();
+  }
+
+  /** Drops everything (close); flows are marked collected so late lease releases are ignored. */
+  clear(): void {
+    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    for (const band of this.bands.values()) for (const flow of band.flows.values()) flow.collected = true;
+    for (let f = this.idleFlows.head; f !== undefined; f = this.idleFlows.head) this.idleFlows.remove(f);
+  }
+
+  private collectFlow(flow: Flow): void {
+    this.idleFlows.remove(flow);
+    flow.collected = true;
+    flow.band.flows.delete(flow.fairnessId);
+    this.flowCount--;
+    if (flow.band.flows.size === 0) {
+      flow.band.idleSince = this.clock.now();
+      if (!flow.band.settings.isStatic) this.armSweep();
+    }
+  }
+
+  private collectIdleBand(): boolean {
+    let victim: Band | undefined;
+    for (const band of this.ordered) {
+      if (!band.settings.isStatic && band.flows.size === 0 && (victim === undefined || band.idleSince < victim.idleSince)) {
+        victim = band;
+      }
+    }
+    if (victim === undefined) return false;
+    this.removeBand(victim);
+    return true;
+  }
+
+  private removeBand(band: Band): void {
+    this.bands.delete(band.priority);
+    this.dynamicBands--;
+    this.reorder();
+  }
+
+  private reorder(): void {
+    this.ordered = [...this.bands.values()].sort((a, b) => b.priority - a.priority);
+    const ceilings = this.options.usageLimit.ceilings(
+      this.ordered.map((b) => ({ priority: b.priority, configuredCeiling: b.settings.ceiling })),
+    );
+    this.ordered.forEach((band, i) => {
+      band.ceiling = ceilings[i] ?? 1.0;
+    });
+  }
+
+  private armSweep(): void {
+    if (this.sweepTimer !== undefined) return;
+    const interval = Math.min(this.options.flowIdleTtlMs, this.options.bandIdleTtlMs);
+    this.sweepTimer = this.clock.setTimeout(() => {
+      this.sweepTimer = undefined;
+      this.sweep();
+    }, interval);
+  }
+
+  /** Collects flows idle longer than their TTL, then on-demand bands left without flows for longer than theirs. */
+  private sweep(): void {
+    const now = this.clock.now();
+    for (let f = this.idleFlows.head; f !== undefined && now - f.idleSince >= this.options.flowIdleTtlMs; f = this.idleFlows.head) {
+      this.collectFlow(f);
+    }
+    let pendingBands = false;
+    for (const band of [...this.ordered]) {
+      if (band.settings.isStatic || band.flows.size > 0) continue;
+      if (now - band.idleSince >= this.options.bandIdleTtlMs) this.removeBand(band);
+      else pendingBands = true;
+    }
+    if (this.idleFlows.size > 0 || pendingBands) this.armSweep();
+  }
+}

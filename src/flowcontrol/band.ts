@@ -1,0 +1,53 @@
+// A priority band: the flows of one priority, their fairness state, limits, and the band's arrival-order list.
+import { IntrusiveList } from '../core/index.js';
+import { type Flow } from './flow.js';
+import { type FairnessPolicy, type FairnessState } from './policies/fairness/fairness-policy.js';
+import { type OrderingPolicy } from './policies/ordering/ordering-policy.js';
+import { type QueueItem } from './queue-item.js';
+
+/** Resolved settings of one band (static from config, or from the template for on-demand bands). */
+export interface BandSettings {
+  readonly priority: number;
+  readonly name: string;
+  readonly fairness: FairnessPolicy;
+  readonly ordering: OrderingPolicy;
+  readonly maxRequests: number;
+  readonly maxBytes: number;
+  /** Band TTL in ms (Infinity: none beyond the default). */
+  readonly ttlMs: number;
+  /** Saturation ceiling configured on the band; the usage-limit policy may lower it. */
+  readonly ceiling: number | undefined;
+  /** Share under `weighted` band arbitration. */
+  readonly weight: number;
+  /** Configured bands live for the life of the process; on-demand bands are collected when idle. */
+  readonly isStatic: boolean;
+}
+
+export class Band {
+  readonly flows = new Map<string, Flow>();
+  readonly fairness: FairnessState;
+  /** Every queued item of the band in arrival order: O(1) access to the oldest and the newest. */
+  readonly arrivals = new IntrusiveList<QueueItem>((i) => i.bandLink);
+  queuedBytes = 0;
+  /** Effective saturation ceiling, set by the usage-limit policy whenever the set of bands changes. */
+  ceiling = 1.0;
+  /** Virtual pass of stride scheduling under `weighted` arbitration. */
+  pass = 0;
+  idleSince = 0;
+
+  constructor(readonly settings: BandSettings) {
+    this.fairness = settings.fairness.newState({ ordering: settings.ordering });
+  }
+
+  get priority(): number {
+    return this.settings.priority;
+  }
+
+  get queuedRequests(): number {
+    return this.arrivals.size;
+  }
+
+  oldestEnqueuedAt(): number | undefined {
+    return this.arrivals.head?.enqueuedAt;
+  }
+}

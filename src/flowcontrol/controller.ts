@@ -1,0 +1,407 @@
+// The flow controller: admits requests into priority bands and fair-share flows, holds them while the pool is
+// saturated, and dispatches as many as the gate allows whenever something changes. Every request gets exactly
+// one outcome, as a value.
+import { type Clock, type Logger, type TimerHandle, noopLogger, systemClock } from '../core/index.js';
+import { type Band } from './band.js';
+import { BandSet } from './band-set.js';
+import { ExpiryTracker } from './expiry-tracker.js';
+import { type Flow } from './flow.js';
+import { FlowLease, actualTotal } from './lease.js';
+import { type FlowControlObserver, noopFlowControlObserver } from './observer.js';
+import { type FlowControllerOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { QueueItem } from './queue-item.js';
+import { type SaturationSource } from './saturation-port.js';
+import {
+  type ActualCost,
+  type EnqueueOptions,
+  type EvictReason,
+  type FlowRequest,
+  type Outcome,
+  type RejectReason,
+} from './types.js';
+import { validateFlowRequest } from './validate-request.js';
+
+export interface BandStats {
+  readonly priority: number;
+  readonly name: string;
+  readonly queuedRequests: number;
+  readonly queuedBytes: number;
+  readonly flows: number;
+  readonly ceiling: number;
+}
+
+export interface FlowControlStats {
+  readonly queuedRequests: number;
+  readonly queuedBytes: number;
+  /** Dispatched requests whose lease is not yet released. */
+  readonly inflight: number;
+  readonly liveFlows: number;
+  readonly bands: readonly BandStats[];
+}
+
+/**
+ * Complexity per dispatch: O(bands) to choose the band (bands are few and bounded by `maxBands`), O(1) or
+ * O(log flows) to choose the flow, O(1) or O(log n) to take the item and drop its deadline. Enqueue is the same.
+ */
+export class FlowController {
+  private readonly options: ResolvedOptions;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly observer: FlowControlObserver;
+  private readonly saturation: SaturationSource;
+  private readonly bands: BandSet;
+  private readonly expiry: ExpiryTracker;
+  private seq = 0;
+  private queued = 0;
+  private queuedBytes = 0;
+  private inflight = 0;
+  private started = false;
+  private draining = false;
+  private closed = false;
+  private inCycle = false;
+  private cycleScheduled = false;
+  private continuation: TimerHandle | undefined;
+  private fallback: TimerHandle | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private drainPromise: Promise<void> | undefined;
+  private drainResolve: (() => void) | undefined;
+  private closePromise: Promise<void> | undefined;
+
+  constructor(options: FlowControllerOptions) {
+    this.options = resolveOptions(options);
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? noopLogger;
+    this.observer = options.observer ?? noopFlowControlObserver;
+    this.saturation = options.saturation;
+    this.bands = new BandSet(this.options, this.clock);
+    this.expiry = new ExpiryTracker(this.clock, (item) => this.evict(item, 'ttl'));
+  }
+
+  /** Subscribes to saturation changes. Idempotent; `enqueueAndWait` calls it too. */
+  start(): void {
+    if (this.started || this.closed) return;
+    this.started = true;
+    this.unsubscribe = this.saturation.onChange(() => this.kick());
+  }
+
+  /**
+   * Admits `request` and resolves once it has its outcome. Never rejects for expected outcomes (capacity,
+   * TTL, cancellation, shutdown: those are values); rejects only for invalid input, with an error naming the field.
+   */
+  enqueueAndWait(request: FlowRequest, options: EnqueueOptions = {}): Promise<Outcome> {
+    try {
+      validateFlowRequest(request);
+    } catch (err) {
+      return Promise.reject(err as Error);
+    }
+    this.start();
+    if (this.draining) return this.refuse(request, 'shutdown', 'flow control is shutting down');
+    if (options.signal?.aborted === true) return this.settleEarly(request, 'cancelled', 'request cancelled before enqueue');
+
+    const band = this.bands.band(request.priority);
+    if (band === undefined) {
+      return this.refuse(request, 'capacity', `priority ${request.priority}: no room for another priority band (limit ${this.options.maxBands})`);
+    }
+    const flow = this.bands.flow(band, request.fairnessId);
+    if (flow === undefined) {
+      return this.refuse(request, 'flow-limit', `flow limit reached: ${this.options.maxFlows} live flows`);
+    }
+    const now = this.clock.now();
+    const arrivedAt = request.arrivedAt ?? now;
+    const ttl = Math.min(this.options.defaultTtlMs, band.settings.ttlMs, request.ttlMs ?? Infinity);
+    const expiresAt = Math.min(arrivedAt + ttl, request.deadlineAt ?? Infinity);
+    if (now >= expiresAt) {
+      this.bands.maybeIdle(flow);
+      return this.settleEarly(request, 'ttl', 'request deadline passed before enqueue');
+    }
+
+    // Fast path: nothing is waiting, so dispatching now cannot overtake anyone.
+    if (this.queued === 0 && !this.inCycle && this.saturation.saturation() < band.ceiling) {
+      return new Promise<Outcome>((resolve) => this.dispatch(request, flow, options, 0, resolve));
+    }
+
+    const refusal = this.admit(request, band);
+    if (refusal !== undefined) {
+      this.bands.maybeIdle(flow);
+      return this.refuse(request, 'capacity', refusal);
+    }
+    const sloDeadline = request.ttftSloMs !== undefined ? arrivedAt + request.ttftSloMs : expiresAt;
+    return new Promise<Outcome>((resolve) => {
+      const item = new QueueItem(request, this.seq++, now, expiresAt, sloDeadline, flow, options, resolve);
+      this.insert(item);
+      this.kick();
+    });
+  }
+
+  /** Queue figures for gauges, read at scrape time. O(bands). */
+  stats(): FlowControlStats {
+    return {
+      queuedRequests: this.queued,
+      queuedBytes: this.queuedBytes,
+      inflight: this.inflight,
+      liveFlows: this.bands.liveFlows,
+      bands: this.bands.highestFirst.map((b) => ({
+        priority: b.priority,
+        name: b.settings.name,
+        queuedRequests: b.queuedRequests,
+        queuedBytes: b.queuedBytes,
+        flows: b.flows.size,
+        ceiling: b.ceiling,
+      })),
+    };
+  }
+
+  /** Stops admitting (new requests are rejected with `shutdown`); resolves when nothing is queued or in flight. */
+  drain(): Promise<void> {
+    this.draining = true;
+    this.drainPromise ??= new Promise<void>((resolve) => {
+      this.drainResolve = resolve;
+    });
+    this.checkDrained();
+    return this.drainPromise;
+  }
+
+  /** Evicts every queued request with `shutdown`, stops all timers and listeners. Idempotent. */
+  close(): Promise<void> {
+    this.closePromise ??= this.doClose();
+    return this.closePromise;
+  }
+
+  private async doClose(): Promise<void> {
+    this.draining = true;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    for (const band of this.bands.highestFirst) {
+      for (let item = band.arrivals.head; item !== undefined; item = band.arrivals.head) {
+        this.evict(item, 'shutdown');
+      }
+    }
+    this.closed = true;
+    this.clearTimer('continuation');
+    this.clearTimer('fallback');
+    this.expiry.close();
+    this.bands.clear();
+    this.checkDrained();
+  }
+
+  /** Checks capacity; on global overflow displaces strictly lower-priority work. Returns a refusal message or undefined. */
+  private admit(request: FlowRequest, band: Band): string | undefined {
+    const s = band.settings;
+    if (band.queuedRequests + 1 > s.maxRequests || band.queuedBytes + request.byteSize > s.maxBytes) {
+      return `band ${s.name} at capacity: ${band.queuedRequests}/${s.maxRequests} requests, ${band.queuedBytes}/${s.maxBytes} bytes`;
+    }
+    const needRequests = this.queued + 1 - this.options.maxQueuedRequests;
+    const needBytes = this.queuedBytes + request.byteSize - this.options.maxQueuedBytes;
+    if (needRequests <= 0 && needBytes <= 0) return undefined;
+    const victims = this.displacementVictims(request.priority, needRequests, needBytes);
+    if (victims === undefined) {
+      return `flow control at capacity: ${this.queued}/${this.options.maxQueuedRequests} requests, ${this.queuedBytes}/${this.options.maxQueuedBytes} bytes, nothing of lower priority to displace`;
+    }
+    for (const victim of victims) this.evict(victim, 'displaced');
+    return undefined;
+  }
+
+  /** Lowest band first, newest first within a band, strictly below `priority`; undefined if not enough. */
+  private displacementVictims(priority: number, needRequests: number, needBytes: number): QueueItem[] | undefined {
+    const victims: QueueItem[] = [];
+    let freedRequests = 0;
+    let freedBytes = 0;
+    const bands = this.bands.highestFirst;
+    for (let b = bands.length - 1; b >= 0; b--) {
+      const band = bands[b] as Band;
+      if (band.priority >= priority) break;
+      for (let item = band.arrivals.tail; item !== undefined; item = band.arrivals.prev(item)) {
+        if (freedRequests >= needRequests && freedBytes >= needBytes) return victims;
+        victims.push(item);
+        freedRequests++;
+        freedBytes += item.request.byteSize;
+      }
+    }
+    return freedRequests >= needRequests && freedBytes >= needBytes ? victims : undefined;
+  }
+
+  private insert(item: QueueItem): void {
+    const flow = item.flow;
+    const band = flow.band;
+    const wasEmpty = flow.queue.size === 0;
+    flow.queue.push(item);
+    if (wasEmpty) band.fairness.activate(flow);
+    else if (flow.queue.peek() === item) band.fairness.headChanged(flow);
+    band.arrivals.push(item);
+    const bytes = item.request.byteSize;
+    band.queuedBytes += bytes;
+    flow.queuedBytes += bytes;
+    this.queued++;
+    this.queuedBytes += bytes;
+    this.expiry.add(item);
+    const signal = item.options.signal;
+    if (signal !== undefined) {
+      item.abortListener = () => this.evict(item, 'cancelled');
+      signal.addEventListener('abort', item.abortListener, { once: true });
+    }
+  }
+
+  /** Takes `item` out of every index; O(1) or O(log n) each. */
+  private detach(item: QueueItem): void {
+    item.settled = true;
+    const flow = item.flow;
+    const band = flow.band;
+    const wasHead = flow.queue.peek() === item;
+    flow.queue.remove(item);
+    if (flow.queue.size === 0) band.fairness.deactivate(flow);
+    else if (wasHead) band.fairness.headChanged(flow);
+    band.arrivals.remove(item);
+    const bytes = item.request.byteSize;
+    band.queuedBytes -= bytes;
+    flow.queuedBytes -= bytes;
+    this.queued--;
+    this.queuedBytes -= bytes;
+    this.expiry.remove(item);
+    if (item.abortListener !== undefined) {
+      item.options.signal?.removeEventListener('abort', item.abortListener);
+      item.abortListener = undefined;
+    }
+  }
+
+  private evict(item: QueueItem, reason: EvictReason): void {
+    if (item.settled) return;
+    this.detach(item);
+    this.bands.maybeIdle(item.flow);
+    const waitMs = this.clock.now() - item.enqueuedAt;
+    const message = evictionMessage(reason, item);
+    item.resolve({ kind: 'evicted', reason, message, waitMs });
+    this.observer.onOutcome({ kind: 'evicted', reason, priority: item.flow.priority, fairnessId: item.flow.fairnessId, waitMs });
+    // Removing the head of a blocked band can unblock the bands below it under some usage limits.
+    this.kick();
+    this.checkDrained();
+  }
+
+  private dispatch(
+    request: FlowRequest,
+    flow: Flow,
+    options: EnqueueOptions,
+    waitMs: number,
+    resolve: (outcome: Outcome) => void,
+  ): void {
+    this.inflight++;
+    flow.leases++;
+    flow.band.fairness.charge(flow, request.estimatedCost);
+    this.options.arbitration.dispatched(flow.band);
+    const lease = new FlowLease(flow, request.estimatedCost, this.clock.now(), (l, actual) => this.release(l, actual));
+    if (options.onDispatch !== undefined) {
+      try {
+        options.onDispatch(lease);
+      } catch (err) {
+        this.logger.error({ err, requestId: request.id }, 'onDispatch hook threw; ignored');
+      }
+    }
+    resolve({ kind: 'dispatched', lease, waitMs });
+    this.observer.onOutcome({ kind: 'dispatched', reason: undefined, priority: flow.priority, fairnessId: flow.fairnessId, waitMs });
+  }
+
+  private release(lease: FlowLease, actual: ActualCost | undefined): void {
+    const flow = lease.flow;
+    this.inflight--;
+    flow.leases--;
+    const total = actualTotal(actual);
+    if (total !== undefined && !flow.collected) flow.band.fairness.correct(flow, total - lease.estimatedCost);
+    if (!flow.collected) this.bands.maybeIdle(flow);
+    this.observer.onRelease(flow.priority, flow.fairnessId, lease.estimatedCost, total);
+    this.kick();
+    this.checkDrained();
+  }
+
+  private refuse(request: FlowRequest, reason: RejectReason, message: string): Promise<Outcome> {
+    this.observer.onOutcome({ kind: 'rejected', reason, priority: request.priority, fairnessId: request.fairnessId, waitMs: 0 });
+    return Promise.resolve({ kind: 'rejected', reason, message });
+  }
+
+  private settleEarly(request: FlowRequest, reason: EvictReason, message: string): Promise<Outcome> {
+    this.observer.onOutcome({ kind: 'evicted', reason, priority: request.priority, fairnessId: request.fairnessId, waitMs: 0 });
+    return Promise.resolve({ kind: 'evicted', reason, message, waitMs: 0 });
+  }
+
+  /** Asks for a dispatch cycle soon (a microtask), coalescing the many triggers of one tick into one cycle. */
+  private kick(): void {
+    if (this.cycleScheduled || this.closed || this.queued === 0) return;
+    this.cycleScheduled = true;
+    queueMicrotask(() => this.runCycle());
+  }
+
+  private runCycle(): void {
+    this.cycleScheduled = false;
+    if (this.inCycle || this.closed) return;
+    this.inCycle = true;
+    const started = this.clock.now();
+    let dispatched = 0;
+    try {
+      while (this.queued > 0) {
+        if (dispatched >= this.options.maxDispatchesPerCycle) {
+          // Yield so sockets and timers get their turn under a heavy backlog; continue on the next turn.
+          this.continuation ??= this.clock.setTimeout(() => {
+            this.continuation = undefined;
+            this.kick();
+          }, 0);
+          break;
+        }
+        const now = this.clock.now();
+        const band = this.options.arbitration.pick(this.bands.highestFirst, this.saturation.saturation(), now);
+        if (band === undefined) {
+          this.armFallback();
+          break;
+        }
+        const item = band.fairness.pick()?.queue.peek();
+        if (item === undefined) {
+          this.logger.error({ priority: band.priority }, 'band has queued requests but no active flow; skipping cycle');
+          break;
+        }
+        if (now >= item.expiresAt) {
+          this.evict(item, 'ttl');
+          continue;
+        }
+        this.detach(item);
+        this.dispatch(item.request, item.flow, item.options, now - item.enqueuedAt, item.resolve);
+        dispatched++;
+      }
+    } finally {
+      this.inCycle = false;
+    }
+    this.observer.onDispatchCycle(this.clock.now() - started, dispatched);
+    this.checkDrained();
+  }
+
+  private armFallback(): void {
+    this.fallback ??= this.clock.setTimeout(() => {
+      this.fallback = undefined;
+      this.kick();
+    }, this.options.fallbackIntervalMs);
+  }
+
+  private clearTimer(which: 'continuation' | 'fallback'): void {
+    const handle = this[which];
+    if (handle !== undefined) this.clock.clearTimeout(handle);
+    this[which] = undefined;
+  }
+
+  private checkDrained(): void {
+    if (this.drainResolve !== undefined && this.queued === 0 && this.inflight === 0) {
+      const resolve = this.drainResolve;
+      this.drainResolve = undefined;
+      resolve();
+    }
+  }
+}
+
+function evictionMessage(reason: EvictReason, item: QueueItem): string {
+  const where = `priority ${item.flow.priority}, fairness id ${JSON.stringify(item.flow.fairnessId)}`;
+  switch (reason) {
+    case 'ttl':
+      return `request expired in queue (${where})`;
+    case 'cancelled':
+      return `request cancelled while queued (${where})`;
+    case 'displaced':
+      return `request displaced by higher-priority work (${where})`;
+    case 'shutdown':
+      return `flow control shut down while the request was queued (${where})`;
+  }
+}

@@ -1,0 +1,37 @@
+// The lease a dispatched request holds until its response ends; releasing it twice is harmless.
+import { type Flow } from './flow.js';
+import { type ActualCost, type Lease } from './types.js';
+
+export type LeaseReleaser = (lease: FlowLease, actual: ActualCost | undefined) => void;
+
+export class FlowLease implements Lease {
+  private released = false;
+
+  constructor(
+    readonly flow: Flow,
+    readonly estimatedCost: number,
+    readonly dispatchedAt: number,
+    private readonly releaser: LeaseReleaser,
+  ) {}
+
+  get priority(): number {
+    return this.flow.priority;
+  }
+
+  get fairnessId(): string {
+    return this.flow.fairnessId;
+  }
+
+  release(actual?: ActualCost): void {
+    if (this.released) return;
+    this.released = true;
+    this.releaser(this, actual);
+  }
+}
+
+/** Total tokens of a reported actual cost, or undefined when the report is unusable (negative, NaN, missing). */
+export function actualTotal(actual: ActualCost | undefined): number | undefined {
+  if (actual === undefined) return undefined;
+  const total = actual.promptTokens + actual.outputTokens;
+  return Number.isFinite(total) && actual.promptTokens >= 0 && actual.outputTokens >= 0 ? total : undefined;
+}

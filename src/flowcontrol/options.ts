@@ -1,0 +1,185 @@
+// Flow-controller options: the documented defaults, and their one-time validation into resolved settings.
+import { type Clock, type Logger, InvalidArgumentError, type Registry } from '../core/index.js';
+import { type BandSettings } from './band.js';
+import { type FlowControlObserver } from './observer.js';
+import { type ArbitrationPolicy } from './policies/arbitration/arbitration-policy.js';
+import { arbitrationPolicies } from './policies/arbitration/registry.js';
+import { type FairnessPolicy } from './policies/fairness/fairness-policy.js';
+import { fairnessPolicies } from './policies/fairness/registry.js';
+import { type OrderingPolicy } from './policies/ordering/ordering-policy.js';
+import { orderingPolicies } from './policies/ordering/registry.js';
+import { usageLimitPolicies } from './policies/usage-limit/registry.js';
+import { type UsageLimitPolicy } from './policies/usage-limit/usage-limit-policy.js';
+import { type SaturationSource } from './saturation-port.js';
+import { MAX_ABS_PRIORITY } from './validate-request.js';
+
+export const DEFAULT_TTL_MS = 60_000;
+export const DEFAULT_BAND_MAX_REQUESTS = 5_000;
+export const DEFAULT_BAND_MAX_BYTES = 1_000_000_000;
+export const DEFAULT_MAX_FLOWS = 100_000;
+export const DEFAULT_MAX_BANDS = 64;
+export const DEFAULT_FLOW_IDLE_TTL_MS = 10_000;
+export const DEFAULT_BAND_IDLE_TTL_MS = 60_000;
+export const DEFAULT_MAX_DISPATCHES_PER_CYCLE = 1_024;
+export const DEFAULT_FALLBACK_INTERVAL_MS = 20;
+export const DEFAULT_FAIRNESS = 'weighted-fair';
+export const DEFAULT_ORDERING = 'fcfs';
+
+/** One band as configured; everything but the priority has a default. */
+export interface BandConfig {
+  readonly priority: number;
+  readonly name?: string;
+  /** @default 'weighted-fair' */
+  readonly fairness?: string;
+  /** @default 'fcfs' */
+  readonly ordering?: string;
+  /** @default 5000 */
+  readonly maxRequests?: number;
+  /** @default 1e9 */
+  readonly maxBytes?: number;
+  /** Band TTL in ms; the smallest of default, band and request TTL wins. */
+  readonly ttlMs?: number;
+  /** Saturation ceiling; see the usage-limit policy. @default 1.0 */
+  readonly ceiling?: number;
+  /** Share under `weighted` arbitration. @default 2^(rank from the bottom), set when omitted */
+  readonly weight?: number;
+}
+
+export type BandTemplate = Omit<BandConfig, 'priority' | 'name'>;
+
+export interface PluginChoice {
+  readonly name: string;
+  readonly params?: Record<string, number>;
+}
+
+export interface FlowControllerOptions {
+  readonly saturation: SaturationSource;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly observer?: FlowControlObserver;
+  /** Bands configured statically: kept, with their own settings, for the life of the controller. */
+  readonly bands?: readonly BandConfig[];
+  /** Settings of bands created on demand for other priorities. */
+  readonly bandTemplate?: BandTemplate;
+  /** @default 60000 */
+  readonly defaultTtlMs?: number;
+  /** Global limit on queued requests across bands. @default Infinity */
+  readonly maxQueuedRequests?: number;
+  /** Global limit on queued bytes across bands. @default Infinity */
+  readonly maxQueuedBytes?: number;
+  /** Live flows (queued, in flight or recently idle) at most; a flood of fairness ids cannot exhaust memory. @default 100000 */
+  readonly maxFlows?: number;
+  /** On-demand bands at most. @default 64 */
+  readonly maxBands?: number;
+  /** An idle flow is forgotten after this many ms. @default 10000 */
+  readonly flowIdleTtlMs?: number;
+  /** An idle on-demand band is collected after this many ms. @default 60000 */
+  readonly bandIdleTtlMs?: number;
+  /** Tenant weights for `weighted-fair`; unlisted tenants weigh `defaultTenantWeight`. */
+  readonly tenantWeights?: Readonly<Record<string, number>>;
+  /** @default 1 */
+  readonly defaultTenantWeight?: number;
+  /** @default { name: 'strict' } */
+  readonly arbitration?: PluginChoice;
+  /** @default { name: 'static' } */
+  readonly usageLimit?: PluginChoice;
+  /** Dispatches before the cycle yields to the event loop. @default 1024 */
+  readonly maxDispatchesPerCycle?: number;
+  /** While work waits behind a closed gate, re-check this often (ms) in case no change is signalled. @default 20 */
+  readonly fallbackIntervalMs?: number;
+  readonly fairnessRegistry?: Registry<FairnessPolicy>;
+  readonly orderingRegistry?: Registry<OrderingPolicy>;
+}
+
+export interface ResolvedOptions {
+  readonly defaultTtlMs: number;
+  readonly maxQueuedRequests: number;
+  readonly maxQueuedBytes: number;
+  readonly maxFlows: number;
+  readonly maxBands: number;
+  readonly flowIdleTtlMs: number;
+  readonly bandIdleTtlMs: number;
+  readonly maxDispatchesPerCycle: number;
+  readonly fallbackIntervalMs: number;
+  readonly staticBands: readonly BandSettings[];
+  readonly bandFor: (priority: number) => BandSettings;
+  readonly weightOf: (fairnessId: string) => number;
+  readonly arbitration: ArbitrationPolicy;
+  readonly usageLimit: UsageLimitPolicy;
+}
+
+function positive(field: string, v: number | undefined, fallback: number, allowInfinity = false): number {
+  const value = v ?? fallback;
+  if (typeof value !== 'number' || Number.isNaN(value) || value <= 0 || (!allowInfinity && !Number.isFinite(value))) {
+    throw new InvalidArgumentError(field, value, allowInfinity ? 'a number > 0 (or Infinity)' : 'a finite number > 0');
+  }
+  return value;
+}
+
+function resolveBand(
+  field: string,
+  cfg: BandTemplate & { priority: number; name?: string },
+  isStatic: boolean,
+  fairness: Registry<FairnessPolicy>,
+  ordering: Registry<OrderingPolicy>,
+): BandSettings {
+  if (!Number.isInteger(cfg.priority) || Math.abs(cfg.priority) > MAX_ABS_PRIORITY) {
+    throw new InvalidArgumentError(`${field}.priority`, cfg.priority, `an integer in [-${MAX_ABS_PRIORITY}, ${MAX_ABS_PRIORITY}]`);
+  }
+  if (cfg.ceiling !== undefined && !(cfg.ceiling > 0)) {
+    throw new InvalidArgumentError(`${field}.ceiling`, cfg.ceiling, 'a number > 0');
+  }
+  return {
+    priority: cfg.priority,
+    name: cfg.name ?? `priority-${cfg.priority}`,
+    fairness: fairness.get(cfg.fairness ?? DEFAULT_FAIRNESS),
+    ordering: ordering.get(cfg.ordering ?? DEFAULT_ORDERING),
+    maxRequests: positive(`${field}.maxRequests`, cfg.maxRequests, DEFAULT_BAND_MAX_REQUESTS, true),
+    maxBytes: positive(`${field}.maxBytes`, cfg.maxBytes, DEFAULT_BAND_MAX_BYTES, true),
+    ttlMs: positive(`${field}.ttlMs`, cfg.ttlMs, Infinity, true),
+    ceiling: cfg.ceiling,
+    weight: positive(`${field}.weight`, cfg.weight, 1),
+    isStatic,
+  };
+}
+
+export function resolveOptions(o: FlowControllerOptions): ResolvedOptions {
+  const fairness = o.fairnessRegistry ?? fairnessPolicies;
+  const ordering = o.orderingRegistry ?? orderingPolicies;
+  const template = o.bandTemplate ?? {};
+  const seen = new Set<number>();
+  const sorted = [...(o.bands ?? [])].sort((a, b) => a.priority - b.priority);
+  const staticBands = sorted.map((b, rank) => {
+    if (seen.has(b.priority)) throw new InvalidArgumentError('bands[].priority', b.priority, 'unique across bands');
+    seen.add(b.priority);
+    // Default weights double per rank from the bottom, so higher bands get the larger share.
+    return resolveBand(`bands[${b.priority}]`, { weight: 2 ** rank, ...template, ...b }, true, fairness, ordering);
+  });
+  // Validate the template once, eagerly, so a bad template fails at start-up rather than on first use.
+  resolveBand('bandTemplate', { ...template, priority: 0 }, false, fairness, ordering);
+  const byPriority = new Map(staticBands.map((b) => [b.priority, b]));
+  const bandFor = (priority: number): BandSettings =>
+    byPriority.get(priority) ?? resolveBand('bandTemplate', { ...template, priority }, false, fairness, ordering);
+
+  const weights = new Map(Object.entries(o.tenantWeights ?? {}));
+  for (const [tenant, w] of weights) positive(`tenantWeights.${tenant}`, w, 1);
+  const defaultWeight = positive('defaultTenantWeight', o.defaultTenantWeight, 1);
+  const arbitration = o.arbitration ?? { name: 'strict' };
+  const usageLimit = o.usageLimit ?? { name: 'static' };
+  return {
+    defaultTtlMs: positive('defaultTtlMs', o.defaultTtlMs, DEFAULT_TTL_MS, true),
+    maxQueuedRequests: positive('maxQueuedRequests', o.maxQueuedRequests, Infinity, true),
+    maxQueuedBytes: positive('maxQueuedBytes', o.maxQueuedBytes, Infinity, true),
+    maxFlows: positive('maxFlows', o.maxFlows, DEFAULT_MAX_FLOWS),
+    maxBands: positive('maxBands', o.maxBands, DEFAULT_MAX_BANDS),
+    flowIdleTtlMs: positive('flowIdleTtlMs', o.flowIdleTtlMs, DEFAULT_FLOW_IDLE_TTL_MS),
+    bandIdleTtlMs: positive('bandIdleTtlMs', o.bandIdleTtlMs, DEFAULT_BAND_IDLE_TTL_MS),
+    maxDispatchesPerCycle: positive('maxDispatchesPerCycle', o.maxDispatchesPerCycle, DEFAULT_MAX_DISPATCHES_PER_CYCLE),
+    fallbackIntervalMs: positive('fallbackIntervalMs', o.fallbackIntervalMs, DEFAULT_FALLBACK_INTERVAL_MS),
+    staticBands,
+    bandFor,
+    weightOf: (id) => weights.get(id) ?? defaultWeight,
+    arbitration: arbitrationPolicies.get(arbitration.name)(arbitration.params ?? {}),
+    usageLimit: usageLimitPolicies.get(usageLimit.name)(usageLimit.params ?? {}),
+  };
+}

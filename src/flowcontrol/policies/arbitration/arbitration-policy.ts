@@ -1,0 +1,33 @@
+// Band arbitration: which band dispatches next, given the pool's saturation and each band's ceiling.
+
+/** What an arbiter sees of a band. */
+export interface ArbitratedBand {
+  readonly priority: number;
+  readonly queuedRequests: number;
+  readonly ceiling: number;
+  readonly settings: { readonly weight: number };
+  /** Enqueue time of the band's oldest queued request, if any. */
+  oldestEnqueuedAt(): number | undefined;
+  pass: number;
+}
+
+export interface ArbitrationPolicy {
+  readonly name: string;
+  /**
+   * Picks the band to dispatch from, or undefined when none may dispatch now. `bands` is every live band,
+   * highest priority first. Head-of-line gate: the first non-empty band whose ceiling is reached stops every
+   * band below it too. O(bands) per call; bands are few and bounded.
+   */
+  pick<B extends ArbitratedBand>(bands: readonly B[], saturation: number, now: number): B | undefined;
+  /** Told after each dispatch from `band` (stride accounting). */
+  dispatched(band: ArbitratedBand): void;
+}
+
+/** Non-empty bands from the top down to, not including, the first whose ceiling the saturation has reached. */
+export function* eligibleBands<B extends ArbitratedBand>(bands: readonly B[], saturation: number): Generator<B> {
+  for (const band of bands) {
+    if (band.queuedRequests === 0) continue;
+    if (saturation >= band.ceiling) return;
+    yield band;
+  }
+}

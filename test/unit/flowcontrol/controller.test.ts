@@ -1,0 +1,211 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/core/index.js';
+import {
+  FlowController,
+  type FlowControllerOptions,
+  type FlowRequest,
+  type Outcome,
+} from '../../../src/flowcontrol/index.js';
+import { flushMicrotasks } from '../../support/flush.js';
+import { ConcurrencyLimitSaturation, SettableSaturation } from '../../support/settable-saturation.js';
+
+let nextId = 0;
+function req(partial: Partial<FlowRequest> = {}): FlowRequest {
+  return { id: `r${nextId++}`, fairnessId: 'a', priority: 0, byteSize: 100, estimatedCost: 10, ...partial };
+}
+
+function setup(options: Partial<FlowControllerOptions> = {}, initial = 0) {
+  const clock = new ManualClock();
+  const saturation = new SettableSaturation(initial);
+  const fc = new FlowController({ saturation, clock, ...options });
+  return { clock, saturation, fc };
+}
+
+function track(p: Promise<Outcome>): { outcome: Outcome | undefined } {
+  const box: { outcome: Outcome | undefined } = { outcome: undefined };
+  void p.then((o) => (box.outcome = o));
+  return box;
+}
+
+describe('FlowController', () => {
+  it('dispatches at once when the pool has room and nothing waits', async () => {
+    const { fc } = setup();
+    const o = await fc.enqueueAndWait(req());
+    expect(o.kind).toBe('dispatched');
+    expect(fc.stats().inflight).toBe(1);
+    if (o.kind === 'dispatched') o.lease.release();
+    expect(fc.stats().inflight).toBe(0);
+  });
+
+  it('holds requests while saturated and dispatches them in priority order when the gate opens', async () => {
+    const { fc, saturation } = setup({}, 1.0);
+    const order: number[] = [];
+    const boxes = [0, 5, -1, 5, 0].map((priority) =>
+      track(fc.enqueueAndWait(req({ priority }), { onDispatch: () => order.push(priority) })),
+    );
+    await flushMicrotasks();
+    expect(boxes.every((b) => b.outcome === undefined)).toBe(true);
+    expect(fc.stats().queuedRequests).toBe(5);
+    saturation.set(0);
+    await flushMicrotasks();
+    expect(order).toEqual([5, 5, 0, 0, -1]);
+    expect(fc.stats().queuedRequests).toBe(0);
+  });
+
+  it('evicts a queued request with ttl at its deadline, not later', async () => {
+    const { fc, clock } = setup({ defaultTtlMs: 1_000 }, 1.0);
+    const box = track(fc.enqueueAndWait(req()));
+    clock.advance(999);
+    await flushMicrotasks();
+    expect(box.outcome).toBeUndefined();
+    clock.advance(1);
+    await flushMicrotasks();
+    expect(box.outcome).toMatchObject({ kind: 'evicted', reason: 'ttl', waitMs: 1_000 });
+    expect(fc.stats().queuedRequests).toBe(0);
+  });
+
+  it('takes the smallest of default, band and request TTL', async () => {
+    const { fc, clock } = setup({ defaultTtlMs: 10_000, bands: [{ priority: 0, ttlMs: 5_000 }] }, 1.0);
+    const band = track(fc.enqueueAndWait(req()));
+    const own = track(fc.enqueueAndWait(req({ ttlMs: 2_000 })));
+    clock.advance(2_000);
+    await flushMicrotasks();
+    expect(own.outcome).toMatchObject({ kind: 'evicted', reason: 'ttl' });
+    expect(band.outcome).toBeUndefined();
+    clock.advance(3_000);
+    await flushMicrotasks();
+    expect(band.outcome).toMatchObject({ kind: 'evicted', reason: 'ttl' });
+  });
+
+  it('removes a cancelled request from its queue at once and drops its listener', async () => {
+    const { fc } = setup({}, 1.0);
+    const ac = new AbortController();
+    const box = track(fc.enqueueAndWait(req(), { signal: ac.signal }));
+    await flushMicrotasks();
+    expect(fc.stats().queuedRequests).toBe(1);
+    ac.abort();
+    expect(fc.stats().queuedRequests).toBe(0);
+    await flushMicrotasks();
+    expect(box.outcome).toMatchObject({ kind: 'evicted', reason: 'cancelled' });
+  });
+
+  it('rejects with capacity when a band is full, naming the band and its limit', async () => {
+    const { fc } = setup({ bands: [{ priority: 0, maxRequests: 2 }] }, 1.0);
+    void fc.enqueueAndWait(req());
+    void fc.enqueueAndWait(req());
+    const o = await fc.enqueueAndWait(req());
+    expect(o).toMatchObject({ kind: 'rejected', reason: 'capacity' });
+    expect(o.kind === 'rejected' && o.message).toContain('2/2 requests');
+  });
+
+  it('displaces the newest request of the lowest band when a higher priority arrives at global capacity', async () => {
+    const { fc } = setup({ maxQueuedRequests: 3 }, 1.0);
+    const lowOld = track(fc.enqueueAndWait(req({ priority: -1 })));
+    const lowNew = track(fc.enqueueAndWait(req({ priority: -1 })));
+    const mid = track(fc.enqueueAndWait(req({ priority: 0 })));
+    const high = track(fc.enqueueAndWait(req({ priority: 5 })));
+    await flushMicrotasks();
+    expect(lowNew.outcome).toMatchObject({ kind: 'evicted', reason: 'displaced' });
+    expect(lowOld.outcome).toBeUndefined();
+    expect(mid.outcome).toBeUndefined();
+    expect(high.outcome).toBeUndefined();
+    expect(fc.stats().queuedRequests).toBe(3);
+    // Equal priority never displaces: the newcomer is rejected instead.
+    const same = await fc.enqueueAndWait(req({ priority: -1 }));
+    expect(same).toMatchObject({ kind: 'rejected', reason: 'capacity' });
+  });
+
+  it('refuses invalid requests with an error naming the field', async () => {
+    const { fc } = setup();
+    await expect(fc.enqueueAndWait(req({ byteSize: -1 }))).rejects.toThrow(/request\.byteSize/);
+    await expect(fc.enqueueAndWait(req({ estimatedCost: Number.NaN }))).rejects.toThrow(/request\.estimatedCost/);
+    await expect(fc.enqueueAndWait(req({ fairnessId: '' }))).rejects.toThrow(/request\.fairnessId/);
+    await expect(fc.enqueueAndWait(req({ priority: 1e12 }))).rejects.toThrow(/request\.priority/);
+    await expect(fc.enqueueAndWait(req({ priority: 0.5 }))).rejects.toThrow(/request\.priority/);
+    expect(fc.stats().queuedRequests).toBe(0);
+    expect(fc.stats().liveFlows).toBe(0);
+  });
+
+  it('bounds live flows: a flood of fairness ids is refused once no idle flow can be dropped', async () => {
+    const { fc } = setup({ maxFlows: 3 }, 1.0);
+    for (const t of ['a', 'b', 'c']) void fc.enqueueAndWait(req({ fairnessId: t }));
+    const o = await fc.enqueueAndWait(req({ fairnessId: 'd' }));
+    expect(o).toMatchObject({ kind: 'rejected', reason: 'flow-limit' });
+    expect(fc.stats().liveFlows).toBe(3);
+  });
+
+  it('keeps static bands for ever and collects idle on-demand bands and flows', async () => {
+    const { fc, clock } = setup({ bands: [{ priority: 7, maxRequests: 9 }], flowIdleTtlMs: 100, bandIdleTtlMs: 100 });
+    const a = await fc.enqueueAndWait(req({ priority: 7 }));
+    const b = await fc.enqueueAndWait(req({ priority: 3 }));
+    expect(fc.stats().bands.map((x) => x.priority)).toEqual([7, 3]);
+    if (a.kind === 'dispatched') a.lease.release();
+    if (b.kind === 'dispatched') b.lease.release();
+    clock.advance(1_000);
+    clock.advance(1_000);
+    expect(fc.stats().bands.map((x) => x.priority)).toEqual([7]);
+    expect(fc.stats().liveFlows).toBe(0);
+    // The static band kept its own limit.
+    expect(fc.stats().bands[0]?.name).toBe('priority-7');
+  });
+
+  it('close evicts every queued request with shutdown, leaves no timers or listeners, and is idempotent', async () => {
+    const clock = new ManualClock();
+    const saturation = new ConcurrencyLimitSaturation(1);
+    const fc = new FlowController({ saturation, clock });
+    saturation.begin();
+    const boxes = [0, 1, 2].map(() => track(fc.enqueueAndWait(req(), { signal: new AbortController().signal })));
+    await flushMicrotasks();
+    await Promise.all([fc.close(), fc.close()]);
+    await flushMicrotasks();
+    expect(boxes.map((b) => b.outcome?.kind === 'evicted' && b.outcome.reason)).toEqual(['shutdown', 'shutdown', 'shutdown']);
+    expect(clock.pendingTimers()).toBe(0);
+    expect(saturation.listenerCount).toBe(0);
+    const late = await fc.enqueueAndWait(req());
+    expect(late).toMatchObject({ kind: 'rejected', reason: 'shutdown' });
+  });
+
+  it('drain lets queued work finish and resolves when nothing is queued or in flight', async () => {
+    const clock = new ManualClock();
+    const saturation = new ConcurrencyLimitSaturation(1);
+    const fc = new FlowController({ saturation, clock });
+    const leases: Array<() => void> = [];
+    const onDispatch = (l: { release(): void }) => {
+      saturation.begin();
+      leases.push(() => {
+        l.release();
+        saturation.end();
+      });
+    };
+    const boxes = [0, 1].map(() => track(fc.enqueueAndWait(req(), { onDispatch })));
+    let drained = false;
+    void fc.drain().then(() => (drained = true));
+    expect(await fc.enqueueAndWait(req())).toMatchObject({ kind: 'rejected', reason: 'shutdown' });
+    await flushMicrotasks();
+    expect(leases.length).toBe(1);
+    leases[0]!();
+    await flushMicrotasks();
+    expect(leases.length).toBe(2);
+    expect(drained).toBe(false);
+    leases[1]!();
+    await flushMicrotasks();
+    expect(drained).toBe(true);
+    expect(boxes.every((b) => b.outcome?.kind === 'dispatched')).toBe(true);
+  });
+
+  it('lets onDispatch work count against the very next gate check of the same cycle', async () => {
+    const clock = new ManualClock();
+    const saturation = new ConcurrencyLimitSaturation(2);
+    const fc = new FlowController({ saturation, clock });
+    saturation.inflight = 2;
+    for (let i = 0; i < 5; i++) void fc.enqueueAndWait(req(), { onDispatch: () => saturation.begin() });
+    await flushMicrotasks();
+    saturation.inflight = 0;
+    saturation.end();
+    saturation.inflight = 0;
+    saturation.setLimit(2);
+    await flushMicrotasks();
+    expect(saturation.inflight).toBe(2);
+    expect(fc.stats().queuedRequests).toBe(3);
+  });
+});
