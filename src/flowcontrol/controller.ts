@@ -92,7 +92,7 @@ export class FlowController {
     try {
       validateFlowRequest(request);
     } catch (err) {
-      return Promise.reject(err as Error);
+      return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
     this.start();
     if (this.draining) return this.refuse(request, 'shutdown', 'flow control is shutting down');

@@ -8,12 +8,12 @@ class GlobalStrictState implements FairnessState {
   private readonly heap;
 
   constructor(context: FairnessContext) {
-    const before = context.ordering.before;
+    const ordering = context.ordering;
     this.heap = newFlowHeap((a: Flow, b: Flow) => {
       const ha = a.queue.peek();
       const hb = b.queue.peek();
       if (ha === undefined || hb === undefined) return hb !== undefined;
-      return before(ha, hb);
+      return ordering.before(ha, hb);
     });
   }
 

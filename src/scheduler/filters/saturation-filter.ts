@@ -1,0 +1,42 @@
+// Keeps endpoints with fresh metrics and headroom; if none has any, the profile keeps them all (fail open).
+import { type EndpointSnapshot } from '../../datalayer/index.js';
+import { type Filter, type SchedulingContext } from '../types.js';
+
+export const SATURATION_FILTER = 'saturation-filter';
+/** The Go reference's saturation thresholds: queue depth 5, KV-cache usage 0.8. */
+export const DEFAULT_QUEUE_DEPTH_THRESHOLD = 5;
+export const DEFAULT_KV_CACHE_THRESHOLD = 0.8;
+
+export interface SaturationFilterOptions {
+  /** An endpoint whose `waitingQueue + requestsSinceScrape` reaches this has no headroom. @default 5 */
+  readonly queueDepthThreshold?: number;
+  /** An endpoint whose KV-cache usage reaches this has no headroom. @default 0.8 */
+  readonly kvCacheThreshold?: number;
+}
+
+/**
+ * Drops stale endpoints, endpoints never scraped, and endpoints at a threshold. Work we dispatched since the last
+ * scrape counts toward the queue, so an endpoint fills up within one scrape interval instead of looking empty.
+ */
+export class SaturationFilter implements Filter {
+  readonly type = SATURATION_FILTER;
+  readonly failOpen = true;
+  private readonly queueDepthThreshold: number;
+  private readonly kvCacheThreshold: number;
+
+  constructor(options: SaturationFilterOptions = {}) {
+    this.queueDepthThreshold = options.queueDepthThreshold ?? DEFAULT_QUEUE_DEPTH_THRESHOLD;
+    this.kvCacheThreshold = options.kvCacheThreshold ?? DEFAULT_KV_CACHE_THRESHOLD;
+  }
+
+  hasHeadroom(ctx: SchedulingContext, endpoint: EndpointSnapshot): boolean {
+    const m = endpoint.metrics;
+    if (endpoint.stale || m === undefined) return false;
+    const queue = m.waitingQueue + ctx.inflight.load(endpoint.id).requestsSinceScrape;
+    return queue < this.queueDepthThreshold && m.kvCacheUsage < this.kvCacheThreshold;
+  }
+
+  filter(ctx: SchedulingContext, candidates: readonly EndpointSnapshot[]): readonly EndpointSnapshot[] {
+    return candidates.filter((c) => this.hasHeadroom(ctx, c));
+  }
+}

@@ -1,0 +1,91 @@
+// Approximate per-endpoint prefix cache: which prompt blocks each endpoint has probably cached.
+import { requireIntegerInRange } from '../../core/index.js';
+import { LruSet } from './lru-set.js';
+
+/** vLLM's block count for an 8B model on an 80 GB GPU (~500k tokens / 16 per block); the Go reference's default. */
+export const DEFAULT_LRU_CAPACITY_PER_ENDPOINT = 31_250;
+
+export interface PrefixIndexOptions {
+  /** Blocks remembered per endpoint when it reports no cache geometry. @default DEFAULT_LRU_CAPACITY_PER_ENDPOINT */
+  readonly defaultCapacity?: number;
+}
+
+/**
+ * One LRU set of block keys per endpoint.
+ *
+ * `record` inserts the blocks deepest-first, so a block's ancestors are always more recent than the block and
+ * LRU eviction removes descendants before ancestors: what an endpoint holds of any chain is a prefix of it.
+ * That makes the longest match a galloping binary search: O(log m) lookups per endpoint (m = matched blocks)
+ * instead of a walk over every block. `record` is O(n) for n blocks.
+ */
+export class PrefixIndex {
+  private readonly endpoints = new Map<string, LruSet>();
+  readonly defaultCapacity: number;
+
+  constructor(options: PrefixIndexOptions = {}) {
+    this.defaultCapacity = requireIntegerInRange(
+      'defaultCapacity',
+      options.defaultCapacity ?? DEFAULT_LRU_CAPACITY_PER_ENDPOINT,
+      1,
+      1 << 30,
+    );
+  }
+
+  /** Remembers that `endpointId` was sent (and will cache) these blocks. */
+  record(hashes: ArrayLike<number>, endpointId: string, capacity = this.defaultCapacity): void {
+    if (hashes.length === 0) return;
+    let set = this.endpoints.get(endpointId);
+    if (set === undefined) {
+      set = new LruSet(capacity);
+      this.endpoints.set(endpointId, set);
+    } else if (set.capacity !== capacity) {
+      set.resize(capacity);
+    }
+    for (let i = hashes.length - 1; i >= 0; i--) set.add(hashes[i] as number);
+  }
+
+  /** Number of leading blocks of `hashes` that `endpointId` holds. */
+  matchLength(hashes: ArrayLike<number>, endpointId: string): number {
+    const set = this.endpoints.get(endpointId);
+    const n = hashes.length;
+    if (set === undefined || n === 0 || !set.has(hashes[0] as number)) return 0;
+    // Gallop: find a missing block at 2^k - 1, then binary-search between the last hit and it.
+    let lo = 0; // known present
+    let step = 1;
+    let hi = n; // first index known (or assumed) absent
+    while (lo + step < n) {
+      if (set.has(hashes[lo + step] as number)) {
+        lo += step;
+        step *= 2;
+      } else {
+        hi = lo + step;
+        break;
+      }
+    }
+    while (hi - lo > 1) {
+      const mid = (lo + hi) >>> 1;
+      if (set.has(hashes[mid] as number)) lo = mid;
+      else hi = mid;
+    }
+    return lo + 1;
+  }
+
+  /** Blocks held for `endpointId` (0 when unknown). */
+  size(endpointId: string): number {
+    return this.endpoints.get(endpointId)?.size ?? 0;
+  }
+
+  /** Capacity in blocks for `endpointId`, or undefined when nothing was recorded for it. */
+  capacity(endpointId: string): number | undefined {
+    return this.endpoints.get(endpointId)?.capacity;
+  }
+
+  /** Forgets endpoints that left the pool. O(indexed endpoints). */
+  retainOnly(isLive: (endpointId: string) => boolean): void {
+    for (const id of [...this.endpoints.keys()]) if (!isLive(id)) this.endpoints.delete(id);
+  }
+
+  endpointIds(): string[] {
+    return [...this.endpoints.keys()];
+  }
+}

@@ -1,0 +1,19 @@
+// Prefix-cache scorer: prefers the endpoint that probably holds the longest prefix of this prompt in its KV cache.
+import { type EndpointSnapshot } from '../../datalayer/index.js';
+import { type Scorer, type SchedulingContext } from '../types.js';
+
+export const PREFIX_CACHE_SCORER = 'prefix-cache-scorer';
+
+/** Matched leading blocks / total blocks; 0 for every candidate when the prompt is shorter than one block. */
+export class PrefixCacheScorer implements Scorer {
+  readonly type = PREFIX_CACHE_SCORER;
+
+  score(ctx: SchedulingContext, candidates: readonly EndpointSnapshot[], out: Float64Array): void {
+    const hashes = ctx.request.prefixHashes;
+    const total = hashes?.length ?? 0;
+    for (let i = 0; i < candidates.length; i++) {
+      const c = candidates[i];
+      out[i] = hashes === undefined || total === 0 || c === undefined ? 0 : ctx.prefixIndex.matchLength(hashes, c.id) / total;
+    }
+  }
+}

@@ -1,0 +1,65 @@
+// Scheduler vocabulary: the request it is asked to place, the result it returns, and the plug-in contracts.
+import { type Random } from '../core/index.js';
+import { type EndpointSnapshot, type InflightView, type PoolSnapshot } from '../datalayer/index.js';
+import { type PrefixIndex } from './prefix/prefix-index.js';
+
+/** What the scheduler needs to know about one request; everything is computed before dispatch. */
+export interface ScheduleRequest {
+  /** Model name as requested (seeds the prefix hashes). */
+  readonly model: string;
+  /** The model or LoRA adapter the request will be served as after any rewrite; defaults to `model`. */
+  readonly targetModel?: string;
+  /** Chained prefix block hashes from {@link PrefixHasher}; empty when the prompt is shorter than one block. */
+  readonly prefixHashes?: ArrayLike<number>;
+  /** Estimated tokens (prompt + expected output); informational for scorers that weigh size. */
+  readonly estimatedTokens?: number;
+  /** The proxy's subset hint: pick only among these endpoint ids. `undefined` means no restriction. */
+  readonly subsetHint?: readonly string[];
+  /** Endpoints wanted: the primary plus fallbacks. @default 1 */
+  readonly endpointCount?: number;
+}
+
+export type UnschedulableReason = 'no-endpoints' | 'empty-subset' | 'filtered';
+
+export type ScheduleResult =
+  | {
+      readonly kind: 'scheduled';
+      /** Primary first, then fallbacks; never empty. */
+      readonly endpoints: readonly EndpointSnapshot[];
+      /** Weighted total score of each returned endpoint, aligned with `endpoints`. */
+      readonly scores: readonly number[];
+    }
+  | {
+      readonly kind: 'unschedulable';
+      /** Stable label for metrics; all of these mean "no serving capacity" (503). */
+      readonly reason: UnschedulableReason;
+      readonly message: string;
+    };
+
+/** Per-request inputs shared by every plug-in in one scheduling cycle. */
+export interface SchedulingContext {
+  readonly request: ScheduleRequest;
+  readonly pool: PoolSnapshot;
+  readonly inflight: InflightView;
+  readonly prefixIndex: PrefixIndex;
+}
+
+/** Removes candidates that must not serve the request. Stateless: all state comes from the context. */
+export interface Filter {
+  readonly type: string;
+  /** When true and the filter would remove every candidate, the profile keeps them all (fail open). */
+  readonly failOpen: boolean;
+  filter(ctx: SchedulingContext, candidates: readonly EndpointSnapshot[]): readonly EndpointSnapshot[];
+}
+
+/** Writes one raw score per candidate into `out` (same index); the profile clamps each to [0, 1]. */
+export interface Scorer {
+  readonly type: string;
+  score(ctx: SchedulingContext, candidates: readonly EndpointSnapshot[], out: Float64Array): void;
+}
+
+/** Chooses up to `count` distinct candidate indices, best first. `scores` are the weighted totals. */
+export interface Picker {
+  readonly type: string;
+  pick(scores: Float64Array, count: number, random: Random): number[];
+}

@@ -1,0 +1,130 @@
+import { beforeAll, describe, expect, it } from 'vitest';
+import { InvalidArgumentError } from '../../../src/core/index.js';
+import { LruSet, PrefixIndex, type PrefixHasher, createPrefixHasher } from '../../../src/scheduler/index.js';
+
+let hasher: PrefixHasher;
+beforeAll(async () => {
+  hasher = await createPrefixHasher();
+});
+
+const text = (n: number, seed = 'x'): string => {
+  const unit = `${seed} lorem ipsum dolor sit amet, consectetur adipiscing elit `;
+  return unit.repeat(Math.ceil(n / unit.length)).slice(0, n);
+};
+
+describe('prefix hasher', () => {
+  it('cuts the prompt into 64-byte blocks and ignores a partial last block', () => {
+    expect(hasher.hashText(text(63), 'm').length).toBe(0);
+    expect(hasher.hashText(text(64), 'm').length).toBe(1);
+    expect(hasher.hashText(text(200), 'm').length).toBe(3);
+  });
+
+  it('is deterministic across hasher instances and chains: a shared prefix shares its leading keys', async () => {
+    const other = await createPrefixHasher();
+    const a = hasher.hashText(text(640), 'm');
+    const b = other.hashText(`${text(320)}${'z'.repeat(320)}`, 'm');
+    expect([...a.slice(0, 5)]).toEqual([...b.slice(0, 5)]);
+    expect(a[5]).not.toBe(b[5]);
+  });
+
+  it('seeds with model and cache_salt: either one changes every key', () => {
+    const base = hasher.hashBody({ model: 'm', prompt: text(256) });
+    const otherModel = hasher.hashBody({ model: 'n', prompt: text(256) });
+    const salted = hasher.hashBody({ model: 'm', prompt: text(256), cache_salt: 'tenant-a' });
+    const overridden = hasher.hashBody({ model: 'n', prompt: text(256) }, 'm');
+    for (let i = 0; i < base.length; i++) {
+      expect(otherModel[i]).not.toBe(base[i]);
+      expect(salted[i]).not.toBe(base[i]);
+    }
+    expect([...overridden]).toEqual([...base]);
+  });
+
+  it('reads completions prompt (string, string[], token ids), chat messages and input', () => {
+    expect(hasher.hashBody({ model: 'm', prompt: [text(100), text(100)] }).length).toBe(3);
+    expect(hasher.hashBody({ model: 'm', prompt: Array.from({ length: 48 }, (_, i) => i) }).length).toBe(3); // 4 bytes per token
+    expect(hasher.hashBody({ model: 'm', input: text(128) }).length).toBe(2);
+    expect(hasher.hashBody({ model: 'm', input: [{ role: 'user', content: [{ type: 'input_text', text: text(128) }] }] }).length).toBe(2);
+    expect(hasher.hashBody({ model: 'm', messages: [{ role: 'user', content: [{ type: 'text', text: text(130) }] }] }).length).toBe(2);
+  });
+
+  it('a grown chat conversation extends the keys of the shorter one', () => {
+    const first = [
+      { role: 'system', content: 'You are a helpful assistant that answers questions about caching in detail.' },
+      { role: 'user', content: 'Hello, how are you? Please explain prefix caching in a few sentences.' },
+    ];
+    const grown = [...first, { role: 'assistant', content: text(200) }, { role: 'user', content: text(100, 'q') }];
+    const a = hasher.hashBody({ model: 'm', messages: first });
+    const b = hasher.hashBody({ model: 'm', messages: grown });
+    expect(a.length).toBeGreaterThan(1);
+    expect(b.length).toBeGreaterThan(a.length);
+    expect([...b.slice(0, a.length)]).toEqual([...a]);
+  });
+
+  it('returns no keys for bodies without a prompt, without throwing', () => {
+    for (const body of [null, 42, 'text', [], { model: 'm' }, { messages: 'nope' }, { prompt: { a: 1 } }]) {
+      expect(hasher.hashBody(body).length).toBe(0);
+    }
+  });
+
+  it('caps the hashed prompt at maxBlocks', async () => {
+    const small = await createPrefixHasher({ maxBlocks: 10 });
+    expect(small.hashText(text(100_000), 'm').length).toBe(10);
+  });
+
+  it('hashes non-ASCII text as UTF-8', () => {
+    expect(hasher.hashText('é'.repeat(32), 'm').length).toBe(1); // 64 bytes
+  });
+
+  it('rejects invalid options naming the field', async () => {
+    await expect(createPrefixHasher({ blockSize: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
+    await expect(createPrefixHasher({ maxBlocks: 1.5 })).rejects.toThrow(/maxBlocks/);
+  });
+
+  it('hashes a 400 KB prompt quickly', () => {
+    const body = JSON.parse(JSON.stringify({ model: 'm', prompt: text(400_000) })) as unknown;
+    hasher.hashBody(body);
+    const t0 = performance.now();
+    const keys = hasher.hashBody(body);
+    const ms = performance.now() - t0;
+    expect(keys.length).toBe(6250);
+    expect(ms).toBeLessThan(50); // generous for CI; the benchmark measures the real figure
+  });
+});
+
+describe('LRU set and prefix index', () => {
+  it('evicts the least recently used key', () => {
+    const lru = new LruSet(2);
+    lru.add(1);
+    lru.add(2);
+    lru.add(1); // refresh 1
+    lru.add(3); // evicts 2
+    expect([lru.has(1), lru.has(2), lru.has(3)]).toEqual([true, false, true]);
+  });
+
+  it('finds the longest matched prefix per endpoint', () => {
+    const index = new PrefixIndex();
+    const keys = Array.from({ length: 100 }, (_, i) => i * 7 + 1);
+    index.record(keys.slice(0, 37), 'a');
+    index.record(keys, 'b');
+    expect(index.matchLength(keys, 'a')).toBe(37);
+    expect(index.matchLength(keys, 'b')).toBe(100);
+    expect(index.matchLength(keys, 'c')).toBe(0);
+    expect(index.matchLength([999, ...keys], 'b')).toBe(0);
+  });
+
+  it('keeps what an endpoint holds prefix-closed under eviction', () => {
+    const index = new PrefixIndex({ defaultCapacity: 10 });
+    const keys = Array.from({ length: 25 }, (_, i) => 1000 + i);
+    index.record(keys, 'a');
+    expect(index.size('a')).toBe(10);
+    expect(index.matchLength(keys, 'a')).toBe(10);
+  });
+
+  it('drops endpoints that left the pool', () => {
+    const index = new PrefixIndex();
+    index.record([1, 2], 'a');
+    index.record([1, 2], 'b');
+    index.retainOnly((id) => id === 'b');
+    expect(index.endpointIds()).toEqual(['b']);
+  });
+});

@@ -1,0 +1,112 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, InvalidArgumentError, SeededRandom } from '../../../src/core/index.js';
+import {
+  DEFAULT_PROFILE_CONFIG,
+  LORA_CAPACITY_FILTER,
+  MAX_SCORE_PICKER,
+  QUEUE_SCORER,
+  Scheduler,
+  buildProfile,
+} from '../../../src/scheduler/index.js';
+import { FakeInflight, endpoint, noInflight, pool } from './support.js';
+
+const three = pool([endpoint('10.0.0.1:8000'), endpoint('10.0.0.2:8000'), endpoint('[::1]:8000')]);
+
+describe('Scheduler', () => {
+  it('honours the subset hint: only those ids are candidates', () => {
+    const s = new Scheduler({ random: new SeededRandom(1) });
+    for (let i = 0; i < 20; i++) {
+      const r = s.schedule({ model: 'm', subsetHint: ['[::1]:8000', 'unknown:1'] }, three, noInflight);
+      expect(r.kind === 'scheduled' && r.endpoints[0]?.id).toBe('[::1]:8000');
+    }
+  });
+
+  it('an empty subset hint, or one matching nothing, is the distinct empty-subset failure', () => {
+    const s = new Scheduler();
+    expect(s.schedule({ model: 'm', subsetHint: [] }, three, noInflight)).toMatchObject({ kind: 'unschedulable', reason: 'empty-subset' });
+    expect(s.schedule({ model: 'm', subsetHint: ['1.2.3.4:1'] }, three, noInflight)).toMatchObject({
+      kind: 'unschedulable',
+      reason: 'empty-subset',
+    });
+  });
+
+  it('returns N distinct endpoints, primary first, best score first', () => {
+    const s = new Scheduler({ random: new SeededRandom(2) });
+    const p = pool([endpoint('a:1', { waitingQueue: 4 }), endpoint('b:1', { waitingQueue: 0 }), endpoint('c:1', { waitingQueue: 2 })]);
+    const r = s.schedule({ model: 'm', endpointCount: 3 }, p, noInflight);
+    expect(r.kind === 'scheduled' && r.endpoints.map((e) => e.id)).toEqual(['b:1', 'c:1', 'a:1']);
+  });
+
+  it('rejects an invalid endpoint count naming the field', () => {
+    expect(() => new Scheduler().schedule({ model: 'm', endpointCount: 0 }, three, noInflight)).toThrow(InvalidArgumentError);
+    expect(() => new Scheduler().schedule({ model: 'm', endpointCount: 0 }, three, noInflight)).toThrow(/endpointCount/);
+  });
+
+  it('spreads back-to-back requests between two scrapes instead of herding onto one endpoint', () => {
+    const s = new Scheduler({ random: new SeededRandom(3) });
+    const eps = Array.from({ length: 4 }, (_, i) => endpoint(`e${i}:1`, { waitingQueue: 0, kvCacheUsage: 0.1 }));
+    const inflight = new FakeInflight();
+    const hits = new Map<string, number>();
+    for (let i = 0; i < 8; i++) {
+      const r = s.schedule({ model: 'm' }, pool(eps), inflight);
+      if (r.kind !== 'scheduled') throw new Error('unschedulable');
+      const id = r.endpoints[0]!.id;
+      inflight.dispatch(id);
+      hits.set(id, (hits.get(id) ?? 0) + 1);
+    }
+    expect([...hits.values()]).toEqual([2, 2, 2, 2]);
+  });
+
+  it('reports a non-fail-open filter that removes everything as filtered', () => {
+    const profile = buildProfile({
+      filters: [{ type: LORA_CAPACITY_FILTER, parameters: { failOpen: false } }],
+      scorers: [{ type: QUEUE_SCORER, weight: 1 }],
+      picker: { type: MAX_SCORE_PICKER },
+    });
+    const p = pool([endpoint('a:1', { maxLora: 1, loraRunning: ['other'] })]);
+    const r = new Scheduler({ profile }).schedule({ model: 'base', targetModel: 'wanted' }, p, noInflight);
+    expect(r).toMatchObject({ kind: 'unschedulable', reason: 'filtered' });
+  });
+
+  it('sizes the prefix index from the endpoint reported block count, rescaled to 16-token blocks', () => {
+    const s = new Scheduler();
+    s.recordRouting([1, 2, 3], endpoint('a:1', { kvNumBlocks: 100, kvBlockSize: 32 }));
+    s.recordRouting([1, 2, 3], endpoint('b:1', { kvNumBlocks: 100 }));
+    s.recordRouting([1, 2, 3], endpoint('c:1'));
+    expect(s.prefixIndex.capacity('a:1')).toBe(200);
+    expect(s.prefixIndex.capacity('b:1')).toBe(100);
+    expect(s.prefixIndex.capacity('c:1')).toBe(31_250);
+  });
+
+  it('forgets the prefix entries of endpoints that left the pool', () => {
+    const s = new Scheduler();
+    s.recordRouting([1, 2], endpoint('gone:1'));
+    s.schedule({ model: 'm' }, pool([endpoint('a:1')], 7), noInflight);
+    expect(s.prefixIndex.endpointIds()).toEqual([]);
+  });
+});
+
+describe('profile configuration', () => {
+  it('builds the default profile: Go weights plus in-flight awareness', () => {
+    const profile = buildProfile(DEFAULT_PROFILE_CONFIG);
+    expect(profile.scorers.map((w) => [w.scorer.type, w.weight])).toEqual([
+      ['queue-scorer', 2],
+      ['kv-cache-utilization-scorer', 2],
+      ['prefix-cache-scorer', 3],
+      ['inflight-load-scorer', 2],
+    ]);
+    expect(profile.picker.type).toBe('max-score-picker');
+    expect(profile.filters.map((f) => f.type)).toEqual(['saturation-filter']);
+  });
+
+  it('names the offending path for unknown plug-ins, bad weights and bad parameters', () => {
+    const base = { filters: [], scorers: [], picker: { type: MAX_SCORE_PICKER } };
+    expect(() => buildProfile({ ...base, picker: { type: 'nope' } })).toThrow(/scheduler\.profile\.picker\.type.*known: max-score-picker/);
+    expect(() => buildProfile({ ...base, scorers: [{ type: QUEUE_SCORER, weight: -1 }] })).toThrow(ConfigError);
+    expect(() => buildProfile({ ...base, scorers: [{ type: QUEUE_SCORER, weight: -1 }] })).toThrow(/scorers\.0\.weight/);
+    expect(() =>
+      buildProfile({ ...base, filters: [{ type: 'saturation-filter', parameters: { kvCacheThreshold: 2 } }] }),
+    ).toThrow(/filters\.0\.parameters\.kvCacheThreshold/);
+    expect(() => buildProfile({ ...base, scorers: [{ type: QUEUE_SCORER, weight: 1, parameters: { x: 1 } }] })).toThrow(ConfigError);
+  });
+});
