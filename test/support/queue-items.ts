@@ -1,0 +1,35 @@
+// Builds QueueItems for queue and policy tests without a controller around them.
+import { ManualClock } from '../../src/core/index.js';
+import { Band, Flow, QueueItem, fairnessPolicies, orderingPolicies } from '../../src/flowcontrol/index.js';
+
+const band = new Band({
+  priority: 0,
+  name: 'test',
+  fairness: fairnessPolicies.get('round-robin'),
+  ordering: orderingPolicies.get('fcfs'),
+  maxRequests: Infinity,
+  maxBytes: Infinity,
+  ttlMs: Infinity,
+  ceiling: undefined,
+  weight: 1,
+  isStatic: true,
+});
+const clock = new ManualClock();
+
+export function makeFlow(fairnessId = 'f', seq = 0, weight = 1, ordering = 'fcfs', inBand: Band = band): Flow {
+  return new Flow(fairnessId, inBand, weight, orderingPolicies.get(ordering).newQueue(), seq);
+}
+
+export function makeItem(p: { seq: number; expiresAt?: number; sloDeadline?: number; flow?: Flow }): QueueItem {
+  const flow = p.flow ?? makeFlow();
+  return new QueueItem(
+    { id: `i${p.seq}`, fairnessId: flow.fairnessId, priority: 0, byteSize: 0, estimatedCost: 1 },
+    p.seq,
+    clock.now(),
+    p.expiresAt ?? Infinity,
+    p.sloDeadline ?? p.expiresAt ?? Infinity,
+    flow,
+    {},
+    () => {},
+  );
+}
