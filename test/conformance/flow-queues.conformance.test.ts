@@ -4,7 +4,6 @@ import { describe, expect, it } from 'vitest';
 import { orderingPolicies, type OrderingPolicy } from '../../src/flowcontrol/index.js';
 import { makeItem } from '../support/queue-items.js';
 
-type Op = { op: 'push'; expiresAt: number; slo: number } | { op: 'pop' } | { op: 'remove'; pick: number };
 
 const ops = fc.array(
   fc.oneof(
