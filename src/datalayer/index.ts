@@ -6,4 +6,52 @@ export {
   type PoolView,
   endpointId,
 } from './endpoint.js';
-export { type InflightLoad, type InflightView, NO_INFLIGHT } from './inflight.js';
+export {
+  type InflightLoad,
+  type InflightView,
+  type InflightFeed,
+  type ScrapeListener,
+  NO_INFLIGHT,
+} from './inflight.js';
+export { type InflightTicket, type InflightTrackerOptions, InflightTracker } from './inflight-tracker.js';
+export { type EndpointSaturationView, hasHeadroom } from './endpoint-saturation.js';
+export { type PromSample, type ParsedMetrics, type ParseOptions, parsePrometheusText } from './prometheus-text.js';
+export {
+  type EngineName,
+  type EngineMetricNames,
+  type CacheConfigMapping,
+  type ExtractResult,
+  ENGINE_NAMES,
+  VLLM_METRICS,
+  SGLANG_METRICS,
+  TRTLLM_METRICS,
+  DEFAULT_ENGINE_METRICS,
+  familiesOf,
+  extractEndpointMetrics,
+} from './engine-metrics.js';
+export {
+  type MetricsTarget,
+  type MetricsFetcher,
+  type MetricsFetcherFactory,
+  type HttpMetricsFetcherOptions,
+  HttpMetricsFetcher,
+  ScrapeHttpError,
+  httpMetricsFetcherFactory,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_KEEP_ALIVE_MS,
+} from './metrics-fetcher.js';
+export {
+  type ScrapeOutcome,
+  type MetricsScraperOptions,
+  MetricsScraper,
+  DEFAULT_SCRAPE_INTERVAL_MS,
+  DEFAULT_SCRAPE_TIMEOUT_MS,
+} from './metrics-scraper.js';
+export {
+  type EndpointSpec,
+  type EndpointSource,
+  StaticEndpointSource,
+  validateEndpointSpec,
+} from './endpoint-source.js';
+export { type PoolStoreOptions, PoolStore, DEFAULT_STALE_AFTER_MS } from './pool-store.js';
+export { type PoolMonitorOptions, PoolMonitor, DEFAULT_METRICS_PATH, DEFAULT_ENGINE } from './pool-monitor.js';

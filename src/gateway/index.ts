@@ -16,3 +16,20 @@ export {
   METADATA_NAMESPACE_LB,
   METADATA_NAMESPACE_SUBSET,
 } from './contract.js';
+export {
+  RequestPipeline,
+  type PipelineOptions,
+  type FlowControlPort,
+  type SchedulerPort,
+  type PrefixHasherPort,
+  type InflightPort,
+  HEADER_TTL_MS,
+  HEADER_TTFT_SLO_MS,
+  CHARS_PER_TOKEN,
+  DEFAULT_EXPECTED_OUTPUT_TOKENS,
+} from './pipeline.js';
+export { type IdentityOptions, type RequestIdentity, resolveIdentity, DEFAULT_FAIRNESS_ID } from './request-identity.js';
+export { type ApiKind, type ParsedBody, type BodyParseResult, parseRequestBody, apiKindOf } from './body-parser.js';
+export { UsageReader, type TokenUsage, DEFAULT_USAGE_TAIL_BYTES } from './usage-reader.js';
+export { type GatewayObserver, type DecisionEvent, type ResponseEvent, type RequestLabels, noopGatewayObserver } from './observer.js';
+export { type RetryAdvice, DEFAULT_RETRY_ADVICE, rejectionFor } from './outcome-response.js';

@@ -1,0 +1,67 @@
+// The baseline: a bare ext_proc server that only speaks the protocol (fixed route, body echoed back), no
+// state machine, handler, validation or observer. What our service is measured against.
+import * as grpc from '@grpc/grpc-js';
+import { loadExtProcProtos } from '../../src/extproc/index.js';
+
+const DESTINATION = '10.0.0.1:8000';
+const CHUNK = 62_000;
+
+interface Msg {
+  request?: string;
+  request_headers?: { end_of_stream?: boolean };
+  request_body?: { body?: Buffer; end_of_stream?: boolean };
+  response_body?: { body?: Buffer; end_of_stream?: boolean };
+}
+
+export async function startBareExtProcServer(port = 0): Promise<{ port: number; close: () => void }> {
+  const { processMethod } = loadExtProcProtos();
+  const server = new grpc.Server();
+  server.addService({ Process: processMethod as grpc.MethodDefinition<unknown, unknown> }, {
+    Process: (call: grpc.ServerDuplexStream<Msg, object>) => {
+      const chunks: Buffer[] = [];
+      call.on('data', (m: Msg) => {
+        switch (m.request) {
+          case 'request_headers':
+            if (m.request_headers?.end_of_stream === true) call.write(route(0));
+            return;
+          case 'request_body': {
+            if (m.request_body?.body !== undefined) chunks.push(m.request_body.body);
+            if (m.request_body?.end_of_stream !== true) return;
+            const body = Buffer.concat(chunks);
+            call.write(route(body.length));
+            for (let o = 0; o === 0 || o < body.length; o += CHUNK) {
+              const end = Math.min(body.length, o + CHUNK);
+              call.write({ request_body: { response: { body_mutation: { streamed_response: { body: body.subarray(o, end), end_of_stream: end === body.length } } } } });
+              if (end === body.length) break;
+            }
+            return;
+          }
+          case 'response_headers':
+            call.write({ response_headers: { response: {} } });
+            return;
+          case 'response_body':
+            call.write({ response_body: { response: { body_mutation: { streamed_response: m.response_body } } } });
+            return;
+          default:
+            call.write({ [`${m.request ?? 'request_trailers'}`]: {} });
+        }
+      });
+      call.on('end', () => call.end());
+      call.on('error', () => undefined);
+    },
+  });
+  const bound = await new Promise<number>((resolve, reject) =>
+    server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err === null ? resolve(p) : reject(err))),
+  );
+  return { port: bound, close: () => server.forceShutdown() };
+}
+
+function route(length: number): object {
+  const h = (key: string, value: string) => ({ header: { key, raw_value: Buffer.from(value) }, append_action: 'OVERWRITE_IF_EXISTS_OR_ADD' });
+  return {
+    request_headers: {
+      response: { clear_route_cache: true, header_mutation: { set_headers: [h('x-gateway-destination-endpoint', DESTINATION), h('content-length', String(length))] } },
+    },
+    dynamic_metadata: { fields: { 'envoy.lb': { structValue: { fields: { 'x-gateway-destination-endpoint': { stringValue: DESTINATION } } } } } },
+  };
+}

@@ -1,0 +1,128 @@
+// The load client both servers face: real gRPC, each request a full Envoy-like exchange (headers, body chunks,
+// then a one-chunk response). Latency = request headers sent -> last request-body answer received.
+import * as grpc from '@grpc/grpc-js';
+import { Summary } from '../../src/core/index.js';
+import { loadExtProcProtos } from '../../src/extproc/index.js';
+
+export interface LoadResult {
+  readonly completed: number;
+  readonly errors: number;
+  readonly seconds: number;
+  readonly reqPerSec: number;
+  readonly latencyMs: Summary;
+}
+
+/** Envoy forwards bodies in buffer-sized pieces; 16 KiB is a typical chunk. */
+const ENVOY_CHUNK = 16_384;
+
+export class LoadClient {
+  private readonly clients: grpc.Client[];
+  private readonly method = loadExtProcProtos().processMethod;
+  private next = 0;
+
+  /** Several channels, as several Envoy workers would open. */
+  constructor(address: string, channels = 4) {
+    this.clients = Array.from(
+      { length: channels },
+      (_, i) => new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.channel_id': i }),
+    );
+  }
+
+  close(): void {
+    for (const c of this.clients) c.close();
+  }
+
+  /** One full exchange; resolves with the request-phase latency in ms. */
+  exchange(body: Buffer): Promise<number> {
+    const client = this.clients[this.next++ % this.clients.length] as grpc.Client;
+    const call = client.makeBidiStreamRequest<object, { response?: string; request_body?: unknown; response_body?: unknown }>(
+      this.method.path,
+      this.method.requestSerialize,
+      this.method.responseDeserialize as (b: Buffer) => { response?: string },
+    );
+    const t0 = performance.now();
+    return new Promise((resolve, reject) => {
+      let latency = -1;
+      let answers = 0;
+      call.on('data', (m: { response?: string; request_body?: { response?: { body_mutation?: { streamed_response?: { end_of_stream?: boolean } } } } }) => {
+        answers++;
+        if (m.response === 'request_body' && m.request_body?.response?.body_mutation?.streamed_response?.end_of_stream === true) {
+          latency = performance.now() - t0;
+          call.write({ response_headers: { headers: { headers: [{ key: ':status', raw_value: Buffer.from('200') }] } } });
+          call.write({ response_body: { body: Buffer.from('{"usage":{"prompt_tokens":1}}'), end_of_stream: true } });
+        } else if (m.response === 'response_body') {
+          call.end();
+        } else if (m.response === 'immediate_response') {
+          reject(new Error('unexpected immediate response'));
+        }
+      });
+      call.on('error', reject);
+      call.on('status', (s: grpc.StatusObject) => {
+        if (s.code === grpc.status.OK && latency >= 0 && answers >= 4) resolve(latency);
+        else reject(new Error(`stream ended with ${s.code} ${s.details}`));
+      });
+      call.write({
+        request_headers: {
+          headers: {
+            headers: [
+              { key: ':method', raw_value: Buffer.from('POST') },
+              { key: ':path', raw_value: Buffer.from('/v1/completions') },
+              { key: 'content-type', raw_value: Buffer.from('application/json') },
+            ],
+          },
+        },
+      });
+      for (let o = 0; o < body.length; o += ENVOY_CHUNK) {
+        const end = Math.min(body.length, o + ENVOY_CHUNK);
+        call.write({ request_body: { body: body.subarray(o, end), end_of_stream: end === body.length } });
+      }
+    });
+  }
+
+  /** As many requests as `concurrency` allows for `durationMs` (or `maxRequests`): saturating load. */
+  async closedLoop(body: Buffer, concurrency: number, durationMs: number, maxRequests = 1_000_000): Promise<LoadResult> {
+    const latencyMs = new Summary();
+    let errors = 0;
+    let started = 0;
+    const t0 = performance.now();
+    const deadline = t0 + durationMs;
+    const worker = async (): Promise<void> => {
+      while (performance.now() < deadline && started < maxRequests) {
+        started++;
+        try {
+          latencyMs.add(await this.exchange(body));
+        } catch {
+          errors++;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: concurrency }, worker));
+    const seconds = (performance.now() - t0) / 1000;
+    return { completed: latencyMs.count, errors, seconds, reqPerSec: latencyMs.count / seconds, latencyMs };
+  }
+
+  /** Requests started at a fixed rate regardless of completions (open loop), for `durationMs`. */
+  async openLoop(body: Buffer, ratePerSec: number, durationMs: number): Promise<LoadResult> {
+    const latencyMs = new Summary();
+    let errors = 0;
+    const pending: Promise<void>[] = [];
+    const t0 = performance.now();
+    const total = Math.floor((ratePerSec * durationMs) / 1000);
+    for (let i = 0; i < total; i++) {
+      const due = t0 + (i * 1000) / ratePerSec;
+      const wait = due - performance.now();
+      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+      pending.push(
+        this.exchange(body).then(
+          (ms) => latencyMs.add(ms),
+          () => {
+            errors++;
+          },
+        ),
+      );
+    }
+    await Promise.all(pending);
+    const seconds = (performance.now() - t0) / 1000;
+    return { completed: latencyMs.count, errors, seconds, reqPerSec: latencyMs.count / seconds, latencyMs };
+  }
+}

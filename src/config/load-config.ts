@@ -1,0 +1,54 @@
+// Turns YAML text into a validated, frozen FairwayConfig; every error names the path and the bad value.
+// Pure: reading the file is the composition root's job.
+import { parseDocument } from 'yaml';
+import { type ZodError } from 'zod';
+import { ConfigError, describe } from '../core/index.js';
+import { ConfigSchema, type FairwayConfig } from './schema.js';
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let cur: unknown = root;
+  for (const key of path) {
+    if (typeof cur !== 'object' || cur === null) return undefined;
+    cur = (cur as Record<PropertyKey, unknown>)[key];
+  }
+  return cur;
+}
+
+function formatIssues(err: ZodError, input: unknown): ConfigError {
+  const lines = err.issues.slice(0, 10).map((issue) => {
+    const path = issue.path.map(String).join('.');
+    const got = issue.code === 'unrecognized_keys' ? '' : ` (got ${describe(valueAt(input, issue.path))})`;
+    return `${path === '' ? '(root)' : path}: ${issue.message}${got}`;
+  });
+  const first = err.issues[0];
+  return new ConfigError(first === undefined ? '' : first.path.map(String).join('.'), lines.join('; '));
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
+}
+
+/** Validates an already-parsed document (for tests and embedded defaults). */
+export function validateConfig(input: unknown): FairwayConfig {
+  const result = ConfigSchema.safeParse(input ?? {});
+  if (!result.success) throw formatIssues(result.error, input);
+  return deepFreeze(result.data);
+}
+
+/** Parses YAML text; `source` names the file in error messages. */
+export function parseConfig(text: string, source = 'config'): FairwayConfig {
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length > 0) {
+    throw new ConfigError('', `${source}: invalid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
+  }
+  try {
+    return validateConfig(doc.toJS());
+  } catch (err) {
+    if (err instanceof ConfigError) throw new ConfigError('', `${source}: ${err.message}`);
+    throw err;
+  }
+}

@@ -1,0 +1,126 @@
+// The configuration document: one YAML file, every field defaulted, validated once into a frozen object.
+// Plug-in parameters (saturation detector, scheduler profile) stay opaque here; their own modules validate them
+// and report errors under the same dotted paths.
+import { z } from 'zod';
+
+const port = z.number().int().min(0).max(65_535);
+const positive = z.number().positive();
+const limit = z.union([z.number().positive(), z.literal('unlimited')]).transform((v) => (v === 'unlimited' ? Infinity : v));
+const priority = z.number().int().min(-1_000_000).max(1_000_000);
+
+const endpoint = z.strictObject({
+  host: z.string().min(1),
+  port: port.refine((p) => p > 0, 'must be > 0'),
+  labels: z.record(z.string(), z.string()).optional(),
+  engine: z.enum(['vllm', 'sglang', 'trtllm']).optional(),
+  metricsPath: z.string().startsWith('/').optional(),
+});
+
+const band = z.strictObject({
+  priority,
+  name: z.string().min(1).optional(),
+  fairness: z.string().optional(),
+  ordering: z.string().optional(),
+  maxRequests: limit.optional(),
+  maxBytes: limit.optional(),
+  ttlMs: positive.optional(),
+  ceiling: positive.optional(),
+  weight: positive.optional(),
+});
+
+const plugin = z.strictObject({ name: z.string(), params: z.record(z.string(), z.number()).optional() });
+
+export const ConfigSchema = z.strictObject({
+  pool: z
+    .strictObject({
+      endpoints: z.array(endpoint).default([]),
+      metrics: z
+        .strictObject({
+          intervalMs: positive.default(50),
+          timeoutMs: positive.default(1_000),
+          stalenessMs: positive.default(200),
+          path: z.string().startsWith('/').default('/metrics'),
+          engine: z.enum(['vllm', 'sglang', 'trtllm']).default('vllm'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  /** InferenceObjective name -> priority. */
+  objectives: z.record(z.string().min(1), priority).default({}),
+  /** Per tenant (fairness id): weight for weighted-fair sharing, and the highest priority it may claim. */
+  tenants: z
+    .record(z.string().min(1), z.strictObject({ weight: positive.default(1), maxPriority: priority.optional() }))
+    .default({}),
+  trust: z
+    .strictObject({
+      mode: z.enum(['trusted', 'strip']).default('trusted'),
+      tenantHeader: z.string().min(1).toLowerCase().optional(),
+      defaultPriorityCap: priority.optional(),
+    })
+    .prefault({}),
+  flowControl: z
+    .strictObject({
+      defaultTtlMs: positive.default(60_000),
+      maxQueuedRequests: limit.default(Infinity),
+      maxQueuedBytes: limit.default(Infinity),
+      maxFlows: positive.default(100_000),
+      maxBands: positive.default(64),
+      bands: z.array(band).default([]),
+      bandTemplate: band.omit({ priority: true, name: true }).default({}),
+      arbitration: plugin.default({ name: 'strict' }),
+      usageLimit: plugin.default({ name: 'static' }),
+      expectedOutputTokens: z.number().int().nonnegative().default(256),
+    })
+    .prefault({}),
+  saturation: z
+    .strictObject({
+      detector: z.string().default('hybrid'),
+      options: z.record(z.string(), z.unknown()).default({}),
+    })
+    .prefault({}),
+  scheduler: z
+    .strictObject({
+      /** A scheduler profile (filters, scorers, picker); the default profile when absent. */
+      profile: z.unknown().optional(),
+      fallbackEndpoints: z.number().int().min(0).max(8).default(0),
+      seed: z.number().int().optional(),
+    })
+    .prefault({}),
+  server: z
+    .strictObject({
+      host: z.string().default('0.0.0.0'),
+      grpcPort: port.default(9002),
+      healthPort: port.default(9003),
+      metricsPort: port.default(9090),
+      /** The standalone HTTP proxy; off unless a port is given. */
+      proxyPort: port.optional(),
+      tls: z
+        .strictObject({
+          mode: z.enum(['none', 'self-signed', 'files']).default('none'),
+          certFile: z.string().optional(),
+          keyFile: z.string().optional(),
+        })
+        .prefault({})
+        .refine((t) => t.mode !== 'files' || (t.certFile !== undefined && t.keyFile !== undefined), {
+          message: 'mode "files" needs certFile and keyFile',
+        }),
+      shutdownGraceMs: z.number().nonnegative().default(30_000),
+      maxBodyBytes: positive.default(16 * 1024 * 1024),
+      retryAfterSeconds: z
+        .strictObject({ contended: z.number().int().nonnegative().default(1), unavailable: z.number().int().nonnegative().default(5) })
+        .prefault({}),
+    })
+    .prefault({}),
+  logging: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') }).prefault({}),
+  tracing: z
+    .strictObject({
+      exporter: z.enum(['none', 'console', 'otlp']).default('none'),
+      otlpEndpoint: z.string().url().optional(),
+      sampleRatio: z.number().min(0).max(1).default(1),
+      serviceName: z.string().default('fairway'),
+    })
+    .prefault({}),
+});
+
+export type FairwayConfig = z.output<typeof ConfigSchema>;
+export type FairwayConfigInput = z.input<typeof ConfigSchema>;

@@ -1,0 +1,158 @@
+// Engine metric mappings: which Prometheus families mean "waiting", "running", "KV usage", LoRA state and
+// cache geometry for vLLM, SGLang and TensorRT-LLM, and the extraction of EndpointMetrics from a parsed page.
+import { type EndpointMetrics } from './endpoint.js';
+import { type ParsedMetrics, type PromSample } from './prometheus-text.js';
+
+export type EngineName = 'vllm' | 'sglang' | 'trtllm';
+
+export const ENGINE_NAMES: readonly EngineName[] = ['vllm', 'sglang', 'trtllm'];
+
+/** An info-style family whose labels carry cache geometry. */
+export interface CacheConfigMapping {
+  readonly family: string;
+  /** Label holding tokens per KV block (vLLM `block_size`, SGLang `page_size`). */
+  readonly blockSizeLabel: string;
+  /** Label holding the number of blocks (vLLM `num_gpu_blocks`, SGLang `num_pages`). */
+  readonly numBlocksLabel: string;
+}
+
+/**
+ * Family names per meaning. Each required meaning lists candidates and the first one present wins, because
+ * engines rename metrics between releases (vLLM `gpu_cache_usage_perc` became `kv_cache_usage_perc`).
+ */
+export interface EngineMetricNames {
+  readonly waitingQueue: readonly string[];
+  readonly runningRequests: readonly string[];
+  /** Must report a fraction in [0, 1]. */
+  readonly kvCacheUsage: readonly string[];
+  /** vLLM-style `lora_requests_info`; the series with the largest value (a timestamp) is current. */
+  readonly loraInfo?: string;
+  readonly cacheConfig?: CacheConfigMapping;
+}
+
+export const VLLM_METRICS: EngineMetricNames = Object.freeze({
+  waitingQueue: ['vllm:num_requests_waiting'],
+  runningRequests: ['vllm:num_requests_running'],
+  kvCacheUsage: ['vllm:kv_cache_usage_perc', 'vllm:gpu_cache_usage_perc'],
+  loraInfo: 'vllm:lora_requests_info',
+  cacheConfig: { family: 'vllm:cache_config_info', blockSizeLabel: 'block_size', numBlocksLabel: 'num_gpu_blocks' },
+});
+
+export const SGLANG_METRICS: EngineMetricNames = Object.freeze({
+  waitingQueue: ['sglang:num_queue_reqs'],
+  runningRequests: ['sglang:num_running_reqs'],
+  kvCacheUsage: ['sglang:token_usage'],
+  cacheConfig: { family: 'sglang:cache_config_info', blockSizeLabel: 'page_size', numBlocksLabel: 'num_pages' },
+});
+
+export const TRTLLM_METRICS: EngineMetricNames = Object.freeze({
+  waitingQueue: ['trtllm_num_requests_waiting'],
+  runningRequests: ['trtllm_num_requests_running'],
+  kvCacheUsage: ['trtllm_kv_cache_utilization'],
+});
+
+export const DEFAULT_ENGINE_METRICS: Readonly<Record<EngineName, EngineMetricNames>> = Object.freeze({
+  vllm: VLLM_METRICS,
+  sglang: SGLANG_METRICS,
+  trtllm: TRTLLM_METRICS,
+});
+
+/** Every family name a mapping may read: the parser's keep-list. */
+export function familiesOf(names: EngineMetricNames): ReadonlySet<string> {
+  const set = new Set<string>([...names.waitingQueue, ...names.runningRequests, ...names.kvCacheUsage]);
+  if (names.loraInfo !== undefined) set.add(names.loraInfo);
+  if (names.cacheConfig !== undefined) set.add(names.cacheConfig.family);
+  return set;
+}
+
+export type ExtractResult =
+  | { readonly ok: true; readonly metrics: EndpointMetrics }
+  | { readonly ok: false; readonly reason: string };
+
+/**
+ * Builds normalised metrics from a parsed page. Missing or non-finite required values fail the whole scrape
+ * (the endpoint goes stale) rather than defaulting to 0, which would make a broken server look idle.
+ * Several series of one family (data-parallel engines label each rank) are summed for counts; for KV usage
+ * the fullest rank counts, since one full rank already forces preemption there.
+ */
+export function extractEndpointMetrics(parsed: ParsedMetrics, names: EngineMetricNames): ExtractResult {
+  const waiting = readFamily(parsed, names.waitingQueue, 'sum');
+  if (typeof waiting === 'string') return { ok: false, reason: waiting };
+  const running = readFamily(parsed, names.runningRequests, 'sum');
+  if (typeof running === 'string') return { ok: false, reason: running };
+  const kv = readFamily(parsed, names.kvCacheUsage, 'max');
+  if (typeof kv === 'string') return { ok: false, reason: kv };
+  const lora = names.loraInfo === undefined ? undefined : readLora(parsed.samples.get(names.loraInfo));
+  const geometry = names.cacheConfig === undefined ? undefined : readCacheConfig(parsed, names.cacheConfig);
+  const metrics: EndpointMetrics = {
+    waitingQueue: waiting,
+    runningRequests: running,
+    kvCacheUsage: Math.min(1, kv),
+    loraRunning: lora?.running ?? EMPTY,
+    loraWaiting: lora?.waiting ?? EMPTY,
+    maxLora: lora?.maxLora ?? 0,
+    ...(geometry === undefined ? {} : { kvBlockSize: geometry.blockSize, kvNumBlocks: geometry.numBlocks }),
+  };
+  return { ok: true, metrics: Object.freeze(metrics) };
+}
+
+const EMPTY: readonly string[] = Object.freeze([]);
+
+/** The combined value of the first present candidate, or a reason string when unusable. */
+function readFamily(parsed: ParsedMetrics, candidates: readonly string[], combine: 'sum' | 'max'): number | string {
+  for (const name of candidates) {
+    const series = parsed.samples.get(name);
+    if (series === undefined || series.length === 0) continue;
+    let total = combine === 'sum' ? 0 : Number.NEGATIVE_INFINITY;
+    for (const s of series) {
+      if (!Number.isFinite(s.value) || s.value < 0) return `${name} has invalid value ${String(s.value)}`;
+      total = combine === 'sum' ? total + s.value : Math.max(total, s.value);
+    }
+    return total;
+  }
+  return `missing metric family ${candidates.join(' | ')}`;
+}
+
+interface LoraState {
+  readonly running: readonly string[];
+  readonly waiting: readonly string[];
+  readonly maxLora: number;
+}
+
+function readLora(series: readonly PromSample[] | undefined): LoraState | undefined {
+  let best: PromSample | undefined;
+  for (const s of series ?? []) {
+    if (Number.isFinite(s.value) && (best === undefined || s.value > best.value)) best = s;
+  }
+  if (best === undefined) return undefined;
+  const maxLora = Number(best.labels['max_lora']);
+  return {
+    running: splitList(best.labels['running_lora_adapters']),
+    waiting: splitList(best.labels['waiting_lora_adapters']),
+    maxLora: Number.isInteger(maxLora) && maxLora > 0 ? maxLora : 0,
+  };
+}
+
+function splitList(raw: string | undefined): readonly string[] {
+  if (raw === undefined || raw === '') return EMPTY;
+  return Object.freeze(
+    raw
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+  );
+}
+
+function readCacheConfig(
+  parsed: ParsedMetrics,
+  mapping: CacheConfigMapping,
+): { blockSize: number; numBlocks: number } | undefined {
+  const first = parsed.samples.get(mapping.family)?.[0];
+  if (first === undefined) return undefined;
+  const blockSize = Number(first.labels[mapping.blockSizeLabel]);
+  const numBlocks = Number(first.labels[mapping.numBlocksLabel]);
+  if (!Number.isInteger(blockSize) || blockSize <= 0 || !Number.isInteger(numBlocks) || numBlocks <= 0) {
+    return undefined;
+  }
+  return { blockSize, numBlocks };
+}

@@ -1,0 +1,194 @@
+// In-flight tracker: Fairway's own ledger of work sent to each endpoint and not yet finished (the open loop),
+// including what was sent after the endpoint's last scrape and so is invisible in its metrics.
+import Denque from 'denque';
+import {
+  type Clock,
+  type Logger,
+  InvalidArgumentError,
+  noopLogger,
+  requireFiniteNonNegative,
+  requireNonEmptyString,
+  systemClock,
+} from '../core/index.js';
+import {
+  type InflightFeed,
+  type InflightLoad,
+  type ScrapeListener,
+  NO_INFLIGHT,
+} from './inflight.js';
+
+/** Proof of one dispatch; pass it back to `end()` exactly once (extra calls are ignored). */
+export interface InflightTicket {
+  readonly endpointId: string;
+  readonly tokens: number;
+  /** Clock time of `begin()`. */
+  readonly beganAt: number;
+}
+
+class Ticket implements InflightTicket {
+  ended = false;
+  /** Still counted in the "since scrape" figures (no scrape taken after it began has landed). */
+  unseen = true;
+
+  constructor(
+    readonly owner: InflightTracker,
+    readonly endpointId: string,
+    readonly tokens: number,
+    readonly beganAt: number,
+  ) {}
+}
+
+interface EndpointLedger {
+  requests: number;
+  tokens: number;
+  requestsSinceScrape: number;
+  tokensSinceScrape: number;
+  /** Unseen tickets in begin order (= time order, the clock is monotonic); ended ones are dropped lazily. */
+  readonly unseen: Denque<Ticket>;
+  /** Frozen view handed to readers, rebuilt lazily after a change. */
+  view: InflightLoad | undefined;
+}
+
+export interface InflightTrackerOptions {
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** @default noopLogger */
+  readonly logger?: Logger;
+}
+
+/**
+ * Complexity: begin O(1); end O(1) amortised; load O(1); markScraped O(tickets begun before the scrape),
+ * each ticket popped at most once. Memory is bounded by live tickets: ledgers of idle endpoints are deleted,
+ * and the lazy queue is compacted when dead entries outnumber live ones.
+ */
+export class InflightTracker implements InflightFeed, ScrapeListener {
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly ledgers = new Map<string, EndpointLedger>();
+  private readonly releaseListeners = new Set<(endpointId: string) => void>();
+  private changes = 0;
+
+  constructor(options: InflightTrackerOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? noopLogger;
+  }
+
+  get version(): number {
+    return this.changes;
+  }
+
+  begin(endpointId: string, estimatedTokens: number): InflightTicket {
+    requireNonEmptyString('endpointId', endpointId);
+    requireFiniteNonNegative('estimatedTokens', estimatedTokens);
+    const ticket = new Ticket(this, endpointId, estimatedTokens, this.clock.now());
+    let ledger = this.ledgers.get(endpointId);
+    if (ledger === undefined) {
+      ledger = { requests: 0, tokens: 0, requestsSinceScrape: 0, tokensSinceScrape: 0, unseen: new Denque(), view: undefined };
+      this.ledgers.set(endpointId, ledger);
+    }
+    ledger.requests++;
+    ledger.tokens += estimatedTokens;
+    ledger.requestsSinceScrape++;
+    ledger.tokensSinceScrape += estimatedTokens;
+    ledger.unseen.push(ticket);
+    ledger.view = undefined;
+    this.changes++;
+    return ticket;
+  }
+
+  /** Releases a ticket; returns false (and changes nothing) if it was already ended. */
+  end(ticket: InflightTicket): boolean {
+    if (!(ticket instanceof Ticket) || ticket.owner !== this) {
+      throw new InvalidArgumentError('ticket', ticket, 'a ticket from this tracker');
+    }
+    if (ticket.ended) return false;
+    ticket.ended = true;
+    const ledger = this.ledgers.get(ticket.endpointId);
+    if (ledger === undefined) return false; // unreachable: a live ticket keeps its ledger
+    ledger.requests--;
+    ledger.tokens -= ticket.tokens;
+    if (ticket.unseen) {
+      ticket.unseen = false;
+      ledger.requestsSinceScrape--;
+      ledger.tokensSinceScrape -= ticket.tokens;
+    }
+    if (ledger.requests === 0) {
+      this.ledgers.delete(ticket.endpointId);
+    } else {
+      if (ledger.requestsSinceScrape === 0) ledger.tokensSinceScrape = 0; // no float drift when empty
+      if (ledger.unseen.length > 2 * ledger.requestsSinceScrape + 32) compact(ledger);
+      ledger.view = undefined;
+    }
+    this.changes++;
+    this.emitRelease(ticket.endpointId);
+    return true;
+  }
+
+  /**
+   * The endpoint's scrape sent at `takenAt` has landed: work begun strictly before it is in those metrics.
+   * Does not notify release listeners: the caller publishes the new pool snapshot right after, and that is
+   * the change signal, so no reader ever sees reset counts paired with the old metrics.
+   */
+  markScraped(endpointId: string, takenAt: number): void {
+    const ledger = this.ledgers.get(endpointId);
+    if (ledger === undefined) return;
+    let changed = false;
+    for (;;) {
+      const head = ledger.unseen.peekFront();
+      if (head === undefined || head.beganAt >= takenAt) break;
+      ledger.unseen.shift();
+      if (!head.unseen) continue;
+      head.unseen = false;
+      ledger.requestsSinceScrape--;
+      ledger.tokensSinceScrape -= head.tokens;
+      changed = true;
+    }
+    if (!changed) return;
+    if (ledger.requestsSinceScrape === 0) ledger.tokensSinceScrape = 0;
+    ledger.view = undefined;
+    this.changes++;
+  }
+
+  load(endpointId: string): InflightLoad {
+    const ledger = this.ledgers.get(endpointId);
+    if (ledger === undefined) return NO_INFLIGHT;
+    ledger.view ??= Object.freeze({
+      requests: ledger.requests,
+      tokens: ledger.tokens,
+      requestsSinceScrape: ledger.requestsSinceScrape,
+      tokensSinceScrape: ledger.tokensSinceScrape,
+    });
+    return ledger.view;
+  }
+
+  /** Total requests in flight across endpoints. O(endpoints). */
+  totalRequests(): number {
+    let total = 0;
+    for (const ledger of this.ledgers.values()) total += ledger.requests;
+    return total;
+  }
+
+  onRelease(listener: (endpointId: string) => void): () => void {
+    this.releaseListeners.add(listener);
+    return () => {
+      this.releaseListeners.delete(listener);
+    };
+  }
+
+  private emitRelease(endpointId: string): void {
+    for (const listener of this.releaseListeners) {
+      try {
+        listener(endpointId);
+      } catch (err: unknown) {
+        this.logger.error({ err, endpoint: endpointId }, 'in-flight release listener threw');
+      }
+    }
+  }
+}
+
+/** Drops ended tickets from the lazy queue, keeping order. O(queue length), amortised by the 2x trigger. */
+function compact(ledger: EndpointLedger): void {
+  const live = ledger.unseen.toArray().filter((t) => t.unseen);
+  ledger.unseen.clear();
+  for (const t of live) ledger.unseen.push(t);
+}

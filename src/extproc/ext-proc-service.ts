@@ -1,0 +1,167 @@
+// The Envoy ext_proc gRPC service: one ExtProcStream per Process call, over the shared RequestHandler.
+import * as grpc from '@grpc/grpc-js';
+import { type Clock, type Logger, ClosedError, FairwayError, noopLogger, requireIntegerInRange, systemClock } from '../core/index.js';
+import { type RequestHandler } from '../gateway/index.js';
+import { type StreamFailure, type StreamTransport, ExtProcStream } from './ext-proc-stream.js';
+import { loadExtProcProtos } from './protos.js';
+import { type ProcessingResponse } from './responses.js';
+import { type CertificateAndKey } from './self-signed-cert.js';
+import {
+  type ListenOptions,
+  DEFAULT_LISTEN_HOST,
+  bindAddress,
+  bindServer,
+  serverCredentials,
+  shutdownServer,
+} from './server-credentials.js';
+
+/** The Go picker's chunk size for streamed bodies (below Envoy's 64 KiB default buffer). */
+export const DEFAULT_BODY_CHUNK_BYTES = 62_000;
+export const DEFAULT_MAX_REQUEST_BODY_BYTES = 64 * 1024 * 1024;
+/** Envoy sends bodies in chunks, so single messages stay small; this only bounds a misbehaving peer. */
+export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_CLOSE_GRACE_MS = 5_000;
+
+export interface ExtProcServiceOptions {
+  readonly handler: RequestHandler;
+  /** @default noopLogger */
+  readonly logger?: Logger;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** Size of each streamed request-body chunk sent back to Envoy. @default 62000 */
+  readonly bodyChunkBytes?: number;
+  /** Larger request bodies are answered 413 (`body-too-large`) without calling the handler. @default 64 MiB */
+  readonly maxRequestBodyBytes?: number;
+  /** gRPC message size limit, both directions. @default 16 MiB */
+  readonly maxMessageBytes?: number;
+  /** Request ids for requests without `x-request-id`. @default crypto.randomUUID */
+  readonly newRequestId?: () => string;
+}
+
+export interface StartedServer {
+  readonly port: number;
+  /** The certificate in use when TLS is on (the generated one for `'self-signed'`). */
+  readonly certificate?: CertificateAndKey;
+}
+
+const STATUS: Record<StreamFailure, grpc.status> = {
+  INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
+  FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
+  INTERNAL: grpc.status.INTERNAL,
+};
+
+export class ExtProcService {
+  private readonly handler: RequestHandler;
+  private readonly logger: Logger;
+  private readonly clock: Clock;
+  private readonly bodyChunkBytes: number;
+  private readonly maxRequestBodyBytes: number;
+  private readonly maxMessageBytes: number;
+  private readonly newRequestId: (() => string) | undefined;
+  private readonly streams = new Set<ExtProcStream>();
+  private server: grpc.Server | undefined;
+  private starting: Promise<StartedServer> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: ExtProcServiceOptions) {
+    this.handler = options.handler;
+    this.logger = options.logger ?? noopLogger;
+    this.clock = options.clock ?? systemClock;
+    this.bodyChunkBytes = requireIntegerInRange('bodyChunkBytes', options.bodyChunkBytes ?? DEFAULT_BODY_CHUNK_BYTES, 1, 4 * 1024 * 1024);
+    this.maxRequestBodyBytes = requireIntegerInRange(
+      'maxRequestBodyBytes',
+      options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
+      0,
+      Number.MAX_SAFE_INTEGER,
+    );
+    this.maxMessageBytes = requireIntegerInRange('maxMessageBytes', options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 1024, 2 ** 31 - 1);
+    this.newRequestId = options.newRequestId;
+  }
+
+  /** Streams currently open. */
+  get activeStreams(): number {
+    return this.streams.size;
+  }
+
+  /** Opens the listening socket. Idempotent: a second call returns the first result. */
+  start(listen: ListenOptions): Promise<StartedServer> {
+    if (this.closing !== undefined) return Promise.reject(new ClosedError('ExtProcService'));
+    this.starting ??= this.doStart(listen);
+    return this.starting;
+  }
+
+  /** Stops accepting, lets open streams finish within `graceMs`, then cancels the rest. Idempotent. */
+  close(graceMs: number = DEFAULT_CLOSE_GRACE_MS): Promise<void> {
+    this.closing ??= (async () => {
+      await this.starting?.catch(() => undefined);
+      if (this.server !== undefined) await shutdownServer(this.server, graceMs);
+      for (const stream of this.streams) stream.onCancel();
+      this.streams.clear();
+    })();
+    return this.closing;
+  }
+
+  private async doStart(listen: ListenOptions): Promise<StartedServer> {
+    const { processMethod } = loadExtProcProtos();
+    const server = new grpc.Server({
+      'grpc.max_receive_message_length': this.maxMessageBytes,
+      'grpc.max_send_message_length': this.maxMessageBytes,
+    });
+    const definition: grpc.ServiceDefinition = { Process: processMethod as grpc.MethodDefinition<unknown, unknown> };
+    server.addService(definition, {
+      Process: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.serve(call),
+    });
+    const { credentials, certificate } = serverCredentials(listen.tls);
+    const address = bindAddress(listen.host ?? DEFAULT_LISTEN_HOST, listen.port);
+    let port: number;
+    try {
+      port = await bindServer(server, address, credentials);
+    } catch (err) {
+      server.forceShutdown();
+      throw new FairwayError('ERR_LISTEN', `ext_proc cannot listen on ${address}`, { cause: err });
+    }
+    this.server = server;
+    this.logger.info({ address, port, tls: listen.tls !== undefined }, 'ext_proc listening');
+    return certificate === undefined ? { port } : { port, certificate };
+  }
+
+  private serve(call: grpc.ServerDuplexStream<unknown, unknown>): void {
+    // Only called back after construction, so `current` is initialised by then.
+    const forget = (): void => {
+      this.streams.delete(current);
+    };
+    const open = (): boolean => !call.destroyed && !call.writableEnded;
+    const transport: StreamTransport = {
+      send: (response: ProcessingResponse) => {
+        if (open()) call.write(response);
+      },
+      end: () => {
+        forget();
+        if (open()) call.end();
+      },
+      fail: (code, details) => {
+        forget();
+        // grpc-js turns an 'error' event on a server stream into the call's final status.
+        if (open()) call.emit('error', { code: STATUS[code], details });
+      },
+    };
+    const current = new ExtProcStream(transport, {
+      handler: this.handler,
+      logger: this.logger,
+      clock: this.clock,
+      bodyChunkBytes: this.bodyChunkBytes,
+      maxRequestBodyBytes: this.maxRequestBodyBytes,
+      ...(this.newRequestId === undefined ? {} : { newRequestId: this.newRequestId }),
+    });
+    this.streams.add(current);
+    call.on('data', (message: unknown) => current.onMessage(message));
+    call.on('end', () => current.onHalfClose());
+    const cancelled = (): void => {
+      current.onCancel();
+      forget();
+    };
+    call.on('cancelled', cancelled);
+    call.on('error', cancelled);
+    call.on('close', cancelled);
+  }
+}

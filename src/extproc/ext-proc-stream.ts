@@ -1,0 +1,367 @@
+// One ext_proc stream (one HTTP request) in FULL_DUPLEX_STREAMED mode: buffers the request body, asks the
+// handler, answers with a route or an immediate response, then passes the response through to the observer.
+import { randomUUID } from 'node:crypto';
+import { type Clock, type Logger } from '../core/index.js';
+import {
+  type Decision,
+  type InferenceRequest,
+  type RequestHandler,
+  type ResponseObserver,
+  type RouteDecision,
+  HEADER_REQUEST_ID,
+} from '../gateway/index.js';
+import { readServedEndpoint, readSubsetHint } from './metadata.js';
+import { type FilterMetadata, type HeaderList, type ProcessingMessage, parseProcessingRequest } from './processing-request.js';
+import {
+  type ProcessingResponse,
+  REQUEST_TRAILERS_CONTINUE,
+  RESPONSE_TRAILERS_CONTINUE,
+  rejectResponse,
+  responseHeadersContinue,
+  routeHeadersResponse,
+  streamedBodyResponse,
+  streamedBodyResponses,
+} from './responses.js';
+
+/** gRPC status names used when a stream must fail (protocol violations and the truly unexpected). */
+export type StreamFailure = 'INVALID_ARGUMENT' | 'FAILED_PRECONDITION' | 'INTERNAL';
+
+/** What a stream needs from its transport; the gRPC service adapts a grpc-js call to it, tests use a fake. */
+export interface StreamTransport {
+  send(response: ProcessingResponse): void;
+  /** Closes the stream with status OK. */
+  end(): void;
+  /** Closes the stream with a gRPC error status. */
+  fail(code: StreamFailure, details: string): void;
+}
+
+export interface ExtProcStreamOptions {
+  readonly handler: RequestHandler;
+  readonly logger: Logger;
+  readonly clock: Clock;
+  readonly bodyChunkBytes: number;
+  readonly maxRequestBodyBytes: number;
+  readonly newRequestId?: () => string;
+}
+
+type Phase = 'headers' | 'body' | 'deciding' | 'routed' | 'closed';
+
+const BODY_TOO_LARGE = { status: 413, reason: 'body-too-large' } as const;
+
+export class ExtProcStream {
+  private phase: Phase = 'headers';
+  private readonly abort = new AbortController();
+  private method = 'GET';
+  private path = '/';
+  private requestId = '';
+  private generatedRequestId: string | undefined;
+  private headers = new Map<string, string>();
+  private subsetHint: string[] | undefined;
+  private readonly chunks: Buffer[] = [];
+  private bodyBytes = 0;
+  private headerOnly = false;
+  private requestTrailers = false;
+  private requestTrailersAnswered = false;
+  private observer: ResponseObserver | undefined;
+  private responseDone = false;
+  private servedReported = false;
+  private decideStartedAt = 0;
+
+  constructor(
+    private readonly transport: StreamTransport,
+    private readonly options: ExtProcStreamOptions,
+  ) {}
+
+  /** True once the stream has ended (in exactly one way). */
+  get closed(): boolean {
+    return this.phase === 'closed';
+  }
+
+  onMessage(raw: unknown): void {
+    if (this.phase === 'closed') return;
+    const msg = parseProcessingRequest(raw);
+    if (typeof msg === 'string') {
+      this.violation('INVALID_ARGUMENT', msg);
+      return;
+    }
+    try {
+      this.dispatch(msg);
+    } catch (err) {
+      this.options.logger.error({ err, requestId: this.requestId }, 'ext_proc stream failed');
+      this.fail('INTERNAL', 'internal error while processing the stream');
+    }
+  }
+
+  /** Envoy closed its side: nothing more will come, so an unfinished request or response is aborted. */
+  onHalfClose(): void {
+    if (this.phase === 'closed') return;
+    this.finishAborted();
+    this.phase = 'closed';
+    this.transport.end();
+  }
+
+  /** The stream was cancelled or broke (client gone, Envoy reset, server shutdown). */
+  onCancel(): void {
+    if (this.phase === 'closed') return;
+    this.finishAborted();
+    this.phase = 'closed';
+  }
+
+  private dispatch(msg: ProcessingMessage): void {
+    switch (msg.kind) {
+      case 'request_headers':
+        if (this.phase !== 'headers') return this.violation('FAILED_PRECONDITION', 'request_headers received twice');
+        this.readRequestHeaders(msg.headers, msg.metadata);
+        if (msg.endOfStream) {
+          this.headerOnly = true;
+          this.decide();
+        } else {
+          this.phase = 'body';
+        }
+        return;
+      case 'request_body':
+        if (this.phase !== 'body') return this.violation('FAILED_PRECONDITION', `request_body in phase ${this.phase}`);
+        this.readMetadata(msg.metadata);
+        this.addBodyChunk(msg.body);
+        if (this.phase === 'body' && msg.endOfStream) this.decide();
+        return;
+      case 'request_trailers':
+        return this.onRequestTrailers(msg.metadata);
+      case 'response_headers':
+        if (!this.expectingResponse()) return this.violation('FAILED_PRECONDITION', `response_headers in phase ${this.phase}`);
+        this.reportServed(msg.metadata);
+        this.observe((o) => o.onHeaders(statusOf(msg.headers), headerMap(msg.headers)));
+        this.transport.send(responseHeadersContinue(this.requestId));
+        if (msg.endOfStream) this.complete();
+        return;
+      case 'response_body':
+        if (!this.expectingResponse()) return this.violation('FAILED_PRECONDITION', `response_body in phase ${this.phase}`);
+        this.reportServed(msg.metadata);
+        if (msg.body.length > 0) this.observe((o) => o.onBody(msg.body));
+        // FULL_DUPLEX_STREAMED: every chunk must be sent back, or Envoy forwards nothing.
+        this.transport.send(streamedBodyResponse('response_body', msg.body, msg.endOfStream));
+        if (msg.endOfStream) this.complete();
+        return;
+      case 'response_trailers':
+        if (!this.expectingResponse()) return this.violation('FAILED_PRECONDITION', `response_trailers in phase ${this.phase}`);
+        this.reportServed(msg.metadata);
+        this.transport.send(RESPONSE_TRAILERS_CONTINUE);
+        this.complete();
+        return;
+    }
+  }
+
+  private readRequestHeaders(headers: HeaderList, metadata: FilterMetadata | undefined): void {
+    this.headers = headerMap(headers);
+    for (const [name, value] of headers) {
+      if (name === ':method') this.method = value;
+      else if (name === ':path') this.path = value;
+    }
+    const given = this.headers.get(HEADER_REQUEST_ID);
+    if (given !== undefined && given !== '') {
+      this.requestId = given;
+    } else {
+      this.requestId = (this.options.newRequestId ?? randomUUID)();
+      this.generatedRequestId = this.requestId;
+      this.headers.set(HEADER_REQUEST_ID, this.requestId);
+    }
+    this.readMetadata(metadata);
+  }
+
+  private readMetadata(metadata: FilterMetadata | undefined): void {
+    const hint = readSubsetHint(metadata);
+    if (hint !== undefined) this.subsetHint = hint;
+  }
+
+  private addBodyChunk(chunk: Buffer): void {
+    if (chunk.length === 0) return;
+    this.bodyBytes += chunk.length;
+    if (this.bodyBytes > this.options.maxRequestBodyBytes) {
+      this.rejectNow({
+        kind: 'reject',
+        ...BODY_TOO_LARGE,
+        message: `request body exceeds ${this.options.maxRequestBodyBytes} bytes`,
+      });
+      return;
+    }
+    this.chunks.push(chunk);
+  }
+
+  private onRequestTrailers(metadata: FilterMetadata | undefined): void {
+    if (this.phase === 'headers' || this.requestTrailers) {
+      return this.violation('FAILED_PRECONDITION', `request_trailers in phase ${this.phase}`);
+    }
+    this.requestTrailers = true;
+    if (this.phase === 'body') {
+      // Trailers end the request body: it is complete now.
+      this.readMetadata(metadata);
+      this.decide();
+    } else if (this.phase === 'routed') {
+      this.answerRequestTrailers();
+    }
+    // 'deciding': answered after the body, in order.
+  }
+
+  private decide(): void {
+    this.phase = 'deciding';
+    this.decideStartedAt = this.options.clock.now();
+    const only = this.chunks.length === 1 ? this.chunks[0] : undefined;
+    const body = only ?? Buffer.concat(this.chunks, this.bodyBytes);
+    this.chunks.length = 0;
+    const request: InferenceRequest = {
+      requestId: this.requestId,
+      method: this.method,
+      path: this.path,
+      headers: this.headers,
+      body,
+      ...(this.subsetHint === undefined ? {} : { subsetHint: this.subsetHint }),
+      signal: this.abort.signal,
+    };
+    let pending: Promise<Decision>;
+    try {
+      pending = this.options.handler.handle(request);
+    } catch (err) {
+      pending = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    pending.then(
+      (decision) => this.onDecision(decision),
+      (err: unknown) => this.onHandlerError(err),
+    );
+  }
+
+  private onDecision(decision: Decision): void {
+    if (this.phase !== 'deciding') {
+      // The stream ended while the handler worked; a route must still release what it holds.
+      if (decision.kind === 'route') safeEnd(decision.response, 'aborted', this.options.logger);
+      return;
+    }
+    this.options.logger.debug(
+      { requestId: this.requestId, kind: decision.kind, ms: this.options.clock.now() - this.decideStartedAt },
+      'ext_proc decision',
+    );
+    if (decision.kind === 'reject') this.rejectNow(decision);
+    else this.route(decision);
+  }
+
+  private onHandlerError(err: unknown): void {
+    if (this.phase !== 'deciding') return;
+    this.options.logger.error({ err, requestId: this.requestId }, 'request handler threw');
+    this.fail('INTERNAL', 'request handler failed');
+  }
+
+  private route(decision: RouteDecision): void {
+    if (decision.endpoints.length === 0) {
+      safeEnd(decision.response, 'aborted', this.options.logger);
+      this.fail('INTERNAL', 'request handler routed to no endpoint');
+      return;
+    }
+    this.observer = decision.response;
+    this.phase = 'routed';
+    this.transport.send(
+      routeHeadersResponse({
+        endpoints: decision.endpoints,
+        setHeaders: decision.setHeaders,
+        bodyLength: this.headerOnly ? undefined : decision.body.length,
+        generatedRequestId: this.generatedRequestId,
+      }),
+    );
+    if (this.headerOnly) return;
+    // With request trailers the body's end is signalled by the trailers, not by the last chunk.
+    for (const r of streamedBodyResponses('request_body', decision.body, this.options.bodyChunkBytes, !this.requestTrailers)) {
+      this.transport.send(r);
+    }
+    if (this.requestTrailers) this.answerRequestTrailers();
+  }
+
+  private answerRequestTrailers(): void {
+    if (this.requestTrailersAnswered) return;
+    this.requestTrailersAnswered = true;
+    this.transport.send(REQUEST_TRAILERS_CONTINUE);
+  }
+
+  private rejectNow(decision: Decision & { kind: 'reject' }): void {
+    this.transport.send(rejectResponse(decision, this.requestId));
+    this.phase = 'closed';
+    this.transport.end();
+  }
+
+  private expectingResponse(): boolean {
+    return this.phase === 'routed' && !this.responseDone;
+  }
+
+  private reportServed(metadata: FilterMetadata | undefined): void {
+    if (this.servedReported) return;
+    const served = readServedEndpoint(metadata);
+    if (served === undefined) return;
+    this.servedReported = true;
+    this.observe((o) => o.onServedEndpoint?.(served));
+  }
+
+  private complete(): void {
+    this.responseDone = true;
+    const observer = this.observer;
+    if (observer !== undefined) safeEnd(observer, 'complete', this.options.logger);
+  }
+
+  /** Ends an unfinished request: aborts its signal and tells a routed request's observer, each at most once. */
+  private finishAborted(): void {
+    if (this.responseDone) return;
+    this.responseDone = true;
+    this.abort.abort();
+    if (this.observer !== undefined) safeEnd(this.observer, 'aborted', this.options.logger);
+  }
+
+  private violation(code: StreamFailure, details: string): void {
+    this.options.logger.warn({ requestId: this.requestId, details }, 'ext_proc protocol violation');
+    this.fail(code, details);
+  }
+
+  private fail(code: StreamFailure, details: string): void {
+    if (this.phase === 'closed') return;
+    this.finishAborted();
+    this.phase = 'closed';
+    this.transport.fail(code, details);
+  }
+
+  /** Observer code is someone else's: its exceptions are logged, never allowed to break the stream. */
+  private observe(fn: (observer: ResponseObserver) => void): void {
+    if (this.observer === undefined) return;
+    try {
+      fn(this.observer);
+    } catch (err) {
+      this.options.logger.error({ err, requestId: this.requestId }, 'response observer threw');
+    }
+  }
+}
+
+function safeEnd(observer: ResponseObserver, how: 'complete' | 'aborted', logger: Logger): void {
+  try {
+    observer.onEnd(how);
+  } catch (err) {
+    logger.error({ err }, 'response observer onEnd threw');
+  }
+}
+
+/**
+ * Lower-cased names, repeated headers joined with ", ". Pseudo-headers (`:path`, `:status`...) are left out, so
+ * both front ends hand the pipeline the same kind of map (node:http has none); they travel as fields instead.
+ */
+function headerMap(headers: HeaderList): Map<string, string> {
+  const map = new Map<string, string>();
+  for (const [name, value] of headers) {
+    if (name.startsWith(':')) continue;
+    const prev = map.get(name);
+    map.set(name, prev === undefined ? value : `${prev}, ${value}`);
+  }
+  return map;
+}
+
+function statusOf(headers: HeaderList): number {
+  for (const [name, value] of headers) {
+    if (name === ':status') {
+      const n = Number.parseInt(value, 10);
+      return Number.isFinite(n) ? n : 0;
+    }
+  }
+  return 0;
+}

@@ -1,0 +1,127 @@
+// Builders for the ext_proc ProcessingResponse messages the picker sends (plain objects for the serializer).
+import { type RejectDecision, HEADER_DESTINATION, HEADER_DROP_REASON, HEADER_REQUEST_ID } from '../gateway/index.js';
+import { type StructMessage, destinationMetadata } from './metadata.js';
+
+export type HeaderAppendAction = 'OVERWRITE_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT';
+
+export interface HeaderValueOption {
+  readonly header: { readonly key: string; readonly raw_value: Buffer };
+  readonly append_action: HeaderAppendAction;
+}
+
+interface CommonResponse {
+  readonly clear_route_cache?: boolean;
+  readonly header_mutation?: { readonly set_headers: readonly HeaderValueOption[] };
+  readonly body_mutation?: { readonly streamed_response: { readonly body: Buffer; readonly end_of_stream: boolean } };
+}
+
+/** The ProcessingResponse shapes we send (a subset of the proto). */
+export type ProcessingResponse =
+  | { readonly request_headers: { readonly response: CommonResponse }; readonly dynamic_metadata?: StructMessage }
+  | { readonly response_headers: { readonly response: CommonResponse } }
+  | { readonly request_body: { readonly response: CommonResponse } }
+  | { readonly response_body: { readonly response: CommonResponse } }
+  | { readonly request_trailers: Record<string, never> }
+  | { readonly response_trailers: Record<string, never> }
+  | { readonly immediate_response: ImmediateResponse };
+
+interface ImmediateResponse {
+  readonly status: { readonly code: number };
+  readonly headers: { readonly set_headers: readonly HeaderValueOption[] };
+  readonly body: Buffer;
+  readonly details: string;
+}
+
+export function headerOption(
+  key: string,
+  value: string,
+  action: HeaderAppendAction = 'OVERWRITE_IF_EXISTS_OR_ADD',
+): HeaderValueOption {
+  // raw_value, as current Envoy expects; latin1 keeps header bytes as they arrived.
+  return { header: { key, raw_value: Buffer.from(value, 'latin1') }, append_action: action };
+}
+
+export interface RouteHeadersInput {
+  /** Primary then fallbacks, already formatted by the handler (IPv6 as `[addr]:port`). */
+  readonly endpoints: readonly string[];
+  readonly setHeaders: ReadonlyMap<string, string>;
+  /** Final body length; undefined for header-only requests (no Content-Length then). */
+  readonly bodyLength: number | undefined;
+  /** Set when the id was generated here, so the model server sees the same id as our logs. */
+  readonly generatedRequestId: string | undefined;
+}
+
+/** The one request_headers answer of a routed request: destination header and identical `envoy.lb` metadata. */
+export function routeHeadersResponse(input: RouteHeadersInput): ProcessingResponse {
+  const destination = input.endpoints.join(',');
+  const setHeaders: HeaderValueOption[] = [headerOption(HEADER_DESTINATION, destination)];
+  if (input.bodyLength !== undefined) setHeaders.push(headerOption('content-length', String(input.bodyLength)));
+  if (input.generatedRequestId !== undefined) setHeaders.push(headerOption(HEADER_REQUEST_ID, input.generatedRequestId));
+  for (const [name, value] of input.setHeaders) setHeaders.push(headerOption(name.toLowerCase(), value));
+  return {
+    request_headers: { response: { clear_route_cache: true, header_mutation: { set_headers: setHeaders } } },
+    dynamic_metadata: destinationMetadata(destination),
+  };
+}
+
+/**
+ * The body as FULL_DUPLEX_STREAMED request_body answers: views (no copies) of at most `chunkBytes` each, the
+ * last marked end_of_stream unless trailers follow. An empty body still yields one (empty) chunk.
+ */
+export function streamedBodyResponses(
+  phase: 'request_body' | 'response_body',
+  body: Buffer,
+  chunkBytes: number,
+  endOfStream: boolean,
+): ProcessingResponse[] {
+  const out: ProcessingResponse[] = [];
+  let offset = 0;
+  do {
+    const end = Math.min(body.length, offset + chunkBytes);
+    out.push(streamedBodyResponse(phase, body.subarray(offset, end), endOfStream && end === body.length));
+    offset = end;
+  } while (offset < body.length);
+  return out;
+}
+
+export function streamedBodyResponse(
+  phase: 'request_body' | 'response_body',
+  chunk: Buffer,
+  endOfStream: boolean,
+): ProcessingResponse {
+  const response: CommonResponse = { body_mutation: { streamed_response: { body: chunk, end_of_stream: endOfStream } } };
+  return phase === 'request_body' ? { request_body: { response } } : { response_body: { response } };
+}
+
+/** CONTINUE for response headers; echoes the request id to the client unless the model server set one. */
+export function responseHeadersContinue(requestId: string): ProcessingResponse {
+  return {
+    response_headers: {
+      response: { header_mutation: { set_headers: [headerOption(HEADER_REQUEST_ID, requestId, 'ADD_IF_ABSENT')] } },
+    },
+  };
+}
+
+export const REQUEST_TRAILERS_CONTINUE: ProcessingResponse = { request_trailers: {} };
+export const RESPONSE_TRAILERS_CONTINUE: ProcessingResponse = { response_trailers: {} };
+
+/** A deliberate rejection: HTTP status, drop reason, Retry-After, short body. */
+export function rejectResponse(decision: RejectDecision, requestId: string): ProcessingResponse {
+  const headers: HeaderValueOption[] = [
+    headerOption(HEADER_DROP_REASON, decision.reason),
+    headerOption(HEADER_REQUEST_ID, requestId),
+    headerOption('content-type', 'text/plain; charset=utf-8'),
+  ];
+  if (decision.retryAfterSeconds !== undefined) {
+    headers.push(headerOption('retry-after', String(Math.max(0, Math.ceil(decision.retryAfterSeconds)))));
+  }
+  return {
+    immediate_response: {
+      status: { code: decision.status },
+      headers: { set_headers: headers },
+      body: Buffer.from(decision.message, 'utf8'),
+      // Envoy puts details into access logs as one token: no whitespace.
+      details: `fairway_${decision.reason.replace(/[^A-Za-z0-9_.-]/g, '_')}`,
+    },
+  };
+}

@@ -1,0 +1,39 @@
+// Observability port of the request pipeline, with a no-op default; src/observability implements it.
+
+export interface RequestLabels {
+  readonly model: string;
+  readonly objective: string;
+  readonly fairnessId: string;
+  readonly priority: number;
+}
+
+export interface DecisionEvent extends RequestLabels {
+  /** `routed`, or the drop reason of a rejection. */
+  readonly result: string;
+  /** HTTP status sent for a rejection; 200 for routed (the real status comes from the model server). */
+  readonly status: number;
+  /** Time spent in flow control, ms. */
+  readonly queueMs: number;
+  /** Time spent picking the endpoint, ms. */
+  readonly scheduleMs: number;
+  readonly endpoint: string | undefined;
+}
+
+export interface ResponseEvent extends RequestLabels {
+  readonly status: number;
+  readonly how: 'complete' | 'aborted';
+  /** From the request's arrival to the end of its response, ms. */
+  readonly durationMs: number;
+  readonly promptTokens: number | undefined;
+  readonly outputTokens: number | undefined;
+}
+
+export interface GatewayObserver {
+  onDecision(event: DecisionEvent): void;
+  onResponse(event: ResponseEvent): void;
+}
+
+export const noopGatewayObserver: GatewayObserver = {
+  onDecision: () => {},
+  onResponse: () => {},
+};

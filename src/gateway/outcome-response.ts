@@ -1,0 +1,50 @@
+// Turns flow-control and scheduling outcomes into the HTTP answer the client gets, per the status doctrine:
+// 400 bad request, 429 capacity exists but is contended, 503 no serving capacity.
+import { type Outcome } from '../flowcontrol/index.js';
+import { type RejectDecision } from './contract.js';
+
+export interface RetryAdvice {
+  /** Retry-After on 429 responses, seconds. @default 1 */
+  readonly contendedSeconds: number;
+  /** Retry-After on 503 responses, seconds. @default 5 */
+  readonly unavailableSeconds: number;
+}
+
+export const DEFAULT_RETRY_ADVICE: RetryAdvice = { contendedSeconds: 1, unavailableSeconds: 5 };
+
+export function badRequest(message: string): RejectDecision {
+  return { kind: 'reject', status: 400, reason: 'bad-request', message };
+}
+
+export function unavailable(reason: string, message: string, advice: RetryAdvice): RejectDecision {
+  return { kind: 'reject', status: 503, reason, message, retryAfterSeconds: advice.unavailableSeconds };
+}
+
+export function contended(reason: string, message: string, advice: RetryAdvice): RejectDecision {
+  return { kind: 'reject', status: 429, reason, message, retryAfterSeconds: advice.contendedSeconds };
+}
+
+/** The answer for a flow-control outcome other than dispatched. */
+export function rejectionFor(
+  outcome: Exclude<Outcome, { kind: 'dispatched' }>,
+  poolHasEndpoints: boolean,
+  advice: RetryAdvice,
+): RejectDecision {
+  if (outcome.kind === 'rejected') {
+    return outcome.reason === 'shutdown'
+      ? unavailable('shutdown', outcome.message, advice)
+      : contended(outcome.reason, outcome.message, advice);
+  }
+  switch (outcome.reason) {
+    case 'ttl':
+      // Expired with endpoints present: they were busy (contended). With none: no capacity at all.
+      return poolHasEndpoints ? contended('ttl', outcome.message, advice) : unavailable('ttl', outcome.message, advice);
+    case 'shutdown':
+      return unavailable('shutdown', outcome.message, advice);
+    case 'displaced':
+      return contended('displaced', outcome.message, advice);
+    case 'cancelled':
+      // Nobody is listening any more; 499 is the de-facto "client closed request" code for logs and metrics.
+      return { kind: 'reject', status: 499, reason: 'cancelled', message: outcome.message };
+  }
+}

@@ -1,0 +1,254 @@
+// The request pipeline behind both front ends: identify, parse, queue in flow control, schedule at the moment of
+// dispatch, and account for the response when it ends.
+import { type Context, ROOT_CONTEXT, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
+import { type Clock, type Logger, noopLogger, systemClock } from '../core/index.js';
+import { type InflightTicket, type InflightView, type PoolView } from '../datalayer/index.js';
+import { type FlowRequest, type Lease, type Outcome } from '../flowcontrol/index.js';
+import { type ScheduleRequest, type ScheduleResult } from '../scheduler/index.js';
+import { type Decision, type InferenceRequest, type RequestHandler, type ResponseObserver } from './contract.js';
+import { type ParsedBody, parseRequestBody } from './body-parser.js';
+import { type GatewayObserver, type RequestLabels, noopGatewayObserver } from './observer.js';
+import { DEFAULT_RETRY_ADVICE, type RetryAdvice, badRequest, rejectionFor, unavailable } from './outcome-response.js';
+import { type IdentityOptions, resolveIdentity } from './request-identity.js';
+import { UsageReader } from './usage-reader.js';
+
+/** Ports the pipeline needs; each is satisfied by the real subsystem and by small fakes in tests. */
+export interface FlowControlPort {
+  enqueueAndWait(request: FlowRequest, options: { signal?: AbortSignal; onDispatch?: (lease: Lease) => void }): Promise<Outcome>;
+}
+export interface SchedulerPort {
+  schedule(request: ScheduleRequest, pool: ReturnType<PoolView['current']>, inflight: InflightView): ScheduleResult;
+  recordRouting(prefixHashes: ArrayLike<number>, endpoint: { readonly id: string }): void;
+}
+export interface PrefixHasherPort {
+  hashBody(body: unknown, model?: string): Float64Array;
+}
+export interface InflightPort extends InflightView {
+  begin(endpointId: string, estimatedTokens: number): InflightTicket;
+  end(ticket: InflightTicket): boolean;
+}
+
+export const HEADER_TTL_MS = 'x-fairway-request-ttl-ms';
+export const HEADER_TTFT_SLO_MS = 'x-fairway-ttft-slo-ms';
+/** Characters per token for the pre-dispatch estimate; the actual usage corrects it at release. */
+export const CHARS_PER_TOKEN = 4;
+export const DEFAULT_EXPECTED_OUTPUT_TOKENS = 256;
+export const DEFAULT_FALLBACK_ENDPOINTS = 0;
+
+export interface PipelineOptions {
+  readonly flowControl: FlowControlPort;
+  readonly scheduler: SchedulerPort;
+  readonly hasher: PrefixHasherPort;
+  readonly pool: PoolView;
+  readonly inflight: InflightPort;
+  readonly identity: IdentityOptions;
+  readonly clock?: Clock;
+  readonly logger?: Logger;
+  readonly observer?: GatewayObserver;
+  readonly retry?: RetryAdvice;
+  /** Output tokens assumed when the request sets no max_tokens. @default 256 */
+  readonly expectedOutputTokens?: number;
+  /** Fallback endpoints sent after the primary. @default 0 */
+  readonly fallbackEndpoints?: number;
+}
+
+interface Placement {
+  result: ScheduleResult;
+  ticket: InflightTicket | undefined;
+  scheduleMs: number;
+}
+
+function positiveHeader(headers: ReadonlyMap<string, string>, name: string): number | undefined {
+  const raw = headers.get(name);
+  if (raw === undefined) return undefined;
+  const v = Number(raw);
+  return Number.isFinite(v) && v > 0 ? v : undefined;
+}
+
+const headerGetter = {
+  keys: (carrier: ReadonlyMap<string, string>) => [...carrier.keys()],
+  get: (carrier: ReadonlyMap<string, string>, key: string) => carrier.get(key),
+};
+
+export class RequestPipeline implements RequestHandler {
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly observer: GatewayObserver;
+  private readonly retry: RetryAdvice;
+  private readonly expectedOutput: number;
+  private readonly endpointCount: number;
+  private readonly tracer = trace.getTracer('fairway');
+
+  constructor(private readonly o: PipelineOptions) {
+    this.clock = o.clock ?? systemClock;
+    this.logger = o.logger ?? noopLogger;
+    this.observer = o.observer ?? noopGatewayObserver;
+    this.retry = o.retry ?? DEFAULT_RETRY_ADVICE;
+    this.expectedOutput = o.expectedOutputTokens ?? DEFAULT_EXPECTED_OUTPUT_TOKENS;
+    this.endpointCount = 1 + (o.fallbackEndpoints ?? DEFAULT_FALLBACK_ENDPOINTS);
+  }
+
+  async handle(request: InferenceRequest): Promise<Decision> {
+    const parent = propagation.extract(ROOT_CONTEXT, request.headers, headerGetter);
+    const span = this.tracer.startSpan('fairway.request', { attributes: { 'http.request.method': request.method, 'url.path': request.path } }, parent);
+    try {
+      const decision = await this.decide(request, trace.setSpan(parent, span));
+      span.setAttribute('fairway.decision', decision.kind === 'route' ? 'routed' : decision.reason);
+      if (decision.kind === 'reject') span.setStatus({ code: SpanStatusCode.ERROR, message: decision.reason });
+      return decision;
+    } catch (err) {
+      // The unexpected: log it, answer 500, never leave the request without an outcome.
+      this.logger.error({ err, requestId: request.requestId }, 'request pipeline failed');
+      span.recordException(err as Error);
+      return { kind: 'reject', status: 500, reason: 'internal', message: 'internal error while routing the request' };
+    } finally {
+      span.end();
+    }
+  }
+
+  private async decide(request: InferenceRequest, ctx: Context): Promise<Decision> {
+    const arrivedAt = this.clock.now();
+    const identity = resolveIdentity(request.headers, this.o.identity);
+    const isHeaderOnly = request.body.length === 0 && request.method !== 'POST';
+    let body: ParsedBody | undefined;
+    if (!isHeaderOnly) {
+      const parsed = parseRequestBody(request.path, request.body);
+      if (!parsed.ok) {
+        const labels = { model: '', objective: identity.objective ?? '', fairnessId: identity.fairnessId, priority: identity.priority };
+        return this.finishReject(badRequest(parsed.message), labels, 0, 0);
+      }
+      body = parsed.body;
+    }
+    const labels: RequestLabels = {
+      model: body?.model ?? '',
+      objective: identity.objective ?? '',
+      fairnessId: identity.fairnessId,
+      priority: identity.priority,
+    };
+    const pool = this.o.pool.current();
+    if (pool.endpoints.length === 0) {
+      return this.finishReject(unavailable('no-endpoints', 'no model-server endpoints in the pool', this.retry), labels, 0, 0);
+    }
+    if (request.subsetHint !== undefined) {
+      const allowed = new Set(request.subsetHint);
+      if (!pool.endpoints.some((e) => allowed.has(e.id))) {
+        return this.finishReject(
+          unavailable('empty-subset', `none of the ${request.subsetHint.length} endpoints in the subset hint is in the pool`, this.retry),
+          labels,
+          0,
+          0,
+        );
+      }
+    }
+    const hashes = body !== undefined ? this.o.hasher.hashBody(body.json, body.model) : new Float64Array(0);
+    const promptTokens = Math.ceil(request.body.length / CHARS_PER_TOKEN);
+    const estimatedCost = promptTokens + (body?.maxTokens ?? (body !== undefined ? this.expectedOutput : 0));
+    const scheduleRequest: ScheduleRequest = {
+      model: body?.model ?? '',
+      prefixHashes: hashes,
+      estimatedTokens: estimatedCost,
+      subsetHint: request.subsetHint,
+      endpointCount: this.endpointCount,
+    };
+
+    // Picking happens inside the dispatch itself, so the in-flight count rises before the gate is asked again.
+    let placement: Placement | undefined;
+    const place = (): void => {
+      const t0 = this.clock.now();
+      const result = this.o.scheduler.schedule(scheduleRequest, this.o.pool.current(), this.o.inflight);
+      let ticket: InflightTicket | undefined;
+      if (result.kind === 'scheduled') {
+        const primary = result.endpoints[0];
+        if (primary !== undefined) {
+          ticket = this.o.inflight.begin(primary.id, estimatedCost);
+          if (hashes.length > 0) this.o.scheduler.recordRouting(hashes, primary);
+        }
+      }
+      placement = { result, ticket, scheduleMs: this.clock.now() - t0 };
+    };
+
+    const queueSpan = this.tracer.startSpan('fairway.flow_control', { attributes: { 'fairway.priority': identity.priority } }, ctx);
+    const flowRequest: FlowRequest = {
+      id: request.requestId,
+      fairnessId: identity.fairnessId,
+      priority: identity.priority,
+      byteSize: request.body.length,
+      estimatedCost,
+      ttlMs: positiveHeader(request.headers, HEADER_TTL_MS),
+      ttftSloMs: positiveHeader(request.headers, HEADER_TTFT_SLO_MS),
+      arrivedAt,
+    };
+    const outcome = await context.with(ctx, () =>
+      this.o.flowControl.enqueueAndWait(flowRequest, { signal: request.signal, onDispatch: place }),
+    );
+    const queueMs = this.clock.now() - arrivedAt;
+    queueSpan.setAttribute('fairway.outcome', outcome.kind === 'dispatched' ? 'dispatched' : `${outcome.kind}:${outcome.reason}`);
+    queueSpan.end();
+
+    if (outcome.kind !== 'dispatched') {
+      return this.finishReject(rejectionFor(outcome, this.o.pool.current().endpoints.length > 0, this.retry), labels, queueMs, 0);
+    }
+    const p = placement;
+    if (p === undefined || p.result.kind !== 'scheduled') {
+      outcome.lease.release();
+      if (p?.ticket !== undefined) this.o.inflight.end(p.ticket);
+      const message = p?.result.kind === 'unschedulable' ? p.result.message : 'no endpoint could be picked';
+      const reason = p?.result.kind === 'unschedulable' ? p.result.reason : 'no-endpoints';
+      return this.finishReject(unavailable(reason, message, this.retry), labels, queueMs, p?.scheduleMs ?? 0);
+    }
+    if (request.signal.aborted) {
+      // The client left between dispatch and now: give the capacity back at once.
+      outcome.lease.release();
+      if (p.ticket !== undefined) this.o.inflight.end(p.ticket);
+      return this.finishReject({ kind: 'reject', status: 499, reason: 'cancelled', message: 'client went away' }, labels, queueMs, p.scheduleMs);
+    }
+    const endpoints = p.result.endpoints.map((e) => e.id);
+    this.tracer
+      .startSpan('fairway.schedule', { attributes: { 'fairway.endpoint': endpoints[0] ?? '' } }, ctx)
+      .end();
+    this.observer.onDecision({ ...labels, result: 'routed', status: 200, queueMs, scheduleMs: p.scheduleMs, endpoint: endpoints[0] });
+    const setHeaders = new Map<string, string>();
+    propagation.inject(ctx, setHeaders, { set: (carrier, key, value) => carrier.set(key, value) });
+    return {
+      kind: 'route',
+      endpoints,
+      body: request.body,
+      setHeaders,
+      response: this.responseObserver(labels, arrivedAt, outcome.lease, p.ticket),
+    };
+  }
+
+  private responseObserver(labels: RequestLabels, arrivedAt: number, lease: Lease, ticket: InflightTicket | undefined): ResponseObserver {
+    const usage = new UsageReader();
+    let status = 0;
+    let ended = false;
+    return {
+      onHeaders: (s, headers) => {
+        status = s;
+        usage.onHeaders(headers);
+      },
+      onBody: (chunk) => usage.onBody(chunk),
+      onEnd: (how) => {
+        if (ended) return;
+        ended = true;
+        const u = how === 'complete' ? usage.usage() : undefined;
+        lease.release(u);
+        if (ticket !== undefined) this.o.inflight.end(ticket);
+        this.observer.onResponse({
+          ...labels,
+          status,
+          how,
+          durationMs: this.clock.now() - arrivedAt,
+          promptTokens: u?.promptTokens,
+          outputTokens: u?.outputTokens,
+        });
+      },
+    };
+  }
+
+  private finishReject(decision: Decision & { kind: 'reject' }, labels: RequestLabels, queueMs: number, scheduleMs: number): Decision {
+    this.observer.onDecision({ ...labels, result: decision.reason, status: decision.status, queueMs, scheduleMs, endpoint: undefined });
+    return decision;
+  }
+}
+

@@ -1,0 +1,262 @@
+// The standalone data plane: an OpenAI-compatible HTTP reverse proxy over the same RequestHandler as ext_proc.
+import { randomUUID } from 'node:crypto';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { type AddressInfo } from 'node:net';
+import { Agent, type Dispatcher } from 'undici';
+import { type Logger, ClosedError, FairwayError, noopLogger, requireIntegerInRange } from '../core/index.js';
+import {
+  type InferenceRequest,
+  type RejectDecision,
+  type RequestHandler,
+  type RouteDecision,
+  HEADER_DESTINATION_SUBSET,
+  HEADER_DROP_REASON,
+  HEADER_REQUEST_ID,
+} from '../gateway/index.js';
+import { openAiErrorBody } from './error-body.js';
+import { clientResponseHeaders, headerMapOf, responseHeaderMap, upstreamRequestHeaders } from './http-headers.js';
+import { readBoundedBody } from './read-body.js';
+import { sendUpstream } from './upstream.js';
+
+export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
+/** Non-streaming completions can take minutes before the first byte. */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 600_000;
+/** Longest silence between two body chunks. */
+export const DEFAULT_BODY_TIMEOUT_MS = 300_000;
+export const DEFAULT_CLOSE_GRACE_MS = 5_000;
+
+export interface ProxyServerOptions {
+  readonly handler: RequestHandler;
+  /** @default noopLogger */
+  readonly logger?: Logger;
+  /** Larger request bodies get 413. @default 16 MiB */
+  readonly maxBodyBytes?: number;
+  /** @default 5000 */
+  readonly connectTimeoutMs?: number;
+  /** @default 600000 */
+  readonly headersTimeoutMs?: number;
+  /** @default 300000 */
+  readonly bodyTimeoutMs?: number;
+  /** Upstream HTTP client; a keep-alive undici Agent by default (closed with the proxy only if we made it). */
+  readonly dispatcher?: Dispatcher;
+  /** @default crypto.randomUUID */
+  readonly newRequestId?: () => string;
+}
+
+export interface ProxyListenOptions {
+  /** @default '0.0.0.0' */
+  readonly host?: string;
+  /** 0 picks a free port. */
+  readonly port: number;
+}
+
+export class ProxyServer {
+  private readonly handler: RequestHandler;
+  private readonly logger: Logger;
+  private readonly maxBodyBytes: number;
+  private readonly dispatcher: Dispatcher;
+  private readonly ownsDispatcher: boolean;
+  private readonly newRequestId: () => string;
+  private readonly inFlight = new Set<Promise<void>>();
+  private server: Server | undefined;
+  private starting: Promise<{ port: number }> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: ProxyServerOptions) {
+    this.handler = options.handler;
+    this.logger = options.logger ?? noopLogger;
+    this.maxBodyBytes = requireIntegerInRange('maxBodyBytes', options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, 0, Number.MAX_SAFE_INTEGER);
+    this.newRequestId = options.newRequestId ?? randomUUID;
+    this.ownsDispatcher = options.dispatcher === undefined;
+    this.dispatcher =
+      options.dispatcher ??
+      new Agent({
+        connectTimeout: options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS,
+        headersTimeout: options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+        bodyTimeout: options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+      });
+  }
+
+  /** Requests being served right now. */
+  get activeRequests(): number {
+    return this.inFlight.size;
+  }
+
+  start(listen: ProxyListenOptions): Promise<{ port: number }> {
+    if (this.closing !== undefined) return Promise.reject(new ClosedError('ProxyServer'));
+    this.starting ??= new Promise((resolve, reject) => {
+      const server = createServer({ noDelay: true }, (req, res) => this.track(this.serve(req, res)));
+      server.once('error', (err) => reject(new FairwayError('ERR_LISTEN', `proxy cannot listen on port ${listen.port}`, { cause: err })));
+      server.listen(listen.port, listen.host ?? '0.0.0.0', () => {
+        this.server = server;
+        const port = (server.address() as AddressInfo).port;
+        this.logger.info({ port }, 'proxy listening');
+        resolve({ port });
+      });
+    });
+    return this.starting;
+  }
+
+  /** Stops accepting, lets in-flight requests finish within `graceMs`, then cuts the rest. Idempotent. */
+  close(graceMs: number = DEFAULT_CLOSE_GRACE_MS): Promise<void> {
+    this.closing ??= (async () => {
+      await this.starting?.catch(() => undefined);
+      const server = this.server;
+      if (server !== undefined) {
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([
+          Promise.allSettled([...this.inFlight]),
+          new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, graceMs)))),
+        ]);
+        clearTimeout(timer);
+        server.closeAllConnections();
+        await closed;
+      }
+      if (this.ownsDispatcher) await this.dispatcher.destroy();
+    })();
+    return this.closing;
+  }
+
+  private track(p: Promise<void>): void {
+    const tracked = p.catch((err: unknown) => this.logger.error({ err }, 'proxy request failed')).finally(() => this.inFlight.delete(tracked));
+    this.inFlight.add(tracked);
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const headers = headerMapOf(req.headers);
+    const given = headers.get(HEADER_REQUEST_ID);
+    const requestId = given !== undefined && given !== '' ? given : this.newRequestId();
+    if (given !== requestId) headers.set(HEADER_REQUEST_ID, requestId);
+    const abort = new AbortController();
+    // 'close' before the response finished means the client went away.
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+
+    const read = await readBoundedBody(req, this.maxBodyBytes);
+    if (read.kind === 'aborted') return;
+    if (read.kind === 'too-large') {
+      res.setHeader('connection', 'close'); // the unread body makes the connection unusable
+      this.reject(res, requestId, { kind: 'reject', status: 413, reason: 'body-too-large', message: `request body exceeds ${this.maxBodyBytes} bytes` });
+      return;
+    }
+    const subset = headers.get(HEADER_DESTINATION_SUBSET);
+    const request: InferenceRequest = {
+      requestId,
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      headers,
+      body: read.body,
+      ...(subset === undefined ? {} : { subsetHint: splitList(subset) }),
+      signal: abort.signal,
+    };
+    let decision;
+    try {
+      decision = await this.handler.handle(request);
+    } catch (err) {
+      this.logger.error({ err, requestId }, 'request handler threw');
+      this.reject(res, requestId, { kind: 'reject', status: 500, reason: 'internal', message: 'internal error' });
+      return;
+    }
+    if (decision.kind === 'reject') this.reject(res, requestId, decision);
+    else await this.forward(request, decision, res, abort.signal);
+  }
+
+  private reject(res: ServerResponse, requestId: string, decision: RejectDecision): void {
+    if (res.headersSent || res.destroyed) return;
+    const body = openAiErrorBody(decision.status, decision.reason, decision.message);
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      'content-length': String(Buffer.byteLength(body)),
+      [HEADER_DROP_REASON]: decision.reason,
+      [HEADER_REQUEST_ID]: requestId,
+    };
+    if (decision.retryAfterSeconds !== undefined) headers['retry-after'] = String(Math.max(0, Math.ceil(decision.retryAfterSeconds)));
+    res.writeHead(decision.status, headers);
+    res.end(body);
+  }
+
+  private async forward(request: InferenceRequest, decision: RouteDecision, res: ServerResponse, signal: AbortSignal): Promise<void> {
+    const observer = decision.response;
+    let ended = false;
+    const end = (how: 'complete' | 'aborted'): void => {
+      if (ended) return;
+      ended = true;
+      try {
+        observer.onEnd(how);
+      } catch (err) {
+        this.logger.error({ err, requestId: request.requestId }, 'response observer onEnd threw');
+      }
+    };
+    if (signal.aborted) return end('aborted');
+    const result = await sendUpstream(this.dispatcher, {
+      endpoints: decision.endpoints,
+      method: request.method,
+      path: request.path,
+      headers: { ...upstreamRequestHeaders(request.headers, decision.setHeaders), 'content-length': String(decision.body.length) },
+      body: decision.body,
+      signal,
+    });
+    if (result.kind !== 'response') {
+      end('aborted');
+      if (signal.aborted) return;
+      this.logger.warn({ err: result.error, requestId: request.requestId }, 'upstream request failed');
+      const status = result.kind === 'unreachable' ? 503 : 502;
+      const reason = result.kind === 'unreachable' ? 'upstream-unreachable' : 'upstream-error';
+      this.reject(res, request.requestId, { kind: 'reject', status, reason, message: `upstream ${result.kind === 'unreachable' ? 'unreachable' : 'failed'}` });
+      return;
+    }
+    const { response, endpoint } = result;
+    try {
+      safe(() => observer.onServedEndpoint?.(endpoint));
+      const headers = clientResponseHeaders(response.headers);
+      if (headers[HEADER_REQUEST_ID] === undefined) headers[HEADER_REQUEST_ID] = request.requestId;
+      safe(() => observer.onHeaders(response.statusCode, responseHeaderMap(headers)));
+      res.writeHead(response.statusCode, headers);
+      res.flushHeaders();
+      for await (const chunk of response.body) {
+        const buf = chunk as Buffer;
+        safe(() => observer.onBody(buf));
+        if (!res.write(buf)) await drained(res);
+        if (signal.aborted) throw new Error('client went away');
+      }
+      res.end();
+      end('complete');
+    } catch (err) {
+      end('aborted');
+      if (!signal.aborted) this.logger.warn({ err, requestId: request.requestId }, 'response relay failed');
+      response.body.destroy();
+      res.destroy();
+    }
+
+    function safe(fn: () => void): void {
+      try {
+        fn();
+      } catch {
+        // observer errors must not break the relay; onEnd still follows
+      }
+    }
+  }
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+function splitList(s: string): string[] {
+  return s
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+}

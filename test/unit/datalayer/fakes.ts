@@ -1,0 +1,74 @@
+// Test doubles for the data layer, named by behaviour.
+import { type Logger } from '../../../src/core/index.js';
+import { type MetricsFetcher, type MetricsTarget } from '../../../src/datalayer/index.js';
+
+/** Records every log call; `lines(level)` lists the messages. */
+export class RecordingLogger implements Logger {
+  readonly entries: { level: string; obj: object; msg: string | undefined }[] = [];
+  debug(obj: object, msg?: string): void {
+    this.entries.push({ level: 'debug', obj, msg });
+  }
+  info(obj: object, msg?: string): void {
+    this.entries.push({ level: 'info', obj, msg });
+  }
+  warn(obj: object, msg?: string): void {
+    this.entries.push({ level: 'warn', obj, msg });
+  }
+  error(obj: object, msg?: string): void {
+    this.entries.push({ level: 'error', obj, msg });
+  }
+  child(): Logger {
+    return this;
+  }
+  lines(level: string): (string | undefined)[] {
+    return this.entries.filter((e) => e.level === level).map((e) => e.msg);
+  }
+}
+
+/**
+ * A fetcher answering from a script: each call takes the current `respond` behaviour. `hang` never settles
+ * until aborted, as a stuck server would. Counts calls, concurrent calls and closes.
+ */
+export class ScriptedFetcher implements MetricsFetcher {
+  respond: { kind: 'text'; text: string } | { kind: 'error'; message: string } | { kind: 'hang' } | { kind: 'manual' } =
+    { kind: 'text', text: '' };
+  calls = 0;
+  active = 0;
+  maxActive = 0;
+  closed = false;
+  private release: ((text: string) => void) | undefined;
+
+  constructor(readonly target?: MetricsTarget) {}
+
+  async fetch(signal: AbortSignal): Promise<string> {
+    this.calls++;
+    this.active++;
+    this.maxActive = Math.max(this.maxActive, this.active);
+    try {
+      const r = this.respond;
+      if (r.kind === 'text') return r.text;
+      if (r.kind === 'error') throw new Error(r.message);
+      return await new Promise<string>((resolve, reject) => {
+        if (r.kind === 'manual') this.release = resolve;
+        signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
+      });
+    } finally {
+      this.active--;
+    }
+  }
+
+  /** Completes a pending `manual` fetch. */
+  finish(text: string): void {
+    this.release?.(text);
+    this.release = undefined;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+/** Lets pending promise callbacks run (fetch resolution, scraper continuation). */
+export async function flush(): Promise<void> {
+  for (let i = 0; i < 5; i++) await new Promise<void>((resolve) => setImmediate(resolve));
+}

@@ -1,0 +1,139 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/core/index.js';
+import { InflightTracker, NO_INFLIGHT } from '../../../src/datalayer/index.js';
+
+describe('InflightTracker', () => {
+  it('counts requests and tokens per endpoint, all of them unseen until a scrape', () => {
+    const tracker = new InflightTracker({ clock: new ManualClock() });
+    tracker.begin('a:1', 100);
+    tracker.begin('a:1', 50);
+    tracker.begin('b:1', 10);
+    expect(tracker.load('a:1')).toEqual({ requests: 2, tokens: 150, requestsSinceScrape: 2, tokensSinceScrape: 150 });
+    expect(tracker.load('b:1').requests).toBe(1);
+    expect(tracker.load('c:1')).toBe(NO_INFLIGHT);
+    expect(tracker.totalRequests()).toBe(3);
+  });
+
+  it('end() is idempotent and returns whether it released anything', () => {
+    const tracker = new InflightTracker({ clock: new ManualClock() });
+    const ticket = tracker.begin('a:1', 100);
+    expect(tracker.end(ticket)).toBe(true);
+    expect(tracker.end(ticket)).toBe(false);
+    expect(tracker.load('a:1')).toBe(NO_INFLIGHT);
+  });
+
+  it('refuses tickets it did not issue', () => {
+    const other = new InflightTracker({ clock: new ManualClock() });
+    const tracker = new InflightTracker({ clock: new ManualClock() });
+    const foreign = other.begin('a:1', 1);
+    expect(() => tracker.end(foreign)).toThrow(/ticket/);
+    expect(() => tracker.end({ endpointId: 'a:1', tokens: 1, beganAt: 0 })).toThrow(/ticket/);
+  });
+
+  it('a scrape taken at T hides dispatches begun strictly before T from the since-scrape counts only', () => {
+    const clock = new ManualClock();
+    const tracker = new InflightTracker({ clock });
+    tracker.begin('a:1', 10); // t=0
+    clock.advance(5);
+    tracker.begin('a:1', 20); // t=5, same instant as the scrape: assumed not seen
+    clock.advance(5);
+    tracker.begin('a:1', 40); // t=10
+    tracker.markScraped('a:1', 5);
+    expect(tracker.load('a:1')).toEqual({ requests: 3, tokens: 70, requestsSinceScrape: 2, tokensSinceScrape: 60 });
+    tracker.markScraped('a:1', 11);
+    expect(tracker.load('a:1')).toEqual({ requests: 3, tokens: 70, requestsSinceScrape: 0, tokensSinceScrape: 0 });
+  });
+
+  it('ending an unseen ticket lowers both totals and since-scrape counts; a later scrape does not lower them twice', () => {
+    const clock = new ManualClock();
+    const tracker = new InflightTracker({ clock });
+    const a = tracker.begin('a:1', 10);
+    tracker.begin('a:1', 20);
+    tracker.end(a);
+    expect(tracker.load('a:1')).toMatchObject({ requests: 1, requestsSinceScrape: 1, tokensSinceScrape: 20 });
+    clock.advance(1);
+    tracker.markScraped('a:1', 1);
+    expect(tracker.load('a:1')).toMatchObject({ requests: 1, tokens: 20, requestsSinceScrape: 0, tokensSinceScrape: 0 });
+  });
+
+  it('bumps version on every change, notifies release listeners on end only', () => {
+    const clock = new ManualClock();
+    const tracker = new InflightTracker({ clock });
+    const released: string[] = [];
+    const unsubscribe = tracker.onRelease((id) => released.push(id));
+    const v0 = tracker.version;
+    const t = tracker.begin('a:1', 1);
+    expect(tracker.version).toBeGreaterThan(v0);
+    const v1 = tracker.version;
+    clock.advance(1);
+    tracker.begin('a:1', 1);
+    tracker.markScraped('a:1', 1);
+    expect(tracker.version).toBeGreaterThan(v1);
+    expect(released).toEqual([]);
+    tracker.end(t);
+    expect(released).toEqual(['a:1']);
+    unsubscribe();
+    tracker.markScraped('a:1', 100);
+    const v2 = tracker.version;
+    tracker.markScraped('a:1', 200); // nothing left to reset
+    expect(tracker.version).toBe(v2);
+  });
+
+  it('returns the same frozen load object until something changes', () => {
+    const tracker = new InflightTracker({ clock: new ManualClock() });
+    tracker.begin('a:1', 1);
+    const first = tracker.load('a:1');
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(tracker.load('a:1')).toBe(first);
+    tracker.begin('a:1', 1);
+    expect(tracker.load('a:1')).not.toBe(first);
+  });
+
+  it('validates arguments', () => {
+    const tracker = new InflightTracker({ clock: new ManualClock() });
+    expect(() => tracker.begin('', 1)).toThrow(/endpointId/);
+    expect(() => tracker.begin('a:1', -1)).toThrow(/estimatedTokens/);
+    expect(() => tracker.begin('a:1', Number.NaN)).toThrow(/estimatedTokens/);
+  });
+
+  it('property: counts always equal a naive model of live tickets under any begin/end/scrape sequence', () => {
+    type Op = { kind: 'begin'; ep: number; tokens: number } | { kind: 'end'; pick: number } | { kind: 'scrape'; ep: number } | { kind: 'tick' };
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({ kind: fc.constant('begin' as const), ep: fc.integer({ min: 0, max: 2 }), tokens: fc.integer({ min: 0, max: 1000 }) }),
+      fc.record({ kind: fc.constant('end' as const), pick: fc.nat() }),
+      fc.record({ kind: fc.constant('scrape' as const), ep: fc.integer({ min: 0, max: 2 }) }),
+      fc.constant({ kind: 'tick' as const }),
+    );
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+        const clock = new ManualClock();
+        const tracker = new InflightTracker({ clock });
+        const model: { ticket: ReturnType<InflightTracker['begin']>; seen: boolean; live: boolean }[] = [];
+        for (const o of ops) {
+          if (o.kind === 'begin') model.push({ ticket: tracker.begin(`e${o.ep}`, o.tokens), seen: false, live: true });
+          else if (o.kind === 'end' && model.length > 0) {
+            const m = model[o.pick % model.length]!;
+            tracker.end(m.ticket);
+            m.live = false;
+          } else if (o.kind === 'scrape') {
+            const at = clock.now();
+            tracker.markScraped(`e${o.ep}`, at);
+            for (const m of model) if (m.ticket.endpointId === `e${o.ep}` && m.ticket.beganAt < at) m.seen = true;
+          } else clock.advance(1);
+        }
+        for (const ep of ['e0', 'e1', 'e2']) {
+          const live = model.filter((m) => m.live && m.ticket.endpointId === ep);
+          const unseen = live.filter((m) => !m.seen);
+          expect(tracker.load(ep)).toEqual({
+            requests: live.length,
+            tokens: live.reduce((s, m) => s + m.ticket.tokens, 0),
+            requestsSinceScrape: unseen.length,
+            tokensSinceScrape: unseen.reduce((s, m) => s + m.ticket.tokens, 0),
+          });
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+});

@@ -1,0 +1,140 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/core/index.js';
+import { MetricsScraper, type ScrapeOutcome, VLLM_METRICS } from '../../../src/datalayer/index.js';
+import { RecordingLogger, ScriptedFetcher, flush } from './fakes.js';
+import { vllmPage } from './fixtures.js';
+
+function setup(intervalMs = 50, timeoutMs = 1000) {
+  const clock = new ManualClock();
+  const fetcher = new ScriptedFetcher();
+  const logger = new RecordingLogger();
+  const outcomes: ScrapeOutcome[] = [];
+  const scraper = new MetricsScraper({
+    endpointId: 'h:1',
+    fetcher,
+    names: VLLM_METRICS,
+    clock,
+    logger,
+    intervalMs,
+    timeoutMs,
+    onOutcome: (o) => outcomes.push(o),
+  });
+  return { clock, fetcher, logger, outcomes, scraper };
+}
+
+/** Advances virtual time in small steps, letting the scraper's promises settle between steps. */
+async function run(clock: ManualClock, ms: number, step = 10): Promise<void> {
+  for (let t = 0; t < ms; t += step) {
+    clock.advance(step);
+    await flush();
+  }
+}
+
+describe('MetricsScraper', () => {
+  it('scrapes every interval and reports metrics with send and receive times', async () => {
+    const { clock, fetcher, outcomes, scraper } = setup();
+    fetcher.respond = { kind: 'text', text: vllmPage(2, 3, 0.5) };
+    scraper.start();
+    clock.advance(0);
+    await flush();
+    await run(clock, 200);
+    expect(fetcher.calls).toBe(5); // t = 0, 50, 100, 150, 200
+    expect(outcomes[0]).toMatchObject({ ok: true, startedAt: 0, metrics: { waitingQueue: 2, kvCacheUsage: 0.5 } });
+    await scraper.stop();
+  });
+
+  it('never overlaps: a slow scrape delays the next one instead of running beside it', async () => {
+    const { clock, fetcher, outcomes, scraper } = setup();
+    fetcher.respond = { kind: 'manual' };
+    scraper.start();
+    clock.advance(0);
+    await flush();
+    await run(clock, 300);
+    expect(fetcher.calls).toBe(1);
+    fetcher.finish(vllmPage(0, 0, 0));
+    await flush();
+    clock.advance(0);
+    expect(outcomes).toHaveLength(1);
+    expect(outcomes[0]?.finishedAt).toBe(300);
+    expect(fetcher.calls).toBe(2); // overdue, so the next scrape starts at once
+    expect(fetcher.maxActive).toBe(1);
+    await scraper.stop();
+  });
+
+  it('times out a hanging fetch through the clock and reports a failure', async () => {
+    const { clock, fetcher, outcomes, scraper } = setup(50, 100);
+    fetcher.respond = { kind: 'hang' };
+    scraper.start();
+    clock.advance(0);
+    await flush();
+    await run(clock, 100);
+    expect(outcomes[0]).toEqual({ ok: false, reason: 'timed out after 100 ms', startedAt: 0, finishedAt: 100 });
+    await scraper.stop();
+  });
+
+  it('reports garbage text and fetch errors as failures, never throws', async () => {
+    const { clock, fetcher, outcomes, scraper } = setup();
+    fetcher.respond = { kind: 'text', text: '<html>oops</html>' };
+    scraper.start();
+    clock.advance(0);
+    await flush();
+    fetcher.respond = { kind: 'error', message: 'ECONNREFUSED' };
+    await run(clock, 50);
+    expect(outcomes.map((o) => o.ok)).toEqual([false, false]);
+    expect(outcomes[1]).toMatchObject({ reason: 'ECONNREFUSED' });
+    await scraper.stop();
+  });
+
+  it('logs failures on transitions only: one warning per outage, one info on recovery', async () => {
+    const { clock, fetcher, logger, scraper } = setup();
+    fetcher.respond = { kind: 'error', message: 'down' };
+    scraper.start();
+    clock.advance(0);
+    await flush();
+    await run(clock, 500);
+    fetcher.respond = { kind: 'text', text: vllmPage(0, 0, 0) };
+    await run(clock, 500);
+    fetcher.respond = { kind: 'error', message: 'down again' };
+    await run(clock, 200);
+    expect(fetcher.calls).toBeGreaterThan(20);
+    expect(logger.lines('warn')).toEqual(['metrics scrape failing', 'metrics scrape failing']);
+    expect(logger.lines('info')).toEqual(['metrics scrape recovered']);
+    await scraper.stop();
+  });
+
+  it('stop() aborts a scrape in progress, publishes nothing more, leaves no timer and closes the fetcher', async () => {
+    const { clock, fetcher, outcomes, scraper } = setup();
+    fetcher.respond = { kind: 'hang' };
+    scraper.start();
+    clock.advance(0);
+    await flush();
+    expect(fetcher.active).toBe(1);
+    await scraper.stop();
+    await flush();
+    expect(fetcher.active).toBe(0);
+    expect(fetcher.closed).toBe(true);
+    expect(outcomes).toEqual([]);
+    expect(clock.pendingTimers()).toBe(0);
+    await scraper.stop(); // idempotent
+  });
+
+  it('a throwing outcome listener is logged and the loop goes on', async () => {
+    const clock = new ManualClock();
+    const fetcher = new ScriptedFetcher();
+    fetcher.respond = { kind: 'text', text: vllmPage(0, 0, 0) };
+    const logger = new RecordingLogger();
+    const scraper = new MetricsScraper({
+      endpointId: 'h:1', fetcher, names: VLLM_METRICS, clock, logger,
+      onOutcome: () => {
+        throw new Error('listener bug');
+      },
+    });
+    scraper.start();
+    clock.advance(0);
+    await flush();
+    await run(clock, 100);
+    expect(fetcher.calls).toBe(3);
+    expect(logger.lines('error').length).toBe(3);
+    await scraper.stop();
+  });
+});

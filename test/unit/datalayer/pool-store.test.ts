@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/core/index.js';
+import { type EndpointMetrics, type PoolSnapshot, PoolStore } from '../../../src/datalayer/index.js';
+import { RecordingLogger } from './fakes.js';
+
+const M: EndpointMetrics = {
+  waitingQueue: 1,
+  runningRequests: 2,
+  kvCacheUsage: 0.3,
+  loraRunning: [],
+  loraWaiting: [],
+  maxLora: 0,
+};
+
+describe('PoolStore', () => {
+  it('publishes a new frozen snapshot per change and never mutates an old one (copy-on-write)', () => {
+    const clock = new ManualClock();
+    const store = new PoolStore({ clock });
+    const empty = store.current();
+    const id = store.upsert({ host: '10.0.0.1', port: 8000, labels: { zone: 'a' } });
+    const added = store.current();
+    store.recordMetrics(id, M, 0);
+    const scraped = store.current();
+    expect(empty.endpoints).toEqual([]);
+    expect(added.endpoints[0]).toMatchObject({ id: '10.0.0.1:8000', stale: true, metrics: undefined });
+    expect(scraped.endpoints[0]).toMatchObject({ stale: false, metrics: M, scrapedAt: 0, labels: { zone: 'a' } });
+    expect([empty.version, added.version, scraped.version]).toEqual([0, 1, 2]);
+    expect(Object.isFrozen(scraped)).toBe(true);
+    expect(Object.isFrozen(scraped.endpoints)).toBe(true);
+    expect(Object.isFrozen(scraped.endpoints[0])).toBe(true);
+  });
+
+  it('brackets IPv6 hosts in ids', () => {
+    const store = new PoolStore({ clock: new ManualClock() });
+    expect(store.upsert({ host: '::1', port: 9000 })).toBe('[::1]:9000');
+  });
+
+  it('upsert with identical labels publishes nothing; changed labels keep metrics', () => {
+    const store = new PoolStore({ clock: new ManualClock() });
+    const id = store.upsert({ host: 'h', port: 1, labels: { a: '1' } });
+    store.recordMetrics(id, M, 0);
+    const v = store.current().version;
+    store.upsert({ host: 'h', port: 1, labels: { a: '1' } });
+    expect(store.current().version).toBe(v);
+    store.upsert({ host: 'h', port: 1, labels: { a: '2' } });
+    expect(store.current().endpoints[0]).toMatchObject({ labels: { a: '2' }, metrics: M, stale: false });
+  });
+
+  it('marks an endpoint stale when its metrics age reaches staleAfterMs, and fresh again on the next scrape', () => {
+    const clock = new ManualClock();
+    const store = new PoolStore({ clock, staleAfterMs: 200 });
+    const id = store.upsert({ host: 'h', port: 1 });
+    store.recordMetrics(id, M, 0);
+    clock.advance(100);
+    store.recordMetrics(id, M, 100); // timer still armed for t=200, re-arms for t=300
+    clock.advance(150);
+    expect(store.current().endpoints[0]?.stale).toBe(false);
+    clock.advance(50);
+    expect(store.current().endpoints[0]).toMatchObject({ stale: true, metrics: M, scrapedAt: 100 });
+    store.recordMetrics(id, M, 300);
+    expect(store.current().endpoints[0]?.stale).toBe(false);
+  });
+
+  it('a failed scrape marks stale at once but keeps the last good metrics', () => {
+    const store = new PoolStore({ clock: new ManualClock() });
+    const id = store.upsert({ host: 'h', port: 1 });
+    store.recordMetrics(id, M, 0);
+    store.recordFailure(id);
+    expect(store.current().endpoints[0]).toMatchObject({ stale: true, metrics: M });
+    const v = store.current().version;
+    store.recordFailure(id); // already stale: no new snapshot
+    expect(store.current().version).toBe(v);
+  });
+
+  it('remove() clears the endpoint timer; close() clears all; results for unknown ids are ignored', () => {
+    const clock = new ManualClock();
+    const store = new PoolStore({ clock });
+    const a = store.upsert({ host: 'a', port: 1 });
+    const b = store.upsert({ host: 'b', port: 1 });
+    store.recordMetrics(a, M, 0);
+    store.recordMetrics(b, M, 0);
+    expect(clock.pendingTimers()).toBe(2);
+    expect(store.remove(a)).toBe(true);
+    expect(store.remove(a)).toBe(false);
+    expect(clock.pendingTimers()).toBe(1);
+    store.recordMetrics(a, M, 1);
+    expect(store.current().endpoints.map((e) => e.id)).toEqual(['b:1']);
+    store.close();
+    expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('notifies subscribers with each snapshot; a throwing listener is logged and does not stop the others', () => {
+    const logger = new RecordingLogger();
+    const store = new PoolStore({ clock: new ManualClock(), logger });
+    const seen: PoolSnapshot[] = [];
+    store.subscribe(() => {
+      throw new Error('boom');
+    });
+    const unsubscribe = store.subscribe((s) => seen.push(s));
+    store.upsert({ host: 'h', port: 1 });
+    unsubscribe();
+    store.upsert({ host: 'h', port: 2 });
+    expect(seen.map((s) => s.version)).toEqual([1]);
+    expect(logger.lines('error')).toHaveLength(2);
+  });
+});

@@ -1,0 +1,131 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { ManualClock, noopLogger } from '../../../src/core/index.js';
+import { type ProcessingResponse, type StreamTransport, ExtProcStream } from '../../../src/extproc/index.js';
+import { type RequestHandler } from '../../../src/gateway/index.js';
+import { rejectsWith, routesToFixedEndpoint } from '../../support/fake-request-handlers.js';
+
+class FakeTransport implements StreamTransport {
+  readonly sent: ProcessingResponse[] = [];
+  readonly closes: string[] = [];
+  send(r: ProcessingResponse): void {
+    if (this.closes.length > 0) throw new Error('send after close');
+    this.sent.push(r);
+  }
+  end(): void {
+    this.closes.push('end');
+  }
+  fail(code: string): void {
+    this.closes.push(code);
+  }
+}
+
+function newStream(handler: RequestHandler) {
+  const transport = new FakeTransport();
+  const stream = new ExtProcStream(transport, {
+    handler,
+    logger: noopLogger,
+    clock: new ManualClock(),
+    bodyChunkBytes: 62_000,
+    maxRequestBodyBytes: 1_000,
+  });
+  return { transport, stream };
+}
+
+const flush = () => new Promise((r) => setImmediate(r));
+const headers = (eos: boolean) => ({ request: 'request_headers', request_headers: { headers: { headers: [] }, end_of_stream: eos } });
+const reqBody = (s: string, eos: boolean) => ({ request: 'request_body', request_body: { body: Buffer.from(s), end_of_stream: eos } });
+const respHeaders = (eos: boolean) => ({
+  request: 'response_headers',
+  response_headers: { headers: { headers: [{ key: ':status', raw_value: Buffer.from('200') }] }, end_of_stream: eos },
+});
+const respBody = (s: string, eos: boolean) => ({ request: 'response_body', response_body: { body: Buffer.from(s), end_of_stream: eos } });
+
+describe('ExtProcStream', () => {
+  it('sends header then body answers in order, after the whole body', async () => {
+    const { transport, stream } = newStream(routesToFixedEndpoint('1.2.3.4:5'));
+    stream.onMessage(headers(false));
+    stream.onMessage(reqBody('ab', false));
+    await flush();
+    expect(transport.sent).toEqual([]);
+    stream.onMessage(reqBody('c', true));
+    await flush();
+    expect(transport.sent.map((r) => Object.keys(r)[0])).toEqual(['request_headers', 'request_body']);
+  });
+
+  it('reads header values from value when raw_value is empty (older Envoy)', async () => {
+    const handler = routesToFixedEndpoint('1.2.3.4:5');
+    const { stream } = newStream(handler);
+    stream.onMessage({
+      request: 'request_headers',
+      request_headers: { headers: { headers: [{ key: 'X-Request-Id', value: 'old' }, { key: 'a', value: '1' }, { key: 'a', value: '2' }] }, end_of_stream: true },
+    });
+    await flush();
+    expect(handler.lastRequest().requestId).toBe('old');
+    expect(handler.lastRequest().headers.get('a')).toBe('1, 2');
+  });
+
+  it('ignores everything after an immediate response', async () => {
+    const { transport, stream } = newStream(rejectsWith({ status: 503, reason: 'no-endpoints', message: 'x' }));
+    stream.onMessage(headers(true));
+    await flush();
+    expect(transport.closes).toEqual(['end']);
+    stream.onMessage(reqBody('x', true));
+    stream.onHalfClose();
+    stream.onCancel();
+    expect(transport.closes).toEqual(['end']);
+    expect(stream.closed).toBe(true);
+  });
+
+  it('every sequence of messages and closes ends the stream at most once and the observer at most once', async () => {
+    const message = fc.oneof(
+      fc.constant(headers(false)),
+      fc.constant(headers(true)),
+      fc.constant(reqBody('x', false)),
+      fc.constant(reqBody('{"model":"m"}', true)),
+      fc.constant({ request: 'request_trailers', request_trailers: {} }),
+      fc.constant(respHeaders(false)),
+      fc.constant(respHeaders(true)),
+      fc.constant(respBody('data: 1\n\n', false)),
+      fc.constant(respBody('', true)),
+      fc.constant({ request: 'response_trailers', response_trailers: {} }),
+      fc.constant({}),
+      fc.constant(null),
+      fc.constant({ request: 'request_body' }),
+      fc.constant({ request: 'bogus' }),
+      fc.constant(reqBody('y'.repeat(600), false)),
+    );
+    const step = fc.oneof(
+      { weight: 8, arbitrary: message.map((m) => ({ m })) },
+      { weight: 1, arbitrary: fc.constantFrom('halfclose', 'cancel', 'flush') },
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.array(step, { maxLength: 14 }), fc.boolean(), async (steps, reject) => {
+        const handler = reject
+          ? rejectsWith({ status: 429, reason: 'capacity', message: 'full', retryAfterSeconds: 1 })
+          : routesToFixedEndpoint('1.2.3.4:5');
+        const { transport, stream } = newStream(handler);
+        for (const s of steps) {
+          if (s === 'halfclose') stream.onHalfClose();
+          else if (s === 'cancel') stream.onCancel();
+          else if (s === 'flush') await flush();
+          else stream.onMessage(s.m);
+        }
+        await flush();
+        stream.onCancel(); // whatever happened, the stream goes away in the end
+        await flush();
+        expect(transport.closes.length).toBeLessThanOrEqual(1);
+        expect(stream.closed).toBe(true);
+        for (const o of handler.observers) {
+          if (!reject) expect(o.ends.length).toBe(1);
+        }
+        for (const r of handler.requests) {
+          const o = handler.observers[handler.requests.indexOf(r)];
+          if (o?.ends[0] === 'aborted') expect(r.signal.aborted).toBe(true);
+          if (o?.ends[0] === 'complete') expect(r.signal.aborted).toBe(false);
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+});

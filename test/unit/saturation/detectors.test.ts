@@ -1,0 +1,169 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ConcurrencyDetector,
+  DEFAULT_SATURATION_DETECTOR,
+  HybridDetector,
+  UtilizationDetector,
+  aggregate,
+  createSaturationDetectorRegistry,
+} from '../../../src/saturation/index.js';
+import { poolOf } from './pool-fixture.js';
+
+describe('aggregate', () => {
+  it('headroom: mean of scores clamped at 1 while some endpoint has room, else the least-loaded score', () => {
+    expect(aggregate([3, 0], 'headroom')).toBe(0.5);
+    expect(aggregate([3, 0.7], 'headroom')).toBeCloseTo(0.85, 10);
+    expect(aggregate([3, 1.5], 'headroom')).toBe(1.5);
+    expect(aggregate([], 'headroom')).toBe(1);
+    expect(aggregate([3, 0], 'mean')).toBe(1.5);
+    expect(aggregate([3, 0.2], 'min')).toBe(0.2);
+  });
+});
+
+describe('UtilizationDetector', () => {
+  it('caches: the same details object until the pool snapshot changes', () => {
+    const f = poolOf([{ waiting: 1, kv: 0.1, ageMs: 0 }]);
+    const d = new UtilizationDetector({ pool: f.store, clock: f.clock });
+    const first = d.details();
+    expect(d.details()).toBe(first);
+    f.scrape(f.ids[0]!, 4, 0.1);
+    expect(d.details()).not.toBe(first);
+    expect(d.saturation()).toBeCloseTo(0.8, 10);
+  });
+
+  it('re-evaluates on its own when fresh metrics age past the staleness limit, with no new snapshot', () => {
+    const f = poolOf([{ waiting: 1, kv: 0.1, ageMs: 0 }]);
+    const d = new UtilizationDetector({ pool: f.store, clock: f.clock }, { stalenessMs: 200 });
+    expect(d.saturation()).toBeCloseTo(0.2, 10);
+    f.clock.advance(200);
+    expect(d.saturation()).toBeCloseTo(0.2, 10);
+    f.clock.advance(1);
+    expect(d.saturation()).toBe(1);
+    expect(d.details().staleEndpoints).toBe(1);
+  });
+
+  it('counts store-flagged stale endpoints (failed scrape) as saturated even with recent metrics', () => {
+    const f = poolOf([{ waiting: 0, kv: 0, ageMs: 0, failed: true }, { waiting: 0, kv: 0, ageMs: 0 }]);
+    const d = new UtilizationDetector({ pool: f.store, clock: f.clock });
+    expect(d.details()).toMatchObject({ staleEndpoints: 1, saturation: 0.5 });
+    expect(d.endpointSaturation(f.ids[0]!)).toBe(1);
+    expect(d.endpointSaturation('unknown:1')).toBe(1);
+  });
+
+  it('onChange fires on each new snapshot until closed', () => {
+    const f = poolOf([{ waiting: 1, kv: 0.1, ageMs: 0 }]);
+    const d = new UtilizationDetector({ pool: f.store, clock: f.clock });
+    let calls = 0;
+    const off = d.onChange(() => calls++);
+    f.scrape(f.ids[0]!, 0, 0);
+    expect(calls).toBe(1);
+    off();
+    f.scrape(f.ids[0]!, 0, 0);
+    expect(calls).toBe(1);
+    d.onChange(() => calls++);
+    d.close();
+    f.scrape(f.ids[0]!, 0, 0);
+    expect(calls).toBe(1);
+  });
+
+  it('rejects invalid thresholds with errors naming the field', () => {
+    const f = poolOf([]);
+    expect(() => new UtilizationDetector({ pool: f.store }, { queueThreshold: 0 })).toThrow(/queueThreshold/);
+    expect(() => new UtilizationDetector({ pool: f.store }, { kvThreshold: 1.5 })).toThrow(/kvThreshold/);
+    expect(() => new UtilizationDetector({ pool: f.store }, { stalenessMs: -1 })).toThrow(/stalenessMs/);
+  });
+});
+
+describe('ConcurrencyDetector', () => {
+  it('scores in-flight requests (default), tokens, or the larger of both against capacity', () => {
+    const f = poolOf([{ waiting: 0, kv: 0 }, { waiting: 0, kv: 0 }]);
+    const deps = { pool: f.store, inflight: f.inflight, clock: f.clock };
+    for (let i = 0; i < 50; i++) f.inflight.begin(f.ids[0]!, 30_000);
+    const byRequests = new ConcurrencyDetector(deps);
+    const byTokens = new ConcurrencyDetector(deps, { mode: 'tokens' });
+    const both = new ConcurrencyDetector(deps, { mode: 'both', maxRequests: 200 });
+    expect(byRequests.endpointSaturation(f.ids[0]!)).toBe(0.5);
+    expect(byTokens.endpointSaturation(f.ids[0]!)).toBe(1.5);
+    expect(both.endpointSaturation(f.ids[0]!)).toBe(1.5);
+    expect(byTokens.saturation()).toBe(0.5); // the idle endpoint still has room
+    expect(byRequests.endpointSaturation(f.ids[1]!)).toBe(0);
+  });
+
+  it('re-evaluates after each dispatch and fires onChange when work ends', () => {
+    const f = poolOf([{ waiting: 0, kv: 0 }]);
+    const d = new ConcurrencyDetector({ pool: f.store, inflight: f.inflight, clock: f.clock }, { maxRequests: 2 });
+    let changes = 0;
+    d.onChange(() => changes++);
+    const t = f.inflight.begin(f.ids[0]!, 1);
+    expect(d.saturation()).toBe(0.5);
+    f.inflight.begin(f.ids[0]!, 1);
+    expect(d.saturation()).toBe(1);
+    expect(changes).toBe(0);
+    f.inflight.end(t);
+    expect(changes).toBe(1);
+    expect(d.saturation()).toBe(0.5);
+  });
+
+  it('requires an in-flight feed', () => {
+    expect(() => new ConcurrencyDetector({ pool: poolOf([]).store })).toThrow(/inflight/);
+  });
+});
+
+describe('HybridDetector', () => {
+  it('adds dispatches since the last scrape to the scraped queue, and drops them when the scrape lands', () => {
+    const f = poolOf([{ waiting: 2, kv: 0.1, ageMs: 0 }]);
+    const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock });
+    const id = f.ids[0]!;
+    expect(d.saturation()).toBeCloseTo(0.4, 10);
+    f.inflight.begin(id, 100);
+    f.inflight.begin(id, 100);
+    expect(d.saturation()).toBeCloseTo(0.8, 10);
+    f.inflight.begin(id, 100);
+    expect(d.saturation()).toBe(1); // a burst cannot all pass through the same apparent headroom
+    f.clock.advance(1);
+    f.scrape(id, 1, 0.1); // the server shows where they went: two running, one waiting
+    expect(d.saturation()).toBeCloseTo(0.2, 10);
+  });
+
+  it('adds unseen tokens to KV usage when the cache geometry is known', () => {
+    const f = poolOf([{ waiting: 0, kv: 0.5, ageMs: 0, blockSize: 16, numBlocks: 1000 }]);
+    const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock }, { kvThreshold: 0.8 });
+    f.inflight.begin(f.ids[0]!, 3200); // 3200 / 16000 = 0.2 of the cache
+    expect(d.endpointSaturation(f.ids[0]!)).toBeCloseTo(0.7 / 0.8, 10);
+  });
+
+  it('applies optional hard caps on total in-flight work', () => {
+    const f = poolOf([{ waiting: 0, kv: 0, ageMs: 0 }]);
+    const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock }, { maxRequests: 4, unseenRequestWeight: 0 });
+    for (let i = 0; i < 3; i++) f.inflight.begin(f.ids[0]!, 1);
+    expect(d.saturation()).toBe(0.75);
+  });
+
+  it('fails closed on stale endpoints whatever the in-flight count', () => {
+    const f = poolOf([{ waiting: 0, kv: 0, ageMs: 500 }]);
+    const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock });
+    expect(d.details()).toMatchObject({ saturation: 1, staleEndpoints: 1 });
+  });
+});
+
+describe('saturation detector registry', () => {
+  it('holds utilization, concurrency and hybrid; hybrid is the default', () => {
+    const registry = createSaturationDetectorRegistry();
+    expect(registry.names()).toEqual(['utilization', 'concurrency', 'hybrid']);
+    expect(DEFAULT_SATURATION_DETECTOR).toBe('hybrid');
+    const f = poolOf([{ waiting: 1, kv: 0.1, ageMs: 0 }]);
+    const d = registry.get(DEFAULT_SATURATION_DETECTOR)({ pool: f.store, inflight: f.inflight, clock: f.clock }, { queueThreshold: 10 });
+    expect(d.name).toBe('hybrid');
+    expect(d.saturation()).toBeCloseTo(0.125, 10);
+  });
+
+  it('rejects unknown keys and bad values with a ConfigError naming the path', () => {
+    const registry = createSaturationDetectorRegistry();
+    const f = poolOf([]);
+    const deps = { pool: f.store, inflight: f.inflight, clock: f.clock };
+    expect(() => registry.get('utilization')(deps, { queueTreshold: 5 })).toThrow(/saturation\.utilization/);
+    expect(() => registry.get('hybrid')(deps, { kvThreshold: 2 })).toThrow(/saturation\.hybrid\.kvThreshold/);
+    expect(() => registry.get('concurrency')(deps, { mode: 'bytes' })).toThrow(/saturation\.concurrency\.mode/);
+    expect(() => registry.get('nope')).toThrow(/known: utilization, concurrency, hybrid/);
+  });
+});
