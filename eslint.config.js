@@ -4,7 +4,7 @@ import tseslint from 'typescript-eslint';
 
 const LAYERS = [
   'core', 'config', 'datalayer', 'saturation', 'flowcontrol', 'scheduler',
-  'gateway', 'extproc', 'proxy', 'observability', 'server', 'cli', 'simulator',
+  'gateway', 'extproc', 'proxy', 'observability', 'server', 'cli', 'simulator', 'loadgen',
 ];
 
 /** What each layer may import from our own code (besides itself). */
@@ -20,7 +20,8 @@ const ALLOWED = {
   proxy: ['core', 'gateway'],
   observability: ['core', 'flowcontrol', 'scheduler', 'datalayer', 'saturation', 'gateway'],
   simulator: ['core'],
-  server: LAYERS.filter((l) => l !== 'cli' && l !== 'simulator'),
+  loadgen: ['core'],
+  server: LAYERS.filter((l) => l !== 'cli' && l !== 'simulator' && l !== 'loadgen'),
   cli: LAYERS,
 };
 

@@ -1,0 +1,31 @@
+// The embedded default setup of `fairway demo` (what `npm start` runs): objectives, tenants and flow control
+// suited to a small simulated pool, pointing at the simulated servers.
+import { type FairwayConfig, validateConfig } from '../config/index.js';
+
+export interface DemoPorts {
+  readonly grpcPort: number;
+  readonly healthPort: number;
+  readonly metricsPort: number;
+  readonly proxyPort: number;
+}
+
+export const DEMO_MODEL = 'meta-llama/Llama-3.1-8B-Instruct';
+
+export function demoConfig(endpoints: readonly { host: string; port: number }[], ports: DemoPorts): FairwayConfig {
+  return validateConfig({
+    pool: { endpoints: endpoints.map((e) => ({ host: e.host, port: e.port })) },
+    objectives: { interactive: 10, standard: 0, batch: -1 },
+    tenants: { 'tenant-a': { weight: 1 }, 'tenant-b': { weight: 1 }, gold: { weight: 3 }, bronze: { weight: 1 } },
+    flowControl: {
+      defaultTtlMs: 30_000,
+      bands: [
+        { priority: 10, name: 'interactive' },
+        { priority: 0, name: 'standard' },
+        { priority: -1, name: 'batch', maxRequests: 2_000 },
+      ],
+      maxQueuedRequests: 5_000,
+    },
+    server: { host: '127.0.0.1', ...ports, shutdownGraceMs: 5_000 },
+    logging: { level: 'warn' },
+  });
+}

@@ -1,0 +1,19 @@
+#!/usr/bin/env node
+// The `fairway` command: serve, sim, demo.
+import { Command } from 'commander';
+import { registerDemoCommand } from './demo-command.js';
+import { registerServeCommand } from './serve-command.js';
+import { registerSimCommand } from './sim-command.js';
+
+const program = new Command()
+  .name('fairway')
+  .description('Flow control, fairness and endpoint picking for LLM inference gateways')
+  .showHelpAfterError();
+registerServeCommand(program);
+registerSimCommand(program);
+registerDemoCommand(program);
+
+program.parseAsync(process.argv).catch((err: unknown) => {
+  console.error(`fairway: ${err instanceof Error ? err.message : String(err)}`);
+  process.exit(1);
+});

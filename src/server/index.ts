@@ -1,0 +1,3 @@
+// Public surface of src/server: the composition root.
+export { FairwayServer, type FairwayServerDeps, type ListeningPorts } from './fairway-server.js';
+export { AdminHttpServer } from './admin-http-server.js';

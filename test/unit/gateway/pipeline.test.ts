@@ -1,0 +1,161 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/core/index.js';
+import { InflightTracker } from '../../../src/datalayer/index.js';
+import { FlowController } from '../../../src/flowcontrol/index.js';
+import { type Decision, type InferenceRequest, RequestPipeline } from '../../../src/gateway/index.js';
+import { Scheduler, createPrefixHasher } from '../../../src/scheduler/index.js';
+import { flushMicrotasks } from '../../support/flush.js';
+import { SettableSaturation } from '../../support/settable-saturation.js';
+import { StaticPool, endpoint } from '../../support/static-pool.js';
+
+async function setup(opts: { mode?: 'trusted' | 'strip'; maxQueued?: number; saturation?: number; endpoints?: number } = {}) {
+  const clock = new ManualClock();
+  const saturation = new SettableSaturation(opts.saturation ?? 0);
+  const pool = new StaticPool(
+    Array.from({ length: opts.endpoints ?? 3 }, (_, i) => endpoint('10.0.0.1', 8000 + i, { waitingQueue: i === 1 ? 0 : 4, kvCacheUsage: 0.1 })),
+  );
+  const fc = new FlowController({ saturation, clock, maxQueuedRequests: opts.maxQueued ?? 100 });
+  const inflight = new InflightTracker({ clock });
+  const priorities: number[] = [];
+  const flowControl = {
+    enqueueAndWait: (r: Parameters<FlowController['enqueueAndWait']>[0], o: Parameters<FlowController['enqueueAndWait']>[1]) => {
+      priorities.push(r.priority);
+      return fc.enqueueAndWait(r, o);
+    },
+  };
+  const pipeline = new RequestPipeline({
+    flowControl,
+    scheduler: new Scheduler(),
+    hasher: await createPrefixHasher(),
+    pool,
+    inflight,
+    clock,
+    identity: {
+      objectives: new Map([['interactive', 10], ['batch', -1]]),
+      mode: opts.mode ?? 'trusted',
+      tenantHeader: 'x-auth-user',
+      priorityCaps: new Map([['capped', 0]]),
+    },
+  });
+  return { pipeline, fc, saturation, pool, inflight, priorities, clock };
+}
+
+function request(body: unknown, headers: Record<string, string> = {}, extra: Partial<InferenceRequest> = {}): InferenceRequest {
+  return {
+    requestId: 'req-1',
+    method: 'POST',
+    path: '/v1/completions',
+    headers: new Map(Object.entries(headers)),
+    body: Buffer.from(typeof body === 'string' ? body : JSON.stringify(body)),
+    signal: new AbortController().signal,
+    ...extra,
+  };
+}
+
+const completion = { model: 'm', prompt: 'Hello there, how are you today?', max_tokens: 16 };
+
+function reject(d: Decision) {
+  if (d.kind !== 'reject') throw new Error(`expected a rejection, got a route to ${d.endpoints.join(',')}`);
+  return d;
+}
+
+describe('RequestPipeline', () => {
+  it('routes to the endpoint the scheduler prefers and forwards the body bytes unchanged', async () => {
+    const { pipeline } = await setup();
+    const req = request(completion);
+    const d = await pipeline.handle(req);
+    expect(d.kind).toBe('route');
+    if (d.kind === 'route') {
+      expect(d.endpoints).toEqual(['10.0.0.1:8001']);
+      expect(d.body).toBe(req.body);
+    }
+  });
+
+  it('answers 400 with a drop reason for invalid JSON and for a missing model', async () => {
+    const { pipeline } = await setup();
+    const bad = reject(await pipeline.handle(request('{not json')));
+    expect(bad).toMatchObject({ status: 400, reason: 'bad-request' });
+    expect(bad.message).toMatch(/not valid JSON/);
+    const missing = reject(await pipeline.handle(request({ prompt: 'x' })));
+    expect(missing.status).toBe(400);
+    expect(missing.message).toMatch(/"model"/);
+  });
+
+  it('maps objectives to priorities, unknown ones to 0, and clamps capped tenants', async () => {
+    const { pipeline, priorities } = await setup();
+    await pipeline.handle(request(completion, { 'x-gateway-inference-objective': 'interactive' }));
+    await pipeline.handle(request(completion, { 'x-gateway-inference-objective': 'no-such-objective' }));
+    await pipeline.handle(request(completion, { 'x-gateway-inference-objective': 'batch' }));
+    await pipeline.handle(request(completion, { 'x-gateway-inference-objective': 'interactive', 'x-gateway-inference-fairness-id': 'capped' }));
+    expect(priorities).toEqual([10, 0, -1, 0]);
+  });
+
+  it('in strip mode ignores client priority claims and takes the tenant from the authenticated header', async () => {
+    const { pipeline, priorities, fc } = await setup({ mode: 'strip', saturation: 1 });
+    void pipeline.handle(request(completion, { 'x-gateway-inference-objective': 'interactive', 'x-auth-user': 'alice', 'x-gateway-inference-fairness-id': 'mallory' }));
+    await flushMicrotasks();
+    expect(priorities).toEqual([0]);
+    expect(fc.stats().bands[0]?.flows).toBe(1);
+    await fc.close();
+  });
+
+  it('answers 503 no-endpoints with Retry-After when the pool is empty, without queueing', async () => {
+    const { pipeline, priorities } = await setup({ endpoints: 0 });
+    const d = reject(await pipeline.handle(request(completion)));
+    expect(d).toMatchObject({ status: 503, reason: 'no-endpoints' });
+    expect(d.retryAfterSeconds).toBeGreaterThan(0);
+    expect(priorities).toEqual([]);
+  });
+
+  it('answers 503 empty-subset when no hinted endpoint is in the pool, and honours a matching hint', async () => {
+    const { pipeline } = await setup();
+    expect(reject(await pipeline.handle(request(completion, {}, { subsetHint: [] }))).reason).toBe('empty-subset');
+    expect(reject(await pipeline.handle(request(completion, {}, { subsetHint: ['10.9.9.9:1'] }))).status).toBe(503);
+    const d = await pipeline.handle(request(completion, {}, { subsetHint: ['10.0.0.1:8002'] }));
+    expect(d.kind === 'route' && d.endpoints).toEqual(['10.0.0.1:8002']);
+  });
+
+  it('answers 429 capacity with Retry-After when flow control is full', async () => {
+    const { pipeline, fc } = await setup({ maxQueued: 1, saturation: 1 });
+    void pipeline.handle(request(completion));
+    await flushMicrotasks();
+    const d = reject(await pipeline.handle(request(completion)));
+    expect(d).toMatchObject({ status: 429, reason: 'capacity' });
+    expect(d.retryAfterSeconds).toBeGreaterThan(0);
+    await fc.close();
+  });
+
+  it('answers 429 ttl when a request expires in the queue while endpoints exist', async () => {
+    const { pipeline, clock } = await setup({ saturation: 1 });
+    const p = pipeline.handle(request(completion, { 'x-fairway-request-ttl-ms': '500' }));
+    await flushMicrotasks();
+    clock.advance(500);
+    expect(reject(await p)).toMatchObject({ status: 429, reason: 'ttl' });
+  });
+
+  it('drops a request whose client goes away while queued, leaving nothing queued', async () => {
+    const { pipeline, fc } = await setup({ saturation: 1 });
+    const ac = new AbortController();
+    const p = pipeline.handle(request(completion, {}, { signal: ac.signal }));
+    await flushMicrotasks();
+    expect(fc.stats().queuedRequests).toBe(1);
+    ac.abort();
+    expect(reject(await p)).toMatchObject({ status: 499, reason: 'cancelled' });
+    expect(fc.stats().queuedRequests).toBe(0);
+  });
+
+  it('counts the request in flight until the response ends, then releases it with the usage it reported', async () => {
+    const { pipeline, inflight, fc } = await setup();
+    const d = await pipeline.handle(request(completion));
+    if (d.kind !== 'route') throw new Error('expected a route');
+    expect(inflight.totalRequests()).toBe(1);
+    expect(fc.stats().inflight).toBe(1);
+    d.response.onHeaders(200, new Map([['content-type', 'text/event-stream']]));
+    d.response.onBody(Buffer.from('data: {"choices":[{"text":"hi"}]}\n\n'));
+    d.response.onBody(Buffer.from('data: {"choices":[],"usage":{"prompt_tokens":9,"completion_tokens":16}}\n\ndata: [DONE]\n\n'));
+    d.response.onEnd('complete');
+    d.response.onEnd('complete');
+    expect(inflight.totalRequests()).toBe(0);
+    expect(fc.stats().inflight).toBe(0);
+  });
+});
