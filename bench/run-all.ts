@@ -1,0 +1,30 @@
+// `npm run bench`: every benchmark in one go, each printing its table; results land in bench/results/.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { run as datalayer } from './datalayer/run.js';
+import { run as engine } from './engine/run.js';
+import { run as extproc } from './extproc/run.js';
+import { run as scheduler } from './scheduler/run.js';
+import { run as simulator } from './simulator/run.js';
+
+const quick = !process.argv.includes('--full');
+const suites: [string, () => Promise<object>][] = [
+  ['engine', () => engine({ quick })],
+  ['scheduler', scheduler],
+  ['datalayer', datalayer],
+  ['simulator', simulator],
+  ['extproc', extproc],
+];
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');
+
+const results: Record<string, object> = {};
+for (const [name, fn] of suites) {
+  if (only !== undefined && !only.includes(name)) continue;
+  console.log(`\n## ${name}\n`);
+  results[name] = await fn();
+}
+mkdirSync(new URL('./results/', import.meta.url), { recursive: true });
+writeFileSync(
+  new URL('./results/all.json', import.meta.url),
+  JSON.stringify({ machine: { cpu: cpus()[0]?.model, cores: cpus().length, node: process.version }, quick, results }, null, 2),
+);

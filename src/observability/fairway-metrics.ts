@@ -1,0 +1,252 @@
+// The Prometheus adapter: one object that observes flow control and the request pipeline, plus scrape-time gauges
+// bound to the controller, the saturation detectors and the pool. Registers on an injected registry only.
+import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { type Clock, FairwayError, type Logger, noopLogger, requireIntegerInRange, systemClock } from '../core/index.js';
+import { type PoolView } from '../datalayer/index.js';
+import { type FlowControlObserver, type FlowControlStats, type OutcomeEvent } from '../flowcontrol/index.js';
+import { type DecisionEvent, type GatewayObserver, type ResponseEvent } from '../gateway/index.js';
+import { BoundedLabel } from './bounded-label.js';
+import { registerFlowControlGauges } from './flow-control-gauges.js';
+import { goQueueOutcome } from './go-outcome.js';
+import { jainIndex } from './jain-index.js';
+import { type MetricContext } from './metric-context.js';
+import { BUCKETS, FAIRWAY_METRICS, GO_METRICS } from './metric-names.js';
+import { registerPoolGauges } from './pool-gauges.js';
+import { type SaturationReadout, registerSaturationGauges } from './saturation-gauges.js';
+import { ServedTokenWindow } from './served-token-window.js';
+import { TenantLabels } from './tenant-labels.js';
+
+export const DEFAULT_METRIC_PREFIX = '';
+export const DEFAULT_POOL_NAME = 'default';
+export const DEFAULT_MAX_TENANT_LABELS = 100;
+export const DEFAULT_MAX_MODEL_LABELS = 50;
+export const DEFAULT_FAIRNESS_WINDOW_SECONDS = 60;
+
+export interface FairwayMetricsOptions {
+  /** Prepended to every metric name. The Go-compatible names match the Go EPP only with no prefix. @default '' */
+  readonly prefix?: string;
+  /** Value of the pool labels (`inference_pool`, `name`) of the Go-compatible metrics. @default 'default' */
+  readonly poolName?: string;
+  /** Tenants with their own `fairness_id` series; the rest share `__other__`. @default 100 */
+  readonly maxTenantLabels?: number;
+  /** Distinct values kept for each of `model_name`, `target_model_name`, `objective` (client input). @default 50 */
+  readonly maxModelLabels?: number;
+  /** Length of the fairness-index window, seconds (per-second buckets). @default 60 */
+  readonly fairnessWindowSeconds?: number;
+  /** Tenant weight for the fairness index (the flow controller's tenant weights). @default every tenant 1 */
+  readonly weightOf?: (fairnessId: string) => number;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** Where failures of scrape-time sources are reported. @default noopLogger */
+  readonly logger?: Logger;
+}
+
+type ModelLabel = 'model_name' | 'target_model_name';
+
+/** A weight that is not a positive finite number counts as 1, so one bad entry cannot make the index NaN. */
+function usableWeight(w: number): number {
+  return Number.isFinite(w) && w > 0 ? w : 1;
+}
+
+export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
+  private readonly ctx: MetricContext;
+  private readonly models: BoundedLabel;
+  private readonly objectives: BoundedLabel;
+  private readonly tenants: TenantLabels;
+  private readonly window: ServedTokenWindow;
+  private readonly weightOf: (fairnessId: string) => number;
+  private readonly detectors: SaturationReadout[] = [];
+  private flowControlBound = false;
+  private poolBound = false;
+
+  private readonly queueDuration: Histogram<'priority' | 'outcome' | 'inference_pool'>;
+  private readonly dispatchCycle: Histogram;
+  private readonly requests: Counter<ModelLabel | 'objective'>;
+  private readonly requestDuration: Histogram<ModelLabel>;
+  private readonly inputTokens: Histogram<ModelLabel>;
+  private readonly outputTokens: Histogram<ModelLabel>;
+  private readonly schedulerDuration: Histogram;
+  private readonly shed: Counter<'reason' | 'priority' | 'status'>;
+  private readonly servedTokens: Counter<'fairness_id'>;
+
+  constructor(registry: Registry, options: FairwayMetricsOptions = {}) {
+    const prefix = options.prefix ?? DEFAULT_METRIC_PREFIX;
+    const logger = options.logger ?? noopLogger;
+    this.ctx = { registry, logger, poolName: options.poolName ?? DEFAULT_POOL_NAME, name: (base) => `${prefix}${base}` };
+    const maxTenants = requireIntegerInRange('maxTenantLabels', options.maxTenantLabels ?? DEFAULT_MAX_TENANT_LABELS, 0, 100_000);
+    const maxModels = requireIntegerInRange('maxModelLabels', options.maxModelLabels ?? DEFAULT_MAX_MODEL_LABELS, 0, 100_000);
+    const windowSeconds = requireIntegerInRange(
+      'fairnessWindowSeconds',
+      options.fairnessWindowSeconds ?? DEFAULT_FAIRNESS_WINDOW_SECONDS,
+      1,
+      3600,
+    );
+    // model_name and target_model_name carry the same value (Fairway rewrites no model), so they share one cap.
+    this.models = new BoundedLabel(maxModels);
+    this.objectives = new BoundedLabel(maxModels);
+    this.tenants = new TenantLabels(maxTenants);
+    this.window = new ServedTokenWindow(windowSeconds, options.clock ?? systemClock);
+    this.weightOf = options.weightOf ?? (() => 1);
+    const name = (base: string): string => this.ctx.name(base);
+    const registers = [registry];
+
+    this.queueDuration = new Histogram({
+      name: name(GO_METRICS.queueDuration),
+      help: 'Time requests spent in flow control, from enqueue to outcome (0 for rejections), seconds.',
+      labelNames: ['priority', 'outcome', 'inference_pool'],
+      buckets: [...BUCKETS.queueSeconds],
+      registers,
+    });
+    this.dispatchCycle = new Histogram({
+      name: name(GO_METRICS.dispatchCycleDuration),
+      help: 'Duration of each flow-control dispatch cycle, seconds.',
+      buckets: [...BUCKETS.fastSeconds],
+      registers,
+    });
+    this.requests = new Counter({
+      name: name(GO_METRICS.requestTotal),
+      help: 'Requests that reached a routing decision (routed or rejected), per model and objective.',
+      labelNames: ['model_name', 'target_model_name', 'objective'],
+      registers,
+    });
+    this.requestDuration = new Histogram({
+      name: name(GO_METRICS.requestDuration),
+      help: 'From arrival to the end of a completed response, seconds.',
+      labelNames: ['model_name', 'target_model_name'],
+      buckets: [...BUCKETS.requestSeconds],
+      registers,
+    });
+    this.inputTokens = new Histogram({
+      name: name(GO_METRICS.inputTokens),
+      help: 'Prompt tokens of completed requests, as the model server reported them.',
+      labelNames: ['model_name', 'target_model_name'],
+      buckets: [...BUCKETS.inputTokens],
+      registers,
+    });
+    this.outputTokens = new Histogram({
+      name: name(GO_METRICS.outputTokens),
+      help: 'Output tokens of completed requests, as the model server reported them.',
+      labelNames: ['model_name', 'target_model_name'],
+      buckets: [...BUCKETS.outputTokens],
+      registers,
+    });
+    this.schedulerDuration = new Histogram({
+      name: name(GO_METRICS.schedulerE2eDuration),
+      help: 'Time to pick the endpoint(s) for a dispatched request, seconds.',
+      buckets: [...BUCKETS.fastSeconds],
+      registers,
+    });
+    this.shed = new Counter({
+      name: name(FAIRWAY_METRICS.shedRequests),
+      help: 'Requests answered without being routed, by drop reason, priority and HTTP status.',
+      labelNames: ['reason', 'priority', 'status'],
+      registers,
+    });
+    const tenants = this.tenants;
+    const window = this.window;
+    this.servedTokens = new Counter({
+      name: name(FAIRWAY_METRICS.tenantServedTokens),
+      help: `Tokens served per tenant (actual usage, else the estimate). At most ${maxTenants} tenants have their own series; the rest are summed under __other__.`,
+      labelNames: ['fairness_id'],
+      registers,
+      collect(this: Counter<'fairness_id'>) {
+        // Hand idle tenants' series to the busiest unlabelled ones; their sum stays the exact total.
+        for (const fairnessId of tenants.rebalance(window.totals())) this.remove({ fairness_id: fairnessId });
+      },
+    });
+    const weightOf = this.weightOf;
+    new Gauge({
+      name: name(FAIRWAY_METRICS.fairnessJainIndex),
+      help:
+        `Jain's index (sum x)^2 / (n sum x^2) over x = tokens served / tenant weight, for the n tenants active in the last ` +
+        `${windowSeconds} s (served, or given any flow-control outcome). 1 = equal weighted shares, 1/n = one tenant has all.`,
+      registers,
+      collect(this: Gauge) {
+        const totals = window.totals();
+        this.set(jainIndex([...totals].map(([id, tokens]) => tokens / usableWeight(weightOf(id)))));
+      },
+    });
+    new Gauge({
+      name: name(FAIRWAY_METRICS.fairnessActiveTenants),
+      help: `Tenants active in the fairness-index window (the n of ${FAIRWAY_METRICS.fairnessJainIndex}).`,
+      registers,
+      collect(this: Gauge) {
+        this.set(window.totals().size);
+      },
+    });
+  }
+
+  // --- FlowControlObserver ---
+
+  onOutcome(event: OutcomeEvent): void {
+    this.queueDuration.observe(
+      { priority: String(event.priority), outcome: goQueueOutcome(event), inference_pool: this.ctx.poolName },
+      event.waitMs / 1000,
+    );
+    // A tenant with demand counts in the fairness index even when it is served nothing.
+    this.window.add(event.fairnessId, 0);
+  }
+
+  onDispatchCycle(durationMs: number, _dispatched: number): void {
+    this.dispatchCycle.observe(durationMs / 1000);
+  }
+
+  onRelease(_priority: number, fairnessId: string, estimatedCost: number, actualCost: number | undefined): void {
+    // The same figure fairness accounting settles on: the reported usage, else the estimate charged at dispatch.
+    const tokens = actualCost ?? estimatedCost;
+    if (!(tokens > 0)) return;
+    this.servedTokens.inc({ fairness_id: this.tenants.of(fairnessId) }, tokens);
+    this.window.add(fairnessId, tokens);
+  }
+
+  // --- GatewayObserver ---
+
+  onDecision(event: DecisionEvent): void {
+    const model = this.models.of(event.model);
+    this.requests.inc({ model_name: model, target_model_name: model, objective: this.objectives.of(event.objective) });
+    const routed = event.result === 'routed';
+    // A failed pick also took scheduling time; a zero without routing means no pick was attempted.
+    if (routed || event.scheduleMs > 0) this.schedulerDuration.observe(event.scheduleMs / 1000);
+    if (!routed) {
+      this.shed.inc({ reason: event.result, priority: String(event.priority), status: String(event.status) });
+    }
+  }
+
+  onResponse(event: ResponseEvent): void {
+    if (event.how !== 'complete') return;
+    const model = this.models.of(event.model);
+    const labels = { model_name: model, target_model_name: model };
+    this.requestDuration.observe(labels, event.durationMs / 1000);
+    // As the Go reference: a missing or zero count is no observation.
+    if (event.promptTokens !== undefined && event.promptTokens > 0) this.inputTokens.observe(labels, event.promptTokens);
+    if (event.outputTokens !== undefined && event.outputTokens > 0) this.outputTokens.observe(labels, event.outputTokens);
+  }
+
+  // --- scrape-time sources ---
+
+  /** Queue depth/bytes per band, flows, ceilings, in-flight and live flows, read from `stats` at each scrape. Once. */
+  bindFlowControl(stats: () => FlowControlStats): void {
+    if (this.flowControlBound) throw new FairwayError('ERR_ALREADY_BOUND', 'FairwayMetrics.bindFlowControl called twice');
+    this.flowControlBound = true;
+    registerFlowControlGauges(this.ctx, stats);
+  }
+
+  /**
+   * Adds a saturation detector. The first one bound is the pool's figure (the one gating flow control): it feeds
+   * pool saturation, stale endpoints and per-endpoint saturation; every one feeds `fairway_saturation{detector}`.
+   */
+  bindSaturation(detector: SaturationReadout): void {
+    if (this.detectors.some((d) => d.name === detector.name)) {
+      throw new FairwayError('ERR_ALREADY_BOUND', `FairwayMetrics.bindSaturation: detector ${detector.name} is already bound`);
+    }
+    this.detectors.push(detector);
+    if (this.detectors.length === 1) registerSaturationGauges(this.ctx, this.detectors);
+  }
+
+  /** Pool averages (KV cache, server queue) and endpoint count, read from `pool.current()` at each scrape. Once. */
+  bindPool(pool: PoolView): void {
+    if (this.poolBound) throw new FairwayError('ERR_ALREADY_BOUND', 'FairwayMetrics.bindPool called twice');
+    this.poolBound = true;
+    registerPoolGauges(this.ctx, pool);
+  }
+}

@@ -1,0 +1,25 @@
+// Public surface of src/observability: Prometheus metrics, OpenTelemetry tracing and pino logging adapters.
+export {
+  FairwayMetrics,
+  type FairwayMetricsOptions,
+  DEFAULT_METRIC_PREFIX,
+  DEFAULT_POOL_NAME,
+  DEFAULT_MAX_TENANT_LABELS,
+  DEFAULT_MAX_MODEL_LABELS,
+  DEFAULT_FAIRNESS_WINDOW_SECONDS,
+} from './fairway-metrics.js';
+export { type SaturationReadout } from './saturation-gauges.js';
+export { GO_METRICS, FAIRWAY_METRICS, BUCKETS } from './metric-names.js';
+export { type GoQueueOutcome, goQueueOutcome } from './go-outcome.js';
+export { OVERFLOW_LABEL } from './bounded-label.js';
+export { jainIndex } from './jain-index.js';
+export {
+  startTracing,
+  type TracingOptions,
+  type TracingHandle,
+  type TraceExporterKind,
+  TRACE_EXPORTERS,
+  DEFAULT_SAMPLE_RATIO,
+  DEFAULT_OTLP_ENDPOINT,
+} from './tracing.js';
+export { createPinoLogger, type PinoLoggerOptions, type LogLevel, LOG_LEVELS, DEFAULT_LOG_LEVEL } from './pino-logger.js';

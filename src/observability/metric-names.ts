@@ -1,0 +1,50 @@
+// Metric names: the Go EPP's names where Fairway has an equivalent (dashboards keep working), then Fairway's own.
+// Every name is emitted with the optional prefix of `FairwayMetricsOptions` prepended.
+
+/** Names of the Go reference (`pkg/epp/metrics`), kept byte for byte for dashboard compatibility. */
+export const GO_METRICS = {
+  queueDuration: 'inference_extension_flow_control_request_queue_duration_seconds',
+  dispatchCycleDuration: 'inference_extension_flow_control_dispatch_cycle_duration_seconds',
+  queueSize: 'inference_extension_flow_control_queue_size',
+  queueBytes: 'inference_extension_flow_control_queue_bytes',
+  poolSaturation: 'inference_extension_flow_control_pool_saturation',
+  requestTotal: 'inference_objective_request_total',
+  requestDuration: 'inference_objective_request_duration_seconds',
+  inputTokens: 'inference_objective_input_tokens',
+  outputTokens: 'inference_objective_output_tokens',
+  poolAvgKvCache: 'inference_pool_average_kv_cache_utilization',
+  poolAvgQueueSize: 'inference_pool_average_queue_size',
+  poolReadyPods: 'inference_pool_ready_pods',
+  schedulerE2eDuration: 'inference_extension_scheduler_e2e_duration_seconds',
+} as const;
+
+/** Fairway's own metrics: what the Go EPP does not export. */
+export const FAIRWAY_METRICS = {
+  shedRequests: 'fairway_shed_requests_total',
+  saturation: 'fairway_saturation',
+  staleEndpoints: 'fairway_stale_endpoints',
+  endpointSaturation: 'fairway_endpoint_saturation',
+  tenantServedTokens: 'fairway_tenant_served_tokens_total',
+  inflightRequests: 'fairway_inflight_requests',
+  liveFlows: 'fairway_live_flows',
+  bandFlows: 'fairway_band_flows',
+  bandCeiling: 'fairway_band_ceiling',
+  fairnessJainIndex: 'fairway_fairness_jain_index',
+  fairnessActiveTenants: 'fairway_fairness_active_tenants',
+} as const;
+
+/** Histogram buckets, in the Go reference's units (seconds, tokens) so quantile queries line up. */
+export const BUCKETS = {
+  /** 100 us to 60 s: queue waits range from nothing to a TTL. */
+  queueSeconds: [0.0001, 0.0005, 0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  /** 100 us to 100 ms: in-process work (a dispatch cycle, one scheduling decision). */
+  fastSeconds: [0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1],
+  /** 5 ms to 1 h: whole requests, streaming ones included. */
+  requestSeconds: [
+    0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60, 120, 180, 240,
+    300, 360, 480, 600, 900, 1200, 1800, 2700, 3600,
+  ],
+  /** Up to a 1M-token context window. */
+  inputTokens: [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384, 32768, 65536, 131072, 262144, 524288, 1048576],
+  outputTokens: [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192],
+} as const;

@@ -1,0 +1,46 @@
+// Scrape-time gauges over the endpoint pool, with the Go reference's names and `name` label: average KV-cache
+// utilisation and average server queue over endpoints with fresh metrics, and the number of endpoints.
+import { type PoolView } from '../datalayer/index.js';
+import { type MetricContext } from './metric-context.js';
+import { GO_METRICS } from './metric-names.js';
+import { registerScrapeGauge } from './scrape-gauge.js';
+
+export function registerPoolGauges(ctx: MetricContext, pool: PoolView): void {
+  const { registry, logger } = ctx;
+  const labels = { name: ctx.poolName };
+  /** Average of `pick` over endpoints with fresh metrics; undefined (no sample) when there are none. */
+  const average = (pick: (m: { kvCacheUsage: number; waitingQueue: number }) => number): number | undefined => {
+    let n = 0;
+    let sum = 0;
+    for (const e of pool.current().endpoints) {
+      if (e.metrics === undefined || e.stale) continue;
+      n++;
+      sum += pick(e.metrics);
+    }
+    return n === 0 ? undefined : sum / n;
+  };
+  registerScrapeGauge(
+    registry,
+    logger,
+    { name: ctx.name(GO_METRICS.poolAvgKvCache), help: 'Average KV-cache utilisation (0..1) over endpoints with fresh metrics.', labelNames: ['name'] },
+    (g) => {
+      const v = average((m) => m.kvCacheUsage);
+      if (v !== undefined) g.set(labels, v);
+    },
+  );
+  registerScrapeGauge(
+    registry,
+    logger,
+    { name: ctx.name(GO_METRICS.poolAvgQueueSize), help: 'Average requests waiting in the model servers\' own queues, over endpoints with fresh metrics.', labelNames: ['name'] },
+    (g) => {
+      const v = average((m) => m.waitingQueue);
+      if (v !== undefined) g.set(labels, v);
+    },
+  );
+  registerScrapeGauge(
+    registry,
+    logger,
+    { name: ctx.name(GO_METRICS.poolReadyPods), help: 'Endpoints in the pool (routable; stale ones included).', labelNames: ['name'] },
+    (g) => g.set(labels, pool.current().endpoints.length),
+  );
+}

@@ -1,0 +1,48 @@
+import { readFileSync } from 'node:fs';
+import { describe, expect, it } from 'vitest';
+import { parseConfig, validateConfig } from '../../../src/config/index.js';
+
+describe('configuration', () => {
+  it('gives every field a default', () => {
+    const c = validateConfig({});
+    expect(c.server).toMatchObject({ grpcPort: 9002, healthPort: 9003, metricsPort: 9090 });
+    expect(c.server.proxyPort).toBeUndefined();
+    expect(c.flowControl.defaultTtlMs).toBe(60_000);
+    expect(c.flowControl.maxQueuedRequests).toBe(Infinity);
+    expect(c.saturation.detector).toBe('hybrid');
+    expect(c.pool.metrics).toMatchObject({ intervalMs: 50, stalenessMs: 200 });
+    expect(c.trust.mode).toBe('trusted');
+  });
+
+  it('accepts the commented example shipped in examples/', () => {
+    const c = parseConfig(readFileSync(new URL('../../../examples/fairway.yaml', import.meta.url), 'utf8'), 'examples/fairway.yaml');
+    expect(c.pool.endpoints).toHaveLength(3);
+    expect(c.objectives['chat-premium']).toBe(10);
+    expect(c.flowControl.bands.map((b) => b.priority)).toEqual([10, 0, -1]);
+  });
+
+  it('names the path and the bad value of an invalid field', () => {
+    expect(() => validateConfig({ server: { grpcPort: 70_000 } })).toThrow(/server\.grpcPort.*70000/);
+    expect(() => validateConfig({ flowControl: { bands: [{ priority: 1.5 }] } })).toThrow(/flowControl\.bands\.0\.priority.*1\.5/);
+    expect(() => validateConfig({ objectives: { chat: 'high' } })).toThrow(/objectives\.chat.*"high"/);
+  });
+
+  it('refuses unknown keys rather than silently ignoring a typo', () => {
+    expect(() => validateConfig({ flowControll: {} })).toThrow(/flowControll/);
+    expect(() => validateConfig({ server: { grpcport: 1 } })).toThrow(/grpcport/);
+  });
+
+  it('reports YAML syntax errors with the source name', () => {
+    expect(() => parseConfig('pool: [unclosed', 'bad.yaml')).toThrow(/bad\.yaml: invalid YAML/);
+  });
+
+  it('needs cert and key files for TLS mode "files"', () => {
+    expect(() => validateConfig({ server: { tls: { mode: 'files' } } })).toThrow(/server\.tls/);
+  });
+
+  it('returns a frozen document', () => {
+    const c = validateConfig({});
+    expect(Object.isFrozen(c)).toBe(true);
+    expect(Object.isFrozen(c.server)).toBe(true);
+  });
+});
