@@ -11,6 +11,11 @@ export interface Clock {
   /** Calls `fn` once after `delayMs` (>= 0). The timer never keeps the process alive on its own. */
   setTimeout(fn: () => void, delayMs: number): TimerHandle;
   clearTimeout(handle: TimerHandle): void;
+  /**
+   * Calls `fn` once after pending I/O has had its turn (setImmediate): how long CPU-bound loops yield without
+   * the 1 ms floor of a zero-delay timer. Not cancellable; `fn` must check whether it is still wanted.
+   */
+  defer(fn: () => void): void;
 }
 
 /** Wall-clock time for production: `performance.now()` and unref'd Node timers. */
@@ -27,6 +32,10 @@ export class SystemClock implements Clock {
 
   clearTimeout(handle: TimerHandle): void {
     clearTimeout(handle as unknown as NodeJS.Timeout);
+  }
+
+  defer(fn: () => void): void {
+    setImmediate(fn);
   }
 }
 

@@ -47,6 +47,11 @@ export class ManualClock implements Clock {
     }
   }
 
+  /** In virtual time a deferred call is a zero-delay timer: it runs on the next advance. */
+  defer(fn: () => void): void {
+    this.setTimeout(fn, 0);
+  }
+
   /** Timers set and neither fired nor cleared: a leak detector for tests. */
   pendingTimers(): number {
     return this.live;

@@ -4,6 +4,10 @@ import { Band } from './band.js';
 import { Flow } from './flow.js';
 import { type ResolvedOptions } from './options.js';
 
+function isIdle(flow: Flow): boolean {
+  return flow.queue.size === 0 && flow.leases === 0;
+}
+
 /**
  * Bands are kept in an array sorted highest priority first (rebuilt only when a band is created or collected,
  * which is rare); flows in a per-band Map (O(1) lookup). Idle flows sit in an LRU list so the oldest idle flow
@@ -50,13 +54,12 @@ export class BandSet {
 
   /** The flow of `fairnessId` in `band`, created if needed; undefined when the flow limit is reached. */
   flow(band: Band, fairnessId: string): Flow | undefined {
+    // A reused flow stays in the idle list: the list is cleaned lazily (see `takeIdle`), which keeps this hot
+    // path free of list surgery on cold memory.
     const existing = band.flows.get(fairnessId);
-    if (existing !== undefined) {
-      this.idleFlows.remove(existing);
-      return existing;
-    }
+    if (existing !== undefined) return existing;
     if (this.flowCount >= this.options.maxFlows) {
-      const oldest = this.idleFlows.head;
+      const oldest = this.takeOldestIdle();
       if (oldest === undefined) return undefined;
       this.collectFlow(oldest);
     }
@@ -74,10 +77,33 @@ export class BandSet {
 
   /** Call when a flow may have become idle (no queued item, no lease). */
   maybeIdle(flow: Flow): void {
-    if (flow.collected || flow.queue.size > 0 || flow.leases > 0 || this.idleFlows.has(flow)) return;
+    if (flow.collected || !isIdle(flow)) return;
     flow.idleSince = this.clock.now();
-    this.idleFlows.push(flow);
+    if (!this.idleFlows.has(flow)) this.idleFlows.push(flow);
     this.armSweep();
+  }
+
+  /**
+   * The idle list holds flows in the order they first went idle; entries are cleaned lazily. A busy flow found on
+   * the way is dropped (it re-enters when idle again), so each entry costs O(1) amortised per `maybeIdle`.
+   */
+  private takeOldestIdle(): Flow | undefined {
+    for (let f = this.idleFlows.shift(); f !== undefined; f = this.idleFlows.shift()) {
+      if (isIdle(f)) return f;
+    }
+    return undefined;
+  }
+
+  /** One pass over the idle list: collects flows idle for `minIdleMs`, keeps younger ones, drops busy ones. */
+  private collectIdleFlows(minIdleMs: number): void {
+    const cutoff = this.clock.now() - minIdleMs;
+    for (let budget = this.idleFlows.size; budget > 0; budget--) {
+      const f = this.idleFlows.shift();
+      if (f === undefined) break;
+      if (!isIdle(f)) continue;
+      if (f.idleSince <= cutoff) this.collectFlow(f);
+      else this.idleFlows.push(f);
+    }
   }
 
   /** Drops everything (close); flows are marked collected so late lease releases are ignored. */
@@ -139,9 +165,7 @@ export class BandSet {
   /** Collects flows idle longer than their TTL, then on-demand bands left without flows for longer than theirs. */
   private sweep(): void {
     const now = this.clock.now();
-    for (let f = this.idleFlows.head; f !== undefined && now - f.idleSince >= this.options.flowIdleTtlMs; f = this.idleFlows.head) {
-      this.collectFlow(f);
-    }
+    this.collectIdleFlows(this.options.flowIdleTtlMs);
     let pendingBands = false;
     for (const band of [...this.ordered]) {
       if (band.settings.isStatic || band.flows.size > 0) continue;

@@ -6,7 +6,7 @@ import { type Band } from './band.js';
 import { BandSet } from './band-set.js';
 import { ExpiryTracker } from './expiry-tracker.js';
 import { type Flow } from './flow.js';
-import { FlowLease, actualTotal } from './lease.js';
+import { FlowLease, type LeaseReleaser, actualTotal } from './lease.js';
 import { type FlowControlObserver, noopFlowControlObserver } from './observer.js';
 import { type FlowControllerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { QueueItem } from './queue-item.js';
@@ -39,6 +39,8 @@ export interface FlowControlStats {
   readonly bands: readonly BandStats[];
 }
 
+const NO_OPTIONS: EnqueueOptions = Object.freeze({});
+
 /**
  * Complexity per dispatch: O(bands) to choose the band (bands are few and bounded by `maxBands`), O(1) or
  * O(log flows) to choose the flow, O(1) or O(log n) to take the item and drop its deadline. Enqueue is the same.
@@ -60,18 +62,23 @@ export class FlowController {
   private closed = false;
   private inCycle = false;
   private cycleScheduled = false;
-  private continuation: TimerHandle | undefined;
+  private continuationPending = false;
   private fallback: TimerHandle | undefined;
   private unsubscribe: (() => void) | undefined;
   private drainPromise: Promise<void> | undefined;
   private drainResolve: (() => void) | undefined;
   private closePromise: Promise<void> | undefined;
+  /** Skips building event objects nobody reads. */
+  private readonly observing: boolean;
+  /** One closure for every lease, not one per dispatch. */
+  private readonly releaser: LeaseReleaser = (lease, actual) => this.release(lease, actual);
 
   constructor(options: FlowControllerOptions) {
     this.options = resolveOptions(options);
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? noopLogger;
     this.observer = options.observer ?? noopFlowControlObserver;
+    this.observing = this.observer !== noopFlowControlObserver;
     this.saturation = options.saturation;
     this.bands = new BandSet(this.options, this.clock);
     this.expiry = new ExpiryTracker(this.clock, (item) => this.evict(item, 'ttl'));
@@ -88,7 +95,7 @@ export class FlowController {
    * Admits `request` and resolves once it has its outcome. Never rejects for expected outcomes (capacity,
    * TTL, cancellation, shutdown: those are values); rejects only for invalid input, with an error naming the field.
    */
-  enqueueAndWait(request: FlowRequest, options: EnqueueOptions = {}): Promise<Outcome> {
+  enqueueAndWait(request: FlowRequest, options: EnqueueOptions = NO_OPTIONS): Promise<Outcome> {
     try {
       validateFlowRequest(request);
     } catch (err) {
@@ -117,7 +124,7 @@ export class FlowController {
 
     // Fast path: nothing is waiting, so dispatching now cannot overtake anyone.
     if (this.queued === 0 && !this.inCycle && this.saturation.saturation() < band.ceiling) {
-      return new Promise<Outcome>((resolve) => this.dispatch(request, flow, options, 0, resolve));
+      return new Promise<Outcome>((resolve) => this.dispatch(request, flow, options, 0, now, resolve));
     }
 
     const refusal = this.admit(request, band);
@@ -127,7 +134,7 @@ export class FlowController {
     }
     const sloDeadline = request.ttftSloMs !== undefined ? arrivedAt + request.ttftSloMs : expiresAt;
     return new Promise<Outcome>((resolve) => {
-      const item = new QueueItem(request, this.seq++, now, expiresAt, sloDeadline, flow, options, resolve);
+      const item = new QueueItem(request, this.seq++, now, expiresAt, ttl, sloDeadline, flow, options, resolve);
       this.insert(item);
       this.kick();
     });
@@ -177,8 +184,8 @@ export class FlowController {
       }
     }
     this.closed = true;
-    this.clearTimer('continuation');
-    this.clearTimer('fallback');
+    if (this.fallback !== undefined) this.clock.clearTimeout(this.fallback);
+    this.fallback = undefined;
     this.expiry.close();
     this.bands.clear();
     this.checkDrained();
@@ -233,7 +240,7 @@ export class FlowController {
     flow.queuedBytes += bytes;
     this.queued++;
     this.queuedBytes += bytes;
-    this.expiry.add(item);
+    this.expiry.add(item, item.ttl);
     const signal = item.options.signal;
     if (signal !== undefined) {
       item.abortListener = () => this.evict(item, 'cancelled');
@@ -270,7 +277,7 @@ export class FlowController {
     const waitMs = this.clock.now() - item.enqueuedAt;
     const message = evictionMessage(reason, item);
     item.resolve({ kind: 'evicted', reason, message, waitMs });
-    this.observer.onOutcome({ kind: 'evicted', reason, priority: item.flow.priority, fairnessId: item.flow.fairnessId, waitMs });
+    if (this.observing) this.observer.onOutcome({ kind: 'evicted', reason, priority: item.flow.priority, fairnessId: item.flow.fairnessId, waitMs });
     // Removing the head of a blocked band can unblock the bands below it under some usage limits.
     this.kick();
     this.checkDrained();
@@ -281,13 +288,14 @@ export class FlowController {
     flow: Flow,
     options: EnqueueOptions,
     waitMs: number,
+    now: number,
     resolve: (outcome: Outcome) => void,
   ): void {
     this.inflight++;
     flow.leases++;
     flow.band.fairness.charge(flow, request.estimatedCost);
     this.options.arbitration.dispatched(flow.band);
-    const lease = new FlowLease(flow, request.estimatedCost, this.clock.now(), (l, actual) => this.release(l, actual));
+    const lease = new FlowLease(flow, request.estimatedCost, now, this.releaser);
     if (options.onDispatch !== undefined) {
       try {
         options.onDispatch(lease);
@@ -296,7 +304,7 @@ export class FlowController {
       }
     }
     resolve({ kind: 'dispatched', lease, waitMs });
-    this.observer.onOutcome({ kind: 'dispatched', reason: undefined, priority: flow.priority, fairnessId: flow.fairnessId, waitMs });
+    if (this.observing) this.observer.onOutcome({ kind: 'dispatched', reason: undefined, priority: flow.priority, fairnessId: flow.fairnessId, waitMs });
   }
 
   private release(lease: FlowLease, actual: ActualCost | undefined): void {
@@ -306,18 +314,18 @@ export class FlowController {
     const total = actualTotal(actual);
     if (total !== undefined && !flow.collected) flow.band.fairness.correct(flow, total - lease.estimatedCost);
     if (!flow.collected) this.bands.maybeIdle(flow);
-    this.observer.onRelease(flow.priority, flow.fairnessId, lease.estimatedCost, total);
+    if (this.observing) this.observer.onRelease(flow.priority, flow.fairnessId, lease.estimatedCost, total);
     this.kick();
     this.checkDrained();
   }
 
   private refuse(request: FlowRequest, reason: RejectReason, message: string): Promise<Outcome> {
-    this.observer.onOutcome({ kind: 'rejected', reason, priority: request.priority, fairnessId: request.fairnessId, waitMs: 0 });
+    if (this.observing) this.observer.onOutcome({ kind: 'rejected', reason, priority: request.priority, fairnessId: request.fairnessId, waitMs: 0 });
     return Promise.resolve({ kind: 'rejected', reason, message });
   }
 
   private settleEarly(request: FlowRequest, reason: EvictReason, message: string): Promise<Outcome> {
-    this.observer.onOutcome({ kind: 'evicted', reason, priority: request.priority, fairnessId: request.fairnessId, waitMs: 0 });
+    if (this.observing) this.observer.onOutcome({ kind: 'evicted', reason, priority: request.priority, fairnessId: request.fairnessId, waitMs: 0 });
     return Promise.resolve({ kind: 'evicted', reason, message, waitMs: 0 });
   }
 
@@ -338,10 +346,13 @@ export class FlowController {
       while (this.queued > 0) {
         if (dispatched >= this.options.maxDispatchesPerCycle) {
           // Yield so sockets and timers get their turn under a heavy backlog; continue on the next turn.
-          this.continuation ??= this.clock.setTimeout(() => {
-            this.continuation = undefined;
-            this.kick();
-          }, 0);
+          if (!this.continuationPending) {
+            this.continuationPending = true;
+            this.clock.defer(() => {
+              this.continuationPending = false;
+              this.kick();
+            });
+          }
           break;
         }
         const now = this.clock.now();
@@ -360,13 +371,13 @@ export class FlowController {
           continue;
         }
         this.detach(item);
-        this.dispatch(item.request, item.flow, item.options, now - item.enqueuedAt, item.resolve);
+        this.dispatch(item.request, item.flow, item.options, now - item.enqueuedAt, now, item.resolve);
         dispatched++;
       }
     } finally {
       this.inCycle = false;
     }
-    this.observer.onDispatchCycle(this.clock.now() - started, dispatched);
+    if (this.observing) this.observer.onDispatchCycle(this.clock.now() - started, dispatched);
     this.checkDrained();
   }
 
@@ -375,12 +386,6 @@ export class FlowController {
       this.fallback = undefined;
       this.kick();
     }, this.options.fallbackIntervalMs);
-  }
-
-  private clearTimer(which: 'continuation' | 'fallback'): void {
-    const handle = this[which];
-    if (handle !== undefined) this.clock.clearTimeout(handle);
-    this[which] = undefined;
   }
 
   private checkDrained(): void {

@@ -1,16 +1,18 @@
 // A flow: the queue of one tenant (fairness id) within one priority band, plus the fairness bookkeeping for it.
-import { type ListLink, newLink } from '../core/index.js';
+import { type IntrusiveList, type ListLink, newLink } from '../core/index.js';
 import type { Band } from './band.js';
 import { type FlowQueue } from './queue/flow-queue.js';
 
-export class Flow {
+export class Flow implements ListLink<Flow> {
   /** Fairness policies keep their per-flow numbers here for O(1) access instead of in side maps. */
   /** Weighted service received (tokens / weight): the virtual counter of `weighted-fair`. */
   virtualService = 0;
   /** Position in the band's fairness heap (`weighted-fair`, `global-strict`). */
   fairHeapIndex = -1;
-  /** Position in the band's round-robin ring. */
-  readonly ringLink: ListLink<Flow> = newLink();
+  /** The flow is its own link in its band's round-robin ring. */
+  prev: Flow | undefined = undefined;
+  next: Flow | undefined = undefined;
+  owner: IntrusiveList<Flow> | undefined = undefined;
   /** Position in the controller's idle-flow LRU list. */
   readonly idleLink: ListLink<Flow> = newLink();
   idleSince = 0;

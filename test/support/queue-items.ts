@@ -20,13 +20,14 @@ export function makeFlow(fairnessId = 'f', seq = 0, weight = 1, ordering = 'fcfs
   return new Flow(fairnessId, inBand, weight, orderingPolicies.get(ordering).newQueue(), seq);
 }
 
-export function makeItem(p: { seq: number; expiresAt?: number; sloDeadline?: number; flow?: Flow }): QueueItem {
+export function makeItem(p: { seq: number; expiresAt?: number; ttl?: number; sloDeadline?: number; flow?: Flow }): QueueItem {
   const flow = p.flow ?? makeFlow();
   return new QueueItem(
     { id: `i${p.seq}`, fairnessId: flow.fairnessId, priority: 0, byteSize: 0, estimatedCost: 1 },
     p.seq,
     clock.now(),
     p.expiresAt ?? Infinity,
+    p.ttl ?? Infinity,
     p.sloDeadline ?? p.expiresAt ?? Infinity,
     flow,
     {},

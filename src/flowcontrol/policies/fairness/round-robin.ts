@@ -5,7 +5,7 @@ import { type Flow } from '../../flow.js';
 import { type FairnessPolicy, type FairnessState } from './fairness-policy.js';
 
 class RoundRobinState implements FairnessState {
-  private readonly ring = new IntrusiveList<Flow>((f) => f.ringLink);
+  private readonly ring = new IntrusiveList<Flow>((f) => f);
 
   activate(flow: Flow): void {
     this.ring.push(flow);
