@@ -38,7 +38,9 @@ export function generateSelfSignedCertificate(options: SelfSignedOptions = {}): 
   const name = seq(set(seq(oid(OID_COMMON_NAME), utf8(options.commonName ?? DEFAULT_CERT_COMMON_NAME))));
   const algorithm = seq(oid(OID_ECDSA_WITH_SHA256));
   const serial = randomBytes(16);
-  serial[0] = (serial[0] ?? 0) & 0x7f; // positive INTEGER
+  // Positive and minimal in DER: top bit clear (no sign padding needed) and first byte non-zero (a leading zero
+  // byte would be illegal padding, which made 1 in 512 certificates unparsable).
+  serial[0] = ((serial[0] ?? 0) & 0x3f) | 0x40;
   const tbs = seq(
     explicit(0, integer(Buffer.from([2]))), // v3
     integer(serial),
