@@ -1,6 +1,7 @@
 // The scheduler: subset hint, then the profile, over one pool snapshot; also feeds the prefix index.
 import { type Random, mathRandom, requireIntegerInRange } from '../core/index.js';
 import {
+  type EndpointSaturationView,
   type EndpointMetrics,
   type EndpointSnapshot,
   type InflightView,
@@ -24,6 +25,8 @@ export interface SchedulerOptions {
   readonly random?: Random;
   /** Shared prefix index; pass one to inspect it or share it. @default new PrefixIndex() */
   readonly prefixIndex?: PrefixIndex;
+  /** The saturation detector's per-endpoint view, for headroom filters (see SchedulingContext). */
+  readonly saturation?: EndpointSaturationView;
 }
 
 /**
@@ -35,12 +38,14 @@ export class Scheduler {
   readonly profile: SchedulerProfile;
   readonly prefixIndex: PrefixIndex;
   private readonly random: Random;
+  private readonly saturation: EndpointSaturationView | undefined;
   private lastPoolVersion = Number.NaN;
 
   constructor(options: SchedulerOptions = {}) {
     this.profile = options.profile ?? createDefaultProfile();
     this.random = options.random ?? mathRandom;
     this.prefixIndex = options.prefixIndex ?? new PrefixIndex();
+    this.saturation = options.saturation;
   }
 
   schedule(request: ScheduleRequest, pool: PoolSnapshot, inflight: InflightView): ScheduleResult {
@@ -61,7 +66,7 @@ export class Scheduler {
             : `no pool endpoint matches the subset hint (${hint.length} ids, first ${hint[0]})`,
       };
     }
-    const ctx: SchedulingContext = { request, pool, inflight, prefixIndex: this.prefixIndex };
+    const ctx: SchedulingContext = { request, pool, inflight, prefixIndex: this.prefixIndex, saturation: this.saturation };
     const outcome = this.profile.run(ctx, candidates, count, this.random);
     if (outcome.kind === 'filtered') {
       return {

@@ -1,6 +1,6 @@
 // Scheduler vocabulary: the request it is asked to place, the result it returns, and the plug-in contracts.
 import { type Random } from '../core/index.js';
-import { type EndpointSnapshot, type InflightView, type PoolSnapshot } from '../datalayer/index.js';
+import { type EndpointSaturationView, type EndpointSnapshot, type InflightView, type PoolSnapshot } from '../datalayer/index.js';
 import { type PrefixIndex } from './prefix/prefix-index.js';
 
 /** What the scheduler needs to know about one request; everything is computed before dispatch. */
@@ -42,6 +42,11 @@ export interface SchedulingContext {
   readonly pool: PoolSnapshot;
   readonly inflight: InflightView;
   readonly prefixIndex: PrefixIndex;
+  /**
+   * The saturation detector's per-endpoint view, when the scheduler was given one: filters that judge headroom
+   * then agree exactly with the gate flow control uses (same thresholds, same caps, same open-loop counts).
+   */
+  readonly saturation?: EndpointSaturationView;
 }
 
 /** Removes candidates that must not serve the request. Stateless: all state comes from the context. */

@@ -99,7 +99,11 @@ export class FairwayServer {
   async start(): Promise<ListeningPorts> {
     const c = this.config;
     const random = this.deps.random ?? (c.scheduler.seed !== undefined ? new SeededRandom(c.scheduler.seed) : mathRandom);
-    const scheduler = new Scheduler({ profile: buildProfile(c.scheduler.profile ?? DEFAULT_PROFILE_CONFIG), random });
+    const scheduler = new Scheduler({
+      profile: buildProfile(c.scheduler.profile ?? DEFAULT_PROFILE_CONFIG),
+      random,
+      saturation: this.saturation,
+    });
     const pipeline = new RequestPipeline({
       flowControl: this.flowControl,
       scheduler,

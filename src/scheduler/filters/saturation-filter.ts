@@ -1,5 +1,5 @@
 // Keeps endpoints with fresh metrics and headroom; if none has any, the profile keeps them all (fail open).
-import { type EndpointSnapshot } from '../../datalayer/index.js';
+import { type EndpointSnapshot, hasHeadroom } from '../../datalayer/index.js';
 import { type Filter, type SchedulingContext } from '../types.js';
 
 export const SATURATION_FILTER = 'saturation-filter';
@@ -15,7 +15,9 @@ export interface SaturationFilterOptions {
 }
 
 /**
- * Drops stale endpoints, endpoints never scraped, and endpoints at a threshold. Work we dispatched since the last
+ * With the saturation detector's per-endpoint view in the context, keeps exactly the endpoints the detector
+ * says have headroom. Without it, uses its own thresholds:
+ * drops stale endpoints, endpoints never scraped, and endpoints at a threshold. Work we dispatched since the last
  * scrape counts toward the queue, so an endpoint fills up within one scrape interval instead of looking empty.
  */
 export class SaturationFilter implements Filter {
@@ -30,6 +32,7 @@ export class SaturationFilter implements Filter {
   }
 
   hasHeadroom(ctx: SchedulingContext, endpoint: EndpointSnapshot): boolean {
+    if (ctx.saturation !== undefined) return hasHeadroom(ctx.saturation, endpoint.id);
     const m = endpoint.metrics;
     if (endpoint.stale || m === undefined) return false;
     const queue = m.waitingQueue + ctx.inflight.load(endpoint.id).requestsSinceScrape;

@@ -86,6 +86,25 @@ describe('Scheduler', () => {
   });
 });
 
+describe('Scheduler with the saturation detector view', () => {
+  it('keeps only endpoints the detector says have headroom, even when their metrics look idle', () => {
+    const full = new Set(['10.0.0.1:8000', '10.0.0.2:8000']);
+    const s = new Scheduler({
+      random: new SeededRandom(3),
+      saturation: { endpointSaturation: (id) => (full.has(id) ? 1 : 0.2) },
+    });
+    for (let i = 0; i < 20; i++) {
+      const r = s.schedule({ model: 'm' }, three, noInflight);
+      expect(r.kind === 'scheduled' && r.endpoints[0]?.id).toBe('[::1]:8000');
+    }
+  });
+
+  it('fails open when the detector says no endpoint has headroom', () => {
+    const s = new Scheduler({ random: new SeededRandom(3), saturation: { endpointSaturation: () => 1.5 } });
+    expect(s.schedule({ model: 'm' }, three, noInflight).kind).toBe('scheduled');
+  });
+});
+
 describe('profile configuration', () => {
   it('builds the default profile: Go weights plus in-flight awareness', () => {
     const profile = buildProfile(DEFAULT_PROFILE_CONFIG);
