@@ -2,6 +2,7 @@
 // in-flight version, or the moment a fresh endpoint turns stale), and fan out change notifications.
 import { type Clock, type Logger, noopLogger, systemClock } from '../core/index.js';
 import {
+  type EndpointMetrics,
   type EndpointSaturationView,
   type EndpointSnapshot,
   type InflightFeed,
@@ -9,6 +10,7 @@ import {
 } from '../datalayer/index.js';
 import { type SaturationSource } from '../flowcontrol/saturation-port.js';
 import { type Aggregation, aggregate } from './aggregation.js';
+import { freshMetrics } from './endpoint-score.js';
 
 /** What a detector saw at its last evaluation; immutable, shared by reference until inputs change. */
 export interface SaturationDetails {
@@ -100,6 +102,20 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
 
   /** Saturation of one endpoint now; set `notes.stale` / `notes.expiresAfter` when they apply. */
   protected abstract scoreEndpoint(endpoint: EndpointSnapshot, now: number, notes: ScoreNotes): number;
+
+  /**
+   * The endpoint's metrics if fresh, noting when they will go stale so the cache expires then; undefined, noted
+   * as stale, when they are missing or too old (the caller then scores the endpoint as saturated).
+   */
+  protected freshOrNoteStale(endpoint: EndpointSnapshot, now: number, stalenessMs: number, notes: ScoreNotes): EndpointMetrics | undefined {
+    const metrics = freshMetrics(endpoint, now, stalenessMs);
+    if (metrics === undefined) {
+      notes.stale = true;
+      return undefined;
+    }
+    notes.expiresAfter = (endpoint.scrapedAt ?? now) + stalenessMs;
+    return metrics;
+  }
 
   private refresh(): SaturationDetails {
     const snapshot = this.deps.pool.current();

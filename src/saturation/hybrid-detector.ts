@@ -4,7 +4,7 @@
 import { InvalidArgumentError } from '../core/index.js';
 import { type EndpointSnapshot, type InflightFeed } from '../datalayer/index.js';
 import { CachedSaturationDetector, type DetectorDeps, type ScoreNotes } from './cached-detector.js';
-import { freshMetrics, rooflineScore } from './endpoint-score.js';
+import { rooflineScore } from './endpoint-score.js';
 import {
   type ResolvedThresholds,
   type UtilizationThresholds,
@@ -65,12 +65,8 @@ export class HybridDetector extends CachedSaturationDetector {
 
   protected scoreEndpoint(endpoint: EndpointSnapshot, now: number, notes: ScoreNotes): number {
     const { queueThreshold, kvThreshold, stalenessMs } = this.thresholds;
-    const metrics = freshMetrics(endpoint, now, stalenessMs);
-    if (metrics === undefined) {
-      notes.stale = true;
-      return 1;
-    }
-    notes.expiresAfter = (endpoint.scrapedAt ?? now) + stalenessMs;
+    const metrics = this.freshOrNoteStale(endpoint, now, stalenessMs, notes);
+    if (metrics === undefined) return 1;
     const load = this.inflight.load(endpoint.id);
     const waiting = metrics.waitingQueue + this.unseenRequestWeight * load.requestsSinceScrape;
     let kv = metrics.kvCacheUsage;

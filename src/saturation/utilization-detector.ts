@@ -2,7 +2,7 @@
 // fail-closed staleness and a pool aggregation where one hot endpoint cannot block the others.
 import { type EndpointSnapshot } from '../datalayer/index.js';
 import { CachedSaturationDetector, type DetectorDeps, type ScoreNotes } from './cached-detector.js';
-import { freshMetrics, rooflineScore } from './endpoint-score.js';
+import { rooflineScore } from './endpoint-score.js';
 import { type ResolvedThresholds, type UtilizationThresholds, resolveThresholds } from './options.js';
 
 export type UtilizationOptions = UtilizationThresholds;
@@ -23,12 +23,8 @@ export class UtilizationDetector extends CachedSaturationDetector {
 
   protected scoreEndpoint(endpoint: EndpointSnapshot, now: number, notes: ScoreNotes): number {
     const { queueThreshold, kvThreshold, stalenessMs } = this.thresholds;
-    const metrics = freshMetrics(endpoint, now, stalenessMs);
-    if (metrics === undefined) {
-      notes.stale = true;
-      return 1;
-    }
-    notes.expiresAfter = (endpoint.scrapedAt ?? now) + stalenessMs;
+    const metrics = this.freshOrNoteStale(endpoint, now, stalenessMs, notes);
+    if (metrics === undefined) return 1;
     return rooflineScore(metrics.waitingQueue, metrics.kvCacheUsage, queueThreshold, kvThreshold);
   }
 }
