@@ -26,6 +26,8 @@ const band = z.strictObject({
   ttlMs: positive.optional(),
   ceiling: positive.optional(),
   weight: positive.optional(),
+  /** A full band evicts from the tenant holding the most of it (`fair-share`) or turns newcomers away. */
+  overflow: z.enum(['fair-share', 'reject']).optional(),
 });
 
 const plugin = z.strictObject({ name: z.string(), params: z.record(z.string(), z.number()).optional() });

@@ -1,6 +1,7 @@
 // A priority band: the flows of one priority, their fairness state, limits, and the band's arrival-order list.
 import { IntrusiveList } from '../core/index.js';
 import { type Flow } from './flow.js';
+import { FlowLengths } from './flow-lengths.js';
 import { type FairnessPolicy, type FairnessState } from './policies/fairness/fairness-policy.js';
 import { type OrderingPolicy } from './policies/ordering/ordering-policy.js';
 import { type QueueItem } from './queue-item.js';
@@ -21,13 +22,23 @@ export interface BandSettings {
   readonly weight: number;
   /** Configured bands live for the life of the process; on-demand bands are collected when idle. */
   readonly isStatic: boolean;
+  /**
+   * When the band is full: `fair-share` makes room by evicting the newest request of the tenant holding the
+   * most queue space per unit of weight, if that is more than the newcomer's tenant would hold; `reject`
+   * turns the newcomer away.
+   */
+  readonly overflow: BandOverflow;
 }
+
+export type BandOverflow = 'fair-share' | 'reject';
 
 export class Band {
   readonly flows = new Map<string, Flow>();
   readonly fairness: FairnessState;
   /** Every queued item of the band in arrival order: O(1) access to the oldest and the newest. */
   readonly arrivals = new IntrusiveList<QueueItem>((i) => i.bandLink);
+  /** Flows by queue length; kept only under `fair-share` overflow, so `reject` bands pay nothing. */
+  readonly lengths: FlowLengths | undefined;
   queuedBytes = 0;
   /** Effective saturation ceiling, set by the usage-limit policy whenever the set of bands changes. */
   ceiling = 1.0;
@@ -37,6 +48,7 @@ export class Band {
 
   constructor(readonly settings: BandSettings) {
     this.fairness = settings.fairness.newState({ ordering: settings.ordering });
+    this.lengths = settings.overflow === 'fair-share' ? new FlowLengths() : undefined;
   }
 
   get priority(): number {

@@ -127,7 +127,7 @@ export class FlowController {
       return new Promise<Outcome>((resolve) => this.dispatch(request, flow, options, 0, now, resolve));
     }
 
-    const refusal = this.admit(request, band);
+    const refusal = this.admit(request, band, flow);
     if (refusal !== undefined) {
       this.bands.maybeIdle(flow);
       return this.refuse(request, 'capacity', refusal);
@@ -192,10 +192,14 @@ export class FlowController {
   }
 
   /** Checks capacity; on global overflow displaces strictly lower-priority work. Returns a refusal message or undefined. */
-  private admit(request: FlowRequest, band: Band): string | undefined {
+  private admit(request: FlowRequest, band: Band, flow: Flow): string | undefined {
     const s = band.settings;
     if (band.queuedRequests + 1 > s.maxRequests || band.queuedBytes + request.byteSize > s.maxBytes) {
-      return `band ${s.name} at capacity: ${band.queuedRequests}/${s.maxRequests} requests, ${band.queuedBytes}/${s.maxBytes} bytes`;
+      const victim = this.fairShareVictim(band, flow, request.byteSize);
+      if (victim === undefined) {
+        return `band ${s.name} at capacity: ${band.queuedRequests}/${s.maxRequests} requests, ${band.queuedBytes}/${s.maxBytes} bytes`;
+      }
+      this.evict(victim, 'fair-share');
     }
     const needRequests = this.queued + 1 - this.options.maxQueuedRequests;
     const needBytes = this.queuedBytes + request.byteSize - this.options.maxQueuedBytes;
@@ -206,6 +210,24 @@ export class FlowController {
     }
     for (const victim of victims) this.evict(victim, 'displaced');
     return undefined;
+  }
+
+  /**
+   * Under `fair-share` overflow: the newest request of the flow holding the most queue space per unit of weight,
+   * if that flow would still hold more than the newcomer's flow after the swap and one eviction makes the
+   * newcomer fit. The longest flow is found in O(1) by raw length (an approximation of "most per unit of
+   * weight" when weights differ); its newest item in O(1) for FIFO queues.
+   */
+  private fairShareVictim(band: Band, newcomer: Flow, byteSize: number): QueueItem | undefined {
+    const longest = band.lengths?.longest();
+    if (longest === undefined || longest === newcomer) return undefined;
+    if (longest.queue.size / longest.weight <= (newcomer.queue.size + 1) / newcomer.weight) return undefined;
+    const victim = longest.queue.newest();
+    if (victim === undefined) return undefined;
+    const s = band.settings;
+    const fits =
+      band.queuedRequests <= s.maxRequests && band.queuedBytes - victim.request.byteSize + byteSize <= s.maxBytes;
+    return fits ? victim : undefined;
   }
 
   /** Lowest band first, newest first within a band, strictly below `priority`; undefined if not enough. */
@@ -234,6 +256,7 @@ export class FlowController {
     flow.queue.push(item);
     if (wasEmpty) band.fairness.activate(flow);
     else if (flow.queue.peek() === item) band.fairness.headChanged(flow);
+    band.lengths?.grew(flow);
     band.arrivals.push(item);
     const bytes = item.request.byteSize;
     band.queuedBytes += bytes;
@@ -257,6 +280,7 @@ export class FlowController {
     flow.queue.remove(item);
     if (flow.queue.size === 0) band.fairness.deactivate(flow);
     else if (wasHead) band.fairness.headChanged(flow);
+    band.lengths?.shrank(flow);
     band.arrivals.remove(item);
     const bytes = item.request.byteSize;
     band.queuedBytes -= bytes;
@@ -406,6 +430,8 @@ function evictionMessage(reason: EvictReason, item: QueueItem): string {
       return `request cancelled while queued (${where})`;
     case 'displaced':
       return `request displaced by higher-priority work (${where})`;
+    case 'fair-share':
+      return `request evicted from a full band to make room for a tenant below its fair share (${where})`;
     case 'shutdown':
       return `flow control shut down while the request was queued (${where})`;
   }

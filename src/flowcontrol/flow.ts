@@ -13,6 +13,8 @@ export class Flow implements ListLink<Flow> {
   prev: Flow | undefined = undefined;
   next: Flow | undefined = undefined;
   owner: IntrusiveList<Flow> | undefined = undefined;
+  /** Position in its band's queue-length buckets (fair-share overflow). */
+  readonly lengthLink: ListLink<Flow> = newLink();
   /** Position in the controller's idle-flow LRU list. */
   readonly idleLink: ListLink<Flow> = newLink();
   idleSince = 0;

@@ -1,6 +1,6 @@
 // Flow-controller options: the documented defaults, and their one-time validation into resolved settings.
 import { type Clock, type Logger, InvalidArgumentError, type Registry } from '../core/index.js';
-import { type BandSettings } from './band.js';
+import { type BandOverflow, type BandSettings } from './band.js';
 import { type FlowControlObserver } from './observer.js';
 import { type ArbitrationPolicy } from './policies/arbitration/arbitration-policy.js';
 import { arbitrationPolicies } from './policies/arbitration/registry.js';
@@ -43,6 +43,8 @@ export interface BandConfig {
   readonly ceiling?: number;
   /** Share under `weighted` arbitration. @default 2^(rank from the bottom), set when omitted */
   readonly weight?: number;
+  /** What a full band does with a newcomer; see BandSettings.overflow. @default 'fair-share' */
+  readonly overflow?: BandOverflow;
 }
 
 export type BandTemplate = Omit<BandConfig, 'priority' | 'name'>;
@@ -116,6 +118,14 @@ function positive(field: string, v: number | undefined, fallback: number, allowI
   return value;
 }
 
+export const DEFAULT_BAND_OVERFLOW: BandOverflow = 'fair-share';
+
+function overflowOf(field: string, v: unknown): BandOverflow {
+  const value = v ?? DEFAULT_BAND_OVERFLOW;
+  if (value !== 'fair-share' && value !== 'reject') throw new InvalidArgumentError(field, value, '"fair-share" or "reject"');
+  return value;
+}
+
 function resolveBand(
   field: string,
   cfg: BandTemplate & { priority: number; name?: string },
@@ -140,6 +150,7 @@ function resolveBand(
     ceiling: cfg.ceiling,
     weight: positive(`${field}.weight`, cfg.weight, 1),
     isStatic,
+    overflow: overflowOf(`${field}.overflow`, cfg.overflow),
   };
 }
 

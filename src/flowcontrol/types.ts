@@ -38,7 +38,7 @@ export interface Lease {
 }
 
 export type RejectReason = 'capacity' | 'flow-limit' | 'shutdown';
-export type EvictReason = 'ttl' | 'cancelled' | 'displaced' | 'shutdown';
+export type EvictReason = 'ttl' | 'cancelled' | 'displaced' | 'fair-share' | 'shutdown';
 
 export interface DispatchedOutcome {
   readonly kind: 'dispatched';

@@ -43,6 +43,8 @@ export function rejectionFor(
       return unavailable('shutdown', outcome.message, advice);
     case 'displaced':
       return contended('displaced', outcome.message, advice);
+    case 'fair-share':
+      return contended('fair-share', outcome.message, advice);
     case 'cancelled':
       // Nobody is listening any more; 499 is the de-facto "client closed request" code for logs and metrics.
       return { kind: 'reject', status: 499, reason: 'cancelled', message: outcome.message };

@@ -99,6 +99,11 @@ export class FlowHarness {
   /** Priority of the request being enqueued right now (displacement happens synchronously inside enqueue). */
   arrivingPriority: number | undefined;
   readonly displacementViolations: string[] = [];
+  /** Queued requests per flow (tenant@priority), counted synchronously from arrivals and outcome events. */
+  private readonly queuedByFlow = new Map<string, number>();
+  private arrivingFlow: string | undefined;
+  readonly fairShareEvictions: number[] = [];
+  readonly fairShareViolations: string[] = [];
 
   constructor(options: Partial<FlowControllerOptions> = {}, initialLimit = 4, timerLatenessMs = 0) {
     this.clock = timerLatenessMs > 0 ? new LateClock(timerLatenessMs) : new ManualClock(0);
@@ -110,6 +115,9 @@ export class FlowHarness {
       observer: {
         onOutcome: (e) => {
           this.events.push(e);
+          const key = `${e.fairnessId}@${e.priority}`;
+          if (e.reason === 'fair-share') this.checkFairShare(key, e.fairnessId, options.tenantWeights ?? {});
+          this.queuedByFlow.set(key, (this.queuedByFlow.get(key) ?? 0) - 1);
           if (e.reason === 'displaced') {
             if (this.arrivingPriority === undefined || e.priority >= this.arrivingPriority) {
               this.displacementViolations.push(`displaced priority ${e.priority} for ${String(this.arrivingPriority)}`);
@@ -121,6 +129,21 @@ export class FlowHarness {
       },
       ...options,
     });
+  }
+
+  /** A fair-share eviction must hit a flow holding more queue per unit of weight than the newcomer's would. */
+  private checkFairShare(victimKey: string, victimTenant: string, weights: Readonly<Record<string, number>>): void {
+    const arriving = this.arrivingFlow;
+    if (arriving === undefined) {
+      this.fairShareViolations.push(`fair-share eviction of ${victimKey} outside an arrival`);
+      return;
+    }
+    const newcomerTenant = arriving.split('@')[0] ?? '';
+    const victimShare = (this.queuedByFlow.get(victimKey) ?? 0) / (weights[victimTenant] ?? 1);
+    const newcomerShare = (this.queuedByFlow.get(arriving) ?? 0) / (weights[newcomerTenant] ?? 1);
+    this.fairShareEvictions.push(victimShare - newcomerShare);
+    if (victimKey.split('@')[1] !== arriving.split('@')[1]) this.fairShareViolations.push(`${victimKey} evicted for ${arriving}: other band`);
+    if (!(victimShare > newcomerShare)) this.fairShareViolations.push(`${victimKey} (${victimShare}) evicted for ${arriving} (${newcomerShare})`);
   }
 
   /** The ceiling the controller applies to `priority`'s band now. */
@@ -176,6 +199,8 @@ export class FlowHarness {
     };
     this.submitted.push(sub);
     this.arrivingPriority = s.priority;
+    this.arrivingFlow = `${sub.tenant}@${s.priority}`;
+    this.queuedByFlow.set(this.arrivingFlow, (this.queuedByFlow.get(this.arrivingFlow) ?? 0) + 1);
     const p = this.fc.enqueueAndWait(
       { id: `r${sub.index}`, fairnessId: sub.tenant, priority: s.priority, byteSize: s.bytes, estimatedCost: s.cost, ttlMs: s.ttlMs },
       {
@@ -203,6 +228,7 @@ export class FlowHarness {
       },
     );
     this.arrivingPriority = undefined;
+    this.arrivingFlow = undefined;
     void p.then((o) => sub.outcomes.push(o));
     return sub;
   }

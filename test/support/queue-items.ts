@@ -13,6 +13,7 @@ const band = new Band({
   ceiling: undefined,
   weight: 1,
   isStatic: true,
+  overflow: 'reject',
 });
 const clock = new ManualClock();
 

@@ -8,6 +8,8 @@ export interface FlowQueue {
   /** The item the ordering policy would dispatch next. */
   peek(): QueueItem | undefined;
   pop(): QueueItem | undefined;
+  /** The most recently enqueued item; used only when making room on overflow (heap queues scan: O(n)). */
+  newest(): QueueItem | undefined;
   /** Removes `item` if present (cancel, expiry, displacement); returns whether it was. */
   remove(item: QueueItem): boolean;
 }

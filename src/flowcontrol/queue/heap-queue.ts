@@ -30,6 +30,12 @@ export class HeapQueue implements FlowQueue {
     return this.heap.peek();
   }
 
+  newest(): QueueItem | undefined {
+    let newest: QueueItem | undefined;
+    for (const item of this.heap.toArray()) if (newest === undefined || item.seq > newest.seq) newest = item;
+    return newest;
+  }
+
   pop(): QueueItem | undefined {
     return this.heap.pop();
   }

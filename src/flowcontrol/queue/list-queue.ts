@@ -20,6 +20,10 @@ export class ListQueue implements FlowQueue {
     return this.list.head;
   }
 
+  newest(): QueueItem | undefined {
+    return this.list.tail;
+  }
+
   pop(): QueueItem | undefined {
     return this.list.shift();
   }

@@ -115,6 +115,35 @@ describe('FlowController', () => {
     expect(same).toMatchObject({ kind: 'rejected', reason: 'capacity' });
   });
 
+  it('makes room in a full band by evicting the newest request of the tenant holding the most of it', async () => {
+    const { fc } = setup({ bands: [{ priority: 0, maxRequests: 4 }] }, 1.0);
+    const a = [0, 1, 2, 3].map(() => track(fc.enqueueAndWait(req({ fairnessId: 'a' }))));
+    const b1 = track(fc.enqueueAndWait(req({ fairnessId: 'b' })));
+    await flushMicrotasks();
+    expect(a[3]!.outcome).toMatchObject({ kind: 'evicted', reason: 'fair-share' });
+    expect(a.slice(0, 3).every((x) => x.outcome === undefined)).toBe(true);
+    expect(b1.outcome).toBeUndefined();
+    // a: 3, b: 1 -> b may take one more of a's places, then they are even and the next newcomer is refused.
+    void fc.enqueueAndWait(req({ fairnessId: 'b' }));
+    await flushMicrotasks();
+    expect(a[2]!.outcome).toMatchObject({ kind: 'evicted', reason: 'fair-share' });
+    expect(await fc.enqueueAndWait(req({ fairnessId: 'b' }))).toMatchObject({ kind: 'rejected', reason: 'capacity' });
+    expect(fc.stats().queuedRequests).toBe(4);
+  });
+
+  it('weighs queue space by tenant weight, and never evicts under overflow "reject"', async () => {
+    const weighted = setup({ bands: [{ priority: 0, maxRequests: 4 }], tenantWeights: { gold: 3 } }, 1.0);
+    for (let i = 0; i < 3; i++) void weighted.fc.enqueueAndWait(req({ fairnessId: 'gold' }));
+    void weighted.fc.enqueueAndWait(req({ fairnessId: 'bronze' }));
+    // gold holds 3 places at weight 3 (1 per unit), bronze would hold 2 at weight 1: no eviction.
+    expect(await weighted.fc.enqueueAndWait(req({ fairnessId: 'bronze' }))).toMatchObject({ kind: 'rejected', reason: 'capacity' });
+    const strict = setup({ bands: [{ priority: 0, maxRequests: 2, overflow: 'reject' }] }, 1.0);
+    const held = [0, 1].map(() => track(strict.fc.enqueueAndWait(req({ fairnessId: 'a' }))));
+    expect(await strict.fc.enqueueAndWait(req({ fairnessId: 'b' }))).toMatchObject({ kind: 'rejected', reason: 'capacity' });
+    await flushMicrotasks();
+    expect(held.every((x) => x.outcome === undefined)).toBe(true);
+  });
+
   it('refuses invalid requests with an error naming the field', async () => {
     const { fc } = setup();
     await expect(fc.enqueueAndWait(req({ byteSize: -1 }))).rejects.toThrow(/request\.byteSize/);

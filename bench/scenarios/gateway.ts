@@ -1,0 +1,111 @@
+// The simulated gateway: the request path of src/gateway/pipeline.ts minus HTTP. Queue in flow control (when the
+// system has it), schedule and count in flight inside onDispatch, send to the chosen engine, release the lease
+// with the actual usage when the response ends; shed requests get the answer rejectionFor() would give.
+import { type ManualClock, type TimerHandle } from '../../src/core/index.js';
+import { type InflightTicket } from '../../src/datalayer/index.js';
+import { type Lease } from '../../src/flowcontrol/index.js';
+import { DEFAULT_RETRY_ADVICE, rejectionFor } from '../../src/gateway/outcome-response.js';
+import { type Recorder, type RequestRecord } from './recorder.js';
+import { type SimPool } from './sim-pool.js';
+import { type GatewaySystem } from './systems.js';
+import { MODEL, type PlannedRequest } from './traffic.js';
+
+export class SimGateway {
+  constructor(
+    private readonly clock: ManualClock,
+    private readonly pool: SimPool,
+    private readonly system: GatewaySystem,
+    private readonly recorder: Recorder,
+  ) {}
+
+  async send(r: PlannedRequest): Promise<void> {
+    const { clock, pool, system, recorder } = this;
+    const arrivedAt = clock.now();
+    const rec = recorder.arrive(r, arrivedAt);
+    const estimatedCost = r.promptTokens + r.maxTokens;
+    const abort = new AbortController();
+    let submitted = false;
+    const clientTimer: TimerHandle = clock.setTimeout(() => {
+      rec.answeredAfterMs = clock.now() - arrivedAt;
+      recorder.settle(rec, 'timeout', clock.now());
+      abort.abort();
+      if (submitted && rec.endpoint !== undefined) pool.engine(rec.endpoint).abort(r.id);
+    }, r.clientTimeoutMs);
+
+    let ticket: InflightTicket | undefined;
+    let endpoint: string | undefined;
+    const place = (): void => {
+      system.gate?.consume();
+      const result = system.scheduler.schedule(
+        { model: MODEL, prefixHashes: r.schedulerHashes, estimatedTokens: estimatedCost, endpointCount: 1 },
+        pool.store.current(),
+        pool.inflight,
+      );
+      if (result.kind !== 'scheduled') return;
+      const primary = result.endpoints[0];
+      if (primary === undefined) return;
+      endpoint = primary.id;
+      ticket = pool.inflight.begin(primary.id, estimatedCost);
+      if (r.schedulerHashes.length > 0) system.scheduler.recordRouting(r.schedulerHashes, primary);
+    };
+
+    let lease: Lease | undefined;
+    if (system.flow !== undefined) {
+      const outcome = await system.flow.enqueueAndWait(
+        { id: r.id, fairnessId: r.tenant, priority: r.priority, byteSize: r.promptChars, estimatedCost, arrivedAt },
+        { signal: abort.signal, onDispatch: place },
+      );
+      if (outcome.kind !== 'dispatched') {
+        if (rec.outcome !== undefined) return; // the client had already given up (evicted: cancelled)
+        const answer = rejectionFor(outcome, pool.store.current().endpoints.length > 0, DEFAULT_RETRY_ADVICE);
+        this.shed(rec, `${answer.status} ${answer.reason}`, answer.retryAfterSeconds, arrivedAt, clientTimer);
+        return;
+      }
+      lease = outcome.lease;
+    } else {
+      place();
+    }
+    const chosen = endpoint;
+    if (chosen === undefined || rec.outcome !== undefined) {
+      lease?.release();
+      if (ticket !== undefined) pool.inflight.end(ticket);
+      if (rec.outcome === undefined) this.shed(rec, '503 unschedulable', DEFAULT_RETRY_ADVICE.unavailableSeconds, arrivedAt, clientTimer);
+      return;
+    }
+    const now = clock.now();
+    recorder.dispatched(rec, chosen, now);
+    submitted = true;
+    const held = ticket;
+    pool.engine(chosen).submit(
+      { id: r.id, promptTokens: r.promptTokens, blockHashes: r.blockHashes, maxTokens: r.maxTokens, outputTokens: r.outputTokens },
+      {
+        onToken: (index, t) => {
+          if (index === 0) {
+            rec.ttftMs = t - arrivedAt;
+            recorder.tokens(r.tenant, r.promptTokens, t);
+          }
+          recorder.tokens(r.tenant, 1, t);
+        },
+        onFinish: (result) => {
+          clock.clearTimeout(clientTimer);
+          const complete = result.reason !== 'abort';
+          lease?.release(complete ? { promptTokens: result.promptTokens, outputTokens: result.outputTokens } : undefined);
+          if (held !== undefined) pool.inflight.end(held);
+          recorder.left(rec);
+          if (complete) {
+            rec.e2eMs = result.finishMs - arrivedAt;
+            recorder.settle(rec, 'completed', result.finishMs);
+          }
+        },
+      },
+    );
+  }
+
+  private shed(rec: RequestRecord, reason: string, retryAfter: number | undefined, arrivedAt: number, timer: TimerHandle): void {
+    this.clock.clearTimeout(timer);
+    rec.shedReason = reason;
+    rec.retryAfterSeconds = retryAfter;
+    rec.answeredAfterMs = this.clock.now() - arrivedAt;
+    this.recorder.settle(rec, 'shed', this.clock.now());
+  }
+}
