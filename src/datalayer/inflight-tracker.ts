@@ -27,7 +27,10 @@ export interface InflightTicket {
 
 class Ticket implements InflightTicket {
   ended = false;
-  /** Still counted in the "since scrape" figures (no scrape taken after it began has landed). */
+  /**
+   * Still counted in the "since scrape" figures (no scrape taken after it began has landed). Once false on a
+   * live ticket, some landed scrape has seen it, so its end is credited as finished work.
+   */
   unseen = true;
 
   constructor(
@@ -43,6 +46,9 @@ interface EndpointLedger {
   tokens: number;
   requestsSinceScrape: number;
   tokensSinceScrape: number;
+  /** Seen tickets that ended since the last scrape landed; zeroed by the next landing. */
+  requestsEndedSinceScrape: number;
+  tokensEndedSinceScrape: number;
   /** Unseen tickets in begin order (= time order, the clock is monotonic); ended ones are dropped lazily. */
   readonly unseen: Denque<Ticket>;
   /** Frozen view handed to readers, rebuilt lazily after a change. */
@@ -58,8 +64,10 @@ export interface InflightTrackerOptions {
 
 /**
  * Complexity: begin O(1); end O(1) amortised; load O(1); markScraped O(tickets begun before the scrape),
- * each ticket popped at most once. Memory is bounded by live tickets: ledgers of idle endpoints are deleted,
- * and the lazy queue is compacted when dead entries outnumber live ones.
+ * each ticket popped at most once. Memory is bounded by live tickets plus one ledger per endpoint holding
+ * only finished-work credit: a ledger is deleted once it has no live ticket and no credit (credit clears at
+ * the endpoint's next scrape, or `forget()`), and the lazy queue is compacted when dead entries outnumber
+ * live ones.
  */
 export class InflightTracker implements InflightFeed, ScrapeListener {
   private readonly clock: Clock;
@@ -83,7 +91,16 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
     const ticket = new Ticket(this, endpointId, estimatedTokens, this.clock.now());
     let ledger = this.ledgers.get(endpointId);
     if (ledger === undefined) {
-      ledger = { requests: 0, tokens: 0, requestsSinceScrape: 0, tokensSinceScrape: 0, unseen: new Denque(), view: undefined };
+      ledger = {
+        requests: 0,
+        tokens: 0,
+        requestsSinceScrape: 0,
+        tokensSinceScrape: 0,
+        requestsEndedSinceScrape: 0,
+        tokensEndedSinceScrape: 0,
+        unseen: new Denque(),
+        view: undefined,
+      };
       this.ledgers.set(endpointId, ledger);
     }
     ledger.requests++;
@@ -96,7 +113,11 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
     return ticket;
   }
 
-  /** Releases a ticket; returns false (and changes nothing) if it was already ended. */
+  /**
+   * Releases a ticket; returns false (and changes nothing) if it was already ended. A ticket the last landed
+   * scrape had seen is credited as finished work until the next scrape lands; an unseen one just leaves the
+   * since-scrape counts (no scrape counted it, so there is nothing to take back).
+   */
   end(ticket: InflightTicket): boolean {
     if (!(ticket instanceof Ticket) || ticket.owner !== this) {
       throw new InvalidArgumentError('ticket', ticket, 'a ticket from this tracker');
@@ -111,12 +132,19 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
       ticket.unseen = false;
       ledger.requestsSinceScrape--;
       ledger.tokensSinceScrape -= ticket.tokens;
+    } else {
+      ledger.requestsEndedSinceScrape++;
+      ledger.tokensEndedSinceScrape += ticket.tokens;
     }
-    if (ledger.requests === 0) {
+    // Kept while it carries credit: the scraped metrics still count the finished work until the next scrape.
+    if (ledger.requests === 0 && ledger.requestsEndedSinceScrape === 0) {
       this.ledgers.delete(ticket.endpointId);
     } else {
       if (ledger.requestsSinceScrape === 0) ledger.tokensSinceScrape = 0; // no float drift when empty
-      if (ledger.unseen.length > 2 * ledger.requestsSinceScrape + 32) compact(ledger);
+      if (ledger.requests === 0) {
+        ledger.tokens = 0; // no float drift when empty
+        ledger.unseen.clear(); // only dead entries left
+      } else if (ledger.unseen.length > 2 * ledger.requestsSinceScrape + 32) compact(ledger);
       ledger.view = undefined;
     }
     this.changes++;
@@ -133,6 +161,11 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
     const ledger = this.ledgers.get(endpointId);
     if (ledger === undefined) return;
     let changed = false;
+    if (ledger.requestsEndedSinceScrape > 0) {
+      ledger.requestsEndedSinceScrape = 0;
+      ledger.tokensEndedSinceScrape = 0;
+      changed = true;
+    }
     for (;;) {
       const head = ledger.unseen.peekFront();
       if (head === undefined || head.beganAt >= takenAt) break;
@@ -144,8 +177,26 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
       changed = true;
     }
     if (!changed) return;
-    if (ledger.requestsSinceScrape === 0) ledger.tokensSinceScrape = 0;
-    ledger.view = undefined;
+    if (ledger.requests === 0) {
+      this.ledgers.delete(endpointId); // it only held credit
+    } else {
+      if (ledger.requestsSinceScrape === 0) ledger.tokensSinceScrape = 0;
+      ledger.view = undefined;
+    }
+    this.changes++;
+  }
+
+  /**
+   * Drops the finished-work credit of an endpoint that will not be scraped again (left the pool), so its
+   * ledger does not outlive its live tickets. Live tickets stay counted until they end.
+   */
+  forget(endpointId: string): void {
+    const ledger = this.ledgers.get(endpointId);
+    if (ledger === undefined || ledger.requestsEndedSinceScrape === 0) return;
+    ledger.requestsEndedSinceScrape = 0;
+    ledger.tokensEndedSinceScrape = 0;
+    if (ledger.requests === 0) this.ledgers.delete(endpointId);
+    else ledger.view = undefined;
     this.changes++;
   }
 
@@ -157,6 +208,8 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
       tokens: ledger.tokens,
       requestsSinceScrape: ledger.requestsSinceScrape,
       tokensSinceScrape: ledger.tokensSinceScrape,
+      requestsEndedSinceScrape: ledger.requestsEndedSinceScrape,
+      tokensEndedSinceScrape: ledger.tokensEndedSinceScrape,
     });
     return ledger.view;
   }

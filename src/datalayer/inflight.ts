@@ -12,6 +12,17 @@ export interface InflightLoad {
    */
   readonly requestsSinceScrape: number;
   readonly tokensSinceScrape: number;
+  /**
+   * Requests the endpoint's last scrape saw (begun before its send time) that have finished since that scrape
+   * landed: the scraped metrics still count them, though the server has already freed their slot and KV
+   * blocks. Reset when the next scrape lands. Work begun after the last scrape never counts here: its end
+   * only removes it from `requestsSinceScrape`.
+   * Optional so that hand-built loads (fakes, benchmarks) stay valid; absent reads as 0, i.e. no credit
+   * for finished work, which is the conservative reading.
+   */
+  readonly requestsEndedSinceScrape?: number;
+  /** Estimated tokens of `requestsEndedSinceScrape`. Absent reads as 0. */
+  readonly tokensEndedSinceScrape?: number;
 }
 
 export const NO_INFLIGHT: InflightLoad = Object.freeze({
@@ -19,6 +30,8 @@ export const NO_INFLIGHT: InflightLoad = Object.freeze({
   tokens: 0,
   requestsSinceScrape: 0,
   tokensSinceScrape: 0,
+  requestsEndedSinceScrape: 0,
+  tokensEndedSinceScrape: 0,
 });
 
 /** Read side of the in-flight tracker, for saturation detectors and scorers. O(1) per lookup. */
@@ -38,6 +51,12 @@ export interface InflightFeed extends InflightView {
 
 /** Told when an endpoint's scrape lands, so "since scrape" counts can be reset. */
 export interface ScrapeListener {
-  /** Dispatches begun strictly before `takenAt` (the scrape's send time) are assumed visible in its metrics. */
+  /**
+   * Dispatches begun strictly before `takenAt` (the scrape's send time) are assumed visible in its metrics.
+   * The finished-work credit (`requestsEndedSinceScrape`) is reset: the new metrics reflect ends before
+   * `takenAt`; an end while the scrape was in flight is dropped too (counted as still running, the safe error).
+   */
   markScraped(endpointId: string, takenAt: number): void;
+  /** The endpoint left the pool: drop whatever is kept for it that no ticket still needs. */
+  forget?(endpointId: string): void;
 }

@@ -164,6 +164,7 @@ export class PoolMonitor {
     if (member === undefined) return;
     this.members.delete(id);
     this.store.remove(id);
+    this.options.scrapeListener?.forget?.(id);
     const stopped = member.scraper.stop().finally(() => this.stopping.delete(stopped));
     this.stopping.add(stopped);
   }

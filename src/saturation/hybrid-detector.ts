@@ -1,6 +1,7 @@
 // `hybrid` detector (the default): scraped metrics (closed loop) plus what Fairway dispatched to each endpoint
 // since that endpoint's last scrape (open loop), so a burst between two scrapes cannot all pass through the
-// same apparent headroom (the herding llm-d users report).
+// same apparent headroom (the herding llm-d users report), minus the work that finished since that scrape, so
+// the gate reopens as soon as capacity frees instead of up to a scrape interval later.
 import { InvalidArgumentError } from '../core/index.js';
 import { type EndpointSnapshot, type InflightFeed } from '../datalayer/index.js';
 import { CachedSaturationDetector, type DetectorDeps, type ScoreNotes } from './cached-detector.js';
@@ -17,6 +18,8 @@ import {
 export const DEFAULT_UNSEEN_REQUEST_WEIGHT = 1;
 /** @default 1: each unseen estimated token counts as one KV token (needs the server's cache geometry). */
 export const DEFAULT_UNSEEN_TOKEN_WEIGHT = 1;
+/** @default 1: each scraped request that finished since the scrape frees one slot and its estimated tokens. */
+export const DEFAULT_FINISHED_REQUEST_CREDIT = 1;
 
 export interface HybridOptions extends UtilizationThresholds {
   /** Waiting-queue requests added per request dispatched since the last scrape. @default 1 */
@@ -26,6 +29,13 @@ export interface HybridOptions extends UtilizationThresholds {
    * capacity (`kvBlockSize x kvNumBlocks` from cache_config_info; ignored when unknown). @default 1
    */
   readonly unseenTokenWeight?: number;
+  /**
+   * Credit for work the last scrape counted that has finished since: each such request takes this many
+   * requests off the scraped waiting queue and this many times its estimated tokens off the scraped KV usage
+   * (each floored at 0). 0 ignores finished work until the next scrape (the behaviour before this option).
+   * @default 1
+   */
+  readonly finishedRequestCredit?: number;
   /** Optional hard cap on Fairway's total in-flight requests per endpoint. @default undefined (none) */
   readonly maxRequests?: number;
   /** Optional hard cap on Fairway's total in-flight estimated tokens per endpoint. @default undefined (none) */
@@ -33,18 +43,20 @@ export interface HybridOptions extends UtilizationThresholds {
 }
 
 /**
- * Per endpoint:
- *   waiting' = waiting + unseenRequestWeight x requestsSinceScrape
- *   kv'      = kvUsage + unseenTokenWeight x tokensSinceScrape / (blockSize x numBlocks)
+ * Per endpoint, with c = finishedRequestCredit and capacity = blockSize x numBlocks:
+ *   waiting' = max(0, waiting - c x requestsEndedSinceScrape) + unseenRequestWeight x requestsSinceScrape
+ *   kv'      = max(0, kvUsage - c x tokensEndedSinceScrape / capacity) + unseenTokenWeight x tokensSinceScrape / capacity
  *   score    = max(waiting' / queueThreshold, kv' / kvThreshold[, requests / maxRequests, tokens / maxTokens])
- * When the endpoint's scrape lands, the tracker drops the dispatches it saw, so nothing is counted twice for
- * long. Between scrapes each dispatch raises the score, so at most ceil(queueThreshold - waiting) requests
- * (with the default weight) pass through one endpoint's headroom. Stale or missing metrics score 1.0.
+ * When the endpoint's scrape lands, the tracker drops the dispatches it saw and the finished-work credit, so
+ * nothing is counted twice for long. Between scrapes each dispatch raises the score and each finished
+ * request the scrape had counted lowers it, so at most ceil(queueThreshold - max(0, waiting - c x ended))
+ * requests (with the default weights) pass through one endpoint's headroom. Stale or missing metrics score 1.0.
  */
 export class HybridDetector extends CachedSaturationDetector {
   readonly thresholds: ResolvedThresholds;
   readonly unseenRequestWeight: number;
   readonly unseenTokenWeight: number;
+  readonly finishedRequestCredit: number;
   readonly maxRequests: number | undefined;
   readonly maxTokens: number | undefined;
   private readonly inflight: InflightFeed;
@@ -59,6 +71,10 @@ export class HybridDetector extends CachedSaturationDetector {
     this.thresholds = thresholds;
     this.unseenRequestWeight = nonNegative('unseenRequestWeight', options.unseenRequestWeight ?? DEFAULT_UNSEEN_REQUEST_WEIGHT);
     this.unseenTokenWeight = nonNegative('unseenTokenWeight', options.unseenTokenWeight ?? DEFAULT_UNSEEN_TOKEN_WEIGHT);
+    this.finishedRequestCredit = nonNegative(
+      'finishedRequestCredit',
+      options.finishedRequestCredit ?? DEFAULT_FINISHED_REQUEST_CREDIT,
+    );
     this.maxRequests = optionalPositive('maxRequests', options.maxRequests);
     this.maxTokens = optionalPositive('maxTokens', options.maxTokens);
   }
@@ -68,11 +84,24 @@ export class HybridDetector extends CachedSaturationDetector {
     const metrics = this.freshOrNoteStale(endpoint, now, stalenessMs, notes);
     if (metrics === undefined) return 1;
     const load = this.inflight.load(endpoint.id);
-    const waiting = metrics.waitingQueue + this.unseenRequestWeight * load.requestsSinceScrape;
+    const credit = this.finishedRequestCredit;
+    // A finished request the scrape counted freed its running slot, so the server admitted one of its waiting
+    // requests (if any): the scraped queue is one shorter. Floored at 0 before the open loop is added: once the
+    // scraped queue is drained a freed slot admits no scraped request, and if unseen work takes it, that work
+    // still counts as waiting here (the safe error). The caps below need no credit: Fairway's own totals drop
+    // at once on end().
+    const waiting =
+      Math.max(0, metrics.waitingQueue - credit * (load.requestsEndedSinceScrape ?? 0)) +
+      this.unseenRequestWeight * load.requestsSinceScrape;
     let kv = metrics.kvCacheUsage;
     const { kvBlockSize, kvNumBlocks } = metrics;
     if (kvBlockSize !== undefined && kvNumBlocks !== undefined && kvBlockSize * kvNumBlocks > 0) {
-      kv += (this.unseenTokenWeight * load.tokensSinceScrape) / (kvBlockSize * kvNumBlocks);
+      const capacity = kvBlockSize * kvNumBlocks;
+      // Freed KV blocks, by the token estimate: optimistic when the request stopped short of its expected
+      // output, held fewer blocks at scrape time (mid-generation), or shared prefix blocks that stay cached;
+      // the next scrape corrects it, and the waiting-queue term is unaffected.
+      kv = Math.max(0, kv - (credit * (load.tokensEndedSinceScrape ?? 0)) / capacity);
+      kv += (this.unseenTokenWeight * load.tokensSinceScrape) / capacity;
     }
     let score = rooflineScore(waiting, kv, queueThreshold, kvThreshold);
     if (this.maxRequests !== undefined) score = Math.max(score, load.requests / this.maxRequests);

@@ -30,6 +30,7 @@ export {
   HybridDetector,
   DEFAULT_UNSEEN_REQUEST_WEIGHT,
   DEFAULT_UNSEEN_TOKEN_WEIGHT,
+  DEFAULT_FINISHED_REQUEST_CREDIT,
 } from './hybrid-detector.js';
 export {
   type SaturationDetectorFactory,

@@ -9,7 +9,14 @@ describe('InflightTracker', () => {
     tracker.begin('a:1', 100);
     tracker.begin('a:1', 50);
     tracker.begin('b:1', 10);
-    expect(tracker.load('a:1')).toEqual({ requests: 2, tokens: 150, requestsSinceScrape: 2, tokensSinceScrape: 150 });
+    expect(tracker.load('a:1')).toEqual({
+      requests: 2,
+      tokens: 150,
+      requestsSinceScrape: 2,
+      tokensSinceScrape: 150,
+      requestsEndedSinceScrape: 0,
+      tokensEndedSinceScrape: 0,
+    });
     expect(tracker.load('b:1').requests).toBe(1);
     expect(tracker.load('c:1')).toBe(NO_INFLIGHT);
     expect(tracker.totalRequests()).toBe(3);
@@ -40,9 +47,9 @@ describe('InflightTracker', () => {
     clock.advance(5);
     tracker.begin('a:1', 40); // t=10
     tracker.markScraped('a:1', 5);
-    expect(tracker.load('a:1')).toEqual({ requests: 3, tokens: 70, requestsSinceScrape: 2, tokensSinceScrape: 60 });
+    expect(tracker.load('a:1')).toMatchObject({ requests: 3, tokens: 70, requestsSinceScrape: 2, tokensSinceScrape: 60 });
     tracker.markScraped('a:1', 11);
-    expect(tracker.load('a:1')).toEqual({ requests: 3, tokens: 70, requestsSinceScrape: 0, tokensSinceScrape: 0 });
+    expect(tracker.load('a:1')).toMatchObject({ requests: 3, tokens: 70, requestsSinceScrape: 0, tokensSinceScrape: 0 });
   });
 
   it('ending an unseen ticket lowers both totals and since-scrape counts; a later scrape does not lower them twice', () => {
@@ -55,6 +62,63 @@ describe('InflightTracker', () => {
     clock.advance(1);
     tracker.markScraped('a:1', 1);
     expect(tracker.load('a:1')).toMatchObject({ requests: 1, tokens: 20, requestsSinceScrape: 0, tokensSinceScrape: 0 });
+  });
+
+  it('a ticket a landed scrape had seen counts as ended-since-scrape when it ends, until the next scrape lands', () => {
+    const clock = new ManualClock();
+    const tracker = new InflightTracker({ clock });
+    const seen = tracker.begin('a:1', 30); // t=0
+    const other = tracker.begin('a:1', 5);
+    clock.advance(1);
+    tracker.markScraped('a:1', 1); // sees both
+    tracker.end(seen);
+    expect(tracker.load('a:1')).toEqual({
+      requests: 1,
+      tokens: 5,
+      requestsSinceScrape: 0,
+      tokensSinceScrape: 0,
+      requestsEndedSinceScrape: 1,
+      tokensEndedSinceScrape: 30,
+    });
+    clock.advance(1);
+    tracker.markScraped('a:1', 2); // taken after the end: its metrics reflect it, the credit goes
+    expect(tracker.load('a:1')).toMatchObject({ requests: 1, requestsEndedSinceScrape: 0, tokensEndedSinceScrape: 0 });
+    tracker.end(other);
+    expect(tracker.load('a:1')).toMatchObject({ requests: 0, tokens: 0, requestsEndedSinceScrape: 1, tokensEndedSinceScrape: 5 });
+  });
+
+  it('a ticket begun after the last scrape that ends before the next one is never credited as ended', () => {
+    const clock = new ManualClock();
+    const tracker = new InflightTracker({ clock });
+    tracker.begin('a:1', 1);
+    clock.advance(1);
+    tracker.markScraped('a:1', 1);
+    const unseen = tracker.begin('a:1', 40); // t=1, same instant as the scrape's send: not seen
+    tracker.end(unseen);
+    expect(tracker.load('a:1')).toMatchObject({ requests: 1, requestsSinceScrape: 0, requestsEndedSinceScrape: 0, tokensEndedSinceScrape: 0 });
+    clock.advance(1);
+    tracker.markScraped('a:1', 2); // taken after it ended: not counted either
+    expect(tracker.load('a:1')).toMatchObject({ requests: 1, requestsEndedSinceScrape: 0 });
+  });
+
+  it('keeps an idle endpoint\'s finished-work credit until its next scrape or forget(), then drops the ledger', () => {
+    const clock = new ManualClock();
+    const tracker = new InflightTracker({ clock });
+    const t = tracker.begin('a:1', 7);
+    const u = tracker.begin('b:1', 9);
+    clock.advance(1);
+    tracker.markScraped('a:1', 1);
+    tracker.markScraped('b:1', 1);
+    tracker.end(t);
+    tracker.end(u);
+    expect(tracker.load('a:1')).toMatchObject({ requests: 0, requestsEndedSinceScrape: 1, tokensEndedSinceScrape: 7 });
+    expect(tracker.totalRequests()).toBe(0);
+    const v = tracker.version;
+    tracker.markScraped('a:1', 2);
+    expect(tracker.version).toBeGreaterThan(v);
+    expect(tracker.load('a:1')).toBe(NO_INFLIGHT);
+    tracker.forget('b:1');
+    expect(tracker.load('b:1')).toBe(NO_INFLIGHT);
   });
 
   it('bumps version on every change, notifies release listeners on end only', () => {
@@ -97,7 +161,7 @@ describe('InflightTracker', () => {
     expect(() => tracker.begin('a:1', Number.NaN)).toThrow(/estimatedTokens/);
   });
 
-  it('property: counts always equal a naive model of live tickets under any begin/end/scrape sequence', () => {
+  it('property: counts (live, unseen, and ended-since-scrape among seen) always equal a naive model under any begin/end/scrape sequence', () => {
     type Op = { kind: 'begin'; ep: number; tokens: number } | { kind: 'end'; pick: number } | { kind: 'scrape'; ep: number } | { kind: 'tick' };
     const op: fc.Arbitrary<Op> = fc.oneof(
       fc.record({ kind: fc.constant('begin' as const), ep: fc.integer({ min: 0, max: 2 }), tokens: fc.integer({ min: 0, max: 1000 }) }),
@@ -106,31 +170,43 @@ describe('InflightTracker', () => {
       fc.constant({ kind: 'tick' as const }),
     );
     fc.assert(
-      fc.property(fc.array(op, { maxLength: 300 }), (ops) => {
+      fc.property(fc.array(op, { maxLength: 300, size: 'max' }), (ops) => {
         const clock = new ManualClock();
         const tracker = new InflightTracker({ clock });
-        const model: { ticket: ReturnType<InflightTracker['begin']>; seen: boolean; live: boolean }[] = [];
+        // endedSinceScrape: ended after its endpoint's last scrape landed, having been seen by a landed scrape.
+        const model: { ticket: ReturnType<InflightTracker['begin']>; seen: boolean; live: boolean; endedSinceScrape: boolean }[] = [];
         for (const o of ops) {
-          if (o.kind === 'begin') model.push({ ticket: tracker.begin(`e${o.ep}`, o.tokens), seen: false, live: true });
-          else if (o.kind === 'end' && model.length > 0) {
+          if (o.kind === 'begin') {
+            model.push({ ticket: tracker.begin(`e${o.ep}`, o.tokens), seen: false, live: true, endedSinceScrape: false });
+          } else if (o.kind === 'end' && model.length > 0) {
             const m = model[o.pick % model.length]!;
             tracker.end(m.ticket);
+            if (m.live && m.seen) m.endedSinceScrape = true;
             m.live = false;
           } else if (o.kind === 'scrape') {
             const at = clock.now();
             tracker.markScraped(`e${o.ep}`, at);
-            for (const m of model) if (m.ticket.endpointId === `e${o.ep}` && m.ticket.beganAt < at) m.seen = true;
+            for (const m of model) {
+              if (m.ticket.endpointId !== `e${o.ep}`) continue;
+              m.endedSinceScrape = false;
+              if (m.live && m.ticket.beganAt < at) m.seen = true;
+            }
           } else clock.advance(1);
         }
         for (const ep of ['e0', 'e1', 'e2']) {
           const live = model.filter((m) => m.live && m.ticket.endpointId === ep);
           const unseen = live.filter((m) => !m.seen);
-          expect(tracker.load(ep)).toEqual({
+          const ended = model.filter((m) => m.endedSinceScrape && m.ticket.endpointId === ep);
+          const expected = {
             requests: live.length,
             tokens: live.reduce((s, m) => s + m.ticket.tokens, 0),
             requestsSinceScrape: unseen.length,
             tokensSinceScrape: unseen.reduce((s, m) => s + m.ticket.tokens, 0),
-          });
+            requestsEndedSinceScrape: ended.length,
+            tokensEndedSinceScrape: ended.reduce((s, m) => s + m.ticket.tokens, 0),
+          };
+          if (live.length === 0 && ended.length === 0) expect(tracker.load(ep)).toBe(NO_INFLIGHT); // no idle ledger kept
+          else expect(tracker.load(ep)).toEqual(expected);
         }
       }),
       { numRuns: 200 },

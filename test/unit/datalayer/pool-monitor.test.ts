@@ -106,6 +106,20 @@ describe('PoolMonitor', () => {
     await monitor.close();
   });
 
+  it('tells the in-flight ledger to forget an endpoint that leaves the pool (no credit kept for ever)', async () => {
+    const { clock, source, inflight, monitor } = setup([{ host: 'a', port: 1 }, { host: 'b', port: 2 }]);
+    await monitor.start();
+    await run(clock, 60);
+    const ticket = inflight.begin('a:1', 100);
+    await run(clock, 60); // a scrape sees the ticket
+    inflight.end(ticket); // finished after that scrape: credited until the next one
+    expect(inflight.load('a:1').requestsEndedSinceScrape).toBe(1);
+    source.set([{ host: 'b', port: 2 }]);
+    await flush();
+    expect(inflight.load('a:1').requestsEndedSinceScrape ?? 0).toBe(0);
+    await monitor.close();
+  });
+
   it('close() is idempotent and start() after close throws a coded error', async () => {
     const { monitor } = setup([]);
     await monitor.start();

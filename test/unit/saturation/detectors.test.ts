@@ -139,6 +139,77 @@ describe('HybridDetector', () => {
     expect(d.saturation()).toBe(0.75);
   });
 
+  it('credits a finished request the scrape had counted at once: one slot freed, one waiting request admitted, its tokens freed', () => {
+    const f = poolOf([{ waiting: 0, kv: 0, ageMs: 0, blockSize: 16, numBlocks: 1000 }]);
+    const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock }, { queueThreshold: 5, kvThreshold: 0.8 });
+    const id = f.ids[0]!;
+    const running = [f.inflight.begin(id, 1600), f.inflight.begin(id, 1600)];
+    f.clock.advance(1);
+    f.scrape(id, 5, 0.5); // the scrape sees our two running requests and a full queue
+    expect(d.saturation()).toBe(1);
+    f.inflight.end(running[0]!);
+    // Before the next scrape: waiting 5 - 1 = 4, KV 0.5 - 1600 / 16000 = 0.4.
+    expect(d.endpointSaturation(id)).toBeCloseTo(0.8, 10);
+    expect(d.details().inflightVersion).toBe(f.inflight.version);
+    // The open loop still adds on top: one dispatch into the freed slot closes the gate again.
+    const next = f.inflight.begin(id, 0);
+    expect(d.endpointSaturation(id)).toBe(1);
+    f.inflight.end(next); // unseen by any scrape: it only leaves the open loop, no credit
+    expect(d.endpointSaturation(id)).toBeCloseTo(0.8, 10);
+    f.clock.advance(1);
+    f.scrape(id, 4, 0.45); // the next scrape reflects the end; the credit is dropped, not applied twice
+    expect(d.endpointSaturation(id)).toBeCloseTo(0.8, 10);
+  });
+
+  it('never credits finished work below zero waiting or zero KV, and adds the open loop after the floor', () => {
+    const f = poolOf([{ waiting: 0, kv: 0, ageMs: 0, blockSize: 16, numBlocks: 1000 }]);
+    const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock }, { queueThreshold: 4, kvThreshold: 0.5 });
+    const id = f.ids[0]!;
+    const seen = [f.inflight.begin(id, 8000), f.inflight.begin(id, 8000), f.inflight.begin(id, 8000)];
+    f.clock.advance(1);
+    f.scrape(id, 1, 0.2);
+    for (const t of seen) f.inflight.end(t); // 3 ended vs 1 waiting; 24000 tokens vs 0.2 x 16000 = 3200 used
+    expect(d.endpointSaturation(id)).toBe(0);
+    f.inflight.begin(id, 1600);
+    // waiting' = max(0, 1 - 3) + 1 = 1 (not -1); kv' = max(0, 0.2 - 1.5) + 0.1 = 0.1 (not negative).
+    expect(d.endpointSaturation(id)).toBeCloseTo(Math.max(1 / 4, 0.1 / 0.5), 10);
+  });
+
+  it('finishedRequestCredit 0 keeps the scraped figures until the next scrape (the behaviour before the credit)', () => {
+    const f = poolOf([{ waiting: 0, kv: 0, ageMs: 0 }]);
+    const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock }, { finishedRequestCredit: 0 });
+    const id = f.ids[0]!;
+    const t = f.inflight.begin(id, 1);
+    f.clock.advance(1);
+    f.scrape(id, 5, 0);
+    f.inflight.end(t);
+    expect(d.saturation()).toBe(1);
+    expect(d.finishedRequestCredit).toBe(0);
+    expect(new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock }).finishedRequestCredit).toBe(1);
+  });
+
+  it('fires onChange when work ends, so flow control re-evaluates the gate before the next scrape', () => {
+    const f = poolOf([{ waiting: 0, kv: 0, ageMs: 0 }]);
+    const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock });
+    const id = f.ids[0]!;
+    const t = f.inflight.begin(id, 1);
+    f.clock.advance(1);
+    f.scrape(id, 5, 0);
+    const seenByListener: number[] = []; // recorded, not asserted inside: the detector swallows listener errors
+    d.onChange(() => seenByListener.push(d.saturation()));
+    f.inflight.end(t);
+    expect(seenByListener).toHaveLength(1);
+    expect(seenByListener[0]).toBeCloseTo(0.8, 10); // already reflects the end when listeners run
+  });
+
+  it('rejects an invalid finishedRequestCredit with an error naming the field', () => {
+    const f = poolOf([]);
+    const deps = { pool: f.store, inflight: f.inflight };
+    expect(() => new HybridDetector(deps, { finishedRequestCredit: -1 })).toThrow(/finishedRequestCredit/);
+    expect(() => new HybridDetector(deps, { finishedRequestCredit: Number.NaN })).toThrow(/finishedRequestCredit/);
+    expect(() => new HybridDetector(deps, { finishedRequestCredit: Number.POSITIVE_INFINITY })).toThrow(/finishedRequestCredit/);
+  });
+
   it('fails closed on stale endpoints whatever the in-flight count', () => {
     const f = poolOf([{ waiting: 0, kv: 0, ageMs: 500 }]);
     const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock });

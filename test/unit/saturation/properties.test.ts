@@ -118,38 +118,87 @@ describe('saturation properties', () => {
     );
   });
 
-  it('the hybrid detector never admits more concurrent work per endpoint than its headroom allows between two scrapes', () => {
-    type Event = { kind: 'dispatch'; pick: number; tokens: number } | { kind: 'end'; pick: number } | { kind: 'scrape'; ep: number; waiting: number; kv: number };
+  it('every end() keeps or lowers pool and endpoint saturation (finished work, seen by a scrape or not, never adds load)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(freshState, { minLength: 1, maxLength: 4 }),
+        fc.array(
+          fc.oneof(
+            fc.record({ kind: fc.constant('dispatch' as const), ep: fc.nat(), tokens: fc.integer({ min: 0, max: 5000 }) }),
+            fc.record({ kind: fc.constant('end' as const), pick: fc.nat() }),
+            fc.record({ kind: fc.constant('scrape' as const), ep: fc.nat(), waiting: fc.integer({ min: 0, max: 20 }) }),
+          ),
+          { minLength: 10, maxLength: 60, size: 'max' },
+        ),
+        aggregation,
+        fc.constantFrom<Kind>('hybrid', 'concurrency'),
+        (states, events, agg, kind) => {
+          const f = poolOf(states);
+          const d = detector(kind, f, agg);
+          const live: InflightTicket[] = [];
+          for (const e of events) {
+            if (e.kind === 'dispatch') live.push(f.inflight.begin(f.ids[e.ep % f.ids.length]!, e.tokens));
+            else if (e.kind === 'scrape') {
+              f.clock.advance(1);
+              f.scrape(f.ids[e.ep % f.ids.length]!, e.waiting, 0.3);
+            } else if (live.length > 0) {
+              const t = live.splice(e.pick % live.length, 1)[0]!;
+              const before = d.endpointSaturation(t.endpointId);
+              const pool = d.saturation();
+              f.inflight.end(t);
+              expect(d.endpointSaturation(t.endpointId)).toBeLessThanOrEqual(before);
+              expect(d.saturation()).toBeLessThanOrEqual(pool);
+            }
+          }
+        },
+      ),
+      { numRuns: RUNS },
+    );
+  });
+
+  it('the hybrid detector never admits more concurrent work per endpoint than its headroom allows between two scrapes, headroom counting the slots and KV that work the scrape saw has freed by finishing', () => {
+    // Restated for finished-work credit c: with c = 0 this is exactly the earlier statement (unseen requests
+    // <= queueThreshold - waiting, unseen tokens within the KV headroom). With c > 0 each request the scrape
+    // counted that has since finished frees c waiting slots and c x its tokens of KV, so the scraped figures
+    // are taken net of that credit (floored at 0): waiting - c x ended, kv - c x endedTokens / capacity.
+    // The ledger (seen, ended since the scrape, unseen) is kept here independently of the tracker.
+    // Scraped KV is drawn as a share of the threshold (up to 1.25x) so that endpoints sit near their KV limit,
+    // where crediting finished tokens decides admission, instead of mostly far above or below it.
+    type Event = { kind: 'dispatch'; pick: number; tokens: number } | { kind: 'end'; pick: number } | { kind: 'scrape'; ep: number; waiting: number; kvShare: number };
+    const kvShare = fc.double({ min: 0, max: 1.25, noNaN: true });
     const event: fc.Arbitrary<Event> = fc.oneof(
-      { weight: 6, arbitrary: fc.record({ kind: fc.constant('dispatch' as const), pick: fc.nat(), tokens: fc.integer({ min: 1, max: 2000 }) }) },
-      { weight: 2, arbitrary: fc.record({ kind: fc.constant('end' as const), pick: fc.nat() }) },
+      { weight: 5, arbitrary: fc.record({ kind: fc.constant('dispatch' as const), pick: fc.nat(), tokens: fc.integer({ min: 1, max: 2000 }) }) },
+      { weight: 3, arbitrary: fc.record({ kind: fc.constant('end' as const), pick: fc.nat() }) },
       {
-        weight: 1,
-        arbitrary: fc.record({ kind: fc.constant('scrape' as const), ep: fc.nat(), waiting: fc.integer({ min: 0, max: 12 }), kv: fc.double({ min: 0, max: 1, noNaN: true }) }),
+        weight: 2,
+        arbitrary: fc.record({ kind: fc.constant('scrape' as const), ep: fc.nat(), waiting: fc.integer({ min: 0, max: 12 }), kvShare }),
       },
     );
     const endpoint = fc.record({
       waiting: fc.integer({ min: 0, max: 12 }),
-      kv: fc.double({ min: 0, max: 1, noNaN: true }),
-      ageMs: fc.constant(0),
+      kvShare,
       blockSize: fc.constantFrom(16, undefined),
       numBlocks: fc.integer({ min: 50, max: 2000 }),
     });
     fc.assert(
       fc.property(
-        fc.array(endpoint, { minLength: 1, maxLength: 5 }),
+        fc.array(endpoint, { minLength: 1, maxLength: 3 }),
         fc.integer({ min: 1, max: 10 }),
         fc.double({ min: 0.1, max: 1, noNaN: true }),
-        fc.array(event, { maxLength: 200 }),
-        (states, queueThreshold, kvThreshold, events) => {
+        fc.constantFrom(0, 0.5, 1, 2),
+        fc.array(event, { minLength: 20, maxLength: 200, size: 'max' }), // long runs: several scrape intervals each
+        (raw, queueThreshold, kvThreshold, credit, events) => {
+          const kvOf = (share: number): number => Math.min(1, share * kvThreshold);
+          const states = raw.map((s) => ({ ...s, kv: kvOf(s.kvShare), ageMs: 0 }));
           const f = poolOf(states);
           const d = new HybridDetector(
             { pool: f.store, inflight: f.inflight, clock: f.clock },
-            { queueThreshold, kvThreshold, stalenessMs: 1e9 },
+            { queueThreshold, kvThreshold, stalenessMs: 1e9, finishedRequestCredit: credit },
           );
           const scraped = new Map(f.ids.map((id, i) => [id, { waiting: states[i]!.waiting, kv: states[i]!.kv }]));
           const capacity = new Map(f.ids.map((id, i) => [id, states[i]!.blockSize === undefined ? undefined : 16 * states[i]!.numBlocks]));
-          const live: InflightTicket[] = [];
+          const ended = new Map(f.ids.map((id) => [id, { requests: 0, tokens: 0 }]));
+          const live: { ticket: InflightTicket; seen: boolean }[] = [];
           const MAX_TOKENS = 2000;
           for (const e of events) {
             if (e.kind === 'dispatch') {
@@ -160,25 +209,38 @@ describe('saturation properties', () => {
                 continue;
               }
               expect(open.length).toBeGreaterThan(0);
-              live.push(f.inflight.begin(open[e.pick % open.length]!, e.tokens));
+              live.push({ ticket: f.inflight.begin(open[e.pick % open.length]!, e.tokens), seen: false });
             } else if (e.kind === 'end' && live.length > 0) {
-              f.inflight.end(live.splice(e.pick % live.length, 1)[0]!);
+              const { ticket, seen } = live.splice(e.pick % live.length, 1)[0]!;
+              f.inflight.end(ticket);
+              if (seen) {
+                const x = ended.get(ticket.endpointId)!;
+                x.requests++;
+                x.tokens += ticket.tokens;
+              }
             } else if (e.kind === 'scrape') {
               const id = f.ids[e.ep % f.ids.length]!;
               f.clock.advance(1);
-              f.scrape(id, e.waiting, e.kv);
-              scraped.set(id, { waiting: e.waiting, kv: e.kv });
+              f.scrape(id, e.waiting, kvOf(e.kvShare));
+              scraped.set(id, { waiting: e.waiting, kv: kvOf(e.kvShare) });
+              ended.set(id, { requests: 0, tokens: 0 });
+              for (const m of live) if (m.ticket.endpointId === id) m.seen = true; // all began before this instant
             }
             for (const id of f.ids) {
               const { waiting, kv } = scraped.get(id)!;
-              const load = f.inflight.load(id);
-              // Requests: each unseen one counts as a waiting request, so at most (threshold - waiting) pass.
-              expect(load.requestsSinceScrape).toBeLessThanOrEqual(Math.max(0, queueThreshold - waiting));
+              const gone = ended.get(id)!;
+              const unseen = live.filter((m) => !m.seen && m.ticket.endpointId === id);
+              const unseenTokens = unseen.reduce((sum, m) => sum + m.ticket.tokens, 0);
+              // Requests: each was admitted while (waiting net of credit) + unseen ahead of it < threshold, and
+              // the net waiting only falls between scrapes, so every unseen one fits the current headroom.
+              const netWaiting = Math.max(0, waiting - credit * gone.requests);
+              if (unseen.length > 0) expect(unseen.length - 1).toBeLessThan(queueThreshold - netWaiting);
               const cap = capacity.get(id);
-              if (cap !== undefined && load.tokensSinceScrape > 0) {
-                // Tokens: all but the last admitted request fit into the KV headroom.
-                expect(load.tokensSinceScrape).toBeLessThan(Math.max(0, (kvThreshold - kv) * cap) + MAX_TOKENS + 1e-6);
-                expect(kv).toBeLessThan(kvThreshold);
+              if (cap !== undefined && unseenTokens > 0) {
+                // Tokens: all but the last admitted request fit into the KV headroom net of freed tokens.
+                const netKv = Math.max(0, kv - (credit * gone.tokens) / cap);
+                expect(unseenTokens).toBeLessThan(Math.max(0, (kvThreshold - netKv) * cap) + MAX_TOKENS + 1e-6);
+                expect(netKv).toBeLessThan(kvThreshold);
               }
             }
           }
