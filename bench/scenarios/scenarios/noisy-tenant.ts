@@ -1,5 +1,6 @@
 // Scenario 2, noisy tenant: tenant A sends ten times B's request rate with 4x longer prompts, equal weights.
 // B alone is run too (its solo TTFT, in the same run).
+import { Summary } from '../../../src/core/index.js';
 import { weightedJain, maxMinJain } from '../jain.js';
 import { type RunOutput } from '../run-system.js';
 import {
@@ -75,6 +76,17 @@ export async function runNoisyTenant(ctx: ScenarioContext): Promise<ScenarioRepo
   };
   const bRatio = (name: string): number => (classOf(systems[name] ?? references[name] ?? soloReport, 'tenant-b')?.ttftP99Ms ?? Number.NaN) / (soloB?.ttftP99Ms ?? Number.NaN);
   const names = [...runs.keys(), TTL_ONLY];
+  // B's p99 over the whole run is dominated by the flood's first second, when A's burst takes every engine slot
+  // at once and B waits for the first of those long requests to finish; the steady state is reported apart.
+  const steadyB = (run: RunOutput): number => {
+    const ttft = new Summary();
+    for (const r of run.recorder.records.values()) {
+      if (r.tenant === 'tenant-b' && r.arrivalMs >= WARM_MS && r.ttftMs !== undefined) ttft.add(r.ttftMs);
+    }
+    return ttft.percentile(99);
+  };
+  const steadyRuns = new Map<string, RunOutput>([...runs, [TTL_ONLY, variant]]);
+  const steadyRatio = (name: string): number => steadyB(steadyRuns.get(name) as RunOutput) / (soloB?.ttftP99Ms ?? Number.NaN);
   const jbPass = num('fairway', 'bothBackloggedSeconds') > 0 ? num('fairway', 'jainWhileBothBacklogged') >= 0.99 : undefined;
   return {
     name: spec.name,
@@ -102,6 +114,12 @@ export async function runNoisyTenant(ctx: ScenarioContext): Promise<ScenarioRepo
         goal: '<= 1.5',
         values: Object.fromEntries(names.map((n): [string, string] => [n, fmt(bRatio(n), 2)]).concat([['solo p99 ms', fmt(soloB?.ttftP99Ms ?? Number.NaN)]])),
         pass: bRatio('fairway') <= 1.5,
+      },
+      {
+        name: `tenant-b TTFT p99 of requests arriving after the first ${WARM_MS / 1000} s / solo p99 (steady state)`,
+        goal: '<= 1.5',
+        values: Object.fromEntries(names.map((n): [string, string] => [n, fmt(steadyRatio(n), 2)])),
+        pass: steadyRatio('fairway') <= 1.5,
       },
     ],
     notes: [
