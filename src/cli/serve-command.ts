@@ -1,7 +1,7 @@
 // `fairway serve --config FILE`: the endpoint picker itself, with graceful shutdown on SIGTERM/SIGINT.
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
-import { type FairwayConfig, type FairwayConfigInput, parseConfig, validateConfig } from '../config/index.js';
+import { parseConfig } from '../config/index.js';
 import { FairwayServer } from '../server/index.js';
 import { startTracing } from '../observability/index.js';
 import { cliLogger } from './logger.js';
@@ -17,18 +17,6 @@ interface ServeOptions {
   logLevel?: string;
 }
 
-/** Applies command-line port overrides on top of the file. */
-export function withOverrides(config: FairwayConfig, o: ServeOptions): FairwayConfig {
-  const server: FairwayConfigInput['server'] = {
-    ...config.server,
-    grpcPort: o.grpcPort ?? config.server.grpcPort,
-    healthPort: o.healthPort ?? config.server.healthPort,
-    metricsPort: o.metricsPort ?? config.server.metricsPort,
-    proxyPort: o.proxyPort ?? config.server.proxyPort,
-  };
-  return validateConfig({ ...config, server, logging: { level: o.logLevel ?? config.logging.level } });
-}
-
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
@@ -41,7 +29,10 @@ export function registerServeCommand(program: Command): void {
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent')
     .action(async (o: ServeOptions) => {
       const text = o.config !== undefined ? await readFile(o.config, 'utf8') : '{}';
-      const config = withOverrides(parseConfig(text, o.config ?? 'defaults'), o);
+      const config = parseConfig(text, o.config ?? 'defaults', {
+        server: { grpcPort: o.grpcPort, healthPort: o.healthPort, metricsPort: o.metricsPort, proxyPort: o.proxyPort },
+        logging: { level: o.logLevel },
+      });
       const logger = cliLogger(config.logging.level);
       const tracing = startTracing({
         serviceName: config.tracing.serviceName,

@@ -39,14 +39,31 @@ export function validateConfig(input: unknown): FairwayConfig {
   return deepFreeze(result.data);
 }
 
-/** Parses YAML text; `source` names the file in error messages. */
-export function parseConfig(text: string, source = 'config'): FairwayConfig {
+/** Parses YAML text into a plain document, not yet validated; `source` names the file in error messages. */
+export function parseConfigDocument(text: string, source = 'config'): unknown {
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length > 0) {
     throw new ConfigError('', `${source}: invalid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
   }
+  return doc.toJS() as unknown;
+}
+
+/**
+ * Parses and validates YAML text; `overrides` (e.g. command-line flags) are merged over the document's top-level
+ * sections first, so the result is validated exactly once.
+ */
+export function parseConfig(text: string, source = 'config', overrides: Readonly<Record<string, Record<string, unknown>>> = {}): FairwayConfig {
+  const raw = parseConfigDocument(text, source) ?? {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', `${source}: the document must be a mapping`);
+  const doc = { ...(raw as Record<string, unknown>) };
+  for (const [section, values] of Object.entries(overrides)) {
+    const current = doc[section];
+    const base = typeof current === 'object' && current !== null && !Array.isArray(current) ? current : {};
+    const defined = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+    doc[section] = { ...base, ...defined };
+  }
   try {
-    return validateConfig(doc.toJS());
+    return validateConfig(doc);
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError('', `${source}: ${err.message}`);
     throw err;

@@ -5,7 +5,10 @@ import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65_535);
 const positive = z.number().positive();
-const limit = z.union([z.number().positive(), z.literal('unlimited')]).transform((v) => (v === 'unlimited' ? Infinity : v));
+// `unlimited` in YAML; Infinity when built in code (or when a validated config is validated again).
+const limit = z
+  .union([z.number().positive(), z.literal('unlimited'), z.custom<number>((v) => v === Infinity, 'must be a number > 0 or "unlimited"')])
+  .transform((v) => (v === 'unlimited' ? Infinity : v));
 const priority = z.number().int().min(-1_000_000).max(1_000_000);
 
 const endpoint = z.strictObject({

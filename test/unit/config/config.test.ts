@@ -40,6 +40,26 @@ describe('configuration', () => {
     expect(() => validateConfig({ server: { tls: { mode: 'files' } } })).toThrow(/server\.tls/);
   });
 
+  it('accepts its own output again: unlimited capacities stay Infinity', () => {
+    const once = validateConfig({ flowControl: { maxQueuedRequests: 'unlimited', bands: [{ priority: 0, maxBytes: 'unlimited' }] } });
+    expect(once.flowControl.maxQueuedRequests).toBe(Infinity);
+    const twice = validateConfig(once);
+    expect(twice.flowControl.maxQueuedRequests).toBe(Infinity);
+    expect(twice.flowControl.bands[0]?.maxBytes).toBe(Infinity);
+    expect(() => validateConfig({ flowControl: { maxQueuedRequests: -Infinity } })).toThrow(/flowControl\.maxQueuedRequests/);
+  });
+
+  it('merges command-line overrides over the file before validating, ignoring flags not given', () => {
+    const c = parseConfig('server: { grpcPort: 7000, healthPort: 7001 }\nlogging: { level: debug }\n', 'f.yaml', {
+      server: { grpcPort: 0, healthPort: undefined },
+      logging: { level: undefined },
+    });
+    expect(c.server.grpcPort).toBe(0);
+    expect(c.server.healthPort).toBe(7001);
+    expect(c.logging.level).toBe('debug');
+    expect(() => parseConfig('', 'f.yaml', { server: { grpcPort: 99_999 } })).toThrow(/f\.yaml: server\.grpcPort/);
+  });
+
   it('returns a frozen document', () => {
     const c = validateConfig({});
     expect(Object.isFrozen(c)).toBe(true);
