@@ -5,6 +5,8 @@ import { z } from 'zod';
 
 const port = z.number().int().min(0).max(65_535);
 const positive = z.number().positive();
+/** Node timers cannot wait longer than 2^31-1 ms; no TTL needs to. */
+const duration = z.number().positive().max(2_147_483_647);
 // `unlimited` in YAML; Infinity when built in code (or when a validated config is validated again).
 const limit = z
   .union([z.number().positive(), z.literal('unlimited'), z.custom<number>((v) => v === Infinity, 'must be a number > 0 or "unlimited"')])
@@ -26,7 +28,7 @@ const band = z.strictObject({
   ordering: z.string().optional(),
   maxRequests: limit.optional(),
   maxBytes: limit.optional(),
-  ttlMs: positive.optional(),
+  ttlMs: duration.optional(),
   ceiling: positive.optional(),
   weight: positive.optional(),
   /** A full band evicts from the tenant holding the most of it (`fair-share`) or turns newcomers away. */
@@ -47,7 +49,10 @@ export const ConfigSchema = z.strictObject({
           path: z.string().startsWith('/').default('/metrics'),
           engine: z.enum(['vllm', 'sglang', 'trtllm']).default('vllm'),
         })
-        .prefault({}),
+        .prefault({})
+        .refine((m) => m.intervalMs < m.stalenessMs, {
+          message: 'intervalMs must be below stalenessMs, or every endpoint turns stale between two scrapes',
+        }),
     })
     .prefault({}),
   /** InferenceObjective name -> priority. */
@@ -65,7 +70,7 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   flowControl: z
     .strictObject({
-      defaultTtlMs: positive.default(60_000),
+      defaultTtlMs: duration.default(60_000),
       maxQueuedRequests: limit.default(Infinity),
       maxQueuedBytes: limit.default(Infinity),
       maxFlows: positive.default(100_000),

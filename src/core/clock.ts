@@ -18,6 +18,9 @@ export interface Clock {
   defer(fn: () => void): void;
 }
 
+/** The longest delay Node's timers honour. */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
 /** Wall-clock time for production: `performance.now()` and unref'd Node timers. */
 export class SystemClock implements Clock {
   now(): number {
@@ -25,7 +28,9 @@ export class SystemClock implements Clock {
   }
 
   setTimeout(fn: () => void, delayMs: number): TimerHandle {
-    const t = setTimeout(fn, Math.max(0, delayMs));
+    // Node turns a delay above 2^31-1 ms into 1 ms; firing early is safe for every caller here (each re-checks
+    // what is due and re-arms), firing every millisecond is not.
+    const t = setTimeout(fn, Math.min(MAX_TIMER_DELAY_MS, Math.max(0, delayMs)));
     t.unref();
     return t as unknown as TimerHandle;
   }

@@ -223,10 +223,16 @@ export class ExtProcStream {
     } catch (err) {
       pending = Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
-    pending.then(
-      (decision) => this.onDecision(decision),
-      (err: unknown) => this.onHandlerError(err),
-    );
+    pending
+      .then(
+        (decision) => this.onDecision(decision),
+        (err: unknown) => this.onHandlerError(err),
+      )
+      // Answering must never turn into an unhandled rejection (it would end the process): fail the stream.
+      .catch((err: unknown) => {
+        this.options.logger.error({ err, requestId: this.requestId }, 'answering the request failed');
+        this.fail('INTERNAL', 'answering the request failed');
+      });
   }
 
   private onDecision(decision: Decision): void {

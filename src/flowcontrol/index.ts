@@ -27,7 +27,7 @@ export {
   DEFAULT_FAIRNESS,
   DEFAULT_ORDERING,
 } from './options.js';
-export { MAX_ABS_PRIORITY, validateFlowRequest } from './validate-request.js';
+export { MAX_ABS_PRIORITY, MAX_REQUEST_COST, validateFlowRequest } from './validate-request.js';
 export { type FairnessPolicy, type FairnessState, type FairnessContext } from './policies/fairness/fairness-policy.js';
 export { fairnessPolicies, newFairnessRegistry } from './policies/fairness/registry.js';
 export { type OrderingPolicy } from './policies/ordering/ordering-policy.js';

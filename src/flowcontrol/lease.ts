@@ -1,6 +1,7 @@
 // The lease a dispatched request holds until its response ends; releasing it twice is harmless.
 import { type Flow } from './flow.js';
 import { type ActualCost, type Lease } from './types.js';
+import { MAX_REQUEST_COST } from './validate-request.js';
 
 export type LeaseReleaser = (lease: FlowLease, actual: ActualCost | undefined) => void;
 
@@ -29,9 +30,13 @@ export class FlowLease implements Lease {
   }
 }
 
-/** Total tokens of a reported actual cost, or undefined when the report is unusable (negative, NaN, missing). */
+/**
+ * Total tokens of a reported actual cost, or undefined when the report is unusable (negative, NaN, missing);
+ * clamped to MAX_REQUEST_COST so a lying model server cannot swamp the fairness counters either.
+ */
 export function actualTotal(actual: ActualCost | undefined): number | undefined {
   if (actual === undefined) return undefined;
   const total = actual.promptTokens + actual.outputTokens;
-  return Number.isFinite(total) && actual.promptTokens >= 0 && actual.outputTokens >= 0 ? total : undefined;
+  if (!Number.isFinite(total) || actual.promptTokens < 0 || actual.outputTokens < 0) return undefined;
+  return Math.min(total, MAX_REQUEST_COST);
 }

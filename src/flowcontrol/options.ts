@@ -118,6 +118,17 @@ function positive(field: string, v: number | undefined, fallback: number, allowI
   return value;
 }
 
+/** Tenant weights stay within six orders of magnitude of 1, so weighted counters keep their precision. */
+export const MIN_TENANT_WEIGHT = 1e-3;
+export const MAX_TENANT_WEIGHT = 1e3;
+
+function tenantWeight(field: string, w: unknown): number {
+  if (typeof w !== 'number' || !(w >= MIN_TENANT_WEIGHT && w <= MAX_TENANT_WEIGHT)) {
+    throw new InvalidArgumentError(field, w, `a number in [${MIN_TENANT_WEIGHT}, ${MAX_TENANT_WEIGHT}]`);
+  }
+  return w;
+}
+
 export const DEFAULT_BAND_OVERFLOW: BandOverflow = 'fair-share';
 
 function overflowOf(field: string, v: unknown): BandOverflow {
@@ -173,8 +184,8 @@ export function resolveOptions(o: FlowControllerOptions): ResolvedOptions {
     byPriority.get(priority) ?? resolveBand('bandTemplate', { ...template, priority }, false, fairness, ordering);
 
   const weights = new Map(Object.entries(o.tenantWeights ?? {}));
-  for (const [tenant, w] of weights) positive(`tenantWeights.${tenant}`, w, 1);
-  const defaultWeight = positive('defaultTenantWeight', o.defaultTenantWeight, 1);
+  for (const [tenant, w] of weights) tenantWeight(`tenantWeights.${tenant}`, w);
+  const defaultWeight = tenantWeight('defaultTenantWeight', o.defaultTenantWeight ?? 1);
   const arbitration = o.arbitration ?? { name: 'strict' };
   const usageLimit = o.usageLimit ?? { name: 'static' };
   return {

@@ -34,6 +34,7 @@ export const HEADER_TTFT_SLO_MS = 'x-fairway-ttft-slo-ms';
 export const CHARS_PER_TOKEN = 4;
 export const DEFAULT_EXPECTED_OUTPUT_TOKENS = 256;
 export const DEFAULT_FALLBACK_ENDPOINTS = 0;
+export const DEFAULT_MAX_ESTIMATED_TOKENS = 1_000_000;
 
 export interface PipelineOptions {
   readonly flowControl: FlowControlPort;
@@ -50,12 +51,14 @@ export interface PipelineOptions {
   readonly expectedOutputTokens?: number;
   /** Fallback endpoints sent after the primary. @default 0 */
   readonly fallbackEndpoints?: number;
+  /** Upper bound of a request's estimated cost in tokens (prompt + output). @default 1,000,000 */
+  readonly maxEstimatedTokens?: number;
 }
 
 interface Placement {
-  result: ScheduleResult;
-  ticket: InflightTicket | undefined;
-  scheduleMs: number;
+  readonly result: ScheduleResult;
+  readonly ticket: InflightTicket | undefined;
+  readonly scheduleMs: number;
 }
 
 function positiveHeader(headers: ReadonlyMap<string, string>, name: string): number | undefined {
@@ -77,6 +80,7 @@ export class RequestPipeline implements RequestHandler {
   private readonly retry: RetryAdvice;
   private readonly expectedOutput: number;
   private readonly endpointCount: number;
+  private readonly maxEstimatedTokens: number;
   private readonly tracer = trace.getTracer('fairway');
 
   constructor(private readonly o: PipelineOptions) {
@@ -86,6 +90,7 @@ export class RequestPipeline implements RequestHandler {
     this.retry = o.retry ?? DEFAULT_RETRY_ADVICE;
     this.expectedOutput = o.expectedOutputTokens ?? DEFAULT_EXPECTED_OUTPUT_TOKENS;
     this.endpointCount = 1 + (o.fallbackEndpoints ?? DEFAULT_FALLBACK_ENDPOINTS);
+    this.maxEstimatedTokens = o.maxEstimatedTokens ?? DEFAULT_MAX_ESTIMATED_TOKENS;
   }
 
   async handle(request: InferenceRequest): Promise<Decision> {
@@ -142,7 +147,8 @@ export class RequestPipeline implements RequestHandler {
     }
     const hashes = body !== undefined ? this.o.hasher.hashBody(body.json, body.model) : new Float64Array(0);
     const promptTokens = Math.ceil(request.body.length / CHARS_PER_TOKEN);
-    const estimatedCost = promptTokens + (body?.maxTokens ?? (body !== undefined ? this.expectedOutput : 0));
+    // Clamped: `max_tokens: 1e308` is legal JSON and must not buy (or cost) a tenant the whole band.
+    const estimatedCost = Math.min(this.maxEstimatedTokens, promptTokens + (body?.maxTokens ?? (body !== undefined ? this.expectedOutput : 0)));
     const scheduleRequest: ScheduleRequest = {
       model: body?.model ?? '',
       prefixHashes: hashes,
@@ -152,21 +158,20 @@ export class RequestPipeline implements RequestHandler {
     };
 
     // Picking happens inside the dispatch itself, so the in-flight count rises before the gate is asked again.
+    // What dispatch hands out (the lease, the in-flight ticket) is released in `finally` on every path that does
+    // not pass it on to the response observer, exceptions included.
     let placement: Placement | undefined;
-    const place = (): void => {
-      const t0 = this.clock.now();
-      const result = this.o.scheduler.schedule(scheduleRequest, this.o.pool.current(), this.o.inflight);
-      let ticket: InflightTicket | undefined;
-      if (result.kind === 'scheduled') {
-        const primary = result.endpoints[0];
-        if (primary !== undefined) {
-          ticket = this.o.inflight.begin(primary.id, estimatedCost);
-          if (hashes.length > 0) this.o.scheduler.recordRouting(hashes, primary);
-        }
+    let placementError: Error | undefined;
+    let lease: Lease | undefined;
+    const place = (dispatched: Lease): void => {
+      lease = dispatched;
+      try {
+        placement = this.place(scheduleRequest, hashes, estimatedCost, request.requestId);
+      } catch (err) {
+        // Flow control would only log it: keep it, so the request is answered 500 as the unexpected failure it is.
+        placementError = err instanceof Error ? err : new Error('placing the request failed', { cause: err });
       }
-      placement = { result, ticket, scheduleMs: this.clock.now() - t0 };
     };
-
     const queueSpan = this.tracer.startSpan('fairway.flow_control', { attributes: { 'fairway.priority': identity.priority } }, ctx);
     const flowRequest: FlowRequest = {
       id: request.requestId,
@@ -178,44 +183,60 @@ export class RequestPipeline implements RequestHandler {
       ttftSloMs: positiveHeader(request.headers, HEADER_TTFT_SLO_MS),
       arrivedAt,
     };
-    const outcome = await context.with(ctx, () =>
-      this.o.flowControl.enqueueAndWait(flowRequest, { signal: request.signal, onDispatch: place }),
-    );
-    const queueMs = this.clock.now() - arrivedAt;
-    queueSpan.setAttribute('fairway.outcome', outcome.kind === 'dispatched' ? 'dispatched' : `${outcome.kind}:${outcome.reason}`);
-    queueSpan.end();
+    let handedOver = false;
+    try {
+      const outcome = await context.with(ctx, () =>
+        this.o.flowControl.enqueueAndWait(flowRequest, { signal: request.signal, onDispatch: place }),
+      );
+      if (placementError !== undefined) throw placementError;
+      const queueMs = this.clock.now() - arrivedAt;
+      queueSpan.setAttribute('fairway.outcome', outcome.kind === 'dispatched' ? 'dispatched' : `${outcome.kind}:${outcome.reason}`);
+      if (outcome.kind !== 'dispatched') {
+        return this.finishReject(rejectionFor(outcome, this.o.pool.current().endpoints.length > 0, this.retry), labels, queueMs, 0);
+      }
+      const p = placement;
+      if (p === undefined || p.result.kind !== 'scheduled' || p.ticket === undefined) {
+        const message = p?.result.kind === 'unschedulable' ? p.result.message : 'no endpoint could be picked';
+        const reason = p?.result.kind === 'unschedulable' ? p.result.reason : 'no-endpoints';
+        return this.finishReject(unavailable(reason, message, this.retry), labels, queueMs, p?.scheduleMs ?? 0);
+      }
+      if (request.signal.aborted) {
+        // The client left between dispatch and now: the capacity goes back at once (in `finally`).
+        return this.finishReject({ kind: 'reject', status: 499, reason: 'cancelled', message: 'client went away' }, labels, queueMs, p.scheduleMs);
+      }
+      const endpoints = p.result.endpoints.map((e) => e.id);
+      this.tracer
+        .startSpan('fairway.schedule', { attributes: { 'fairway.endpoint': endpoints[0] ?? '' } }, ctx)
+        .end();
+      this.observer.onDecision({ ...labels, result: 'routed', status: 200, queueMs, scheduleMs: p.scheduleMs, endpoint: endpoints[0] });
+      const setHeaders = new Map<string, string>();
+      propagation.inject(ctx, setHeaders, { set: (carrier, key, value) => carrier.set(key, value) });
+      const response = this.responseObserver(labels, arrivedAt, outcome.lease, p.ticket);
+      handedOver = true;
+      return { kind: 'route', endpoints, body: request.body, setHeaders, response };
+    } finally {
+      queueSpan.end();
+      if (!handedOver) {
+        lease?.release();
+        if (placement?.ticket !== undefined) this.o.inflight.end(placement.ticket);
+      }
+    }
+  }
 
-    if (outcome.kind !== 'dispatched') {
-      return this.finishReject(rejectionFor(outcome, this.o.pool.current().endpoints.length > 0, this.retry), labels, queueMs, 0);
+  /** Picks the endpoint and counts the request in flight there; runs inside the dispatch. */
+  private place(scheduleRequest: ScheduleRequest, hashes: Float64Array, estimatedCost: number, requestId: string): Placement {
+    const t0 = this.clock.now();
+    const result = this.o.scheduler.schedule(scheduleRequest, this.o.pool.current(), this.o.inflight);
+    const primary = result.kind === 'scheduled' ? result.endpoints[0] : undefined;
+    const ticket = primary !== undefined ? this.o.inflight.begin(primary.id, estimatedCost) : undefined;
+    if (primary !== undefined && hashes.length > 0) {
+      try {
+        this.o.scheduler.recordRouting(hashes, primary);
+      } catch (err) {
+        this.logger.error({ err, requestId }, 'recording the prefix routing failed; routing anyway');
+      }
     }
-    const p = placement;
-    if (p === undefined || p.result.kind !== 'scheduled') {
-      outcome.lease.release();
-      if (p?.ticket !== undefined) this.o.inflight.end(p.ticket);
-      const message = p?.result.kind === 'unschedulable' ? p.result.message : 'no endpoint could be picked';
-      const reason = p?.result.kind === 'unschedulable' ? p.result.reason : 'no-endpoints';
-      return this.finishReject(unavailable(reason, message, this.retry), labels, queueMs, p?.scheduleMs ?? 0);
-    }
-    if (request.signal.aborted) {
-      // The client left between dispatch and now: give the capacity back at once.
-      outcome.lease.release();
-      if (p.ticket !== undefined) this.o.inflight.end(p.ticket);
-      return this.finishReject({ kind: 'reject', status: 499, reason: 'cancelled', message: 'client went away' }, labels, queueMs, p.scheduleMs);
-    }
-    const endpoints = p.result.endpoints.map((e) => e.id);
-    this.tracer
-      .startSpan('fairway.schedule', { attributes: { 'fairway.endpoint': endpoints[0] ?? '' } }, ctx)
-      .end();
-    this.observer.onDecision({ ...labels, result: 'routed', status: 200, queueMs, scheduleMs: p.scheduleMs, endpoint: endpoints[0] });
-    const setHeaders = new Map<string, string>();
-    propagation.inject(ctx, setHeaders, { set: (carrier, key, value) => carrier.set(key, value) });
-    return {
-      kind: 'route',
-      endpoints,
-      body: request.body,
-      setHeaders,
-      response: this.responseObserver(labels, arrivedAt, outcome.lease, p.ticket),
-    };
+    return { result, ticket, scheduleMs: this.clock.now() - t0 };
   }
 
   private responseObserver(labels: RequestLabels, arrivedAt: number, lease: Lease, ticket: InflightTicket | undefined): ResponseObserver {

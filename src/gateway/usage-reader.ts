@@ -30,6 +30,26 @@ function tryParse(text: string): unknown {
   }
 }
 
+/** The JSON object following the last occurrence of `key` in `text`, by brace matching (strings respected). */
+function objectAfterKey(text: string, key: string): string {
+  const at = text.lastIndexOf(key);
+  if (at < 0) return '';
+  const open = text.indexOf('{', at + key.length);
+  if (open < 0) return '';
+  let depth = 0;
+  let inString = false;
+  for (let i = open; i < text.length; i++) {
+    const c = text[i];
+    if (inString) {
+      if (c === '\\') i++;
+      else if (c === '"') inString = false;
+    } else if (c === '"') inString = true;
+    else if (c === '{') depth++;
+    else if (c === '}' && --depth === 0) return text.slice(open, i + 1);
+  }
+  return '';
+}
+
 export class UsageReader {
   private tail: Buffer[] = [];
   private tailBytes = 0;
@@ -55,8 +75,10 @@ export class UsageReader {
   usage(): TokenUsage | undefined {
     const text = Buffer.concat(this.tail).toString('utf8');
     if (this.sse || text.startsWith('data:') || text.includes('\ndata:')) return this.fromSse(text);
-    // A truncated JSON body cannot be parsed; servers put usage last, but a JSON tail is not JSON.
-    return this.truncated ? undefined : usageOf(tryParse(text));
+    if (!this.truncated) return usageOf(tryParse(text));
+    // A JSON body larger than the tail (batched embeddings, long completions): servers write `usage` last, so
+    // the object that follows its key is in the tail.
+    return usageOf({ usage: tryParse(objectAfterKey(text, '"usage"')) });
   }
 
   private fromSse(text: string): TokenUsage | undefined {

@@ -3,6 +3,8 @@ import { type IncomingHttpHeaders } from 'node:http';
 
 /** RFC 9110 section 7.6.1 connection-specific headers, plus those we recompute (host, content-length). */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  // Node's server already answered `Expect: 100-continue`; forwarding it makes undici refuse the request.
+  'expect',
   'connection',
   'keep-alive',
   'proxy-connection',

@@ -19,6 +19,7 @@ import { readBoundedBody } from './read-body.js';
 import { sendUpstream } from './upstream.js';
 
 export const DEFAULT_MAX_BODY_BYTES = 16 * 1024 * 1024;
+export const DEFAULT_UNREACHABLE_RETRY_AFTER_SECONDS = 5;
 export const DEFAULT_CONNECT_TIMEOUT_MS = 5_000;
 /** Non-streaming completions can take minutes before the first byte. */
 export const DEFAULT_HEADERS_TIMEOUT_MS = 600_000;
@@ -42,6 +43,13 @@ export interface ProxyServerOptions {
   readonly dispatcher?: Dispatcher;
   /** @default crypto.randomUUID */
   readonly newRequestId?: () => string;
+  /** Retry-After (seconds) on the proxy's own 503 when no endpoint can be reached. @default 5 */
+  readonly unreachableRetryAfterSeconds?: number;
+  /**
+   * Honour a client's `x-gateway-destination-endpoint-subset` header. Turn off when clients are not trusted: any
+   * client could otherwise pin itself to one pod or force a 503. @default true
+   */
+  readonly trustSubsetHeader?: boolean;
 }
 
 export interface ProxyListenOptions {
@@ -58,6 +66,8 @@ export class ProxyServer {
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly newRequestId: () => string;
+  private readonly unreachableRetryAfterSeconds: number;
+  private readonly trustSubsetHeader: boolean;
   private readonly inFlight = new Set<Promise<void>>();
   private server: Server | undefined;
   private starting: Promise<{ port: number }> | undefined;
@@ -68,6 +78,8 @@ export class ProxyServer {
     this.logger = options.logger ?? noopLogger;
     this.maxBodyBytes = requireIntegerInRange('maxBodyBytes', options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, 0, Number.MAX_SAFE_INTEGER);
     this.newRequestId = options.newRequestId ?? randomUUID;
+    this.unreachableRetryAfterSeconds = options.unreachableRetryAfterSeconds ?? DEFAULT_UNREACHABLE_RETRY_AFTER_SECONDS;
+    this.trustSubsetHeader = options.trustSubsetHeader ?? true;
     this.ownsDispatcher = options.dispatcher === undefined;
     this.dispatcher =
       options.dispatcher ??
@@ -143,7 +155,7 @@ export class ProxyServer {
       this.reject(res, requestId, { kind: 'reject', status: 413, reason: 'body-too-large', message: `request body exceeds ${this.maxBodyBytes} bytes` });
       return;
     }
-    const subset = headers.get(HEADER_DESTINATION_SUBSET);
+    const subset = this.trustSubsetHeader ? headers.get(HEADER_DESTINATION_SUBSET) : undefined;
     const request: InferenceRequest = {
       requestId,
       method: req.method ?? 'GET',
@@ -206,7 +218,13 @@ export class ProxyServer {
       this.logger.warn({ err: result.error, requestId: request.requestId }, 'upstream request failed');
       const status = result.kind === 'unreachable' ? 503 : 502;
       const reason = result.kind === 'unreachable' ? 'upstream-unreachable' : 'upstream-error';
-      this.reject(res, request.requestId, { kind: 'reject', status, reason, message: `upstream ${result.kind === 'unreachable' ? 'unreachable' : 'failed'}` });
+      this.reject(res, request.requestId, {
+        kind: 'reject',
+        status,
+        reason,
+        message: `upstream ${result.kind === 'unreachable' ? 'unreachable' : 'failed'}`,
+        ...(status === 503 ? { retryAfterSeconds: this.unreachableRetryAfterSeconds } : {}),
+      });
       return;
     }
     const { response, endpoint } = result;

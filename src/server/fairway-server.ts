@@ -67,9 +67,11 @@ export class FairwayServer {
       defaultEngine: config.pool.metrics.engine,
       scrapeListener: this.inflight,
     });
+    // One staleness limit for the pool: the detector counts metrics older than `pool.metrics.stalenessMs` as
+    // saturated unless its own options say otherwise.
     this.saturation = createSaturationDetectorRegistry().get(config.saturation.detector)(
       { pool: this.monitor.pool, inflight: this.inflight, clock: this.clock, logger: this.logger },
-      config.saturation.options,
+      { stalenessMs: config.pool.metrics.stalenessMs, ...config.saturation.options },
     );
     const fcConfig = config.flowControl;
     this.flowControl = new FlowController({
@@ -129,14 +131,26 @@ export class FairwayServer {
     this.flowControl.start();
     await this.monitor.start();
     const host = c.server.host;
-    this.extProc = new ExtProcService({ handler: pipeline, logger: this.logger.child({ subsystem: 'extproc' }), clock: this.clock });
+    this.extProc = new ExtProcService({
+      handler: pipeline,
+      logger: this.logger.child({ subsystem: 'extproc' }),
+      clock: this.clock,
+      maxRequestBodyBytes: c.server.maxBodyBytes,
+    });
     const tls = await this.tlsOption();
     const grpc = (await this.extProc.start({ host, port: c.server.grpcPort, tls })).port;
     const health = (await this.health.start({ host, port: c.server.healthPort })).port;
     const metrics = await this.admin.start(host, c.server.metricsPort);
     let proxy: number | undefined;
     if (c.server.proxyPort !== undefined) {
-      this.proxy = new ProxyServer({ handler: pipeline, logger: this.logger.child({ subsystem: 'proxy' }), maxBodyBytes: c.server.maxBodyBytes });
+      this.proxy = new ProxyServer({
+        handler: pipeline,
+        logger: this.logger.child({ subsystem: 'proxy' }),
+        maxBodyBytes: c.server.maxBodyBytes,
+        unreachableRetryAfterSeconds: c.server.retryAfterSeconds.unavailable,
+        // Clients that are not trusted with identity headers are not trusted to pin endpoints either.
+        trustSubsetHeader: c.trust.mode === 'trusted',
+      });
       proxy = (await this.proxy.start({ host, port: c.server.proxyPort })).port;
     }
     this.ready = true;

@@ -1,5 +1,5 @@
 // The standalone proxy with a real HTTP client, against a tiny fake model server on 127.0.0.1.
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer, request as httpRequest } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -90,8 +90,8 @@ afterEach(async () => {
   upstream.closedEarly.length = 0;
 });
 
-async function proxy(handler: RequestHandler, maxBodyBytes?: number): Promise<string> {
-  const p = new ProxyServer({ handler, ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }) });
+async function proxy(handler: RequestHandler, maxBodyBytes?: number, extra: { trustSubsetHeader?: boolean } = {}): Promise<string> {
+  const p = new ProxyServer({ handler, ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }), ...extra });
   proxies.push(p);
   const { port } = await p.start({ host: '127.0.0.1', port: 0 });
   return `http://127.0.0.1:${port}`;
@@ -171,6 +171,7 @@ describe('ProxyServer', () => {
     const base = await proxy(handler);
     const res = await request(`${base}/v1/completions`, { method: 'POST', body: BODY, dispatcher: client });
     expect(res.statusCode).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
     expect(await res.body.json()).toMatchObject({ error: { code: 'upstream-unreachable' } });
     expect(handler.lastObserver().ends).toEqual(['aborted']);
   });
@@ -182,6 +183,39 @@ describe('ProxyServer', () => {
     expect(res.headers['x-fairway-drop-reason']).toBe('capacity');
     expect(res.headers['retry-after']).toBe('2');
     expect(await res.body.json()).toEqual({ error: { message: 'band full', type: 'rate_limit_error', code: 'capacity' } });
+  });
+
+  it('serves a request that carries Expect: 100-continue (curl sends it for large bodies)', async () => {
+    const handler = routesToFixedEndpoint(upstream.endpoint);
+    const base = await proxy(handler);
+    // undici will not send Expect itself, so this client is node:http, as curl would behave.
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${base}/v1/completions`, {
+        method: 'POST',
+        headers: { expect: '100-continue', 'content-type': 'application/json', 'content-length': Buffer.byteLength(BODY) },
+      });
+      req.on('continue', () => req.end(BODY));
+      req.on('response', (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode ?? 0));
+      });
+      req.on('error', reject);
+    });
+    expect(status).toBe(200);
+    expect(upstream.seen.at(-1)?.headers['expect']).toBeUndefined();
+  });
+
+  it('ignores a client subset hint when the proxy does not trust it', async () => {
+    const handler = routesToFixedEndpoint(upstream.endpoint);
+    const base = await proxy(handler, undefined, { trustSubsetHeader: false });
+    const res = await request(`${base}/v1/completions`, {
+      method: 'POST',
+      body: BODY,
+      headers: { 'x-gateway-destination-endpoint-subset': '10.0.0.1:80' },
+      dispatcher: client,
+    });
+    await res.body.text();
+    expect(handler.lastRequest().subsetHint).toBeUndefined();
   });
 
   it('parses the subset hint header and generates a request id', async () => {

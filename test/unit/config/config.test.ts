@@ -27,6 +27,13 @@ describe('configuration', () => {
     expect(() => validateConfig({ objectives: { chat: 'high' } })).toThrow(/objectives\.chat.*"high"/);
   });
 
+  it('refuses a scrape interval that is not below the staleness limit, and TTLs Node timers cannot wait', () => {
+    expect(() => validateConfig({ pool: { metrics: { intervalMs: 500, stalenessMs: 200 } } })).toThrow(/pool\.metrics.*intervalMs must be below stalenessMs/);
+    expect(validateConfig({ pool: { metrics: { intervalMs: 500, stalenessMs: 2_000 } } }).pool.metrics.stalenessMs).toBe(2_000);
+    expect(() => validateConfig({ flowControl: { defaultTtlMs: 3e9 } })).toThrow(/flowControl\.defaultTtlMs/);
+    expect(() => validateConfig({ flowControl: { bands: [{ priority: 1, ttlMs: 3e9 }] } })).toThrow(/flowControl\.bands\.0\.ttlMs/);
+  });
+
   it('refuses unknown keys rather than silently ignoring a typo', () => {
     expect(() => validateConfig({ flowControll: {} })).toThrow(/flowControll/);
     expect(() => validateConfig({ server: { grpcport: 1 } })).toThrow(/grpcport/);

@@ -151,8 +151,32 @@ describe('FlowController', () => {
     await expect(fc.enqueueAndWait(req({ fairnessId: '' }))).rejects.toThrow(/request\.fairnessId/);
     await expect(fc.enqueueAndWait(req({ priority: 1e12 }))).rejects.toThrow(/request\.priority/);
     await expect(fc.enqueueAndWait(req({ priority: 0.5 }))).rejects.toThrow(/request\.priority/);
+    await expect(fc.enqueueAndWait(req({ estimatedCost: 1e308 }))).rejects.toThrow(/request\.estimatedCost/);
     expect(fc.stats().queuedRequests).toBe(0);
     expect(fc.stats().liveFlows).toBe(0);
+  });
+
+  it('keeps weighted fairness working after a lying model server reports an absurd actual cost', async () => {
+    const { fc, saturation } = setup({}, 0);
+    const first = await fc.enqueueAndWait(req({ fairnessId: 'liar' }));
+    if (first.kind !== 'dispatched') throw new Error('expected a dispatch');
+    saturation.set(1);
+    const order: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      for (const t of ['liar', 'honest']) void fc.enqueueAndWait(req({ fairnessId: t }), { onDispatch: () => order.push(t) });
+    }
+    first.lease.release({ promptTokens: 1e15, outputTokens: 1e15 });
+    saturation.set(0);
+    await flushMicrotasks();
+    // The liar is charged the clamped maximum (not 2e15, not Infinity): the honest tenant goes first, and everyone
+    // is still served (a non-finite report would be ignored as unusable).
+    expect(order).toHaveLength(6);
+    expect(order.slice(0, 3)).toEqual(['honest', 'honest', 'honest']);
+  });
+
+  it('refuses tenant weights that would wreck counter precision, naming the field', () => {
+    expect(() => setup({ tenantWeights: { tiny: 1e-9 } })).toThrow(/tenantWeights\.tiny/);
+    expect(() => setup({ defaultTenantWeight: 1e9 })).toThrow(/defaultTenantWeight/);
   });
 
   it('bounds live flows: a flood of fairness ids is refused once no idle flow can be dropped', async () => {

@@ -8,7 +8,14 @@ import { flushMicrotasks } from '../../support/flush.js';
 import { SettableSaturation } from '../../support/settable-saturation.js';
 import { StaticPool, endpoint } from '../../support/static-pool.js';
 
-async function setup(opts: { mode?: 'trusted' | 'strip'; maxQueued?: number; saturation?: number; endpoints?: number } = {}) {
+interface SchedulerFaults {
+  throwOnSchedule?: boolean;
+  throwOnRecord?: boolean;
+}
+
+async function setup(
+  opts: { mode?: 'trusted' | 'strip'; maxQueued?: number; saturation?: number; endpoints?: number; faults?: SchedulerFaults } = {},
+) {
   const clock = new ManualClock();
   const saturation = new SettableSaturation(opts.saturation ?? 0);
   const pool = new StaticPool(
@@ -17,15 +24,29 @@ async function setup(opts: { mode?: 'trusted' | 'strip'; maxQueued?: number; sat
   const fc = new FlowController({ saturation, clock, maxQueuedRequests: opts.maxQueued ?? 100 });
   const inflight = new InflightTracker({ clock });
   const priorities: number[] = [];
+  const costs: number[] = [];
   const flowControl = {
     enqueueAndWait: (r: Parameters<FlowController['enqueueAndWait']>[0], o: Parameters<FlowController['enqueueAndWait']>[1]) => {
       priorities.push(r.priority);
+      costs.push(r.estimatedCost);
       return fc.enqueueAndWait(r, o);
+    },
+  };
+  const real = new Scheduler();
+  const faults = opts.faults ?? {};
+  const scheduler = {
+    schedule: (...args: Parameters<Scheduler['schedule']>) => {
+      if (faults.throwOnSchedule === true) throw new Error('scheduler exploded');
+      return real.schedule(...args);
+    },
+    recordRouting: (...args: Parameters<Scheduler['recordRouting']>) => {
+      if (faults.throwOnRecord === true) throw new Error('prefix index exploded');
+      real.recordRouting(...args);
     },
   };
   const pipeline = new RequestPipeline({
     flowControl,
-    scheduler: new Scheduler(),
+    scheduler,
     hasher: await createPrefixHasher(),
     pool,
     inflight,
@@ -37,7 +58,7 @@ async function setup(opts: { mode?: 'trusted' | 'strip'; maxQueued?: number; sat
       priorityCaps: new Map([['capped', 0]]),
     },
   });
-  return { pipeline, fc, saturation, pool, inflight, priorities, clock };
+  return { pipeline, fc, saturation, pool, inflight, priorities, costs, clock };
 }
 
 function request(body: unknown, headers: Record<string, string> = {}, extra: Partial<InferenceRequest> = {}): InferenceRequest {
@@ -142,6 +163,32 @@ describe('RequestPipeline', () => {
     ac.abort();
     expect(reject(await p)).toMatchObject({ status: 499, reason: 'cancelled' });
     expect(fc.stats().queuedRequests).toBe(0);
+  });
+
+  it('clamps the estimated cost, so max_tokens 1e308 cannot swamp the fairness counters', async () => {
+    const { pipeline, costs } = await setup();
+    const d = await pipeline.handle(request({ ...completion, max_tokens: 1e308 }));
+    expect(d.kind).toBe('route');
+    expect(costs[0]).toBeLessThanOrEqual(1_000_000);
+    expect(costs[0]).toBeGreaterThan(0);
+  });
+
+  it('gives the lease and the in-flight ticket back when scheduling throws, answering 500', async () => {
+    const { pipeline, inflight, fc } = await setup({ faults: { throwOnSchedule: true } });
+    const d = reject(await pipeline.handle(request(completion)));
+    expect(d).toMatchObject({ status: 500, reason: 'internal' });
+    expect(fc.stats().inflight).toBe(0);
+    expect(inflight.totalRequests()).toBe(0);
+  });
+
+  it('still routes when recording the prefix routing throws, and releases everything when the response ends', async () => {
+    const { pipeline, inflight, fc } = await setup({ faults: { throwOnRecord: true } });
+    const d = await pipeline.handle(request({ ...completion, prompt: 'x'.repeat(500) }));
+    if (d.kind !== 'route') throw new Error('expected a route');
+    expect(inflight.totalRequests()).toBe(1);
+    d.response.onEnd('aborted');
+    expect(inflight.totalRequests()).toBe(0);
+    expect(fc.stats().inflight).toBe(0);
   });
 
   it('counts the request in flight until the response ends, then releases it with the usage it reported', async () => {
