@@ -19,7 +19,7 @@ import {
 /** 8 ci pods complete ~223 req/s of 512/128 requests when saturated (measured): ~28 per pod. */
 export const POD_CAPACITY_512_128 = 28;
 /** Diagnosis variant: the batch band capped at a lower saturation ceiling (an operator's config change). */
-const LOW_CEILING = 0.5;
+const LOW_CEILING = 0.6;
 const LOW_NAME = `fairway, batch ceiling ${LOW_CEILING}`;
 
 export function prioritySpec(quick: boolean): ScenarioSpec {
