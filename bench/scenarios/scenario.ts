@@ -149,6 +149,14 @@ export function ttftPlot(spec: ScenarioSpec, runs: Runs, references: ReadonlyMap
   };
 }
 
+/** The fields every scenario report starts with. */
+export function reportHeader(
+  spec: ScenarioSpec,
+  requests: readonly PlannedRequest[],
+): Pick<ScenarioReport, 'name' | 'title' | 'description' | 'spec' | 'requests'> {
+  return { name: spec.name, title: spec.title, description: spec.description, spec, requests: requests.length };
+}
+
 export function fmt(x: number, digits = 1): string {
   return Number.isFinite(x) ? x.toFixed(digits) : 'n/a';
 }

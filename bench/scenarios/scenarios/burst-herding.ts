@@ -13,6 +13,7 @@ import {
   servedTokensPlot,
   systemReport,
   ttftPlot,
+  reportHeader,
 } from '../scenario.js';
 import { type Spread, spread } from '../summary.js';
 
@@ -66,11 +67,7 @@ export async function runBurstHerding(ctx: ScenarioContext): Promise<ScenarioRep
   const show = (x: Spread | undefined): string => (x === undefined ? 'n/a' : `max ${x.max} / min ${x.min}, CV ${fmt(x.cv, 2)}`);
   const p99 = (name: string): number => (systems[name] === undefined ? Number.NaN : (classOf(systems[name], 'burst')?.ttftP99Ms ?? Number.NaN));
   return {
-    name: spec.name,
-    title: spec.title,
-    description: spec.description,
-    spec,
-    requests: requests.length,
+    ...reportHeader(spec, requests),
     systems,
     references: {},
     targets: [

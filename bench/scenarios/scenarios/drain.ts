@@ -11,6 +11,7 @@ import {
   servedTokensPlot,
   systemReport,
   ttftPlot,
+  reportHeader,
 } from '../scenario.js';
 
 const OUTAGE_MS = 5_000;
@@ -72,11 +73,7 @@ export async function runDrain(ctx: ScenarioContext): Promise<ScenarioReport> {
   };
   const names = [...runs.keys()];
   return {
-    name: spec.name,
-    title: spec.title,
-    description: spec.description,
-    spec,
-    requests: requests.length,
+    ...reportHeader(spec, requests),
     systems,
     references: {},
     targets: [

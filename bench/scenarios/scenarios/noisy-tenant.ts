@@ -8,6 +8,7 @@ import {
   type ScenarioReport,
   type ScenarioSpec,
   type SystemReport,
+  reportHeader,
   classOf,
   fmt,
   plan,
@@ -89,11 +90,7 @@ export async function runNoisyTenant(ctx: ScenarioContext): Promise<ScenarioRepo
   const steadyRatio = (name: string): number => steadyB(steadyRuns.get(name) as RunOutput) / (soloB?.ttftP99Ms ?? Number.NaN);
   const jbPass = num('fairway', 'bothBackloggedSeconds') > 0 ? num('fairway', 'jainWhileBothBacklogged') >= 0.99 : undefined;
   return {
-    name: spec.name,
-    title: spec.title,
-    description: spec.description,
-    spec,
-    requests: requests.length,
+    ...reportHeader(spec, requests),
     systems,
     references,
     targets: [

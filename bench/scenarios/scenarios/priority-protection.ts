@@ -6,6 +6,7 @@ import {
   type ScenarioReport,
   type ScenarioSpec,
   type SystemReport,
+  reportHeader,
   classOf,
   fmt,
   plan,
@@ -85,11 +86,7 @@ export async function runPriorityProtection(ctx: ScenarioContext): Promise<Scena
     Object.keys(fb.shed).every((k) => k.startsWith('429')) &&
     fb.shedWithRetryAfter === Object.values(fb.shed).reduce((a, b) => a + b, 0);
   return {
-    name: spec.name,
-    title: spec.title,
-    description: spec.description,
-    spec,
-    requests: requests.length,
+    ...reportHeader(spec, requests),
     systems,
     references: { 'interactive alone (fairway)': soloReport, ...variants },
     targets: [

@@ -7,6 +7,7 @@ import {
   type ScenarioReport,
   type ScenarioSpec,
   type SystemReport,
+  reportHeader,
   fmt,
   plan,
   runSystems,
@@ -69,11 +70,7 @@ export async function runWeightedTenants(ctx: ScenarioContext): Promise<Scenario
   const names = [...runs.keys(), TTL_ONLY];
   const ratio = num('fairway', 'goldToBronze');
   return {
-    name: spec.name,
-    title: spec.title,
-    description: spec.description,
-    spec,
-    requests: requests.length,
+    ...reportHeader(spec, requests),
     systems,
     references,
     targets: [
