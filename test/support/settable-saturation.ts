@@ -1,22 +1,11 @@
-// A saturation source whose value the test sets by hand; notifies listeners on every change, as a detector would.
+// Saturation sources driven by the test: notify listeners on every change, as a real detector would.
 import { type SaturationSource } from '../../src/flowcontrol/index.js';
 
-export class SettableSaturation implements SaturationSource {
-  private value: number;
+/** Listener bookkeeping shared by the fakes below; `listenerCount` lets tests prove unsubscription. */
+abstract class NotifyingSource implements SaturationSource {
   private readonly listeners = new Set<() => void>();
 
-  constructor(initial = 0) {
-    this.value = initial;
-  }
-
-  saturation(): number {
-    return this.value;
-  }
-
-  set(value: number): void {
-    this.value = value;
-    for (const l of this.listeners) l();
-  }
+  abstract saturation(): number;
 
   onChange(listener: () => void): () => void {
     this.listeners.add(listener);
@@ -26,17 +15,38 @@ export class SettableSaturation implements SaturationSource {
   get listenerCount(): number {
     return this.listeners.size;
   }
+
+  protected notify(): void {
+    for (const l of this.listeners) l();
+  }
+}
+
+/** A saturation value the test sets by hand. */
+export class SettableSaturation extends NotifyingSource {
+  constructor(private value = 0) {
+    super();
+  }
+
+  saturation(): number {
+    return this.value;
+  }
+
+  set(value: number): void {
+    this.value = value;
+    this.notify();
+  }
 }
 
 /**
  * Saturation = in-flight / limit, where in-flight counts leases the test holds: a concurrency limit, the shape of
  * the benchmark's backlog and of the pool's real gate.
  */
-export class ConcurrencyLimitSaturation implements SaturationSource {
+export class ConcurrencyLimitSaturation extends NotifyingSource {
   inflight = 0;
-  private readonly listeners = new Set<() => void>();
 
-  constructor(public limit: number) {}
+  constructor(public limit: number) {
+    super();
+  }
 
   saturation(): number {
     return this.inflight / this.limit;
@@ -48,20 +58,11 @@ export class ConcurrencyLimitSaturation implements SaturationSource {
 
   end(): void {
     this.inflight--;
-    for (const l of this.listeners) l();
+    this.notify();
   }
 
   setLimit(limit: number): void {
     this.limit = limit;
-    for (const l of this.listeners) l();
-  }
-
-  onChange(listener: () => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  }
-
-  get listenerCount(): number {
-    return this.listeners.size;
+    this.notify();
   }
 }
