@@ -6,7 +6,7 @@ import { type Band } from './band.js';
 import { BandSet } from './band-set.js';
 import { ExpiryTracker } from './expiry-tracker.js';
 import { type Flow } from './flow.js';
-import { FlowLease, type LeaseReleaser, actualTotal } from './lease.js';
+import { FlowLease, type LeaseAccount, type LeaseReleaser, actualTotal } from './lease.js';
 import { type FlowControlObserver, noopFlowControlObserver } from './observer.js';
 import { type FlowControllerOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { QueueItem } from './queue-item.js';
@@ -16,6 +16,7 @@ import {
   type EnqueueOptions,
   type EvictReason,
   type FlowRequest,
+  type Lease,
   type Outcome,
   type RejectReason,
 } from './types.js';
@@ -124,7 +125,9 @@ export class FlowController {
 
     // Fast path: nothing is waiting, so dispatching now cannot overtake anyone.
     if (this.queued === 0 && !this.inCycle && this.saturation.saturation() < band.ceiling) {
-      return new Promise<Outcome>((resolve) => this.dispatch(request, flow, options, 0, now, resolve));
+      return new Promise<Outcome>((resolve) =>
+        this.dispatch(new FlowLease(flow, request.estimatedCost, now, this.releaser), request.id, options, 0, resolve),
+      );
     }
 
     const refusal = this.admit(request, band, flow);
@@ -308,30 +311,29 @@ export class FlowController {
   }
 
   private dispatch(
-    request: FlowRequest,
-    flow: Flow,
+    lease: Lease & LeaseAccount,
+    requestId: string,
     options: EnqueueOptions,
     waitMs: number,
-    now: number,
     resolve: (outcome: Outcome) => void,
   ): void {
+    const flow = lease.flow;
     this.inflight++;
     flow.leases++;
-    flow.band.fairness.charge(flow, request.estimatedCost);
+    flow.band.fairness.charge(flow, lease.estimatedCost);
     this.options.arbitration.dispatched(flow.band);
-    const lease = new FlowLease(flow, request.estimatedCost, now, this.releaser);
     if (options.onDispatch !== undefined) {
       try {
         options.onDispatch(lease);
       } catch (err) {
-        this.logger.error({ err, requestId: request.id }, 'onDispatch hook threw; ignored');
+        this.logger.error({ err, requestId }, 'onDispatch hook threw; ignored');
       }
     }
     resolve({ kind: 'dispatched', lease, waitMs });
     if (this.observing) this.observer.onOutcome({ kind: 'dispatched', reason: undefined, priority: flow.priority, fairnessId: flow.fairnessId, waitMs });
   }
 
-  private release(lease: FlowLease, actual: ActualCost | undefined): void {
+  private release(lease: LeaseAccount, actual: ActualCost | undefined): void {
     const flow = lease.flow;
     this.inflight--;
     flow.leases--;
@@ -395,7 +397,7 @@ export class FlowController {
           continue;
         }
         this.detach(item);
-        this.dispatch(item.request, item.flow, item.options, now - item.enqueuedAt, now, item.resolve);
+        this.dispatch(item.lease(now, this.releaser), item.request.id, item.options, now - item.enqueuedAt, item.resolve);
         dispatched++;
       }
     } finally {

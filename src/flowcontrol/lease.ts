@@ -3,9 +3,16 @@ import { type Flow } from './flow.js';
 import { type ActualCost, type Lease } from './types.js';
 import { MAX_REQUEST_COST } from './validate-request.js';
 
-export type LeaseReleaser = (lease: FlowLease, actual: ActualCost | undefined) => void;
+/** What releasing a lease needs to know: whose it was and what it was charged. */
+export interface LeaseAccount {
+  readonly flow: Flow;
+  readonly estimatedCost: number;
+}
 
-export class FlowLease implements Lease {
+export type LeaseReleaser = (lease: LeaseAccount, actual: ActualCost | undefined) => void;
+
+/** The lease of a request dispatched without queueing (a queued request's item is its own lease). */
+export class FlowLease implements Lease, LeaseAccount {
   private released = false;
 
   constructor(

@@ -2,13 +2,14 @@
 import { type IntrusiveList, type ListLink, newLink } from '../core/index.js';
 import type { ExpiryLane } from './expiry-tracker.js';
 import type { Flow } from './flow.js';
-import { type EnqueueOptions, type FlowRequest, type Outcome } from './types.js';
+import { type LeaseAccount, type LeaseReleaser } from './lease.js';
+import { type ActualCost, type EnqueueOptions, type FlowRequest, type Lease, type Outcome } from './types.js';
 
 /**
  * The item is its own link in its flow's FIFO queue (`prev`, `next`, `owner`), saving an allocation per request
  * on the hottest list; the band and expiry lists use link objects.
  */
-export class QueueItem implements ListLink<QueueItem> {
+export class QueueItem implements ListLink<QueueItem>, Lease, LeaseAccount {
   prev: QueueItem | undefined = undefined;
   next: QueueItem | undefined = undefined;
   owner: IntrusiveList<QueueItem> | undefined = undefined;
@@ -23,6 +24,9 @@ export class QueueItem implements ListLink<QueueItem> {
   /** Set once the outcome is decided, so every late path (timer, abort, close) is a no-op. */
   settled = false;
   abortListener: (() => void) | undefined;
+  /** Once dispatched the item is also the request's lease: no second object per request on the hot path. */
+  dispatchedAt = 0;
+  private releaser: LeaseReleaser | undefined;
 
   constructor(
     readonly request: FlowRequest,
@@ -39,4 +43,30 @@ export class QueueItem implements ListLink<QueueItem> {
     readonly options: EnqueueOptions,
     readonly resolve: (outcome: Outcome) => void,
   ) {}
+
+  get priority(): number {
+    return this.flow.priority;
+  }
+
+  get fairnessId(): string {
+    return this.flow.fairnessId;
+  }
+
+  get estimatedCost(): number {
+    return this.request.estimatedCost;
+  }
+
+  /** Turns the item into the lease of its dispatch. */
+  lease(now: number, releaser: LeaseReleaser): this {
+    this.dispatchedAt = now;
+    this.releaser = releaser;
+    return this;
+  }
+
+  release(actual?: ActualCost): void {
+    const releaser = this.releaser;
+    if (releaser === undefined) return;
+    this.releaser = undefined;
+    releaser(this, actual);
+  }
 }
