@@ -194,7 +194,10 @@ export class FlowController {
     this.checkDrained();
   }
 
-  /** Checks capacity; on global overflow displaces strictly lower-priority work. Returns a refusal message or undefined. */
+  /**
+   * Checks capacity. A full band may make room by fair-share eviction; on global overflow strictly lower-priority
+   * work is displaced. Returns a refusal message, or undefined when the request may be queued.
+   */
   private admit(request: FlowRequest, band: Band, flow: Flow): string | undefined {
     const s = band.settings;
     if (band.queuedRequests + 1 > s.maxRequests || band.queuedBytes + request.byteSize > s.maxBytes) {
