@@ -200,21 +200,24 @@ export class FlowController {
    */
   private admit(request: FlowRequest, band: Band, flow: Flow): string | undefined {
     const s = band.settings;
+    // Every victim is chosen before any is evicted: a request that is refused in the end evicts nobody.
+    let fairShare: QueueItem | undefined;
     if (band.queuedRequests + 1 > s.maxRequests || band.queuedBytes + request.byteSize > s.maxBytes) {
-      const victim = this.fairShareVictim(band, flow, request.byteSize);
-      if (victim === undefined) {
+      fairShare = this.fairShareVictim(band, flow, request.byteSize);
+      if (fairShare === undefined) {
         return `band ${s.name} at capacity: ${band.queuedRequests}/${s.maxRequests} requests, ${band.queuedBytes}/${s.maxBytes} bytes`;
       }
-      this.evict(victim, 'fair-share');
     }
-    const needRequests = this.queued + 1 - this.options.maxQueuedRequests;
-    const needBytes = this.queuedBytes + request.byteSize - this.options.maxQueuedBytes;
-    if (needRequests <= 0 && needBytes <= 0) return undefined;
-    const victims = this.displacementVictims(request.priority, needRequests, needBytes);
-    if (victims === undefined) {
+    const freed = fairShare === undefined ? 0 : 1;
+    const freedBytes = fairShare?.request.byteSize ?? 0;
+    const needRequests = this.queued - freed + 1 - this.options.maxQueuedRequests;
+    const needBytes = this.queuedBytes - freedBytes + request.byteSize - this.options.maxQueuedBytes;
+    const displaced = needRequests <= 0 && needBytes <= 0 ? [] : this.displacementVictims(request.priority, needRequests, needBytes);
+    if (displaced === undefined) {
       return `flow control at capacity: ${this.queued}/${this.options.maxQueuedRequests} requests, ${this.queuedBytes}/${this.options.maxQueuedBytes} bytes, nothing of lower priority to displace`;
     }
-    for (const victim of victims) this.evict(victim, 'displaced');
+    if (fairShare !== undefined) this.evict(fairShare, 'fair-share');
+    for (const victim of displaced) this.evict(victim, 'displaced');
     return undefined;
   }
 

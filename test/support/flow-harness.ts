@@ -104,6 +104,9 @@ export class FlowHarness {
   private arrivingFlow: string | undefined;
   readonly fairShareEvictions: number[] = [];
   readonly fairShareViolations: string[] = [];
+  /** Arrivals that were refused yet evicted someone on their way out (must never happen). */
+  readonly refusedButEvicted: number[] = [];
+  private arrivalEvents: OutcomeEvent[] | undefined;
 
   constructor(options: Partial<FlowControllerOptions> = {}, initialLimit = 4, timerLatenessMs = 0) {
     this.clock = timerLatenessMs > 0 ? new LateClock(timerLatenessMs) : new ManualClock(0);
@@ -115,6 +118,7 @@ export class FlowHarness {
       observer: {
         onOutcome: (e) => {
           this.events.push(e);
+          this.arrivalEvents?.push(e);
           const key = `${e.fairnessId}@${e.priority}`;
           if (e.reason === 'fair-share') this.checkFairShare(key, e.fairnessId, options.tenantWeights ?? {});
           this.queuedByFlow.set(key, (this.queuedByFlow.get(key) ?? 0) - 1);
@@ -201,6 +205,8 @@ export class FlowHarness {
     this.arrivingPriority = s.priority;
     this.arrivingFlow = `${sub.tenant}@${s.priority}`;
     this.queuedByFlow.set(this.arrivingFlow, (this.queuedByFlow.get(this.arrivingFlow) ?? 0) + 1);
+    const during: OutcomeEvent[] = [];
+    this.arrivalEvents = during;
     const p = this.fc.enqueueAndWait(
       { id: `r${sub.index}`, fairnessId: sub.tenant, priority: s.priority, byteSize: s.bytes, estimatedCost: s.cost, ttlMs: s.ttlMs },
       {
@@ -229,6 +235,9 @@ export class FlowHarness {
     );
     this.arrivingPriority = undefined;
     this.arrivingFlow = undefined;
+    this.arrivalEvents = undefined;
+    const refused = during.some((e) => e.kind === 'rejected');
+    if (refused && during.some((e) => e.reason === 'displaced' || e.reason === 'fair-share')) this.refusedButEvicted.push(sub.index);
     void p.then((o) => sub.outcomes.push(o));
     return sub;
   }

@@ -151,6 +151,21 @@ describe('flow controller properties', () => {
     expect(evictions).toBeGreaterThan(0);
   });
 
+  it('a refused request evicts nobody: victims are only taken when the newcomer is then admitted', async () => {
+    await fc.assert(
+      fc.asyncProperty(trace(150), async (steps) => {
+        const h = await run(steps, {
+          maxQueuedRequests: 6,
+          maxQueuedBytes: 12_000,
+          bandTemplate: { maxRequests: 3, overflow: 'fair-share' },
+        });
+        expect(h.refusedButEvicted).toEqual([]);
+        await h.close();
+      }),
+      { numRuns: RUNS },
+    );
+  });
+
   it('determinism: the same trace gives the same dispatch order and outcomes', async () => {
     await fc.assert(
       fc.asyncProperty(trace(), async (steps) => {

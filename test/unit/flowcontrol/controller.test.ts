@@ -131,6 +131,16 @@ describe('FlowController', () => {
     expect(fc.stats().queuedRequests).toBe(4);
   });
 
+  it('evicts nobody for a newcomer that is refused anyway (band has a fair-share victim, global bytes are full)', async () => {
+    const { fc } = setup({ bands: [{ priority: 0, maxRequests: 3 }], maxQueuedBytes: 3_000 }, 1.0);
+    const a = [0, 1, 2].map(() => track(fc.enqueueAndWait(req({ fairnessId: 'a', byteSize: 900 }))));
+    // b's request would take a's newest place in the band, but it is too big for the global byte limit.
+    expect(await fc.enqueueAndWait(req({ fairnessId: 'b', byteSize: 2_000 }))).toMatchObject({ kind: 'rejected', reason: 'capacity' });
+    await flushMicrotasks();
+    expect(a.every((x) => x.outcome === undefined)).toBe(true);
+    expect(fc.stats().queuedRequests).toBe(3);
+  });
+
   it('weighs queue space by tenant weight, and never evicts under overflow "reject"', async () => {
     const weighted = setup({ bands: [{ priority: 0, maxRequests: 4 }], tenantWeights: { gold: 3 } }, 1.0);
     for (let i = 0; i < 3; i++) void weighted.fc.enqueueAndWait(req({ fairnessId: 'gold' }));
