@@ -26,13 +26,14 @@ function portsFrom(stderr: string): Ports | undefined {
   return undefined;
 }
 
-describe.skipIf(!existsSync(CLI))('fairway serve (compiled CLI, real process)', () => {
+describe('fairway serve (compiled CLI, real process)', () => {
   let pool: SimulatedPool;
   let child: ChildProcess;
   let stderr = '';
   let exit: Promise<number | null>;
 
   beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (\`npm test\` does)`);
     pool = await startSimulatedPool({ replicas: 2, profile: 'ci', model: TEST_MODEL, host: '127.0.0.1', fakeMetrics: { waiting: 100, running: 32, kvUsage: 0.9 } });
     const dir = mkdtempSync(join(tmpdir(), 'fairway-serve-'));
     const config = join(dir, 'fairway.yaml');
@@ -56,7 +57,7 @@ describe.skipIf(!existsSync(CLI))('fairway serve (compiled CLI, real process)', 
   });
 
   afterAll(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
+    if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');
     await pool?.close();
   });
 
