@@ -54,7 +54,6 @@ async function runDemo(o: DemoOptions): Promise<void> {
   try {
     ports = await server.start();
   } catch (err) {
-    await server.shutdown(0);
     await pool.close();
     throw err;
   }

@@ -97,8 +97,20 @@ export class FairwayServer {
     this.admin = new AdminHttpServer({ registry: this.registry, ready: () => this.ready, logger: this.logger });
   }
 
-  /** Builds what needs async set-up, opens every port, starts scraping. */
+  /**
+   * Builds what needs async set-up, opens every port, starts scraping. If any step fails (a port in use),
+   * whatever was already opened is shut down before the error is rethrown.
+   */
   async start(): Promise<ListeningPorts> {
+    try {
+      return await this.open();
+    } catch (err) {
+      await this.shutdown(0);
+      throw err;
+    }
+  }
+
+  private async open(): Promise<ListeningPorts> {
     const c = this.config;
     const random = this.deps.random ?? (c.scheduler.seed !== undefined ? new SeededRandom(c.scheduler.seed) : mathRandom);
     const scheduler = new Scheduler({

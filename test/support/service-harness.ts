@@ -90,7 +90,6 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   try {
     ports = await server.start();
   } catch (err) {
-    await server.shutdown(0);
     await pool.close();
     throw err;
   }
