@@ -1,8 +1,16 @@
 // The engine's side of every workload: the real FlowController (SystemClock, default policies: weighted-fair,
 // fcfs, strict bands, 60 s TTL) under free flow, a concurrency-limit backlog, a 100k burst, a gated drain, and
-// the heap held per queued request.
-import { type EnqueueOptions, FlowController, type FlowRequest, type Lease, type SaturationSource } from '../../src/flowcontrol/index.js';
-import { type CallerFactory } from './closed-loop.js';
+// the heap held per queued request. Callers use either of its two APIs: `enqueue` (outcome by callback) or
+// `enqueueAndWait` (outcome by Promise, which adds a Promise and its resolvers per request).
+import {
+  type EnqueueOptions,
+  FlowController,
+  type FlowRequest,
+  type Lease,
+  type Outcome,
+  type SaturationSource,
+} from '../../src/flowcontrol/index.js';
+import { type CallbackCallerFactory, type CallerFactory } from './closed-loop.js';
 import { BatchReleaser } from './releaser.js';
 import { type Mix, makeRequests, tenantIds } from './requests.js';
 import { ConcurrencyLimitSaturation, GateSaturation } from './saturation.js';
@@ -17,29 +25,57 @@ export function newController(saturation: SaturationSource): FlowController {
   });
 }
 
+export type EngineApi = 'callback' | 'promise';
+
 /**
- * Callers of the engine. Each lease is released shortly after dispatch: on a later microtask in free flow, on the
- * next event-loop turn behind a concurrency limit (and then it leaves the limit, which signals the change).
+ * The options of one caller: each lease is released shortly after dispatch, on a later microtask in free flow,
+ * on the next event-loop turn behind a concurrency limit (and then it leaves the limit, which signals the change).
  */
+function callerOptions(releaser: BatchReleaser, limit: ConcurrencyLimitSaturation | undefined, onDispatched: () => void): EnqueueOptions {
+  return {
+    onDispatch: (lease: Lease) => {
+      onDispatched();
+      if (limit === undefined) {
+        releaser.later(() => lease.release());
+      } else {
+        limit.begin();
+        releaser.later(() => {
+          lease.release();
+          limit.end();
+        });
+      }
+    },
+  };
+}
+
+const newReleaser = (limit: ConcurrencyLimitSaturation | undefined): BatchReleaser =>
+  new BatchReleaser(limit === undefined ? 'microtask' : 'next-turn');
+
+/** Callers of the engine through `enqueueAndWait`. */
 export function engineCallers(fc: FlowController, limit: ConcurrencyLimitSaturation | undefined): CallerFactory {
-  const releaser = new BatchReleaser(limit === undefined ? 'microtask' : 'next-turn');
+  const releaser = newReleaser(limit);
   return (onDispatched) => {
-    const options: EnqueueOptions = {
-      onDispatch: (lease: Lease) => {
-        onDispatched();
-        if (limit === undefined) {
-          releaser.later(() => lease.release());
-        } else {
-          limit.begin();
-          releaser.later(() => {
-            lease.release();
-            limit.end();
-          });
-        }
-      },
-    };
+    const options = callerOptions(releaser, limit, onDispatched);
     return (request) => fc.enqueueAndWait(request, options);
   };
+}
+
+/** Callers of the engine through `enqueue`. */
+export function engineCallbackCallers(fc: FlowController, limit: ConcurrencyLimitSaturation | undefined): CallbackCallerFactory {
+  const releaser = newReleaser(limit);
+  return (onDispatched) => {
+    const options = callerOptions(releaser, limit, onDispatched);
+    return (request, done) => fc.enqueue(request, done, options);
+  };
+}
+
+const ignoreOutcome = (_outcome: Outcome): void => {};
+
+/** Submits without waiting, through either API. */
+function submitter(fc: FlowController, api: EngineApi): (request: FlowRequest, options?: EnqueueOptions) => void {
+  return api === 'callback'
+    ? (request, options) => fc.enqueue(request, ignoreOutcome, options)
+    : (request, options) => void fc.enqueueAndWait(request, options);
 }
 
 export interface BurstFigures {
@@ -52,7 +88,7 @@ export interface BurstFigures {
 }
 
 /** Pushes all `requests` at once behind a concurrency limit; each dispatched request completes on the next turn. */
-export async function engineBurst(requests: readonly FlowRequest[], limit: number): Promise<BurstFigures> {
+export async function engineBurst(requests: readonly FlowRequest[], limit: number, api: EngineApi): Promise<BurstFigures> {
   const saturation = new ConcurrencyLimitSaturation(limit);
   const fc = newController(saturation);
   const releaser = new BatchReleaser();
@@ -74,8 +110,9 @@ export async function engineBurst(requests: readonly FlowRequest[], limit: numbe
       }
     },
   };
+  const submit = submitter(fc, api);
   const start = performance.now();
-  for (const r of requests) void fc.enqueueAndWait(r, options);
+  for (const r of requests) submit(r, options);
   const enqueueMs = performance.now() - start;
   await done;
   await fc.close();
@@ -97,7 +134,7 @@ export interface DrainFigures {
   readonly loopUtilisation: number;
 }
 
-/** Queues `requests` behind a closed gate, then opens it (saturation 0 at once) and times the drain. */
+/** Queues `requests` behind a closed gate (through `enqueue`), then opens it at once and times the drain. */
 export async function engineDrain(requests: readonly FlowRequest[]): Promise<DrainFigures> {
   const gate = new GateSaturation(true);
   const fc = newController(gate);
@@ -117,7 +154,8 @@ export async function engineDrain(requests: readonly FlowRequest[]): Promise<Dra
       }
     },
   };
-  for (const r of requests) void fc.enqueueAndWait(r, options);
+  const submit = submitter(fc, 'callback');
+  for (const r of requests) submit(r, options);
   if (fc.stats().queuedRequests !== n) throw new Error(`drain: ${fc.stats().queuedRequests} of ${n} queued`);
   forceGc();
   const elu0 = performance.eventLoopUtilization();
@@ -138,6 +176,7 @@ export async function engineDrain(requests: readonly FlowRequest[]): Promise<Dra
 }
 
 export interface HeapFigures {
+  readonly api: EngineApi;
   readonly flows: number;
   readonly bands: number;
   readonly queued: number;
@@ -155,8 +194,11 @@ const heapUsed = (): number => {
   return process.memoryUsage().heapUsed;
 };
 
-/** Heap per queued request with the gate closed: (heapUsed delta) / n, with and without the request objects. */
-export async function engineHeap(n: number, mix: Mix, seed: number): Promise<HeapFigures> {
+/**
+ * Heap per queued request with the gate closed: (heapUsed delta) / n, with and without the request objects.
+ * Through `enqueueAndWait` this counts the Promise and its resolvers too.
+ */
+export async function engineHeap(n: number, mix: Mix, seed: number, api: EngineApi): Promise<HeapFigures> {
   tenantIds(mix.flows); // interned before measuring: shared by requests, not per request
   let requestBytes: number;
   {
@@ -170,13 +212,15 @@ export async function engineHeap(n: number, mix: Mix, seed: number): Promise<Hea
   fc.start();
   const before = heapUsed();
   const requests = makeRequests(n, mix, seed);
-  for (const r of requests) void fc.enqueueAndWait(r);
+  const submit = submitter(fc, api);
+  for (const r of requests) submit(r);
   const after = heapUsed();
   const stats = fc.stats();
   if (stats.queuedRequests !== n) throw new Error(`heap: ${stats.queuedRequests} of ${n} queued`);
   await fc.close();
   const queuedBytes = (after - before) / n;
   return {
+    api,
     flows: mix.flows,
     bands: mix.bands,
     queued: n,

@@ -6,6 +6,10 @@ export interface Plan {
   readonly repetitions: number;
   /** Repetitions of the 100k-backlog burst, engine and p-queue (p-queue takes seconds per run). */
   readonly burstRepetitions: number;
+  /** Engine repetitions at the steady 100k backlog (p-queue runs once: seconds per pass). */
+  readonly steadyRepetitions: number;
+  /** Requests beyond the first `backlog` in the steady measurement: those issued while the backlog is full. */
+  readonly steadyExtraRequests: number;
   readonly flows: readonly number[];
   readonly bands: readonly number[];
   /** Requests per measured pass of the closed loop. */
@@ -28,6 +32,8 @@ export function planFor(quick: boolean): Plan {
     quick,
     repetitions: quick ? 2 : 5,
     burstRepetitions: quick ? 1 : 3,
+    steadyRepetitions: quick ? 2 : 3,
+    steadyExtraRequests: quick ? 30_000 : 60_000,
     flows: [10, 10_000, 100_000],
     bands: [1, 8],
     freeRequests: quick ? 40_000 : 150_000,
@@ -47,7 +53,7 @@ export const TARGETS = {
   backlogPerSec: 300_000,
   /** Cost per dispatch at 100k flows / at 10 flows (worst over mode and bands). */
   flowCostRatio: 1.5,
-  /** Engine / p-queue throughput at a 100k backlog (worst over bands). */
+  /** Engine / p-queue dispatch rate at a steady 100k backlog (worst over bands). */
   pqueueSpeedup: 20,
   /** Heap per queued request beyond the request object, bytes (worst over flow counts). */
   heapBytes: 512,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { planFor, TARGETS } from './plan.js';
 import { ZIPF_EXPONENT } from './requests.js';
-import { flowCostRatios, markdown, verdicts } from './report.js';
+import { markdown, verdicts } from './report.js';
 import { runSuite } from './suite.js';
 import { gcAvailable } from './stats.js';
 
@@ -51,7 +51,6 @@ export async function run(options: { quick?: boolean } = {}): Promise<object> {
       zipfExponent: ZIPF_EXPONENT,
       targets: TARGETS,
       verdicts: list,
-      flowCostRatios: flowCostRatios(results, plan),
       ...results,
     };
     const file = resultsPath();

@@ -1,22 +1,25 @@
 // The live bands and flows: created on demand, collected when idle, bounded in number. Static bands stay.
-import { type Clock, IntrusiveList, type TimerHandle } from '../core/index.js';
+import Denque from 'denque';
+import { type Clock, type TimerHandle } from '../core/index.js';
 import { Band } from './band.js';
 import { Flow } from './flow.js';
 import { type ResolvedOptions } from './options.js';
 
 function isIdle(flow: Flow): boolean {
-  return flow.queue.size === 0 && flow.leases === 0;
+  return flow.queued === 0 && flow.leases === 0;
 }
 
 /**
  * Bands are kept in an array sorted highest priority first (rebuilt only when a band is created or collected,
- * which is rare); flows in a per-band Map (O(1) lookup). Idle flows sit in an LRU list so the oldest idle flow
- * can be dropped in O(1) when the flow limit is reached.
+ * which is rare); flows in a per-band Map (O(1) lookup). Idle flows are listed in the order they went idle, so
+ * the oldest idle flow can be dropped in O(1) amortised when the flow limit is reached. The list is a deque
+ * cleaned lazily: a flow that turns busy again stays listed (its `idleListed` flag set) until the list reaches
+ * it, so releases and reuses never touch the list's memory, and each flow is listed at most once.
  */
 export class BandSet {
   private readonly bands = new Map<number, Band>();
   private ordered: Band[] = [];
-  private readonly idleFlows = new IntrusiveList<Flow>((f) => f.idleLink);
+  private readonly idleFlows = new Denque<Flow>();
   private flowCount = 0;
   private flowSeq = 0;
   private dynamicBands = 0;
@@ -54,8 +57,7 @@ export class BandSet {
 
   /** The flow of `fairnessId` in `band`, created if needed; undefined when the flow limit is reached. */
   flow(band: Band, fairnessId: string): Flow | undefined {
-    // A reused flow stays in the idle list: the list is cleaned lazily (see `takeIdle`), which keeps this hot
-    // path free of list surgery on cold memory.
+    // A reused flow stays in the idle list: the list is cleaned lazily (see `takeOldestIdle`).
     const existing = band.flows.get(fairnessId);
     if (existing !== undefined) return existing;
     if (this.flowCount >= this.options.maxFlows) {
@@ -78,8 +80,11 @@ export class BandSet {
   /** Call when a flow may have become idle (no queued item, no lease). */
   maybeIdle(flow: Flow): void {
     if (flow.collected || !isIdle(flow)) return;
-    flow.idleSince = this.clock.now();
-    if (!this.idleFlows.has(flow)) this.idleFlows.push(flow);
+    flow.idleSince = Math.floor(this.clock.now());
+    if (!flow.idleListed) {
+      flow.idleListed = true;
+      this.idleFlows.push(flow);
+    }
     this.armSweep();
   }
 
@@ -89,18 +94,22 @@ export class BandSet {
    */
   private takeOldestIdle(): Flow | undefined {
     for (let f = this.idleFlows.shift(); f !== undefined; f = this.idleFlows.shift()) {
-      if (isIdle(f)) return f;
+      f.idleListed = false;
+      if (!f.collected && isIdle(f)) return f;
     }
     return undefined;
   }
 
   /** One pass over the idle list: collects flows idle for `minIdleMs`, keeps younger ones, drops busy ones. */
   private collectIdleFlows(minIdleMs: number): void {
-    const cutoff = this.clock.now() - minIdleMs;
-    for (let budget = this.idleFlows.size; budget > 0; budget--) {
+    const cutoff = Math.floor(this.clock.now()) - minIdleMs;
+    for (let budget = this.idleFlows.length; budget > 0; budget--) {
       const f = this.idleFlows.shift();
       if (f === undefined) break;
-      if (!isIdle(f)) continue;
+      if (f.collected || !isIdle(f)) {
+        f.idleListed = false;
+        continue;
+      }
       if (f.idleSince <= cutoff) this.collectFlow(f);
       else this.idleFlows.push(f);
     }
@@ -111,11 +120,12 @@ export class BandSet {
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
     for (const band of this.bands.values()) for (const flow of band.flows.values()) flow.collected = true;
-    for (let f = this.idleFlows.head; f !== undefined; f = this.idleFlows.head) this.idleFlows.remove(f);
+    this.idleFlows.clear();
   }
 
+  /** Drops `flow`, which the caller has just taken off the idle list. */
   private collectFlow(flow: Flow): void {
-    this.idleFlows.remove(flow);
+    flow.idleListed = false;
     flow.collected = true;
     flow.band.flows.delete(flow.fairnessId);
     this.flowCount--;
@@ -172,6 +182,6 @@ export class BandSet {
       if (now - band.idleSince >= this.options.bandIdleTtlMs) this.removeBand(band);
       else pendingBands = true;
     }
-    if (this.idleFlows.size > 0 || pendingBands) this.armSweep();
+    if (this.idleFlows.length > 0 || pendingBands) this.armSweep();
   }
 }

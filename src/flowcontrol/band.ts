@@ -1,10 +1,9 @@
 // A priority band: the flows of one priority, their fairness state, limits, and the band's arrival-order list.
-import { IntrusiveList } from '../core/index.js';
 import { type Flow } from './flow.js';
 import { FlowLengths } from './flow-lengths.js';
+import { ItemList, ItemSlot } from './item-lists.js';
 import { type FairnessPolicy, type FairnessState } from './policies/fairness/fairness-policy.js';
 import { type OrderingPolicy } from './policies/ordering/ordering-policy.js';
-import { type QueueItem } from './queue-item.js';
 
 /** Resolved settings of one band (static from config, or from the template for on-demand bands). */
 export interface BandSettings {
@@ -36,7 +35,7 @@ export class Band {
   readonly flows = new Map<string, Flow>();
   readonly fairness: FairnessState;
   /** Every queued item of the band in arrival order: O(1) access to the oldest and the newest. */
-  readonly arrivals = new IntrusiveList<QueueItem>((i) => i.bandLink);
+  readonly arrivals = new ItemList(ItemSlot.band);
   /** Flows by queue length; kept only under `fair-share` overflow, so `reject` bands pay nothing. */
   readonly lengths: FlowLengths | undefined;
   queuedBytes = 0;

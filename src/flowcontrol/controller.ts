@@ -9,6 +9,7 @@ import { type Flow } from './flow.js';
 import { FlowLease, type LeaseAccount, type LeaseReleaser, actualTotal } from './lease.js';
 import { type FlowControlObserver, noopFlowControlObserver } from './observer.js';
 import { type FlowControllerOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { Outbox } from './outbox.js';
 import { QueueItem } from './queue-item.js';
 import { type SaturationSource } from './saturation-port.js';
 import {
@@ -18,6 +19,7 @@ import {
   type FlowRequest,
   type Lease,
   type Outcome,
+  type OutcomeCallback,
   type RejectReason,
 } from './types.js';
 import { validateFlowRequest } from './validate-request.js';
@@ -62,8 +64,12 @@ export class FlowController {
   private draining = false;
   private closed = false;
   private inCycle = false;
+  /** Every outcome goes through it: callers are called back only once an operation is complete. */
+  private readonly outbox: Outbox;
   private cycleScheduled = false;
   private continuationPending = false;
+  /** Dispatches since the engine last yielded to the event loop (see `runCycle`). */
+  private sinceYield = 0;
   private fallback: TimerHandle | undefined;
   private unsubscribe: (() => void) | undefined;
   private drainPromise: Promise<void> | undefined;
@@ -82,7 +88,8 @@ export class FlowController {
     this.observing = this.observer !== noopFlowControlObserver;
     this.saturation = options.saturation;
     this.bands = new BandSet(this.options, this.clock);
-    this.expiry = new ExpiryTracker(this.clock, (item) => this.evict(item, 'ttl'));
+    this.outbox = new Outbox(this.clock, this.logger, this.options.maxDispatchesPerCycle);
+    this.expiry = new ExpiryTracker(this.clock, (item) => this.evictNow(item, 'ttl'));
   }
 
   /** Subscribes to saturation changes. Idempotent; `enqueueAndWait` calls it too. */
@@ -102,17 +109,47 @@ export class FlowController {
     } catch (err) {
       return Promise.reject(err instanceof Error ? err : new Error(String(err)));
     }
+    return new Promise<Outcome>((resolve) => this.submit(request, resolve, options));
+  }
+
+  /**
+   * `enqueueAndWait` without the Promise: `onOutcome` is called exactly once with the outcome, possibly before
+   * `enqueue` returns (a refusal, or a dispatch when nothing waits). Saves a Promise and its resolvers per request
+   * for callers that are callbacks anyway (a gRPC stream handler, a benchmark's closed loop). Callbacks are never
+   * nested: an `enqueue` made from inside `onOutcome` or `onDispatch` gets its outcome after the current callback
+   * returns (see outbox.ts), so chains of requests cannot grow the stack. Throws (synchronously, naming the field)
+   * only for invalid input, and then never calls `onOutcome`. An exception thrown by `onOutcome` is logged and
+   * ignored: it cannot corrupt the queues.
+   */
+  enqueue(request: FlowRequest, onOutcome: OutcomeCallback, options: EnqueueOptions = NO_OPTIONS): void {
+    validateFlowRequest(request);
+    this.submit(request, onOutcome, options);
+  }
+
+  private submit(request: FlowRequest, onOutcome: OutcomeCallback, options: EnqueueOptions): void {
+    this.outbox.enter();
+    try {
+      this.admitValid(request, onOutcome, options);
+    } finally {
+      this.outbox.leave();
+    }
+  }
+
+  private admitValid(request: FlowRequest, onOutcome: OutcomeCallback, options: EnqueueOptions): void {
     this.start();
-    if (this.draining) return this.refuse(request, 'shutdown', 'flow control is shutting down');
-    if (options.signal?.aborted === true) return this.settleEarly(request, 'cancelled', 'request cancelled before enqueue');
+    if (this.draining) return this.refuse(request, 'shutdown', 'flow control is shutting down', onOutcome);
+    if (options.signal?.aborted === true) {
+      return this.settleEarly(request, 'cancelled', 'request cancelled before enqueue', onOutcome);
+    }
 
     const band = this.bands.band(request.priority);
     if (band === undefined) {
-      return this.refuse(request, 'capacity', `priority ${request.priority}: no room for another priority band (limit ${this.options.maxBands})`);
+      const message = `priority ${request.priority}: no room for another priority band (limit ${this.options.maxBands})`;
+      return this.refuse(request, 'capacity', message, onOutcome);
     }
     const flow = this.bands.flow(band, request.fairnessId);
     if (flow === undefined) {
-      return this.refuse(request, 'flow-limit', `flow limit reached: ${this.options.maxFlows} live flows`);
+      return this.refuse(request, 'flow-limit', `flow limit reached: ${this.options.maxFlows} live flows`, onOutcome);
     }
     const now = this.clock.now();
     const arrivedAt = request.arrivedAt ?? now;
@@ -120,27 +157,23 @@ export class FlowController {
     const expiresAt = Math.min(arrivedAt + ttl, request.deadlineAt ?? Infinity);
     if (now >= expiresAt) {
       this.bands.maybeIdle(flow);
-      return this.settleEarly(request, 'ttl', 'request deadline passed before enqueue');
+      return this.settleEarly(request, 'ttl', 'request deadline passed before enqueue', onOutcome);
     }
 
     // Fast path: nothing is waiting, so dispatching now cannot overtake anyone.
     if (this.queued === 0 && !this.inCycle && this.saturation.saturation() < band.ceiling) {
-      return new Promise<Outcome>((resolve) =>
-        this.dispatch(new FlowLease(flow, request.estimatedCost, now, this.releaser), request.id, options, 0, resolve),
-      );
+      this.dispatch(new FlowLease(flow, request.estimatedCost, now, this.releaser), request.id, options, 0, onOutcome);
+      return;
     }
 
     const refusal = this.admit(request, band, flow);
     if (refusal !== undefined) {
       this.bands.maybeIdle(flow);
-      return this.refuse(request, 'capacity', refusal);
+      return this.refuse(request, 'capacity', refusal, onOutcome);
     }
-    const sloDeadline = request.ttftSloMs !== undefined ? arrivedAt + request.ttftSloMs : expiresAt;
-    return new Promise<Outcome>((resolve) => {
-      const item = new QueueItem(request, this.seq++, now, expiresAt, ttl, sloDeadline, flow, options, resolve);
-      this.insert(item);
-      this.kick();
-    });
+    const item = new QueueItem(request, this.seq++, now, expiresAt, flow, options, onOutcome);
+    this.insert(item, ttl);
+    this.kick();
   }
 
   /** Queue figures for gauges, read at scrape time. O(bands). */
@@ -181,10 +214,15 @@ export class FlowController {
     this.draining = true;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    for (const band of this.bands.highestFirst) {
-      for (let item = band.arrivals.head; item !== undefined; item = band.arrivals.head) {
-        this.evict(item, 'shutdown');
+    this.outbox.enter();
+    try {
+      for (const band of this.bands.highestFirst) {
+        for (let item = band.arrivals.head; item !== undefined; item = band.arrivals.head) {
+          this.evict(item, 'shutdown');
+        }
       }
+    } finally {
+      this.outbox.leave();
     }
     this.closed = true;
     if (this.fallback !== undefined) this.clock.clearTimeout(this.fallback);
@@ -258,24 +296,25 @@ export class FlowController {
     return freedRequests >= needRequests && freedBytes >= needBytes ? victims : undefined;
   }
 
-  private insert(item: QueueItem): void {
+  /** Queues `item`, whose effective TTL is `ttl` (its expiry lane). */
+  private insert(item: QueueItem, ttl: number): void {
     const flow = item.flow;
     const band = flow.band;
-    const wasEmpty = flow.queue.size === 0;
+    const wasEmpty = flow.queued === 0;
     flow.queue.push(item);
+    flow.queued++;
     if (wasEmpty) band.fairness.activate(flow);
     else if (flow.queue.peek() === item) band.fairness.headChanged(flow);
     band.lengths?.grew(flow);
     band.arrivals.push(item);
     const bytes = item.request.byteSize;
     band.queuedBytes += bytes;
-    flow.queuedBytes += bytes;
     this.queued++;
     this.queuedBytes += bytes;
-    this.expiry.add(item, item.ttl);
+    this.expiry.add(item, ttl);
     const signal = item.options.signal;
     if (signal !== undefined) {
-      item.abortListener = () => this.evict(item, 'cancelled');
+      item.abortListener = () => this.evictNow(item, 'cancelled');
       signal.addEventListener('abort', item.abortListener, { once: true });
     }
   }
@@ -287,13 +326,13 @@ export class FlowController {
     const band = flow.band;
     const wasHead = flow.queue.peek() === item;
     flow.queue.remove(item);
-    if (flow.queue.size === 0) band.fairness.deactivate(flow);
+    flow.queued--;
+    if (flow.queued === 0) band.fairness.deactivate(flow);
     else if (wasHead) band.fairness.headChanged(flow);
     band.lengths?.shrank(flow);
     band.arrivals.remove(item);
     const bytes = item.request.byteSize;
     band.queuedBytes -= bytes;
-    flow.queuedBytes -= bytes;
     this.queued--;
     this.queuedBytes -= bytes;
     this.expiry.remove(item);
@@ -303,13 +342,23 @@ export class FlowController {
     }
   }
 
+  /** An eviction as an operation of its own (a timer, an abort signal): delivered once complete. */
+  private evictNow(item: QueueItem, reason: EvictReason): void {
+    this.outbox.enter();
+    try {
+      this.evict(item, reason);
+    } finally {
+      this.outbox.leave();
+    }
+  }
+
   private evict(item: QueueItem, reason: EvictReason): void {
     if (item.settled) return;
     this.detach(item);
     this.bands.maybeIdle(item.flow);
     const waitMs = this.clock.now() - item.enqueuedAt;
     const message = evictionMessage(reason, item);
-    item.resolve({ kind: 'evicted', reason, message, waitMs });
+    this.outbox.post(item.onOutcome, { kind: 'evicted', reason, message, waitMs }, item.request.id);
     if (this.observing) this.observer.onOutcome({ kind: 'evicted', reason, priority: item.flow.priority, fairnessId: item.flow.fairnessId, waitMs });
     // Removing the head of a blocked band can unblock the bands below it under some usage limits.
     this.kick();
@@ -321,8 +370,10 @@ export class FlowController {
     requestId: string,
     options: EnqueueOptions,
     waitMs: number,
-    resolve: (outcome: Outcome) => void,
+    onOutcome: OutcomeCallback,
   ): void {
+    // Posted before the hook runs, so an enqueue from inside the hook is delivered after this one.
+    this.outbox.post(onOutcome, { kind: 'dispatched', lease, waitMs }, requestId);
     const flow = lease.flow;
     this.inflight++;
     flow.leases++;
@@ -335,7 +386,6 @@ export class FlowController {
         this.logger.error({ err, requestId }, 'onDispatch hook threw; ignored');
       }
     }
-    resolve({ kind: 'dispatched', lease, waitMs });
     if (this.observing) this.observer.onOutcome({ kind: 'dispatched', reason: undefined, priority: flow.priority, fairnessId: flow.fairnessId, waitMs });
   }
 
@@ -351,40 +401,40 @@ export class FlowController {
     this.checkDrained();
   }
 
-  private refuse(request: FlowRequest, reason: RejectReason, message: string): Promise<Outcome> {
+  private refuse(request: FlowRequest, reason: RejectReason, message: string, onOutcome: OutcomeCallback): void {
     if (this.observing) this.observer.onOutcome({ kind: 'rejected', reason, priority: request.priority, fairnessId: request.fairnessId, waitMs: 0 });
-    return Promise.resolve({ kind: 'rejected', reason, message });
+    this.outbox.post(onOutcome, { kind: 'rejected', reason, message }, request.id);
   }
 
-  private settleEarly(request: FlowRequest, reason: EvictReason, message: string): Promise<Outcome> {
+  private settleEarly(request: FlowRequest, reason: EvictReason, message: string, onOutcome: OutcomeCallback): void {
     if (this.observing) this.observer.onOutcome({ kind: 'evicted', reason, priority: request.priority, fairnessId: request.fairnessId, waitMs: 0 });
-    return Promise.resolve({ kind: 'evicted', reason, message, waitMs: 0 });
+    this.outbox.post(onOutcome, { kind: 'evicted', reason, message, waitMs: 0 }, request.id);
   }
 
   /** Asks for a dispatch cycle soon (a microtask), coalescing the many triggers of one tick into one cycle. */
   private kick(): void {
-    if (this.cycleScheduled || this.closed || this.queued === 0) return;
+    // While a yield is pending the continuation runs the next cycle: a microtask now would not let I/O in.
+    if (this.cycleScheduled || this.continuationPending || this.closed || this.queued === 0) return;
     this.cycleScheduled = true;
     queueMicrotask(() => this.runCycle());
   }
 
+  /**
+   * Dispatches as many requests as the gate allows. Dispatches are counted across cycles, not per cycle: cycles
+   * chained by microtasks (a callback that releases and enqueues again) never let I/O in, so past
+   * `maxDispatchesPerCycle` since the last yield the engine yields to the event loop, whatever started the cycle.
+   */
   private runCycle(): void {
     this.cycleScheduled = false;
     if (this.inCycle || this.closed) return;
     this.inCycle = true;
+    this.outbox.enter();
     const started = this.clock.now();
     let dispatched = 0;
     try {
       while (this.queued > 0) {
-        if (dispatched >= this.options.maxDispatchesPerCycle) {
-          // Yield so sockets and timers get their turn under a heavy backlog; continue on the next turn.
-          if (!this.continuationPending) {
-            this.continuationPending = true;
-            this.clock.defer(() => {
-              this.continuationPending = false;
-              this.kick();
-            });
-          }
+        if (this.sinceYield >= this.options.maxDispatchesPerCycle) {
+          this.yieldTurn();
           break;
         }
         const now = this.clock.now();
@@ -403,14 +453,27 @@ export class FlowController {
           continue;
         }
         this.detach(item);
-        this.dispatch(item.lease(now, this.releaser), item.request.id, item.options, now - item.enqueuedAt, item.resolve);
+        this.dispatch(item.lease(now, this.releaser), item.request.id, item.options, now - item.enqueuedAt, item.onOutcome);
         dispatched++;
+        this.sinceYield++;
       }
     } finally {
       this.inCycle = false;
+      this.outbox.leave();
     }
     if (this.observing) this.observer.onDispatchCycle(this.clock.now() - started, dispatched);
     this.checkDrained();
+  }
+
+  /** Lets sockets and timers have their turn under a heavy backlog; the dispatching continues on the next turn. */
+  private yieldTurn(): void {
+    if (this.continuationPending) return;
+    this.continuationPending = true;
+    this.clock.defer(() => {
+      this.continuationPending = false;
+      this.sinceYield = 0;
+      this.kick();
+    });
   }
 
   private armFallback(): void {

@@ -6,14 +6,15 @@
 // finds the earliest. The rare item that would break a lane's order (an explicit deadline, or a caller-given
 // arrival time out of order) goes to a general indexed heap instead. A single heap for everything made every
 // dispatch pay an O(log n) sift through cold memory.
-import { type Clock, IndexedHeap, IntrusiveList, type TimerHandle } from '../core/index.js';
+import { type Clock, IndexedHeap, type TimerHandle } from '../core/index.js';
+import { ItemList, ItemSlot } from './item-lists.js';
 import { type QueueItem } from './queue-item.js';
 
 /** Distinct TTL lanes kept at most; beyond that items fall back to the general heap. */
 export const MAX_EXPIRY_LANES = 32;
 
 export class ExpiryLane {
-  readonly items = new IntrusiveList<QueueItem>((i) => i.expiryLink);
+  readonly items = new ItemList(ItemSlot.lane);
   heapIndex = -1;
 
   constructor(readonly ttl: number) {}

@@ -1,43 +1,56 @@
 // Flows of one band bucketed by queue length, so the longest flow is found in O(1) when the band overflows.
 // Every enqueue and dequeue moves one flow to the neighbouring bucket (lengths change by one), so upkeep is O(1).
-import { IntrusiveList } from '../core/index.js';
+// Buckets are indexed by length in plain arrays and linked through fields of the flow, so the per-request
+// upkeep allocates nothing and does no hashing.
 import { type Flow } from './flow.js';
 
 export class FlowLengths {
-  private readonly buckets = new Map<number, IntrusiveList<Flow>>();
+  /** heads[n] / tails[n]: the flows whose queue holds n items, in the order they reached n. */
+  private readonly heads: (Flow | undefined)[] = [undefined];
+  private readonly tails: (Flow | undefined)[] = [undefined];
   private max = 0;
 
   /** Call after `flow`'s queue grew by one. */
   grew(flow: Flow): void {
     const length = flow.queue.size;
-    this.bucket(length - 1)?.remove(flow);
-    this.bucketFor(length).push(flow);
+    if (length > 1) this.unlink(flow, length - 1);
+    if (length >= this.heads.length) {
+      this.heads.push(undefined);
+      this.tails.push(undefined);
+    }
+    this.link(flow, length);
     if (length > this.max) this.max = length;
   }
 
   /** Call after `flow`'s queue shrank by one. */
   shrank(flow: Flow): void {
     const length = flow.queue.size;
-    this.bucket(length + 1)?.remove(flow);
-    if (length > 0) this.bucketFor(length).push(flow);
-    while (this.max > 0 && (this.bucket(this.max)?.size ?? 0) === 0) this.max--;
+    this.unlink(flow, length + 1);
+    if (length > 0) this.link(flow, length);
+    while (this.max > 0 && this.heads[this.max] === undefined) this.max--;
   }
 
   /** A flow with the longest queue (the one that reached that length first), or undefined when all are empty. */
   longest(): Flow | undefined {
-    return this.bucket(this.max)?.head;
+    return this.heads[this.max];
   }
 
-  private bucket(length: number): IntrusiveList<Flow> | undefined {
-    return this.buckets.get(length);
+  private link(flow: Flow, length: number): void {
+    const tail = this.tails[length];
+    flow.lengthPrev = tail;
+    flow.lengthNext = undefined;
+    if (tail === undefined) this.heads[length] = flow;
+    else tail.lengthNext = flow;
+    this.tails[length] = flow;
   }
 
-  private bucketFor(length: number): IntrusiveList<Flow> {
-    let list = this.buckets.get(length);
-    if (list === undefined) {
-      list = new IntrusiveList<Flow>((f) => f.lengthLink);
-      this.buckets.set(length, list);
-    }
-    return list;
+  private unlink(flow: Flow, length: number): void {
+    const { lengthPrev: prev, lengthNext: next } = flow;
+    if (prev === undefined) this.heads[length] = next;
+    else prev.lengthNext = next;
+    if (next === undefined) this.tails[length] = prev;
+    else next.lengthPrev = prev;
+    flow.lengthPrev = undefined;
+    flow.lengthNext = undefined;
   }
 }

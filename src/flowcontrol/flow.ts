@@ -1,5 +1,5 @@
 // A flow: the queue of one tenant (fairness id) within one priority band, plus the fairness bookkeeping for it.
-import { type IntrusiveList, type ListLink, newLink } from '../core/index.js';
+import { type IntrusiveList, type ListLink } from '../core/index.js';
 import type { Band } from './band.js';
 import { type FlowQueue } from './queue/flow-queue.js';
 
@@ -13,14 +13,17 @@ export class Flow implements ListLink<Flow> {
   prev: Flow | undefined = undefined;
   next: Flow | undefined = undefined;
   owner: IntrusiveList<Flow> | undefined = undefined;
-  /** Position in its band's queue-length buckets (fair-share overflow). */
-  readonly lengthLink: ListLink<Flow> = newLink();
-  /** Position in the controller's idle-flow LRU list. */
-  readonly idleLink: ListLink<Flow> = newLink();
+  /** Neighbours in its band's queue-length bucket (fair-share overflow; see flow-lengths.ts). */
+  lengthPrev: Flow | undefined = undefined;
+  lengthNext: Flow | undefined = undefined;
+  /** Listed in the idle-flow list (which is cleaned lazily, so a listed flow may be busy again). */
+  idleListed = false;
+  /** When the flow last went idle, in whole milliseconds: kept a small integer so V8 stores it unboxed. */
   idleSince = 0;
   /** Dispatched requests of this flow whose lease is not yet released. */
   leases = 0;
-  queuedBytes = 0;
+  /** Items in `queue`, kept here so the idle check on every release stays on this object's memory. */
+  queued = 0;
   /** Set when collected; late lease releases then skip fairness correction. */
   collected = false;
 

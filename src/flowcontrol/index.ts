@@ -5,6 +5,7 @@ export {
   type ActualCost,
   type Lease,
   type Outcome,
+  type OutcomeCallback,
   type DispatchedOutcome,
   type RejectedOutcome,
   type EvictedOutcome,

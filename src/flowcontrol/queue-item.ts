@@ -1,25 +1,27 @@
 // A queued request: the request plus every index it sits in, kept inside the item so each removal is O(1)/O(log n).
-import { type IntrusiveList, type ListLink, newLink } from '../core/index.js';
 import type { ExpiryLane } from './expiry-tracker.js';
 import type { Flow } from './flow.js';
 import { type LeaseAccount, type LeaseReleaser } from './lease.js';
-import { type ActualCost, type EnqueueOptions, type FlowRequest, type Lease, type Outcome } from './types.js';
+import { type ActualCost, type EnqueueOptions, type FlowRequest, type Lease, type OutcomeCallback } from './types.js';
 
 /**
- * The item is its own link in its flow's FIFO queue (`prev`, `next`, `owner`), saving an allocation per request
- * on the hottest list; the band and expiry lists use link objects.
+ * The item carries its own links (in its flow's FIFO queue, its band's arrival list and its expiry lane; see
+ * item-lists.ts), so queueing a request allocates this one object. Fields cost 8 bytes each, and a field holding a
+ * fractional number another boxed number, so only what cannot be derived is stored.
  */
-export class QueueItem implements ListLink<QueueItem>, Lease, LeaseAccount {
-  prev: QueueItem | undefined = undefined;
-  next: QueueItem | undefined = undefined;
-  owner: IntrusiveList<QueueItem> | undefined = undefined;
+export class QueueItem implements Lease, LeaseAccount {
+  /** Neighbours in its flow's FIFO queue (`fcfs`). */
+  flowPrev: QueueItem | undefined = undefined;
+  flowNext: QueueItem | undefined = undefined;
   /** Position in its flow's queue when that queue is a heap (deadline orders). */
   flowHeapIndex = -1;
-  /** Position in its band's arrival-order list (for displacement of the newest and global-strict order). */
-  readonly bandLink: ListLink<QueueItem> = newLink();
-  /** Position in the expiry tracker: a FIFO lane of items with the same TTL, or else its general heap. */
-  readonly expiryLink: ListLink<QueueItem> = newLink();
-  expiryLane: ExpiryLane | undefined;
+  /** Neighbours in its band's arrival-order list (displacement takes the newest; close walks it). */
+  bandPrev: QueueItem | undefined = undefined;
+  bandNext: QueueItem | undefined = undefined;
+  /** Position in the expiry tracker: neighbours in a FIFO lane of items with the same TTL, or else its heap. */
+  lanePrev: QueueItem | undefined = undefined;
+  laneNext: QueueItem | undefined = undefined;
+  expiryLane: ExpiryLane | undefined = undefined;
   expiryHeapIndex = -1;
   /** Set once the outcome is decided, so every late path (timer, abort, close) is a no-op. */
   settled = false;
@@ -35,14 +37,17 @@ export class QueueItem implements ListLink<QueueItem>, Lease, LeaseAccount {
     readonly enqueuedAt: number,
     /** Clock time after which the item must not be dispatched (arrival + effective TTL, or the deadline). */
     readonly expiresAt: number,
-    /** The effective TTL that produced `expiresAt` (the expiry lane). */
-    readonly ttl: number,
-    /** Key of the deadline-ordered policies (`edf`: expiresAt; `slo-deadline`: arrival + TTFT SLO). */
-    readonly sloDeadline: number,
     readonly flow: Flow,
     readonly options: EnqueueOptions,
-    readonly resolve: (outcome: Outcome) => void,
+    /** Receives the outcome, exactly once. */
+    readonly onOutcome: OutcomeCallback,
   ) {}
+
+  /** Key of the `slo-deadline` order: arrival + TTFT SLO, or the expiry when the request states no SLO. */
+  get sloDeadline(): number {
+    const slo = this.request.ttftSloMs;
+    return slo === undefined ? this.expiresAt : (this.request.arrivedAt ?? this.enqueuedAt) + slo;
+  }
 
   get priority(): number {
     return this.flow.priority;

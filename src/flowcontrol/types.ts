@@ -63,6 +63,9 @@ export interface EvictedOutcome {
 /** Exactly one per request. `kind` and `reason` are the metric labels. */
 export type Outcome = DispatchedOutcome | RejectedOutcome | EvictedOutcome;
 
+/** Receives a request's one outcome (the callback form of `enqueueAndWait`). */
+export type OutcomeCallback = (outcome: Outcome) => void;
+
 export interface EnqueueOptions {
   /** Cancellation (client gone): the request leaves its queue at once with evicted/cancelled. */
   readonly signal?: AbortSignal;

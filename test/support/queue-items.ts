@@ -21,15 +21,23 @@ export function makeFlow(fairnessId = 'f', seq = 0, weight = 1, ordering = 'fcfs
   return new Flow(fairnessId, inBand, weight, orderingPolicies.get(ordering).newQueue(), seq);
 }
 
-export function makeItem(p: { seq: number; expiresAt?: number; ttl?: number; sloDeadline?: number; flow?: Flow }): QueueItem {
+/** An item arriving now; `sloDeadline` becomes the request's TTFT SLO measured from now. */
+export function makeItem(p: { seq: number; expiresAt?: number; sloDeadline?: number; flow?: Flow }): QueueItem {
   const flow = p.flow ?? makeFlow();
+  const now = clock.now();
   return new QueueItem(
-    { id: `i${p.seq}`, fairnessId: flow.fairnessId, priority: 0, byteSize: 0, estimatedCost: 1 },
+    {
+      id: `i${p.seq}`,
+      fairnessId: flow.fairnessId,
+      priority: 0,
+      byteSize: 0,
+      estimatedCost: 1,
+      arrivedAt: now,
+      ...(p.sloDeadline !== undefined ? { ttftSloMs: p.sloDeadline - now } : {}),
+    },
     p.seq,
-    clock.now(),
+    now,
     p.expiresAt ?? Infinity,
-    p.ttl ?? Infinity,
-    p.sloDeadline ?? p.expiresAt ?? Infinity,
     flow,
     {},
     () => {},

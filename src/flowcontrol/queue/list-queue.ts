@@ -1,12 +1,10 @@
-// FIFO flow queue over an intrusive list: O(1) push, pop, peek and arbitrary removal.
-import { IntrusiveList } from '../../core/index.js';
+// FIFO flow queue over the items' own flow links: O(1) push, pop, peek and arbitrary removal.
+import { ItemList, ItemSlot } from '../item-lists.js';
 import { type QueueItem } from '../queue-item.js';
-
-const selfLink = (i: QueueItem): QueueItem => i;
 import { type FlowQueue } from './flow-queue.js';
 
 export class ListQueue implements FlowQueue {
-  private readonly list = new IntrusiveList<QueueItem>(selfLink);
+  private readonly list = new ItemList(ItemSlot.flow);
 
   get size(): number {
     return this.list.size;
@@ -25,10 +23,14 @@ export class ListQueue implements FlowQueue {
   }
 
   pop(): QueueItem | undefined {
-    return this.list.shift();
+    const item = this.list.head;
+    if (item !== undefined) this.list.remove(item);
+    return item;
   }
 
   remove(item: QueueItem): boolean {
-    return this.list.remove(item);
+    if (!this.list.has(item)) return false;
+    this.list.remove(item);
+    return true;
   }
 }

@@ -24,7 +24,7 @@ describe('ExpiryTracker', () => {
           const tracker = new ExpiryTracker(clock, (item) => fired.push({ item, at: clock.now() }));
           const items = specs.map((s, seq) => {
             const expiresAt = Math.min(s.arrival + s.ttl * 10, s.deadline ?? Infinity);
-            const item = makeItem({ seq, expiresAt, ttl: s.ttl * 10 });
+            const item = makeItem({ seq, expiresAt });
             tracker.add(item, s.ttl * 10);
             return { item, removed: s.removed };
           });
@@ -52,7 +52,7 @@ describe('ExpiryTracker', () => {
     const fired: number[] = [];
     const tracker = new ExpiryTracker(clock, (item) => fired.push(item.seq));
     const n = MAX_EXPIRY_LANES * 3;
-    for (let i = 0; i < n; i++) tracker.add(makeItem({ seq: i, expiresAt: 1_000 - i, ttl: 1_000 - i }), 1_000 - i);
+    for (let i = 0; i < n; i++) tracker.add(makeItem({ seq: i, expiresAt: 1_000 - i }), 1_000 - i);
     clock.advance(1_000);
     expect(fired).toEqual(Array.from({ length: n }, (_, i) => n - 1 - i));
   });
@@ -62,8 +62,8 @@ describe('ExpiryTracker', () => {
     const tracker = new ExpiryTracker(clock, () => {
       throw new Error('must not fire after close');
     });
-    tracker.add(makeItem({ seq: 0, expiresAt: 10, ttl: 10 }), 10);
-    tracker.add(makeItem({ seq: 1, expiresAt: 5, ttl: 10 }), 10);
+    tracker.add(makeItem({ seq: 0, expiresAt: 10 }), 10);
+    tracker.add(makeItem({ seq: 1, expiresAt: 5 }), 10);
     tracker.close();
     expect(clock.pendingTimers()).toBe(0);
     clock.advance(100);
