@@ -52,6 +52,8 @@ export class BandSet {
     this.bands.set(priority, band);
     this.dynamicBands++;
     this.reorder();
+    // A band used only by fast-path dispatches never gets a flow, so nothing else would arm its collection.
+    this.armSweep();
     return band;
   }
 

@@ -43,6 +43,7 @@ export class Band {
   ceiling = 1.0;
   /** Virtual pass of stride scheduling under `weighted` arbitration. */
   pass = 0;
+  /** When the band last had no flows, or last dispatched on the fast path (which creates none). */
   idleSince = 0;
 
   constructor(readonly settings: BandSettings) {

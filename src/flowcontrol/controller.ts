@@ -147,25 +147,24 @@ export class FlowController {
       const message = `priority ${request.priority}: no room for another priority band (limit ${this.options.maxBands})`;
       return this.refuse(request, 'capacity', message, onOutcome);
     }
-    const flow = this.bands.flow(band, request.fairnessId);
-    if (flow === undefined) {
-      return this.refuse(request, 'flow-limit', `flow limit reached: ${this.options.maxFlows} live flows`, onOutcome);
-    }
     const now = this.clock.now();
     const arrivedAt = request.arrivedAt ?? now;
     const ttl = Math.min(this.options.defaultTtlMs, band.settings.ttlMs, request.ttlMs ?? Infinity);
     const expiresAt = Math.min(arrivedAt + ttl, request.deadlineAt ?? Infinity);
-    if (now >= expiresAt) {
-      this.bands.maybeIdle(flow);
-      return this.settleEarly(request, 'ttl', 'request deadline passed before enqueue', onOutcome);
-    }
+    if (now >= expiresAt) return this.settleEarly(request, 'ttl', 'request deadline passed before enqueue', onOutcome);
 
-    // Fast path: nothing is waiting, so dispatching now cannot overtake anyone.
+    // Fast path: nothing is waiting, so dispatching now cannot overtake anyone, and no per-tenant state is needed.
     if (this.queued === 0 && !this.inCycle && this.saturation.saturation() < band.ceiling) {
-      this.dispatch(new FlowLease(flow, request.estimatedCost, now, this.releaser), request.id, options, 0, onOutcome);
+      band.idleSince = now; // in use, though it may hold no flow: not to be collected as idle
+      const lease = new FlowLease(band, request.fairnessId, request.estimatedCost, now, this.releaser);
+      this.dispatch(lease, request.id, options, 0, onOutcome);
       return;
     }
 
+    const flow = this.bands.flow(band, request.fairnessId);
+    if (flow === undefined) {
+      return this.refuse(request, 'flow-limit', `flow limit reached: ${this.options.maxFlows} live flows`, onOutcome);
+    }
     const refusal = this.admit(request, band, flow);
     if (refusal !== undefined) {
       this.bands.maybeIdle(flow);
@@ -376,9 +375,11 @@ export class FlowController {
     this.outbox.post(onOutcome, { kind: 'dispatched', lease, waitMs }, requestId);
     const flow = lease.flow;
     this.inflight++;
-    flow.leases++;
-    flow.band.fairness.charge(flow, lease.estimatedCost);
-    this.options.arbitration.dispatched(flow.band);
+    if (flow !== undefined) {
+      flow.leases++;
+      flow.band.fairness.charge(flow, lease.estimatedCost);
+    }
+    this.options.arbitration.dispatched(lease.band);
     if (options.onDispatch !== undefined) {
       try {
         options.onDispatch(lease);
@@ -386,17 +387,21 @@ export class FlowController {
         this.logger.error({ err, requestId }, 'onDispatch hook threw; ignored');
       }
     }
-    if (this.observing) this.observer.onOutcome({ kind: 'dispatched', reason: undefined, priority: flow.priority, fairnessId: flow.fairnessId, waitMs });
+    if (this.observing) this.observer.onOutcome({ kind: 'dispatched', reason: undefined, priority: lease.priority, fairnessId: lease.fairnessId, waitMs });
   }
 
   private release(lease: LeaseAccount, actual: ActualCost | undefined): void {
     const flow = lease.flow;
     this.inflight--;
-    flow.leases--;
     const total = actualTotal(actual);
-    if (total !== undefined && !flow.collected) flow.band.fairness.correct(flow, total - lease.estimatedCost);
-    if (!flow.collected) this.bands.maybeIdle(flow);
-    if (this.observing) this.observer.onRelease(flow.priority, flow.fairnessId, lease.estimatedCost, total);
+    if (flow !== undefined) {
+      flow.leases--;
+      if (!flow.collected) {
+        if (total !== undefined) flow.band.fairness.correct(flow, total - lease.estimatedCost);
+        this.bands.maybeIdle(flow);
+      }
+    }
+    if (this.observing) this.observer.onRelease(lease.priority, lease.fairnessId, lease.estimatedCost, total);
     this.kick();
     this.checkDrained();
   }

@@ -1,11 +1,19 @@
 // The lease a dispatched request holds until its response ends; releasing it twice is harmless.
+import { type Band } from './band.js';
 import { type Flow } from './flow.js';
 import { type ActualCost, type Lease } from './types.js';
 import { MAX_REQUEST_COST } from './validate-request.js';
 
-/** What releasing a lease needs to know: whose it was and what it was charged. */
+/**
+ * What dispatching and releasing a lease need to know: whose it was and what it was charged. `flow` is absent for
+ * a dispatch on the fast path (nothing queued anywhere): with no contention there is nobody to be fair to, so no
+ * per-tenant state is looked up, charged or corrected for it (see weighted-fair.ts on why fairness loses nothing).
+ */
 export interface LeaseAccount {
-  readonly flow: Flow;
+  readonly flow: Flow | undefined;
+  readonly band: Band;
+  readonly priority: number;
+  readonly fairnessId: string;
   readonly estimatedCost: number;
 }
 
@@ -16,18 +24,19 @@ export class FlowLease implements Lease, LeaseAccount {
   private released = false;
 
   constructor(
-    readonly flow: Flow,
+    readonly band: Band,
+    readonly fairnessId: string,
     readonly estimatedCost: number,
     readonly dispatchedAt: number,
     private readonly releaser: LeaseReleaser,
   ) {}
 
-  get priority(): number {
-    return this.flow.priority;
+  get flow(): undefined {
+    return undefined;
   }
 
-  get fairnessId(): string {
-    return this.flow.fairnessId;
+  get priority(): number {
+    return this.band.priority;
   }
 
   release(actual?: ActualCost): void {

@@ -42,7 +42,7 @@ export class Outbox {
 
   /** Ends an engine operation; the outermost one delivers what was posted. */
   leave(): void {
-    if (--this.busy === 0 && !this.delivering && !this.deferred) this.deliver();
+    if (--this.busy === 0 && this.head < this.callbacks.length && !this.delivering && !this.deferred) this.deliver();
   }
 
   private deliver(): void {

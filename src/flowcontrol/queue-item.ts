@@ -1,5 +1,6 @@
 // A queued request: the request plus every index it sits in, kept inside the item so each removal is O(1)/O(log n).
 import type { ExpiryLane } from './expiry-tracker.js';
+import type { Band } from './band.js';
 import type { Flow } from './flow.js';
 import { type LeaseAccount, type LeaseReleaser } from './lease.js';
 import { type ActualCost, type EnqueueOptions, type FlowRequest, type Lease, type OutcomeCallback } from './types.js';
@@ -47,6 +48,10 @@ export class QueueItem implements Lease, LeaseAccount {
   get sloDeadline(): number {
     const slo = this.request.ttftSloMs;
     return slo === undefined ? this.expiresAt : (this.request.arrivedAt ?? this.enqueuedAt) + slo;
+  }
+
+  get band(): Band {
+    return this.flow.band;
   }
 
   get priority(): number {

@@ -167,8 +167,11 @@ describe('FlowController', () => {
   });
 
   it('keeps weighted fairness working after a lying model server reports an absurd actual cost', async () => {
-    const { fc, saturation } = setup({}, 0);
-    const first = await fc.enqueueAndWait(req({ fairnessId: 'liar' }));
+    // Queued first, so the lease is charged to the liar's flow (a fast-path dispatch carries no fairness state).
+    const { fc, saturation } = setup({}, 1);
+    const pending = fc.enqueueAndWait(req({ fairnessId: 'liar' }));
+    saturation.set(0);
+    const first = await pending;
     if (first.kind !== 'dispatched') throw new Error('expected a dispatch');
     saturation.set(1);
     const order: string[] = [];

@@ -387,19 +387,26 @@ describe('FlowController.enqueue: re-entrancy from outcomes delivered outside a 
     expect(deliveredInside).toBe(0);
   });
 
-  it('does not dispatch inside the onOutcome of a flow-limit refusal an enqueue made from it', () => {
-    const { fc } = setup({ maxFlows: 1 });
+  it('delivers a flow-limit refusal once, after the enqueue that caused it, and an enqueue made from it is delivered after it returns', async () => {
+    // Flows exist only for queued work (a fast-path dispatch needs none), so the limit is reached with the gate shut.
+    const { fc, saturation } = setup({ maxFlows: 1 }, 1.0);
     const held = recorder();
     fc.enqueue(req({ fairnessId: 'a' }), held.cb);
-    leaseOf(held.outcomes[0]);
+    expect(fc.stats().liveFlows).toBe(1);
     const inner = recorder();
+    const refusals: Outcome[] = [];
     let deliveredInside = -1;
     fc.enqueue(req({ fairnessId: 'b' }), (o) => {
-      expect(o).toMatchObject({ kind: 'rejected', reason: 'flow-limit' });
+      refusals.push(o);
       fc.enqueue(req({ fairnessId: 'a' }), inner.cb);
       deliveredInside = inner.outcomes.length;
     });
+    expect(refusals).toEqual([expect.objectContaining({ kind: 'rejected', reason: 'flow-limit' })]);
     expect(deliveredInside).toBe(0);
+    saturation.set(0);
+    await flushMicrotasks();
+    expect(held.outcomes.map((o) => o.kind)).toEqual(['dispatched']);
+    expect(inner.outcomes.map((o) => o.kind)).toEqual(['dispatched']);
   });
 
   it('does not dispatch inside the onOutcome of an abort eviction an enqueue made from it', () => {
@@ -421,16 +428,17 @@ describe('FlowController.enqueue: re-entrancy from outcomes delivered outside a 
     expect(deliveredInside).toBe(0);
   });
 
-  it('does not deliver inside a dispatched onOutcome the flow-limit refusal of an enqueue made from it', () => {
-    const { fc } = setup({ maxFlows: 1 });
-    const inner = recorder();
-    let deliveredInside = -1;
-    fc.enqueue(req({ fairnessId: 'a' }), () => {
-      fc.enqueue(req({ fairnessId: 'b' }), inner.cb);
-      deliveredInside = inner.outcomes.length;
-    });
-    expect(inner.outcomes).toEqual([expect.objectContaining({ kind: 'rejected', reason: 'flow-limit' })]);
-    expect(deliveredInside).toBe(0);
+  it('dispatches a flood of tenants on the fast path without creating flows, so the flow limit applies only to queued work', () => {
+    const { fc, saturation } = setup({ maxFlows: 1 });
+    const fast = recorder();
+    for (const t of ['a', 'b', 'c']) fc.enqueue(req({ fairnessId: t }), fast.cb);
+    expect(fast.outcomes.map((o) => o.kind)).toEqual(['dispatched', 'dispatched', 'dispatched']);
+    expect(fc.stats().liveFlows).toBe(0);
+    saturation.set(1);
+    const queued = recorder();
+    for (const t of ['a', 'b']) fc.enqueue(req({ fairnessId: t }), queued.cb);
+    expect(queued.outcomes).toEqual([expect.objectContaining({ kind: 'rejected', reason: 'flow-limit' })]);
+    expect(fc.stats().queuedRequests).toBe(1);
   });
 
   it('runs a chain of 20,000 requests, each submitted from the previous one\'s shutdown refusal, without growing the stack', async () => {

@@ -13,6 +13,11 @@
 // No credit hoarding: a flow that becomes active again is lifted to at least m (idle time earns nothing) and, so
 // that using capacity nobody else wanted is not punished later, to at most m + C.
 //
+// Dispatches on the controller's fast path (nothing queued in any band) are not charged at all: with no
+// contention there is nobody to be fair to, and since a returning flow is clamped into [m, m + C] anyway, what it
+// used while nothing waited could shift its place by at most C. The bound above holds unchanged, because while a
+// flow is backlogged nothing takes the fast path.
+//
 // Complexity: O(log active flows) per activate, deactivate, pick and charge (an indexed heap).
 import { type Flow } from '../../flow.js';
 import { type FairnessPolicy, type FairnessState } from './fairness-policy.js';
