@@ -157,7 +157,7 @@ export class FlowController {
     if (this.queued === 0 && !this.inCycle && this.saturation.saturation() < band.ceiling) {
       band.idleSince = now; // in use, though it may hold no flow: not to be collected as idle
       const lease = new FlowLease(band, request.fairnessId, request.estimatedCost, now, this.releaser);
-      this.dispatch(lease, request.id, options, 0, onOutcome);
+      this.dispatch(lease, request, options, 0, onOutcome);
       return;
     }
 
@@ -246,7 +246,7 @@ export class FlowController {
       }
     }
     const freed = fairShare === undefined ? 0 : 1;
-    const freedBytes = fairShare?.request.byteSize ?? 0;
+    const freedBytes = fairShare?.byteSize ?? 0;
     const needRequests = this.queued - freed + 1 - this.options.maxQueuedRequests;
     const needBytes = this.queuedBytes - freedBytes + request.byteSize - this.options.maxQueuedBytes;
     const displaced = needRequests <= 0 && needBytes <= 0 ? [] : this.displacementVictims(request.priority, needRequests, needBytes);
@@ -272,7 +272,7 @@ export class FlowController {
     if (victim === undefined) return undefined;
     const s = band.settings;
     const fits =
-      band.queuedRequests <= s.maxRequests && band.queuedBytes - victim.request.byteSize + byteSize <= s.maxBytes;
+      band.queuedRequests <= s.maxRequests && band.queuedBytes - victim.byteSize + byteSize <= s.maxBytes;
     return fits ? victim : undefined;
   }
 
@@ -289,7 +289,7 @@ export class FlowController {
         if (freedRequests >= needRequests && freedBytes >= needBytes) return victims;
         victims.push(item);
         freedRequests++;
-        freedBytes += item.request.byteSize;
+        freedBytes += item.byteSize;
       }
     }
     return freedRequests >= needRequests && freedBytes >= needBytes ? victims : undefined;
@@ -306,7 +306,7 @@ export class FlowController {
     else if (flow.queue.peek() === item) band.fairness.headChanged(flow);
     band.lengths?.grew(flow);
     band.arrivals.push(item);
-    const bytes = item.request.byteSize;
+    const bytes = item.byteSize;
     band.queuedBytes += bytes;
     this.queued++;
     this.queuedBytes += bytes;
@@ -330,7 +330,7 @@ export class FlowController {
     else if (wasHead) band.fairness.headChanged(flow);
     band.lengths?.shrank(flow);
     band.arrivals.remove(item);
-    const bytes = item.request.byteSize;
+    const bytes = item.byteSize;
     band.queuedBytes -= bytes;
     this.queued--;
     this.queuedBytes -= bytes;
@@ -357,7 +357,7 @@ export class FlowController {
     this.bands.maybeIdle(item.flow);
     const waitMs = this.clock.now() - item.enqueuedAt;
     const message = evictionMessage(reason, item);
-    this.outbox.post(item.onOutcome, { kind: 'evicted', reason, message, waitMs }, item.request.id);
+    this.outbox.post(item.onOutcome, { kind: 'evicted', reason, message, waitMs }, item.request);
     if (this.observing) this.observer.onOutcome({ kind: 'evicted', reason, priority: item.flow.priority, fairnessId: item.flow.fairnessId, waitMs });
     // Removing the head of a blocked band can unblock the bands below it under some usage limits.
     this.kick();
@@ -366,13 +366,13 @@ export class FlowController {
 
   private dispatch(
     lease: Lease & LeaseAccount,
-    requestId: string,
+    request: FlowRequest,
     options: EnqueueOptions,
     waitMs: number,
     onOutcome: OutcomeCallback,
   ): void {
     // Posted before the hook runs, so an enqueue from inside the hook is delivered after this one.
-    this.outbox.post(onOutcome, { kind: 'dispatched', lease, waitMs }, requestId);
+    this.outbox.post(onOutcome, { kind: 'dispatched', lease, waitMs }, request);
     const flow = lease.flow;
     this.inflight++;
     if (flow !== undefined) {
@@ -384,7 +384,7 @@ export class FlowController {
       try {
         options.onDispatch(lease);
       } catch (err) {
-        this.logger.error({ err, requestId }, 'onDispatch hook threw; ignored');
+        this.logger.error({ err, requestId: request.id }, 'onDispatch hook threw; ignored');
       }
     }
     if (this.observing) this.observer.onOutcome({ kind: 'dispatched', reason: undefined, priority: lease.priority, fairnessId: lease.fairnessId, waitMs });
@@ -408,12 +408,12 @@ export class FlowController {
 
   private refuse(request: FlowRequest, reason: RejectReason, message: string, onOutcome: OutcomeCallback): void {
     if (this.observing) this.observer.onOutcome({ kind: 'rejected', reason, priority: request.priority, fairnessId: request.fairnessId, waitMs: 0 });
-    this.outbox.post(onOutcome, { kind: 'rejected', reason, message }, request.id);
+    this.outbox.post(onOutcome, { kind: 'rejected', reason, message }, request);
   }
 
   private settleEarly(request: FlowRequest, reason: EvictReason, message: string, onOutcome: OutcomeCallback): void {
     if (this.observing) this.observer.onOutcome({ kind: 'evicted', reason, priority: request.priority, fairnessId: request.fairnessId, waitMs: 0 });
-    this.outbox.post(onOutcome, { kind: 'evicted', reason, message, waitMs: 0 }, request.id);
+    this.outbox.post(onOutcome, { kind: 'evicted', reason, message, waitMs: 0 }, request);
   }
 
   /** Asks for a dispatch cycle soon (a microtask), coalescing the many triggers of one tick into one cycle. */
@@ -434,7 +434,7 @@ export class FlowController {
     if (this.inCycle || this.closed) return;
     this.inCycle = true;
     this.outbox.enter();
-    const started = this.clock.now();
+    const started = this.observing ? this.clock.now() : 0;
     let dispatched = 0;
     try {
       while (this.queued > 0) {
@@ -458,7 +458,7 @@ export class FlowController {
           continue;
         }
         this.detach(item);
-        this.dispatch(item.lease(now, this.releaser), item.request.id, item.options, now - item.enqueuedAt, item.onOutcome);
+        this.dispatch(item.lease(now, this.releaser), item.request, item.options, now - item.enqueuedAt, item.onOutcome);
         dispatched++;
         this.sinceYield++;
       }

@@ -5,13 +5,14 @@
 // never grow the stack, and past a cycle's worth of deliveries the rest waits for the next event-loop turn, so
 // such a chain cannot starve I/O either.
 import { type Clock, type Logger } from '../core/index.js';
-import { type Outcome, type OutcomeCallback } from './types.js';
+import { type FlowRequest, type Outcome, type OutcomeCallback } from './types.js';
 
 /** Complexity: post and deliver O(1) each; parallel lists reused, so no object per outcome beyond the outcome. */
 export class Outbox {
   private readonly callbacks: OutcomeCallback[] = [];
   private readonly outcomes: Outcome[] = [];
-  private readonly ids: string[] = [];
+  /** Kept for the error log only: the request object is not read on the way. */
+  private readonly requests: FlowRequest[] = [];
   private head = 0;
   /** Engine operations in progress (they nest when a hook re-enters): delivery waits until none is. */
   private busy = 0;
@@ -29,10 +30,10 @@ export class Outbox {
     return this.callbacks.length - this.head;
   }
 
-  post(onOutcome: OutcomeCallback, outcome: Outcome, requestId: string): void {
+  post(onOutcome: OutcomeCallback, outcome: Outcome, request: FlowRequest): void {
     this.callbacks.push(onOutcome);
     this.outcomes.push(outcome);
-    this.ids.push(requestId);
+    this.requests.push(request);
   }
 
   /** Starts an engine operation. Pair with `leave` in a finally block. */
@@ -63,13 +64,13 @@ export class Outbox {
           (this.callbacks[i] as OutcomeCallback)(outcome);
         } catch (err) {
           // A Promise's resolver never throws; a caller's callback might, and must not break delivery to others.
-          this.logger.error({ err, requestId: this.ids[i], outcome: outcome.kind }, 'outcome callback threw; ignored');
+          this.logger.error({ err, requestId: this.requests[i]?.id, outcome: outcome.kind }, 'outcome callback threw; ignored');
         }
       }
       this.head = 0;
       this.callbacks.length = 0;
       this.outcomes.length = 0;
-      this.ids.length = 0;
+      this.requests.length = 0;
     } finally {
       this.delivering = false;
     }

@@ -30,6 +30,9 @@ export class QueueItem implements Lease, LeaseAccount {
   /** Once dispatched the item is also the request's lease: no second object per request on the hot path. */
   dispatchedAt = 0;
   private releaser: LeaseReleaser | undefined;
+  /** Copied from the request so queue upkeep and dispatch never read the (by then cold) request object. */
+  readonly byteSize: number;
+  readonly estimatedCost: number;
 
   constructor(
     readonly request: FlowRequest,
@@ -42,7 +45,10 @@ export class QueueItem implements Lease, LeaseAccount {
     readonly options: EnqueueOptions,
     /** Receives the outcome, exactly once. */
     readonly onOutcome: OutcomeCallback,
-  ) {}
+  ) {
+    this.byteSize = request.byteSize;
+    this.estimatedCost = request.estimatedCost;
+  }
 
   /** Key of the `slo-deadline` order: arrival + TTFT SLO, or the expiry when the request states no SLO. */
   get sloDeadline(): number {
@@ -62,9 +68,6 @@ export class QueueItem implements Lease, LeaseAccount {
     return this.flow.fairnessId;
   }
 
-  get estimatedCost(): number {
-    return this.request.estimatedCost;
-  }
 
   /** Turns the item into the lease of its dispatch. */
   lease(now: number, releaser: LeaseReleaser): this {

@@ -1,36 +1,31 @@
-// FIFO flow queue over the items' own flow links: O(1) push, pop, peek and arbitrary removal.
+// FIFO flow queue over the items' own flow links: O(1) push, pop, peek and arbitrary removal. It is the list
+// itself (not a wrapper around one), so a flow's queue costs one object and one memory access fewer per request.
 import { ItemList, ItemSlot } from '../item-lists.js';
 import { type QueueItem } from '../queue-item.js';
 import { type FlowQueue } from './flow-queue.js';
 
-export class ListQueue implements FlowQueue {
-  private readonly list = new ItemList(ItemSlot.flow);
-
-  get size(): number {
-    return this.list.size;
-  }
-
-  push(item: QueueItem): void {
-    this.list.push(item);
+export class ListQueue extends ItemList implements FlowQueue {
+  constructor() {
+    super(ItemSlot.flow);
   }
 
   peek(): QueueItem | undefined {
-    return this.list.head;
+    return this.head;
   }
 
   newest(): QueueItem | undefined {
-    return this.list.tail;
+    return this.tail;
   }
 
   pop(): QueueItem | undefined {
-    const item = this.list.head;
-    if (item !== undefined) this.list.remove(item);
+    const item = this.head;
+    if (item !== undefined) super.remove(item);
     return item;
   }
 
-  remove(item: QueueItem): boolean {
-    if (!this.list.has(item)) return false;
-    this.list.remove(item);
+  override remove(item: QueueItem): boolean {
+    if (!this.has(item)) return false;
+    super.remove(item);
     return true;
   }
 }
