@@ -2,15 +2,18 @@
 // and returns raw figures: the closed-loop grid (free flow and backlog x flows x bands), the cost-per-dispatch
 // ratios between flow counts (interleaved pairs), the rate at a steady 100k backlog, the 100k burst, the drain
 // and the heap.
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import PQueue from 'p-queue';
 import { type FlowController, type FlowRequest } from '../../src/flowcontrol/index.js';
 import { type LoopFigures, closedLoop, closedLoopCallbacks } from './closed-loop.js';
+import { type BurstSystem } from './burst-child.js';
 import {
   type BurstFigures,
   type DrainFigures,
   type EngineApi,
   type HeapFigures,
-  engineBurst,
   engineCallbackCallers,
   engineCallers,
   engineDrain,
@@ -18,7 +21,7 @@ import {
   newController,
 } from './engine.js';
 import { type Plan } from './plan.js';
-import { pqueueBurst, pqueueCallers } from './pqueue.js';
+import { pqueueCallers } from './pqueue.js';
 import { type Mix, distinctTenants, makeRequests } from './requests.js';
 import { ConcurrencyLimitSaturation, FreeSaturation } from './saturation.js';
 import { forceGc, median } from './stats.js';
@@ -103,6 +106,8 @@ export interface SuiteResults {
 }
 
 type Log = (line: string) => void;
+
+const execFileAsync = promisify(execFile);
 /** One pass of a closed loop over `requests` (the caller count is bound in). */
 type Pass = (requests: readonly FlowRequest[]) => Promise<LoopFigures>;
 
@@ -238,21 +243,23 @@ function pickBurst(runs: readonly BurstFigures[], requests: number): BurstRuns {
   };
 }
 
+/** Runs one burst measurement in a fresh Node process (see burst-child.ts). */
+async function burstInChild(system: BurstSystem, plan: Plan, bands: number, seed: number): Promise<BurstFigures> {
+  const child = fileURLToPath(new URL('./burst-child.js', import.meta.url));
+  const args = ['--expose-gc', child, system, String(bands), String(seed), String(plan.backlog), String(plan.limit)];
+  const { stdout } = await execFileAsync(process.execPath, args, { maxBuffer: 1 << 20 });
+  return JSON.parse(stdout) as BurstFigures;
+}
+
+/** Each repetition runs the three systems one after the other, each in a process of its own. */
 async function burst(plan: Plan, mix: Mix, seed: number): Promise<BurstSummary> {
-  const requests = makeRequests(plan.backlog, mix, seed);
-  const warm = requests.slice(0, plan.backlog >> 3);
-  await engineBurst(warm, plan.limit, 'callback');
-  await engineBurst(warm, plan.limit, 'promise');
   const callbackRuns: BurstFigures[] = [];
   const promiseRuns: BurstFigures[] = [];
   const pqueueRuns: BurstFigures[] = [];
   for (let r = 0; r < plan.burstRepetitions; r++) {
-    forceGc();
-    callbackRuns.push(await engineBurst(requests, plan.limit, 'callback'));
-    forceGc();
-    promiseRuns.push(await engineBurst(requests, plan.limit, 'promise'));
-    forceGc();
-    pqueueRuns.push(await pqueueBurst(requests, plan.limit));
+    callbackRuns.push(await burstInChild('callback', plan, mix.bands, seed));
+    promiseRuns.push(await burstInChild('promise', plan, mix.bands, seed));
+    pqueueRuns.push(await burstInChild('p-queue', plan, mix.bands, seed));
   }
   const engine = pickBurst(callbackRuns, plan.backlog);
   const enginePromise = pickBurst(promiseRuns, plan.backlog);
