@@ -7,8 +7,6 @@ import { pqueueBurst } from './pqueue.js';
 import { makeRequests } from './requests.js';
 import { forceGc } from './stats.js';
 
-export type BurstSystem = 'callback' | 'promise' | 'p-queue';
-
 async function main(argv: readonly string[]): Promise<void> {
   const [system, bandsArg, seedArg, backlogArg, limitArg] = argv;
   if (system !== 'callback' && system !== 'promise' && system !== 'p-queue') throw new Error(`unknown system ${String(system)}`);

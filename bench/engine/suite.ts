@@ -8,7 +8,6 @@ import { promisify } from 'node:util';
 import PQueue from 'p-queue';
 import { type FlowController, type FlowRequest } from '../../src/flowcontrol/index.js';
 import { type LoopFigures, closedLoop, closedLoopCallbacks } from './closed-loop.js';
-import { type BurstSystem } from './burst-child.js';
 import {
   type BurstFigures,
   type DrainFigures,
@@ -59,6 +58,7 @@ export interface GridCell {
 export interface FlowCostRatio {
   readonly mode: Mode;
   readonly bands: number;
+  readonly api: EngineApi;
   readonly ratio: number;
   readonly pairs: readonly number[];
 }
@@ -106,6 +106,8 @@ export interface SuiteResults {
 }
 
 type Log = (line: string) => void;
+/** What a burst measurement runs (see burst-child.ts; not imported from there, as importing it would run it). */
+type BurstSystem = EngineApi | 'p-queue';
 
 const execFileAsync = promisify(execFile);
 /** One pass of a closed loop over `requests` (the caller count is bound in). */
@@ -155,31 +157,31 @@ function pqueueFor(mode: Mode, callers: number, limit: number): Pass {
 }
 
 /**
- * Every flow count of one (mode, bands): the callback-API passes of the flow counts are interleaved, so the
- * cost ratio between flow counts compares passes run moments apart (this machine drifts by tens of percent
- * over a minute); the Promise-API and p-queue passes follow, per flow count.
+ * Every flow count of one (mode, bands). The engine's passes (both APIs, every flow count) are interleaved, so the
+ * cost ratio between flow counts compares passes run moments apart (this machine drifts by tens of percent over
+ * a minute); p-queue's passes follow, per flow count.
  */
-async function gridRow(plan: Plan, mode: Mode, bands: number, seed: number, log: Log): Promise<{ cells: GridCell[]; ratio: FlowCostRatio }> {
+async function gridRow(plan: Plan, mode: Mode, bands: number, seed: number, log: Log): Promise<{ cells: GridCell[]; ratios: FlowCostRatio[] }> {
   const n = mode === 'free' ? plan.freeRequests : plan.backlogRequests;
+  const apis = ['callback', 'promise'] as const;
   const setups = plan.flows.map((flows, i) => {
     const requests = makeRequests(n, { flows, bands }, seed + i);
-    return { flows, requests, engine: engineFor(mode, 'callback', plan.callers, plan.limit) };
+    const engines = apis.map((api) => engineFor(mode, api, plan.callers, plan.limit));
+    return { flows, requests, engines, runs: apis.map((): LoopFigures[] => []) };
   });
-  for (const s of setups) await s.engine.pass(warmUp(s.requests));
-  const engineRuns = setups.map((): LoopFigures[] => []);
+  for (const s of setups) for (const e of s.engines) await e.pass(warmUp(s.requests));
   for (let r = 0; r < plan.repetitions; r++) {
-    for (const [i, s] of setups.entries()) {
-      forceGc();
-      engineRuns[i]?.push(await s.engine.pass(s.requests));
+    for (const s of setups) {
+      for (const [a, e] of s.engines.entries()) {
+        forceGc();
+        s.runs[a]?.push(await e.pass(s.requests));
+      }
     }
   }
   const cells: GridCell[] = [];
-  for (const [i, s] of setups.entries()) {
-    const liveFlows = s.engine.fc.stats().liveFlows;
-    await s.engine.fc.close();
-    const promiseSetup = engineFor(mode, 'promise', plan.callers, plan.limit);
-    const enginePromise = await repeat(promiseSetup.pass, s.requests, plan.repetitions);
-    await promiseSetup.fc.close();
+  for (const s of setups) {
+    const liveFlows = s.engines.map((e) => e.fc.stats().liveFlows);
+    for (const e of s.engines) await e.fc.close();
     const pqueue = await repeat(pqueueFor(mode, plan.callers, plan.limit), s.requests, plan.repetitions);
     const cell: GridCell = {
       mode,
@@ -188,48 +190,58 @@ async function gridRow(plan: Plan, mode: Mode, bands: number, seed: number, log:
       callers: plan.callers,
       requests: n,
       touchedTenants: distinctTenants(s.requests),
-      liveFlows,
-      engine: summarise(engineRuns[i] ?? []),
-      enginePromise,
+      liveFlows: Math.max(...liveFlows),
+      engine: summarise(s.runs[0] ?? []),
+      enginePromise: summarise(s.runs[1] ?? []),
       pqueue,
     };
     log(
       `  ${mode} flows=${s.flows} bands=${bands}: engine ${Math.round(cell.engine.perSec)}/s ` +
-        `(Promise API ${Math.round(enginePromise.perSec)}/s), p-queue ${Math.round(pqueue.perSec)}/s`,
+        `(Promise API ${Math.round(cell.enginePromise.perSec)}/s), p-queue ${Math.round(pqueue.perSec)}/s`,
     );
     cells.push(cell);
   }
-  const lo = engineRuns[0] ?? [];
-  const hi = engineRuns[engineRuns.length - 1] ?? [];
-  const pairs = lo.map((a, r) => a.perSec / (hi[r]?.perSec ?? Number.NaN));
-  return { cells, ratio: { mode, bands, ratio: median(pairs), pairs } };
+  const lo = setups[0];
+  const hi = setups[setups.length - 1];
+  const ratios = apis.map((api, a): FlowCostRatio => {
+    const pairs = (lo?.runs[a] ?? []).map((x, r) => x.perSec / (hi?.runs[a]?.[r]?.perSec ?? Number.NaN));
+    return { mode, bands, api, ratio: median(pairs), pairs };
+  });
+  return { cells, ratios };
 }
 
-/** A closed loop of `plan.backlog` callers behind the concurrency limit: the backlog stays at that size. */
+/**
+ * A closed loop of `plan.backlog` callers behind the concurrency limit: the backlog stays at that size. Each
+ * repetition runs the engine (both APIs) and p-queue one after the other; the speedups are medians of the
+ * per-repetition ratios, so a slow minute on this shared machine hits both sides of a ratio alike.
+ */
 async function steady(plan: Plan, mix: Mix, seed: number): Promise<SteadySummary> {
   const requests = makeRequests(plan.backlog + plan.steadyExtraRequests, mix, seed);
-  const measure = async (api: EngineApi): Promise<LoopSummary> => {
-    const setup = engineFor('backlog', api, plan.backlog, plan.limit);
-    const summary = await repeat(setup.pass, requests, plan.steadyRepetitions);
-    await setup.fc.close();
-    return summary;
-  };
-  const engine = await measure('callback');
-  const enginePromise = await measure('promise');
-  forceGc();
-  // p-queue takes seconds per pass here (O(n) per dequeue and per out-of-order insert): one pass, no warm-up
-  // beyond the grid's.
-  const pqueue = summarise([await pqueueFor('backlog', plan.backlog, plan.limit)(requests)]);
+  const engines = (['callback', 'promise'] as const).map((api) => engineFor('backlog', api, plan.backlog, plan.limit));
+  const pqueuePass = pqueueFor('backlog', plan.backlog, plan.limit);
+  // Warm-up on a quarter: the engines only (p-queue's passes take seconds; the grid warmed its code).
+  for (const e of engines) await e.pass(warmUp(requests));
+  const runs = [[], [], []] as LoopFigures[][];
+  for (let r = 0; r < plan.steadyRepetitions; r++) {
+    for (const [i, pass] of [...engines.map((e) => e.pass), pqueuePass].entries()) {
+      forceGc();
+      runs[i]?.push(await pass(requests));
+    }
+  }
+  for (const e of engines) await e.fc.close();
+  const [cb = [], promise = [], pq = []] = runs;
+  const paired = (engine: readonly LoopFigures[]): number =>
+    median(engine.map((x, r) => x.steadyPerSec / (pq[r]?.steadyPerSec ?? Number.NaN)));
   return {
     bands: mix.bands,
     flows: mix.flows,
     backlog: plan.backlog,
     requests: requests.length,
-    engine,
-    enginePromise,
-    pqueue,
-    speedup: engine.steadyPerSec / pqueue.steadyPerSec,
-    speedupPromise: enginePromise.steadyPerSec / pqueue.steadyPerSec,
+    engine: summarise(cb),
+    enginePromise: summarise(promise),
+    pqueue: summarise(pq),
+    speedup: paired(cb),
+    speedupPromise: paired(promise),
   };
 }
 
@@ -313,8 +325,10 @@ export async function runSuite(plan: Plan, log: Log): Promise<SuiteResults> {
       const row = await gridRow(plan, mode, bands, seed, log);
       seed += plan.flows.length;
       grid.push(...row.cells);
-      ratios.push(row.ratio);
-      log(`  cost ratio ${mode} bands=${bands}: ${row.ratio.ratio.toFixed(2)}x (pairs ${row.ratio.pairs.map((p) => p.toFixed(2)).join(', ')})`);
+      ratios.push(...row.ratios);
+      for (const r of row.ratios) {
+        log(`  cost ratio ${mode} bands=${bands} (${r.api} API): ${r.ratio.toFixed(2)}x (pairs ${r.pairs.map((p) => p.toFixed(2)).join(', ')})`);
+      }
     }
   }
   const steadies: SteadySummary[] = [];

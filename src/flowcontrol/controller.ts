@@ -285,7 +285,7 @@ export class FlowController {
     for (let b = bands.length - 1; b >= 0; b--) {
       const band = bands[b] as Band;
       if (band.priority >= priority) break;
-      for (let item = band.arrivals.tail; item !== undefined; item = band.arrivals.prev(item)) {
+      for (let item = band.arrivals.tail; item !== undefined; item = band.arrivals.before(item)) {
         if (freedRequests >= needRequests && freedBytes >= needBytes) return victims;
         victims.push(item);
         freedRequests++;

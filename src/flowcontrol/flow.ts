@@ -2,8 +2,14 @@
 import { type IntrusiveList, type ListLink } from '../core/index.js';
 import type { Band } from './band.js';
 import { type FlowQueue } from './queue/flow-queue.js';
+import { ListQueue } from './queue/list-queue.js';
 
-export class Flow implements ListLink<Flow> {
+/**
+ * In arrival order (`fcfs`, the default) the flow is itself the FIFO of its items (it extends ListQueue), so
+ * queueing touches one object per tenant, not a flow and a queue beside it; deadline orders keep a heap in
+ * `queue`. Either way, use `queue`.
+ */
+export class Flow extends ListQueue implements ListLink<Flow> {
   /** Fairness policies keep their per-flow numbers here for O(1) access instead of in side maps. */
   /** Weighted service received (tokens / weight): the virtual counter of `weighted-fair`. */
   virtualService = 0;
@@ -27,14 +33,20 @@ export class Flow implements ListLink<Flow> {
   /** Set when collected; late lease releases then skip fairness correction. */
   collected = false;
 
+  readonly queue: FlowQueue;
+
   constructor(
     readonly fairnessId: string,
     readonly band: Band,
     readonly weight: number,
-    readonly queue: FlowQueue,
+    /** From the ordering policy; undefined: arrival order, kept by the flow itself. */
+    queue: FlowQueue | undefined,
     /** Creation order: the deterministic tie-break among flows. */
     readonly seq: number,
-  ) {}
+  ) {
+    super();
+    this.queue = queue ?? this;
+  }
 
   get priority(): number {
     return this.band.priority;

@@ -33,7 +33,7 @@ export class ItemList {
   }
 
   /** The item before `item` (toward the head). */
-  prev(item: QueueItem): QueueItem | undefined {
+  before(item: QueueItem): QueueItem | undefined {
     return this.prevOf(item);
   }
 

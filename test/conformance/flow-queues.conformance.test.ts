@@ -2,7 +2,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { orderingPolicies, type OrderingPolicy } from '../../src/flowcontrol/index.js';
-import { makeItem } from '../support/queue-items.js';
+import { makeFlow, makeItem } from '../support/queue-items.js';
 
 
 const ops = fc.array(
@@ -20,7 +20,7 @@ describe.each(orderingPolicies.names().map((n) => [n, orderingPolicies.get(n)] a
     it('arbitrary removal keeps the queue in policy order (the Go heap corrupted on this)', () => {
       fc.assert(
         fc.property(ops, (steps) => {
-          const q = policy.newQueue();
+          const q = makeFlow('q', 0, 1, policy.name).queue;
           const reference: ReturnType<typeof makeItem>[] = [];
           let seq = 0;
           const sort = () => reference.sort((a, b) => (policy.before(a, b) ? -1 : policy.before(b, a) ? 1 : 0));

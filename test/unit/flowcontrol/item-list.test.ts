@@ -28,18 +28,18 @@ function expectMatchesModel(list: ItemList, model: readonly QueueItem[], outside
   expect(list.tail).toBe(model[model.length - 1]);
   // Walking prev from the tail visits the model back to front, and stops (no cycle).
   const walked: QueueItem[] = [];
-  for (let i = list.tail; i !== undefined; i = list.prev(i)) {
+  for (let i = list.tail; i !== undefined; i = list.before(i)) {
     walked.push(i);
     if (walked.length > model.length) break;
   }
   expect(seqs(walked)).toEqual(seqs([...model].reverse()));
   model.forEach((item, k) => {
     expect(list.has(item)).toBe(true);
-    expect(list.prev(item)).toBe(model[k - 1]);
+    expect(list.before(item)).toBe(model[k - 1]);
   });
   for (const item of outside) {
     expect(list.has(item)).toBe(false);
-    expect(list.prev(item)).toBeUndefined();
+    expect(list.before(item)).toBeUndefined();
   }
 }
 

@@ -6,5 +6,9 @@ export interface OrderingPolicy {
   readonly name: string;
   /** Strict total order: a goes before b. Also used by `global-strict` fairness to compare flow heads. */
   before(a: QueueItem, b: QueueItem): boolean;
-  newQueue(): FlowQueue;
+  /**
+   * The queue of a new flow; undefined for arrival order, which the flow keeps itself (it is a FIFO of its items:
+   * one object and one memory access fewer per request than a queue beside it).
+   */
+  newQueue(): FlowQueue | undefined;
 }
