@@ -68,7 +68,8 @@ export interface SteadySummary {
   readonly flows: number;
   /** Callers, hence requests outstanding: the backlog held behind the concurrency limit. */
   readonly backlog: number;
-  readonly requests: number;
+  /** Requests per pass: the engine's and p-queue's (see Plan.steadyExtraRequests). */
+  readonly requests: { readonly engine: number; readonly pqueue: number };
   readonly engine: LoopSummary;
   readonly enginePromise: LoopSummary;
   readonly pqueue: LoopSummary;
@@ -216,16 +217,18 @@ async function gridRow(plan: Plan, mode: Mode, bands: number, seed: number, log:
  * per-repetition ratios, so a slow minute on this shared machine hits both sides of a ratio alike.
  */
 async function steady(plan: Plan, mix: Mix, seed: number): Promise<SteadySummary> {
-  const requests = makeRequests(plan.backlog + plan.steadyExtraRequests, mix, seed);
+  const requests = makeRequests(plan.backlog + plan.steadyExtraRequests.engine, mix, seed);
+  const pqueueRequests = requests.slice(0, plan.backlog + plan.steadyExtraRequests.pqueue);
   const engines = (['callback', 'promise'] as const).map((api) => engineFor('backlog', api, plan.backlog, plan.limit));
   const pqueuePass = pqueueFor('backlog', plan.backlog, plan.limit);
   // Warm-up on a quarter: the engines only (p-queue's passes take seconds; the grid warmed its code).
   for (const e of engines) await e.pass(warmUp(requests));
   const runs = [[], [], []] as LoopFigures[][];
+  const passes = [...engines.map((e) => () => e.pass(requests)), () => pqueuePass(pqueueRequests)];
   for (let r = 0; r < plan.steadyRepetitions; r++) {
-    for (const [i, pass] of [...engines.map((e) => e.pass), pqueuePass].entries()) {
+    for (const [i, pass] of passes.entries()) {
       forceGc();
-      runs[i]?.push(await pass(requests));
+      runs[i]?.push(await pass());
     }
   }
   for (const e of engines) await e.fc.close();
@@ -236,7 +239,7 @@ async function steady(plan: Plan, mix: Mix, seed: number): Promise<SteadySummary
     bands: mix.bands,
     flows: mix.flows,
     backlog: plan.backlog,
-    requests: requests.length,
+    requests: { engine: requests.length, pqueue: pqueueRequests.length },
     engine: summarise(cb),
     enginePromise: summarise(promise),
     pqueue: summarise(pq),
@@ -257,6 +260,8 @@ function pickBurst(runs: readonly BurstFigures[], requests: number): BurstRuns {
 
 /** Runs one burst measurement in a fresh Node process (see burst-child.ts). */
 async function burstInChild(system: BurstSystem, plan: Plan, bands: number, seed: number): Promise<BurstFigures> {
+  // A full collection first, so no concurrent marking of this process's large heap competes with the child.
+  forceGc();
   const child = fileURLToPath(new URL('./burst-child.js', import.meta.url));
   const args = ['--expose-gc', child, system, String(bands), String(seed), String(plan.backlog), String(plan.limit)];
   const { stdout } = await execFileAsync(process.execPath, args, { maxBuffer: 1 << 20 });
