@@ -363,14 +363,10 @@ describe('FlowController.enqueue (callback API)', () => {
   });
 });
 
-// Contract (doc comment of `enqueue`): an `enqueue` made from inside `onOutcome` is never delivered
-// recursively, its outcome comes after the current callback returns, so chains of requests cannot grow the
-// stack. Only outcomes delivered by a dispatch cycle or a fast-path dispatch get that treatment: a refusal, an
-// early settle (pre-aborted signal, deadline already passed) or an eviction by abort is delivered with no guard,
-// so an enqueue from inside it is dispatched (or refused) right there, nested in the caller's callback; and a
-// refusal of an enqueue made from inside any callback is delivered synchronously inside it. These tests state the
-// contract and are marked `it.fails` because the current controller breaks it (see the report). Turn them into
-// `it` once controller.ts is fixed (or the contract is narrowed to dispatches).
+// Contract (doc comment of `enqueue`): callbacks are never nested. Every outcome, whatever produced it (a refusal,
+// an early settle, an eviction by abort or TTL, a dispatch), goes through the outbox and is delivered only once the
+// engine operation that produced it is complete; an enqueue made from inside a callback is delivered after that
+// callback returns, so chains of requests, refusals included, cannot grow the stack.
 describe('FlowController.enqueue: re-entrancy from outcomes delivered outside a dispatch cycle', () => {
   it('does not dispatch inside the onOutcome of a pre-cancelled request an enqueue made from it', () => {
     const { fc } = setup();
@@ -465,10 +461,9 @@ describe('FlowController.enqueue: re-entrancy from outcomes delivered outside a 
   });
 });
 
-// runCycle stops after maxDispatchesPerCycle dispatches and continues through `clock.defer` "so sockets and timers
-// get their turn under a heavy backlog". But anything during the cycle that kicks (an enqueue from a callback,
-// a lease released in a callback, a TTL eviction) has already queued a microtask for the next cycle, which runs
-// before any I/O or timer: a closed loop of callback clients never yields. Marked `it.fails` (see the report).
+// The engine yields to the event loop after maxDispatchesPerCycle dispatches counted across cycles, not per cycle:
+// cycles chained by microtasks (a callback that releases and enqueues again kicks the next one) would otherwise
+// never let I/O or timers in.
 describe('FlowController.enqueue: yielding under a closed loop of callback clients', () => {
   it('dispatches at most maxDispatchesPerCycle per event-loop turn from a plain backlog, and the rest on later turns', async () => {
     const { fc, saturation, clock } = setup({ maxDispatchesPerCycle: 8 }, 1.0);
