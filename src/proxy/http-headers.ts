@@ -1,5 +1,6 @@
 // Header handling for the HTTP proxy: lower-cased maps for the pipeline, hop-by-hop filtering both ways.
 import { type IncomingHttpHeaders } from 'node:http';
+import { HEADER_DESTINATION, HEADER_DESTINATION_SUBSET } from '../gateway/index.js';
 
 /** RFC 9110 section 7.6.1 connection-specific headers, plus those we recompute (host, content-length). */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
@@ -27,14 +28,23 @@ export function headerMapOf(headers: IncomingHttpHeaders): Map<string, string> {
   return map;
 }
 
-/** Headers to send upstream: the client's minus hop-by-hop, host and content-length (undici sets those). */
+/**
+ * Routing hints addressed to the gateway, not to the model server: the proxy acts on them (or, untrusted, ignores
+ * them) and never passes a client's copy on, which would only tell the upstream what the client asked for.
+ */
+const GATEWAY_ROUTING: ReadonlySet<string> = new Set([HEADER_DESTINATION, HEADER_DESTINATION_SUBSET]);
+
+/**
+ * Headers to send upstream: the client's minus hop-by-hop, host and content-length (undici sets those) and the
+ * gateway's routing hints, plus the pipeline's own headers (`extra`).
+ */
 export function upstreamRequestHeaders(
   incoming: ReadonlyMap<string, string>,
   extra: ReadonlyMap<string, string>,
 ): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [name, value] of incoming) {
-    if (HOP_BY_HOP.has(name) || name === 'host' || name === 'content-length') continue;
+    if (HOP_BY_HOP.has(name) || GATEWAY_ROUTING.has(name) || name === 'host' || name === 'content-length') continue;
     out[name] = value;
   }
   for (const [name, value] of extra) out[name.toLowerCase()] = value;

@@ -218,6 +218,28 @@ describe('ProxyServer', () => {
     expect(handler.lastRequest().subsetHint).toBeUndefined();
   });
 
+  it('does not pass the client\'s routing hints (subset, destination) on to the model server, trusted or not', async () => {
+    for (const trustSubsetHeader of [true, false]) {
+      const base = await proxy(routesToFixedEndpoint(upstream.endpoint), undefined, { trustSubsetHeader });
+      const res = await request(`${base}/v1/completions`, {
+        method: 'POST',
+        body: BODY,
+        headers: {
+          'x-gateway-destination-endpoint-subset': upstream.endpoint,
+          'x-gateway-destination-endpoint': '10.9.9.9:80',
+          'x-client-note': 'kept',
+        },
+        dispatcher: client,
+      });
+      expect(res.statusCode).toBe(200);
+      await res.body.text();
+      const seen = upstream.seen.at(-1)?.headers;
+      expect(seen?.['x-gateway-destination-endpoint-subset']).toBeUndefined();
+      expect(seen?.['x-gateway-destination-endpoint']).toBeUndefined();
+      expect(seen?.['x-client-note']).toBe('kept');
+    }
+  });
+
   it('parses the subset hint header and generates a request id', async () => {
     const handler = routesToFixedEndpoint(upstream.endpoint);
     const base = await proxy(handler);
