@@ -9,6 +9,11 @@ function isIdle(flow: Flow): boolean {
   return flow.queued === 0 && flow.leases === 0;
 }
 
+/** No flows (so nothing queued, no flow's lease) and no fast-path lease in flight. */
+function isUnused(band: Band): boolean {
+  return band.flows.size === 0 && band.flowlessLeases === 0;
+}
+
 /**
  * Bands are kept in an array sorted highest priority first (rebuilt only when a band is created or collected,
  * which is rare); flows in a per-band Map (O(1) lookup). Idle flows are listed in the order they went idle, so
@@ -24,6 +29,7 @@ export class BandSet {
   private flowSeq = 0;
   private dynamicBands = 0;
   private sweepTimer: TimerHandle | undefined;
+  private cleared = false;
 
   constructor(
     private readonly options: ResolvedOptions,
@@ -52,7 +58,7 @@ export class BandSet {
     this.bands.set(priority, band);
     this.dynamicBands++;
     this.reorder();
-    // A band used only by fast-path dispatches never gets a flow, so nothing else would arm its collection.
+    // A band used only by fast-path dispatches may never get a flow, so nothing else would arm its collection.
     this.armSweep();
     return band;
   }
@@ -77,6 +83,17 @@ export class BandSet {
     band.flows.set(fairnessId, flow);
     this.flowCount++;
     return flow;
+  }
+
+  /** A fast-path lease (it has no flow) began in `band`: the band is in use until it ends. */
+  flowlessLeaseBegan(band: Band): void {
+    band.flowlessLeases++;
+  }
+
+  flowlessLeaseEnded(band: Band): void {
+    if (--band.flowlessLeases > 0 || band.flows.size > 0) return;
+    band.idleSince = this.clock.now();
+    if (!band.settings.isStatic) this.armSweep();
   }
 
   /** Call when a flow may have become idle (no queued item, no lease). */
@@ -119,6 +136,7 @@ export class BandSet {
 
   /** Drops everything (close); flows are marked collected so late lease releases are ignored. */
   clear(): void {
+    this.cleared = true;
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
     for (const band of this.bands.values()) for (const flow of band.flows.values()) flow.collected = true;
@@ -140,7 +158,7 @@ export class BandSet {
   private collectIdleBand(): boolean {
     let victim: Band | undefined;
     for (const band of this.ordered) {
-      if (!band.settings.isStatic && band.flows.size === 0 && (victim === undefined || band.idleSince < victim.idleSince)) {
+      if (!band.settings.isStatic && isUnused(band) && (victim === undefined || band.idleSince < victim.idleSince)) {
         victim = band;
       }
     }
@@ -166,7 +184,8 @@ export class BandSet {
   }
 
   private armSweep(): void {
-    if (this.sweepTimer !== undefined) return;
+    // After close a late lease release must not start a timer: nothing is left to collect.
+    if (this.sweepTimer !== undefined || this.cleared) return;
     const interval = Math.min(this.options.flowIdleTtlMs, this.options.bandIdleTtlMs);
     this.sweepTimer = this.clock.setTimeout(() => {
       this.sweepTimer = undefined;
@@ -180,7 +199,7 @@ export class BandSet {
     this.collectIdleFlows(this.options.flowIdleTtlMs);
     let pendingBands = false;
     for (const band of [...this.ordered]) {
-      if (band.settings.isStatic || band.flows.size > 0) continue;
+      if (band.settings.isStatic || !isUnused(band)) continue;
       if (now - band.idleSince >= this.options.bandIdleTtlMs) this.removeBand(band);
       else pendingBands = true;
     }

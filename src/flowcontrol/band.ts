@@ -43,7 +43,9 @@ export class Band {
   ceiling = 1.0;
   /** Virtual pass of stride scheduling under `weighted` arbitration. */
   pass = 0;
-  /** When the band last had no flows, or last dispatched on the fast path (which creates none). */
+  /** Fast-path leases in flight (they have no flow): the band is in use while any is. */
+  flowlessLeases = 0;
+  /** When the band last became unused: no flows and no fast-path lease. */
   idleSince = 0;
 
   constructor(readonly settings: BandSettings) {

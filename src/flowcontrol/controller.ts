@@ -88,7 +88,7 @@ export class FlowController {
     this.observing = this.observer !== noopFlowControlObserver;
     this.saturation = options.saturation;
     this.bands = new BandSet(this.options, this.clock);
-    this.outbox = new Outbox(this.clock, this.logger, this.options.maxDispatchesPerCycle);
+    this.outbox = new Outbox(this.clock, this.logger, this.options.maxDispatchesPerCycle, () => this.checkDrained());
     this.expiry = new ExpiryTracker(this.clock, (item) => this.evictNow(item, 'ttl'));
   }
 
@@ -154,8 +154,10 @@ export class FlowController {
     if (now >= expiresAt) return this.settleEarly(request, 'ttl', 'request deadline passed before enqueue', onOutcome);
 
     // Fast path: nothing is waiting, so dispatching now cannot overtake anyone, and no per-tenant state is needed.
-    if (this.queued === 0 && !this.inCycle && this.saturation.saturation() < band.ceiling) {
-      band.idleSince = now; // in use, though it may hold no flow: not to be collected as idle
+    // Not from inside another engine operation (an onDispatch hook that enqueues): that one is queued and
+    // dispatched by a cycle, so a chain of such hooks cannot grow the stack.
+    if (this.queued === 0 && !this.inCycle && !this.outbox.nested && this.saturation.saturation() < band.ceiling) {
+      this.bands.flowlessLeaseBegan(band);
       const lease = new FlowLease(band, request.fairnessId, request.estimatedCost, now, this.releaser);
       this.dispatch(lease, request, options, 0, onOutcome);
       return;
@@ -221,7 +223,7 @@ export class FlowController {
         }
       }
     } finally {
-      this.outbox.leave();
+      this.outbox.leave(true);
     }
     this.closed = true;
     if (this.fallback !== undefined) this.clock.clearTimeout(this.fallback);
@@ -394,7 +396,9 @@ export class FlowController {
     const flow = lease.flow;
     this.inflight--;
     const total = actualTotal(actual);
-    if (flow !== undefined) {
+    if (flow === undefined) {
+      this.bands.flowlessLeaseEnded(lease.band);
+    } else {
       flow.leases--;
       if (!flow.collected) {
         if (total !== undefined) flow.band.fairness.correct(flow, total - lease.estimatedCost);
@@ -488,8 +492,9 @@ export class FlowController {
     }, this.options.fallbackIntervalMs);
   }
 
+  /** Resolves `drain()` once nothing is queued, in flight, or waiting in the outbox for its caller. */
   private checkDrained(): void {
-    if (this.drainResolve !== undefined && this.queued === 0 && this.inflight === 0) {
+    if (this.drainResolve !== undefined && this.queued === 0 && this.inflight === 0 && this.outbox.pending === 0) {
       const resolve = this.drainResolve;
       this.drainResolve = undefined;
       resolve();

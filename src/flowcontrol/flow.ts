@@ -24,7 +24,10 @@ export class Flow extends ListQueue implements ListLink<Flow> {
   lengthNext: Flow | undefined = undefined;
   /** Listed in the idle-flow list (which is cleaned lazily, so a listed flow may be busy again). */
   idleListed = false;
-  /** When the flow last went idle, in whole milliseconds: kept a small integer so V8 stores it unboxed. */
+  /**
+   * When the flow last went idle, in whole milliseconds: a small integer V8 stores unboxed (for some 24 days of
+   * process uptime; past that it is boxed like any other number, which costs speed, not correctness).
+   */
   idleSince = 0;
   /** Dispatched requests of this flow whose lease is not yet released. */
   leases = 0;

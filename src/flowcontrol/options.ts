@@ -69,7 +69,11 @@ export interface FlowControllerOptions {
   readonly maxQueuedRequests?: number;
   /** Global limit on queued bytes across bands. @default Infinity */
   readonly maxQueuedBytes?: number;
-  /** Live flows (queued, in flight or recently idle) at most; a flood of fairness ids cannot exhaust memory. @default 100000 */
+  /**
+   * Live flows at most (a flow exists while its tenant has work queued in the band, or in flight from the queue,
+   * and for `flowIdleTtlMs` after); a flood of fairness ids cannot exhaust memory. A dispatch made while nothing
+   * is queued anywhere needs no flow and is never refused for this limit. @default 100000
+   */
   readonly maxFlows?: number;
   /** On-demand bands at most. @default 64 */
   readonly maxBands?: number;

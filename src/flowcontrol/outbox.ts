@@ -9,10 +9,10 @@ import { type FlowRequest, type Outcome, type OutcomeCallback } from './types.js
 
 /** Complexity: post and deliver O(1) each; parallel lists reused, so no object per outcome beyond the outcome. */
 export class Outbox {
-  private readonly callbacks: OutcomeCallback[] = [];
-  private readonly outcomes: Outcome[] = [];
+  private callbacks: OutcomeCallback[] = [];
+  private outcomes: Outcome[] = [];
   /** Kept for the error log only: the request object is not read on the way. */
-  private readonly requests: FlowRequest[] = [];
+  private requests: FlowRequest[] = [];
   private head = 0;
   /** Engine operations in progress (they nest when a hook re-enters): delivery waits until none is. */
   private busy = 0;
@@ -22,12 +22,25 @@ export class Outbox {
   constructor(
     private readonly clock: Clock,
     private readonly logger: Logger,
-    /** Deliveries per event-loop turn before the rest is deferred to the next. */
+    /** Deliveries per delivery run before the rest is deferred to the next event-loop turn. */
     private readonly budget: number,
+    /** Called whenever a delivery run has delivered everything posted. */
+    private readonly onEmpty: () => void,
   ) {}
 
+  /** Outcomes posted and not yet delivered. */
   get pending(): number {
     return this.callbacks.length - this.head;
+  }
+
+  /** Entries held, delivered or not: at most what is pending plus one delivery run's worth. */
+  get held(): number {
+    return this.callbacks.length;
+  }
+
+  /** Inside an engine operation that another one started (a hook that re-entered the engine). */
+  get nested(): boolean {
+    return this.busy > 1;
   }
 
   post(onOutcome: OutcomeCallback, outcome: Outcome, request: FlowRequest): void {
@@ -41,21 +54,21 @@ export class Outbox {
     this.busy++;
   }
 
-  /** Ends an engine operation; the outermost one delivers what was posted. */
-  leave(): void {
-    if (--this.busy === 0 && this.head < this.callbacks.length && !this.delivering && !this.deferred) this.deliver();
+  /**
+   * Ends an engine operation; the outermost one delivers what was posted, up to the budget, or with `all` (close)
+   * everything posted so far, even past a deferral: what the callbacks post meanwhile still goes by the budget.
+   */
+  leave(all = false): void {
+    if (--this.busy !== 0 || this.delivering || this.pending === 0 || (this.deferred && !all)) return;
+    this.deliver(all ? Math.max(this.budget, this.pending) : this.budget);
   }
 
-  private deliver(): void {
+  private deliver(budget: number): void {
     this.delivering = true;
     try {
-      for (let left = this.budget; this.head < this.callbacks.length; left--) {
-        if (left === 0) {
-          this.deferred = true;
-          this.clock.defer(() => {
-            this.deferred = false;
-            if (this.busy === 0 && !this.delivering) this.deliver();
-          });
+      for (let left = budget; this.head < this.callbacks.length; left--) {
+        if (left <= 0) {
+          this.deferRest();
           return;
         }
         const i = this.head++;
@@ -67,12 +80,38 @@ export class Outbox {
           this.logger.error({ err, requestId: this.requests[i]?.id, outcome: outcome.kind }, 'outcome callback threw; ignored');
         }
       }
-      this.head = 0;
+    } finally {
+      this.compact();
+      this.delivering = false;
+    }
+    this.onEmpty();
+  }
+
+  private deferRest(): void {
+    if (this.deferred) return;
+    this.deferred = true;
+    this.clock.defer(() => {
+      this.deferred = false;
+      if (this.busy === 0 && !this.delivering && this.pending > 0) this.deliver(this.budget);
+    });
+  }
+
+  /**
+   * Drops what was delivered. Under a chain of callbacks that keeps posting, the lists never run empty, so
+   * clearing only when empty would keep every outcome ever delivered: the rest moves to the front instead
+   * (O(pending), at most once per delivery run).
+   */
+  private compact(): void {
+    if (this.head === 0) return;
+    if (this.head === this.callbacks.length) {
       this.callbacks.length = 0;
       this.outcomes.length = 0;
       this.requests.length = 0;
-    } finally {
-      this.delivering = false;
+    } else {
+      this.callbacks = this.callbacks.slice(this.head);
+      this.outcomes = this.outcomes.slice(this.head);
+      this.requests = this.requests.slice(this.head);
     }
+    this.head = 0;
   }
 }

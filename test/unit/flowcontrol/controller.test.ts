@@ -200,6 +200,36 @@ describe('FlowController', () => {
     expect(fc.stats().liveFlows).toBe(3);
   });
 
+  it('never collects a band while a fast-path lease of it is in flight, so a lower band\'s holdback stays in force', async () => {
+    // priority-holdback: p0 stops at 0.9 while p10 exists. A long p10 stream holds a fast-path lease (no flow).
+    const { fc, saturation, clock } = setup({ bandIdleTtlMs: 1_000, usageLimit: { name: 'priority-holdback' } }, 0);
+    const stream = await fc.enqueueAndWait(req({ priority: 10 }));
+    if (stream.kind !== 'dispatched') throw new Error('expected a dispatch');
+    saturation.set(0.95);
+    const low = track(fc.enqueueAndWait(req({ priority: 0 })));
+    for (let t = 0; t < 3_000; t += 100) {
+      clock.advance(100);
+      await flushMicrotasks();
+    }
+    expect(fc.stats().bands.map((b) => b.priority)).toEqual([10, 0]);
+    expect(low.outcome).toBeUndefined();
+    // Once the stream ends the band is idle, and collected after its TTL.
+    stream.lease.release();
+    clock.advance(2_500);
+    await flushMicrotasks();
+    expect(fc.stats().bands.map((b) => b.priority)).toEqual([0]);
+  });
+
+  it('does not evict a band with a fast-path lease in flight to make room for a new priority at the band limit', async () => {
+    const { fc } = setup({ maxBands: 1 }, 0);
+    const held = await fc.enqueueAndWait(req({ priority: 10 }));
+    expect(held.kind).toBe('dispatched');
+    const other = await fc.enqueueAndWait(req({ priority: 5 }));
+    expect(other).toMatchObject({ kind: 'rejected', reason: 'capacity' });
+    if (held.kind === 'dispatched') held.lease.release();
+    expect(await fc.enqueueAndWait(req({ priority: 5 }))).toMatchObject({ kind: 'dispatched' });
+  });
+
   it('keeps static bands for ever and collects idle on-demand bands and flows', async () => {
     const { fc, clock } = setup({ bands: [{ priority: 7, maxRequests: 9 }], flowIdleTtlMs: 100, bandIdleTtlMs: 100 });
     const a = await fc.enqueueAndWait(req({ priority: 7 }));

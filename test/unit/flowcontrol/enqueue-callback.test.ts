@@ -363,6 +363,48 @@ describe('FlowController.enqueue (callback API)', () => {
   });
 });
 
+describe('FlowController: review regressions', () => {
+  it('runs a chain of 20,000 requests, each enqueued from the previous one\'s onDispatch hook on an open gate, without nesting hooks; every one gets one outcome and the engine stays usable', async () => {
+    const N = 20_000;
+    const { fc, errors, clock } = setup();
+    let depth = 0;
+    let maxDepth = 0;
+    const outcomes = new Array<number>(N).fill(0);
+    const submit = (i: number): void => {
+      fc.enqueue(req({ id: `c${i}` }), (o) => {
+        outcomes[i] = (outcomes[i] ?? 0) + 1;
+        if (o.kind === 'dispatched') o.lease.release();
+      }, {
+        onDispatch: () => {
+          depth++;
+          maxDepth = Math.max(maxDepth, depth);
+          if (i + 1 < N) submit(i + 1);
+          depth--;
+        },
+      });
+    };
+    submit(0);
+    await until(clock, () => outcomes[N - 1] === 1, 10_000);
+    expect(errors).toEqual([]);
+    expect(maxDepth).toBe(1);
+    expect(outcomes.every((n) => n === 1)).toBe(true);
+    expect(fc.stats()).toMatchObject({ queuedRequests: 0, inflight: 0 });
+    const later = recorder();
+    fc.enqueue(req(), later.cb);
+    expect(later.outcomes.map((o) => o.kind)).toEqual(['dispatched']);
+  });
+
+  it('close() resolves only after every queued request has its shutdown outcome, more than a cycle\'s worth included, and leaves no timer', async () => {
+    const { fc, clock } = setup({ maxDispatchesPerCycle: 4 }, 1.0);
+    const got = recorder();
+    for (let i = 0; i < 10; i++) fc.enqueue(req(), got.cb);
+    await fc.close();
+    expect(got.outcomes).toHaveLength(10);
+    expect(got.outcomes.every((o) => o.kind === 'evicted' && o.reason === 'shutdown')).toBe(true);
+    expect(clock.pendingTimers()).toBe(0);
+  });
+});
+
 // Contract (doc comment of `enqueue`): callbacks are never nested. Every outcome, whatever produced it (a refusal,
 // an early settle, an eviction by abort or TTL, a dispatch), goes through the outbox and is delivered only once the
 // engine operation that produced it is complete; an enqueue made from inside a callback is delivered after that

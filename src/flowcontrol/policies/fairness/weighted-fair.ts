@@ -15,8 +15,8 @@
 //
 // Dispatches on the controller's fast path (nothing queued in any band) are not charged at all: with no
 // contention there is nobody to be fair to, and since a returning flow is clamped into [m, m + C] anyway, what it
-// used while nothing waited could shift its place by at most C. The bound above holds unchanged, because while a
-// flow is backlogged nothing takes the fast path.
+// used while nothing waited shifts its place at each activation by at most C. The bound above holds unchanged,
+// because while a flow is backlogged nothing takes the fast path.
 //
 // Complexity: O(log active flows) per activate, deactivate, pick and charge (an indexed heap).
 import { type Flow } from '../../flow.js';
