@@ -7,7 +7,10 @@
 import { type Clock, type Logger } from '../core/index.js';
 import { type FlowRequest, type Outcome, type OutcomeCallback } from './types.js';
 
-/** Complexity: post and deliver O(1) each; parallel lists reused, so no object per outcome beyond the outcome. */
+/**
+ * Complexity: post O(1), delivery O(1) each plus one O(pending) compaction per delivery run; parallel lists, so
+ * no object per outcome beyond the outcome itself.
+ */
 export class Outbox {
   private callbacks: OutcomeCallback[] = [];
   private outcomes: Outcome[] = [];
