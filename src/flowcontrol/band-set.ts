@@ -6,7 +6,7 @@ import { Flow } from './flow.js';
 import { type ResolvedOptions } from './options.js';
 
 function isIdle(flow: Flow): boolean {
-  return flow.queued === 0 && flow.leases === 0;
+  return flow.queue.size === 0 && flow.leases === 0;
 }
 
 /** No flows (so nothing queued, no flow's lease) and no fast-path lease in flight. */

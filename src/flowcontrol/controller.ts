@@ -301,9 +301,8 @@ export class FlowController {
   private insert(item: QueueItem, ttl: number): void {
     const flow = item.flow;
     const band = flow.band;
-    const wasEmpty = flow.queued === 0;
+    const wasEmpty = flow.queue.size === 0;
     flow.queue.push(item);
-    flow.queued++;
     if (wasEmpty) band.fairness.activate(flow);
     else if (flow.queue.peek() === item) band.fairness.headChanged(flow);
     band.lengths?.grew(flow);
@@ -327,8 +326,7 @@ export class FlowController {
     const band = flow.band;
     const wasHead = flow.queue.peek() === item;
     flow.queue.remove(item);
-    flow.queued--;
-    if (flow.queued === 0) band.fairness.deactivate(flow);
+    if (flow.queue.size === 0) band.fairness.deactivate(flow);
     else if (wasHead) band.fairness.headChanged(flow);
     band.lengths?.shrank(flow);
     band.arrivals.remove(item);

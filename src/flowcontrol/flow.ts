@@ -31,8 +31,6 @@ export class Flow extends ListQueue implements ListLink<Flow> {
   idleSince = 0;
   /** Dispatched requests of this flow whose lease is not yet released. */
   leases = 0;
-  /** Items in `queue`, kept here so the idle check on every release stays on this object's memory. */
-  queued = 0;
   /** Set when collected; late lease releases then skip fairness correction. */
   collected = false;
 
