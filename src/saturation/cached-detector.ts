@@ -43,6 +43,13 @@ export interface DetectorDeps {
   readonly clock?: Clock;
   /** @default noopLogger */
   readonly logger?: Logger;
+  /**
+   * The pool's staleness limit (`pool.metrics.stalenessMs`): detectors that read scraped metrics count older
+   * metrics as saturated unless their own `stalenessMs` option says otherwise. A fact about the pool, not an
+   * option of one detector, so detectors that read no metrics (`concurrency`) simply ignore it.
+   * @default DEFAULT_STALENESS_MS (200)
+   */
+  readonly stalenessMs?: number;
 }
 
 /** Filled by `scoreEndpoint` besides its return value; reused to keep evaluation allocation-free per endpoint. */

@@ -62,7 +62,7 @@ export class HybridDetector extends CachedSaturationDetector {
   private readonly inflight: InflightFeed;
 
   constructor(deps: DetectorDeps, options: HybridOptions = {}) {
-    const thresholds = resolveThresholds(options);
+    const thresholds = resolveThresholds(options, deps.stalenessMs);
     super('hybrid', deps, thresholds.aggregation);
     if (deps.inflight === undefined) {
       throw new InvalidArgumentError('deps.inflight', undefined, 'an InflightFeed (the hybrid detector counts it)');

@@ -8,7 +8,7 @@ export interface UtilizationThresholds {
   readonly queueThreshold?: number;
   /** KV-cache usage in (0, 1] at which an endpoint counts as full. @default 0.8 */
   readonly kvThreshold?: number;
-  /** Metrics older than this count as saturated. @default 200 */
+  /** Metrics older than this count as saturated. @default the pool's limit (DetectorDeps.stalenessMs), else 200 */
   readonly stalenessMs?: number;
   /** @default 'headroom' (see aggregation.ts for why) */
   readonly aggregation?: Aggregation;
@@ -21,13 +21,14 @@ export interface ResolvedThresholds {
   readonly aggregation: Aggregation;
 }
 
-export function resolveThresholds(options: UtilizationThresholds): ResolvedThresholds {
+/** `poolStalenessMs` is the pool's own limit, used when the options name none. */
+export function resolveThresholds(options: UtilizationThresholds, poolStalenessMs?: number): ResolvedThresholds {
   const kvThreshold = requirePositive('kvThreshold', options.kvThreshold ?? DEFAULT_KV_THRESHOLD);
   if (kvThreshold > 1) throw new InvalidArgumentError('kvThreshold', kvThreshold, 'a fraction in (0, 1]');
   return {
     queueThreshold: requirePositive('queueThreshold', options.queueThreshold ?? DEFAULT_QUEUE_THRESHOLD),
     kvThreshold,
-    stalenessMs: requirePositive('stalenessMs', options.stalenessMs ?? DEFAULT_STALENESS_MS),
+    stalenessMs: requirePositive('stalenessMs', options.stalenessMs ?? poolStalenessMs ?? DEFAULT_STALENESS_MS),
     aggregation: resolveAggregation(options.aggregation),
   };
 }

@@ -16,7 +16,7 @@ export class UtilizationDetector extends CachedSaturationDetector {
   readonly thresholds: ResolvedThresholds;
 
   constructor(deps: DetectorDeps, options: UtilizationOptions = {}) {
-    const thresholds = resolveThresholds(options);
+    const thresholds = resolveThresholds(options, deps.stalenessMs);
     super('utilization', deps, thresholds.aggregation);
     this.thresholds = thresholds;
   }

@@ -67,11 +67,17 @@ export class FairwayServer {
       defaultEngine: config.pool.metrics.engine,
       scrapeListener: this.inflight,
     });
-    // One staleness limit for the pool: the detector counts metrics older than `pool.metrics.stalenessMs` as
-    // saturated unless its own options say otherwise.
+    // One staleness limit for the pool, handed over as a fact about the pool (a dependency), never merged into
+    // the detector's own options: each detector's options are exactly what the operator wrote.
     this.saturation = createSaturationDetectorRegistry().get(config.saturation.detector)(
-      { pool: this.monitor.pool, inflight: this.inflight, clock: this.clock, logger: this.logger },
-      { stalenessMs: config.pool.metrics.stalenessMs, ...config.saturation.options },
+      {
+        pool: this.monitor.pool,
+        inflight: this.inflight,
+        clock: this.clock,
+        logger: this.logger,
+        stalenessMs: config.pool.metrics.stalenessMs,
+      },
+      config.saturation.options,
     );
     const fcConfig = config.flowControl;
     this.flowControl = new FlowController({

@@ -42,6 +42,23 @@ describe('UtilizationDetector', () => {
     expect(d.details().staleEndpoints).toBe(1);
   });
 
+  it('takes the pool staleness limit from its dependencies, and its own stalenessMs option over it', () => {
+    for (const [deps, options, staleAfter] of [
+      [{ stalenessMs: 500 }, {}, 500],
+      [{ stalenessMs: 500 }, { stalenessMs: 300 }, 300],
+      [{}, {}, 200],
+    ] as const) {
+      const f = poolOf([{ waiting: 1, kv: 0.1, ageMs: 0 }]);
+      const made = [
+        new UtilizationDetector({ pool: f.store, clock: f.clock, ...deps }, options),
+        new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock, ...deps }, options),
+      ];
+      for (const d of made) expect(d.thresholds.stalenessMs).toBe(staleAfter);
+      f.clock.advance(staleAfter + 1);
+      for (const d of made) expect(d.saturation()).toBe(1);
+    }
+  });
+
   it('counts store-flagged stale endpoints (failed scrape) as saturated even with recent metrics', () => {
     const f = poolOf([{ waiting: 0, kv: 0, ageMs: 0, failed: true }, { waiting: 0, kv: 0, ageMs: 0 }]);
     const d = new UtilizationDetector({ pool: f.store, clock: f.clock });
