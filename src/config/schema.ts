@@ -104,6 +104,8 @@ export const ConfigSchema = z.strictObject({
       metricsPort: port.default(9090),
       /** The standalone HTTP proxy; off unless a port is given. */
       proxyPort: port.optional(),
+      /** Proxy mode: endpoints tried per request when connecting fails (nothing sent yet), best first. */
+      proxyConnectAttempts: z.number().int().min(1).max(16).default(3),
       tls: z
         .strictObject({
           mode: z.enum(['none', 'self-signed', 'files']).default('none'),

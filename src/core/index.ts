@@ -9,3 +9,4 @@ export { Registry } from './registry.js';
 export { percentile, Summary } from './stats.js';
 export { IndexedHeap, type HeapSlot } from './ds/indexed-heap.js';
 export { IntrusiveList, type ListLink, newLink } from './ds/intrusive-list.js';
+export { isConnectError, isUnreachableError } from './net-errors.js';

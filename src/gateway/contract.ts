@@ -16,6 +16,12 @@ export interface InferenceRequest {
   readonly subsetHint?: readonly string[];
   /** Aborts when the client or the proxy goes away; the pipeline must then drop the request at once. */
   readonly signal: AbortSignal;
+  /**
+   * Endpoints the front end can use, primary first: the standalone proxy asks for as many as it will try when
+   * connecting fails. Undefined: the pipeline's configured count (1 + fallback endpoints), which ext_proc sends
+   * to Envoy in `x-gateway-destination-endpoint`.
+   */
+  readonly endpointCount?: number;
 }
 
 /** Watches the response of a routed request, so usage can be accounted and in-flight load released. */
@@ -24,8 +30,17 @@ export interface ResponseObserver {
   onHeaders(status: number, headers: ReadonlyMap<string, string>): void;
   /** Each response body chunk in order; SSE arrives chunk by chunk. */
   onBody(chunk: Buffer): void;
-  /** The endpoint the proxy reports it actually served from (`x-gateway-destination-endpoint-served`). */
+  /**
+   * The endpoint that actually served (`x-gateway-destination-endpoint-served` from Envoy; the proxy's own
+   * attempt that connected). It differs from the primary after a fallback or a retry; at most once, before
+   * `onHeaders` in proxy mode.
+   */
   onServedEndpoint?(endpoint: string): void;
+  /**
+   * Proxy mode: connecting to `endpoint` failed before any byte of the request was sent; `retrying` says whether
+   * the next candidate is tried now. Called once per failed attempt, before `onServedEndpoint` or `onEnd`.
+   */
+  onConnectFailed?(endpoint: string, retrying: boolean): void;
   /** Exactly once, last: the response ended normally or the stream broke / was cancelled. */
   onEnd(how: 'complete' | 'aborted'): void;
 }

@@ -31,5 +31,5 @@ export {
 export { type IdentityOptions, type RequestIdentity, resolveIdentity, DEFAULT_FAIRNESS_ID } from './request-identity.js';
 export { type ApiKind, type ParsedBody, type BodyParseResult, parseRequestBody, apiKindOf } from './body-parser.js';
 export { UsageReader, type TokenUsage, DEFAULT_USAGE_TAIL_BYTES } from './usage-reader.js';
-export { type GatewayObserver, type DecisionEvent, type ResponseEvent, type RequestLabels, noopGatewayObserver } from './observer.js';
+export { type GatewayObserver, type ConnectFailureEvent, type DecisionEvent, type ResponseEvent, type RequestLabels, noopGatewayObserver } from './observer.js';
 export { type RetryAdvice, DEFAULT_RETRY_ADVICE, rejectionFor } from './outcome-response.js';

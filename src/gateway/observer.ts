@@ -28,9 +28,17 @@ export interface ResponseEvent extends RequestLabels {
   readonly outputTokens: number | undefined;
 }
 
+/** Proxy mode: one failed connection attempt to the model server (nothing was sent). */
+export interface ConnectFailureEvent {
+  readonly endpoint: string;
+  /** The request moved on to its next candidate; false when it had none left (answered 503). */
+  readonly retried: boolean;
+}
+
 export interface GatewayObserver {
   onDecision(event: DecisionEvent): void;
   onResponse(event: ResponseEvent): void;
+  onConnectFailure?(event: ConnectFailureEvent): void;
 }
 
 export const noopGatewayObserver: GatewayObserver = {

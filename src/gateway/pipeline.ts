@@ -4,7 +4,7 @@ import { type Context, ROOT_CONTEXT, SpanStatusCode, context, propagation, trace
 import { type Clock, type Logger, noopLogger, systemClock } from '../core/index.js';
 import { type InflightTicket, type InflightView, type PoolView } from '../datalayer/index.js';
 import { type FlowRequest, type Lease, type Outcome } from '../flowcontrol/index.js';
-import { type ScheduleRequest, type ScheduleResult } from '../scheduler/index.js';
+import { MAX_ENDPOINT_COUNT, type ScheduleRequest, type ScheduleResult } from '../scheduler/index.js';
 import { type Decision, type InferenceRequest, type RequestHandler, type ResponseObserver } from './contract.js';
 import { type ParsedBody, parseRequestBody } from './body-parser.js';
 import { type GatewayObserver, type RequestLabels, noopGatewayObserver } from './observer.js';
@@ -33,6 +33,11 @@ export const HEADER_TTFT_SLO_MS = 'x-fairway-ttft-slo-ms';
 /** Characters per token for the pre-dispatch estimate; the actual usage corrects it at release. */
 export const CHARS_PER_TOKEN = 4;
 export const DEFAULT_EXPECTED_OUTPUT_TOKENS = 256;
+/**
+ * No fallback in `x-gateway-destination-endpoint` by default: Envoy's ORIGINAL_DST cluster (our example, and the
+ * Go project's own standalone Envoy) reads that header as one address, so a list would fail every request there.
+ * Gateways that walk the list on retry (the protocol's v0.4 fallbacks) can raise `scheduler.fallbackEndpoints`.
+ */
 export const DEFAULT_FALLBACK_ENDPOINTS = 0;
 export const DEFAULT_MAX_ESTIMATED_TOKENS = 1_000_000;
 
@@ -49,7 +54,7 @@ export interface PipelineOptions {
   readonly retry?: RetryAdvice;
   /** Output tokens assumed when the request sets no max_tokens. @default 256 */
   readonly expectedOutputTokens?: number;
-  /** Fallback endpoints sent after the primary. @default 0 */
+  /** Fallback endpoints sent after the primary when the front end does not ask for a count. @default 0 */
   readonly fallbackEndpoints?: number;
   /** Upper bound of a request's estimated cost in tokens (prompt + output). @default 1,000,000 */
   readonly maxEstimatedTokens?: number;
@@ -154,7 +159,7 @@ export class RequestPipeline implements RequestHandler {
       prefixHashes: hashes,
       estimatedTokens: estimatedCost,
       subsetHint: request.subsetHint,
-      endpointCount: this.endpointCount,
+      endpointCount: endpointCountOf(request, this.endpointCount),
     };
 
     // Picking happens inside the dispatch itself, so the in-flight count rises before the gate is asked again.
@@ -211,7 +216,7 @@ export class RequestPipeline implements RequestHandler {
       this.observer.onDecision({ ...labels, result: 'routed', status: 200, queueMs, scheduleMs: p.scheduleMs, endpoint: endpoints[0] });
       const setHeaders = new Map<string, string>();
       propagation.inject(ctx, setHeaders, { set: (carrier, key, value) => carrier.set(key, value) });
-      const response = this.responseObserver(labels, arrivedAt, outcome.lease, p.ticket);
+      const response = this.responseObserver(labels, arrivedAt, outcome.lease, p.ticket, { primary: endpoints[0] ?? '', hashes });
       handedOver = true;
       return { kind: 'route', endpoints, body: request.body, setHeaders, response };
     } finally {
@@ -239,11 +244,23 @@ export class RequestPipeline implements RequestHandler {
     return { result, ticket, scheduleMs: this.clock.now() - t0 };
   }
 
-  private responseObserver(labels: RequestLabels, arrivedAt: number, lease: Lease, ticket: InflightTicket | undefined): ResponseObserver {
+  private responseObserver(
+    labels: RequestLabels,
+    arrivedAt: number,
+    lease: Lease,
+    ticket: InflightTicket | undefined,
+    routing: { readonly primary: string; readonly hashes: Float64Array },
+  ): ResponseObserver {
     const usage = new UsageReader();
     let status = 0;
     let ended = false;
     return {
+      onConnectFailed: (endpoint, retrying) => this.observer.onConnectFailure?.({ endpoint, retried: retrying }),
+      // In-flight accounting stays with the primary's ticket for the life of the request; what the served
+      // endpoint changes today is where the prompt's prefix now lives.
+      onServedEndpoint: (endpoint) => {
+        if (endpoint !== routing.primary) this.recordServed(endpoint, routing.hashes);
+      },
       onHeaders: (s, headers) => {
         status = s;
         usage.onHeaders(headers);
@@ -267,9 +284,27 @@ export class RequestPipeline implements RequestHandler {
     };
   }
 
+  /** A fallback served: its cache now holds the prompt's prefix, so later requests can follow it there. */
+  private recordServed(endpointId: string, hashes: Float64Array): void {
+    if (hashes.length === 0) return;
+    const served = this.o.pool.current().endpoints.find((e) => e.id === endpointId);
+    if (served === undefined) return;
+    try {
+      this.o.scheduler.recordRouting(hashes, served);
+    } catch (err) {
+      this.logger.error({ err, endpoint: endpointId }, 'recording the prefix routing of a fallback failed');
+    }
+  }
+
   private finishReject(decision: Decision & { kind: 'reject' }, labels: RequestLabels, queueMs: number, scheduleMs: number): Decision {
     this.observer.onDecision({ ...labels, result: decision.reason, status: decision.status, queueMs, scheduleMs, endpoint: undefined });
     return decision;
   }
 }
 
+/** The front end's count when it asks for one (clamped to what the scheduler returns), else the configured one. */
+function endpointCountOf(request: InferenceRequest, configured: number): number {
+  const asked = request.endpointCount;
+  if (asked === undefined || !Number.isFinite(asked)) return configured;
+  return Math.min(MAX_ENDPOINT_COUNT, Math.max(1, Math.floor(asked)));
+}

@@ -4,7 +4,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type Clock, FairwayError, type Logger, noopLogger, requireIntegerInRange, systemClock } from '../core/index.js';
 import { type PoolView } from '../datalayer/index.js';
 import { type FlowControlObserver, type FlowControlStats, type OutcomeEvent } from '../flowcontrol/index.js';
-import { type DecisionEvent, type GatewayObserver, type ResponseEvent } from '../gateway/index.js';
+import { type ConnectFailureEvent, type DecisionEvent, type GatewayObserver, type ResponseEvent } from '../gateway/index.js';
 import { BoundedLabel } from './bounded-label.js';
 import { registerFlowControlGauges } from './flow-control-gauges.js';
 import { goQueueOutcome } from './go-outcome.js';
@@ -68,6 +68,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
   private readonly schedulerDuration: Histogram;
   private readonly shed: Counter<'reason' | 'priority' | 'status'>;
   private readonly servedTokens: Counter<'fairness_id'>;
+  private readonly connectFailures: Counter<'outcome'>;
 
   constructor(registry: Registry, options: FairwayMetricsOptions = {}) {
     const prefix = options.prefix ?? DEFAULT_METRIC_PREFIX;
@@ -140,6 +141,12 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
       name: name(FAIRWAY_METRICS.shedRequests),
       help: 'Requests answered without being routed, by drop reason, priority and HTTP status.',
       labelNames: ['reason', 'priority', 'status'],
+      registers,
+    });
+    this.connectFailures = new Counter({
+      name: name(FAIRWAY_METRICS.upstreamConnectFailures),
+      help: 'Proxy mode: connections to a model server that failed before anything was sent, by what followed (retried on the next candidate, or exhausted: answered 503).',
+      labelNames: ['outcome'],
       registers,
     });
     const tenants = this.tenants;
@@ -220,6 +227,10 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     // As the Go reference: a missing or zero count is no observation.
     if (event.promptTokens !== undefined && event.promptTokens > 0) this.inputTokens.observe(labels, event.promptTokens);
     if (event.outputTokens !== undefined && event.outputTokens > 0) this.outputTokens.observe(labels, event.outputTokens);
+  }
+
+  onConnectFailure(event: ConnectFailureEvent): void {
+    this.connectFailures.inc({ outcome: event.retried ? 'retried' : 'exhausted' });
   }
 
   // --- scrape-time sources ---

@@ -31,6 +31,7 @@ export const FAIRWAY_METRICS = {
   bandCeiling: 'fairway_band_ceiling',
   fairnessJainIndex: 'fairway_fairness_jain_index',
   fairnessActiveTenants: 'fairway_fairness_active_tenants',
+  upstreamConnectFailures: 'fairway_upstream_connect_failures_total',
 } as const;
 
 /** Histogram buckets, in the Go reference's units (seconds, tokens) so quantile queries line up. */

@@ -8,6 +8,7 @@ export {
   DEFAULT_HEADERS_TIMEOUT_MS,
   DEFAULT_BODY_TIMEOUT_MS,
   DEFAULT_CLOSE_GRACE_MS,
+  DEFAULT_CONNECT_ATTEMPTS,
 } from './proxy-server.js';
 export { openAiErrorBody } from './error-body.js';
 export { isConnectError } from './upstream.js';

@@ -26,6 +26,8 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 600_000;
 /** Longest silence between two body chunks. */
 export const DEFAULT_BODY_TIMEOUT_MS = 300_000;
 export const DEFAULT_CLOSE_GRACE_MS = 5_000;
+/** The primary and two more candidates: a pod that just died costs a retry, not a 503. */
+export const DEFAULT_CONNECT_ATTEMPTS = 3;
 
 export interface ProxyServerOptions {
   readonly handler: RequestHandler;
@@ -50,6 +52,11 @@ export interface ProxyServerOptions {
    * client could otherwise pin itself to one pod or force a 503. @default true
    */
   readonly trustSubsetHeader?: boolean;
+  /**
+   * Endpoints tried per request when connecting fails (nothing was sent, so even a POST is safe to send to the
+   * next-best candidate); the pipeline is asked for this many candidates. @default 3
+   */
+  readonly connectAttempts?: number;
 }
 
 export interface ProxyListenOptions {
@@ -68,6 +75,7 @@ export class ProxyServer {
   private readonly newRequestId: () => string;
   private readonly unreachableRetryAfterSeconds: number;
   private readonly trustSubsetHeader: boolean;
+  private readonly connectAttempts: number;
   private readonly inFlight = new Set<Promise<void>>();
   private server: Server | undefined;
   private starting: Promise<{ port: number }> | undefined;
@@ -80,6 +88,7 @@ export class ProxyServer {
     this.newRequestId = options.newRequestId ?? randomUUID;
     this.unreachableRetryAfterSeconds = options.unreachableRetryAfterSeconds ?? DEFAULT_UNREACHABLE_RETRY_AFTER_SECONDS;
     this.trustSubsetHeader = options.trustSubsetHeader ?? true;
+    this.connectAttempts = requireIntegerInRange('connectAttempts', options.connectAttempts ?? DEFAULT_CONNECT_ATTEMPTS, 1, 16);
     this.ownsDispatcher = options.dispatcher === undefined;
     this.dispatcher =
       options.dispatcher ??
@@ -164,6 +173,7 @@ export class ProxyServer {
       body: read.body,
       ...(subset === undefined ? {} : { subsetHint: splitList(subset) }),
       signal: abort.signal,
+      endpointCount: this.connectAttempts,
     };
     let decision;
     try {
@@ -205,12 +215,16 @@ export class ProxyServer {
     };
     if (signal.aborted) return end('aborted');
     const result = await sendUpstream(this.dispatcher, {
-      endpoints: decision.endpoints,
+      endpoints: decision.endpoints.slice(0, this.connectAttempts),
       method: request.method,
       path: request.path,
       headers: { ...upstreamRequestHeaders(request.headers, decision.setHeaders), 'content-length': String(decision.body.length) },
       body: decision.body,
       signal,
+      onConnectFailed: (endpoint, retrying, error) => {
+        this.logger.debug({ endpoint, retrying, err: error, requestId: request.requestId }, 'upstream connect failed');
+        safe(() => observer.onConnectFailed?.(endpoint, retrying));
+      },
     });
     if (result.kind !== 'response') {
       end('aborted');

@@ -1,24 +1,18 @@
-// Sends a routed request to its endpoints in order, moving to the next only when the connection itself failed
-// (nothing was sent, so even a POST is safe to retry elsewhere).
+// Sends a routed request to its candidate endpoints in order, moving to the next only when the connection itself
+// failed (nothing was sent, so even a POST is safe to retry elsewhere). Every failed attempt is reported.
 import { type Dispatcher } from 'undici';
-
-const CONNECT_ERROR_CODES: ReadonlySet<string> = new Set([
-  'ECONNREFUSED',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EADDRNOTAVAIL',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
+import { isConnectError } from '../core/index.js';
 
 export interface UpstreamRequest {
+  /** Candidates, best first; one attempt each, so their number bounds the attempts. */
   readonly endpoints: readonly string[];
   readonly method: string;
   readonly path: string;
   readonly headers: Record<string, string>;
   readonly body: Buffer;
   readonly signal: AbortSignal;
+  /** Connecting to `endpoint` failed; `retrying`: another candidate follows. */
+  readonly onConnectFailed?: (endpoint: string, retrying: boolean, error: unknown) => void;
 }
 
 export type UpstreamResult =
@@ -26,16 +20,12 @@ export type UpstreamResult =
   | { readonly kind: 'unreachable'; readonly error: unknown }
   | { readonly kind: 'failed'; readonly endpoint: string; readonly error: unknown };
 
-export function isConnectError(err: unknown): boolean {
-  const code = typeof err === 'object' && err !== null && 'code' in err ? err.code : undefined;
-  if (typeof code === 'string' && CONNECT_ERROR_CODES.has(code)) return true;
-  const cause = typeof err === 'object' && err !== null && 'cause' in err ? err.cause : undefined;
-  return cause !== undefined && cause !== err && isConnectError(cause);
-}
+export { isConnectError };
 
 export async function sendUpstream(dispatcher: Dispatcher, req: UpstreamRequest): Promise<UpstreamResult> {
   let lastError: unknown;
-  for (const endpoint of req.endpoints) {
+  for (let i = 0; i < req.endpoints.length; i++) {
+    const endpoint = req.endpoints[i] as string;
     try {
       const response = await dispatcher.request({
         origin: `http://${endpoint}`,
@@ -49,6 +39,7 @@ export async function sendUpstream(dispatcher: Dispatcher, req: UpstreamRequest)
     } catch (err) {
       if (req.signal.aborted || !isConnectError(err)) return { kind: 'failed', endpoint, error: err };
       lastError = err;
+      req.onConnectFailed?.(endpoint, i + 1 < req.endpoints.length, err);
     }
   }
   return { kind: 'unreachable', error: lastError };

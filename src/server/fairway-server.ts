@@ -168,6 +168,7 @@ export class FairwayServer {
         unreachableRetryAfterSeconds: c.server.retryAfterSeconds.unavailable,
         // Clients that are not trusted with identity headers are not trusted to pin endpoints either.
         trustSubsetHeader: c.trust.mode === 'trusted',
+        connectAttempts: c.server.proxyConnectAttempts,
       });
       proxy = (await this.proxy.start({ host, port: c.server.proxyPort })).port;
     }

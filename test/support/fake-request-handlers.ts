@@ -40,6 +40,13 @@ export class RecordingObserver implements ResponseObserver {
     this.served = endpoint;
   }
 
+  readonly connectFailures: { endpoint: string; retrying: boolean }[] = [];
+
+  onConnectFailed(endpoint: string, retrying: boolean): void {
+    this.events.push('connect-failed');
+    this.connectFailures.push({ endpoint, retrying });
+  }
+
   onEnd(how: EndHow): void {
     this.events.push(`end:${how}`);
     this.ends.push(how);

@@ -90,7 +90,11 @@ afterEach(async () => {
   upstream.closedEarly.length = 0;
 });
 
-async function proxy(handler: RequestHandler, maxBodyBytes?: number, extra: { trustSubsetHeader?: boolean } = {}): Promise<string> {
+async function proxy(
+  handler: RequestHandler,
+  maxBodyBytes?: number,
+  extra: { trustSubsetHeader?: boolean; connectAttempts?: number } = {},
+): Promise<string> {
   const p = new ProxyServer({ handler, ...(maxBodyBytes === undefined ? {} : { maxBodyBytes }), ...extra });
   proxies.push(p);
   const { port } = await p.start({ host: '127.0.0.1', port: 0 });
@@ -160,6 +164,36 @@ describe('ProxyServer', () => {
     expect(res.statusCode).toBe(200);
     await res.body.text();
     expect(handler.lastObserver().served).toBe(upstream.endpoint);
+  });
+
+  it('tries at most connectAttempts candidates, reports each failed connection, and asks the handler for that many', async () => {
+    const dead: string[] = [];
+    for (let i = 0; i < 3; i++) {
+      const d = new FakeUpstream();
+      await d.start();
+      dead.push(d.endpoint);
+      await d.close();
+    }
+    const handler = routesToFixedEndpoint([...dead, upstream.endpoint]);
+    const bounded = await proxy(handler, undefined, { connectAttempts: 2 });
+    const refused = await request(`${bounded}/v1/completions`, { method: 'POST', body: BODY, dispatcher: client });
+    expect(refused.statusCode).toBe(503);
+    await refused.body.text();
+    expect(handler.lastRequest().endpointCount).toBe(2);
+    expect(handler.lastObserver().connectFailures).toEqual([
+      { endpoint: dead[0], retrying: true },
+      { endpoint: dead[1], retrying: false },
+    ]);
+    expect(upstream.seen.length).toBe(0);
+
+    const enough = await proxy(handler, undefined, { connectAttempts: 4 });
+    const served = await request(`${enough}/v1/completions`, { method: 'POST', body: BODY, dispatcher: client });
+    expect(served.statusCode).toBe(200);
+    await served.body.text();
+    const obs = handler.lastObserver();
+    expect(obs.connectFailures.map((f) => f.retrying)).toEqual([true, true, true]);
+    expect(obs.served).toBe(upstream.endpoint);
+    expect(obs.events.slice(0, 5)).toEqual(['connect-failed', 'connect-failed', 'connect-failed', 'served', 'headers']);
   });
 
   it('answers 503 JSON when no endpoint is reachable, and ends the observer aborted', async () => {

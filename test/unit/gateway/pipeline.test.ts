@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
 import { InflightTracker } from '../../../src/datalayer/index.js';
 import { FlowController } from '../../../src/flowcontrol/index.js';
-import { type Decision, type InferenceRequest, RequestPipeline } from '../../../src/gateway/index.js';
+import { type ConnectFailureEvent, type Decision, type GatewayObserver, type InferenceRequest, RequestPipeline } from '../../../src/gateway/index.js';
 import { Scheduler, createPrefixHasher } from '../../../src/scheduler/index.js';
 import { flushMicrotasks } from '../../support/flush.js';
 import { SettableSaturation } from '../../support/settable-saturation.js';
@@ -14,7 +14,15 @@ interface SchedulerFaults {
 }
 
 async function setup(
-  opts: { mode?: 'trusted' | 'strip'; maxQueued?: number; saturation?: number; endpoints?: number; faults?: SchedulerFaults } = {},
+  opts: {
+    mode?: 'trusted' | 'strip';
+    maxQueued?: number;
+    saturation?: number;
+    endpoints?: number;
+    faults?: SchedulerFaults;
+    fallbackEndpoints?: number;
+    observer?: GatewayObserver;
+  } = {},
 ) {
   const clock = new ManualClock();
   const saturation = new SettableSaturation(opts.saturation ?? 0);
@@ -44,10 +52,13 @@ async function setup(
       real.recordRouting(...args);
     },
   };
+  const hasher = await createPrefixHasher();
   const pipeline = new RequestPipeline({
     flowControl,
     scheduler,
-    hasher: await createPrefixHasher(),
+    hasher,
+    ...(opts.fallbackEndpoints === undefined ? {} : { fallbackEndpoints: opts.fallbackEndpoints }),
+    ...(opts.observer === undefined ? {} : { observer: opts.observer }),
     pool,
     inflight,
     clock,
@@ -58,7 +69,7 @@ async function setup(
       priorityCaps: new Map([['capped', 0]]),
     },
   });
-  return { pipeline, fc, saturation, pool, inflight, priorities, costs, clock };
+  return { pipeline, fc, saturation, pool, inflight, priorities, costs, clock, scheduler: real, hasher };
 }
 
 function request(body: unknown, headers: Record<string, string> = {}, extra: Partial<InferenceRequest> = {}): InferenceRequest {
@@ -90,6 +101,40 @@ describe('RequestPipeline', () => {
       expect(d.endpoints).toEqual(['10.0.0.1:8001']);
       expect(d.body).toBe(req.body);
     }
+  });
+
+  it('names one endpoint unless configured with fallbacks or asked for candidates by the front end, best first', async () => {
+    const one = await setup();
+    const d1 = await one.pipeline.handle(request(completion));
+    expect(d1.kind === 'route' && d1.endpoints).toEqual(['10.0.0.1:8001']);
+    const configured = await setup({ fallbackEndpoints: 1 });
+    const d2 = await configured.pipeline.handle(request(completion));
+    expect(d2.kind === 'route' && d2.endpoints.length).toBe(2);
+    expect(d2.kind === 'route' && d2.endpoints[0]).toBe('10.0.0.1:8001');
+    const asked = await setup();
+    const d3 = await asked.pipeline.handle(request(completion, {}, { endpointCount: 3 }));
+    expect(d3.kind === 'route' && new Set(d3.endpoints).size).toBe(3);
+    expect(d3.kind === 'route' && d3.endpoints[0]).toBe('10.0.0.1:8001');
+    // Only the primary is counted in flight, whatever the number of candidates.
+    expect(asked.inflight.load('10.0.0.1:8001').requests).toBe(1);
+    expect(asked.inflight.totalRequests()).toBe(1);
+  });
+
+  it('reports failed connections to its observer and records the prompt prefix on the endpoint that served', async () => {
+    const failures: ConnectFailureEvent[] = [];
+    const observer: GatewayObserver = { onDecision: () => {}, onResponse: () => {}, onConnectFailure: (e) => failures.push(e) };
+    const { pipeline, scheduler, hasher } = await setup({ observer });
+    const body = { ...completion, prompt: 'a long shared system prompt '.repeat(20) };
+    const d = await pipeline.handle(request(body, {}, { endpointCount: 2 }));
+    if (d.kind !== 'route') throw new Error('expected a route');
+    const [primary, fallback] = d.endpoints as [string, string];
+    const hashes = hasher.hashBody(body, body.model);
+    expect(scheduler.prefixIndex.matchLength(hashes, fallback)).toBe(0);
+    d.response.onConnectFailed?.(primary, true);
+    d.response.onServedEndpoint?.(fallback);
+    expect(failures).toEqual([{ endpoint: primary, retried: true }]);
+    expect(scheduler.prefixIndex.matchLength(hashes, fallback)).toBe(hashes.length);
+    d.response.onEnd('complete');
   });
 
   it('answers 400 with a drop reason for invalid JSON and for a missing model', async () => {
