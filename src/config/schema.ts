@@ -118,6 +118,8 @@ export const ConfigSchema = z.strictObject({
         }),
       shutdownGraceMs: z.number().nonnegative().default(30_000),
       maxBodyBytes: positive.default(16 * 1024 * 1024),
+      /** Request headers beyond this are answered 431 `header-too-large` (both front ends). Envoy's default is 60 KiB. */
+      maxHeaderBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
       retryAfterSeconds: z
         .strictObject({ contended: z.number().int().nonnegative().default(1), unavailable: z.number().int().nonnegative().default(5) })
         .prefault({}),

@@ -21,6 +21,8 @@ export const DEFAULT_MAX_REQUEST_BODY_BYTES = 64 * 1024 * 1024;
 /** Envoy sends bodies in chunks, so single messages stay small; this only bounds a misbehaving peer. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
 export const DEFAULT_CLOSE_GRACE_MS = 5_000;
+/** As the proxy's (Envoy's own default limit is 60 KiB, so Envoy normally refuses first). */
+export const DEFAULT_MAX_REQUEST_HEADER_BYTES = 64 * 1024;
 
 export interface ExtProcServiceOptions {
   readonly handler: RequestHandler;
@@ -32,6 +34,8 @@ export interface ExtProcServiceOptions {
   readonly bodyChunkBytes?: number;
   /** Larger request bodies are answered 413 (`body-too-large`) without calling the handler. @default 64 MiB */
   readonly maxRequestBodyBytes?: number;
+  /** Larger request headers are answered 431 (`header-too-large`) without calling the handler. @default 64 KiB */
+  readonly maxRequestHeaderBytes?: number;
   /** gRPC message size limit, both directions. @default 16 MiB */
   readonly maxMessageBytes?: number;
   /** Request ids for requests without `x-request-id`. @default crypto.randomUUID */
@@ -57,6 +61,7 @@ export class ExtProcService {
   private readonly bodyChunkBytes: number;
   private readonly maxRequestBodyBytes: number;
   private readonly maxMessageBytes: number;
+  private readonly maxRequestHeaderBytes: number;
   private readonly newRequestId: (() => string) | undefined;
   private readonly streams = new Set<ExtProcStream>();
   private server: grpc.Server | undefined;
@@ -72,6 +77,12 @@ export class ExtProcService {
       'maxRequestBodyBytes',
       options.maxRequestBodyBytes ?? DEFAULT_MAX_REQUEST_BODY_BYTES,
       0,
+      Number.MAX_SAFE_INTEGER,
+    );
+    this.maxRequestHeaderBytes = requireIntegerInRange(
+      'maxRequestHeaderBytes',
+      options.maxRequestHeaderBytes ?? DEFAULT_MAX_REQUEST_HEADER_BYTES,
+      1024,
       Number.MAX_SAFE_INTEGER,
     );
     this.maxMessageBytes = requireIntegerInRange('maxMessageBytes', options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 1024, 2 ** 31 - 1);
@@ -151,6 +162,7 @@ export class ExtProcService {
       clock: this.clock,
       bodyChunkBytes: this.bodyChunkBytes,
       maxRequestBodyBytes: this.maxRequestBodyBytes,
+      maxRequestHeaderBytes: this.maxRequestHeaderBytes,
       ...(this.newRequestId === undefined ? {} : { newRequestId: this.newRequestId }),
     });
     this.streams.add(current);

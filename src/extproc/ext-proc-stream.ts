@@ -41,12 +41,15 @@ export interface ExtProcStreamOptions {
   readonly clock: Clock;
   readonly bodyChunkBytes: number;
   readonly maxRequestBodyBytes: number;
+  /** Request headers larger than this (names, values and 4 bytes of framing each) are answered 431. */
+  readonly maxRequestHeaderBytes: number;
   readonly newRequestId?: () => string;
 }
 
 type Phase = 'headers' | 'body' | 'deciding' | 'routed' | 'closed';
 
 const BODY_TOO_LARGE = { status: 413, reason: 'body-too-large' } as const;
+const HEADER_TOO_LARGE = { status: 431, reason: 'header-too-large' } as const;
 
 export class ExtProcStream {
   private phase: Phase = 'headers';
@@ -112,6 +115,14 @@ export class ExtProcStream {
       case 'request_headers':
         if (this.phase !== 'headers') return this.violation('FAILED_PRECONDITION', 'request_headers received twice');
         this.readRequestHeaders(msg.headers, msg.metadata);
+        if (headerBytes(msg.headers) > this.options.maxRequestHeaderBytes) {
+          this.rejectNow({
+            kind: 'reject',
+            ...HEADER_TOO_LARGE,
+            message: `request headers exceed ${this.options.maxRequestHeaderBytes} bytes`,
+          });
+          return;
+        }
         if (msg.endOfStream) {
           this.headerOnly = true;
           this.decide();
@@ -360,6 +371,13 @@ function headerMap(headers: HeaderList): Map<string, string> {
     map.set(name, prev === undefined ? value : `${prev}, ${value}`);
   }
   return map;
+}
+
+/** Size as an HTTP/1.1 header block would count it (`name: value\r\n`), the way node:http and Envoy limit it. */
+function headerBytes(headers: HeaderList): number {
+  let total = 0;
+  for (const [name, value] of headers) total += name.length + value.length + 4;
+  return total;
 }
 
 function statusOf(headers: HeaderList): number {

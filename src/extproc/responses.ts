@@ -1,5 +1,12 @@
 // Builders for the ext_proc ProcessingResponse messages the picker sends (plain objects for the serializer).
-import { type RejectDecision, HEADER_DESTINATION, HEADER_DROP_REASON, HEADER_REQUEST_ID } from '../gateway/index.js';
+import {
+  type RejectDecision,
+  ERROR_CONTENT_TYPE,
+  HEADER_DESTINATION,
+  HEADER_DROP_REASON,
+  HEADER_REQUEST_ID,
+  openAiErrorBody,
+} from '../gateway/index.js';
 import { type StructMessage, destinationMetadata } from './metadata.js';
 
 export type HeaderAppendAction = 'OVERWRITE_IF_EXISTS_OR_ADD' | 'ADD_IF_ABSENT';
@@ -105,12 +112,12 @@ export function responseHeadersContinue(requestId: string): ProcessingResponse {
 export const REQUEST_TRAILERS_CONTINUE: ProcessingResponse = { request_trailers: {} };
 export const RESPONSE_TRAILERS_CONTINUE: ProcessingResponse = { response_trailers: {} };
 
-/** A deliberate rejection: HTTP status, drop reason, Retry-After, short body. */
+/** A deliberate rejection: HTTP status, drop reason, Retry-After, and the OpenAI-style JSON error the proxy sends. */
 export function rejectResponse(decision: RejectDecision, requestId: string): ProcessingResponse {
   const headers: HeaderValueOption[] = [
     headerOption(HEADER_DROP_REASON, decision.reason),
     headerOption(HEADER_REQUEST_ID, requestId),
-    headerOption('content-type', 'text/plain; charset=utf-8'),
+    headerOption('content-type', ERROR_CONTENT_TYPE),
   ];
   if (decision.retryAfterSeconds !== undefined) {
     headers.push(headerOption('retry-after', String(Math.max(0, Math.ceil(decision.retryAfterSeconds)))));
@@ -119,7 +126,7 @@ export function rejectResponse(decision: RejectDecision, requestId: string): Pro
     immediate_response: {
       status: { code: decision.status },
       headers: { set_headers: headers },
-      body: Buffer.from(decision.message, 'utf8'),
+      body: Buffer.from(openAiErrorBody(decision.status, decision.reason, decision.message), 'utf8'),
       // Envoy puts details into access logs as one token: no whitespace.
       details: `fairway_${decision.reason.replace(/[^A-Za-z0-9_.-]/g, '_')}`,
     },

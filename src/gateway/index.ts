@@ -23,8 +23,6 @@ export {
   type SchedulerPort,
   type PrefixHasherPort,
   type InflightPort,
-  HEADER_TTL_MS,
-  HEADER_TTFT_SLO_MS,
   CHARS_PER_TOKEN,
   DEFAULT_EXPECTED_OUTPUT_TOKENS,
 } from './pipeline.js';
@@ -33,3 +31,5 @@ export { type ApiKind, type ParsedBody, type BodyParseResult, parseRequestBody, 
 export { UsageReader, type TokenUsage, DEFAULT_USAGE_TAIL_BYTES } from './usage-reader.js';
 export { type GatewayObserver, type ConnectFailureEvent, type DecisionEvent, type ResponseEvent, type RequestLabels, noopGatewayObserver } from './observer.js';
 export { type RetryAdvice, DEFAULT_RETRY_ADVICE, rejectionFor } from './outcome-response.js';
+export { openAiErrorBody, ERROR_CONTENT_TYPE } from './error-body.js';
+export { HEADER_TTL_MS, HEADER_TTFT_SLO_MS, MAX_HEADER_MS, type ControlHeaders, readControlHeaders } from './control-headers.js';

@@ -16,6 +16,11 @@ export function badRequest(message: string): RejectDecision {
   return { kind: 'reject', status: 400, reason: 'bad-request', message };
 }
 
+/** A control header is present but malformed; `message` names it and what it accepts. */
+export function badHeader(message: string): RejectDecision {
+  return { kind: 'reject', status: 400, reason: 'bad-header', message };
+}
+
 export function unavailable(reason: string, message: string, advice: RetryAdvice): RejectDecision {
   return { kind: 'reject', status: 503, reason, message, retryAfterSeconds: advice.unavailableSeconds };
 }

@@ -7,8 +7,9 @@ import { type FlowRequest, type Lease, type Outcome } from '../flowcontrol/index
 import { MAX_ENDPOINT_COUNT, type ScheduleRequest, type ScheduleResult } from '../scheduler/index.js';
 import { type Decision, type InferenceRequest, type RequestHandler, type ResponseObserver } from './contract.js';
 import { type ParsedBody, parseRequestBody } from './body-parser.js';
+import { identityHeadersOf, readControlHeaders } from './control-headers.js';
 import { type GatewayObserver, type RequestLabels, noopGatewayObserver } from './observer.js';
-import { DEFAULT_RETRY_ADVICE, type RetryAdvice, badRequest, rejectionFor, unavailable } from './outcome-response.js';
+import { DEFAULT_RETRY_ADVICE, type RetryAdvice, badHeader, badRequest, rejectionFor, unavailable } from './outcome-response.js';
 import { type IdentityOptions, resolveIdentity } from './request-identity.js';
 import { UsageReader } from './usage-reader.js';
 
@@ -28,8 +29,6 @@ export interface InflightPort extends InflightView {
   end(ticket: InflightTicket): boolean;
 }
 
-export const HEADER_TTL_MS = 'x-fairway-request-ttl-ms';
-export const HEADER_TTFT_SLO_MS = 'x-fairway-ttft-slo-ms';
 /** Characters per token for the pre-dispatch estimate; the actual usage corrects it at release. */
 export const CHARS_PER_TOKEN = 4;
 export const DEFAULT_EXPECTED_OUTPUT_TOKENS = 256;
@@ -66,13 +65,6 @@ interface Placement {
   readonly scheduleMs: number;
 }
 
-function positiveHeader(headers: ReadonlyMap<string, string>, name: string): number | undefined {
-  const raw = headers.get(name);
-  if (raw === undefined) return undefined;
-  const v = Number(raw);
-  return Number.isFinite(v) && v > 0 ? v : undefined;
-}
-
 const headerGetter = {
   keys: (carrier: ReadonlyMap<string, string>) => [...carrier.keys()],
   get: (carrier: ReadonlyMap<string, string>, key: string) => carrier.get(key),
@@ -86,6 +78,7 @@ export class RequestPipeline implements RequestHandler {
   private readonly expectedOutput: number;
   private readonly endpointCount: number;
   private readonly maxEstimatedTokens: number;
+  private readonly identityHeaders: readonly string[];
   private readonly tracer = trace.getTracer('fairway');
 
   constructor(private readonly o: PipelineOptions) {
@@ -96,6 +89,7 @@ export class RequestPipeline implements RequestHandler {
     this.expectedOutput = o.expectedOutputTokens ?? DEFAULT_EXPECTED_OUTPUT_TOKENS;
     this.endpointCount = 1 + (o.fallbackEndpoints ?? DEFAULT_FALLBACK_ENDPOINTS);
     this.maxEstimatedTokens = o.maxEstimatedTokens ?? DEFAULT_MAX_ESTIMATED_TOKENS;
+    this.identityHeaders = identityHeadersOf(o.identity.mode, o.identity.tenantHeader);
   }
 
   async handle(request: InferenceRequest): Promise<Decision> {
@@ -119,6 +113,11 @@ export class RequestPipeline implements RequestHandler {
   private async decide(request: InferenceRequest, ctx: Context): Promise<Decision> {
     const arrivedAt = this.clock.now();
     const identity = resolveIdentity(request.headers, this.o.identity);
+    const control = readControlHeaders(request.headers, this.identityHeaders);
+    if (!control.ok) {
+      const labels = { model: '', objective: identity.objective ?? '', fairnessId: identity.fairnessId, priority: identity.priority };
+      return this.finishReject(badHeader(control.message), labels, 0, 0);
+    }
     const isHeaderOnly = request.body.length === 0 && request.method !== 'POST';
     let body: ParsedBody | undefined;
     if (!isHeaderOnly) {
@@ -184,8 +183,8 @@ export class RequestPipeline implements RequestHandler {
       priority: identity.priority,
       byteSize: request.body.length,
       estimatedCost,
-      ttlMs: positiveHeader(request.headers, HEADER_TTL_MS),
-      ttftSloMs: positiveHeader(request.headers, HEADER_TTFT_SLO_MS),
+      ttlMs: control.values.ttlMs,
+      ttftSloMs: control.values.ttftSloMs,
       arrivedAt,
     };
     let handedOver = false;

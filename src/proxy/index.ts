@@ -9,6 +9,6 @@ export {
   DEFAULT_BODY_TIMEOUT_MS,
   DEFAULT_CLOSE_GRACE_MS,
   DEFAULT_CONNECT_ATTEMPTS,
+  DEFAULT_MAX_HEADER_BYTES,
 } from './proxy-server.js';
-export { openAiErrorBody } from './error-body.js';
 export { isConnectError } from './upstream.js';

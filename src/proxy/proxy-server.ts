@@ -12,9 +12,11 @@ import {
   HEADER_DESTINATION_SUBSET,
   HEADER_DROP_REASON,
   HEADER_REQUEST_ID,
+  ERROR_CONTENT_TYPE,
+  openAiErrorBody,
 } from '../gateway/index.js';
-import { openAiErrorBody } from './error-body.js';
 import { clientResponseHeaders, headerMapOf, responseHeaderMap, upstreamRequestHeaders } from './http-headers.js';
+import { answerClientError } from './client-error.js';
 import { readBoundedBody } from './read-body.js';
 import { sendUpstream } from './upstream.js';
 
@@ -26,6 +28,8 @@ export const DEFAULT_HEADERS_TIMEOUT_MS = 600_000;
 /** Longest silence between two body chunks. */
 export const DEFAULT_BODY_TIMEOUT_MS = 300_000;
 export const DEFAULT_CLOSE_GRACE_MS = 5_000;
+/** Envoy's default request-header limit is 60 KiB: a request Envoy would pass is not refused here. */
+export const DEFAULT_MAX_HEADER_BYTES = 64 * 1024;
 /** The primary and two more candidates: a pod that just died costs a retry, not a 503. */
 export const DEFAULT_CONNECT_ATTEMPTS = 3;
 
@@ -35,6 +39,8 @@ export interface ProxyServerOptions {
   readonly logger?: Logger;
   /** Larger request bodies get 413. @default 16 MiB */
   readonly maxBodyBytes?: number;
+  /** Larger request headers get 431 (`header-too-large`) with the JSON error body. @default 64 KiB */
+  readonly maxHeaderBytes?: number;
   /** @default 5000 */
   readonly connectTimeoutMs?: number;
   /** @default 600000 */
@@ -70,6 +76,7 @@ export class ProxyServer {
   private readonly handler: RequestHandler;
   private readonly logger: Logger;
   private readonly maxBodyBytes: number;
+  private readonly maxHeaderBytes: number;
   private readonly dispatcher: Dispatcher;
   private readonly ownsDispatcher: boolean;
   private readonly newRequestId: () => string;
@@ -85,6 +92,7 @@ export class ProxyServer {
     this.handler = options.handler;
     this.logger = options.logger ?? noopLogger;
     this.maxBodyBytes = requireIntegerInRange('maxBodyBytes', options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES, 0, Number.MAX_SAFE_INTEGER);
+    this.maxHeaderBytes = requireIntegerInRange('maxHeaderBytes', options.maxHeaderBytes ?? DEFAULT_MAX_HEADER_BYTES, 1024, 16 * 1024 * 1024);
     this.newRequestId = options.newRequestId ?? randomUUID;
     this.unreachableRetryAfterSeconds = options.unreachableRetryAfterSeconds ?? DEFAULT_UNREACHABLE_RETRY_AFTER_SECONDS;
     this.trustSubsetHeader = options.trustSubsetHeader ?? true;
@@ -107,7 +115,10 @@ export class ProxyServer {
   start(listen: ProxyListenOptions): Promise<{ port: number }> {
     if (this.closing !== undefined) return Promise.reject(new ClosedError('ProxyServer'));
     this.starting ??= new Promise((resolve, reject) => {
-      const server = createServer({ noDelay: true }, (req, res) => this.track(this.serve(req, res)));
+      const server = createServer({ noDelay: true, maxHeaderSize: this.maxHeaderBytes }, (req, res) => this.track(this.serve(req, res)));
+      server.on('clientError', (err: Error & { code?: string }, socket) =>
+        answerClientError(err, socket, { maxHeaderBytes: this.maxHeaderBytes, newRequestId: this.newRequestId, logger: this.logger }),
+      );
       server.once('error', (err) => reject(new FairwayError('ERR_LISTEN', `proxy cannot listen on port ${listen.port}`, { cause: err })));
       server.listen(listen.port, listen.host ?? '0.0.0.0', () => {
         this.server = server;
@@ -191,7 +202,7 @@ export class ProxyServer {
     if (res.headersSent || res.destroyed) return;
     const body = openAiErrorBody(decision.status, decision.reason, decision.message);
     const headers: Record<string, string> = {
-      'content-type': 'application/json',
+      'content-type': ERROR_CONTENT_TYPE,
       'content-length': String(Buffer.byteLength(body)),
       [HEADER_DROP_REASON]: decision.reason,
       [HEADER_REQUEST_ID]: requestId,

@@ -154,6 +154,7 @@ export class FairwayServer {
       logger: this.logger.child({ subsystem: 'extproc' }),
       clock: this.clock,
       maxRequestBodyBytes: c.server.maxBodyBytes,
+      maxRequestHeaderBytes: c.server.maxHeaderBytes,
     });
     const tls = await this.tlsOption();
     const grpc = (await this.extProc.start({ host, port: c.server.grpcPort, tls })).port;
@@ -165,6 +166,7 @@ export class FairwayServer {
         handler: pipeline,
         logger: this.logger.child({ subsystem: 'proxy' }),
         maxBodyBytes: c.server.maxBodyBytes,
+        maxHeaderBytes: c.server.maxHeaderBytes,
         unreachableRetryAfterSeconds: c.server.retryAfterSeconds.unavailable,
         // Clients that are not trusted with identity headers are not trusted to pin endpoints either.
         trustSubsetHeader: c.trust.mode === 'trusted',

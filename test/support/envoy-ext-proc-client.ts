@@ -349,6 +349,7 @@ function headerOptions(mutation: UnknownRecord | undefined): Map<string, string>
 const STATUS_NAMES: Readonly<Record<string, number>> = {
   BadRequest: 400,
   PayloadTooLarge: 413,
+  RequestHeaderFieldsTooLarge: 431,
   TooManyRequests: 429,
   InternalServerError: 500,
   ServiceUnavailable: 503,

@@ -168,7 +168,7 @@ describe('ExtProcService request path', () => {
     ex.stream.end();
   });
 
-  it('rejects as an immediate response with status, drop reason, Retry-After and body; the stream ends OK', async () => {
+  it('rejects as an immediate response with status, drop reason, Retry-After and the proxy\'s JSON error body; the stream ends OK', async () => {
     const { client } = await serve(
       rejectsWith({ status: 429, reason: 'capacity', message: 'band 0 full', retryAfterSeconds: 2 }),
     );
@@ -178,7 +178,8 @@ describe('ExtProcService request path', () => {
     expect(ex.immediate?.headers.get('x-fairway-drop-reason')).toBe('capacity');
     expect(ex.immediate?.headers.get('retry-after')).toBe('2');
     expect(ex.immediate?.headers.get('x-request-id')).toBe('r-429');
-    expect(ex.immediate?.body).toBe('band 0 full');
+    expect(ex.immediate?.headers.get('content-type')).toBe('application/json');
+    expect(JSON.parse(ex.immediate?.body ?? '')).toEqual({ error: { message: 'band 0 full', type: 'rate_limit_error', code: 'capacity' } });
     expect((await ex.stream.status).code).toBe(grpc.status.OK);
   });
 

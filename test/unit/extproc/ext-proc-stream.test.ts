@@ -28,6 +28,7 @@ function newStream(handler: RequestHandler) {
     clock: new ManualClock(),
     bodyChunkBytes: 62_000,
     maxRequestBodyBytes: 1_000,
+    maxRequestHeaderBytes: 4_096,
   });
   return { transport, stream };
 }

@@ -147,6 +147,22 @@ describe('RequestPipeline', () => {
     expect(missing.message).toMatch(/"model"/);
   });
 
+  it('answers 400 bad-header naming a malformed control header, before queueing', async () => {
+    const { pipeline, priorities } = await setup();
+    for (const [name, value] of [
+      ['x-fairway-request-ttl-ms', 'abc'],
+      ['x-fairway-request-ttl-ms', '-1'],
+      ['x-fairway-ttft-slo-ms', '1e400'],
+    ] as const) {
+      const d = reject(await pipeline.handle(request(completion, { [name]: value })));
+      expect(d).toMatchObject({ status: 400, reason: 'bad-header' });
+      expect(d.message).toContain(name);
+    }
+    expect(priorities).toEqual([]);
+    const ok = await pipeline.handle(request(completion, { 'x-fairway-request-ttl-ms': '', 'x-fairway-ttft-slo-ms': '800' }));
+    expect(ok.kind).toBe('route');
+  });
+
   it('maps objectives to priorities, unknown ones to 0, and clamps capped tenants', async () => {
     const { pipeline, priorities } = await setup();
     await pipeline.handle(request(completion, { 'x-gateway-inference-objective': 'interactive' }));
