@@ -2,6 +2,7 @@
 // Plug-in parameters (saturation detector, scheduler profile) stay opaque here; their own modules validate them
 // and report errors under the same dotted paths.
 import { z } from 'zod';
+import { ModelRewritesSchema } from './model-rewrites.js';
 
 const port = z.number().int().min(0).max(65_535);
 const positive = z.number().positive();
@@ -57,6 +58,8 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   /** InferenceObjective name -> priority. */
   objectives: z.record(z.string().min(1), priority).default({}),
+  /** InferenceModelRewrite specs (model-name rewrites and weighted splits); see model-rewrites.ts. */
+  modelRewrites: ModelRewritesSchema,
   /** Per tenant (fairness id): weight for weighted-fair sharing, and the highest priority it may claim. */
   tenants: z
     .record(z.string().min(1), z.strictObject({ weight: positive.default(1), maxPriority: priority.optional() }))

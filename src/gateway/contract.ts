@@ -83,6 +83,8 @@ export const HEADER_DESTINATION_SUBSET = 'x-gateway-destination-endpoint-subset'
 export const HEADER_OBJECTIVE = 'x-gateway-inference-objective';
 export const HEADER_FAIRNESS_ID = 'x-gateway-inference-fairness-id';
 export const HEADER_REQUEST_ID = 'x-request-id';
+/** Set on the forwarded request to the model it is served as (body-based routing's header). */
+export const HEADER_MODEL_NAME = 'x-gateway-model-name';
 export const HEADER_DROP_REASON = 'x-fairway-drop-reason';
 export const METADATA_NAMESPACE_LB = 'envoy.lb';
 export const METADATA_NAMESPACE_SUBSET = 'envoy.lb.subset_hint';

@@ -12,6 +12,7 @@ export {
   HEADER_OBJECTIVE,
   HEADER_FAIRNESS_ID,
   HEADER_REQUEST_ID,
+  HEADER_MODEL_NAME,
   HEADER_DROP_REASON,
   METADATA_NAMESPACE_LB,
   METADATA_NAMESPACE_SUBSET,
@@ -23,6 +24,7 @@ export {
   type SchedulerPort,
   type PrefixHasherPort,
   type InflightPort,
+  type ModelRewritePort,
   CHARS_PER_TOKEN,
   DEFAULT_EXPECTED_OUTPUT_TOKENS,
 } from './pipeline.js';
@@ -32,4 +34,25 @@ export { UsageReader, type TokenUsage, DEFAULT_USAGE_TAIL_BYTES } from './usage-
 export { type GatewayObserver, type ConnectFailureEvent, type DecisionEvent, type ResponseEvent, type RequestLabels, noopGatewayObserver } from './observer.js';
 export { type RetryAdvice, DEFAULT_RETRY_ADVICE, rejectionFor } from './outcome-response.js';
 export { openAiErrorBody, ERROR_CONTENT_TYPE } from './error-body.js';
-export { HEADER_TTL_MS, HEADER_TTFT_SLO_MS, MAX_HEADER_MS, type ControlHeaders, readControlHeaders } from './control-headers.js';
+export {
+  HEADER_TTL_MS,
+  HEADER_TTFT_SLO_MS,
+  MAX_HEADER_MS,
+  type ControlHeaders,
+  readControlHeaders,
+  CONTROL_HEADERS,
+  type ControlHeader,
+  readControlHeader,
+  controlHeaderValue,
+} from './control-headers.js';
+export {
+  ModelRewriter,
+  type RewriteSet,
+  type RewriteRule,
+  type RewriteTarget,
+  type RewriteDecision,
+  type InferenceModelRewriteSpec,
+  rewriteSetFromSpec,
+} from './rewrite/model-rewriter.js';
+export { WeightedSplitter } from './rewrite/weighted-splitter.js';
+export { findBodyModel, replaceBodyModel } from './rewrite/body-model.js';

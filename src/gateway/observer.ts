@@ -1,7 +1,12 @@
 // Observability port of the request pipeline, with a no-op default; src/observability implements it.
 
 export interface RequestLabels {
+  /** The model the client asked for. */
   readonly model: string;
+  /** The model the request is served as (after a rewrite; else the same as `model`). */
+  readonly targetModel: string;
+  /** The InferenceModelRewrite whose rule chose `targetModel`, when one did. */
+  readonly rewrite?: string;
   readonly objective: string;
   readonly fairnessId: string;
   readonly priority: number;

@@ -7,7 +7,10 @@ import { type FlowRequest, type Lease, type Outcome } from '../flowcontrol/index
 import { MAX_ENDPOINT_COUNT, type ScheduleRequest, type ScheduleResult } from '../scheduler/index.js';
 import { type Decision, type InferenceRequest, type RequestHandler, type ResponseObserver } from './contract.js';
 import { type ParsedBody, parseRequestBody } from './body-parser.js';
-import { identityHeadersOf, readControlHeaders } from './control-headers.js';
+import { CONTROL_HEADERS, controlHeaderValue, identityHeadersOf, readControlHeaders } from './control-headers.js';
+import { HEADER_MODEL_NAME } from './contract.js';
+import { replaceBodyModel } from './rewrite/body-model.js';
+import { type RewriteDecision } from './rewrite/model-rewriter.js';
 import { type GatewayObserver, type RequestLabels, noopGatewayObserver } from './observer.js';
 import { DEFAULT_RETRY_ADVICE, type RetryAdvice, badHeader, badRequest, rejectionFor, unavailable } from './outcome-response.js';
 import { type IdentityOptions, resolveIdentity } from './request-identity.js';
@@ -23,6 +26,10 @@ export interface SchedulerPort {
 }
 export interface PrefixHasherPort {
   hashBody(body: unknown, model?: string): Float64Array;
+}
+/** Resolves model-name rewrites (InferenceModelRewrite rules); src/gateway/rewrite's ModelRewriter implements it. */
+export interface ModelRewritePort {
+  resolve(model: string): RewriteDecision | undefined;
 }
 export interface InflightPort extends InflightView {
   begin(endpointId: string, estimatedTokens: number): InflightTicket;
@@ -57,6 +64,8 @@ export interface PipelineOptions {
   readonly fallbackEndpoints?: number;
   /** Upper bound of a request's estimated cost in tokens (prompt + output). @default 1,000,000 */
   readonly maxEstimatedTokens?: number;
+  /** Model-name rewrites and weighted splits. @default none */
+  readonly rewriter?: ModelRewritePort;
 }
 
 interface Placement {
@@ -115,7 +124,7 @@ export class RequestPipeline implements RequestHandler {
     const identity = resolveIdentity(request.headers, this.o.identity);
     const control = readControlHeaders(request.headers, this.identityHeaders);
     if (!control.ok) {
-      const labels = { model: '', objective: identity.objective ?? '', fairnessId: identity.fairnessId, priority: identity.priority };
+      const labels = { model: '', targetModel: '', objective: identity.objective ?? '', fairnessId: identity.fairnessId, priority: identity.priority };
       return this.finishReject(badHeader(control.message), labels, 0, 0);
     }
     const isHeaderOnly = request.body.length === 0 && request.method !== 'POST';
@@ -123,13 +132,16 @@ export class RequestPipeline implements RequestHandler {
     if (!isHeaderOnly) {
       const parsed = parseRequestBody(request.path, request.body);
       if (!parsed.ok) {
-        const labels = { model: '', objective: identity.objective ?? '', fairnessId: identity.fairnessId, priority: identity.priority };
+        const labels = { model: '', targetModel: '', objective: identity.objective ?? '', fairnessId: identity.fairnessId, priority: identity.priority };
         return this.finishReject(badRequest(parsed.message), labels, 0, 0);
       }
       body = parsed.body;
     }
+    const target = body !== undefined ? this.targetOf(body, request.body, request.headers) : undefined;
     const labels: RequestLabels = {
       model: body?.model ?? '',
+      targetModel: target?.model ?? body?.model ?? '',
+      ...(target?.rewrite !== undefined ? { rewrite: target.rewrite } : {}),
       objective: identity.objective ?? '',
       fairnessId: identity.fairnessId,
       priority: identity.priority,
@@ -149,12 +161,14 @@ export class RequestPipeline implements RequestHandler {
         );
       }
     }
-    const hashes = body !== undefined ? this.o.hasher.hashBody(body.json, body.model) : new Float64Array(0);
+    // The model server caches prompts per model it serves, so prefix hashes are seeded with the target model.
+    const hashes = body !== undefined ? this.o.hasher.hashBody(body.json, labels.targetModel) : new Float64Array(0);
     const promptTokens = Math.ceil(request.body.length / CHARS_PER_TOKEN);
     // Clamped: `max_tokens: 1e308` is legal JSON and must not buy (or cost) a tenant the whole band.
     const estimatedCost = Math.min(this.maxEstimatedTokens, promptTokens + (body?.maxTokens ?? (body !== undefined ? this.expectedOutput : 0)));
     const scheduleRequest: ScheduleRequest = {
       model: body?.model ?? '',
+      targetModel: labels.targetModel,
       prefixHashes: hashes,
       estimatedTokens: estimatedCost,
       subsetHint: request.subsetHint,
@@ -215,9 +229,12 @@ export class RequestPipeline implements RequestHandler {
       this.observer.onDecision({ ...labels, result: 'routed', status: 200, queueMs, scheduleMs: p.scheduleMs, endpoint: endpoints[0] });
       const setHeaders = new Map<string, string>();
       propagation.inject(ctx, setHeaders, { set: (carrier, key, value) => carrier.set(key, value) });
+      // As body-based routing does, so HTTPRoutes and the model server's access logs can see the model.
+      if (body !== undefined) setHeaders.set(HEADER_MODEL_NAME, labels.targetModel);
+      const forwardBody = target?.body ?? request.body;
       const response = this.responseObserver(labels, arrivedAt, outcome.lease, p.ticket, { primary: endpoints[0] ?? '', hashes });
       handedOver = true;
-      return { kind: 'route', endpoints, body: request.body, setHeaders, response };
+      return { kind: 'route', endpoints, body: forwardBody, setHeaders, response };
     } finally {
       queueSpan.end();
       if (!handedOver) {
@@ -225,6 +242,21 @@ export class RequestPipeline implements RequestHandler {
         if (placement?.ticket !== undefined) this.o.inflight.end(placement.ticket);
       }
     }
+  }
+
+  /**
+   * The model the request is served as. A trusted `x-llm-d-model-name-rewrite` (or `x-gateway-model-name-rewrite`)
+   * header names it; a rewrite rule matching the requested model decides over the header, as in the Go EPP. When
+   * the target differs, the body is rewritten (only the model's bytes change).
+   */
+  private targetOf(body: ParsedBody, raw: Buffer, headers: ReadonlyMap<string, string>): { model: string; rewrite?: string; body?: Buffer } {
+    const hinted = this.o.identity.mode === 'trusted' ? controlHeaderValue(headers, CONTROL_HEADERS.modelRewrite)?.trim() : undefined;
+    const rule = this.o.rewriter?.resolve(body.model);
+    const model = rule?.target ?? (hinted !== undefined && hinted !== '' ? hinted : body.model);
+    if (model === body.model) return { model, ...(rule !== undefined ? { rewrite: rule.rewrite } : {}) };
+    const rewritten = replaceBodyModel(raw, model);
+    if (rewritten === undefined) throw new Error('the parsed body has a model but its bytes could not be located');
+    return { model, body: rewritten, ...(rule !== undefined ? { rewrite: rule.rewrite } : {}) };
   }
 
   /** Picks the endpoint and counts the request in flight there; runs inside the dispatch. */

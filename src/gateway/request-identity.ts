@@ -1,6 +1,6 @@
 // Who is asking and how much it matters: tenant (fairness id) and priority from the request headers, through a
 // configurable trust boundary. Clients can claim any priority, so operators decide which headers count.
-import { HEADER_FAIRNESS_ID, HEADER_OBJECTIVE } from './contract.js';
+import { CONTROL_HEADERS, controlHeaderValue } from './control-headers.js';
 
 export const DEFAULT_FAIRNESS_ID = 'default-flow';
 export const MAX_HEADER_ID_LENGTH = 256;
@@ -9,7 +9,8 @@ export interface IdentityOptions {
   /** InferenceObjective name -> priority. Unknown or absent objectives get priority 0. */
   readonly objectives: ReadonlyMap<string, number>;
   /**
-   * `trusted`: take the objective and fairness-id headers as sent (the proxy in front authenticated them).
+   * `trusted`: take the objective and fairness-id headers (either spelling, see control-headers.ts) as sent (the
+   * proxy in front authenticated them).
    * `strip`: ignore them; every request is `default-flow` at priority 0 unless `tenantHeader` names the tenant.
    */
   readonly mode: 'trusted' | 'strip';
@@ -36,9 +37,10 @@ function usable(value: string | undefined): string | undefined {
 export function resolveIdentity(headers: ReadonlyMap<string, string>, options: IdentityOptions): RequestIdentity {
   const trusted = options.mode === 'trusted';
   const fromAuth = options.tenantHeader !== undefined ? usable(headers.get(options.tenantHeader)) : undefined;
-  const claimed = trusted ? usable(headers.get(HEADER_FAIRNESS_ID)) : undefined;
+  // llm-d-router's names and ours are aliases (see control-headers.ts): the same trust rules apply to both.
+  const claimed = trusted ? usable(controlHeaderValue(headers, CONTROL_HEADERS.fairnessId)) : undefined;
   const fairnessId = fromAuth ?? claimed ?? DEFAULT_FAIRNESS_ID;
-  const objective = trusted ? usable(headers.get(HEADER_OBJECTIVE)) : undefined;
+  const objective = trusted ? usable(controlHeaderValue(headers, CONTROL_HEADERS.objective)) : undefined;
   const wanted = objective !== undefined ? (options.objectives.get(objective) ?? 0) : 0;
   const cap = options.priorityCaps.get(fairnessId) ?? options.defaultPriorityCap;
   return { fairnessId, objective, priority: cap !== undefined ? Math.min(wanted, cap) : wanted };

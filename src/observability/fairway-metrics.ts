@@ -67,6 +67,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
   private readonly outputTokens: Histogram<ModelLabel>;
   private readonly schedulerDuration: Histogram;
   private readonly shed: Counter<'reason' | 'priority' | 'status'>;
+  private readonly rewrites: Counter<'model_rewrite_name' | 'model_name' | 'target_model'>;
   private readonly servedTokens: Counter<'fairness_id'>;
   private readonly connectFailures: Counter<'outcome'>;
 
@@ -82,7 +83,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
       1,
       3600,
     );
-    // model_name and target_model_name carry the same value (Fairway rewrites no model), so they share one cap.
+    // model_name and target_model_name share one cap: a rewrite's targets are model names like the requested ones.
     this.models = new BoundedLabel(maxModels);
     this.objectives = new BoundedLabel(maxModels);
     this.tenants = new TenantLabels(maxTenants);
@@ -149,6 +150,12 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
       labelNames: ['outcome'],
       registers,
     });
+    this.rewrites = new Counter({
+      name: name(GO_METRICS.modelRewriteDecisions),
+      help: 'Requests whose model an InferenceModelRewrite rule rewrote, per rewrite, requested and target model.',
+      labelNames: ['model_rewrite_name', 'model_name', 'target_model'],
+      registers,
+    });
     const tenants = this.tenants;
     const window = this.window;
     this.servedTokens = new Counter({
@@ -210,7 +217,10 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
 
   onDecision(event: DecisionEvent): void {
     const model = this.models.of(event.model);
-    this.requests.inc({ model_name: model, target_model_name: model, objective: this.objectives.of(event.objective) });
+    const target = this.models.of(event.targetModel);
+    this.requests.inc({ model_name: model, target_model_name: target, objective: this.objectives.of(event.objective) });
+    // Rewrite names come from the operator's own rules, so they need no cap.
+    if (event.rewrite !== undefined) this.rewrites.inc({ model_rewrite_name: event.rewrite, model_name: model, target_model: target });
     const routed = event.result === 'routed';
     // A failed pick also took scheduling time; a zero without routing means no pick was attempted.
     if (routed || event.scheduleMs > 0) this.schedulerDuration.observe(event.scheduleMs / 1000);
@@ -221,8 +231,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
 
   onResponse(event: ResponseEvent): void {
     if (event.how !== 'complete') return;
-    const model = this.models.of(event.model);
-    const labels = { model_name: model, target_model_name: model };
+    const labels = { model_name: this.models.of(event.model), target_model_name: this.models.of(event.targetModel) };
     this.requestDuration.observe(labels, event.durationMs / 1000);
     // As the Go reference: a missing or zero count is no observation.
     if (event.promptTokens !== undefined && event.promptTokens > 0) this.inputTokens.observe(labels, event.promptTokens);

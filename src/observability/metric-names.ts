@@ -16,6 +16,8 @@ export const GO_METRICS = {
   poolAvgQueueSize: 'inference_pool_average_queue_size',
   poolReadyPods: 'inference_pool_ready_pods',
   schedulerE2eDuration: 'inference_extension_scheduler_e2e_duration_seconds',
+  /** llm-d-router's (`pkg/epp/metrics`, subsystem `llm_d_epp`). */
+  modelRewriteDecisions: 'llm_d_epp_model_rewrite_decisions_total',
 } as const;
 
 /** Fairway's own metrics: what the Go EPP does not export. */

@@ -7,7 +7,7 @@ import { type Clock, type Logger, type Random, SeededRandom, mathRandom, systemC
 import { InflightTracker, PoolMonitor, StaticEndpointSource } from '../datalayer/index.js';
 import { ExtProcService, HealthService, type TlsOption } from '../extproc/index.js';
 import { FlowController } from '../flowcontrol/index.js';
-import { RequestPipeline } from '../gateway/index.js';
+import { ModelRewriter, RequestPipeline, rewriteSetFromSpec } from '../gateway/index.js';
 import { FairwayMetrics } from '../observability/index.js';
 import { ProxyServer } from '../proxy/index.js';
 import { type SaturationDetector, createSaturationDetectorRegistry } from '../saturation/index.js';
@@ -37,6 +37,8 @@ export class FairwayServer {
   readonly source: StaticEndpointSource;
   readonly saturation: SaturationDetector;
   readonly metrics: FairwayMetrics;
+  /** Model-name rewrites from `modelRewrites` (and, in Kubernetes, the InferenceModelRewrite objects). */
+  readonly rewriter: ModelRewriter;
   private readonly health: HealthService;
   private readonly admin: AdminHttpServer;
   private extProc: ExtProcService | undefined;
@@ -99,6 +101,7 @@ export class FairwayServer {
     this.metrics.bindFlowControl(() => this.flowControl.stats());
     this.metrics.bindSaturation(this.saturation);
     this.metrics.bindPool(this.monitor.pool);
+    this.rewriter = new ModelRewriter(config.modelRewrites.map((r, i) => rewriteSetFromSpec(r.name, r, i)));
     this.health = new HealthService({ logger: this.logger, initialStatus: 'NOT_SERVING' });
     this.admin = new AdminHttpServer({ registry: this.registry, ready: () => this.ready, logger: this.logger });
   }
@@ -145,6 +148,7 @@ export class FairwayServer {
       retry: { contendedSeconds: c.server.retryAfterSeconds.contended, unavailableSeconds: c.server.retryAfterSeconds.unavailable },
       expectedOutputTokens: c.flowControl.expectedOutputTokens,
       fallbackEndpoints: c.scheduler.fallbackEndpoints,
+      rewriter: this.rewriter,
     });
     this.flowControl.start();
     await this.monitor.start();

@@ -9,7 +9,7 @@ import { type DecisionEvent, type ResponseEvent } from '../../../src/gateway/ind
 import { FAIRWAY_METRICS, FairwayMetrics, GO_METRICS, type SaturationReadout } from '../../../src/observability/index.js';
 import { samples, scrape, value } from './scrape.js';
 
-const labels = { model: 'llama', objective: 'chat', fairnessId: 'acme', priority: 10 };
+const labels = { model: 'llama', targetModel: 'llama', objective: 'chat', fairnessId: 'acme', priority: 10 };
 
 function decision(over: Partial<DecisionEvent> = {}): DecisionEvent {
   return { ...labels, result: 'routed', status: 200, queueMs: 5, scheduleMs: 0.3, endpoint: '10.0.0.1:8000', ...over };
@@ -101,6 +101,21 @@ describe('FairwayMetrics events', () => {
     // Only the two routed decisions picked an endpoint.
     expect(value(s, `${GO_METRICS.schedulerE2eDuration}_count`)).toBe(2);
     expect(value(s, `${GO_METRICS.schedulerE2eDuration}_sum`)).toBeCloseTo(0.001, 12);
+  });
+
+  it('labels requested and target model apart, and counts rewrite decisions under llm-d-router\'s name', async () => {
+    const registry = new Registry();
+    const m = new FairwayMetrics(registry);
+    m.onDecision(decision({ targetModel: 'llama-v2', rewrite: 'canary' }));
+    m.onDecision(decision({ targetModel: 'llama-v2', rewrite: 'canary', result: 'capacity', status: 429 }));
+    m.onDecision(decision());
+    m.onResponse(response({ targetModel: 'llama-v2' }));
+    const s = await scrape(registry);
+    expect(value(s, GO_METRICS.requestTotal, { model_name: 'llama', target_model_name: 'llama-v2' })).toBe(2);
+    expect(value(s, GO_METRICS.requestTotal, { model_name: 'llama', target_model_name: 'llama' })).toBe(1);
+    expect(value(s, GO_METRICS.modelRewriteDecisions, { model_rewrite_name: 'canary', model_name: 'llama', target_model: 'llama-v2' })).toBe(2);
+    expect(samples(s, GO_METRICS.modelRewriteDecisions)).toHaveLength(1);
+    expect(value(s, `${GO_METRICS.requestDuration}_count`, { model_name: 'llama', target_model_name: 'llama-v2' })).toBe(1);
   });
 
   it('records completed responses: duration and reported tokens; aborted ones and missing counts are skipped', async () => {
