@@ -6,6 +6,7 @@ import { type Band } from './band.js';
 import { BandSet } from './band-set.js';
 import { ExpiryTracker } from './expiry-tracker.js';
 import { type Flow } from './flow.js';
+import { type EvictionEntry, InflightEvictionIndex } from './inflight-eviction.js';
 import { FlowLease, type LeaseAccount, type LeaseReleaser, actualTotal } from './lease.js';
 import { type FlowControlObserver, noopFlowControlObserver } from './observer.js';
 import { type FlowControllerOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -17,6 +18,7 @@ import {
   type EnqueueOptions,
   type EvictReason,
   type FlowRequest,
+  type InflightEviction,
   type Lease,
   type Outcome,
   type OutcomeCallback,
@@ -39,6 +41,10 @@ export interface FlowControlStats {
   /** Dispatched requests whose lease is not yet released. */
   readonly inflight: number;
   readonly liveFlows: number;
+  /** Dispatched requests that may still be evicted in flight. */
+  readonly evictableInflight: number;
+  /** In-flight evictions carried out whose request has not yet let go of its capacity. */
+  readonly evictionsOutstanding: number;
   readonly bands: readonly BandStats[];
 }
 
@@ -56,6 +62,10 @@ export class FlowController {
   private readonly saturation: SaturationSource;
   private readonly bands: BandSet;
   private readonly expiry: ExpiryTracker;
+  /** Dispatched requests that may be taken back when higher-priority work is blocked (inflight-eviction.ts). */
+  private readonly evictions: InflightEvictionIndex;
+  /** Priority of the band the latest in-flight eviction made room for; a dispatch at or above it is progress. */
+  private evictingFor: number | undefined;
   private seq = 0;
   private queued = 0;
   private queuedBytes = 0;
@@ -90,6 +100,7 @@ export class FlowController {
     this.bands = new BandSet(this.options, this.clock);
     this.outbox = new Outbox(this.clock, this.logger, this.options.maxDispatchesPerCycle, () => this.checkDrained());
     this.expiry = new ExpiryTracker(this.clock, (item) => this.evictNow(item, 'ttl'));
+    this.evictions = new InflightEvictionIndex(this.options.inflightEviction, this.clock.now());
   }
 
   /** Subscribes to saturation changes. Idempotent; `enqueueAndWait` calls it too. */
@@ -184,6 +195,8 @@ export class FlowController {
       queuedBytes: this.queuedBytes,
       inflight: this.inflight,
       liveFlows: this.bands.liveFlows,
+      evictableInflight: this.evictions.size,
+      evictionsOutstanding: this.evictions.outstanding,
       bands: this.bands.highestFirst.map((b) => ({
         priority: b.priority,
         name: b.settings.name,
@@ -229,6 +242,7 @@ export class FlowController {
     if (this.fallback !== undefined) this.clock.clearTimeout(this.fallback);
     this.fallback = undefined;
     this.expiry.close();
+    this.evictions.clear();
     this.bands.clear();
     this.checkDrained();
   }
@@ -380,6 +394,11 @@ export class FlowController {
       flow.band.fairness.charge(flow, lease.estimatedCost);
     }
     this.options.arbitration.dispatched(lease.band);
+    const target = options.evictionTarget;
+    if (target !== undefined && this.evictions.covers(lease.priority)) {
+      lease.evictionEntry = this.evictions.track(target, lease.priority, lease.fairnessId, lease.estimatedCost, lease.dispatchedAt);
+    }
+    if (this.evictingFor !== undefined && lease.priority >= this.evictingFor) this.evictions.madeProgress();
     if (options.onDispatch !== undefined) {
       try {
         options.onDispatch(lease);
@@ -393,6 +412,12 @@ export class FlowController {
   private release(lease: LeaseAccount, actual: ActualCost | undefined): void {
     const flow = lease.flow;
     this.inflight--;
+    const entry = lease.evictionEntry;
+    if (entry !== undefined) {
+      lease.evictionEntry = undefined;
+      if (entry.outstanding) this.evictions.landed(this.clock.now());
+      this.evictions.untrack(entry);
+    }
     const total = actualTotal(actual);
     if (flow === undefined) {
       this.bands.flowlessLeaseEnded(lease.band);
@@ -445,8 +470,10 @@ export class FlowController {
           break;
         }
         const now = this.clock.now();
-        const band = this.options.arbitration.pick(this.bands.highestFirst, this.saturation.saturation(), now);
+        const saturation = this.saturation.saturation();
+        const band = this.options.arbitration.pick(this.bands.highestFirst, saturation, now);
         if (band === undefined) {
+          this.maybeEvictInflight(saturation, now);
           this.armFallback();
           break;
         }
@@ -470,6 +497,70 @@ export class FlowController {
     }
     if (this.observing) this.observer.onDispatchCycle(this.clock.now() - started, dispatched);
     this.checkDrained();
+  }
+
+  /**
+   * The gate is closed. If the highest band with queued work is blocked by saturation and lower-priority work is
+   * running that may be taken back, evict victims by the rule (inflight-eviction.ts), one per blocked request
+   * not already covered by an eviction on its way, within the rate limit. An eviction frees the victim's
+   * capacity when its lease is released, which re-runs the gate; victims are picked only strictly below the
+   * blocked band and below the evictable bound, so nothing of equal or higher priority is ever evicted.
+   */
+  private maybeEvictInflight(saturation: number, now: number): void {
+    const ev = this.evictions;
+    if (ev.size === 0) return;
+    let demand: Band | undefined;
+    for (const band of this.bands.highestFirst) {
+      if (band.queuedRequests === 0) continue;
+      if (saturation >= band.ceiling) demand = band;
+      break;
+    }
+    if (demand === undefined) return;
+    const limit = Math.min(demand.priority, ev.options.belowPriority);
+    // Evictions of this round count as covering demand even when their request lets go at once (inside the
+    // target): the blocked requests dispatch in the cycle that the release starts, not in this one.
+    let covered = ev.outstanding;
+    while (covered < demand.queuedRequests) {
+      const victim = ev.peekVictim(limit);
+      if (victim === undefined || !ev.tryTake(now)) return;
+      if (this.evictInflight(victim, demand.priority, now)) covered++;
+    }
+  }
+
+  /** Offers `victim` to its front end; true when it accepted. */
+  private evictInflight(victim: EvictionEntry, forPriority: number, now: number): boolean {
+    const ev = this.evictions;
+    const eviction: InflightEviction = {
+      reason: 'preempted',
+      forPriority,
+      message: `request evicted in flight to make room for priority ${forPriority} work (priority ${victim.priority}, fairness id ${JSON.stringify(victim.fairnessId)})`,
+    };
+    // Counted as outstanding before the target runs: it may release the lease synchronously.
+    ev.beginAttempt(victim);
+    let accepted = false;
+    try {
+      accepted = victim.target.evict(eviction) === true;
+    } catch (err) {
+      this.logger.error({ err, priority: victim.priority }, 'eviction target threw; treated as declined');
+    }
+    if (accepted) {
+      this.evictingFor = forPriority;
+    } else {
+      ev.abandonAttempt(victim);
+      ev.refund();
+    }
+    if (this.observing) {
+      this.observer.onInflightEviction?.({
+        outcome: accepted ? 'evicted' : 'declined',
+        reason: eviction.reason,
+        priority: victim.priority,
+        fairnessId: victim.fairnessId,
+        forPriority,
+        progress: victim.progress,
+        ranMs: now - victim.dispatchedAt,
+      });
+    }
+    return accepted;
   }
 
   /** Lets sockets and timers have their turn under a heavy backlog; the dispatching continues on the next turn. */

@@ -12,9 +12,20 @@ export {
   type RejectReason,
   type EvictReason,
   type EnqueueOptions,
+  type EvictionTarget,
+  type InflightEviction,
+  type InflightEvictReason,
 } from './types.js';
 export { type SaturationSource } from './saturation-port.js';
-export { type FlowControlObserver, type OutcomeEvent, noopFlowControlObserver } from './observer.js';
+export { type FlowControlObserver, type OutcomeEvent, type InflightEvictionEvent, noopFlowControlObserver } from './observer.js';
+export {
+  type InflightEvictionOptions,
+  DEFAULT_EVICT_BELOW_PRIORITY,
+  DEFAULT_EVICTIONS_PER_SECOND,
+  DEFAULT_EVICTION_BURST,
+  evictsBefore,
+  EvictionEntry,
+} from './inflight-eviction.js';
 export {
   type FlowControllerOptions,
   type BandConfig,

@@ -1,6 +1,7 @@
 // The lease a dispatched request holds until its response ends; releasing it twice is harmless.
 import { type Band } from './band.js';
 import { type Flow } from './flow.js';
+import { type EvictionEntry } from './inflight-eviction.js';
 import { type ActualCost, type Lease } from './types.js';
 import { MAX_REQUEST_COST } from './validate-request.js';
 
@@ -15,6 +16,8 @@ export interface LeaseAccount {
   readonly priority: number;
   readonly fairnessId: string;
   readonly estimatedCost: number;
+  /** Its place in the in-flight eviction index while it is evictable; set and cleared by the controller. */
+  evictionEntry: EvictionEntry | undefined;
 }
 
 export type LeaseReleaser = (lease: LeaseAccount, actual: ActualCost | undefined) => void;
@@ -22,6 +25,7 @@ export type LeaseReleaser = (lease: LeaseAccount, actual: ActualCost | undefined
 /** The lease of a request dispatched without queueing (a queued request's item is its own lease). */
 export class FlowLease implements Lease, LeaseAccount {
   private released = false;
+  evictionEntry: EvictionEntry | undefined = undefined;
 
   constructor(
     readonly band: Band,
@@ -37,6 +41,15 @@ export class FlowLease implements Lease, LeaseAccount {
 
   get priority(): number {
     return this.band.priority;
+  }
+
+  get evictable(): boolean {
+    return this.evictionEntry?.indexed === true;
+  }
+
+  reportProgress(outputTokens: number): void {
+    const entry = this.evictionEntry;
+    if (entry !== undefined) entry.owner.progress(entry, outputTokens);
   }
 
   release(actual?: ActualCost): void {

@@ -1,6 +1,6 @@
 // Observability port of flow control, with a no-op default. Gauges are not pushed: adapters read
 // `FlowController.stats()` at scrape time.
-import { type EvictReason, type RejectReason } from './types.js';
+import { type EvictReason, type InflightEvictReason, type RejectReason } from './types.js';
 
 export interface OutcomeEvent {
   readonly kind: 'dispatched' | 'rejected' | 'evicted';
@@ -11,16 +11,34 @@ export interface OutcomeEvent {
   readonly waitMs: number;
 }
 
+/** One in-flight eviction attempt: the victim's front end took it (`evicted`) or could not any more (`declined`). */
+export interface InflightEvictionEvent {
+  readonly outcome: 'evicted' | 'declined';
+  readonly reason: InflightEvictReason;
+  /** The victim's priority and tenant. */
+  readonly priority: number;
+  readonly fairnessId: string;
+  /** Priority of the blocked band it made room for. */
+  readonly forPriority: number;
+  /** Output tokens the victim had produced (as far as its front end reported). */
+  readonly progress: number;
+  /** Time since the victim's dispatch, ms. */
+  readonly ranMs: number;
+}
+
 export interface FlowControlObserver {
   onOutcome(event: OutcomeEvent): void;
   /** One dispatch cycle: how long it took (ms) and how many requests it dispatched. */
   onDispatchCycle(durationMs: number, dispatched: number): void;
   /** A lease ended, with the estimated and (if reported) actual cost in tokens. */
   onRelease(priority: number, fairnessId: string, estimatedCost: number, actualCost: number | undefined): void;
+  /** An in-flight eviction attempt (see inflight-eviction.ts). Optional: older observers need not implement it. */
+  onInflightEviction?(event: InflightEvictionEvent): void;
 }
 
 export const noopFlowControlObserver: FlowControlObserver = {
   onOutcome: () => {},
   onDispatchCycle: () => {},
   onRelease: () => {},
+  onInflightEviction: () => {},
 };

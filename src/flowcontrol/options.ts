@@ -1,6 +1,15 @@
 // Flow-controller options: the documented defaults, and their one-time validation into resolved settings.
 import { type Clock, type Logger, InvalidArgumentError, type Registry } from '../core/index.js';
 import { type BandOverflow, type BandSettings } from './band.js';
+import {
+  DEFAULT_EVICTION_BURST,
+  DEFAULT_EVICTIONS_PER_SECOND,
+  DEFAULT_EVICT_BELOW_PRIORITY,
+  DEFAULT_MAX_UNPRODUCTIVE_EVICTIONS,
+  DEFAULT_UNPRODUCTIVE_PAUSE_MS,
+  type InflightEvictionOptions,
+  type ResolvedEvictionOptions,
+} from './inflight-eviction.js';
 import { type FlowControlObserver } from './observer.js';
 import { type ArbitrationPolicy } from './policies/arbitration/arbitration-policy.js';
 import { arbitrationPolicies } from './policies/arbitration/registry.js';
@@ -93,6 +102,11 @@ export interface FlowControllerOptions {
   readonly maxDispatchesPerCycle?: number;
   /** While work waits behind a closed gate, re-check this often (ms) in case no change is signalled. @default 20 */
   readonly fallbackIntervalMs?: number;
+  /**
+   * Taking back dispatched sheddable requests when higher-priority work is blocked by saturation (see
+   * inflight-eviction.ts). Applies to requests enqueued with an `evictionTarget`. @default on, below priority 0
+   */
+  readonly inflightEviction?: InflightEvictionOptions;
   readonly fairnessRegistry?: Registry<FairnessPolicy>;
   readonly orderingRegistry?: Registry<OrderingPolicy>;
 }
@@ -112,6 +126,7 @@ export interface ResolvedOptions {
   readonly weightOf: (fairnessId: string) => number;
   readonly arbitration: ArbitrationPolicy;
   readonly usageLimit: UsageLimitPolicy;
+  readonly inflightEviction: ResolvedEvictionOptions;
 }
 
 function positive(field: string, v: number | undefined, fallback: number, allowInfinity = false): number {
@@ -207,5 +222,29 @@ export function resolveOptions(o: FlowControllerOptions): ResolvedOptions {
     weightOf: (id) => weights.get(id) ?? defaultWeight,
     arbitration: arbitrationPolicies.get(arbitration.name)(arbitration.params ?? {}),
     usageLimit: usageLimitPolicies.get(usageLimit.name)(usageLimit.params ?? {}),
+    inflightEviction: resolveEviction(o.inflightEviction ?? {}),
+  };
+}
+
+function resolveEviction(e: InflightEvictionOptions): ResolvedEvictionOptions {
+  const below = e.belowPriority ?? DEFAULT_EVICT_BELOW_PRIORITY;
+  if (!Number.isInteger(below) || Math.abs(below) > MAX_ABS_PRIORITY + 1) {
+    throw new InvalidArgumentError('inflightEviction.belowPriority', below, `an integer in [-${MAX_ABS_PRIORITY + 1}, ${MAX_ABS_PRIORITY + 1}]`);
+  }
+  const pause = e.unproductivePauseMs ?? DEFAULT_UNPRODUCTIVE_PAUSE_MS;
+  if (typeof pause !== 'number' || !(pause >= 0) || !Number.isFinite(pause)) {
+    throw new InvalidArgumentError('inflightEviction.unproductivePauseMs', pause, 'a finite number >= 0');
+  }
+  const maxUnproductive = e.maxUnproductive ?? DEFAULT_MAX_UNPRODUCTIVE_EVICTIONS;
+  if (!Number.isInteger(maxUnproductive) || maxUnproductive < 1) {
+    throw new InvalidArgumentError('inflightEviction.maxUnproductive', maxUnproductive, 'an integer >= 1');
+  }
+  return {
+    enabled: e.enabled ?? true,
+    belowPriority: below,
+    maxPerSecond: positive('inflightEviction.maxPerSecond', e.maxPerSecond, DEFAULT_EVICTIONS_PER_SECOND),
+    burst: Math.max(1, positive('inflightEviction.burst', e.burst, DEFAULT_EVICTION_BURST)),
+    maxUnproductive,
+    unproductivePauseMs: pause,
   };
 }

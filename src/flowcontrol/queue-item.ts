@@ -2,6 +2,7 @@
 import type { ExpiryLane } from './expiry-tracker.js';
 import type { Band } from './band.js';
 import type { Flow } from './flow.js';
+import type { EvictionEntry } from './inflight-eviction.js';
 import { type LeaseAccount, type LeaseReleaser } from './lease.js';
 import { type ActualCost, type EnqueueOptions, type FlowRequest, type Lease, type OutcomeCallback } from './types.js';
 
@@ -33,6 +34,8 @@ export class QueueItem implements Lease, LeaseAccount {
    */
   private dispatchTime: number | undefined = undefined;
   private releaser: LeaseReleaser | undefined;
+  /** Its place in the in-flight eviction index while dispatched and evictable (see inflight-eviction.ts). */
+  evictionEntry: EvictionEntry | undefined = undefined;
   /** Copied from the request so queue upkeep and dispatch never read the (by then cold) request object. */
   readonly byteSize: number;
   readonly estimatedCost: number;
@@ -75,6 +78,14 @@ export class QueueItem implements Lease, LeaseAccount {
     return this.flow.fairnessId;
   }
 
+  get evictable(): boolean {
+    return this.evictionEntry?.indexed === true;
+  }
+
+  reportProgress(outputTokens: number): void {
+    const entry = this.evictionEntry;
+    if (entry !== undefined) entry.owner.progress(entry, outputTokens);
+  }
 
   /** Turns the item into the lease of its dispatch. */
   lease(now: number, releaser: LeaseReleaser): this {

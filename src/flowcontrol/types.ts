@@ -33,8 +33,45 @@ export interface Lease {
   readonly priority: number;
   readonly fairnessId: string;
   readonly dispatchedAt: number;
+  /**
+   * Whether flow control may take the request back while it runs (in-flight eviction): it was dispatched with an
+   * eviction target, its priority is below the evictable bound, and it has not yet been released or chosen.
+   */
+  readonly evictable: boolean;
+  /**
+   * Output tokens the request has produced so far, as the front end sees them (streamed chunks). Feeds the victim
+   * rule (least progress goes first); a no-op unless the lease is evictable. O(log n).
+   */
+  reportProgress(outputTokens: number): void;
   /** Ends the lease; idempotent. `actual` replaces the estimate in fairness accounting. */
   release(actual?: ActualCost): void;
+}
+
+/** Why flow control took back a request it had dispatched. */
+export type InflightEvictReason = 'preempted';
+
+/** What the front end is told when its request is chosen as an in-flight eviction victim. */
+export interface InflightEviction {
+  /** `preempted`: higher-priority work was blocked by saturation and this request's capacity goes to it. */
+  readonly reason: InflightEvictReason;
+  /** Priority of the blocked band the eviction makes room for. */
+  readonly forPriority: number;
+  readonly message: string;
+}
+
+/**
+ * The port through which flow control takes a dispatched request back; the request's front end implements it
+ * (abort the model-server request, answer the client). Flow control owns the decision and does no I/O itself.
+ */
+export interface EvictionTarget {
+  /**
+   * The request was chosen as a victim. Return true when the eviction is carried out (or certainly will be: the
+   * client will be told its request was evicted and the lease will be released), false when
+   * the request can no longer be taken back (its response completed, or it started and started responses are
+   * spared); false changes nothing. Called at most once per request, synchronously inside a dispatch cycle: do the
+   * I/O later (a microtask), never throw.
+   */
+  evict(eviction: InflightEviction): boolean;
 }
 
 export type RejectReason = 'capacity' | 'flow-limit' | 'shutdown';
@@ -75,4 +112,9 @@ export interface EnqueueOptions {
    * check of the same dispatch cycle. Must not throw; an exception is logged and ignored.
    */
   readonly onDispatch?: (lease: Lease) => void;
+  /**
+   * Makes the request evictable in flight once dispatched, if its priority is below the evictable bound (see
+   * `FlowControllerOptions.inflightEviction`). Without a target a dispatched request is never taken back.
+   */
+  readonly evictionTarget?: EvictionTarget;
 }

@@ -3,9 +3,15 @@
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type Clock, FairwayError, type Logger, noopLogger, requireIntegerInRange, systemClock } from '../core/index.js';
 import { type PoolView } from '../datalayer/index.js';
-import { type FlowControlObserver, type FlowControlStats, type OutcomeEvent } from '../flowcontrol/index.js';
+import {
+  type FlowControlObserver,
+  type FlowControlStats,
+  type InflightEvictionEvent,
+  type OutcomeEvent,
+} from '../flowcontrol/index.js';
 import { type ConnectFailureEvent, type DecisionEvent, type GatewayObserver, type ResponseEvent } from '../gateway/index.js';
 import { BoundedLabel } from './bounded-label.js';
+import { EvictionMetrics } from './eviction-metrics.js';
 import { registerFlowControlGauges } from './flow-control-gauges.js';
 import { goQueueOutcome } from './go-outcome.js';
 import { jainIndex } from './jain-index.js';
@@ -70,6 +76,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
   private readonly rewrites: Counter<'model_rewrite_name' | 'model_name' | 'target_model'>;
   private readonly servedTokens: Counter<'fairness_id'>;
   private readonly connectFailures: Counter<'outcome'>;
+  private readonly evictions: EvictionMetrics;
 
   constructor(registry: Registry, options: FairwayMetricsOptions = {}) {
     const prefix = options.prefix ?? DEFAULT_METRIC_PREFIX;
@@ -156,6 +163,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
       labelNames: ['model_rewrite_name', 'model_name', 'target_model'],
       registers,
     });
+    this.evictions = new EvictionMetrics(this.ctx);
     const tenants = this.tenants;
     const window = this.window;
     this.servedTokens = new Counter({
@@ -211,6 +219,10 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     if (!(tokens > 0)) return;
     this.servedTokens.inc({ fairness_id: this.tenants.of(fairnessId) }, tokens);
     this.window.add(fairnessId, tokens);
+  }
+
+  onInflightEviction(event: InflightEvictionEvent): void {
+    this.evictions.record(event);
   }
 
   // --- GatewayObserver ---

@@ -1,5 +1,5 @@
 // Scrape-time gauges over `FlowController.stats()`: per-band queue depth and bytes (Go names), flows and ceiling
-// per band, requests in flight and live flows.
+// per band, requests in flight, live flows and the requests that may still be evicted in flight.
 import { type FlowControlStats } from '../flowcontrol/index.js';
 import { type MetricContext } from './metric-context.js';
 import { FAIRWAY_METRICS, GO_METRICS } from './metric-names.js';
@@ -51,5 +51,11 @@ export function registerFlowControlGauges(ctx: MetricContext, stats: () => FlowC
     logger,
     { name: ctx.name(FAIRWAY_METRICS.liveFlows), help: 'Flows (tenant x priority) currently held by flow control.' },
     (g) => g.set(stats().liveFlows),
+  );
+  registerScrapeGauge(
+    registry,
+    logger,
+    { name: ctx.name(FAIRWAY_METRICS.evictableInflight), help: 'Dispatched requests that flow control may still evict in flight (sheddable work).' },
+    (g) => g.set(stats().evictableInflight),
   );
 }

@@ -34,6 +34,19 @@ export const FAIRWAY_METRICS = {
   fairnessJainIndex: 'fairway_fairness_jain_index',
   fairnessActiveTenants: 'fairway_fairness_active_tenants',
   upstreamConnectFailures: 'fairway_upstream_connect_failures_total',
+  /**
+   * In-flight evictions carried out (the victim's front end aborted it and answered the client), labelled by the
+   * victim's band (`priority`), `reason` (`preempted`: made room for blocked higher-priority work) and
+   * `for_priority` (the band it made room for).
+   */
+  inflightEvictions: 'fairway_inflight_evictions_total',
+  /**
+   * Eviction attempts the victim's front end declined (its response had completed, or had started and started
+   * responses are spared), by the victim's `priority` and `reason`.
+   */
+  inflightEvictionsDeclined: 'fairway_inflight_evictions_declined_total',
+  /** Dispatched requests that may still be evicted in flight (sheddable, not yet chosen), read at scrape time. */
+  evictableInflight: 'fairway_evictable_inflight_requests',
 } as const;
 
 /** Histogram buckets, in the Go reference's units (seconds, tokens) so quantile queries line up. */

@@ -146,6 +146,20 @@ describe('FairwayMetrics events', () => {
     expect(samples(s, FAIRWAY_METRICS.tenantServedTokens, { fairness_id: 'beta' })).toHaveLength(0);
   });
 
+  it('counts in-flight evictions by the victim band, reason and the band made room for; declines apart', async () => {
+    const registry = new Registry();
+    const m = new FairwayMetrics(registry);
+    const base = { reason: 'preempted' as const, fairnessId: 'batch', progress: 0, ranMs: 10 };
+    m.onInflightEviction({ ...base, outcome: 'evicted', priority: -1, forPriority: 1 });
+    m.onInflightEviction({ ...base, outcome: 'evicted', priority: -1, forPriority: 1 });
+    m.onInflightEviction({ ...base, outcome: 'evicted', priority: -2, forPriority: 0 });
+    m.onInflightEviction({ ...base, outcome: 'declined', priority: -1, forPriority: 1 });
+    const s = await scrape(registry);
+    expect(value(s, FAIRWAY_METRICS.inflightEvictions, { priority: '-1', reason: 'preempted', for_priority: '1' })).toBe(2);
+    expect(value(s, FAIRWAY_METRICS.inflightEvictions, { priority: '-2', reason: 'preempted', for_priority: '0' })).toBe(1);
+    expect(value(s, FAIRWAY_METRICS.inflightEvictionsDeclined, { priority: '-1', reason: 'preempted' })).toBe(1);
+  });
+
   it('bounds model and objective label values taken from client input', async () => {
     const registry = new Registry();
     const m = new FairwayMetrics(registry, { maxModelLabels: 2 });
@@ -181,6 +195,8 @@ describe('FairwayMetrics scrape-time gauges', () => {
       queuedBytes: 7000,
       inflight: 3,
       liveFlows: 4,
+      evictableInflight: 2,
+      evictionsOutstanding: 0,
       bands: [
         { priority: 10, name: 'high', queuedRequests: 5, queuedBytes: 5000, flows: 3, ceiling: 8 },
         { priority: 0, name: 'low', queuedRequests: 2, queuedBytes: 2000, flows: 1, ceiling: 2 },
@@ -195,6 +211,7 @@ describe('FairwayMetrics scrape-time gauges', () => {
     expect(value(s, FAIRWAY_METRICS.bandCeiling, { priority: '0', band: 'low' })).toBe(2);
     expect(value(s, FAIRWAY_METRICS.inflightRequests)).toBe(3);
     expect(value(s, FAIRWAY_METRICS.liveFlows)).toBe(4);
+    expect(value(s, FAIRWAY_METRICS.evictableInflight)).toBe(2);
 
     // The source changes between scrapes: the next scrape shows the new figures, and a vanished band vanishes.
     stats = {
@@ -202,6 +219,8 @@ describe('FairwayMetrics scrape-time gauges', () => {
       queuedBytes: 10,
       inflight: 9,
       liveFlows: 1,
+      evictableInflight: 0,
+      evictionsOutstanding: 0,
       bands: [{ priority: 10, name: 'high', queuedRequests: 1, queuedBytes: 10, flows: 1, ceiling: 8 }],
     };
     s = await scrape(registry);
@@ -209,6 +228,7 @@ describe('FairwayMetrics scrape-time gauges', () => {
     expect(samples(s, GO_METRICS.queueSize, { priority: '0' })).toHaveLength(0);
     expect(value(s, FAIRWAY_METRICS.inflightRequests)).toBe(9);
     expect(value(s, FAIRWAY_METRICS.liveFlows)).toBe(1);
+    expect(value(s, FAIRWAY_METRICS.evictableInflight)).toBe(0);
     expect(() => m.bindFlowControl(() => stats)).toThrow(/twice/);
   });
 
