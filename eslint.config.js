@@ -5,6 +5,7 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   'core', 'config', 'datalayer', 'saturation', 'flowcontrol', 'scheduler',
   'gateway', 'extproc', 'proxy', 'observability', 'server', 'cli', 'simulator', 'loadgen',
+  'kubernetes',
 ];
 
 /** What each layer may import from our own code (besides itself). */
@@ -21,6 +22,8 @@ const ALLOWED = {
   observability: ['core', 'flowcontrol', 'scheduler', 'datalayer', 'saturation', 'gateway'],
   simulator: ['core'],
   loadgen: ['core'],
+  // Adapters over @kubernetes/client-node: they implement datalayer's EndpointSource; clients come from server.
+  kubernetes: ['core', 'datalayer'],
   server: LAYERS.filter((l) => l !== 'cli' && l !== 'simulator' && l !== 'loadgen'),
   cli: LAYERS,
 };

@@ -1,12 +1,14 @@
-// `fairway serve --config FILE`: the endpoint picker itself, with graceful shutdown on SIGTERM/SIGINT.
+// `fairway serve --config FILE`: the endpoint picker itself, with graceful shutdown on SIGTERM/SIGINT, live
+// configuration reload on SIGHUP, and Kubernetes mode (an InferencePool's endpoint picker) with --pool-name.
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { parseConfig } from '../config/index.js';
 import { FairwayServer } from '../server/index.js';
 import { startTracing } from '../observability/index.js';
 import { cliLogger } from './logger.js';
+import { installReload } from './reload.js';
 import { installShutdown } from './shutdown.js';
-import { parsePort } from './parse.js';
+import { parsePort, parsePositiveInt } from './parse.js';
 
 interface ServeOptions {
   config?: string;
@@ -15,24 +17,47 @@ interface ServeOptions {
   metricsPort?: number;
   proxyPort?: number;
   logLevel?: string;
+  poolName?: string;
+  poolNamespace?: string;
+  poolGroup?: string;
+  kubeconfig?: string;
+  haEnableLeaderElection?: boolean;
+  watchConfig?: boolean;
+  watchConfigIntervalMs?: number;
 }
 
 export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description('run the endpoint picker: ext_proc for Envoy, optional standalone proxy, metrics and health')
-    .option('-c, --config <file>', 'YAML configuration file (every field has a default)')
+    .option('-c, --config <file>', 'YAML configuration file (every field has a default); SIGHUP reloads it')
     .addOption(new Option('--grpc-port <port>', 'ext_proc gRPC port (default 9002)').argParser(parsePort))
     .addOption(new Option('--health-port <port>', 'gRPC health port (default 9003)').argParser(parsePort))
     .addOption(new Option('--metrics-port <port>', 'HTTP port for /metrics, /healthz, /readyz (default 9090)').argParser(parsePort))
     .addOption(new Option('--proxy-port <port>', 'standalone OpenAI-compatible proxy port (off unless set)').argParser(parsePort))
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent')
+    .option('--pool-name <name>', 'InferencePool to serve (Kubernetes mode; else the static endpoint list)')
+    .option('--pool-namespace <ns>', 'namespace of the pool (default: $NAMESPACE, else the pod\'s own, else default)')
+    .option('--pool-group <group>', 'API group of the pool: inference.networking.k8s.io (v1) or inference.networking.x-k8s.io (v1alpha2)')
+    .option('--kubeconfig <file>', 'kubeconfig file (default: in-cluster service account)')
+    .option('--ha-enable-leader-election', 'active-passive replicas: only the Lease holder serves')
+    .option('--watch-config', 'also reload when the config file changes (e.g. a mounted ConfigMap)')
+    .addOption(new Option('--watch-config-interval-ms <ms>', 'how often --watch-config checks the file').argParser(parsePositiveInt).default(2_000))
     .action(async (o: ServeOptions) => {
-      const text = o.config !== undefined ? await readFile(o.config, 'utf8') : '{}';
-      const config = parseConfig(text, o.config ?? 'defaults', {
+      const overrides = {
         server: { grpcPort: o.grpcPort, healthPort: o.healthPort, metricsPort: o.metricsPort, proxyPort: o.proxyPort },
         logging: { level: o.logLevel },
-      });
+        kubernetes: {
+          poolName: o.poolName,
+          poolNamespace: o.poolNamespace,
+          poolGroup: o.poolGroup,
+          kubeconfig: o.kubeconfig,
+          ...(o.haEnableLeaderElection === true ? { leaderElection: { enabled: true } } : {}),
+        },
+      };
+      const load = (text: string, source: string): ReturnType<typeof parseConfig> => parseConfig(text, source, overrides);
+      const text = o.config !== undefined ? await readFile(o.config, 'utf8') : '{}';
+      const config = load(text, o.config ?? 'defaults');
       const logger = cliLogger(config.logging.level);
       const tracing = startTracing({
         serviceName: config.tracing.serviceName,
@@ -42,8 +67,20 @@ export function registerServeCommand(program: Command): void {
       });
       const server = new FairwayServer(config, { logger });
       const ports = await server.start();
-      logger.info({ ports, endpoints: config.pool.endpoints.length }, 'fairway serving');
+      const pool = server.kubernetes?.pool;
+      logger.info(
+        pool !== undefined ? { ports, pool, leaderElection: server.kubernetes?.elector !== undefined } : { ports, endpoints: config.pool.endpoints.length },
+        'fairway serving',
+      );
+      const removeReload = installReload({
+        path: o.config,
+        load,
+        server,
+        logger,
+        watchIntervalMs: o.watchConfig === true ? o.watchConfigIntervalMs : undefined,
+      });
       installShutdown(logger, async () => {
+        removeReload();
         await server.shutdown();
         await tracing.shutdown();
       });

@@ -2,3 +2,4 @@
 export { ConfigSchema, type FairwayConfig, type FairwayConfigInput } from './schema.js';
 export { parseConfig, parseConfigDocument, validateConfig } from './load-config.js';
 export { ModelRewriteSchema, type ModelRewriteConfig, MAX_REWRITE_WEIGHT } from './model-rewrites.js';
+export { type ReloadPlan, RESTART_ONLY_FIELDS, planReload, deepEqual } from './reload-plan.js';

@@ -48,6 +48,21 @@ export function parseConfigDocument(text: string, source = 'config'): unknown {
   return doc.toJS() as unknown;
 }
 
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** `over` merged into `base` at every depth of plain objects; undefined values in `over` leave `base` as it is. */
+function mergeDefined(base: Record<string, unknown>, over: Readonly<Record<string, unknown>>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    if (value === undefined) continue;
+    const current = out[key];
+    out[key] = isPlainObject(value) ? mergeDefined(isPlainObject(current) ? current : {}, value) : value;
+  }
+  return out;
+}
+
 /**
  * Parses and validates YAML text; `overrides` (e.g. command-line flags) are merged over the document's top-level
  * sections first, so the result is validated exactly once.
@@ -55,13 +70,7 @@ export function parseConfigDocument(text: string, source = 'config'): unknown {
 export function parseConfig(text: string, source = 'config', overrides: Readonly<Record<string, Record<string, unknown>>> = {}): FairwayConfig {
   const raw = parseConfigDocument(text, source) ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', `${source}: the document must be a mapping`);
-  const doc = { ...(raw as Record<string, unknown>) };
-  for (const [section, values] of Object.entries(overrides)) {
-    const current = doc[section];
-    const base = typeof current === 'object' && current !== null && !Array.isArray(current) ? current : {};
-    const defined = Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
-    doc[section] = { ...base, ...defined };
-  }
+  const doc = mergeDefined(raw as Record<string, unknown>, overrides);
   try {
     return validateConfig(doc);
   } catch (err) {

@@ -128,6 +128,32 @@ export const ConfigSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  /** Kubernetes mode (an InferencePool's endpoint picker): on when `poolName` is set; see docs/kubernetes.md. */
+  kubernetes: z
+    .strictObject({
+      poolName: z.string().min(1).optional(),
+      /** @default the NAMESPACE environment variable, else the pod's own namespace, else "default" */
+      poolNamespace: z.string().min(1).optional(),
+      poolGroup: z.enum(['inference.networking.k8s.io', 'inference.networking.x-k8s.io']).default('inference.networking.k8s.io'),
+      /** A kubeconfig file; in-cluster service-account credentials when absent. */
+      kubeconfig: z.string().min(1).optional(),
+      /** Pod label naming the model server's engine (vllm | sglang | trtllm). */
+      engineLabel: z.string().min(1).default('fairway.io/engine'),
+      leaderElection: z
+        .strictObject({
+          enabled: z.boolean().default(false),
+          /** @default fairway-<poolName> */
+          leaseName: z.string().min(1).optional(),
+          leaseDurationMs: z.number().int().min(1_000).multipleOf(1_000).default(15_000),
+          renewDeadlineMs: z.number().int().positive().default(10_000),
+          retryPeriodMs: z.number().int().positive().default(2_000),
+        })
+        .prefault({})
+        .refine((l) => l.leaseDurationMs > l.renewDeadlineMs && l.renewDeadlineMs > l.retryPeriodMs, {
+          message: 'needs leaseDurationMs > renewDeadlineMs > retryPeriodMs',
+        }),
+    })
+    .prefault({}),
   logging: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') }).prefault({}),
   tracing: z
     .strictObject({

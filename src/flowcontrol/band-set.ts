@@ -32,11 +32,44 @@ export class BandSet {
   private cleared = false;
 
   constructor(
-    private readonly options: ResolvedOptions,
+    private options: ResolvedOptions,
     private readonly clock: Clock,
   ) {
     for (const settings of options.staticBands) this.bands.set(settings.priority, new Band(settings));
     this.reorder();
+  }
+
+  /**
+   * Applies new options to what lives: each band takes its new settings (limits, TTL, ceiling, weight, name) but
+   * keeps its fairness, ordering and overflow policies when those changed (returned as `kept`: an on-demand band
+   * takes them when it is next created; a configured band at the next restart); newly configured bands are
+   * created; bands no longer configured become on-demand (collected once idle); every flow takes its tenant's
+   * new weight. Nothing queued moves. O(bands + flows).
+   */
+  reconfigure(options: ResolvedOptions): { priority: number; field: 'fairness' | 'ordering' | 'overflow' }[] {
+    const kept: { priority: number; field: 'fairness' | 'ordering' | 'overflow' }[] = [];
+    this.options = options;
+    for (const settings of options.staticBands) {
+      if (!this.bands.has(settings.priority)) this.bands.set(settings.priority, new Band(settings));
+    }
+    let dynamic = 0;
+    for (const band of this.bands.values()) {
+      const next = options.bandFor(band.priority);
+      const old = band.settings;
+      if (next.fairness !== old.fairness) kept.push({ priority: band.priority, field: 'fairness' });
+      if (next.ordering !== old.ordering) kept.push({ priority: band.priority, field: 'ordering' });
+      if (next.overflow !== old.overflow) kept.push({ priority: band.priority, field: 'overflow' });
+      band.settings = { ...next, fairness: old.fairness, ordering: old.ordering, overflow: old.overflow };
+      if (!next.isStatic) {
+        dynamic++;
+        if (isUnused(band) && old.isStatic) band.idleSince = this.clock.now();
+      }
+      for (const flow of band.flows.values()) flow.weight = options.weightOf(flow.fairnessId);
+    }
+    this.dynamicBands = dynamic;
+    this.reorder();
+    this.armSweep();
+    return kept;
   }
 
   /** Live bands, highest priority first. */

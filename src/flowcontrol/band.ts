@@ -48,7 +48,14 @@ export class Band {
   /** When the band last became unused: no flows and no fast-path lease. */
   idleSince = 0;
 
-  constructor(readonly settings: BandSettings) {
+  /**
+   * Replaced whole by a live reconfiguration (limits, TTL, ceiling, weight, name); the fairness, ordering and
+   * overflow policies of a live band never change, because its queued items and fairness state depend on them.
+   */
+  settings: BandSettings;
+
+  constructor(settings: BandSettings) {
+    this.settings = settings;
     this.fairness = settings.fairness.newState({ ordering: settings.ordering });
     this.lengths = settings.overflow === 'fair-share' ? new FlowLengths() : undefined;
   }

@@ -54,8 +54,16 @@ const NO_OPTIONS: EnqueueOptions = Object.freeze({});
  * Complexity per dispatch: O(bands) to choose the band (bands are few and bounded by `maxBands`), O(1) or
  * O(log flows) to choose the flow, O(1) or O(log n) to take the item and drop its deadline. Enqueue is the same.
  */
+/** What a live reconfiguration could not change in place (see BandSet.reconfigure). */
+export interface ReconfigureReport {
+  readonly kept: readonly { readonly priority: number; readonly field: 'fairness' | 'ordering' | 'overflow' }[];
+}
+
+/** Everything of FlowControllerOptions a live reconfiguration may change (not the ports it was built with). */
+export type LiveFlowControlOptions = Omit<FlowControllerOptions, 'saturation' | 'clock' | 'logger' | 'observer'>;
+
 export class FlowController {
-  private readonly options: ResolvedOptions;
+  private options: ResolvedOptions;
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly observer: FlowControlObserver;
@@ -186,6 +194,27 @@ export class FlowController {
     const item = new QueueItem(request, this.seq++, now, expiresAt, flow, options, onOutcome);
     this.insert(item, ttl);
     this.kick();
+  }
+
+  /**
+   * Applies new limits, TTLs, band settings, tenant weights and policies without touching what is queued: no
+   * request is dropped, moved or re-ordered. Lower limits refuse (or make fair-share room for) new arrivals only;
+   * TTL changes apply to requests admitted from now on; a tenant's new weight applies to its future charges.
+   * Validates first: on an invalid option it throws and nothing changes. O(bands + flows).
+   */
+  reconfigure(options: LiveFlowControlOptions): ReconfigureReport {
+    const resolved = resolveOptions({
+      ...options,
+      saturation: this.saturation,
+      // The outbox was sized with the original budget; the budget is not a live setting.
+      maxDispatchesPerCycle: this.options.maxDispatchesPerCycle,
+    });
+    if (this.closed) return { kept: [] };
+    const kept = this.bands.reconfigure(resolved);
+    this.options = resolved;
+    // Raised limits or ceilings may let waiting work go now.
+    this.kick();
+    return { kept };
   }
 
   /** Queue figures for gauges, read at scrape time. O(bands). */

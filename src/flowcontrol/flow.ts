@@ -39,7 +39,8 @@ export class Flow extends ListQueue implements ListLink<Flow> {
   constructor(
     readonly fairnessId: string,
     readonly band: Band,
-    readonly weight: number,
+    /** The tenant's weight; a live reconfiguration may change it (future charges use the new one). */
+    public weight: number,
     /** From the ordering policy; undefined: arrival order, kept by the flow itself. */
     queue: FlowQueue | undefined,
     /** Creation order: the deterministic tie-break among flows. */

@@ -1,5 +1,11 @@
 // Public surface of src/flowcontrol: the controller, its vocabulary, its ports and its plug-in families.
-export { FlowController, type FlowControlStats, type BandStats } from './controller.js';
+export {
+  FlowController,
+  type FlowControlStats,
+  type BandStats,
+  type ReconfigureReport,
+  type LiveFlowControlOptions,
+} from './controller.js';
 export {
   type FlowRequest,
   type ActualCost,

@@ -20,6 +20,7 @@ export {
 export {
   RequestPipeline,
   type PipelineOptions,
+  type LivePipelineOptions,
   type FlowControlPort,
   type SchedulerPort,
   type PrefixHasherPort,
@@ -28,7 +29,13 @@ export {
   CHARS_PER_TOKEN,
   DEFAULT_EXPECTED_OUTPUT_TOKENS,
 } from './pipeline.js';
-export { type IdentityOptions, type RequestIdentity, resolveIdentity, DEFAULT_FAIRNESS_ID } from './request-identity.js';
+export {
+  type IdentityOptions,
+  type ObjectiveLookup,
+  type RequestIdentity,
+  resolveIdentity,
+  DEFAULT_FAIRNESS_ID,
+} from './request-identity.js';
 export { type ApiKind, type ParsedBody, type BodyParseResult, parseRequestBody, apiKindOf } from './body-parser.js';
 export { UsageReader, type TokenUsage, DEFAULT_USAGE_TAIL_BYTES } from './usage-reader.js';
 export { type GatewayObserver, type ConnectFailureEvent, type DecisionEvent, type ResponseEvent, type RequestLabels, noopGatewayObserver } from './observer.js';

@@ -79,15 +79,24 @@ const headerGetter = {
   get: (carrier: ReadonlyMap<string, string>, key: string) => carrier.get(key),
 };
 
+/** What a configuration reload may change in a running pipeline; each field applies to the next request. */
+export interface LivePipelineOptions {
+  readonly identity?: IdentityOptions;
+  readonly retry?: RetryAdvice;
+  readonly expectedOutputTokens?: number;
+  readonly fallbackEndpoints?: number;
+}
+
 export class RequestPipeline implements RequestHandler {
   private readonly clock: Clock;
   private readonly logger: Logger;
   private readonly observer: GatewayObserver;
-  private readonly retry: RetryAdvice;
-  private readonly expectedOutput: number;
-  private readonly endpointCount: number;
+  private retry: RetryAdvice;
+  private identity: IdentityOptions;
+  private expectedOutput: number;
+  private endpointCount: number;
   private readonly maxEstimatedTokens: number;
-  private readonly identityHeaders: readonly string[];
+  private identityHeaders: readonly string[];
   private readonly tracer = trace.getTracer('fairway');
 
   constructor(private readonly o: PipelineOptions) {
@@ -95,10 +104,22 @@ export class RequestPipeline implements RequestHandler {
     this.logger = o.logger ?? noopLogger;
     this.observer = o.observer ?? noopGatewayObserver;
     this.retry = o.retry ?? DEFAULT_RETRY_ADVICE;
+    this.identity = o.identity;
     this.expectedOutput = o.expectedOutputTokens ?? DEFAULT_EXPECTED_OUTPUT_TOKENS;
     this.endpointCount = 1 + (o.fallbackEndpoints ?? DEFAULT_FALLBACK_ENDPOINTS);
     this.maxEstimatedTokens = o.maxEstimatedTokens ?? DEFAULT_MAX_ESTIMATED_TOKENS;
     this.identityHeaders = identityHeadersOf(o.identity.mode, o.identity.tenantHeader);
+  }
+
+  /** Applies reloaded settings; requests already in the pipeline keep what they started with. */
+  reconfigure(live: LivePipelineOptions): void {
+    if (live.identity !== undefined) {
+      this.identity = live.identity;
+      this.identityHeaders = identityHeadersOf(live.identity.mode, live.identity.tenantHeader);
+    }
+    if (live.retry !== undefined) this.retry = live.retry;
+    if (live.expectedOutputTokens !== undefined) this.expectedOutput = live.expectedOutputTokens;
+    if (live.fallbackEndpoints !== undefined) this.endpointCount = 1 + live.fallbackEndpoints;
   }
 
   async handle(request: InferenceRequest): Promise<Decision> {
@@ -121,7 +142,7 @@ export class RequestPipeline implements RequestHandler {
 
   private async decide(request: InferenceRequest, ctx: Context): Promise<Decision> {
     const arrivedAt = this.clock.now();
-    const identity = resolveIdentity(request.headers, this.o.identity);
+    const identity = resolveIdentity(request.headers, this.identity);
     const control = readControlHeaders(request.headers, this.identityHeaders);
     if (!control.ok) {
       const labels = { model: '', targetModel: '', objective: identity.objective ?? '', fairnessId: identity.fairnessId, priority: identity.priority };
@@ -250,7 +271,7 @@ export class RequestPipeline implements RequestHandler {
    * the target differs, the body is rewritten (only the model's bytes change).
    */
   private targetOf(body: ParsedBody, raw: Buffer, headers: ReadonlyMap<string, string>): { model: string; rewrite?: string; body?: Buffer } {
-    const hinted = this.o.identity.mode === 'trusted' ? controlHeaderValue(headers, CONTROL_HEADERS.modelRewrite)?.trim() : undefined;
+    const hinted = this.identity.mode === 'trusted' ? controlHeaderValue(headers, CONTROL_HEADERS.modelRewrite)?.trim() : undefined;
     const rule = this.o.rewriter?.resolve(body.model);
     const model = rule?.target ?? (hinted !== undefined && hinted !== '' ? hinted : body.model);
     if (model === body.model) return { model, ...(rule !== undefined ? { rewrite: rule.rewrite } : {}) };

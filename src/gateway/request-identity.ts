@@ -5,9 +5,15 @@ import { CONTROL_HEADERS, controlHeaderValue } from './control-headers.js';
 export const DEFAULT_FAIRNESS_ID = 'default-flow';
 export const MAX_HEADER_ID_LENGTH = 256;
 
+/** Where objective priorities come from (a Map, or a live view such as Kubernetes InferenceObjectives). */
+export interface ObjectiveLookup {
+  /** The priority of objective `name`, or undefined when it is not defined. O(1): it runs on every request. */
+  get(name: string): number | undefined;
+}
+
 export interface IdentityOptions {
   /** InferenceObjective name -> priority. Unknown or absent objectives get priority 0. */
-  readonly objectives: ReadonlyMap<string, number>;
+  readonly objectives: ObjectiveLookup;
   /**
    * `trusted`: take the objective and fairness-id headers (either spelling, see control-headers.ts) as sent (the
    * proxy in front authenticated them).

@@ -23,3 +23,9 @@ export {
   DEFAULT_OTLP_ENDPOINT,
 } from './tracing.js';
 export { createPinoLogger, type PinoLoggerOptions, type LogLevel, LOG_LEVELS, DEFAULT_LOG_LEVEL } from './pino-logger.js';
+export {
+  ControlPlaneMetrics,
+  type ControlPlaneSources,
+  type ReloadResult,
+  CONTROL_PLANE_METRICS,
+} from './control-plane-metrics.js';

@@ -37,3 +37,4 @@ export {
   DEFAULT_SATURATION_DETECTOR,
   createSaturationDetectorRegistry,
 } from './detector-registry.js';
+export { SwappableSaturationDetector } from './swappable-detector.js';

@@ -35,17 +35,29 @@ export interface SchedulerOptions {
  * O(candidates x log matched blocks).
  */
 export class Scheduler {
-  readonly profile: SchedulerProfile;
+  private currentProfile: SchedulerProfile;
   readonly prefixIndex: PrefixIndex;
   private readonly random: Random;
   private readonly saturation: EndpointSaturationView | undefined;
   private lastPoolVersion = Number.NaN;
 
   constructor(options: SchedulerOptions = {}) {
-    this.profile = options.profile ?? createDefaultProfile();
+    this.currentProfile = options.profile ?? createDefaultProfile();
     this.random = options.random ?? mathRandom;
     this.prefixIndex = options.prefixIndex ?? new PrefixIndex();
     this.saturation = options.saturation;
+  }
+
+  get profile(): SchedulerProfile {
+    return this.currentProfile;
+  }
+
+  /**
+   * Swaps the profile (a configuration reload: new scorer weights, filters, picker). Profiles hold no state, and
+   * the prefix index belongs to the scheduler, so routing affinity survives the swap. The next pick uses it.
+   */
+  setProfile(profile: SchedulerProfile): void {
+    this.currentProfile = profile;
   }
 
   schedule(request: ScheduleRequest, pool: PoolSnapshot, inflight: InflightView): ScheduleResult {
@@ -67,7 +79,7 @@ export class Scheduler {
       };
     }
     const ctx: SchedulingContext = { request, pool, inflight, prefixIndex: this.prefixIndex, saturation: this.saturation };
-    const outcome = this.profile.run(ctx, candidates, count, this.random);
+    const outcome = this.currentProfile.run(ctx, candidates, count, this.random);
     if (outcome.kind === 'filtered') {
       return {
         kind: 'unschedulable',

@@ -4,15 +4,20 @@ import { readFile } from 'node:fs/promises';
 import { Registry as PromRegistry } from 'prom-client';
 import { type FairwayConfig } from '../config/index.js';
 import { type Clock, type Logger, type Random, SeededRandom, mathRandom, systemClock } from '../core/index.js';
-import { InflightTracker, PoolMonitor, StaticEndpointSource } from '../datalayer/index.js';
-import { ExtProcService, HealthService, type TlsOption } from '../extproc/index.js';
+import { type EndpointSource, InflightTracker, PoolMonitor, StaticEndpointSource } from '../datalayer/index.js';
+import { DEFAULT_HEALTH_SERVICES, ExtProcService, HealthService, type TlsOption } from '../extproc/index.js';
 import { FlowController } from '../flowcontrol/index.js';
-import { ModelRewriter, RequestPipeline, rewriteSetFromSpec } from '../gateway/index.js';
-import { FairwayMetrics } from '../observability/index.js';
+import { type Decision, type InferenceRequest, ModelRewriter, type RequestHandler, RequestPipeline, rewriteSetFromSpec } from '../gateway/index.js';
+import { type KubeClients, type WatchTuning } from '../kubernetes/index.js';
+import { ControlPlaneMetrics, FairwayMetrics } from '../observability/index.js';
 import { ProxyServer } from '../proxy/index.js';
-import { type SaturationDetector, createSaturationDetectorRegistry } from '../saturation/index.js';
+import { type SaturationDetector, SwappableSaturationDetector, createSaturationDetectorRegistry } from '../saturation/index.js';
 import { DEFAULT_PROFILE_CONFIG, Scheduler, buildProfile, createPrefixHasher } from '../scheduler/index.js';
 import { AdminHttpServer } from './admin-http-server.js';
+import { KubernetesMode } from './kubernetes-mode.js';
+import { type Leadership, alwaysLeader } from './leadership.js';
+import { type ReloadReport, applyLiveConfig, flowControlOptions, identityOptions } from './live-config.js';
+import { ObjectivePriorities } from './objective-priorities.js';
 
 export interface FairwayServerDeps {
   readonly logger: Logger;
@@ -20,6 +25,12 @@ export interface FairwayServerDeps {
   readonly random?: Random;
   /** Registry for Prometheus metrics; a fresh one by default (never prom-client's global). */
   readonly registry?: PromRegistry;
+  /** Kubernetes mode: API clients to use instead of loading the kubeconfig / in-cluster credentials (tests). */
+  readonly kubeClients?: KubeClients;
+  /** Kubernetes mode: watch back-off and timeouts (tests shorten them). */
+  readonly watchTuning?: WatchTuning;
+  /** Kubernetes mode: the leader-election identity. @default pod name + random suffix */
+  readonly leaderIdentity?: string;
 }
 
 export interface ListeningPorts {
@@ -29,34 +40,74 @@ export interface ListeningPorts {
   readonly proxy: number | undefined;
 }
 
+/** A request reaching a replica that is not the leader (Envoy's health checks should keep this rare). */
+const NOT_LEADER: Decision = {
+  kind: 'reject',
+  status: 503,
+  reason: 'not-leader',
+  message: 'this endpoint-picker replica is a standby (not the leader); retry',
+};
+
 export class FairwayServer {
   readonly registry: PromRegistry;
   readonly flowControl: FlowController;
   readonly inflight: InflightTracker;
   readonly monitor: PoolMonitor;
-  readonly source: StaticEndpointSource;
-  readonly saturation: SaturationDetector;
+  readonly source: EndpointSource;
+  readonly saturation: SwappableSaturationDetector;
   readonly metrics: FairwayMetrics;
   /** Model-name rewrites from `modelRewrites` (and, in Kubernetes, the InferenceModelRewrite objects). */
   readonly rewriter: ModelRewriter;
+  readonly controlPlane: ControlPlaneMetrics;
+  /** Set in Kubernetes mode (`kubernetes.poolName`). */
+  readonly kubernetes: KubernetesMode | undefined;
+  readonly leadership: Leadership;
+  readonly objectives: ObjectivePriorities;
+  private readonly staticSource: StaticEndpointSource | undefined;
   private readonly health: HealthService;
   private readonly admin: AdminHttpServer;
   private extProc: ExtProcService | undefined;
   private proxy: ProxyServer | undefined;
+  private scheduler: Scheduler | undefined;
+  private pipeline: RequestPipeline | undefined;
   private readonly logger: Logger;
   private readonly clock: Clock;
-  private ready = false;
+  private running: FairwayConfig;
+  private started = false;
+  private stopping = false;
   private shutdownPromise: Promise<void> | undefined;
+  private readonly unsubscribes: (() => void)[] = [];
 
   constructor(
-    readonly config: FairwayConfig,
+    config: FairwayConfig,
     private readonly deps: FairwayServerDeps,
   ) {
+    this.running = config;
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
     this.registry = deps.registry ?? new PromRegistry();
     this.metrics = new FairwayMetrics(this.registry, { clock: this.clock });
-    this.source = new StaticEndpointSource(config.pool.endpoints);
+    if (config.kubernetes.poolName !== undefined) {
+      this.kubernetes = new KubernetesMode(config.kubernetes, {
+        clients: deps.kubeClients,
+        clock: this.clock,
+        random: deps.random ?? mathRandom,
+        logger: this.logger,
+        watchTuning: deps.watchTuning,
+        identity: deps.leaderIdentity,
+      });
+      this.source = this.kubernetes.source;
+      if (config.pool.endpoints.length > 0) this.logger.warn({}, 'pool.endpoints is ignored in Kubernetes mode: the InferencePool decides the endpoints');
+    } else {
+      this.staticSource = new StaticEndpointSource(config.pool.endpoints);
+      this.source = this.staticSource;
+    }
+    this.leadership = this.kubernetes?.elector ?? alwaysLeader;
+    this.objectives = new ObjectivePriorities(config.objectives, this.kubernetes?.objectives);
+    this.controlPlane = new ControlPlaneMetrics(this.registry, {
+      isLeader: () => this.leadership.isLeader(),
+      apiReachable: this.kubernetes !== undefined ? () => this.kubernetes?.apiReachable() ?? true : undefined,
+    });
     this.inflight = new InflightTracker({ clock: this.clock, logger: this.logger });
     this.monitor = new PoolMonitor({
       source: this.source,
@@ -69,9 +120,80 @@ export class FairwayServer {
       defaultEngine: config.pool.metrics.engine,
       scrapeListener: this.inflight,
     });
+    this.saturation = new SwappableSaturationDetector(this.buildDetector(config));
+    this.flowControl = new FlowController({
+      saturation: this.saturation,
+      clock: this.clock,
+      logger: this.logger.child({ subsystem: 'flowcontrol' }),
+      observer: this.metrics,
+      ...flowControlOptions(config),
+    });
+    this.metrics.bindFlowControl(() => this.flowControl.stats());
+    this.metrics.bindSaturation(this.saturation);
+    this.metrics.bindPool(this.monitor.pool);
+    this.rewriter = new ModelRewriter(config.modelRewrites.map((r, i) => rewriteSetFromSpec(r.name, r, i)));
+    this.health = new HealthService({ logger: this.logger, initialStatus: 'NOT_SERVING' });
+    this.admin = new AdminHttpServer({ registry: this.registry, ready: () => this.isReady(), logger: this.logger });
+  }
+
+  /** The configuration in force (the last one applied by a reload, restart-only fields as started). */
+  get config(): FairwayConfig {
+    return this.running;
+  }
+
+  /**
+   * Ready to take traffic: started, not shutting down, the leader (always, without leader election), and in
+   * Kubernetes mode the InferencePool found and listed. Drives /readyz and the gRPC health services other than
+   * `liveness`, as the Go EPP does, so Envoy and the Service send traffic to the leader alone.
+   */
+  isReady(): boolean {
+    return this.started && !this.stopping && this.leadership.isLeader() && (this.kubernetes?.source.poolSynced ?? true);
+  }
+
+  /**
+   * Applies a validated configuration live (see live-config.ts). Throws, with the running configuration kept,
+   * when a live part of it cannot be built; logs the changed fields and the restart-only ones left as they were.
+   */
+  applyConfig(next: FairwayConfig): ReloadReport {
+    let report: ReloadReport;
+    try {
+      report = applyLiveConfig(
+        {
+          flowControl: this.flowControl,
+          saturation: this.saturation,
+          buildDetector: (c) => this.buildDetector(c),
+          objectives: this.objectives,
+          rewriter: this.rewriter,
+          staticSource: this.staticSource,
+          scheduler: () => this.scheduler,
+          pipeline: () => this.pipeline,
+          logger: this.logger,
+        },
+        this.running,
+        next,
+      );
+    } catch (err) {
+      this.controlPlane.reloaded('invalid');
+      throw err;
+    }
+    this.running = report.effective;
+    this.controlPlane.reloaded(report.result);
+    if (report.restartRequired.length > 0) {
+      this.logger.warn({ fields: report.restartRequired }, 'configuration reload: these fields changed but take effect only after a restart');
+    }
+    if (report.keptBandPolicies.length > 0) {
+      this.logger.warn({ fields: report.keptBandPolicies }, 'configuration reload: live bands keep their fairness/ordering/overflow policy until they are next created (configured bands: until a restart)');
+    }
+    this.logger.info({ result: report.result, changed: report.changed }, 'configuration reloaded');
+    const shadowed = this.objectives.shadowed();
+    if (shadowed.length > 0) this.logger.warn({ objectives: shadowed }, 'objectives defined both as InferenceObjective and in the config file: the InferenceObjective wins');
+    return report;
+  }
+
+  private buildDetector(config: FairwayConfig): SaturationDetector {
     // One staleness limit for the pool, handed over as a fact about the pool (a dependency), never merged into
     // the detector's own options: each detector's options are exactly what the operator wrote.
-    this.saturation = createSaturationDetectorRegistry().get(config.saturation.detector)(
+    return createSaturationDetectorRegistry().get(config.saturation.detector)(
       {
         pool: this.monitor.pool,
         inflight: this.inflight,
@@ -81,29 +203,23 @@ export class FairwayServer {
       },
       config.saturation.options,
     );
-    const fcConfig = config.flowControl;
-    this.flowControl = new FlowController({
-      saturation: this.saturation,
-      clock: this.clock,
-      logger: this.logger.child({ subsystem: 'flowcontrol' }),
-      observer: this.metrics,
-      bands: fcConfig.bands,
-      bandTemplate: fcConfig.bandTemplate,
-      defaultTtlMs: fcConfig.defaultTtlMs,
-      maxQueuedRequests: fcConfig.maxQueuedRequests,
-      maxQueuedBytes: fcConfig.maxQueuedBytes,
-      maxFlows: fcConfig.maxFlows,
-      maxBands: fcConfig.maxBands,
-      arbitration: fcConfig.arbitration,
-      usageLimit: fcConfig.usageLimit,
-      tenantWeights: Object.fromEntries(Object.entries(config.tenants).map(([t, v]) => [t, v.weight])),
-    });
-    this.metrics.bindFlowControl(() => this.flowControl.stats());
-    this.metrics.bindSaturation(this.saturation);
-    this.metrics.bindPool(this.monitor.pool);
-    this.rewriter = new ModelRewriter(config.modelRewrites.map((r, i) => rewriteSetFromSpec(r.name, r, i)));
-    this.health = new HealthService({ logger: this.logger, initialStatus: 'NOT_SERVING' });
-    this.admin = new AdminHttpServer({ registry: this.registry, ready: () => this.ready, logger: this.logger });
+  }
+
+  /** gRPC health: `liveness` serves once started (a standby must not be restarted); the rest follow isReady(). */
+  private updateHealth(): void {
+    if (!this.started || this.stopping) return;
+    const ready = this.isReady() ? 'SERVING' : 'NOT_SERVING';
+    for (const service of DEFAULT_HEALTH_SERVICES) this.health.setServing(service, service === 'liveness' ? 'SERVING' : ready);
+  }
+
+  /** Standbys answer 503 `not-leader` (with Retry-After) rather than queue work they should not hold. */
+  private leaderOnly(pipeline: RequestPipeline): RequestHandler {
+    return {
+      handle: (request: InferenceRequest): Promise<Decision> => {
+        if (this.leadership.isLeader()) return pipeline.handle(request);
+        return Promise.resolve({ ...NOT_LEADER, retryAfterSeconds: this.running.server.retryAfterSeconds.unavailable });
+      },
+    };
   }
 
   /**
@@ -120,28 +236,20 @@ export class FairwayServer {
   }
 
   private async open(): Promise<ListeningPorts> {
-    const c = this.config;
+    const c = this.running;
     const random = this.deps.random ?? (c.scheduler.seed !== undefined ? new SeededRandom(c.scheduler.seed) : mathRandom);
-    const scheduler = new Scheduler({
+    const scheduler = (this.scheduler = new Scheduler({
       profile: buildProfile(c.scheduler.profile ?? DEFAULT_PROFILE_CONFIG),
       random,
       saturation: this.saturation,
-    });
-    const pipeline = new RequestPipeline({
+    }));
+    const pipeline = (this.pipeline = new RequestPipeline({
       flowControl: this.flowControl,
       scheduler,
       hasher: await createPrefixHasher(),
       pool: this.monitor.pool,
       inflight: this.inflight,
-      identity: {
-        objectives: new Map(Object.entries(c.objectives)),
-        mode: c.trust.mode,
-        tenantHeader: c.trust.tenantHeader,
-        priorityCaps: new Map(
-          Object.entries(c.tenants).flatMap(([t, v]) => (v.maxPriority !== undefined ? [[t, v.maxPriority] as const] : [])),
-        ),
-        defaultPriorityCap: c.trust.defaultPriorityCap,
-      },
+      identity: identityOptions(c, this.objectives),
       clock: this.clock,
       logger: this.logger.child({ subsystem: 'gateway' }),
       observer: this.metrics,
@@ -149,12 +257,15 @@ export class FairwayServer {
       expectedOutputTokens: c.flowControl.expectedOutputTokens,
       fallbackEndpoints: c.scheduler.fallbackEndpoints,
       rewriter: this.rewriter,
-    });
+    }));
+    const handler = this.kubernetes?.elector !== undefined ? this.leaderOnly(pipeline) : pipeline;
     this.flowControl.start();
     await this.monitor.start();
+    // Watches list before the ports open, so an RBAC denial fails the start with a message naming the verb.
+    await this.kubernetes?.start();
     const host = c.server.host;
     this.extProc = new ExtProcService({
-      handler: pipeline,
+      handler,
       logger: this.logger.child({ subsystem: 'extproc' }),
       clock: this.clock,
       maxRequestBodyBytes: c.server.maxBodyBytes,
@@ -167,7 +278,7 @@ export class FairwayServer {
     let proxy: number | undefined;
     if (c.server.proxyPort !== undefined) {
       this.proxy = new ProxyServer({
-        handler: pipeline,
+        handler,
         logger: this.logger.child({ subsystem: 'proxy' }),
         maxBodyBytes: c.server.maxBodyBytes,
         maxHeaderBytes: c.server.maxHeaderBytes,
@@ -178,8 +289,10 @@ export class FairwayServer {
       });
       proxy = (await this.proxy.start({ host, port: c.server.proxyPort })).port;
     }
-    this.ready = true;
-    this.health.setAll('SERVING');
+    this.started = true;
+    this.unsubscribes.push(this.leadership.subscribe(() => this.updateHealth()));
+    this.unsubscribes.push(this.source.subscribe(() => this.updateHealth()));
+    this.updateHealth();
     return { grpc, health, metrics, proxy };
   }
 
@@ -187,18 +300,22 @@ export class FairwayServer {
    * Graceful shutdown: stop admitting and report not ready, answer every queued request (503, reason shutdown),
    * let in-flight responses finish within the grace period, then close every port. Idempotent.
    */
-  shutdown(graceMs = this.config.server.shutdownGraceMs): Promise<void> {
+  shutdown(graceMs = this.running.server.shutdownGraceMs): Promise<void> {
     this.shutdownPromise ??= this.doShutdown(graceMs);
     return this.shutdownPromise;
   }
 
   private async doShutdown(graceMs: number): Promise<void> {
-    this.ready = false;
+    this.stopping = true;
+    for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
     this.health.setAll('NOT_SERVING');
+    // Hand the lease over now, not after the grace period: a standby serves within one retry period.
+    await this.kubernetes?.stepDown();
     await this.flowControl.close();
     await this.waitForInflight(graceMs);
     await Promise.all([this.extProc?.close(1_000), this.proxy?.close(1_000)]);
     await this.health.close(500);
+    await this.kubernetes?.close();
     await this.monitor.close();
     this.saturation.close();
     await this.admin.close();
@@ -215,7 +332,7 @@ export class FairwayServer {
   }
 
   private async tlsOption(): Promise<TlsOption> {
-    const tls = this.config.server.tls;
+    const tls = this.running.server.tls;
     if (tls.mode === 'none') return undefined;
     if (tls.mode === 'self-signed') return 'self-signed';
     const [cert, key] = await Promise.all([readFile(tls.certFile ?? '', 'utf8'), readFile(tls.keyFile ?? '', 'utf8')]);

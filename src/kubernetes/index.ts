@@ -1,0 +1,57 @@
+// Public surface of src/kubernetes: adapters over @kubernetes/client-node. The InferencePool endpoint source
+// (datalayer's EndpointSource port), the InferenceObjective priorities, and Lease leader election.
+export { type KubeClients, makeKubeClients } from './kube-clients.js';
+export {
+  type ApiErrorKind,
+  type ClassifiedError,
+  classifyApiError,
+  KubernetesPermissionError,
+  KubernetesResourceMissingError,
+} from './api-errors.js';
+export {
+  type PodInfo,
+  type PoolSpec,
+  type ObjectiveSpec,
+  POOL_GROUP_V1,
+  POOL_GROUP_V1ALPHA2,
+  OBJECTIVE_GROUP,
+  OBJECTIVE_VERSION,
+  ACTIVE_PORTS_ANNOTATION,
+  parsePod,
+  parseInferencePool,
+  parseInferenceObjective,
+  isRoutable,
+  selectorMatches,
+  poolVersionOf,
+} from './resources.js';
+export { DEFAULT_ENGINE_LABEL, type EndpointMappingOptions, podEndpoints, activePorts } from './pool-endpoints.js';
+export {
+  ResourceWatch,
+  type ResourceWatchOptions,
+  type WatchedResource,
+  DEFAULT_BACKOFF_INITIAL_MS,
+  DEFAULT_BACKOFF_MAX_MS,
+  DEFAULT_WATCH_TIMEOUT_SECONDS,
+} from './resource-watch.js';
+export {
+  InferencePoolEndpointSource,
+  type InferencePoolSourceOptions,
+  type PoolRef,
+  type WatchTuning,
+} from './inference-pool-source.js';
+export { InferenceObjectiveSource, type ObjectiveSourceOptions } from './objective-source.js';
+export {
+  type LeaseRecord,
+  type StoredLease,
+  type LeaseStore,
+  LeaseConflictError,
+  KubernetesLeaseStore,
+} from './lease-store.js';
+export {
+  LeaderElector,
+  type LeaderElectorOptions,
+  DEFAULT_LEASE_DURATION_MS,
+  DEFAULT_RENEW_DEADLINE_MS,
+  DEFAULT_RETRY_PERIOD_MS,
+  DEFAULT_RETRY_JITTER,
+} from './leader-elector.js';
