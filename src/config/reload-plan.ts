@@ -21,6 +21,8 @@ export const RESTART_ONLY_FIELDS: readonly string[] = [
   'logging',
   'tracing',
   'scheduler.seed',
+  // The front ends read it when they are built.
+  'flowControl.inflightEviction.startedResponses',
 ];
 
 export interface ReloadPlan {

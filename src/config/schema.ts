@@ -83,6 +83,18 @@ export const ConfigSchema = z.strictObject({
       arbitration: plugin.default({ name: 'strict' }),
       usageLimit: plugin.default({ name: 'static' }),
       expectedOutputTokens: z.number().int().nonnegative().default(256),
+      /** Taking back dispatched sheddable requests when higher-priority work is blocked (see README). */
+      inflightEviction: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** Requests below this priority may be evicted: sheddable work only by default. */
+          belowPriority: priority.default(0),
+          maxPerSecond: positive.default(100),
+          burst: z.number().min(1).default(20),
+          /** What eviction does to a response that has started: `end` it (error event / reset) or `spare` it. */
+          startedResponses: z.enum(['end', 'spare']).default('end'),
+        })
+        .prefault({}),
     })
     .prefault({}),
   saturation: z

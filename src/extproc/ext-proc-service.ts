@@ -1,7 +1,7 @@
 // The Envoy ext_proc gRPC service: one ExtProcStream per Process call, over the shared RequestHandler.
 import * as grpc from '@grpc/grpc-js';
 import { type Clock, type Logger, ClosedError, FairwayError, noopLogger, requireIntegerInRange, systemClock } from '../core/index.js';
-import { type RequestHandler } from '../gateway/index.js';
+import { type RequestHandler, type StartedResponseEviction } from '../gateway/index.js';
 import { type StreamFailure, type StreamTransport, ExtProcStream } from './ext-proc-stream.js';
 import { loadExtProcProtos } from './protos.js';
 import { type ProcessingResponse } from './responses.js';
@@ -40,6 +40,8 @@ export interface ExtProcServiceOptions {
   readonly maxMessageBytes?: number;
   /** Request ids for requests without `x-request-id`. @default crypto.randomUUID */
   readonly newRequestId?: () => string;
+  /** What an in-flight eviction does once response headers have arrived (see gateway/eviction-relay.ts). @default 'end' */
+  readonly startedResponseEviction?: StartedResponseEviction;
 }
 
 export interface StartedServer {
@@ -63,6 +65,7 @@ export class ExtProcService {
   private readonly maxMessageBytes: number;
   private readonly maxRequestHeaderBytes: number;
   private readonly newRequestId: (() => string) | undefined;
+  private readonly startedResponseEviction: StartedResponseEviction | undefined;
   private readonly streams = new Set<ExtProcStream>();
   private server: grpc.Server | undefined;
   private starting: Promise<StartedServer> | undefined;
@@ -87,6 +90,7 @@ export class ExtProcService {
     );
     this.maxMessageBytes = requireIntegerInRange('maxMessageBytes', options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 1024, 2 ** 31 - 1);
     this.newRequestId = options.newRequestId;
+    this.startedResponseEviction = options.startedResponseEviction;
   }
 
   /** Streams currently open. */
@@ -164,6 +168,7 @@ export class ExtProcService {
       maxRequestBodyBytes: this.maxRequestBodyBytes,
       maxRequestHeaderBytes: this.maxRequestHeaderBytes,
       ...(this.newRequestId === undefined ? {} : { newRequestId: this.newRequestId }),
+      ...(this.startedResponseEviction === undefined ? {} : { startedResponseEviction: this.startedResponseEviction }),
     });
     this.streams.add(current);
     call.on('data', (message: unknown) => current.onMessage(message));

@@ -5,9 +5,13 @@ import { type Clock, type Logger } from '../core/index.js';
 import {
   type Decision,
   type InferenceRequest,
+  type RejectDecision,
   type RequestHandler,
+  type ResponseEnd,
   type ResponseObserver,
   type RouteDecision,
+  type StartedResponseEviction,
+  DEFAULT_STARTED_RESPONSE_EVICTION,
   HEADER_REQUEST_ID,
 } from '../gateway/index.js';
 import { readServedEndpoint, readSubsetHint } from './metadata.js';
@@ -44,6 +48,8 @@ export interface ExtProcStreamOptions {
   /** Request headers larger than this (names, values and 4 bytes of framing each) are answered 431. */
   readonly maxRequestHeaderBytes: number;
   readonly newRequestId?: () => string;
+  /** What an in-flight eviction does once response headers have arrived (see gateway/eviction-relay.ts). */
+  readonly startedResponseEviction?: StartedResponseEviction;
 }
 
 type Phase = 'headers' | 'body' | 'deciding' | 'routed' | 'closed';
@@ -67,6 +73,8 @@ export class ExtProcStream {
   private requestTrailersAnswered = false;
   private observer: ResponseObserver | undefined;
   private responseDone = false;
+  /** Response headers have arrived from Envoy (and gone on to the client once answered). */
+  private responseStarted = false;
   private servedReported = false;
   private decideStartedAt = 0;
 
@@ -141,6 +149,7 @@ export class ExtProcStream {
       case 'response_headers':
         if (!this.expectingResponse()) return this.violation('FAILED_PRECONDITION', `response_headers in phase ${this.phase}`);
         this.reportServed(msg.metadata);
+        this.responseStarted = true;
         this.observe((o) => o.onHeaders(statusOf(msg.headers), headerMap(msg.headers)));
         this.transport.send(responseHeadersContinue(this.requestId));
         if (msg.endOfStream) this.complete();
@@ -274,6 +283,7 @@ export class ExtProcStream {
     }
     this.observer = decision.response;
     this.phase = 'routed';
+    decision.eviction?.listen((rejection) => this.evictInFlight(rejection));
     this.transport.send(
       routeHeadersResponse({
         endpoints: decision.endpoints,
@@ -288,6 +298,26 @@ export class ExtProcStream {
       this.transport.send(r);
     }
     if (this.requestTrailers) this.answerRequestTrailers();
+  }
+
+  /**
+   * Flow control takes the routed request back. Before response headers, the immediate response reaches the
+   * client as a clean 429 and Envoy resets the upstream request (the model server frees the request's KV cache).
+   * After them, Envoy can only reset the client's stream (its local reply cannot follow headers already sent), so
+   * that happens only under the `end` policy. The bookkeeping is done here; the message goes out a microtask later.
+   */
+  private evictInFlight(rejection: RejectDecision): boolean {
+    if (this.phase !== 'routed' || this.responseDone) return false;
+    if (this.responseStarted && (this.options.startedResponseEviction ?? DEFAULT_STARTED_RESPONSE_EVICTION) === 'spare') return false;
+    this.responseDone = true;
+    if (this.observer !== undefined) safeEnd(this.observer, 'evicted', this.options.logger);
+    queueMicrotask(() => {
+      if (this.phase === 'closed') return;
+      this.transport.send(rejectResponse(rejection, this.requestId));
+      this.phase = 'closed';
+      this.transport.end();
+    });
+    return true;
   }
 
   private answerRequestTrailers(): void {
@@ -351,7 +381,7 @@ export class ExtProcStream {
   }
 }
 
-function safeEnd(observer: ResponseObserver, how: 'complete' | 'aborted', logger: Logger): void {
+function safeEnd(observer: ResponseObserver, how: ResponseEnd, logger: Logger): void {
   try {
     observer.onEnd(how);
   } catch (err) {

@@ -212,6 +212,7 @@ export class FlowController {
     if (this.closed) return { kept: [] };
     const kept = this.bands.reconfigure(resolved);
     this.options = resolved;
+    this.evictions.reconfigure(resolved.inflightEviction);
     // Raised limits or ceilings may let waiting work go now.
     this.kick();
     return { kept };

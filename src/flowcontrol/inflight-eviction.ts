@@ -117,11 +117,25 @@ export class InflightEvictionIndex {
   private pausedUntil = Number.NEGATIVE_INFINITY;
 
   constructor(
-    readonly options: ResolvedEvictionOptions,
+    private settings: ResolvedEvictionOptions,
     now: number,
   ) {
-    this.tokens = options.burst;
+    this.tokens = settings.burst;
     this.refilledAt = now;
+  }
+
+  get options(): ResolvedEvictionOptions {
+    return this.settings;
+  }
+
+  /**
+   * Live reconfiguration. Requests already indexed stay indexed (a lowered bound or `enabled: false` stops only
+   * new ones from being indexed and, with `enabled: false`, any from being chosen); the bucket keeps its tokens,
+   * capped at the new burst.
+   */
+  reconfigure(settings: ResolvedEvictionOptions): void {
+    this.settings = settings;
+    this.tokens = Math.min(this.tokens, settings.burst);
   }
 
   /** Evictable requests in flight (not yet chosen). */
@@ -163,6 +177,7 @@ export class InflightEvictionIndex {
 
   /** The next victim below `limitPriority` by the rule (lowest priority first), without taking it. */
   peekVictim(limitPriority: number): EvictionEntry | undefined {
+    if (!this.settings.enabled) return undefined;
     const lowest = this.heaps[0];
     if (lowest === undefined || lowest.priority >= limitPriority) return undefined;
     return lowest.heap.peek();

@@ -41,8 +41,30 @@ export interface ResponseObserver {
    * the next candidate is tried now. Called once per failed attempt, before `onServedEndpoint` or `onEnd`.
    */
   onConnectFailed?(endpoint: string, retrying: boolean): void;
-  /** Exactly once, last: the response ended normally or the stream broke / was cancelled. */
-  onEnd(how: 'complete' | 'aborted'): void;
+  /**
+   * Exactly once, last: the response ended normally, the stream broke / was cancelled, or flow control took the
+   * request back (`evicted`: the front end aborted the model-server request and told the client).
+   */
+  onEnd(how: ResponseEnd): void;
+}
+
+export type ResponseEnd = 'complete' | 'aborted' | 'evicted';
+
+/**
+ * How flow control takes a routed request back while it runs (in-flight eviction of sheddable work). Present on
+ * a route decision only when the request may be evicted.
+ */
+export interface EvictionChannel {
+  /**
+   * Registers the front end's way of carrying an eviction out: abort the model-server request and answer the
+   * client `rejection` (429, `evicted`, Retry-After) or, once the response has started, end it as the front end
+   * is configured to; then end the response observer with `evicted`. The handler returns false when the request
+   * can no longer be taken back (its response completed, or it started and started responses are spared), and
+   * then changes nothing. It is called at most once, synchronously inside flow control: it must do its I/O later
+   * and never throw. If the eviction was decided before `listen`, the handler is called at once (and, nothing
+   * having been sent yet, must carry it out).
+   */
+  listen(handler: (rejection: RejectDecision) => boolean): void;
 }
 
 /** The pipeline's answer: send the request to these endpoints, or answer it now. */
@@ -57,6 +79,8 @@ export interface RouteDecision {
   /** Extra request headers to set towards the model server. */
   readonly setHeaders: ReadonlyMap<string, string>;
   readonly response: ResponseObserver;
+  /** Present when flow control may take the request back in flight; the front end must `listen` at once. */
+  readonly eviction?: EvictionChannel;
 }
 
 export interface RejectDecision {

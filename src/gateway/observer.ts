@@ -26,7 +26,8 @@ export interface DecisionEvent extends RequestLabels {
 
 export interface ResponseEvent extends RequestLabels {
   readonly status: number;
-  readonly how: 'complete' | 'aborted';
+  /** `evicted`: flow control took the request back in flight (the client got 429 or an error event). */
+  readonly how: 'complete' | 'aborted' | 'evicted';
   /** From the request's arrival to the end of its response, ms. */
   readonly durationMs: number;
   readonly promptTokens: number | undefined;

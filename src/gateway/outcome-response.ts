@@ -29,6 +29,11 @@ export function contended(reason: string, message: string, advice: RetryAdvice):
   return { kind: 'reject', status: 429, reason, message, retryAfterSeconds: advice.contendedSeconds };
 }
 
+/** A routed request flow control took back to make room for higher-priority work. */
+export function evictedInFlight(message: string, advice: RetryAdvice): RejectDecision {
+  return contended('evicted', message, advice);
+}
+
 /** The answer for a flow-control outcome other than dispatched. */
 export function rejectionFor(
   outcome: Exclude<Outcome, { kind: 'dispatched' }>,

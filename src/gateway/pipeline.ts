@@ -3,9 +3,11 @@
 import { type Context, ROOT_CONTEXT, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { type Clock, type Logger, noopLogger, systemClock } from '../core/index.js';
 import { type InflightTicket, type InflightView, type PoolView } from '../datalayer/index.js';
-import { type FlowRequest, type Lease, type Outcome } from '../flowcontrol/index.js';
+import { type EvictionTarget, type FlowRequest, type Lease, type Outcome } from '../flowcontrol/index.js';
 import { MAX_ENDPOINT_COUNT, type ScheduleRequest, type ScheduleResult } from '../scheduler/index.js';
 import { type Decision, type InferenceRequest, type RequestHandler, type ResponseObserver } from './contract.js';
+import { EvictionRelay } from './eviction-relay.js';
+import { StreamProgress } from './stream-progress.js';
 import { type ParsedBody, parseRequestBody } from './body-parser.js';
 import { CONTROL_HEADERS, controlHeaderValue, identityHeadersOf, readControlHeaders } from './control-headers.js';
 import { HEADER_MODEL_NAME } from './contract.js';
@@ -18,7 +20,10 @@ import { UsageReader } from './usage-reader.js';
 
 /** Ports the pipeline needs; each is satisfied by the real subsystem and by small fakes in tests. */
 export interface FlowControlPort {
-  enqueueAndWait(request: FlowRequest, options: { signal?: AbortSignal; onDispatch?: (lease: Lease) => void }): Promise<Outcome>;
+  enqueueAndWait(
+    request: FlowRequest,
+    options: { signal?: AbortSignal; onDispatch?: (lease: Lease) => void; evictionTarget?: EvictionTarget },
+  ): Promise<Outcome>;
 }
 export interface SchedulerPort {
   schedule(request: ScheduleRequest, pool: ReturnType<PoolView['current']>, inflight: InflightView): ScheduleResult;
@@ -223,9 +228,11 @@ export class RequestPipeline implements RequestHandler {
       arrivedAt,
     };
     let handedOver = false;
+    // Flow control may take the request back once dispatched (sheddable work only); the front end carries it out.
+    const eviction = new EvictionRelay(this.retry);
     try {
       const outcome = await context.with(ctx, () =>
-        this.o.flowControl.enqueueAndWait(flowRequest, { signal: request.signal, onDispatch: place }),
+        this.o.flowControl.enqueueAndWait(flowRequest, { signal: request.signal, onDispatch: place, evictionTarget: eviction }),
       );
       if (placementError !== undefined) throw placementError;
       const queueMs = this.clock.now() - arrivedAt;
@@ -243,6 +250,14 @@ export class RequestPipeline implements RequestHandler {
         // The client left between dispatch and now: the capacity goes back at once (in `finally`).
         return this.finishReject({ kind: 'reject', status: 499, reason: 'cancelled', message: 'client went away' }, labels, queueMs, p.scheduleMs);
       }
+      const evictedAlready = eviction.pending ? eviction.answer : undefined;
+      if (evictedAlready !== undefined) {
+        // Taken back before it could be routed: nothing was sent anywhere, and the tenant is charged nothing.
+        eviction.close();
+        outcome.lease.release({ promptTokens: 0, outputTokens: 0 });
+        lease = undefined; // released here, with the zero charge
+        return this.finishReject(evictedAlready, labels, queueMs, p.scheduleMs);
+      }
       const endpoints = p.result.endpoints.map((e) => e.id);
       this.tracer
         .startSpan('fairway.schedule', { attributes: { 'fairway.endpoint': endpoints[0] ?? '' } }, ctx)
@@ -253,12 +268,17 @@ export class RequestPipeline implements RequestHandler {
       // As body-based routing does, so HTTPRoutes and the model server's access logs can see the model.
       if (body !== undefined) setHeaders.set(HEADER_MODEL_NAME, labels.targetModel);
       const forwardBody = target?.body ?? request.body;
-      const response = this.responseObserver(labels, arrivedAt, outcome.lease, p.ticket, { primary: endpoints[0] ?? '', hashes });
+      const response = this.responseObserver(labels, arrivedAt, outcome.lease, p.ticket, { primary: endpoints[0] ?? '', hashes }, eviction);
       handedOver = true;
-      return { kind: 'route', endpoints, body: forwardBody, setHeaders, response };
+      if (!outcome.lease.evictable) {
+        eviction.close();
+        return { kind: 'route', endpoints, body: forwardBody, setHeaders, response };
+      }
+      return { kind: 'route', endpoints, body: forwardBody, setHeaders, response, eviction };
     } finally {
       queueSpan.end();
       if (!handedOver) {
+        eviction.close();
         lease?.release();
         if (placement?.ticket !== undefined) this.o.inflight.end(placement.ticket);
       }
@@ -302,8 +322,11 @@ export class RequestPipeline implements RequestHandler {
     lease: Lease,
     ticket: InflightTicket | undefined,
     routing: { readonly primary: string; readonly hashes: Float64Array },
+    eviction: EvictionRelay,
   ): ResponseObserver {
     const usage = new UsageReader();
+    // Counted only while the request may still be evicted: progress orders the victims.
+    const progress = lease.evictable ? new StreamProgress() : undefined;
     let status = 0;
     let ended = false;
     return {
@@ -317,12 +340,20 @@ export class RequestPipeline implements RequestHandler {
         status = s;
         usage.onHeaders(headers);
       },
-      onBody: (chunk) => usage.onBody(chunk),
+      onBody: (chunk) => {
+        usage.onBody(chunk);
+        if (progress !== undefined && lease.evictable) {
+          progress.onChunk(chunk);
+          lease.reportProgress(progress.outputTokens);
+        }
+      },
       onEnd: (how) => {
         if (ended) return;
         ended = true;
+        eviction.close();
         const u = how === 'complete' ? usage.usage() : undefined;
-        lease.release(u);
+        // An evicted request's tenant is charged nothing: the client got none of the work.
+        lease.release(how === 'evicted' ? { promptTokens: 0, outputTokens: 0 } : u);
         if (ticket !== undefined) this.o.inflight.end(ticket);
         this.observer.onResponse({
           ...labels,

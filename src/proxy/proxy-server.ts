@@ -8,7 +8,10 @@ import {
   type InferenceRequest,
   type RejectDecision,
   type RequestHandler,
+  type ResponseEnd,
   type RouteDecision,
+  type StartedResponseEviction,
+  DEFAULT_STARTED_RESPONSE_EVICTION,
   HEADER_DESTINATION_SUBSET,
   HEADER_DROP_REASON,
   HEADER_REQUEST_ID,
@@ -17,6 +20,7 @@ import {
 } from '../gateway/index.js';
 import { clientResponseHeaders, headerMapOf, responseHeaderMap, upstreamRequestHeaders } from './http-headers.js';
 import { answerClientError } from './client-error.js';
+import { ProxyEviction, sseEvictionEvents } from './inflight-eviction.js';
 import { readBoundedBody } from './read-body.js';
 import { sendUpstream } from './upstream.js';
 
@@ -63,6 +67,8 @@ export interface ProxyServerOptions {
    * next-best candidate); the pipeline is asked for this many candidates. @default 3
    */
   readonly connectAttempts?: number;
+  /** What an in-flight eviction does to a response that has started (see gateway/eviction-relay.ts). @default 'end' */
+  readonly startedResponseEviction?: StartedResponseEviction;
 }
 
 export interface ProxyListenOptions {
@@ -83,6 +89,7 @@ export class ProxyServer {
   private readonly unreachableRetryAfterSeconds: number;
   private readonly trustSubsetHeader: boolean;
   private readonly connectAttempts: number;
+  private readonly startedResponseEviction: StartedResponseEviction;
   private readonly inFlight = new Set<Promise<void>>();
   private server: Server | undefined;
   private starting: Promise<{ port: number }> | undefined;
@@ -97,6 +104,7 @@ export class ProxyServer {
     this.unreachableRetryAfterSeconds = options.unreachableRetryAfterSeconds ?? DEFAULT_UNREACHABLE_RETRY_AFTER_SECONDS;
     this.trustSubsetHeader = options.trustSubsetHeader ?? true;
     this.connectAttempts = requireIntegerInRange('connectAttempts', options.connectAttempts ?? DEFAULT_CONNECT_ATTEMPTS, 1, 16);
+    this.startedResponseEviction = options.startedResponseEviction ?? DEFAULT_STARTED_RESPONSE_EVICTION;
     this.ownsDispatcher = options.dispatcher === undefined;
     this.dispatcher =
       options.dispatcher ??
@@ -215,7 +223,7 @@ export class ProxyServer {
   private async forward(request: InferenceRequest, decision: RouteDecision, res: ServerResponse, signal: AbortSignal): Promise<void> {
     const observer = decision.response;
     let ended = false;
-    const end = (how: 'complete' | 'aborted'): void => {
+    const end = (how: ResponseEnd): void => {
       if (ended) return;
       ended = true;
       try {
@@ -224,6 +232,24 @@ export class ProxyServer {
         this.logger.error({ err, requestId: request.requestId }, 'response observer onEnd threw');
       }
     };
+    // Flow control may take the request back while it runs: the upstream is aborted and the client told.
+    const eviction = new ProxyEviction(signal, decision.eviction, this.startedResponseEviction, () => end('evicted'));
+    try {
+      await this.relay(request, decision, res, signal, eviction, end);
+    } finally {
+      eviction.dispose();
+    }
+  }
+
+  private async relay(
+    request: InferenceRequest,
+    decision: RouteDecision,
+    res: ServerResponse,
+    signal: AbortSignal,
+    eviction: ProxyEviction,
+    end: (how: ResponseEnd) => void,
+  ): Promise<void> {
+    const observer = decision.response;
     if (signal.aborted) return end('aborted');
     const result = await sendUpstream(this.dispatcher, {
       endpoints: decision.endpoints.slice(0, this.connectAttempts),
@@ -231,12 +257,18 @@ export class ProxyServer {
       path: request.path,
       headers: { ...upstreamRequestHeaders(request.headers, decision.setHeaders), 'content-length': String(decision.body.length) },
       body: decision.body,
-      signal,
+      signal: eviction.signal,
       onConnectFailed: (endpoint, retrying, error) => {
         this.logger.debug({ endpoint, retrying, err: error, requestId: request.requestId }, 'upstream connect failed');
         safe(() => observer.onConnectFailed?.(endpoint, retrying));
       },
     });
+    const evicted = eviction.rejection;
+    if (evicted !== undefined) {
+      if (result.kind === 'response') result.response.body.destroy();
+      this.reject(res, request.requestId, evicted);
+      return;
+    }
     if (result.kind !== 'response') {
       end('aborted');
       if (signal.aborted) return;
@@ -253,35 +285,64 @@ export class ProxyServer {
       return;
     }
     const { response, endpoint } = result;
+    const sse = /text\/event-stream/i.test(String(response.headers['content-type'] ?? ''));
     try {
       safe(() => observer.onServedEndpoint?.(endpoint));
       const headers = clientResponseHeaders(response.headers);
       if (headers[HEADER_REQUEST_ID] === undefined) headers[HEADER_REQUEST_ID] = request.requestId;
       safe(() => observer.onHeaders(response.statusCode, responseHeaderMap(headers)));
-      res.writeHead(response.statusCode, headers);
-      res.flushHeaders();
+      // An evictable request's headers wait for its first byte: evicted before that, the client gets a clean 429.
+      const startResponse = (): void => {
+        if (res.headersSent) return;
+        eviction.markStarted();
+        res.writeHead(response.statusCode, headers);
+      };
+      if (decision.eviction === undefined) {
+        startResponse();
+        res.flushHeaders();
+      }
       for await (const chunk of response.body) {
+        if (eviction.rejection !== undefined) break;
         const buf = chunk as Buffer;
         safe(() => observer.onBody(buf));
+        startResponse();
         if (!res.write(buf)) await drained(res);
         if (signal.aborted) throw new Error('client went away');
+        if (eviction.rejection !== undefined) break;
       }
-      res.end();
-      end('complete');
+      if (eviction.rejection === undefined) {
+        eviction.markFinished();
+        startResponse();
+        res.end();
+        end('complete');
+        return;
+      }
     } catch (err) {
-      end('aborted');
-      if (!signal.aborted) this.logger.warn({ err, requestId: request.requestId }, 'response relay failed');
-      response.body.destroy();
-      res.destroy();
-    }
-
-    function safe(fn: () => void): void {
-      try {
-        fn();
-      } catch {
-        // observer errors must not break the relay; onEnd still follows
+      if (eviction.rejection === undefined) {
+        end('aborted');
+        if (!signal.aborted) this.logger.warn({ err, requestId: request.requestId }, 'response relay failed');
+        response.body.destroy();
+        res.destroy();
+        return;
       }
     }
+    this.endEvicted(res, request.requestId, eviction.rejection, sse);
+    response.body.destroy();
+  }
+
+  /** Tells the client its request was evicted: 429 if nothing was sent, else an SSE error event, else a cut. */
+  private endEvicted(res: ServerResponse, requestId: string, rejection: RejectDecision, sse: boolean): void {
+    if (!res.headersSent) this.reject(res, requestId, rejection);
+    else if (sse && !res.destroyed) res.end(sseEvictionEvents(rejection));
+    else res.destroy();
+  }
+}
+
+function safe(fn: () => void): void {
+  try {
+    fn();
+  } catch {
+    // observer errors must not break the relay; onEnd still follows
   }
 }
 

@@ -270,6 +270,7 @@ export class FairwayServer {
       clock: this.clock,
       maxRequestBodyBytes: c.server.maxBodyBytes,
       maxRequestHeaderBytes: c.server.maxHeaderBytes,
+      startedResponseEviction: c.flowControl.inflightEviction.startedResponses,
     });
     const tls = await this.tlsOption();
     const grpc = (await this.extProc.start({ host, port: c.server.grpcPort, tls })).port;
@@ -286,6 +287,7 @@ export class FairwayServer {
         // Clients that are not trusted with identity headers are not trusted to pin endpoints either.
         trustSubsetHeader: c.trust.mode === 'trusted',
         connectAttempts: c.server.proxyConnectAttempts,
+        startedResponseEviction: c.flowControl.inflightEviction.startedResponses,
       });
       proxy = (await this.proxy.start({ host, port: c.server.proxyPort })).port;
     }

@@ -47,6 +47,7 @@ export function flowControlOptions(config: FairwayConfig): LiveFlowControlOption
     arbitration: fc.arbitration,
     usageLimit: fc.usageLimit,
     tenantWeights: Object.fromEntries(Object.entries(config.tenants).map(([t, v]) => [t, v.weight])),
+    inflightEviction: fc.inflightEviction,
   };
 }
 

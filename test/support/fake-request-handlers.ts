@@ -1,13 +1,15 @@
 // Fakes of the request pipeline (RequestHandler), named by behaviour, plus an observer that records what it saw.
 import {
   type Decision,
+  type EvictionChannel,
   type InferenceRequest,
   type RejectDecision,
   type RequestHandler,
+  type ResponseEnd,
   type ResponseObserver,
 } from '../../src/gateway/index.js';
 
-export type EndHow = 'complete' | 'aborted';
+export type EndHow = ResponseEnd;
 
 /** Records every ResponseObserver callback in order; `ended` resolves at the first onEnd. */
 export class RecordingObserver implements ResponseObserver {
@@ -99,6 +101,24 @@ export function routesToFixedEndpoint(endpoints: string | readonly string[], opt
     setHeaders: new Map(Object.entries(options.setHeaders ?? {})),
     response: observer,
   }));
+}
+
+/** Routes like `routesToFixedEndpoint`, with an eviction channel the test fires through `evict`. */
+export class RoutesEvictably extends FakeRequestHandler {
+  private listener: ((rejection: RejectDecision) => boolean) | undefined;
+
+  constructor(endpoint: string) {
+    super((request, observer) => {
+      const eviction: EvictionChannel = { listen: (handler) => (this.listener = handler) };
+      return { kind: 'route', endpoints: [endpoint], body: request.body, setHeaders: new Map(), response: observer, eviction };
+    });
+  }
+
+  /** As flow control would: returns whether the front end took the request back. */
+  evict(message = 'evicted for priority 10 work'): boolean {
+    if (this.listener === undefined) throw new Error('the front end never listened for evictions');
+    return this.listener({ kind: 'reject', status: 429, reason: 'evicted', message, retryAfterSeconds: 1 });
+  }
 }
 
 /** Rejects every request with the given status, reason, message and Retry-After. */

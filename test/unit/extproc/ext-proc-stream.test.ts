@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock, noopLogger } from '../../../src/core/index.js';
 import { type ProcessingResponse, type StreamTransport, ExtProcStream } from '../../../src/extproc/index.js';
 import { type RequestHandler } from '../../../src/gateway/index.js';
-import { rejectsWith, routesToFixedEndpoint } from '../../support/fake-request-handlers.js';
+import { type StartedResponseEviction } from '../../../src/gateway/index.js';
+import { RoutesEvictably, rejectsWith, routesToFixedEndpoint } from '../../support/fake-request-handlers.js';
 
 class FakeTransport implements StreamTransport {
   readonly sent: ProcessingResponse[] = [];
@@ -20,7 +21,7 @@ class FakeTransport implements StreamTransport {
   }
 }
 
-function newStream(handler: RequestHandler) {
+function newStream(handler: RequestHandler, startedResponseEviction?: StartedResponseEviction) {
   const transport = new FakeTransport();
   const stream = new ExtProcStream(transport, {
     handler,
@@ -29,6 +30,7 @@ function newStream(handler: RequestHandler) {
     bodyChunkBytes: 62_000,
     maxRequestBodyBytes: 1_000,
     maxRequestHeaderBytes: 4_096,
+    ...(startedResponseEviction === undefined ? {} : { startedResponseEviction }),
   });
   return { transport, stream };
 }
@@ -41,6 +43,57 @@ const respHeaders = (eos: boolean) => ({
   response_headers: { headers: { headers: [{ key: ':status', raw_value: Buffer.from('200') }] }, end_of_stream: eos },
 });
 const respBody = (s: string, eos: boolean) => ({ request: 'response_body', response_body: { body: Buffer.from(s), end_of_stream: eos } });
+
+describe('ExtProcStream in-flight eviction', () => {
+  async function routed(policy?: StartedResponseEviction) {
+    const handler = new RoutesEvictably('1.2.3.4:5');
+    const { transport, stream } = newStream(handler, policy);
+    stream.onMessage(headers(false));
+    stream.onMessage(reqBody('{}', true));
+    await flush();
+    return { handler, transport, stream };
+  }
+  const immediate = (r: ProcessingResponse | undefined) => (r !== undefined && 'immediate_response' in r ? r.immediate_response : undefined);
+
+  it('before response headers: an ImmediateResponse 429 evicted with Retry-After, the stream closed, the observer told once', async () => {
+    const { handler, transport, stream } = await routed();
+    expect(handler.evict()).toBe(true);
+    expect(handler.lastObserver().ends).toEqual(['evicted']);
+    await flush();
+    const answer = immediate(transport.sent.at(-1));
+    expect(answer?.status.code).toBe(429);
+    const set = new Map(answer?.headers.set_headers.map((h) => [h.header.key, h.header.raw_value.toString('latin1')]));
+    expect(set.get('x-fairway-drop-reason')).toBe('evicted');
+    expect(set.get('retry-after')).toBe('1');
+    expect(transport.closes).toEqual(['end']);
+    // Envoy's late messages change nothing; a second eviction is declined.
+    stream.onMessage(respHeaders(false));
+    expect(handler.evict()).toBe(false);
+    expect(handler.lastObserver().ends).toEqual(['evicted']);
+  });
+
+  it('after response headers: sends the ImmediateResponse under `end` (Envoy resets the stream), declines under `spare`', async () => {
+    const ended = await routed('end');
+    ended.stream.onMessage(respHeaders(false));
+    expect(ended.handler.evict()).toBe(true);
+    await flush();
+    expect(immediate(ended.transport.sent.at(-1))?.status.code).toBe(429);
+
+    const spared = await routed('spare');
+    spared.stream.onMessage(respHeaders(false));
+    expect(spared.handler.evict()).toBe(false);
+    spared.stream.onMessage(respBody('x', true));
+    expect(spared.handler.lastObserver().ends).toEqual(['complete']);
+  });
+
+  it('never takes back a response that has completed', async () => {
+    const { handler, stream } = await routed();
+    stream.onMessage(respHeaders(false));
+    stream.onMessage(respBody('done', true));
+    expect(handler.evict()).toBe(false);
+    expect(handler.lastObserver().ends).toEqual(['complete']);
+  });
+});
 
 describe('ExtProcStream', () => {
   it('sends header then body answers in order, after the whole body', async () => {

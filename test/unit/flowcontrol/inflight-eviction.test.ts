@@ -168,6 +168,18 @@ describe('in-flight eviction', () => {
     await h.close();
   });
 
+  it('takes a live reconfiguration: disabled, nothing more is evicted; enabled again, it is', async () => {
+    const h = await fullOfBatch(4);
+    h.fc.reconfigure({ inflightEviction: { enabled: false } });
+    h.arrive(1, 1, 10, 'sync');
+    await h.step({ op: 'advance', ms: 50 });
+    expect(h.calls).toHaveLength(0);
+    h.fc.reconfigure({ inflightEviction: { enabled: true } });
+    await h.step({ op: 'advance', ms: 50 });
+    expect(h.calls).toHaveLength(1);
+    await h.close();
+  });
+
   it('rejects bad options with the field named', () => {
     expect(() => new EvictionHarness({ inflightEviction: { belowPriority: 0.5 } })).toThrow(/inflightEviction.belowPriority/);
     expect(() => new EvictionHarness({ inflightEviction: { maxPerSecond: 0 } })).toThrow(/inflightEviction.maxPerSecond/);

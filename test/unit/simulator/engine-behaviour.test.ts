@@ -155,6 +155,33 @@ describe('SimEngine behaviour (ci profile, virtual time)', () => {
     expect(engine.abort(id)).toBe(false);
   });
 
+  it('gives an aborted running request\'s batch slot and blocks to the next waiting request at the next step', () => {
+    const clock = new ManualClock();
+    const engine = new SimEngine({ profile: CI_PROFILE, clock });
+    const admitted: string[] = [];
+    engine.observe((e) => {
+      if (e.kind === 'admit') admitted.push(e.id);
+    });
+    const ids = Array.from({ length: CI_PROFILE.maxNumSeqs }, (_, i) =>
+      engine.submit({ id: `run-${i}`, promptTokens: 32, outputTokens: 2_000, maxTokens: 2_000 }),
+    );
+    const waiting = engine.submit({ id: 'waiting', promptTokens: 32, outputTokens: 500, maxTokens: 500 });
+    clock.advance(200);
+    expect(engine.stats()).toMatchObject({ running: CI_PROFILE.maxNumSeqs, waiting: 1 });
+    const usedBefore = engine.stats().usedBlocks;
+    // Aborted in the middle of a step: the step already formed keeps its length, the slot is free for the next one.
+    expect(engine.abort(ids[5] as string)).toBe(true);
+    expect(engine.stats().running).toBe(CI_PROFILE.maxNumSeqs - 1);
+    expect(engine.stats().usedBlocks).toBeLessThan(usedBefore);
+    clock.advance(50);
+    expect(admitted).toContain(waiting);
+    expect(engine.stats()).toMatchObject({ running: CI_PROFILE.maxNumSeqs, waiting: 0 });
+    const blocks = engine.inspectBlocks();
+    expect(blocks.heldByRequests).toBeLessThanOrEqual(blocks.used);
+    engine.close();
+    expect(engine.stats().usedBlocks).toBe(0);
+  });
+
   it('limits distinct LoRA adapters per batch to maxLoras without blocking other requests', () => {
     const clock = new ManualClock();
     const engine = new SimEngine({ profile: CI_PROFILE, clock, maxLoras: 1 });
