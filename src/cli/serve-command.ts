@@ -21,7 +21,8 @@ interface ServeOptions {
   poolNamespace?: string;
   poolGroup?: string;
   kubeconfig?: string;
-  haEnableLeaderElection?: boolean;
+  haEnableLeaderElection?: boolean | string;
+  modelServerType?: string;
   watchConfig?: boolean;
   watchConfigIntervalMs?: number;
 }
@@ -40,11 +41,17 @@ export function registerServeCommand(program: Command): void {
     .option('--pool-namespace <ns>', 'namespace of the pool (default: $NAMESPACE, else the pod\'s own, else default)')
     .option('--pool-group <group>', 'API group of the pool: inference.networking.k8s.io (v1) or inference.networking.x-k8s.io (v1alpha2)')
     .option('--kubeconfig <file>', 'kubeconfig file (default: in-cluster service account)')
-    .option('--ha-enable-leader-election', 'active-passive replicas: only the Lease holder serves')
+    .option('--ha-enable-leader-election [enabled]', 'active-passive replicas: only the Lease holder serves (=false turns it off)')
+    .option('--model-server-type <type>', 'metric names of the pool\'s model servers: vllm | sglang | trtllm')
     .option('--watch-config', 'also reload when the config file changes (e.g. a mounted ConfigMap)')
     .addOption(new Option('--watch-config-interval-ms <ms>', 'how often --watch-config checks the file').argParser(parsePositiveInt).default(2_000))
     .action(async (o: ServeOptions) => {
+      const le = o.haEnableLeaderElection;
+      if (le !== undefined && le !== true && le !== 'true' && le !== 'false') {
+        throw new Error(`--ha-enable-leader-election: expected true or false, got ${JSON.stringify(le)}`);
+      }
       const overrides = {
+        ...(o.modelServerType !== undefined ? { pool: { metrics: { engine: o.modelServerType } } } : {}),
         server: { grpcPort: o.grpcPort, healthPort: o.healthPort, metricsPort: o.metricsPort, proxyPort: o.proxyPort },
         logging: { level: o.logLevel },
         kubernetes: {
@@ -52,7 +59,7 @@ export function registerServeCommand(program: Command): void {
           poolNamespace: o.poolNamespace,
           poolGroup: o.poolGroup,
           kubeconfig: o.kubeconfig,
-          ...(o.haEnableLeaderElection === true ? { leaderElection: { enabled: true } } : {}),
+          ...(le !== undefined ? { leaderElection: { enabled: le === true || le === 'true' } } : {}),
         },
       };
       const load = (text: string, source: string): ReturnType<typeof parseConfig> => parseConfig(text, source, overrides);

@@ -34,7 +34,7 @@ export interface LeaderElectorOptions {
   readonly retryPeriodMs?: number;
   /** @default 0.2 */
   readonly retryJitter?: number;
-  /** A lease request slower than this counts as failed. @default retryPeriodMs */
+  /** A lease request slower than this counts as failed. @default max(retryPeriodMs, renewDeadlineMs / 2) */
   readonly requestTimeoutMs?: number;
   readonly clock?: Clock;
   /** Wall-clock milliseconds for the record's timestamps (informative only; expiry never reads them). @default Date.now */
@@ -76,7 +76,8 @@ export class LeaderElector {
     this.renewDeadlineMs = o.renewDeadlineMs ?? DEFAULT_RENEW_DEADLINE_MS;
     this.retryMs = o.retryPeriodMs ?? DEFAULT_RETRY_PERIOD_MS;
     this.jitter = o.retryJitter ?? DEFAULT_RETRY_JITTER;
-    this.timeoutMs = o.requestTimeoutMs ?? this.retryMs;
+    // Two attempts fit in the renew deadline even when the API server answers slowly.
+    this.timeoutMs = o.requestTimeoutMs ?? Math.max(this.retryMs, this.renewDeadlineMs / 2);
     if (o.identity === '') throw new InvalidArgumentError('identity', o.identity, 'a non-empty string');
     if (!(this.retryMs > 0)) throw new InvalidArgumentError('retryPeriodMs', this.retryMs, '> 0');
     if (!(this.renewDeadlineMs > this.retryMs)) {

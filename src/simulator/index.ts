@@ -49,3 +49,17 @@ export {
   type SimulatedEndpoint,
   DEFAULT_REPLICAS,
 } from './pool.js';
+export {
+  FakeKubeApi,
+  type FakeKubeApiOptions,
+  type ResourceType,
+  type PolicyRule,
+  type ApiCall,
+  type KubeObject,
+  PODS,
+  LEASES,
+  POOLS_V1,
+  POOLS_V1ALPHA2,
+  OBJECTIVES,
+} from './kube-api/kube-api-server.js';
+export { type PodOptions, pod, inferencePoolV1, inferencePoolV1alpha2, inferenceObjective } from './kube-api/kube-objects.js';

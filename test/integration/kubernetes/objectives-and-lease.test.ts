@@ -110,7 +110,7 @@ describe('KubernetesLeaseStore', () => {
 
   it('two electors on the real wire protocol: one leads, the other takes over when it stops', async () => {
     const clients = makeKubeClients(api.kubeConfig());
-    const timings = { leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 100 };
+    const timings = { leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 100 };
     const a = new LeaderElector({ store: new KubernetesLeaseStore(clients, NS, 'l'), identity: 'a', ...timings });
     a.start();
     await waitFor('a leads', () => a.isLeader(), 5_000);

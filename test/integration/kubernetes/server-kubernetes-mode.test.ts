@@ -145,7 +145,7 @@ describe('FairwayServer in Kubernetes mode', () => {
     await api.start();
     cleanups.push(() => api.stop());
     seedPool(api);
-    const le = { leaderElection: { enabled: true, leaseDurationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 100 } };
+    const le = { leaderElection: { enabled: true, leaseDurationMs: 3_000, renewDeadlineMs: 2_000, retryPeriodMs: 100 } };
     const first = await startFairway(api, le, 'first');
     await waitFor('first leads', async () => (await readyz(first)) === 200, 5_000);
     const second = await startFairway(api, le, 'second');
