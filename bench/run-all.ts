@@ -4,6 +4,7 @@ import { cpus } from 'node:os';
 import { run as datalayer } from './datalayer/run.js';
 import { run as engine } from './engine/run.js';
 import { run as extproc } from './extproc/run.js';
+import { run as kubernetes } from './kubernetes/run.js';
 import { run as scenarios } from './scenarios/run.js';
 import { run as scheduler } from './scheduler/run.js';
 import { run as simulator } from './simulator/run.js';
@@ -15,6 +16,7 @@ const suites: [string, () => Promise<object>][] = [
   ['datalayer', datalayer],
   ['simulator', simulator],
   ['extproc', extproc],
+  ['kubernetes', () => kubernetes({ seconds: quick ? 5 : 10 })],
   ['scenarios', () => scenarios({ quick })],
 ];
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice('--only='.length).split(',');

@@ -124,7 +124,13 @@ export class PoolMonitor {
     let index = 0;
     for (const [id, spec] of wanted) {
       const member = this.members.get(id);
+      // A source that republishes unchanged specs as the same objects (the Kubernetes source does) costs a lookup.
+      if (member !== undefined && member.spec === spec) {
+        index++;
+        continue;
+      }
       if (member !== undefined && scrapeConfigEqual(member.spec, spec)) {
+        this.members.set(id, { spec, scraper: member.scraper });
         this.store.upsert(spec); // labels may have changed; metrics are kept
       } else {
         if (member !== undefined) this.removeMember(id);

@@ -69,8 +69,10 @@ export class PoolStore implements PoolView {
   /** Adds an endpoint (no metrics yet, stale) or updates its labels; returns its id. */
   upsert(spec: EndpointSpec): string {
     const id = endpointId(spec.host, spec.port);
-    const labels = Object.freeze({ ...(spec.labels ?? {}) });
     const entry = this.entries.get(id);
+    // Unchanged labels (the common case on a resync) allocate nothing.
+    if (entry !== undefined && sameLabels(entry.snapshot.labels, spec.labels ?? {})) return id;
+    const labels = Object.freeze({ ...(spec.labels ?? {}) });
     if (entry === undefined) {
       const snapshot: EndpointSnapshot = Object.freeze({
         id,
@@ -82,10 +84,8 @@ export class PoolStore implements PoolView {
         stale: true,
       });
       this.entries.set(id, { snapshot, staleTimer: undefined });
-    } else if (!sameLabels(entry.snapshot.labels, labels)) {
-      entry.snapshot = Object.freeze({ ...entry.snapshot, labels });
     } else {
-      return id;
+      entry.snapshot = Object.freeze({ ...entry.snapshot, labels });
     }
     this.publish();
     return id;
