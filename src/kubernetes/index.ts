@@ -29,6 +29,9 @@ export {
   ResourceWatch,
   type ResourceWatchOptions,
   type WatchedResource,
+  type WatchTuning,
+  type WatchContext,
+  sharedWatchOptions,
   DEFAULT_BACKOFF_INITIAL_MS,
   DEFAULT_BACKOFF_MAX_MS,
   DEFAULT_WATCH_TIMEOUT_SECONDS,
@@ -37,7 +40,6 @@ export {
   InferencePoolEndpointSource,
   type InferencePoolSourceOptions,
   type PoolRef,
-  type WatchTuning,
 } from './inference-pool-source.js';
 export { InferenceObjectiveSource, type ObjectiveSourceOptions } from './objective-source.js';
 export {

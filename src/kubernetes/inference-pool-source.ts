@@ -6,13 +6,7 @@ import { type EndpointSource, type EndpointSpec, endpointId } from '../datalayer
 import { type KubeClients, asList } from './kube-clients.js';
 import { type EndpointMappingOptions, podEndpoints } from './pool-endpoints.js';
 import { type PodInfo, type PoolSpec, objectKey, parseInferencePool, parsePod, poolVersionOf } from './resources.js';
-import { ResourceWatch, type ResourceWatchOptions } from './resource-watch.js';
-
-/** Watch tuning shared by every watch (backoff, timeouts); tests shorten them. */
-export type WatchTuning = Pick<
-  ResourceWatchOptions,
-  'backoffInitialMs' | 'backoffMaxMs' | 'watchTimeoutSeconds' | 'watchdogGraceMs'
->;
+import { ResourceWatch, type WatchTuning, sharedWatchOptions } from './resource-watch.js';
 
 export interface PoolRef {
   readonly name: string;
@@ -56,16 +50,7 @@ export class InferencePoolEndpointSource implements EndpointSource {
     this.logger = (o.logger ?? noopLogger).child({ pool: `${o.pool.namespace}/${o.pool.name}` });
     const { clients, pool } = o;
     const version = poolVersionOf(pool.group);
-    const common = {
-      kubeConfig: clients.config,
-      clock: o.clock,
-      random: o.random,
-      logger: this.logger,
-      backoffInitialMs: o.backoffInitialMs,
-      backoffMaxMs: o.backoffMaxMs,
-      watchTimeoutSeconds: o.watchTimeoutSeconds,
-      watchdogGraceMs: o.watchdogGraceMs,
-    };
+    const common = sharedWatchOptions({ ...o, kubeConfig: clients.config }, this.logger);
     const fieldSelector = `metadata.name=${pool.name}`;
     this.poolWatch = new ResourceWatch({
       ...common,

@@ -3,10 +3,10 @@
 // the next request at once; what is queued keeps the priority it was admitted with.
 import { type Clock, type Logger, type Random, noopLogger } from '../core/index.js';
 import { KubernetesResourceMissingError } from './api-errors.js';
-import { type PoolRef, type WatchTuning } from './inference-pool-source.js';
+import { type PoolRef } from './inference-pool-source.js';
 import { type KubeClients, asList } from './kube-clients.js';
 import { OBJECTIVE_GROUP, OBJECTIVE_VERSION, objectKey, parseInferenceObjective } from './resources.js';
-import { ResourceWatch } from './resource-watch.js';
+import { ResourceWatch, type WatchTuning, sharedWatchOptions } from './resource-watch.js';
 
 export interface ObjectiveSourceOptions extends WatchTuning {
   readonly clients: KubeClients;
@@ -29,14 +29,7 @@ export class InferenceObjectiveSource {
     this.logger = (o.logger ?? noopLogger).child({ pool: `${o.pool.namespace}/${o.pool.name}` });
     const namespace = o.pool.namespace;
     this.watch = new ResourceWatch({
-      kubeConfig: o.clients.config,
-      clock: o.clock,
-      random: o.random,
-      logger: this.logger,
-      backoffInitialMs: o.backoffInitialMs,
-      backoffMaxMs: o.backoffMaxMs,
-      watchTimeoutSeconds: o.watchTimeoutSeconds,
-      watchdogGraceMs: o.watchdogGraceMs,
+      ...sharedWatchOptions({ ...o, kubeConfig: o.clients.config }, this.logger),
       path: `/apis/${OBJECTIVE_GROUP}/${OBJECTIVE_VERSION}/namespaces/${namespace}/inferenceobjectives`,
       list: async () =>
         asList(

@@ -19,6 +19,30 @@ export const DEFAULT_WATCH_TIMEOUT_SECONDS = 300;
 /** A watch that delivered nothing (not even a bookmark) for this long past its timeout is restarted. */
 export const DEFAULT_WATCHDOG_GRACE_MS = 60_000;
 
+/** Watch tuning shared by every watch (back-off, timeouts); tests shorten them. */
+export type WatchTuning = Pick<ResourceWatchOptions, 'backoffInitialMs' | 'backoffMaxMs' | 'watchTimeoutSeconds' | 'watchdogGraceMs'>;
+
+/** What the watches of one pool share. */
+export interface WatchContext extends WatchTuning {
+  readonly kubeConfig: KubeConfig;
+  readonly clock?: Clock;
+  readonly random?: Random;
+}
+
+/** The options every watch of one pool has in common. */
+export function sharedWatchOptions(c: WatchContext, logger: Logger): WatchContext & { readonly logger: Logger } {
+  return {
+    kubeConfig: c.kubeConfig,
+    clock: c.clock,
+    random: c.random,
+    logger,
+    backoffInitialMs: c.backoffInitialMs,
+    backoffMaxMs: c.backoffMaxMs,
+    watchTimeoutSeconds: c.watchTimeoutSeconds,
+    watchdogGraceMs: c.watchdogGraceMs,
+  };
+}
+
 /** Names the resource in logs and in RBAC errors. */
 export interface WatchedResource {
   readonly resource: string;
