@@ -81,7 +81,9 @@ describe('proxy mode', () => {
 
   it('streams an SSE completion chunk by chunk and accounts its usage', async () => {
     const res = await post(
-      completionBody({ max_tokens: 10, ignore_eos: true, stream: true, stream_options: { include_usage: true } }),
+      // 40 tokens (~300 ms of decode steps): long enough that a loaded machine cannot coalesce the whole stream
+      // into one read, so "more than one chunk" still proves the proxy relays as it receives.
+      completionBody({ max_tokens: 40, ignore_eos: true, stream: true, stream_options: { include_usage: true } }),
       { 'x-gateway-inference-fairness-id': 'proxy-sse' },
     );
     expect(res.statusCode).toBe(200);
@@ -97,10 +99,10 @@ describe('proxy mode', () => {
     const events = text.split('\n\n').filter((e) => e.startsWith('data: '));
     expect(events.at(-1)).toBe('data: [DONE]');
     const payloads = events.slice(0, -1).map((e) => JSON.parse(e.slice(6)) as { choices: unknown[]; usage?: { prompt_tokens: number; completion_tokens: number } });
-    expect(payloads.filter((p) => p.choices.length > 0)).toHaveLength(10);
+    expect(payloads.filter((p) => p.choices.length > 0)).toHaveLength(40);
     const usage = payloads.at(-1)?.usage;
-    expect(usage?.completion_tokens).toBe(10);
-    await waitFor('the served tokens of proxy-sse', async () => (await servedTokens('proxy-sse')) === (usage?.prompt_tokens ?? NaN) + 10);
+    expect(usage?.completion_tokens).toBe(40);
+    await waitFor('the served tokens of proxy-sse', async () => (await servedTokens('proxy-sse')) === (usage?.prompt_tokens ?? NaN) + 40);
   });
 
   it('releases everything, upstream included, when the client goes away mid-stream', async () => {
