@@ -5,7 +5,7 @@ import tseslint from 'typescript-eslint';
 const LAYERS = [
   'core', 'config', 'datalayer', 'saturation', 'flowcontrol', 'scheduler',
   'gateway', 'extproc', 'proxy', 'observability', 'server', 'cli', 'simulator', 'loadgen',
-  'kubernetes',
+  'kubernetes', 'sharedstate',
 ];
 
 /** What each layer may import from our own code (besides itself). */
@@ -19,7 +19,8 @@ const ALLOWED = {
   gateway: ['core', 'flowcontrol', 'scheduler', 'datalayer'],
   extproc: ['core', 'gateway'],
   proxy: ['core', 'gateway'],
-  observability: ['core', 'flowcontrol', 'scheduler', 'datalayer', 'saturation', 'gateway'],
+  observability: ['core', 'flowcontrol', 'scheduler', 'datalayer', 'saturation', 'gateway', 'sharedstate'],
+  sharedstate: ['core', 'flowcontrol', 'datalayer'],
   simulator: ['core'],
   loadgen: ['core'],
   // Adapters over @kubernetes/client-node: they implement datalayer's EndpointSource; clients come from server.

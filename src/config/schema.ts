@@ -166,6 +166,25 @@ export const ConfigSchema = z.strictObject({
         }),
     })
     .prefault({}),
+  /**
+   * Several replicas of one pool share fairness counters, in-flight counts, scrapes and pool-wide limits:
+   * `local` shares nothing (one process; or, under `serve --workers N`, the workers of one host through their
+   * primary); `redis` shares through a Redis server, Sentinel group or Cluster.
+   */
+  sharedState: z
+    .strictObject({
+      backend: z.enum(['local', 'redis']).default('local'),
+      url: z.string().min(1).default('redis://127.0.0.1:6379'),
+      /** Every key of the pool starts with it; the {hash tag} keeps them in one Redis Cluster slot. */
+      keyPrefix: z
+        .string()
+        .regex(/\{[^{}]+\}/, 'must contain a {hash tag} so every key of the pool lives in one Redis Cluster slot')
+        .default('{fairway}:'),
+      syncIntervalMs: positive.max(10_000).default(20),
+      /** This replica's id in the pool. @default host name and process id */
+      replicaId: z.string().min(1).optional(),
+    })
+    .prefault({}),
   logging: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') }).prefault({}),
   tracing: z
     .strictObject({

@@ -1,7 +1,7 @@
 // The live bands and flows: created on demand, collected when idle, bounded in number. Static bands stay.
 import Denque from 'denque';
 import { type Clock, type TimerHandle } from '../core/index.js';
-import { Band } from './band.js';
+import { Band, type BandHooks } from './band.js';
 import { Flow } from './flow.js';
 import { type ResolvedOptions } from './options.js';
 
@@ -34,8 +34,9 @@ export class BandSet {
   constructor(
     private options: ResolvedOptions,
     private readonly clock: Clock,
+    private readonly hooks: BandHooks = { wake: () => {} },
   ) {
-    for (const settings of options.staticBands) this.bands.set(settings.priority, new Band(settings));
+    for (const settings of options.staticBands) this.bands.set(settings.priority, new Band(settings, hooks));
     this.reorder();
   }
 
@@ -86,7 +87,7 @@ export class BandSet {
     const existing = this.bands.get(priority);
     if (existing !== undefined) return existing;
     if (this.dynamicBands >= this.options.maxBands && !this.collectIdleBand()) return undefined;
-    const band = new Band(this.options.bandFor(priority));
+    const band = new Band(this.options.bandFor(priority), this.hooks);
     band.idleSince = this.clock.now();
     this.bands.set(priority, band);
     this.dynamicBands++;
@@ -172,7 +173,10 @@ export class BandSet {
     this.cleared = true;
     if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
     this.sweepTimer = undefined;
-    for (const band of this.bands.values()) for (const flow of band.flows.values()) flow.collected = true;
+    for (const band of this.bands.values()) {
+      for (const flow of band.flows.values()) flow.collected = true;
+      band.fairness.close?.();
+    }
     this.idleFlows.clear();
   }
 
@@ -181,6 +185,7 @@ export class BandSet {
     flow.idleListed = false;
     flow.collected = true;
     flow.band.flows.delete(flow.fairnessId);
+    flow.band.fairness.flowCollected?.(flow);
     this.flowCount--;
     if (flow.band.flows.size === 0) {
       flow.band.idleSince = this.clock.now();
@@ -201,6 +206,7 @@ export class BandSet {
   }
 
   private removeBand(band: Band): void {
+    band.fairness.close?.();
     this.bands.delete(band.priority);
     this.dynamicBands--;
     this.reorder();

@@ -1,4 +1,5 @@
 // A priority band: the flows of one priority, their fairness state, limits, and the band's arrival-order list.
+import { type FairnessExchange } from './fairness-exchange.js';
 import { type Flow } from './flow.js';
 import { FlowLengths } from './flow-lengths.js';
 import { ItemList, ItemSlot } from './item-lists.js';
@@ -31,6 +32,16 @@ export interface BandSettings {
 
 export type BandOverflow = 'fair-share' | 'reject';
 
+/** What a band's fairness state may reach outside the band. */
+export interface BandHooks {
+  /** Replicas sharing fairness: policies that support it join the band's exchange. */
+  readonly exchange?: FairnessExchange;
+  /** Asks the controller for a dispatch cycle. */
+  readonly wake: () => void;
+}
+
+const NO_HOOKS: BandHooks = { wake: () => {} };
+
 export class Band {
   readonly flows = new Map<string, Flow>();
   readonly fairness: FairnessState;
@@ -54,9 +65,14 @@ export class Band {
    */
   settings: BandSettings;
 
-  constructor(settings: BandSettings) {
+  constructor(settings: BandSettings, hooks: BandHooks = NO_HOOKS) {
     this.settings = settings;
-    this.fairness = settings.fairness.newState({ ordering: settings.ordering });
+    this.fairness = settings.fairness.newState({
+      ordering: settings.ordering,
+      priority: settings.priority,
+      exchange: hooks.exchange,
+      wake: hooks.wake,
+    });
     this.lengths = settings.overflow === 'fair-share' ? new FlowLengths() : undefined;
   }
 

@@ -105,7 +105,7 @@ export class FlowController {
     this.observer = options.observer ?? noopFlowControlObserver;
     this.observing = this.observer !== noopFlowControlObserver;
     this.saturation = options.saturation;
-    this.bands = new BandSet(this.options, this.clock);
+    this.bands = new BandSet(this.options, this.clock, { exchange: options.fairnessExchange, wake: () => this.kick() });
     this.outbox = new Outbox(this.clock, this.logger, this.options.maxDispatchesPerCycle, () => this.checkDrained());
     this.expiry = new ExpiryTracker(this.clock, (item) => this.evictNow(item, 'ttl'));
     this.evictions = new InflightEvictionIndex(this.options.inflightEviction, this.clock.now());
@@ -174,8 +174,15 @@ export class FlowController {
 
     // Fast path: nothing is waiting, so dispatching now cannot overtake anyone, and no per-tenant state is needed.
     // Not from inside another engine operation (an onDispatch hook that enqueues): that one is queued and
-    // dispatched by a cycle, so a chain of such hooks cannot grow the stack.
-    if (this.queued === 0 && !this.inCycle && !this.outbox.nested && this.saturation.saturation() < band.ceiling) {
+    // dispatched by a cycle, so a chain of such hooks cannot grow the stack. Not while another replica sharing
+    // fairness has work queued in the band: then this request must be charged, and may have to wait its turn.
+    if (
+      this.queued === 0 &&
+      !this.inCycle &&
+      !this.outbox.nested &&
+      this.saturation.saturation() < band.ceiling &&
+      band.fairness.contended?.() !== true
+    ) {
       this.bands.flowlessLeaseBegan(band);
       const lease = new FlowLease(band, request.fairnessId, request.estimatedCost, now, this.releaser);
       this.dispatch(lease, request, options, 0, onOutcome);
@@ -509,7 +516,10 @@ export class FlowController {
         }
         const item = band.fairness.pick()?.queue.peek();
         if (item === undefined) {
-          this.logger.error({ priority: band.priority }, 'band has queued requests but no active flow; skipping cycle');
+          // A band sharing fairness with other replicas holds while the pool's capacity is owed to a tenant queued
+          // elsewhere: like a closed gate (the head-of-line rule), it waits for the next sync or the fallback timer.
+          if (band.fairness.holding?.() === true) this.armFallback();
+          else this.logger.error({ priority: band.priority }, 'band has queued requests but no active flow; skipping cycle');
           break;
         }
         if (now >= item.expiresAt) {

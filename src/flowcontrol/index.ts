@@ -33,6 +33,13 @@ export {
   EvictionEntry,
 } from './inflight-eviction.js';
 export {
+  type FairnessExchange,
+  type FairnessBandSource,
+  type FairnessBandPeers,
+  type OwnTenantRecord,
+  type PeerTenantState,
+} from './fairness-exchange.js';
+export {
   type FlowControllerOptions,
   type BandConfig,
   type BandTemplate,
@@ -60,3 +67,4 @@ export { HeapQueue } from './queue/heap-queue.js';
 export { QueueItem } from './queue-item.js';
 export { Flow } from './flow.js';
 export { Band, type BandSettings } from './band.js';
+export { SharedWeightedFairState } from './policies/fairness/weighted-fair-shared.js';

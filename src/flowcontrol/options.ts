@@ -10,6 +10,7 @@ import {
   type InflightEvictionOptions,
   type ResolvedEvictionOptions,
 } from './inflight-eviction.js';
+import { type FairnessExchange } from './fairness-exchange.js';
 import { type FlowControlObserver } from './observer.js';
 import { type ArbitrationPolicy } from './policies/arbitration/arbitration-policy.js';
 import { arbitrationPolicies } from './policies/arbitration/registry.js';
@@ -109,6 +110,12 @@ export interface FlowControllerOptions {
   readonly inflightEviction?: InflightEvictionOptions;
   readonly fairnessRegistry?: Registry<FairnessPolicy>;
   readonly orderingRegistry?: Registry<OrderingPolicy>;
+  /**
+   * Replicas of one pool share weighted-fair counters through this exchange (src/sharedstate), so a tenant's
+   * fair share holds across replicas; absent, fairness is this process's alone. Policies other than
+   * `weighted-fair` ignore it.
+   */
+  readonly fairnessExchange?: FairnessExchange;
 }
 
 export interface ResolvedOptions {

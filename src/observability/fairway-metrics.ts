@@ -15,6 +15,8 @@ import { EvictionMetrics } from './eviction-metrics.js';
 import { registerFlowControlGauges } from './flow-control-gauges.js';
 import { goQueueOutcome } from './go-outcome.js';
 import { jainIndex } from './jain-index.js';
+import { type ExchangeObserver, type ExchangeStats } from '../sharedstate/index.js';
+import { registerSharedStateMetrics } from './shared-state-gauges.js';
 import { type MetricContext } from './metric-context.js';
 import { BUCKETS, FAIRWAY_METRICS, GO_METRICS } from './metric-names.js';
 import { registerPoolGauges } from './pool-gauges.js';
@@ -273,6 +275,11 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     }
     this.detectors.push(detector);
     if (this.detectors.length === 1) registerSaturationGauges(this.ctx, this.detectors);
+  }
+
+  /** Shared-state gauges (up, peers, scrape leadership) and sync-round metrics; returns the exchange's observer. */
+  bindSharedState(stats: () => ExchangeStats | undefined): ExchangeObserver {
+    return registerSharedStateMetrics(this.ctx, stats);
   }
 
   /** Pool averages (KV cache, server queue) and endpoint count, read from `pool.current()` at each scrape. Once. */

@@ -47,6 +47,11 @@ export const FAIRWAY_METRICS = {
   inflightEvictionsDeclined: 'fairway_inflight_evictions_declined_total',
   /** Dispatched requests that may still be evicted in flight (sheddable, not yet chosen), read at scrape time. */
   evictableInflight: 'fairway_evictable_inflight_requests',
+  sharedStateUp: 'fairway_shared_state_up',
+  sharedStatePeers: 'fairway_shared_state_peers',
+  sharedStateScrapeLeader: 'fairway_shared_state_scrape_leader',
+  sharedStateRounds: 'fairway_shared_state_rounds_total',
+  sharedStateRoundDuration: 'fairway_shared_state_round_duration_seconds',
 } as const;
 
 /** Histogram buckets, in the Go reference's units (seconds, tokens) so quantile queries line up. */

@@ -13,7 +13,9 @@ import { ControlPlaneMetrics, FairwayMetrics } from '../observability/index.js';
 import { ProxyServer } from '../proxy/index.js';
 import { type SaturationDetector, SwappableSaturationDetector, createSaturationDetectorRegistry } from '../saturation/index.js';
 import { DEFAULT_PROFILE_CONFIG, Scheduler, buildProfile, createPrefixHasher } from '../scheduler/index.js';
+import { type ExchangeTransport } from '../sharedstate/index.js';
 import { AdminHttpServer } from './admin-http-server.js';
+import { type SharedStateParts, buildSharedState } from './shared-state.js';
 import { KubernetesMode } from './kubernetes-mode.js';
 import { type Leadership, alwaysLeader } from './leadership.js';
 import { type ReloadReport, applyLiveConfig, flowControlOptions, identityOptions } from './live-config.js';
@@ -31,6 +33,8 @@ export interface FairwayServerDeps {
   readonly watchTuning?: WatchTuning;
   /** Kubernetes mode: the leader-election identity. @default pod name + random suffix */
   readonly leaderIdentity?: string;
+  /** Shared-state transport supplied by the caller (a worker of `serve --workers`); else from `sharedState`. */
+  readonly sharedStateTransport?: ExchangeTransport;
 }
 
 export interface ListeningPorts {
@@ -63,6 +67,8 @@ export class FairwayServer {
   readonly kubernetes: KubernetesMode | undefined;
   readonly leadership: Leadership;
   readonly objectives: ObjectivePriorities;
+  /** Present when replicas share state (`sharedState.backend: redis`, or a worker of `serve --workers`). */
+  readonly shared: SharedStateParts | undefined;
   private readonly staticSource: StaticEndpointSource | undefined;
   private readonly health: HealthService;
   private readonly admin: AdminHttpServer;
@@ -87,6 +93,12 @@ export class FairwayServer {
     this.clock = deps.clock ?? systemClock;
     this.registry = deps.registry ?? new PromRegistry();
     this.metrics = new FairwayMetrics(this.registry, { clock: this.clock });
+    this.shared = buildSharedState(config, {
+      clock: this.clock,
+      logger: this.logger.child({ subsystem: 'sharedstate' }),
+      observer: this.metrics.bindSharedState(() => this.shared?.exchange.stats()),
+      transport: deps.sharedStateTransport,
+    });
     if (config.kubernetes.poolName !== undefined) {
       this.kubernetes = new KubernetesMode(config.kubernetes, {
         clients: deps.kubeClients,
@@ -127,6 +139,7 @@ export class FairwayServer {
       logger: this.logger.child({ subsystem: 'flowcontrol' }),
       observer: this.metrics,
       ...flowControlOptions(config),
+      fairnessExchange: this.shared?.fairness,
     });
     this.metrics.bindFlowControl(() => this.flowControl.stats());
     this.metrics.bindSaturation(this.saturation);
@@ -260,6 +273,7 @@ export class FairwayServer {
     }));
     const handler = this.kubernetes?.elector !== undefined ? this.leaderOnly(pipeline) : pipeline;
     this.flowControl.start();
+    this.shared?.exchange.start();
     await this.monitor.start();
     // Watches list before the ports open, so an RBAC denial fails the start with a message naming the verb.
     await this.kubernetes?.start();
@@ -319,6 +333,7 @@ export class FairwayServer {
     await this.health.close(500);
     await this.kubernetes?.close();
     await this.monitor.close();
+    await this.shared?.close();
     this.saturation.close();
     await this.admin.close();
     this.logger.info({}, 'fairway stopped');

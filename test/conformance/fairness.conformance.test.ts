@@ -6,7 +6,7 @@ import { makeFlow, makeItem } from '../support/queue-items.js';
 
 describe.each(fairnessPolicies.names())('fairness policy %s', (name) => {
   const policy = fairnessPolicies.get(name);
-  const newState = () => policy.newState({ ordering: orderingPolicies.get('fcfs') });
+  const newState = () => policy.newState({ ordering: orderingPolicies.get('fcfs'), priority: 0, wake: () => {} });
 
   it('picks nothing when no flow is active', () => {
     expect(newState().pick()).toBeUndefined();
@@ -79,7 +79,7 @@ describe.each(fairnessPolicies.names())('fairness policy %s', (name) => {
 
 describe('weighted-fair correction', () => {
   it('a flow whose actual cost exceeded its estimate waits while the other catches up', () => {
-    const state = fairnessPolicies.get('weighted-fair').newState({ ordering: orderingPolicies.get('fcfs') });
+    const state = fairnessPolicies.get('weighted-fair').newState({ ordering: orderingPolicies.get('fcfs'), priority: 0, wake: () => {} });
     const a = makeFlow('a', 0);
     const b = makeFlow('b', 1);
     for (const f of [a, b]) {

@@ -18,10 +18,14 @@
 // used while nothing waited shifts its place at each activation by at most C. The bound above holds unchanged,
 // because while a flow is backlogged nothing takes the fast path.
 //
+// Across replicas (a FairnessExchange is configured) see weighted-fair-shared.ts: same counters summed over the
+// pool, a hold rule, and a bound that adds what the sync interval lets the replicas miss of each other.
+//
 // Complexity: O(log active flows) per activate, deactivate, pick and charge (an indexed heap).
 import { type Flow } from '../../flow.js';
 import { type FairnessPolicy, type FairnessState } from './fairness-policy.js';
 import { newFlowHeap } from './flow-heap.js';
+import { SharedWeightedFairState } from './weighted-fair-shared.js';
 
 class WeightedFairState implements FairnessState {
   private readonly heap = newFlowHeap(
@@ -65,5 +69,6 @@ class WeightedFairState implements FairnessState {
 
 export const weightedFairFairness: FairnessPolicy = {
   name: 'weighted-fair',
-  newState: () => new WeightedFairState(),
+  // Replicas sharing state (FlowControllerOptions.fairnessExchange) get the pool-wide variant and its bound.
+  newState: (ctx) => (ctx.exchange !== undefined ? new SharedWeightedFairState(ctx.exchange, ctx.priority, ctx.wake) : new WeightedFairState()),
 };

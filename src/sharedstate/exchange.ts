@@ -1,0 +1,336 @@
+// The shared-state exchange: every sync interval, one round trip writes this replica's own data (what its
+// channels changed) and reads the other live replicas' data, which the channels turn into the views their
+// consumers read synchronously. Nothing on a request's path ever waits for it.
+//
+// Faults. A round that fails, or does not answer within the round timeout, turns the replica local-only at once
+// (logged once, `up` false): channels keep the others' last figures where that keeps keys stable but stop
+// counting anyone as waiting elsewhere. The next round that succeeds rewrites all own data (so a store that
+// restarted empty, or that expired this replica's data while it was paused, gets it back whole, never twice) and
+// the replica rejoins. Own data carries a TTL of `ttlIntervals` sync intervals, so a replica that dies or stops
+// drops out of every other replica's view within that many intervals.
+import { type Clock, type Logger, type TimerHandle, noopLogger, requirePositive, systemClock } from '../core/index.js';
+import { CHANNEL_SEPARATOR, type ExchangeTransport, type RoundReply, type RoundRequest } from './transport.js';
+
+/** @default 20 ms */
+export const DEFAULT_SYNC_INTERVAL_MS = 20;
+/** A replica's data outlives its last round by this many intervals (the heartbeat TTL). @default 3 */
+export const DEFAULT_TTL_INTERVALS = 3;
+
+/** One consumer's part of the replica's data: fields under its id. */
+export interface ExchangeChannel {
+  /** Short id, no `|` (e.g. `w` for weighted-fair counters). */
+  readonly id: string;
+  /** Own fields changed since the last call (set / deleted), or every field when `all`. */
+  collect(all: boolean): ChannelWrites;
+  /** The other replicas' fields of this channel after a round, or the frozen last view when the exchange is down. */
+  apply(view: PeerView): void;
+}
+
+export interface ChannelWrites {
+  readonly set: ReadonlyMap<string, string>;
+  readonly del: readonly string[];
+}
+
+/** What a channel learns after each round. */
+export interface PeerView {
+  /** False while local-only: `peers` is then the last view before the failure. */
+  readonly connected: boolean;
+  /** Each live peer's fields of this channel (channel-local field names). */
+  readonly peers: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Peers whose fields of this channel may have changed since the previous apply (joined, changed, left). */
+  readonly changed: ReadonlySet<string>;
+  /** Converts a time of the pool's common base (the store's clock) to this replica's clock, and back. */
+  toLocal(sharedMs: number): number;
+  toShared(localMs: number): number;
+}
+
+export interface ExchangeStats {
+  readonly origin: string;
+  readonly up: boolean;
+  readonly peers: number;
+  readonly rounds: number;
+  readonly failedRounds: number;
+  /** Who holds the exchange's lease (scrape leadership), as of the last round. */
+  readonly leaseHolder: string | undefined;
+}
+
+/** Observability port with a no-op default. */
+export interface ExchangeObserver {
+  onRound(durationMs: number, ok: boolean): void;
+}
+
+export interface SharedStateExchangeOptions {
+  readonly transport: ExchangeTransport;
+  /** This replica's id; unique in the pool (e.g. host name and process id). */
+  readonly origin: string;
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** @default noopLogger */
+  readonly logger?: Logger;
+  /** @default 20 */
+  readonly syncIntervalMs?: number;
+  /** @default 3 */
+  readonly ttlIntervals?: number;
+  /** A round still unanswered after this long counts as failed. @default half the sync interval */
+  readonly roundTimeoutMs?: number;
+  readonly observer?: ExchangeObserver;
+}
+
+interface Peer {
+  version: string;
+  /** Fields by channel id, then channel-local field name. */
+  channels: Map<string, Map<string, string>>;
+}
+
+const EMPTY_FIELDS: ReadonlyMap<string, string> = new Map();
+
+export class SharedStateExchange {
+  readonly origin: string;
+  readonly syncIntervalMs: number;
+  readonly ttlMs: number;
+  private readonly transport: ExchangeTransport;
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly roundTimeoutMs: number;
+  private readonly observer: ExchangeObserver | undefined;
+  private readonly channels = new Map<string, ExchangeChannel>();
+  private readonly peers = new Map<string, Peer>();
+  private up = false;
+  private needFull = true;
+  private fullWrites = 0;
+  private rounds = 0;
+  private failedRounds = 0;
+  /** Round in flight: its number, so a late answer to a timed-out round is ignored. */
+  private pending: number | undefined;
+  private roundSeq = 0;
+  private timer: TimerHandle | undefined;
+  private state: 'new' | 'running' | 'closed' = 'new';
+  /** sharedTime - localTime, from the last round (error: half its round trip). */
+  private offsetMs = 0;
+  private lease: { name: string; ttlMs: number; want: boolean } | undefined;
+  private leaseHolder: string | undefined;
+  private readonly idle: Set<() => void> = new Set();
+
+  constructor(options: SharedStateExchangeOptions) {
+    this.transport = options.transport;
+    this.origin = options.origin;
+    if (this.origin.length === 0) throw new Error('shared state origin must not be empty');
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? noopLogger;
+    this.syncIntervalMs = requirePositive('syncIntervalMs', options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS);
+    this.ttlMs = this.syncIntervalMs * requirePositive('ttlIntervals', options.ttlIntervals ?? DEFAULT_TTL_INTERVALS);
+    this.roundTimeoutMs = requirePositive('roundTimeoutMs', options.roundTimeoutMs ?? this.syncIntervalMs / 2);
+    this.observer = options.observer;
+  }
+
+  /** Adds a consumer's channel; ids must be unique. Register before `start()`. */
+  register(channel: ExchangeChannel): void {
+    if (channel.id.includes(CHANNEL_SEPARATOR) || this.channels.has(channel.id)) {
+      throw new Error(`shared state channel id ${JSON.stringify(channel.id)} is taken or contains "${CHANNEL_SEPARATOR}"`);
+    }
+    this.channels.set(channel.id, channel);
+  }
+
+  /** Asks for (or gives up) the named lease at each round; `leaseHolder` says who holds it. */
+  setLease(name: string, want: boolean): void {
+    this.lease = { name, ttlMs: this.ttlMs, want };
+  }
+
+  get isUp(): boolean {
+    return this.up;
+  }
+
+  get currentLeaseHolder(): string | undefined {
+    return this.up ? this.leaseHolder : undefined;
+  }
+
+  stats(): ExchangeStats {
+    return {
+      origin: this.origin,
+      up: this.up,
+      peers: this.up ? this.peers.size : 0,
+      rounds: this.rounds,
+      failedRounds: this.failedRounds,
+      leaseHolder: this.currentLeaseHolder,
+    };
+  }
+
+  toLocal(sharedMs: number): number {
+    return sharedMs - this.offsetMs;
+  }
+
+  toShared(localMs: number): number {
+    return localMs + this.offsetMs;
+  }
+
+  /** Starts syncing at once, then every interval. Idempotent. */
+  start(): void {
+    if (this.state !== 'new') return;
+    this.state = 'running';
+    this.tick();
+  }
+
+  /** Resolves after the next round completes (or fails): for tests and for a first view at start-up. */
+  nextRound(): Promise<void> {
+    return new Promise((resolve) => this.idle.add(resolve));
+  }
+
+  /** Stops syncing and withdraws own data (best effort). Idempotent. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    const wasRunning = this.state === 'running';
+    this.state = 'closed';
+    if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
+    this.timer = undefined;
+    this.settleIdle();
+    if (!wasRunning) return;
+    try {
+      await this.transport.leave(this.origin, this.lease?.name);
+    } catch (err: unknown) {
+      this.logger.debug({ err }, 'shared state: could not withdraw own data on close');
+    }
+  }
+
+  private tick(): void {
+    if (this.state !== 'running') return;
+    this.timer = this.clock.setTimeout(() => this.tick(), this.syncIntervalMs);
+    if (this.pending === undefined) this.runRound();
+  }
+
+  private runRound(): void {
+    const seq = ++this.roundSeq;
+    this.pending = seq;
+    const request = this.buildRequest();
+    const sentAt = this.clock.now();
+    const timeout = this.clock.setTimeout(() => {
+      if (this.pending !== seq) return;
+      this.pending = undefined;
+      this.failed(new Error(`no answer within ${this.roundTimeoutMs} ms`), sentAt);
+    }, this.roundTimeoutMs);
+    this.transport.round(request).then(
+      (reply) => {
+        this.clock.clearTimeout(timeout);
+        if (this.pending !== seq || this.state !== 'running') return;
+        this.pending = undefined;
+        this.succeeded(reply, sentAt);
+      },
+      (err: unknown) => {
+        this.clock.clearTimeout(timeout);
+        if (this.pending !== seq || this.state !== 'running') return;
+        this.pending = undefined;
+        this.failed(err, sentAt);
+      },
+    );
+  }
+
+  private buildRequest(): RoundRequest {
+    const full = this.needFull;
+    // Collected writes are gone from the channels: until a round succeeds, the next one must be full.
+    this.needFull = true;
+    if (full) this.fullWrites++;
+    const set = new Map<string, string>();
+    const del: string[] = [];
+    for (const channel of this.channels.values()) {
+      const writes = channel.collect(full);
+      const prefix = channel.id + CHANNEL_SEPARATOR;
+      for (const [k, v] of writes.set) set.set(prefix + k, v);
+      if (!full) for (const k of writes.del) del.push(prefix + k);
+    }
+    const known = new Map<string, string>();
+    for (const [origin, peer] of this.peers) known.set(origin, peer.version);
+    return {
+      origin: this.origin,
+      ttlMs: this.ttlMs,
+      full,
+      epoch: `${this.fullWrites}`,
+      set,
+      del,
+      known,
+      lease: this.lease,
+    };
+  }
+
+  private succeeded(reply: RoundReply, sentAt: number): void {
+    const now = this.clock.now();
+    if (reply.kind === 'lost') {
+      // Own data vanished (store restarted, or it expired while this replica was stopped): write it all now.
+      this.observer?.onRound(now - sentAt, false);
+      if (this.state === 'running') this.runRound();
+      return;
+    }
+    this.needFull = false;
+    this.rounds++;
+    this.observer?.onRound(now - sentAt, true);
+    this.offsetMs = reply.serverTimeMs - (sentAt + now) / 2;
+    this.leaseHolder = reply.leaseHolder;
+    if (!this.up) {
+      this.up = true;
+      this.logger.info({ origin: this.origin, peers: reply.peers.size }, 'shared state connected');
+    }
+    const changed = new Set<string>();
+    for (const origin of this.peers.keys()) if (!reply.peers.has(origin)) changed.add(origin);
+    for (const origin of changed) this.peers.delete(origin);
+    for (const [origin, p] of reply.peers) {
+      if (p.fields === undefined) continue;
+      changed.add(origin);
+      this.peers.set(origin, { version: p.version, channels: splitChannels(p.fields) });
+    }
+    this.publish(true, changed);
+  }
+
+  private failed(err: unknown, sentAt: number): void {
+    this.failedRounds++;
+    this.needFull = true;
+    this.observer?.onRound(this.clock.now() - sentAt, false);
+    if (this.up) {
+      this.up = false;
+      this.logger.warn(
+        { origin: this.origin, err: err instanceof Error ? err.message : String(err) },
+        'shared state unreachable: serving local-only until it is back',
+      );
+      this.publish(false, new Set(this.peers.keys()));
+    }
+    this.settleIdle();
+  }
+
+  private publish(connected: boolean, changed: ReadonlySet<string>): void {
+    for (const [id, channel] of this.channels) {
+      const peers = new Map<string, ReadonlyMap<string, string>>();
+      for (const [origin, peer] of this.peers) peers.set(origin, peer.channels.get(id) ?? EMPTY_FIELDS);
+      try {
+        channel.apply({
+          connected,
+          peers,
+          changed,
+          toLocal: (ms) => this.toLocal(ms),
+          toShared: (ms) => this.toShared(ms),
+        });
+      } catch (err: unknown) {
+        this.logger.error({ err, channel: id }, 'shared state channel failed to apply a round');
+      }
+    }
+    this.settleIdle();
+  }
+
+  private settleIdle(): void {
+    const waiters = [...this.idle];
+    this.idle.clear();
+    for (const resolve of waiters) resolve();
+  }
+}
+
+function splitChannels(fields: ReadonlyMap<string, string>): Map<string, Map<string, string>> {
+  const out = new Map<string, Map<string, string>>();
+  for (const [k, v] of fields) {
+    const cut = k.indexOf(CHANNEL_SEPARATOR);
+    if (cut <= 0) continue;
+    const id = k.slice(0, cut);
+    let channel = out.get(id);
+    if (channel === undefined) {
+      channel = new Map();
+      out.set(id, channel);
+    }
+    channel.set(k.slice(cut + 1), v);
+  }
+  return out;
+}

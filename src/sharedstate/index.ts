@@ -1,0 +1,18 @@
+// Public surface of src/sharedstate: the exchange that lets replicas of one pool share state (fairness counters,
+// in-flight counts, scrape snapshots, budgets), its transports (Redis, in memory) and the channels implementing
+// the consumers' ports.
+export {
+  type ExchangeChannel,
+  type ChannelWrites,
+  type PeerView,
+  type ExchangeStats,
+  type ExchangeObserver,
+  type SharedStateExchangeOptions,
+  SharedStateExchange,
+  DEFAULT_SYNC_INTERVAL_MS,
+  DEFAULT_TTL_INTERVALS,
+} from './exchange.js';
+export { type ExchangeTransport, type RoundRequest, type RoundReply, type PeerReply } from './transport.js';
+export { MemoryHub } from './memory-hub.js';
+export { FairnessChannel, FAIRNESS_CHANNEL } from './fairness-channel.js';
+export { RedisTransport, type RedisTransportOptions } from './redis-transport.js';

@@ -1,0 +1,54 @@
+// The exchange's transport port: one round trip per sync that writes this replica's own data and reads every
+// other live replica's. Implemented over Redis (redis-transport.ts) and in memory (memory-hub.ts: tests,
+// simulations, and the workers of one `fairway serve --workers N` talking to their primary).
+
+/** What one replica sends in one round. */
+export interface RoundRequest {
+  /** This replica's id: it writes only the data stored under it. */
+  readonly origin: string;
+  /** Own data (and with it the replica's membership) expires this long after the last round: the heartbeat. */
+  readonly ttlMs: number;
+  /** Replace own data entirely (first round, after a failed round, after a loss); `epoch` names this write. */
+  readonly full: boolean;
+  readonly epoch: string;
+  /** Fields to set and to delete in own data. */
+  readonly set: ReadonlyMap<string, string>;
+  readonly del: readonly string[];
+  /** Version of each peer's data already held: a peer whose version is unchanged is not sent again. */
+  readonly known: ReadonlyMap<string, string>;
+  /** A named lease to take or renew (`want`) or to give up, for leader election (scrape once per pool). */
+  readonly lease?: { readonly name: string; readonly ttlMs: number; readonly want: boolean };
+}
+
+export interface PeerReply {
+  /** Changes whenever the peer's data changes (and on every full rewrite). */
+  readonly version: string;
+  /** The peer's fields, or undefined when `version` equals the one the request said it knew. */
+  readonly fields: ReadonlyMap<string, string> | undefined;
+}
+
+export type RoundReply =
+  /** Own data was missing (the store restarted empty, or it expired while this replica was paused) and the round
+   *  was not full: nothing was written; send everything again. */
+  | { readonly kind: 'lost' }
+  | {
+      readonly kind: 'ok';
+      /** The store's clock when it handled the round (ms): the common time base of the pool's replicas. */
+      readonly serverTimeMs: number;
+      /** Every other live replica; one absent from the map has left or expired. */
+      readonly peers: ReadonlyMap<string, PeerReply>;
+      /** Who holds the requested lease now (undefined: nobody, or no lease asked). */
+      readonly leaseHolder: string | undefined;
+    };
+
+export interface ExchangeTransport {
+  /** One round trip. Rejects when the store is unreachable; the exchange times slow rounds out itself. */
+  round(request: RoundRequest): Promise<RoundReply>;
+  /** Withdraws this origin's data and lease at once (graceful shutdown), best effort. */
+  leave(origin: string, leaseName?: string): Promise<void>;
+}
+
+/** Field names of own data start with a channel id and this separator; the rest is the channel's own key. */
+export const CHANNEL_SEPARATOR = '|';
+/** Field carrying the version of an origin's data; never a channel field (no separator). */
+export const VERSION_FIELD = '_v';

@@ -1,0 +1,114 @@
+// The exchange's timing contract in virtual time (an in-memory hub on a ManualClock): a dead replica leaves the
+// others' view within 3 sync intervals of its last round (plus the reader's own interval), a store that stops
+// answering turns every replica local-only within one interval (a hung round times out after half of one),
+// and a store wiped while down gets every replica's data back, once.
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/core/index.js';
+import {
+  type ChannelWrites,
+  type ExchangeChannel,
+  type PeerView,
+  MemoryHub,
+  SharedStateExchange,
+} from '../../../src/sharedstate/index.js';
+import { flushMicrotasks } from '../../support/flush.js';
+
+const T = 20;
+
+class Counter implements ExchangeChannel {
+  readonly id = 'c';
+  view: PeerView | undefined;
+  applies = 0;
+  constructor(public value: number) {}
+  collect(all: boolean): ChannelWrites {
+    return { set: all ? new Map([['n', String(this.value)]]) : new Map(), del: [] };
+  }
+  apply(view: PeerView): void {
+    this.view = view;
+    this.applies++;
+  }
+  sum(): number {
+    let s = 0;
+    for (const f of this.view?.peers.values() ?? []) s += Number(f.get('n') ?? 0);
+    return s;
+  }
+}
+
+async function tick(clock: ManualClock, ms: number): Promise<void> {
+  for (let i = 0; i < ms; i++) {
+    clock.advance(1);
+    await flushMicrotasks(2);
+  }
+}
+
+function replicas(n: number, latencyMs = 0) {
+  const clock = new ManualClock(0);
+  const hub = new MemoryHub(clock);
+  hub.latencyMs = latencyMs;
+  const rs = Array.from({ length: n }, (_, i) => {
+    const channel = new Counter(i + 1);
+    const exchange = new SharedStateExchange({ transport: hub.transport(), origin: `r${i}`, clock, syncIntervalMs: T });
+    exchange.register(channel);
+    return { channel, exchange };
+  });
+  return { clock, hub, rs };
+}
+
+describe('shared-state exchange (virtual time)', () => {
+  it('a replica that stops syncing leaves the others\' view within 3 intervals of its last round, plus one of the reader\'s', async () => {
+    const { clock, rs } = replicas(2);
+    for (const r of rs) r.exchange.start();
+    await tick(clock, 3 * T);
+    expect(rs[0]!.channel.sum()).toBe(2);
+    // r1 dies without withdrawing (its timer stops; its data stays until the TTL).
+    (rs[1]!.exchange as unknown as { state: string }).state = 'closed';
+    const lastRound = clock.now();
+    let goneAt: number | undefined;
+    for (let t = 0; t < 10 * T && goneAt === undefined; t++) {
+      await tick(clock, 1);
+      if (rs[0]!.channel.sum() === 0) goneAt = clock.now();
+    }
+    expect(goneAt).toBeDefined();
+    expect(goneAt! - lastRound).toBeLessThanOrEqual(3 * T + T);
+  });
+
+  it('a store that stops answering turns replicas local-only within one interval; refusing, at the next round', async () => {
+    const { clock, hub, rs } = replicas(2, 2);
+    for (const r of rs) r.exchange.start();
+    await tick(clock, 3 * T);
+    expect(rs[0]!.exchange.isUp).toBe(true);
+    // Hung: rounds never answer (a very slow store).
+    hub.latencyMs = 10 * T;
+    const hungAt = clock.now();
+    while (rs[0]!.exchange.isUp) await tick(clock, 1);
+    expect(clock.now() - hungAt).toBeLessThanOrEqual(T + T / 2);
+    expect(rs[0]!.channel.view?.connected).toBe(false);
+    // Keeps the last view (frozen) for channels that want it.
+    expect(rs[0]!.channel.sum()).toBe(2);
+  });
+
+  it('after the store comes back wiped, every replica rewrites its data whole and is counted once', async () => {
+    const { clock, hub, rs } = replicas(3);
+    for (const r of rs) r.exchange.start();
+    await tick(clock, 3 * T);
+    hub.setReachable(false);
+    await tick(clock, 3 * T);
+    expect(rs.every((r) => !r.exchange.isUp)).toBe(true);
+    hub.wipe();
+    hub.setReachable(true);
+    await tick(clock, 3 * T);
+    expect(rs.every((r) => r.exchange.isUp)).toBe(true);
+    expect(rs.map((r) => r.channel.sum())).toEqual([5, 4, 3]);
+    expect(hub.liveOrigins().sort()).toEqual(['r0', 'r1', 'r2']);
+  });
+
+  it('own data lost while up (the store restarted between two rounds) is rewritten whole at once: peers see it within two intervals', async () => {
+    const { clock, hub, rs } = replicas(2);
+    for (const r of rs) r.exchange.start();
+    await tick(clock, 3 * T);
+    hub.wipe();
+    await tick(clock, 2 * T + 1);
+    expect(rs.map((r) => r.channel.sum())).toEqual([2, 1]);
+    expect(rs.every((r) => r.exchange.isUp)).toBe(true);
+  });
+});
