@@ -7,16 +7,22 @@ import { type Lease } from '../../src/flowcontrol/index.js';
 import { DEFAULT_RETRY_ADVICE, rejectionFor } from '../../src/gateway/outcome-response.js';
 import { type Recorder, type RequestRecord } from './recorder.js';
 import { type SimPool } from './sim-pool.js';
-import { type GatewaySystem } from './systems.js';
+import { type GatewaySystem, type InflightPort } from './systems.js';
 import { MODEL, type PlannedRequest } from './traffic.js';
 
 export class SimGateway {
+  private readonly inflight: InflightPort;
+
   constructor(
     private readonly clock: ManualClock,
     private readonly pool: SimPool,
     private readonly system: GatewaySystem,
     private readonly recorder: Recorder,
-  ) {}
+    /** Called at each dispatch (replica runs count them per replica). */
+    private readonly onDispatched: () => void = () => {},
+  ) {
+    this.inflight = system.inflight ?? pool.inflight;
+  }
 
   async send(r: PlannedRequest): Promise<void> {
     const { clock, pool, system, recorder } = this;
@@ -39,13 +45,14 @@ export class SimGateway {
       const result = system.scheduler.schedule(
         { model: MODEL, prefixHashes: r.schedulerHashes, estimatedTokens: estimatedCost, endpointCount: 1 },
         pool.store.current(),
-        pool.inflight,
+        this.inflight,
       );
       if (result.kind !== 'scheduled') return;
       const primary = result.endpoints[0];
       if (primary === undefined) return;
       endpoint = primary.id;
-      ticket = pool.inflight.begin(primary.id, estimatedCost);
+      ticket = this.inflight.begin(primary.id, estimatedCost);
+      this.onDispatched();
       if (r.schedulerHashes.length > 0) system.scheduler.recordRouting(r.schedulerHashes, primary);
     };
 
@@ -68,7 +75,7 @@ export class SimGateway {
     const chosen = endpoint;
     if (chosen === undefined || rec.outcome !== undefined) {
       lease?.release();
-      if (ticket !== undefined) pool.inflight.end(ticket);
+      if (ticket !== undefined) this.inflight.end(ticket);
       if (rec.outcome === undefined) this.shed(rec, '503 unschedulable', DEFAULT_RETRY_ADVICE.unavailableSeconds, arrivedAt, clientTimer);
       return;
     }
@@ -90,7 +97,7 @@ export class SimGateway {
           clock.clearTimeout(clientTimer);
           const complete = result.reason !== 'abort';
           lease?.release(complete ? { promptTokens: result.promptTokens, outputTokens: result.outputTokens } : undefined);
-          if (held !== undefined) pool.inflight.end(held);
+          if (held !== undefined) this.inflight.end(held);
           recorder.left(rec);
           if (complete) {
             rec.e2eMs = result.finishMs - arrivedAt;

@@ -12,6 +12,7 @@ import { runBurstHerding } from './scenarios/burst-herding.js';
 import { runDrain } from './scenarios/drain.js';
 import { runNoisyTenant } from './scenarios/noisy-tenant.js';
 import { runPriorityProtection } from './scenarios/priority-protection.js';
+import { runReplicaScenario } from './scenarios/replicas.js';
 import { runWeightedTenants } from './scenarios/weighted-tenants.js';
 
 export const SCENARIOS: readonly (readonly [string, (ctx: ScenarioContext) => Promise<ScenarioReport>])[] = [
@@ -20,6 +21,7 @@ export const SCENARIOS: readonly (readonly [string, (ctx: ScenarioContext) => Pr
   ['weighted-tenants', runWeightedTenants],
   ['burst-herding', runBurstHerding],
   ['drain', runDrain],
+  ['replicas', runReplicaScenario],
 ];
 
 /** The repository root: the nearest ancestor of this file holding package.json (works from src and dist). */

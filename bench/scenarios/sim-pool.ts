@@ -1,7 +1,7 @@
 // The simulated pool in virtual time: N SimEngines, the PoolStore and InflightTracker the production components
 // read, and a virtual scraper copying each engine's stats into the store every scrape interval.
 import { type ManualClock, SeededRandom, type TimerHandle } from '../../src/core/index.js';
-import { type EndpointMetrics, InflightTracker, PoolStore } from '../../src/datalayer/index.js';
+import { type EndpointMetrics, InflightTracker, PoolStore, type ScrapeListener } from '../../src/datalayer/index.js';
 import { CI_PROFILE, SimEngine, type SimProfile } from '../../src/simulator/index.js';
 
 export const SCRAPE_INTERVAL_MS = 50;
@@ -25,6 +25,8 @@ export class SimPool {
   readonly store: PoolStore;
   readonly inflight: InflightTracker;
   readonly members: readonly PoolMember[];
+  /** Told of every scrape (several replicas' ledgers); the pool's own ledger by default. */
+  scrapeListeners: readonly ScrapeListener[];
   private readonly byId = new Map<string, SimEngine>();
   private readonly timers = new Map<string, TimerHandle>();
   private readonly clock: ManualClock;
@@ -33,6 +35,7 @@ export class SimPool {
     this.clock = options.clock;
     this.store = new PoolStore({ clock: this.clock });
     this.inflight = new InflightTracker({ clock: this.clock });
+    this.scrapeListeners = [this.inflight];
     const profile = options.profile ?? CI_PROFILE;
     const members: PoolMember[] = [];
     for (let i = 0; i < options.pods; i++) {
@@ -100,7 +103,7 @@ export class SimPool {
       kvNumBlocks: p.numBlocks,
     };
     const now = this.clock.now();
-    this.inflight.markScraped(m.id, now);
+    for (const l of this.scrapeListeners) l.markScraped(m.id, now);
     this.store.recordMetrics(m.id, metrics, now);
   }
 }

@@ -12,8 +12,15 @@ import {
   Scheduler,
   buildProfile,
 } from '../../src/scheduler/index.js';
+import { type InflightTicket, type InflightView } from '../../src/datalayer/index.js';
 import { type SimPool } from './sim-pool.js';
 import { TickGate } from './tick-gate.js';
+
+/** What the simulated gateway needs of an in-flight ledger. */
+export interface InflightPort extends InflightView {
+  begin(endpointId: string, estimatedTokens: number): InflightTicket;
+  end(ticket: InflightTicket): boolean;
+}
 
 export const SYSTEMS = ['fairway', 'no-flow-control', 'go-defaults'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
@@ -33,6 +40,8 @@ export interface GatewaySystem {
   readonly scheduler: Scheduler;
   readonly flow: FlowController | undefined;
   readonly gate: TickGate | undefined;
+  /** The system's own in-flight ledger (replicas each have one); the pool's by default. */
+  readonly inflight?: InflightPort;
   close(): void;
 }
 

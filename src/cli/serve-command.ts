@@ -1,13 +1,15 @@
 // `fairway serve --config FILE`: the endpoint picker itself, with graceful shutdown on SIGTERM/SIGINT, live
 // configuration reload on SIGHUP, and Kubernetes mode (an InferencePool's endpoint picker) with --pool-name.
+import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { parseConfig } from '../config/index.js';
-import { FairwayServer } from '../server/index.js';
+import { FairwayServer, ipcTransport } from '../server/index.js';
 import { startTracing } from '../observability/index.js';
 import { cliLogger } from './logger.js';
 import { installReload } from './reload.js';
 import { installShutdown } from './shutdown.js';
+import { runAsWorker, runPrimary } from './workers.js';
 import { parsePort, parsePositiveInt } from './parse.js';
 
 interface ServeOptions {
@@ -17,6 +19,7 @@ interface ServeOptions {
   metricsPort?: number;
   proxyPort?: number;
   logLevel?: string;
+  workers?: number;
   poolName?: string;
   poolNamespace?: string;
   poolGroup?: string;
@@ -37,6 +40,9 @@ export function registerServeCommand(program: Command): void {
     .addOption(new Option('--metrics-port <port>', 'HTTP port for /metrics, /healthz, /readyz (default 9090)').argParser(parsePort))
     .addOption(new Option('--proxy-port <port>', 'standalone OpenAI-compatible proxy port (off unless set)').argParser(parsePort))
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent')
+    .addOption(
+      new Option('--workers <n>', 'worker processes sharing the ports and the shared state (one per core; default 1)').argParser(parsePositiveInt),
+    )
     .option('--pool-name <name>', 'InferencePool to serve (Kubernetes mode; else the static endpoint list)')
     .option('--pool-namespace <ns>', 'namespace of the pool (default: $NAMESPACE, else the pod\'s own, else default)')
     .option('--pool-group <group>', 'API group of the pool: inference.networking.k8s.io (v1) or inference.networking.x-k8s.io (v1alpha2)')
@@ -62,18 +68,38 @@ export function registerServeCommand(program: Command): void {
           ...(le !== undefined ? { leaderElection: { enabled: le === true || le === 'true' } } : {}),
         },
       };
+      const workers = o.workers ?? 1;
+      // A worker of `--workers N`: the primary serves /metrics (summed over the workers), so its own is unused.
+      if (cluster.isWorker) overrides.server.metricsPort = 0;
       const load = (text: string, source: string): ReturnType<typeof parseConfig> => parseConfig(text, source, overrides);
       const text = o.config !== undefined ? await readFile(o.config, 'utf8') : '{}';
       const config = load(text, o.config ?? 'defaults');
       const logger = cliLogger(config.logging.level);
+      if (workers > 1 && cluster.isPrimary) {
+        const primary = await runPrimary({
+          workers,
+          host: config.server.host,
+          metricsPort: config.server.metricsPort,
+          logger,
+          hub: config.sharedState.backend !== 'redis',
+        });
+        logger.info({ workers, metricsPort: primary.metricsPort, sharedState: config.sharedState.backend === 'redis' ? 'redis' : 'primary' }, 'fairway primary serving');
+        installShutdown(logger, () => primary.stop());
+        return;
+      }
       const tracing = startTracing({
         serviceName: config.tracing.serviceName,
         exporter: config.tracing.exporter,
         otlpEndpoint: config.tracing.otlpEndpoint,
         sampleRatio: config.tracing.sampleRatio,
       });
-      const server = new FairwayServer(config, { logger });
+      const worker = cluster.isWorker;
+      const server = new FairwayServer(config, {
+        logger,
+        sharedStateTransport: worker && config.sharedState.backend !== 'redis' ? ipcTransport() : undefined,
+      });
       const ports = await server.start();
+
       const pool = server.kubernetes?.pool;
       logger.info(
         pool !== undefined ? { ports, pool, leaderElection: server.kubernetes?.elector !== undefined } : { ports, endpoints: config.pool.endpoints.length },
@@ -86,10 +112,12 @@ export function registerServeCommand(program: Command): void {
         logger,
         watchIntervalMs: o.watchConfig === true ? o.watchConfigIntervalMs : undefined,
       });
-      installShutdown(logger, async () => {
+      const stop = async (): Promise<void> => {
         removeReload();
         await server.shutdown();
         await tracing.shutdown();
-      });
+      };
+      if (worker) runAsWorker(server.registry, logger, stop);
+      else installShutdown(logger, stop);
     });
 }

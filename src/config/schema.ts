@@ -183,6 +183,8 @@ export const ConfigSchema = z.strictObject({
       syncIntervalMs: positive.max(10_000).default(20),
       /** This replica's id in the pool. @default host name and process id */
       replicaId: z.string().min(1).optional(),
+      /** One replica (holding a lease) scrapes the pool and shares the scrapes; the others scrape only as a fallback. */
+      shareScrapes: z.boolean().default(true),
     })
     .prefault({}),
   logging: z.strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info') }).prefault({}),

@@ -14,6 +14,10 @@ export {
   NO_INFLIGHT,
 } from './inflight.js';
 export { type InflightTicket, type InflightTrackerOptions, InflightTracker } from './inflight-tracker.js';
+export { type PeerInflightSource } from './peer-inflight.js';
+export { CombinedInflight } from './combined-inflight.js';
+export { fanOutScrapes } from './scrape-fan-out.js';
+export { type PoolFeed } from './pool-feed.js';
 export { type EndpointSaturationView, hasHeadroom } from './endpoint-saturation.js';
 export { type PromSample, type ParsedMetrics, type ParseOptions, parsePrometheusText } from './prometheus-text.js';
 export {

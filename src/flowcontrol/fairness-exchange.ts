@@ -42,6 +42,8 @@ export interface FairnessBandPeers {
   backlogged(): ReadonlyMap<string, PeerTenantState>;
   /** The peers' weighted service summed over every tenant of the band (how fast the pool serves it). */
   totalService(): number;
+  /** False while the exchange is down (this replica serves local-only). */
+  connected(): boolean;
   /** The band was collected here: stop reading its source and withdraw its records. */
   leave(): void;
 }

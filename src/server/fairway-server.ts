@@ -4,7 +4,15 @@ import { readFile } from 'node:fs/promises';
 import { Registry as PromRegistry } from 'prom-client';
 import { type FairwayConfig } from '../config/index.js';
 import { type Clock, type Logger, type Random, SeededRandom, mathRandom, systemClock } from '../core/index.js';
-import { type EndpointSource, InflightTracker, PoolMonitor, StaticEndpointSource } from '../datalayer/index.js';
+import {
+  type EndpointSource,
+  type PoolFeed,
+  CombinedInflight,
+  InflightTracker,
+  PoolMonitor,
+  StaticEndpointSource,
+  fanOutScrapes,
+} from '../datalayer/index.js';
 import { DEFAULT_HEALTH_SERVICES, ExtProcService, HealthService, type TlsOption } from '../extproc/index.js';
 import { FlowController } from '../flowcontrol/index.js';
 import { type Decision, type InferenceRequest, ModelRewriter, type RequestHandler, RequestPipeline, rewriteSetFromSpec } from '../gateway/index.js';
@@ -56,7 +64,10 @@ export class FairwayServer {
   readonly registry: PromRegistry;
   readonly flowControl: FlowController;
   readonly inflight: InflightTracker;
-  readonly monitor: PoolMonitor;
+  /** Scrapes the pool: a PoolMonitor, or the shared scrapes of replicas sharing state. */
+  readonly monitor: PoolFeed;
+  /** What detectors, scorers and the pipeline count in flight: this replica's ledger, plus the others' when shared. */
+  readonly inflightView: InflightTracker | CombinedInflight;
   readonly source: EndpointSource;
   readonly saturation: SwappableSaturationDetector;
   readonly metrics: FairwayMetrics;
@@ -93,12 +104,6 @@ export class FairwayServer {
     this.clock = deps.clock ?? systemClock;
     this.registry = deps.registry ?? new PromRegistry();
     this.metrics = new FairwayMetrics(this.registry, { clock: this.clock });
-    this.shared = buildSharedState(config, {
-      clock: this.clock,
-      logger: this.logger.child({ subsystem: 'sharedstate' }),
-      observer: this.metrics.bindSharedState(() => this.shared?.exchange.stats()),
-      transport: deps.sharedStateTransport,
-    });
     if (config.kubernetes.poolName !== undefined) {
       this.kubernetes = new KubernetesMode(config.kubernetes, {
         clients: deps.kubeClients,
@@ -121,17 +126,34 @@ export class FairwayServer {
       apiReachable: this.kubernetes !== undefined ? () => this.kubernetes?.apiReachable() ?? true : undefined,
     });
     this.inflight = new InflightTracker({ clock: this.clock, logger: this.logger });
-    this.monitor = new PoolMonitor({
-      source: this.source,
-      clock: this.clock,
-      logger: this.logger.child({ subsystem: 'datalayer' }),
+    const scrape = {
       scrapeIntervalMs: config.pool.metrics.intervalMs,
       scrapeTimeoutMs: config.pool.metrics.timeoutMs,
       staleAfterMs: config.pool.metrics.stalenessMs,
       metricsPath: config.pool.metrics.path,
       defaultEngine: config.pool.metrics.engine,
-      scrapeListener: this.inflight,
+    };
+    this.shared = buildSharedState(config, {
+      clock: this.clock,
+      logger: this.logger.child({ subsystem: 'sharedstate' }),
+      observer: this.metrics.bindSharedState(() => this.shared?.exchange.stats()),
+      transport: deps.sharedStateTransport,
+      inflight: this.inflight,
+      source: this.source,
+      scrape,
+      endpointIds: () => this.monitor.pool.current().endpoints.map((e) => e.id),
     });
+    // Replicas sharing state count each other's dispatches, and may share one replica's scrapes.
+    this.inflightView = this.shared !== undefined ? new CombinedInflight(this.inflight, this.shared.inflight) : this.inflight;
+    this.monitor =
+      this.shared?.scrapes ??
+      new PoolMonitor({
+        ...scrape,
+        source: this.source,
+        clock: this.clock,
+        logger: this.logger.child({ subsystem: 'datalayer' }),
+        scrapeListener: this.shared !== undefined ? fanOutScrapes(this.inflight, this.shared.inflight) : this.inflight,
+      });
     this.saturation = new SwappableSaturationDetector(this.buildDetector(config));
     this.flowControl = new FlowController({
       saturation: this.saturation,
@@ -209,7 +231,7 @@ export class FairwayServer {
     return createSaturationDetectorRegistry().get(config.saturation.detector)(
       {
         pool: this.monitor.pool,
-        inflight: this.inflight,
+        inflight: this.inflightView,
         clock: this.clock,
         logger: this.logger,
         stalenessMs: config.pool.metrics.stalenessMs,
@@ -261,7 +283,7 @@ export class FairwayServer {
       scheduler,
       hasher: await createPrefixHasher(),
       pool: this.monitor.pool,
-      inflight: this.inflight,
+      inflight: this.inflightView,
       identity: identityOptions(c, this.objectives),
       clock: this.clock,
       logger: this.logger.child({ subsystem: 'gateway' }),

@@ -1,15 +1,29 @@
 // Wires the pool's shared state from `sharedState` in the config: the Redis client and transport (or a transport
-// handed in, e.g. the workers' primary), the exchange, and the channels that implement the consumers' ports.
+// handed in, e.g. the workers' primary), the exchange, and the channels that implement the consumers' ports:
+// weighted-fair counters (flow control), in-flight counts (data layer), and scrape-once-per-pool sharing.
 import { hostname } from 'node:os';
 import { type Cluster, type Redis } from 'ioredis';
 import { type FairwayConfig } from '../config/index.js';
 import { type Clock, type Logger } from '../core/index.js';
-import { type ExchangeObserver, type ExchangeTransport, FairnessChannel, RedisTransport, SharedStateExchange } from '../sharedstate/index.js';
+import { type EndpointSource, type InflightTracker, fanOutScrapes } from '../datalayer/index.js';
+import {
+  type ExchangeObserver,
+  type ExchangeTransport,
+  type LocalScrapeOptions,
+  FairnessChannel,
+  InflightChannel,
+  RedisTransport,
+  ScrapeSharing,
+  SharedStateExchange,
+} from '../sharedstate/index.js';
 import { createRedisClient } from './redis-client.js';
 
 export interface SharedStateParts {
   readonly exchange: SharedStateExchange;
   readonly fairness: FairnessChannel;
+  readonly inflight: InflightChannel;
+  /** Scrape once per pool (`sharedState.shareScrapes`); undefined: this replica scrapes every endpoint itself. */
+  readonly scrapes: ScrapeSharing | undefined;
   close(): Promise<void>;
 }
 
@@ -17,6 +31,13 @@ export interface SharedStateDeps {
   readonly clock: Clock;
   readonly logger: Logger;
   readonly observer: ExchangeObserver;
+  /** This replica's in-flight ledger (published, and reset by the scrapes applied here). */
+  readonly inflight: InflightTracker;
+  readonly source: EndpointSource;
+  /** Ids of the pool's endpoints as this replica sees them now (whose in-flight counts it publishes). */
+  readonly endpointIds: () => Iterable<string>;
+  /** How to scrape when this replica does. */
+  readonly scrape: LocalScrapeOptions;
   /** A transport supplied by the caller (workers talk to their primary); otherwise from the config. */
   readonly transport?: ExchangeTransport;
 }
@@ -44,10 +65,33 @@ export function buildSharedState(config: FairwayConfig, deps: SharedStateDeps): 
   });
   const fairness = new FairnessChannel();
   exchange.register(fairness);
+  let scrapes: ScrapeSharing | undefined;
+  const inflight = new InflightChannel({
+    local: deps.inflight,
+    endpoints: deps.endpointIds,
+    time: exchange,
+    clock: deps.clock,
+  });
+  exchange.register(inflight);
+  if (c.shareScrapes) {
+    scrapes = new ScrapeSharing({
+      source: deps.source,
+      scrapeListener: fanOutScrapes(deps.inflight, inflight),
+      scrape: deps.scrape,
+      exchange,
+      staleAfterMs: config.pool.metrics.stalenessMs,
+      clock: deps.clock,
+      logger: deps.logger,
+    });
+    exchange.register(scrapes);
+  }
   return {
     exchange,
     fairness,
+    inflight,
+    scrapes,
     close: async () => {
+      await scrapes?.close();
       await exchange.close();
       client?.disconnect();
     },

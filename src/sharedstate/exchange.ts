@@ -40,8 +40,8 @@ export interface PeerView {
   /** Peers whose fields of this channel may have changed since the previous apply (joined, changed, left). */
   readonly changed: ReadonlySet<string>;
   /** Converts a time of the pool's common base (the store's clock) to this replica's clock, and back. */
-  toLocal(sharedMs: number): number;
-  toShared(localMs: number): number;
+  readonly toLocal: (sharedMs: number) => number;
+  readonly toShared: (localMs: number) => number;
 }
 
 export interface ExchangeStats {

@@ -69,6 +69,7 @@ export class FairnessChannel implements ExchangeChannel, FairnessExchange {
       tenant: (id) => band.tenants.get(id),
       backlogged: () => (this.connected ? band.backlogged : NO_BACKLOG),
       totalService: () => band.total,
+      connected: () => this.connected,
       leave: () => {
         if (band.source !== source) return;
         band.source = undefined;

@@ -16,3 +16,12 @@ export { type ExchangeTransport, type RoundRequest, type RoundReply, type PeerRe
 export { MemoryHub } from './memory-hub.js';
 export { FairnessChannel, FAIRNESS_CHANNEL } from './fairness-channel.js';
 export { RedisTransport, type RedisTransportOptions } from './redis-transport.js';
+export { InflightChannel, type InflightChannelOptions, INFLIGHT_CHANNEL } from './inflight-channel.js';
+export {
+  ScrapeSharing,
+  type ScrapeSharingOptions,
+  type ScrapeSharingStats,
+  type LocalScrapeOptions,
+  SCRAPE_CHANNEL,
+  SCRAPE_LEASE,
+} from './scrape-sharing.js';

@@ -114,4 +114,42 @@ describe('weighted-fair shared across replicas', () => {
     expect(shared).toBeLessThan(0.55);
     expect(independent).toBeLessThan(0.4);
   });
+
+  it('store down: replicas go local-only (no hold, nothing lost); back, even wiped: fair again at once, with no catch-up burst for the tenant the outage favoured', async () => {
+    const gate = (n: number) => Array.from({ length: n }, () => ({ limit: 3, releases: 3, advance: 2 }));
+    const tr: Trace = {
+      splits: [
+        [1, 0, 0],
+        [0, 1, 1],
+      ],
+      costs: [Array(1_200).fill(100) as number[], Array(1_200).fill(100) as number[]],
+      weights: [1, 1],
+      gate: gate(150),
+    };
+    const { sim } = await run(tr, true);
+    try {
+      const shareOfT0 = (from: number, to: number): number => {
+        const ds = sim.dispatches.slice(from, to);
+        return ds.filter((d) => d.tenant === 't0').length / Math.max(1, ds.length);
+      };
+      expect(shareOfT0(100, sim.dispatches.length)).toBeGreaterThan(0.45);
+      sim.hub.setReachable(false);
+      const downAt = sim.dispatches.length;
+      for (const g of gate(300)) await sim.step(g.limit, g.releases, g.advance);
+      expect(sim.exchanges.every((e) => !e.isUp)).toBe(true);
+      // Local-only: nothing waits for the store (no replica holds), so the pool keeps dispatching.
+      expect(sim.dispatches.length - downAt).toBeGreaterThan(500);
+      sim.hub.wipe();
+      sim.hub.setReachable(true);
+      const upAt = sim.dispatches.length;
+      for (const g of gate(150)) await sim.step(g.limit, g.releases, g.advance);
+      expect(sim.exchanges.every((e) => e.isUp)).toBe(true);
+      // Within the first 50 ms of virtual time after the rejoin the split is fair again, not all t0.
+      const share = shareOfT0(upAt + 20, sim.dispatches.length);
+      expect(share).toBeGreaterThan(0.4);
+      expect(share).toBeLessThan(0.6);
+    } finally {
+      await sim.close();
+    }
+  });
 });

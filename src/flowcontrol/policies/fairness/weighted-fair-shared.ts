@@ -39,8 +39,10 @@
 // process, a returning tenant's key is not clamped down to V + C: what it used stays counted.
 //
 // Exchange down (local-only): the others' last known service and floors stay in the keys (so keys do not jump
-// when the exchange fails or comes back), but no tenant counts as queued elsewhere: nothing holds, and the fast
-// path is open again.
+// when the exchange fails), but no tenant counts as queued elsewhere: nothing holds, and the fast path is open
+// again. What this replica serves meanwhile orders its own queues but is kept apart and never published: when
+// the exchange is back the pool resumes from the keys it had before the outage, so a tenant that the outage
+// favoured is not made to pay it back (no catch-up burst for the others; fairness holds again at once).
 //
 // Forgetting. A tenant's record outlives its flow while some other replica has the tenant queued (so its service
 // here keeps counting); it is dropped once the flow is collected and no replica has the tenant queued: the key
@@ -58,9 +60,15 @@ import {
 import { type FairnessState } from './fairness-policy.js';
 import { newFlowHeap } from './flow-heap.js';
 
+/** Syncs after a rejoin before another replica's missing figures count as a departure (its TTL is 3 intervals). */
+const REJOIN_GRACE_SYNCS = 4;
+
 class TenantRecord implements OwnTenantRecord {
   service = 0;
   floor = 0;
+  /** Service and lift floor from while the exchange was down: local ordering only, dropped at rejoin. */
+  outageService = 0;
+  outageFloor = 0;
   backlogged = false;
   deleted = false;
   /** The local flow while it is active (queued here), else undefined. */
@@ -93,6 +101,13 @@ export class SharedWeightedFairState implements FairnessState {
   private lastInterval = 0;
   private held = false;
   private closed = false;
+  private connected = true;
+  /**
+   * Syncs left after a rejoin during which nothing is lifted: the others rewrite their figures within a round or
+   * two of ours, and until then their absence is not a departure (lifting against it would publish floors that
+   * count their service twice once it is back).
+   */
+  private rejoinGrace = 0;
 
   constructor(
     exchange: FairnessExchange,
@@ -191,9 +206,13 @@ export class SharedWeightedFairState implements FairnessState {
   private addService(flow: Flow, normalised: number): void {
     const rec = this.records.get(flow.fairnessId);
     if (rec === undefined) return;
-    rec.service += normalised;
-    this.ownTotal += normalised;
-    this.dirty.set(rec.fairnessId, rec);
+    if (this.connected) {
+      rec.service += normalised;
+      this.ownTotal += normalised;
+      this.dirty.set(rec.fairnessId, rec);
+    } else {
+      rec.outageService += normalised;
+    }
     if (rec.flow === flow) {
       flow.virtualService = keyOf(rec);
       this.heap.update(flow);
@@ -202,12 +221,17 @@ export class SharedWeightedFairState implements FairnessState {
     }
   }
 
-  /** Raises the record's own floor so that its key is at least V. */
+  /** Raises the record's own floor (while down: its outage floor) so that its key is at least V. */
   private lift(rec: TenantRecord): void {
     const key = keyOf(rec);
-    if (key >= this.virtualTime) return;
-    rec.floor = this.virtualTime - rec.service - (rec.peer?.service ?? 0);
-    this.dirty.set(rec.fairnessId, rec);
+    if (key >= this.virtualTime || this.rejoinGrace > 0) return;
+    const floor = this.virtualTime - rec.service - rec.outageService - (rec.peer?.service ?? 0);
+    if (this.connected) {
+      rec.floor = floor;
+      this.dirty.set(rec.fairnessId, rec);
+    } else {
+      rec.outageFloor = floor;
+    }
   }
 
   private drop(rec: TenantRecord): void {
@@ -230,6 +254,11 @@ export class SharedWeightedFairState implements FairnessState {
   /** A sync landed (or the exchange went down or came back): refresh keys, the pool minimum, V, D and lifts. */
   private peersChanged(): void {
     if (this.closed) return;
+    const connected = this.peers.connected();
+    const rejoined = connected && !this.connected;
+    this.connected = connected;
+    if (rejoined) this.dropOutage();
+    else if (this.rejoinGrace > 0) this.rejoinGrace--;
     let poolTotal = this.ownTotal;
     for (const rec of this.records.values()) {
       const peer = this.peers.tenant(rec.fairnessId);
@@ -261,6 +290,21 @@ export class SharedWeightedFairState implements FairnessState {
     this.wake();
   }
 
+  /** Back from local-only: forget what was served meanwhile, and restart V from the pool's keys as they are. */
+  private dropOutage(): void {
+    for (const rec of this.records.values()) {
+      if (rec.outageService === 0 && rec.outageFloor === 0) continue;
+      rec.outageService = 0;
+      rec.outageFloor = 0;
+      if (rec.flow !== undefined) {
+        rec.flow.virtualService = keyOf(rec);
+        this.heap.update(rec.flow);
+      }
+    }
+    this.virtualTime = this.heap.peek()?.virtualService ?? 0;
+    this.rejoinGrace = REJOIN_GRACE_SYNCS;
+  }
+
   private liftActive(): void {
     for (const rec of this.records.values()) {
       const flow = rec.flow;
@@ -275,7 +319,7 @@ export class SharedWeightedFairState implements FairnessState {
 
 function keyOf(rec: TenantRecord): number {
   const peer = rec.peer;
-  return rec.service + (peer?.service ?? 0) + Math.max(rec.floor, peer?.floor ?? 0);
+  return rec.service + rec.outageService + (peer?.service ?? 0) + Math.max(rec.floor, rec.outageFloor, peer?.floor ?? 0);
 }
 
 function keyOfPeer(peer: PeerTenantState | undefined): number {

@@ -1,0 +1,110 @@
+// Three `fairway serve` processes (the compiled CLI) sharing state through a real redis-server: one paused with
+// SIGSTOP drops out of the others' view and rejoins when resumed (its expired data rewritten whole, counted
+// once); one killed drops out for good while the others keep serving; and `--workers 2` shares state through
+// its primary without Redis, one worker scraping for both.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { request } from 'undici';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type SimulatedPool, startSimulatedPool } from '../../../src/simulator/index.js';
+import { RedisServer, freePort } from '../../support/redis-server.js';
+import { TEST_MODEL, metricValue, waitFor } from '../../support/service-harness.js';
+
+const CLI = new URL('../../../dist/src/cli/main.js', import.meta.url).pathname;
+
+interface Proc {
+  readonly child: ChildProcess;
+  readonly metricsPort: number;
+  readonly proxyPort: number;
+}
+
+async function serve(configLines: string[], extraArgs: string[] = []): Promise<Proc> {
+  const dir = mkdtempSync(join(tmpdir(), 'fairway-replica-'));
+  const config = join(dir, 'fairway.yaml');
+  const metricsPort = await freePort();
+  const proxyPort = await freePort();
+  writeFileSync(config, [...configLines, `server: { host: 127.0.0.1, metricsPort: ${metricsPort}, proxyPort: ${proxyPort}, grpcPort: 0, healthPort: 0, shutdownGraceMs: 500 }`, 'logging: { level: warn }'].join('\n'));
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', config, ...extraArgs], { stdio: 'ignore' });
+  return { child, metricsPort, proxyPort };
+}
+
+async function metrics(p: Proc): Promise<string> {
+  try {
+    const res = await request(`http://127.0.0.1:${p.metricsPort}/metrics`, { headersTimeout: 3_000, bodyTimeout: 3_000 });
+    return await res.body.text();
+  } catch {
+    return '';
+  }
+}
+
+async function complete(p: Proc, tenant: string): Promise<number> {
+  const res = await request(`http://127.0.0.1:${p.proxyPort}/v1/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'x-gateway-inference-fairness-id': tenant },
+    body: JSON.stringify({ model: TEST_MODEL, prompt: 'replicas', max_tokens: 2 }),
+  });
+  await res.body.text();
+  return res.statusCode;
+}
+
+const peers = async (p: Proc): Promise<number> => metricValue(await metrics(p), 'fairway_shared_state_peers');
+
+describe('replica processes sharing state', () => {
+  let redis: RedisServer;
+  let pool: SimulatedPool;
+  const procs: Proc[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (\`npm test\` does)`);
+    redis = await RedisServer.start();
+    pool = await startSimulatedPool({ replicas: 2, profile: 'ci', model: TEST_MODEL, host: '127.0.0.1' });
+  });
+  afterAll(async () => {
+    for (const p of procs) {
+      p.child.kill('SIGCONT');
+      p.child.kill('SIGKILL');
+    }
+    await pool?.close();
+    await redis?.stop();
+  });
+
+  const base = (): string[] => ['pool:', '  endpoints:', ...pool.servers.map((s) => `    - { host: ${s.host}, port: ${s.port} }`)];
+
+  // Generous waits: three Node processes start at once on a shared two-core machine.
+  it('a paused replica drops out and rejoins when resumed; a killed one drops out while the others keep serving', { timeout: 180_000 }, async () => {
+    for (const id of ['r1', 'r2', 'r3']) {
+      procs.push(await serve([...base(), `sharedState: { backend: redis, url: "${redis.url}", keyPrefix: "{procs}:", syncIntervalMs: 20, replicaId: ${id} }`]));
+    }
+    const [r1, r2, r3] = procs as [Proc, Proc, Proc];
+    await waitFor('three replicas seeing each other', async () => (await peers(r1)) === 2 && (await peers(r2)) === 2 && (await peers(r3)) === 2, 60_000, 100);
+    // Exactly one of them scrapes the pool.
+    const leaders = await Promise.all(procs.map(async (p) => metricValue(await metrics(p), 'fairway_shared_state_scrape_leader')));
+    expect(leaders.reduce((a, b) => a + b, 0)).toBe(1);
+
+    r3.child.kill('SIGSTOP');
+    await waitFor('the paused replica gone from the others\' view', async () => (await peers(r1)) === 1 && (await peers(r2)) === 1, 30_000, 100);
+    expect(await complete(r1, 'a')).toBe(200);
+    r3.child.kill('SIGCONT');
+    await waitFor('the resumed replica back', async () => (await peers(r1)) === 2 && (await peers(r3)) === 2, 30_000, 100);
+
+    r2.child.kill('SIGKILL');
+    await waitFor('the killed replica gone', async () => (await peers(r1)) === 1 && (await peers(r3)) === 1, 30_000, 100);
+    const statuses = await Promise.all([complete(r1, 'a'), complete(r3, 'b'), complete(r1, 'c'), complete(r3, 'd')]);
+    expect(statuses).toEqual([200, 200, 200, 200]);
+  });
+
+  it('serve --workers 2 shares state through its primary: both workers connected, one scraping, requests served', { timeout: 120_000 }, async () => {
+    const p = await serve([...base(), 'sharedState: { syncIntervalMs: 20 }'], ['--workers', '2']);
+    procs.push(p);
+    // The primary sums the workers' gauges: 2 connected, each seeing 1 peer, 1 scraping.
+    await waitFor('both workers connected through the primary', async () => {
+      const text = await metrics(p);
+      return metricValue(text, 'fairway_shared_state_up') === 2 && metricValue(text, 'fairway_shared_state_peers') === 2;
+    }, 60_000, 100);
+    await waitFor('one scraper', async () => metricValue(await metrics(p), 'fairway_shared_state_scrape_leader') === 1, 30_000, 100);
+    const statuses = await Promise.all(Array.from({ length: 6 }, (_, i) => complete(p, `t${i}`)));
+    expect(statuses).toEqual(Array(6).fill(200));
+  });
+});

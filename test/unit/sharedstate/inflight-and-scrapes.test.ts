@@ -1,0 +1,172 @@
+// In-flight counts and scrapes shared across replicas, in virtual time over an in-memory hub: a replica counts
+// what the others dispatched to an endpoint until a scrape sent after their report lands; their requests count
+// until they end or the replica dies; and one replica (the lease holder) scrapes the pool for all of them, with
+// a follower taking over when the scraper dies and everyone scraping while the store is down.
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/core/index.js';
+import { CombinedInflight, InflightTracker, StaticEndpointSource, fanOutScrapes } from '../../../src/datalayer/index.js';
+import { InflightChannel, MemoryHub, ScrapeSharing, SharedStateExchange } from '../../../src/sharedstate/index.js';
+import { flushMicrotasks } from '../../support/flush.js';
+import { ScriptedFetcher } from '../datalayer/fakes.js';
+import { VLLM_PAGE } from '../datalayer/fixtures.js';
+
+const T = 20;
+const E = 'pod-a:8000';
+
+async function tick(clock: ManualClock, ms: number): Promise<void> {
+  for (let i = 0; i < ms; i++) {
+    clock.advance(1);
+    await flushMicrotasks(2);
+  }
+}
+
+describe('in-flight counts shared across replicas', () => {
+  function replica(clock: ManualClock, hub: MemoryHub, origin: string) {
+    const tracker = new InflightTracker({ clock });
+    const exchange = new SharedStateExchange({ transport: hub.transport(), origin, clock, syncIntervalMs: T });
+    const channel = new InflightChannel({ local: tracker, endpoints: () => [E], time: exchange, clock });
+    exchange.register(channel);
+    const view = new CombinedInflight(tracker, channel);
+    const scrapes = fanOutScrapes(tracker, channel);
+    return { tracker, exchange, channel, view, scrapes };
+  }
+
+  it('counts another replica\'s dispatches until a scrape sent after its report lands, and its requests until they end', async () => {
+    const clock = new ManualClock(1_000);
+    const hub = new MemoryHub(clock);
+    const a = replica(clock, hub, 'a');
+    const b = replica(clock, hub, 'b');
+    a.exchange.start();
+    b.exchange.start();
+    await tick(clock, 2 * T);
+    const t1 = a.tracker.begin(E, 100);
+    a.tracker.begin(E, 50);
+    await tick(clock, 2 * T + 1);
+    expect(b.view.load(E)).toMatchObject({ requests: 2, tokens: 150, requestsSinceScrape: 2, tokensSinceScrape: 150 });
+    let drops = 0;
+    b.view.onRelease(() => drops++);
+    // A scrape sent before a's report may not have seen that work: it keeps counting.
+    b.scrapes.markScraped(E, clock.now() - 3 * T);
+    expect(b.view.load(E).requestsSinceScrape).toBe(2);
+    // One sent after it has: only the requests still in flight remain.
+    b.scrapes.markScraped(E, clock.now());
+    expect(b.view.load(E)).toMatchObject({ requests: 2, requestsSinceScrape: 0 });
+    expect(drops).toBe(1);
+    a.tracker.end(t1);
+    await tick(clock, 2 * T + 1);
+    // a's new report postdates b's scrape, so its one unseen request counts again until b's next scrape (the
+    // safe error: counted twice for a moment, never missed).
+    expect(b.view.load(E)).toMatchObject({ requests: 1, requestsSinceScrape: 1 });
+    b.scrapes.markScraped(E, clock.now());
+    expect(b.view.load(E)).toMatchObject({ requests: 1, requestsSinceScrape: 0 });
+    // b's own dispatches add to the others' at once.
+    b.tracker.begin(E, 10);
+    expect(b.view.load(E)).toMatchObject({ requests: 2, requestsSinceScrape: 1 });
+  });
+
+  it('forgets a dead replica\'s counts within 3 intervals, and counts nobody else\'s while the store is down', async () => {
+    const clock = new ManualClock(0);
+    const hub = new MemoryHub(clock);
+    const a = replica(clock, hub, 'a');
+    const b = replica(clock, hub, 'b');
+    const c = replica(clock, hub, 'c');
+    for (const r of [a, b, c]) r.exchange.start();
+    await tick(clock, 2 * T);
+    a.tracker.begin(E, 1);
+    c.tracker.begin(E, 1);
+    await tick(clock, 2 * T + 1);
+    expect(b.view.load(E).requests).toBe(3 - 1);
+    (a.exchange as unknown as { state: string }).state = 'closed'; // a dies
+    await tick(clock, 4 * T + 1);
+    expect(b.view.load(E).requests).toBe(1);
+    hub.setReachable(false);
+    await tick(clock, T + 1);
+    expect(b.exchange.isUp).toBe(false);
+    expect(b.view.load(E).requests).toBe(0);
+  });
+});
+
+describe('scrape once per pool', () => {
+  const sharings: ScrapeSharing[] = [];
+  afterEach(async () => {
+    for (const s of sharings.splice(0)) await s.close();
+  });
+
+  function replica(clock: ManualClock, hub: MemoryHub, origin: string, fetchers: ScriptedFetcher[]) {
+    const tracker = new InflightTracker({ clock });
+    const exchange = new SharedStateExchange({ transport: hub.transport(), origin, clock, syncIntervalMs: T });
+    const sharing = new ScrapeSharing({
+      source: new StaticEndpointSource([{ host: 'pod-a', port: 8000 }, { host: 'pod-b', port: 8000 }]),
+      scrapeListener: tracker,
+      scrape: {
+        scrapeIntervalMs: 50,
+        staggerStart: false,
+        fetcherFactory: (target) => {
+          const f = new ScriptedFetcher(target);
+          f.respond = { kind: 'text', text: VLLM_PAGE };
+          fetchers.push(f);
+          return f;
+        },
+      },
+      exchange,
+      staleAfterMs: 200,
+      clock,
+    });
+    exchange.register(sharing);
+    sharings.push(sharing);
+    return { tracker, exchange, sharing, fetchers };
+  }
+
+  const calls = (fetchers: readonly ScriptedFetcher[]): number => fetchers.reduce((s, f) => s + f.calls, 0);
+  const fresh = (s: ScrapeSharing): boolean => s.pool.current().endpoints.every((e) => !e.stale && e.metrics?.waitingQueue === 3);
+
+  it('one replica scrapes, every replica sees fresh metrics; the scrape load does not grow with the replica count', async () => {
+    const clock = new ManualClock(0);
+    const hub = new MemoryHub(clock);
+    const fetchers: ScriptedFetcher[][] = [[], [], []];
+    const rs = ['a', 'b', 'c'].map((o, i) => replica(clock, hub, o, fetchers[i]!));
+    for (const r of rs) {
+      r.exchange.start();
+      await r.sharing.start();
+    }
+    await tick(clock, 500); // start-up: everyone scrapes until the leader's scrapes arrive
+    const before = fetchers.map(calls);
+    await tick(clock, 1_000);
+    const during = fetchers.map((f, i) => calls(f) - before[i]!);
+    expect(rs.map((r) => r.sharing.stats().leader).filter(Boolean)).toHaveLength(1);
+    // 2 endpoints every 50 ms for 1 s: about 40 scrapes in all, by one replica.
+    expect(during.reduce((a, b) => a + b, 0)).toBeGreaterThanOrEqual(36);
+    expect(during.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(44);
+    expect(during.filter((n) => n > 0)).toHaveLength(1);
+    expect(rs.every((r) => fresh(r.sharing))).toBe(true);
+    expect(rs.filter((r) => !r.sharing.stats().leader).every((r) => r.sharing.stats().sharedApplied > 0)).toBe(true);
+  });
+
+  it('a follower takes over when the scraper dies, and everyone scrapes while the store is down', async () => {
+    const clock = new ManualClock(0);
+    const hub = new MemoryHub(clock);
+    const fetchers: ScriptedFetcher[][] = [[], []];
+    const rs = ['a', 'b'].map((o, i) => replica(clock, hub, o, fetchers[i]!));
+    for (const r of rs) {
+      r.exchange.start();
+      await r.sharing.start();
+    }
+    await tick(clock, 500);
+    const leader = rs.find((r) => r.sharing.stats().leader)!;
+    const follower = rs.find((r) => r !== leader)!;
+    // The leader dies: no more rounds, no more scrapes.
+    (leader.exchange as unknown as { state: string }).state = 'closed';
+    await leader.sharing.close();
+    let staleSeen = false;
+    for (let t = 0; t < 500; t += 5) {
+      await tick(clock, 5);
+      if (!fresh(follower.sharing)) staleSeen = true;
+    }
+    expect(follower.sharing.stats()).toMatchObject({ leader: true, scraping: true });
+    expect(staleSeen).toBe(false);
+    hub.setReachable(false);
+    await tick(clock, 300);
+    expect(follower.sharing.stats().scraping).toBe(true);
+    expect(fresh(follower.sharing)).toBe(true);
+  });
+});
