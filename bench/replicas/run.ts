@@ -89,7 +89,7 @@ export async function run(): Promise<object> {
     const local = await serve(endpoints, '');
     const sharedA = await serve(endpoints, shared('a'));
     await serve(endpoints, shared('b')); // the peer: syncs, scrapes or not, takes no load
-    const rate = 200;
+    const rate = 50;
     const lat: Record<'local' | 'shared', { p50: number[]; p99: number[] }> = { local: { p50: [], p99: [] }, shared: { p50: [], p99: [] } };
     for (let r = 0; r < ROUNDS; r++) {
       for (const [name, s] of (r % 2 === 0 ? [['local', local], ['shared', sharedA]] : [['shared', sharedA], ['local', local]]) as [
