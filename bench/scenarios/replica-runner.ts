@@ -13,23 +13,19 @@ import { CI_PROFILE } from '../../src/simulator/index.js';
 import { SeededRandom } from '../../src/core/index.js';
 import { SimGateway } from './gateway.js';
 import { Recorder } from './recorder.js';
-import { type RunOutput, WARMUP_MS } from './run-system.js';
+import { type RunInput, type RunOutput, WARMUP_MS } from './run-system.js';
 import { SimPool } from './sim-pool.js';
-import { type FlowSettings, type GatewaySystem } from './systems.js';
+import { type GatewaySystem } from './systems.js';
 import { type PlannedRequest } from './traffic.js';
 import { runUntil } from './virtual-loop.js';
 
 export const REPLICA_MODES = ['shared', 'independent', 'one-process'] as const;
 export type ReplicaMode = (typeof REPLICA_MODES)[number];
 
-export interface ReplicaRunInput {
+/** A single system's run input (pods, seed, traffic, settings) plus how the replicas are set up. */
+export interface ReplicaRunInput extends Omit<RunInput, 'system' | 'metricsOutageMs'> {
   readonly mode: ReplicaMode;
   readonly replicas: number;
-  readonly pods: number;
-  readonly seed: number;
-  readonly requests: readonly PlannedRequest[];
-  readonly tenants: readonly string[];
-  readonly settings: FlowSettings;
   /** Which replica a request reaches (ignored in one-process mode). */
   readonly route: (r: PlannedRequest) => number;
   readonly syncIntervalMs: number;
