@@ -6,6 +6,7 @@ const LAYERS = [
   'core', 'config', 'datalayer', 'saturation', 'flowcontrol', 'scheduler',
   'gateway', 'extproc', 'proxy', 'observability', 'server', 'cli', 'simulator', 'loadgen',
   'kubernetes', 'sharedstate',
+  'status',
 ];
 
 /** What each layer may import from our own code (besides itself). */
@@ -25,6 +26,7 @@ const ALLOWED = {
   loadgen: ['core'],
   // Adapters over @kubernetes/client-node: they implement datalayer's EndpointSource; clients come from server.
   kubernetes: ['core', 'datalayer'],
+  status: ['core', 'config', 'flowcontrol', 'gateway'],
   server: LAYERS.filter((l) => l !== 'cli' && l !== 'simulator' && l !== 'loadgen'),
   cli: LAYERS,
 };

@@ -68,6 +68,7 @@ async function runDemo(o: DemoOptions): Promise<void> {
   console.log(`  ext_proc (Envoy)  127.0.0.1:${ports.grpc}`);
   console.log(`  gRPC health       127.0.0.1:${ports.health}`);
   console.log(`  metrics           http://127.0.0.1:${ports.metrics}/metrics  (/healthz, /readyz)`);
+  console.log(`  status page       http://127.0.0.1:${ports.metrics}/status  (/status.json; terminal: fairway top --url http://127.0.0.1:${ports.metrics})`);
   console.log(`Try: curl -s ${proxyUrl}/v1/completions -H 'content-type: application/json' -H 'x-gateway-inference-objective: interactive' \\`);
   console.log(`       -H 'x-gateway-inference-fairness-id: tenant-a' -d '{"model":"${DEMO_MODEL}","prompt":"Hello","max_tokens":16}'`);
 

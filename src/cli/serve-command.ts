@@ -37,7 +37,7 @@ export function registerServeCommand(program: Command): void {
     .option('-c, --config <file>', 'YAML configuration file (every field has a default); SIGHUP reloads it')
     .addOption(new Option('--grpc-port <port>', 'ext_proc gRPC port (default 9002)').argParser(parsePort))
     .addOption(new Option('--health-port <port>', 'gRPC health port (default 9003)').argParser(parsePort))
-    .addOption(new Option('--metrics-port <port>', 'HTTP port for /metrics, /healthz, /readyz (default 9090)').argParser(parsePort))
+    .addOption(new Option('--metrics-port <port>', 'admin HTTP port: /metrics, /status, /healthz, /readyz (default 9090)').argParser(parsePort))
     .addOption(new Option('--proxy-port <port>', 'standalone OpenAI-compatible proxy port (off unless set)').argParser(parsePort))
     .option('--log-level <level>', 'trace | debug | info | warn | error | silent')
     .addOption(
@@ -94,9 +94,12 @@ export function registerServeCommand(program: Command): void {
         sampleRatio: config.tracing.sampleRatio,
       });
       const worker = cluster.isWorker;
+      // A secret belongs in the environment (a Kubernetes Secret), not in the config file.
+      const adminToken = process.env['FAIRWAY_ADMIN_TOKEN'];
       const server = new FairwayServer(config, {
         logger,
         sharedStateTransport: worker && config.sharedState.backend !== 'redis' ? ipcTransport() : undefined,
+        ...(adminToken !== undefined && adminToken !== '' ? { adminToken } : {}),
       });
       const ports = await server.start();
 

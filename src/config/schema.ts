@@ -138,6 +138,27 @@ export const ConfigSchema = z.strictObject({
       retryAfterSeconds: z
         .strictObject({ contended: z.number().int().nonnegative().default(1), unavailable: z.number().int().nonnegative().default(5) })
         .prefault({}),
+      /** The admin port (`metricsPort`): /metrics, /status, probes. */
+      admin: z
+        .strictObject({
+          /** Bind address of the admin port alone; `server.host` when absent. */
+          host: z.string().min(1).optional(),
+          /** Bearer token for /metrics and /status (probes stay open); FAIRWAY_ADMIN_TOKEN overrides it. */
+          token: z.string().min(1).optional(),
+          /** Show tenants on /status and in metric labels as `t-<sha256 prefix>`, never by name. */
+          hashTenantNames: z.boolean().default(false),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+  /** The operator's view on the admin port: /status, /status.json, /status/events, `fairway top`. */
+  status: z
+    .strictObject({
+      topTenants: z.number().int().min(1).max(1_000).default(20),
+      maxEndpoints: z.number().int().min(1).max(100_000).default(256),
+      /** Between two snapshots pushed to the page. */
+      intervalMs: z.number().int().min(50).max(60_000).default(250),
+      historySeconds: z.number().int().min(10).max(86_400).default(180),
     })
     .prefault({}),
   /** Kubernetes mode (an InferencePool's endpoint picker): on when `poolName` is set; see docs/kubernetes.md. */

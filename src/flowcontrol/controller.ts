@@ -33,6 +33,18 @@ export interface BandStats {
   readonly queuedBytes: number;
   readonly flows: number;
   readonly ceiling: number;
+  /** Clock time (ms) the oldest queued request of the band was enqueued; undefined when none is queued. */
+  readonly oldestEnqueuedAt: number | undefined;
+}
+
+/** One flow's queue, for the operator's view of who holds the queues. */
+export interface FlowQueueStats {
+  readonly fairnessId: string;
+  readonly priority: number;
+  readonly queuedRequests: number;
+  /** Dispatched requests of the flow whose lease is not yet released (fast-path dispatches have no flow). */
+  readonly inflight: number;
+  readonly weight: number;
 }
 
 export interface FlowControlStats {
@@ -200,6 +212,7 @@ export class FlowController {
     }
     const item = new QueueItem(request, this.seq++, now, expiresAt, flow, options, onOutcome);
     this.insert(item, ttl);
+    if (this.observing) this.observer.onQueued?.(request.priority, request.fairnessId);
     this.kick();
   }
 
@@ -241,8 +254,52 @@ export class FlowController {
         queuedBytes: b.queuedBytes,
         flows: b.flows.size,
         ceiling: b.ceiling,
+        oldestEnqueuedAt: b.oldestEnqueuedAt(),
       })),
     };
+  }
+
+  /**
+   * The `limit` flows holding the most queued requests across all bands, longest first. For the operator's view,
+   * never the request path: O(bands x (limit + longest queue)) on `fair-share` bands, which keep their flows
+   * bucketed by length; a `reject` band keeps no such index and is scanned (O(its flows x limit) at worst).
+   */
+  topQueuedFlows(limit: number): FlowQueueStats[] {
+    if (!(limit > 0)) return [];
+    const top: Flow[] = [];
+    const offer = (flow: Flow): void => {
+      const n = flow.queue.size;
+      if (n === 0) return;
+      if (top.length === limit && n <= (top[limit - 1] as Flow).queue.size) return;
+      // `top` stays sorted longest first; limits are small (tens), so insertion beats a heap here.
+      let i = top.length < limit ? top.length : limit - 1;
+      top[i] = flow;
+      while (i > 0 && (top[i - 1] as Flow).queue.size < n) {
+        top[i] = top[i - 1] as Flow;
+        top[i - 1] = flow;
+        i--;
+      }
+    };
+    for (const band of this.bands.highestFirst) {
+      if (band.queuedRequests === 0) continue;
+      if (band.lengths !== undefined) {
+        let seen = 0;
+        band.lengths.visitLongestFirst((flow) => {
+          offer(flow);
+          return ++seen < limit;
+        });
+      } else {
+        for (const flow of band.flows.values()) offer(flow);
+      }
+    }
+    return top.map((f) => ({ fairnessId: f.fairnessId, priority: f.priority, queuedRequests: f.queue.size, inflight: f.leases, weight: f.weight }));
+  }
+
+  /** Requests of `fairnessId` queued in any band. O(bands). */
+  queuedFor(fairnessId: string): number {
+    let n = 0;
+    for (const band of this.bands.highestFirst) n += band.flows.get(fairnessId)?.queue.size ?? 0;
+    return n;
   }
 
   /** Stops admitting (new requests are rejected with `shutdown`); resolves when nothing is queued or in flight. */

@@ -35,6 +35,19 @@ export class FlowLengths {
     return this.heads[this.max];
   }
 
+  /**
+   * Visits flows longest queue first (ties: the one that reached the length first) until `visit` returns false.
+   * O(flows visited + empty lengths skipped between the longest queue and the shortest visited): for reading a
+   * top-N, never on the request path.
+   */
+  visitLongestFirst(visit: (flow: Flow) => boolean): void {
+    for (let n = this.max; n > 0; n--) {
+      for (let flow = this.heads[n]; flow !== undefined; flow = flow.lengthNext) {
+        if (!visit(flow)) return;
+      }
+    }
+  }
+
   private link(flow: Flow, length: number): void {
     const tail = this.tails[length];
     flow.lengthPrev = tail;

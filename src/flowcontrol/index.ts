@@ -3,6 +3,7 @@ export {
   FlowController,
   type FlowControlStats,
   type BandStats,
+  type FlowQueueStats,
   type ReconfigureReport,
   type LiveFlowControlOptions,
 } from './controller.js';
@@ -23,7 +24,13 @@ export {
   type InflightEvictReason,
 } from './types.js';
 export { type SaturationSource } from './saturation-port.js';
-export { type FlowControlObserver, type OutcomeEvent, type InflightEvictionEvent, noopFlowControlObserver } from './observer.js';
+export {
+  type FlowControlObserver,
+  type OutcomeEvent,
+  type InflightEvictionEvent,
+  noopFlowControlObserver,
+  fanOutFlowControlObserver,
+} from './observer.js';
 export {
   type InflightEvictionOptions,
   DEFAULT_EVICT_BELOW_PRIORITY,
@@ -51,6 +58,7 @@ export {
   DEFAULT_MAX_BANDS,
   DEFAULT_FAIRNESS,
   DEFAULT_ORDERING,
+  DEFAULT_BAND_OVERFLOW,
 } from './options.js';
 export { MAX_ABS_PRIORITY, MAX_REQUEST_COST, validateFlowRequest } from './validate-request.js';
 export { type FairnessPolicy, type FairnessState, type FairnessContext } from './policies/fairness/fairness-policy.js';

@@ -34,6 +34,8 @@ export interface FlowControlObserver {
   onRelease(priority: number, fairnessId: string, estimatedCost: number, actualCost: number | undefined): void;
   /** An in-flight eviction attempt (see inflight-eviction.ts). Optional: older observers need not implement it. */
   onInflightEviction?(event: InflightEvictionEvent): void;
+  /** A request was queued (not dispatched at once): its tenant has demand even before any outcome. */
+  onQueued?(priority: number, fairnessId: string): void;
 }
 
 export const noopFlowControlObserver: FlowControlObserver = {
@@ -42,3 +44,26 @@ export const noopFlowControlObserver: FlowControlObserver = {
   onRelease: () => {},
   onInflightEviction: () => {},
 };
+
+/** One observer that forwards every event to each of `observers` in order (metrics and the status page, say). */
+export function fanOutFlowControlObserver(...observers: FlowControlObserver[]): FlowControlObserver {
+  if (observers.length === 0) return noopFlowControlObserver;
+  if (observers.length === 1) return observers[0] as FlowControlObserver;
+  return {
+    onOutcome: (event) => {
+      for (const o of observers) o.onOutcome(event);
+    },
+    onDispatchCycle: (durationMs, dispatched) => {
+      for (const o of observers) o.onDispatchCycle(durationMs, dispatched);
+    },
+    onRelease: (priority, fairnessId, estimatedCost, actualCost) => {
+      for (const o of observers) o.onRelease(priority, fairnessId, estimatedCost, actualCost);
+    },
+    onQueued: (priority, fairnessId) => {
+      for (const o of observers) o.onQueued?.(priority, fairnessId);
+    },
+    onInflightEviction: (event) => {
+      for (const o of observers) o.onInflightEviction?.(event);
+    },
+  };
+}

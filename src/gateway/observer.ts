@@ -51,3 +51,20 @@ export const noopGatewayObserver: GatewayObserver = {
   onDecision: () => {},
   onResponse: () => {},
 };
+
+/** One observer that forwards every event to each of `observers` in order. */
+export function fanOutGatewayObserver(...observers: GatewayObserver[]): GatewayObserver {
+  if (observers.length === 0) return noopGatewayObserver;
+  if (observers.length === 1) return observers[0] as GatewayObserver;
+  return {
+    onDecision: (event) => {
+      for (const o of observers) o.onDecision(event);
+    },
+    onResponse: (event) => {
+      for (const o of observers) o.onResponse(event);
+    },
+    onConnectFailure: (event) => {
+      for (const o of observers) o.onConnectFailure?.(event);
+    },
+  };
+}

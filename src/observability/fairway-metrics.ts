@@ -41,6 +41,8 @@ export interface FairwayMetricsOptions {
   readonly maxModelLabels?: number;
   /** Length of the fairness-index window, seconds (per-second buckets). @default 60 */
   readonly fairnessWindowSeconds?: number;
+  /** How a tenant appears in `fairness_id` labels (a hash, to hide names). @default the name itself */
+  readonly tenantLabel?: (fairnessId: string) => string;
   /** Tenant weight for the fairness index (the flow controller's tenant weights). @default every tenant 1 */
   readonly weightOf?: (fairnessId: string) => number;
   /** @default systemClock */
@@ -95,7 +97,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     // model_name and target_model_name share one cap: a rewrite's targets are model names like the requested ones.
     this.models = new BoundedLabel(maxModels);
     this.objectives = new BoundedLabel(maxModels);
-    this.tenants = new TenantLabels(maxTenants);
+    this.tenants = new TenantLabels(maxTenants, options.tenantLabel);
     this.window = new ServedTokenWindow(windowSeconds, options.clock ?? systemClock);
     this.weightOf = options.weightOf ?? (() => 1);
     const name = (base: string): string => this.ctx.name(base);
@@ -175,7 +177,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
       registers,
       collect(this: Counter<'fairness_id'>) {
         // Hand idle tenants' series to the busiest unlabelled ones; their sum stays the exact total.
-        for (const fairnessId of tenants.rebalance(window.totals())) this.remove({ fairness_id: fairnessId });
+        for (const label of tenants.rebalance(window.totals())) this.remove({ fairness_id: label });
       },
     });
     const weightOf = this.weightOf;
@@ -209,6 +211,11 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     );
     // A tenant with demand counts in the fairness index even when it is served nothing.
     this.window.add(event.fairnessId, 0);
+  }
+
+  onQueued(_priority: number, fairnessId: string): void {
+    // Waiting demand makes a tenant active before any outcome: a starved tenant lowers the index at once.
+    this.window.add(fairnessId, 0);
   }
 
   onDispatchCycle(durationMs: number, _dispatched: number): void {

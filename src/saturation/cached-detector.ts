@@ -30,9 +30,14 @@ export interface SaturationDetector extends SaturationSource, EndpointSaturation
   /** Registry name: `utilization`, `concurrency`, `hybrid`, ... */
   readonly name: string;
   details(): SaturationDetails;
+  /** The detector's effective settings (configured values with defaults filled in), for the operator's view. */
+  settings(): DetectorSettings;
   /** Drops subscriptions to the pool and the in-flight tracker. Idempotent. */
   close(): void;
 }
+
+/** Named settings of a detector; an absent limit is omitted. */
+export type DetectorSettings = Readonly<Record<string, number | string>>;
 
 /** Everything a detector may read. */
 export interface DetectorDeps {
@@ -106,6 +111,8 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
     for (const unsubscribe of this.unsubscribes.splice(0)) unsubscribe();
     this.listeners.clear();
   }
+
+  abstract settings(): DetectorSettings;
 
   /** Saturation of one endpoint now; set `notes.stale` / `notes.expiresAfter` when they apply. */
   protected abstract scoreEndpoint(endpoint: EndpointSnapshot, now: number, notes: ScoreNotes): number;

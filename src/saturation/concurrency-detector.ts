@@ -3,7 +3,7 @@
 import { InvalidArgumentError, requirePositive } from '../core/index.js';
 import { type EndpointSnapshot, type InflightFeed } from '../datalayer/index.js';
 import { type Aggregation } from './aggregation.js';
-import { CachedSaturationDetector, type DetectorDeps, type ScoreNotes } from './cached-detector.js';
+import { CachedSaturationDetector, type DetectorDeps, type DetectorSettings, type ScoreNotes } from './cached-detector.js';
 import { resolveAggregation } from './options.js';
 
 /** @default 100 requests per endpoint, as the Go reference. */
@@ -29,6 +29,7 @@ export class ConcurrencyDetector extends CachedSaturationDetector {
   readonly maxRequests: number;
   readonly maxTokens: number;
   readonly mode: ConcurrencyMode;
+  private readonly aggregationMode: Aggregation;
   private readonly inflight: InflightFeed;
 
   constructor(deps: DetectorDeps, options: ConcurrencyOptions = {}) {
@@ -44,6 +45,11 @@ export class ConcurrencyDetector extends CachedSaturationDetector {
       throw new InvalidArgumentError('mode', mode, `one of ${CONCURRENCY_MODES.join(', ')}`);
     }
     this.mode = mode;
+    this.aggregationMode = resolveAggregation(options.aggregation);
+  }
+
+  settings(): DetectorSettings {
+    return { maxRequests: this.maxRequests, maxTokens: this.maxTokens, mode: this.mode, aggregation: this.aggregationMode };
   }
 
   protected scoreEndpoint(endpoint: EndpointSnapshot, _now: number, _notes: ScoreNotes): number {

@@ -4,7 +4,7 @@
 // the gate reopens as soon as capacity frees instead of up to a scrape interval later.
 import { InvalidArgumentError } from '../core/index.js';
 import { type EndpointSnapshot, type InflightFeed } from '../datalayer/index.js';
-import { CachedSaturationDetector, type DetectorDeps, type ScoreNotes } from './cached-detector.js';
+import { CachedSaturationDetector, type DetectorDeps, type DetectorSettings, type ScoreNotes } from './cached-detector.js';
 import { rooflineScore } from './endpoint-score.js';
 import {
   type ResolvedThresholds,
@@ -77,6 +77,17 @@ export class HybridDetector extends CachedSaturationDetector {
     );
     this.maxRequests = optionalPositive('maxRequests', options.maxRequests);
     this.maxTokens = optionalPositive('maxTokens', options.maxTokens);
+  }
+
+  settings(): DetectorSettings {
+    return {
+      ...this.thresholds,
+      unseenRequestWeight: this.unseenRequestWeight,
+      unseenTokenWeight: this.unseenTokenWeight,
+      finishedRequestCredit: this.finishedRequestCredit,
+      ...(this.maxRequests !== undefined ? { maxRequests: this.maxRequests } : {}),
+      ...(this.maxTokens !== undefined ? { maxTokens: this.maxTokens } : {}),
+    };
   }
 
   protected scoreEndpoint(endpoint: EndpointSnapshot, now: number, notes: ScoreNotes): number {

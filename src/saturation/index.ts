@@ -6,6 +6,7 @@ export {
   type SaturationDetector,
   type DetectorDeps,
   type ScoreNotes,
+  type DetectorSettings,
   CachedSaturationDetector,
 } from './cached-detector.js';
 export {

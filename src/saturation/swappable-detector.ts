@@ -1,7 +1,7 @@
 // A detector that can be replaced while the engine runs (a configuration reload with new thresholds or another
 // detector): flow control and the scheduler hold this one object; it delegates to the current detector and
 // forwards its change notifications. The replacement reads the same pool and in-flight state, so nothing is lost.
-import { type SaturationDetails, type SaturationDetector } from './cached-detector.js';
+import { type DetectorSettings, type SaturationDetails, type SaturationDetector } from './cached-detector.js';
 
 export class SwappableSaturationDetector implements SaturationDetector {
   private current: SaturationDetector;
@@ -42,6 +42,10 @@ export class SwappableSaturationDetector implements SaturationDetector {
 
   details(): SaturationDetails {
     return this.current.details();
+  }
+
+  settings(): DetectorSettings {
+    return this.current.settings();
   }
 
   onChange(listener: () => void): () => void {

@@ -1,7 +1,7 @@
 // `utilization` detector: the Go reference's roofline over scraped metrics (closed loop only), with
 // fail-closed staleness and a pool aggregation where one hot endpoint cannot block the others.
 import { type EndpointSnapshot } from '../datalayer/index.js';
-import { CachedSaturationDetector, type DetectorDeps, type ScoreNotes } from './cached-detector.js';
+import { CachedSaturationDetector, type DetectorDeps, type DetectorSettings, type ScoreNotes } from './cached-detector.js';
 import { rooflineScore } from './endpoint-score.js';
 import { type ResolvedThresholds, type UtilizationThresholds, resolveThresholds } from './options.js';
 
@@ -19,6 +19,10 @@ export class UtilizationDetector extends CachedSaturationDetector {
     const thresholds = resolveThresholds(options, deps.stalenessMs);
     super('utilization', deps, thresholds.aggregation);
     this.thresholds = thresholds;
+  }
+
+  settings(): DetectorSettings {
+    return { ...this.thresholds };
   }
 
   protected scoreEndpoint(endpoint: EndpointSnapshot, now: number, notes: ScoreNotes): number {

@@ -14,20 +14,31 @@ import {
   fanOutScrapes,
 } from '../datalayer/index.js';
 import { DEFAULT_HEALTH_SERVICES, ExtProcService, HealthService, type TlsOption } from '../extproc/index.js';
-import { FlowController } from '../flowcontrol/index.js';
-import { type Decision, type InferenceRequest, ModelRewriter, type RequestHandler, RequestPipeline, rewriteSetFromSpec } from '../gateway/index.js';
+import { FlowController, fanOutFlowControlObserver } from '../flowcontrol/index.js';
+import {
+  type Decision,
+  type InferenceRequest,
+  ModelRewriter,
+  type RequestHandler,
+  RequestPipeline,
+  fanOutGatewayObserver,
+  rewriteSetFromSpec,
+} from '../gateway/index.js';
 import { type KubeClients, type WatchTuning } from '../kubernetes/index.js';
 import { ControlPlaneMetrics, FairwayMetrics } from '../observability/index.js';
 import { ProxyServer } from '../proxy/index.js';
 import { type SaturationDetector, SwappableSaturationDetector, createSaturationDetectorRegistry } from '../saturation/index.js';
 import { DEFAULT_PROFILE_CONFIG, Scheduler, buildProfile, createPrefixHasher } from '../scheduler/index.js';
 import { type ExchangeTransport } from '../sharedstate/index.js';
+import { StatusRecorder, StatusService, hashTenantName, summarizeConfig, tenantNamer } from '../status/index.js';
 import { AdminHttpServer } from './admin-http-server.js';
 import { type SharedStateParts, buildSharedState } from './shared-state.js';
 import { KubernetesMode } from './kubernetes-mode.js';
 import { type Leadership, alwaysLeader } from './leadership.js';
 import { type ReloadReport, applyLiveConfig, flowControlOptions, identityOptions } from './live-config.js';
 import { ObjectivePriorities } from './objective-priorities.js';
+import { fairwayVersion, loadStatusAssets } from './status-assets.js';
+import { StatusHttp } from './status-http.js';
 
 export interface FairwayServerDeps {
   readonly logger: Logger;
@@ -43,6 +54,10 @@ export interface FairwayServerDeps {
   readonly leaderIdentity?: string;
   /** Shared-state transport supplied by the caller (a worker of `serve --workers`); else from `sharedState`. */
   readonly sharedStateTransport?: ExchangeTransport;
+  /** Admin token from outside the config file (the CLI reads FAIRWAY_ADMIN_TOKEN); wins over `server.admin.token`. */
+  readonly adminToken?: string;
+  /** Wall-clock ms for the status page's timestamps. @default Date.now */
+  readonly wallClock?: () => number;
 }
 
 export interface ListeningPorts {
@@ -80,9 +95,12 @@ export class FairwayServer {
   readonly objectives: ObjectivePriorities;
   /** Present when replicas share state (`sharedState.backend: redis`, or a worker of `serve --workers`). */
   readonly shared: SharedStateParts | undefined;
+  /** The operator's view (/status, /status.json, /status/events). */
+  readonly status: StatusService;
+  private readonly statusRecorder: StatusRecorder;
   private readonly staticSource: StaticEndpointSource | undefined;
   private readonly health: HealthService;
-  private readonly admin: AdminHttpServer;
+  private admin: AdminHttpServer | undefined;
   private extProc: ExtProcService | undefined;
   private proxy: ProxyServer | undefined;
   private scheduler: Scheduler | undefined;
@@ -103,7 +121,16 @@ export class FairwayServer {
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
     this.registry = deps.registry ?? new PromRegistry();
-    this.metrics = new FairwayMetrics(this.registry, { clock: this.clock });
+    // Read through `running`, so a reload's tenant weights apply to the fairness figures too.
+    const weightOf = (fairnessId: string): number =>
+      Object.hasOwn(this.running.tenants, fairnessId) ? (this.running.tenants[fairnessId]?.weight ?? 1) : 1;
+    const hashed = config.server.admin.hashTenantNames;
+    this.metrics = new FairwayMetrics(this.registry, {
+      clock: this.clock,
+      weightOf,
+      ...(hashed ? { tenantLabel: hashTenantName } : {}),
+    });
+    this.statusRecorder = new StatusRecorder({ weightOf });
     if (config.kubernetes.poolName !== undefined) {
       this.kubernetes = new KubernetesMode(config.kubernetes, {
         clients: deps.kubeClients,
@@ -159,7 +186,7 @@ export class FairwayServer {
       saturation: this.saturation,
       clock: this.clock,
       logger: this.logger.child({ subsystem: 'flowcontrol' }),
-      observer: this.metrics,
+      observer: fanOutFlowControlObserver(this.metrics, this.statusRecorder),
       ...flowControlOptions(config),
       fairnessExchange: this.shared?.fairness,
     });
@@ -168,7 +195,25 @@ export class FairwayServer {
     this.metrics.bindPool(this.monitor.pool);
     this.rewriter = new ModelRewriter(config.modelRewrites.map((r, i) => rewriteSetFromSpec(r.name, r, i)));
     this.health = new HealthService({ logger: this.logger, initialStatus: 'NOT_SERVING' });
-    this.admin = new AdminHttpServer({ registry: this.registry, ready: () => this.isReady(), logger: this.logger });
+    this.status = new StatusService({
+      sources: { flowControl: this.flowControl, saturation: this.saturation, pool: this.monitor.pool, inflight: this.inflight },
+      recorder: this.statusRecorder,
+      config: () =>
+        summarizeConfig(this.running, {
+          detectorSettings: this.saturation.settings(),
+          schedulerProfile: this.running.scheduler.profile ?? DEFAULT_PROFILE_CONFIG,
+          tenantNames: hashed ? 'hashed' : 'plain',
+        }),
+      version: fairwayVersion(),
+      clock: this.clock,
+      wallClock: deps.wallClock ?? Date.now,
+      logger: this.logger.child({ subsystem: 'status' }),
+      tenantName: tenantNamer(hashed ? 'hashed' : 'plain'),
+      topTenants: config.status.topTenants,
+      maxEndpoints: config.status.maxEndpoints,
+      intervalMs: config.status.intervalMs,
+      historySeconds: config.status.historySeconds,
+    });
   }
 
   /** The configuration in force (the last one applied by a reload, restart-only fields as started). */
@@ -287,7 +332,7 @@ export class FairwayServer {
       identity: identityOptions(c, this.objectives),
       clock: this.clock,
       logger: this.logger.child({ subsystem: 'gateway' }),
-      observer: this.metrics,
+      observer: fanOutGatewayObserver(this.metrics, this.statusRecorder),
       retry: { contendedSeconds: c.server.retryAfterSeconds.contended, unavailableSeconds: c.server.retryAfterSeconds.unavailable },
       expectedOutputTokens: c.flowControl.expectedOutputTokens,
       fallbackEndpoints: c.scheduler.fallbackEndpoints,
@@ -311,7 +356,18 @@ export class FairwayServer {
     const tls = await this.tlsOption();
     const grpc = (await this.extProc.start({ host, port: c.server.grpcPort, tls })).port;
     const health = (await this.health.start({ host, port: c.server.healthPort })).port;
-    const metrics = await this.admin.start(host, c.server.metricsPort);
+    this.status.start();
+    const assets = await loadStatusAssets();
+    if (assets.missing.length > 0) this.logger.warn({ missing: assets.missing }, 'status page assets missing; /status.json still works');
+    const token = this.deps.adminToken ?? c.server.admin.token;
+    this.admin = new AdminHttpServer({
+      registry: this.registry,
+      ready: () => this.isReady(),
+      logger: this.logger,
+      token,
+      status: new StatusHttp({ service: this.status, assets, logger: this.logger, token }),
+    });
+    const metrics = await this.admin.start(c.server.admin.host ?? host, c.server.metricsPort);
     let proxy: number | undefined;
     if (c.server.proxyPort !== undefined) {
       this.proxy = new ProxyServer({
@@ -357,7 +413,8 @@ export class FairwayServer {
     await this.monitor.close();
     await this.shared?.close();
     this.saturation.close();
-    await this.admin.close();
+    this.status.close();
+    await this.admin?.close();
     this.logger.info({}, 'fairway stopped');
   }
 

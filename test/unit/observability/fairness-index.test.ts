@@ -69,6 +69,16 @@ describe('fairway_fairness_jain_index', () => {
     expect(value(s, JAIN)).toBeCloseTo(0.5, 15);
   });
 
+  it('counts a tenant as active as soon as it has a request queued, before any outcome', async () => {
+    const registry = new Registry();
+    const m = new FairwayMetrics(registry, { clock: new ManualClock(0) });
+    m.onRelease(0, 'served', 1, 500);
+    m.onQueued(0, 'waiting');
+    const s = await scrape(registry);
+    expect(value(s, ACTIVE)).toBe(2);
+    expect(value(s, JAIN)).toBeCloseTo(0.5, 15);
+  });
+
   it('forgets tenants once they leave the 60 s window', async () => {
     const clock = new ManualClock(0);
     const registry = new Registry();

@@ -198,8 +198,8 @@ describe('FairwayMetrics scrape-time gauges', () => {
       evictableInflight: 2,
       evictionsOutstanding: 0,
       bands: [
-        { priority: 10, name: 'high', queuedRequests: 5, queuedBytes: 5000, flows: 3, ceiling: 8 },
-        { priority: 0, name: 'low', queuedRequests: 2, queuedBytes: 2000, flows: 1, ceiling: 2 },
+        { priority: 10, name: 'high', queuedRequests: 5, queuedBytes: 5000, flows: 3, ceiling: 8, oldestEnqueuedAt: undefined },
+        { priority: 0, name: 'low', queuedRequests: 2, queuedBytes: 2000, flows: 1, ceiling: 2, oldestEnqueuedAt: undefined },
       ],
     };
     m.bindFlowControl(() => stats);
@@ -221,7 +221,7 @@ describe('FairwayMetrics scrape-time gauges', () => {
       liveFlows: 1,
       evictableInflight: 0,
       evictionsOutstanding: 0,
-      bands: [{ priority: 10, name: 'high', queuedRequests: 1, queuedBytes: 10, flows: 1, ceiling: 8 }],
+      bands: [{ priority: 10, name: 'high', queuedRequests: 1, queuedBytes: 10, flows: 1, ceiling: 8, oldestEnqueuedAt: undefined }],
     };
     s = await scrape(registry);
     expect(value(s, GO_METRICS.queueSize, { priority: '10' })).toBe(1);
