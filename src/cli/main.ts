@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// The `fairway` command: serve, sim, demo.
+// The `fairway` command: serve, sim, demo, top.
 import { Command } from 'commander';
 import { registerDemoCommand } from './demo-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerSimCommand } from './sim-command.js';
+import { registerTopCommand } from './top-command.js';
 
 const program = new Command()
   .name('fairway')
@@ -12,6 +13,7 @@ const program = new Command()
 registerServeCommand(program);
 registerSimCommand(program);
 registerDemoCommand(program);
+registerTopCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`fairway: ${err instanceof Error ? err.message : String(err)}`);

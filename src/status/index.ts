@@ -35,3 +35,4 @@ export {
 export { summarizeConfig, describeProfile, type ConfigSummaryExtras } from './config-summary.js';
 export { hashTenantName, tenantNamer, type TenantNameMode } from './tenant-names.js';
 export { statusPageHtml } from './page-html.js';
+export { renderStatusText, type TextRenderOptions } from './render-text.js';
