@@ -64,6 +64,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
   private readonly objectives: BoundedLabel;
   private readonly tenants: TenantLabels;
   private readonly window: ServedTokenWindow;
+  private readonly clock: Clock;
   private readonly weightOf: (fairnessId: string) => number;
   private readonly detectors: SaturationReadout[] = [];
   private flowControlBound = false;
@@ -98,7 +99,8 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     this.models = new BoundedLabel(maxModels);
     this.objectives = new BoundedLabel(maxModels);
     this.tenants = new TenantLabels(maxTenants, options.tenantLabel);
-    this.window = new ServedTokenWindow(windowSeconds, options.clock ?? systemClock);
+    this.clock = options.clock ?? systemClock;
+    this.window = new ServedTokenWindow(windowSeconds, this.clock);
     this.weightOf = options.weightOf ?? (() => 1);
     const name = (base: string): string => this.ctx.name(base);
     const registers = [registry];
@@ -269,7 +271,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
   bindFlowControl(stats: () => FlowControlStats): void {
     if (this.flowControlBound) throw new FairwayError('ERR_ALREADY_BOUND', 'FairwayMetrics.bindFlowControl called twice');
     this.flowControlBound = true;
-    registerFlowControlGauges(this.ctx, stats);
+    registerFlowControlGauges(this.ctx, stats, () => this.clock.now());
   }
 
   /**

@@ -5,8 +5,24 @@ import { type MetricContext } from './metric-context.js';
 import { FAIRWAY_METRICS, GO_METRICS } from './metric-names.js';
 import { registerScrapeGauge } from './scrape-gauge.js';
 
-export function registerFlowControlGauges(ctx: MetricContext, stats: () => FlowControlStats): void {
+/** `now` is the clock flow control stamps its requests with (for the age of the oldest queued request). */
+export function registerFlowControlGauges(ctx: MetricContext, stats: () => FlowControlStats, now: () => number): void {
   const { registry, logger } = ctx;
+  registerScrapeGauge(
+    registry,
+    logger,
+    {
+      name: ctx.name(FAIRWAY_METRICS.bandOldestWait),
+      help: 'Age of the oldest request queued in each priority band, seconds (0 when the band is empty).',
+      labelNames: ['priority', 'band'],
+    },
+    (g) => {
+      const t = now();
+      for (const b of stats().bands) {
+        g.set({ priority: String(b.priority), band: b.name }, b.oldestEnqueuedAt === undefined ? 0 : Math.max(0, t - b.oldestEnqueuedAt) / 1000);
+      }
+    },
+  );
   // One stats() call per scrape would need a shared snapshot across gauges; stats() is O(bands), so each reads its own.
   registerScrapeGauge(
     registry,

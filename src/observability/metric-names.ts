@@ -31,6 +31,7 @@ export const FAIRWAY_METRICS = {
   liveFlows: 'fairway_live_flows',
   bandFlows: 'fairway_band_flows',
   bandCeiling: 'fairway_band_ceiling',
+  bandOldestWait: 'fairway_band_oldest_wait_seconds',
   fairnessJainIndex: 'fairway_fairness_jain_index',
   fairnessActiveTenants: 'fairway_fairness_active_tenants',
   upstreamConnectFailures: 'fairway_upstream_connect_failures_total',

@@ -189,7 +189,8 @@ describe('FairwayMetrics events', () => {
 describe('FairwayMetrics scrape-time gauges', () => {
   it('reads flow-control stats at each scrape', async () => {
     const registry = new Registry();
-    const m = new FairwayMetrics(registry, { poolName: 'p' });
+    const clock = new ManualClock(10_000);
+    const m = new FairwayMetrics(registry, { poolName: 'p', clock });
     let stats: FlowControlStats = {
       queuedRequests: 7,
       queuedBytes: 7000,
@@ -198,7 +199,7 @@ describe('FairwayMetrics scrape-time gauges', () => {
       evictableInflight: 2,
       evictionsOutstanding: 0,
       bands: [
-        { priority: 10, name: 'high', queuedRequests: 5, queuedBytes: 5000, flows: 3, ceiling: 8, oldestEnqueuedAt: undefined },
+        { priority: 10, name: 'high', queuedRequests: 5, queuedBytes: 5000, flows: 3, ceiling: 8, oldestEnqueuedAt: 7_500 },
         { priority: 0, name: 'low', queuedRequests: 2, queuedBytes: 2000, flows: 1, ceiling: 2, oldestEnqueuedAt: undefined },
       ],
     };
@@ -212,6 +213,8 @@ describe('FairwayMetrics scrape-time gauges', () => {
     expect(value(s, FAIRWAY_METRICS.inflightRequests)).toBe(3);
     expect(value(s, FAIRWAY_METRICS.liveFlows)).toBe(4);
     expect(value(s, FAIRWAY_METRICS.evictableInflight)).toBe(2);
+    expect(value(s, FAIRWAY_METRICS.bandOldestWait, { priority: '10', band: 'high' })).toBe(2.5);
+    expect(value(s, FAIRWAY_METRICS.bandOldestWait, { priority: '0', band: 'low' })).toBe(0);
 
     // The source changes between scrapes: the next scrape shows the new figures, and a vanished band vanishes.
     stats = {
