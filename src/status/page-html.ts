@@ -51,6 +51,7 @@ export function statusPageHtml(title = 'Fairway'): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${esc} status</title>
+<link rel="icon" href="data:,">
 <link rel="stylesheet" href="/status/assets/uPlot.min.css">
 <style>${STYLE}</style>
 </head>

@@ -30,11 +30,13 @@ describe('StatusRecorder', () => {
       'evicted:in-flight:preempted': 1,
       'evicted:pool-unreachable': 1,
     });
-    // Every tenant with an event is active; only released leases count as service (the actual usage, else the
-    // estimate), and an active tenant served nothing shows with a zero share.
-    expect(r.tenants.activeTenants).toBe(3);
+    // A refused or evicted tenant is active at once, a dispatched one when its lease is released; released
+    // leases count as service (the actual usage, else the estimate), and an active tenant served nothing shows
+    // with a zero share.
+    expect(r.tenants.activeTenants).toBe(2);
     r.onRelease(0, 'a', 100, 250);
     r.onRelease(0, 'b', 100, undefined);
+    expect(r.tenants.activeTenants).toBe(3);
     expect(r.tenants.topServed().map((t) => [t.id, t.share])).toEqual([
       ['a', 250 / 350],
       ['b', 100 / 350],
