@@ -16,7 +16,7 @@ function run(args: readonly string[], env: Record<string, string> = {}): Promise
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString('utf8')));
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const timer = setTimeout(() => child.kill('SIGKILL'), 50_000);
     child.on('error', reject);
     child.on('exit', (code) => {
       clearTimeout(timer);
@@ -41,7 +41,8 @@ describe('fairway top', () => {
     await secured?.close();
   });
 
-  it('prints the snapshot once as plain text when stdout is not a terminal', async () => {
+  // Each case starts the compiled CLI (about a second of start-up, far more on a busy shared machine).
+  it('prints the snapshot once as plain text when stdout is not a terminal', { timeout: 60_000 }, async () => {
     const r = await run(['top', '--url', `http://127.0.0.1:${h.ports.metrics}`]);
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
@@ -50,10 +51,10 @@ describe('fairway top', () => {
     for (const id of h.ids) expect(r.stdout).toContain(id);
     expect(r.stdout).toMatch(/^BAND\s+PRIORITY\s+QUEUED/m);
     expect(r.stdout).toMatch(/^ENDPOINT\s+KV CACHE/m);
-    expect(r.stdout).not.toMatch(/\x1b/);
+    expect(r.stdout.includes('\u001b')).toBe(false);
   });
 
-  it('needs the token of a protected admin port, from --token or FAIRWAY_ADMIN_TOKEN', async () => {
+  it('needs the token of a protected admin port, from --token or FAIRWAY_ADMIN_TOKEN', { timeout: 120_000 }, async () => {
     const url = `http://127.0.0.1:${secured.ports.metrics}/status`;
     const denied = await run(['top', '--url', url]);
     expect(denied.code).toBe(1);
@@ -66,13 +67,13 @@ describe('fairway top', () => {
     expect(env.stdout).toContain('BAND');
   });
 
-  it('fails with a clear message when nothing answers', async () => {
+  it('fails with a clear message when nothing answers', { timeout: 60_000 }, async () => {
     const r = await run(['top', '--url', 'http://127.0.0.1:1']);
     expect(r.code).toBe(1);
     expect(r.stderr).toMatch(/^fairway: /);
   });
 
-  it('on a terminal, redraws the table in place every interval and quits on q', async () => {
+  it('on a terminal, redraws the table in place every interval and quits on q', { timeout: 90_000 }, async () => {
     const cmd = `${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} top --url http://127.0.0.1:${h.ports.metrics} --interval 300`;
     // script(1) gives the command a pseudo-terminal; its stdin is the terminal's keyboard.
     const child = spawn('script', ['-qfec', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, COLUMNS: '160', LINES: '60', FAIRWAY_ADMIN_TOKEN: '' } });
@@ -81,11 +82,11 @@ describe('fairway top', () => {
     const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
     const snapshots = (): number[] => [...out.matchAll(/snapshot (\d+)/g)].map((m) => Number(m[1]));
     try {
-      await waitFor('three redraws', () => new Set(snapshots()).size >= 3, 15_000);
+      await waitFor('three redraws', () => new Set(snapshots()).size >= 3, 60_000);
     } finally {
       child.stdin.write('q');
     }
-    expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 10_000))])).toBe(0);
+    expect(await Promise.race([exited, new Promise((r) => setTimeout(() => r('timeout'), 20_000))])).toBe(0);
     // Alternate screen in and out, cursor hidden then shown, redraws from the home position.
     expect(out).toContain('\x1b[?1049h');
     expect(out).toContain('\x1b[?1049l');
