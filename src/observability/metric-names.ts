@@ -25,6 +25,8 @@ export const FAIRWAY_METRICS = {
   shedRequests: 'fairway_shed_requests_total',
   saturation: 'fairway_saturation',
   staleEndpoints: 'fairway_stale_endpoints',
+  /** Every endpoint in the pool; `inference_pool_ready_pods` counts only those that can take work now. */
+  poolEndpoints: 'fairway_pool_endpoints',
   endpointSaturation: 'fairway_endpoint_saturation',
   tenantServedTokens: 'fairway_tenant_served_tokens_total',
   inflightRequests: 'fairway_inflight_requests',

@@ -1,8 +1,9 @@
 // Scrape-time gauges over the endpoint pool, with the Go reference's names and `name` label: average KV-cache
-// utilisation and average server queue over endpoints with fresh metrics, and the number of endpoints.
+// utilisation and average server queue over endpoints with fresh metrics, the endpoints that can take work now
+// (`inference_pool_ready_pods`) and, as Fairway's own gauge, every endpoint in the pool.
 import { type PoolView } from '../datalayer/index.js';
 import { type MetricContext } from './metric-context.js';
-import { GO_METRICS } from './metric-names.js';
+import { FAIRWAY_METRICS, GO_METRICS } from './metric-names.js';
 import { registerScrapeGauge } from './scrape-gauge.js';
 
 export function registerPoolGauges(ctx: MetricContext, pool: PoolView): void {
@@ -37,10 +38,22 @@ export function registerPoolGauges(ctx: MetricContext, pool: PoolView): void {
       if (v !== undefined) g.set(labels, v);
     },
   );
+  // Ready means able to take work now: a dead pod goes stale at its first failed scrape (or once its metrics age
+  // past the staleness limit) and stops counting, though it stays in the pool until Kubernetes removes it.
   registerScrapeGauge(
     registry,
     logger,
-    { name: ctx.name(GO_METRICS.poolReadyPods), help: 'Endpoints in the pool (routable; stale ones included).', labelNames: ['name'] },
+    {
+      name: ctx.name(GO_METRICS.poolReadyPods),
+      help: 'Endpoints that can take work now: in the pool with fresh metrics (not stale, not unscraped).',
+      labelNames: ['name'],
+    },
+    (g) => g.set(labels, pool.current().endpoints.reduce((n, e) => (e.stale || e.metrics === undefined ? n : n + 1), 0)),
+  );
+  registerScrapeGauge(
+    registry,
+    logger,
+    { name: ctx.name(FAIRWAY_METRICS.poolEndpoints), help: 'Endpoints in the pool, whether they can take work now or not (stale ones included).', labelNames: ['name'] },
     (g) => g.set(labels, pool.current().endpoints.length),
   );
 }

@@ -262,7 +262,7 @@ describe('FairwayMetrics scrape-time gauges', () => {
     expect(() => m.bindSaturation(concurrency)).toThrow(/already bound/);
   });
 
-  it('reads the pool at each scrape: averages over fresh endpoints, endpoint count', async () => {
+  it('reads the pool at each scrape: averages over fresh endpoints, ready endpoints (stale ones not), all endpoints', async () => {
     const registry = new Registry();
     const m = new FairwayMetrics(registry, { poolName: 'p' });
     const pool = poolOf([endpoint('a:1', 0.2, 2), endpoint('b:1', 0.6, 6), endpoint('c:1', 1, 100, true)]);
@@ -270,13 +270,16 @@ describe('FairwayMetrics scrape-time gauges', () => {
     let s = await scrape(registry);
     expect(value(s, GO_METRICS.poolAvgKvCache, { name: 'p' })).toBeCloseTo(0.4, 12);
     expect(value(s, GO_METRICS.poolAvgQueueSize, { name: 'p' })).toBe(4);
-    expect(value(s, GO_METRICS.poolReadyPods, { name: 'p' })).toBe(3);
+    // c:1 is stale (a dead pod whose scrapes fail): in the pool, but it cannot take work.
+    expect(value(s, GO_METRICS.poolReadyPods, { name: 'p' })).toBe(2);
+    expect(value(s, FAIRWAY_METRICS.poolEndpoints, { name: 'p' })).toBe(3);
 
     pool.set([endpoint('a:1', 0.9, 1, true)]);
     s = await scrape(registry);
     // No endpoint with fresh metrics: no average sample rather than a made-up 0.
     expect(samples(s, GO_METRICS.poolAvgKvCache)).toHaveLength(0);
-    expect(value(s, GO_METRICS.poolReadyPods)).toBe(1);
+    expect(value(s, GO_METRICS.poolReadyPods)).toBe(0);
+    expect(value(s, FAIRWAY_METRICS.poolEndpoints)).toBe(1);
   });
 
   it('a failing source is logged and the rest of the scrape still succeeds', async () => {
