@@ -8,6 +8,7 @@ import { type SchedulerRegistries } from './plugin-registries.js';
 import { SchedulerProfile } from './profile.js';
 import { INFLIGHT_LOAD_SCORER } from './scorers/inflight-load-scorer.js';
 import { KV_CACHE_SCORER } from './scorers/kv-cache-scorer.js';
+import { LORA_AFFINITY_SCORER } from './scorers/lora-affinity-scorer.js';
 import { PREFIX_CACHE_SCORER } from './scorers/prefix-cache-scorer.js';
 import { QUEUE_SCORER } from './scorers/queue-scorer.js';
 
@@ -25,9 +26,11 @@ export type ProfileConfig = z.infer<typeof ProfileConfigSchema>;
 
 /**
  * The Go reference's default (queue x2, KV cache x2, prefix cache x3, max-score) plus ours: stale/saturated
- * endpoints filtered (fail open) and in-flight awareness x2 so a burst between two scrapes spreads out.
- * With prefix x3 against in-flight x2, an equal prefix still follows its endpoint until that endpoint runs
- * out of headroom, then the saturation filter moves it elsewhere.
+ * endpoints filtered (fail open), in-flight awareness x2 so a burst between two scrapes spreads out, and LoRA
+ * affinity x2 (the Go EPP's own routing tests add it) so an adapter request goes where its adapter is loaded, or
+ * there is room to load it. With no adapter in use on any candidate the LoRA scorer scores nothing, so pools
+ * without LoRA route exactly as before. With prefix x3 against in-flight x2, an equal prefix still follows its
+ * endpoint until that endpoint runs out of headroom, then the saturation filter moves it elsewhere.
  */
 export const DEFAULT_PROFILE_CONFIG: ProfileConfig = Object.freeze({
   filters: [{ type: SATURATION_FILTER }],
@@ -36,6 +39,7 @@ export const DEFAULT_PROFILE_CONFIG: ProfileConfig = Object.freeze({
     { type: KV_CACHE_SCORER, weight: 2 },
     { type: PREFIX_CACHE_SCORER, weight: 3 },
     { type: INFLIGHT_LOAD_SCORER, weight: 2 },
+    { type: LORA_AFFINITY_SCORER, weight: 2 },
   ],
   picker: { type: MAX_SCORE_PICKER },
 });

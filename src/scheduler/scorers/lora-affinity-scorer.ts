@@ -19,8 +19,21 @@ export function loraAffinity(metrics: EndpointMetrics | undefined, adapter: stri
 export class LoraAffinityScorer implements Scorer {
   readonly type = LORA_AFFINITY_SCORER;
 
+  /**
+   * Scores nothing (all 0) while no candidate runs or waits for any adapter: in a pool without LoRA, or before the
+   * first adapter loads, it leaves every other scorer's choice exactly as it was, under any picker. O(n).
+   */
   score(ctx: SchedulingContext, candidates: readonly EndpointSnapshot[], out: Float64Array): void {
+    if (!candidates.some(hasAdapters)) {
+      out.fill(0, 0, candidates.length);
+      return;
+    }
     const adapter = ctx.request.targetModel ?? ctx.request.model;
     for (let i = 0; i < candidates.length; i++) out[i] = loraAffinity(candidates[i]?.metrics, adapter);
   }
+}
+
+function hasAdapters(candidate: EndpointSnapshot): boolean {
+  const m = candidate.metrics;
+  return m !== undefined && (m.loraRunning.length > 0 || m.loraWaiting.length > 0);
 }

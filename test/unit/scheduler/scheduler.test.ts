@@ -8,7 +8,7 @@ import {
   Scheduler,
   buildProfile,
 } from '../../../src/scheduler/index.js';
-import { FakeInflight, endpoint, noInflight, pool } from './support.js';
+import { FakeInflight, context, endpoint, noInflight, pool } from './support.js';
 
 const three = pool([endpoint('10.0.0.1:8000'), endpoint('10.0.0.2:8000'), endpoint('[::1]:8000')]);
 
@@ -105,6 +105,47 @@ describe('Scheduler with the saturation detector view', () => {
   });
 });
 
+describe('the default profile and LoRA adapters', () => {
+  const adapter = 'sql-lora';
+  const loaded = endpoint('loaded:1', { waitingQueue: 2, kvCacheUsage: 0.3, loraRunning: [adapter], maxLora: 4 });
+  const full = endpoint('full:1', { waitingQueue: 2, kvCacheUsage: 0.3, loraRunning: ['a', 'b', 'c', 'd'], maxLora: 4 });
+  const room = endpoint('room:1', { waitingQueue: 2, kvCacheUsage: 0.3, loraRunning: ['a'], maxLora: 4 });
+
+  it('an adapter-loaded pod wins over an equally loaded one, whatever the tie-break and the order', () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const s = new Scheduler({ random: new SeededRandom(seed) });
+      for (const order of [[loaded, room, full], [full, room, loaded], [room, loaded]]) {
+        const r = s.schedule({ model: 'base', targetModel: adapter }, pool(order), noInflight);
+        expect(r.kind === 'scheduled' && r.endpoints[0]?.id).toBe('loaded:1');
+      }
+      // Not loaded anywhere: a pod with a free adapter slot beats one that would have to evict an adapter.
+      const r = s.schedule({ model: 'base', targetModel: 'new-lora' }, pool([full, room]), noInflight);
+      expect(r.kind === 'scheduled' && r.endpoints[0]?.id).toBe('room:1');
+    }
+  });
+
+  it('load still decides when the adapter pod is much busier', () => {
+    const busy = endpoint('loaded:1', { waitingQueue: 30, kvCacheUsage: 0.95, loraRunning: [adapter], maxLora: 4 });
+    const idle = endpoint('room:1', { waitingQueue: 0, kvCacheUsage: 0.05, loraRunning: ['a'], maxLora: 4 });
+    const r = new Scheduler({ random: new SeededRandom(1) }).schedule({ model: 'base', targetModel: adapter }, pool([busy, idle]), noInflight);
+    expect(r.kind === 'scheduled' && r.endpoints[0]?.id).toBe('room:1');
+  });
+
+  it('with no adapter in use anywhere, the LoRA scorer changes no score (pools without LoRA route as before)', () => {
+    const withLora = buildProfile(DEFAULT_PROFILE_CONFIG);
+    const without = buildProfile({ ...DEFAULT_PROFILE_CONFIG, scorers: DEFAULT_PROFILE_CONFIG.scorers.filter((x) => x.type !== 'lora-affinity-scorer') });
+    const eps = [
+      endpoint('a:1', { waitingQueue: 3, kvCacheUsage: 0.5, maxLora: 4 }),
+      endpoint('b:1', { waitingQueue: 1, kvCacheUsage: 0.7, maxLora: 4 }),
+      endpoint('c:1', { waitingQueue: 0, kvCacheUsage: 0.2 }),
+    ];
+    const ctx = context({ model: 'm', targetModel: 'm' });
+    const a = withLora.run(ctx, eps, 3, new SeededRandom(5));
+    const b = without.run(ctx, eps, 3, new SeededRandom(5));
+    expect(a).toEqual(b);
+  });
+});
+
 describe('profile configuration', () => {
   it('builds the default profile: Go weights plus in-flight awareness', () => {
     const profile = buildProfile(DEFAULT_PROFILE_CONFIG);
@@ -113,6 +154,7 @@ describe('profile configuration', () => {
       ['kv-cache-utilization-scorer', 2],
       ['prefix-cache-scorer', 3],
       ['inflight-load-scorer', 2],
+      ['lora-affinity-scorer', 2],
     ]);
     expect(profile.picker.type).toBe('max-score-picker');
     expect(profile.filters.map((f) => f.type)).toEqual(['saturation-filter']);

@@ -52,6 +52,10 @@ describe('LoRA affinity scorer (Go lora_affinity_test table)', () => {
     ];
     expect(scoresOf(new LoraAffinityScorer(), eps, ctx)).toEqual([1, 0.8, 0.8, 0.6, 0]);
   });
+  it('scores nothing while no candidate runs or waits for any adapter, even with free adapter slots', () => {
+    const eps = [endpoint('p1:1', { maxLora: 4 }), endpoint('p2:1', { maxLora: 2 }), endpoint('p3:1', { maxLora: 0 })];
+    expect(scoresOf(new LoraAffinityScorer(), eps, ctx)).toEqual([0, 0, 0]);
+  });
   it('scores 0 when there is no space, or LoRA is not reported', () => {
     const eps = [
       endpoint('p1:1', { loraRunning: ['active-model-2'], loraWaiting: ['active-model-3'], maxLora: 2 }),
