@@ -42,6 +42,11 @@ export const ConfigSchema = z.strictObject({
   pool: z
     .strictObject({
       endpoints: z.array(endpoint).default([]),
+      /**
+       * After this long with no endpoint answering (every connection refused, reset or timing out, from scrapes and
+       * the proxy), queued and new requests are answered 503 `pool-unreachable` instead of held; 0 turns it off.
+       */
+      unreachableAfterMs: z.number().int().nonnegative().default(3_000),
       metrics: z
         .strictObject({
           intervalMs: positive.default(50),

@@ -17,6 +17,13 @@ export { type InflightTicket, type InflightTrackerOptions, InflightTracker } fro
 export { type PeerInflightSource } from './peer-inflight.js';
 export { CombinedInflight } from './combined-inflight.js';
 export { fanOutScrapes } from './scrape-fan-out.js';
+export {
+  type ReachabilityState,
+  type ReachabilityView,
+  type PoolReachabilityOptions,
+  PoolReachability,
+  DEFAULT_UNREACHABLE_AFTER_MS,
+} from './pool-reachability.js';
 export { type PoolFeed } from './pool-feed.js';
 export { type EndpointSaturationView, hasHeadroom } from './endpoint-saturation.js';
 export { type PromSample, type ParsedMetrics, type ParseOptions, parsePrometheusText } from './prometheus-text.js';

@@ -59,4 +59,9 @@ export interface ScrapeListener {
   markScraped(endpointId: string, takenAt: number): void;
   /** The endpoint left the pool: drop whatever is kept for it that no ticket still needs. */
   forget?(endpointId: string): void;
+  /**
+   * A scrape failed: `unreachable` when the endpoint could not be talked to (refused, reset, timed out), false
+   * when it answered badly. `reason` is the error, for logs.
+   */
+  scrapeFailed?(endpointId: string, unreachable: boolean, reason: string): void;
 }

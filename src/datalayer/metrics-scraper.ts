@@ -1,6 +1,6 @@
 // Per-endpoint scrape loop: fetch, parse, extract, report; never two scrapes at once, timeout through the
 // injected Clock, and failures logged on state transitions only (a dead pod would otherwise log 20 lines/s).
-import { type Clock, type Logger, type TimerHandle, describe, requirePositive } from '../core/index.js';
+import { type Clock, type Logger, type TimerHandle, describe, isUnreachableError, requirePositive } from '../core/index.js';
 import { type EndpointMetrics } from './endpoint.js';
 import { type EngineMetricNames, extractEndpointMetrics, familiesOf } from './engine-metrics.js';
 import { type MetricsFetcher } from './metrics-fetcher.js';
@@ -19,7 +19,17 @@ export type ScrapeOutcome =
       readonly startedAt: number;
       readonly finishedAt: number;
     }
-  | { readonly ok: false; readonly reason: string; readonly startedAt: number; readonly finishedAt: number };
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      /**
+       * The endpoint could not be talked to: the connection was refused, reset or cut, or the scrape timed out.
+       * False when it answered, only badly (an HTTP error, metrics that do not parse): it is up, its metrics are not.
+       */
+      readonly unreachable: boolean;
+      readonly startedAt: number;
+      readonly finishedAt: number;
+    };
 
 export interface MetricsScraperOptions {
   readonly endpointId: string;
@@ -96,10 +106,11 @@ export class MetricsScraper {
       const extracted = extractEndpointMetrics(parsePrometheusText(text, { only: this.keep }), this.options.names);
       outcome = extracted.ok
         ? { ok: true, metrics: extracted.metrics, startedAt, finishedAt: clock.now() }
-        : { ok: false, reason: extracted.reason, startedAt, finishedAt: clock.now() };
+        : { ok: false, reason: extracted.reason, unreachable: false, startedAt, finishedAt: clock.now() };
     } catch (err: unknown) {
-      const reason = controller.signal.reason instanceof ScrapeTimeout ? `timed out after ${this.timeoutMs} ms` : errorText(err);
-      outcome = { ok: false, reason, startedAt, finishedAt: clock.now() };
+      const timedOut = controller.signal.reason instanceof ScrapeTimeout;
+      const reason = timedOut ? `timed out after ${this.timeoutMs} ms` : errorText(err);
+      outcome = { ok: false, reason, unreachable: timedOut || isUnreachableError(err), startedAt, finishedAt: clock.now() };
     } finally {
       clock.clearTimeout(timeout);
       this.abort = undefined;

@@ -182,6 +182,7 @@ export class PoolMonitor {
       this.store.recordMetrics(id, outcome.metrics, outcome.finishedAt);
     } else {
       this.store.recordFailure(id);
+      this.options.scrapeListener?.scrapeFailed?.(id, outcome.unreachable, outcome.reason);
     }
   }
 }

@@ -10,5 +10,8 @@ export function fanOutScrapes(...listeners: readonly ScrapeListener[]): ScrapeLi
     forget: (endpointId) => {
       for (const l of listeners) l.forget?.(endpointId);
     },
+    scrapeFailed: (endpointId, unreachable, reason) => {
+      for (const l of listeners) l.scrapeFailed?.(endpointId, unreachable, reason);
+    },
   };
 }

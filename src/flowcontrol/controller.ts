@@ -92,6 +92,8 @@ export class FlowController {
   private inflight = 0;
   private started = false;
   private draining = false;
+  /** Set while the pool can take no work at all: why, for the outcome messages (see `setUnavailable`). */
+  private unavailable: string | undefined;
   private closed = false;
   private inCycle = false;
   /** Every outcome goes through it: callers are called back only once an operation is complete. */
@@ -169,6 +171,7 @@ export class FlowController {
   private admitValid(request: FlowRequest, onOutcome: OutcomeCallback, options: EnqueueOptions): void {
     this.start();
     if (this.draining) return this.refuse(request, 'shutdown', 'flow control is shutting down', onOutcome);
+    if (this.unavailable !== undefined) return this.refuse(request, 'unavailable', this.unavailable, onOutcome);
     if (options.signal?.aborted === true) {
       return this.settleEarly(request, 'cancelled', 'request cancelled before enqueue', onOutcome);
     }
@@ -236,6 +239,32 @@ export class FlowController {
     // Raised limits or ceilings may let waiting work go now.
     this.kick();
     return { kept };
+  }
+
+  /**
+   * Whether the pool can take work at all; the caller decides (the server, from endpoint reachability: flow
+   * control does no I/O). Holding requests for a pool that cannot serve them only makes every client wait out its
+   * TTL, so while `message` is set every queued request leaves at once and every new one is refused, both with
+   * reason `unavailable` and `message`. In-flight work is left alone. `undefined` resumes holding and dispatching
+   * at once. Saturation ("the pool is busy", "metrics are late") is not this: it holds. O(queued) on a change.
+   */
+  setUnavailable(message: string | undefined): void {
+    if (this.closed || message === this.unavailable) return;
+    this.unavailable = message;
+    if (message === undefined) return;
+    this.outbox.enter();
+    try {
+      for (const band of this.bands.highestFirst) {
+        for (let item = band.arrivals.head; item !== undefined; item = band.arrivals.head) this.evict(item, 'unavailable');
+      }
+    } finally {
+      this.outbox.leave();
+    }
+  }
+
+  /** Why the pool is marked unavailable, or undefined while it takes work. */
+  get unavailableReason(): string | undefined {
+    return this.unavailable;
   }
 
   /** Queue figures for gauges, read at scrape time. O(bands). */
@@ -464,7 +493,7 @@ export class FlowController {
     this.detach(item);
     this.bands.maybeIdle(item.flow);
     const waitMs = this.clock.now() - item.enqueuedAt;
-    const message = evictionMessage(reason, item);
+    const message = reason === 'unavailable' ? `${this.unavailable ?? 'the pool cannot take work'} (${whereOf(item)})` : evictionMessage(reason, item);
     this.outbox.post(item.onOutcome, { kind: 'evicted', reason, message, waitMs }, item.request);
     if (this.observing) this.observer.onOutcome({ kind: 'evicted', reason, priority: item.flow.priority, fairnessId: item.flow.fairnessId, waitMs });
     // Removing the head of a blocked band can unblock the bands below it under some usage limits.
@@ -688,8 +717,12 @@ export class FlowController {
   }
 }
 
-function evictionMessage(reason: EvictReason, item: QueueItem): string {
-  const where = `priority ${item.flow.priority}, fairness id ${JSON.stringify(item.flow.fairnessId)}`;
+function whereOf(item: QueueItem): string {
+  return `priority ${item.flow.priority}, fairness id ${JSON.stringify(item.flow.fairnessId)}`;
+}
+
+function evictionMessage(reason: Exclude<EvictReason, 'unavailable'>, item: QueueItem): string {
+  const where = whereOf(item);
   switch (reason) {
     case 'ttl':
       return `request expired in queue (${where})`;

@@ -74,8 +74,9 @@ export interface EvictionTarget {
   evict(eviction: InflightEviction): boolean;
 }
 
-export type RejectReason = 'capacity' | 'flow-limit' | 'shutdown';
-export type EvictReason = 'ttl' | 'cancelled' | 'displaced' | 'fair-share' | 'shutdown';
+/** `unavailable`: the pool can take no work at all (see `FlowController.setUnavailable`). */
+export type RejectReason = 'capacity' | 'flow-limit' | 'shutdown' | 'unavailable';
+export type EvictReason = 'ttl' | 'cancelled' | 'displaced' | 'fair-share' | 'shutdown' | 'unavailable';
 
 export interface DispatchedOutcome {
   readonly kind: 'dispatched';

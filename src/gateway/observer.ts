@@ -41,10 +41,16 @@ export interface ConnectFailureEvent {
   readonly retried: boolean;
 }
 
+/** A model server answered a routed request (its response began): evidence that the endpoint is reachable. */
+export interface ServedEvent {
+  readonly endpoint: string;
+}
+
 export interface GatewayObserver {
   onDecision(event: DecisionEvent): void;
   onResponse(event: ResponseEvent): void;
   onConnectFailure?(event: ConnectFailureEvent): void;
+  onServed?(event: ServedEvent): void;
 }
 
 export const noopGatewayObserver: GatewayObserver = {
@@ -65,6 +71,9 @@ export function fanOutGatewayObserver(...observers: GatewayObserver[]): GatewayO
     },
     onConnectFailure: (event) => {
       for (const o of observers) o.onConnectFailure?.(event);
+    },
+    onServed: (event) => {
+      for (const o of observers) o.onServed?.(event);
     },
   };
 }

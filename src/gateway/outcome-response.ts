@@ -34,12 +34,19 @@ export function evictedInFlight(message: string, advice: RetryAdvice): RejectDec
   return contended('evicted', message, advice);
 }
 
+/**
+ * Drop reason while no endpoint of the pool has answered for `pool.unreachableAfterMs`: flow control stops
+ * holding requests for it (`unavailable`) and they are answered 503 at once instead of waiting out their TTL.
+ */
+export const POOL_UNREACHABLE = 'pool-unreachable';
+
 /** The answer for a flow-control outcome other than dispatched. */
 export function rejectionFor(
   outcome: Exclude<Outcome, { kind: 'dispatched' }>,
   poolHasEndpoints: boolean,
   advice: RetryAdvice,
 ): RejectDecision {
+  if (outcome.reason === 'unavailable') return unavailable(POOL_UNREACHABLE, outcome.message, advice);
   if (outcome.kind === 'rejected') {
     return outcome.reason === 'shutdown'
       ? unavailable('shutdown', outcome.message, advice)

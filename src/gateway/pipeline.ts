@@ -334,6 +334,7 @@ export class RequestPipeline implements RequestHandler {
       // In-flight accounting stays with the primary's ticket for the life of the request; what the served
       // endpoint changes today is where the prompt's prefix now lives.
       onServedEndpoint: (endpoint) => {
+        this.observer.onServed?.({ endpoint });
         if (endpoint !== routing.primary) this.recordServed(endpoint, routing.hashes);
       },
       onHeaders: (s, headers) => {

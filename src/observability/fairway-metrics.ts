@@ -2,7 +2,7 @@
 // bound to the controller, the saturation detectors and the pool. Registers on an injected registry only.
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type Clock, FairwayError, type Logger, noopLogger, requireIntegerInRange, systemClock } from '../core/index.js';
-import { type PoolView } from '../datalayer/index.js';
+import { type PoolView, type ReachabilityView } from '../datalayer/index.js';
 import {
   type FlowControlObserver,
   type FlowControlStats,
@@ -291,10 +291,13 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     return registerSharedStateMetrics(this.ctx, stats);
   }
 
-  /** Pool averages (KV cache, server queue) and endpoint count, read from `pool.current()` at each scrape. Once. */
-  bindPool(pool: PoolView): void {
+  /**
+   * Pool averages (KV cache, server queue), endpoint counts and, given `reachability`, whether any endpoint
+   * answers (`fairway_pool_reachable`), read at each scrape. Once.
+   */
+  bindPool(pool: PoolView, reachability?: ReachabilityView): void {
     if (this.poolBound) throw new FairwayError('ERR_ALREADY_BOUND', 'FairwayMetrics.bindPool called twice');
     this.poolBound = true;
-    registerPoolGauges(this.ctx, pool);
+    registerPoolGauges(this.ctx, pool, reachability);
   }
 }

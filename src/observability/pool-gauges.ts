@@ -1,12 +1,12 @@
 // Scrape-time gauges over the endpoint pool, with the Go reference's names and `name` label: average KV-cache
 // utilisation and average server queue over endpoints with fresh metrics, the endpoints that can take work now
 // (`inference_pool_ready_pods`) and, as Fairway's own gauge, every endpoint in the pool.
-import { type PoolView } from '../datalayer/index.js';
+import { type PoolView, type ReachabilityView } from '../datalayer/index.js';
 import { type MetricContext } from './metric-context.js';
 import { FAIRWAY_METRICS, GO_METRICS } from './metric-names.js';
 import { registerScrapeGauge } from './scrape-gauge.js';
 
-export function registerPoolGauges(ctx: MetricContext, pool: PoolView): void {
+export function registerPoolGauges(ctx: MetricContext, pool: PoolView, reachability?: ReachabilityView): void {
   const { registry, logger } = ctx;
   const labels = { name: ctx.poolName };
   /** Average of `pick` over endpoints with fresh metrics; undefined (no sample) when there are none. */
@@ -55,5 +55,16 @@ export function registerPoolGauges(ctx: MetricContext, pool: PoolView): void {
     logger,
     { name: ctx.name(FAIRWAY_METRICS.poolEndpoints), help: 'Endpoints in the pool, whether they can take work now or not (stale ones included).', labelNames: ['name'] },
     (g) => g.set(labels, pool.current().endpoints.length),
+  );
+  if (reachability === undefined) return;
+  registerScrapeGauge(
+    registry,
+    logger,
+    {
+      name: ctx.name(FAIRWAY_METRICS.poolReachable),
+      help: '0 while no endpoint of the pool has answered for pool.unreachableAfterMs (requests are answered 503 pool-unreachable instead of held), else 1.',
+      labelNames: ['name'],
+    },
+    (g) => g.set(labels, reachability.current().reachable ? 1 : 0),
   );
 }

@@ -10,6 +10,8 @@ import { type StatusHttp } from './status-http.js';
 export interface AdminHttpServerOptions {
   readonly registry: Registry;
   readonly ready: () => boolean;
+  /** A line /readyz adds to its body without changing its status (the pool unreachable, say). */
+  readonly readyNote?: () => string | undefined;
   readonly logger: Logger;
   /** Bearer token required for everything but /healthz and /readyz; none by default. */
   readonly token?: string;
@@ -67,7 +69,9 @@ export class AdminHttpServer {
     }
     if (path === '/readyz') {
       const ready = this.o.ready();
-      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(ready ? 'ready\n' : 'not ready\n');
+      const note = this.o.readyNote?.();
+      const body = `${ready ? 'ready' : 'not ready'}\n${note !== undefined ? `${note}\n` : ''}`;
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'text/plain' }).end(body);
       return;
     }
     const credential = this.auth.check(req, url);

@@ -10,6 +10,7 @@ import {
   CombinedInflight,
   InflightTracker,
   PoolMonitor,
+  PoolReachability,
   StaticEndpointSource,
   fanOutScrapes,
 } from '../datalayer/index.js';
@@ -37,6 +38,7 @@ import { KubernetesMode } from './kubernetes-mode.js';
 import { type Leadership, alwaysLeader } from './leadership.js';
 import { type ReloadReport, applyLiveConfig, flowControlOptions, identityOptions } from './live-config.js';
 import { ObjectivePriorities } from './objective-priorities.js';
+import { PoolAvailability } from './pool-availability.js';
 import { fairwayVersion, loadStatusAssets } from './status-assets.js';
 import { StatusHttp } from './status-http.js';
 
@@ -97,6 +99,8 @@ export class FairwayServer {
   readonly shared: SharedStateParts | undefined;
   /** The operator's view (/status, /status.json, /status/events). */
   readonly status: StatusService;
+  /** Answers 503 instead of holding while no endpoint answers (`pool.unreachableAfterMs`; absent when 0). */
+  readonly availability: PoolAvailability | undefined;
   private readonly statusRecorder: StatusRecorder;
   private readonly staticSource: StaticEndpointSource | undefined;
   private readonly health: HealthService;
@@ -172,6 +176,11 @@ export class FairwayServer {
     });
     // Replicas sharing state count each other's dispatches, and may share one replica's scrapes.
     this.inflightView = this.shared !== undefined ? new CombinedInflight(this.inflight, this.shared.inflight) : this.inflight;
+    const reachability =
+      config.pool.unreachableAfterMs > 0
+        ? new PoolReachability({ poolSize: () => this.monitor.pool.current().endpoints.length, clock: this.clock, unreachableAfterMs: config.pool.unreachableAfterMs })
+        : undefined;
+    const scrapeListeners = [this.inflight, ...(this.shared !== undefined ? [this.shared.inflight] : []), ...(reachability !== undefined ? [reachability] : [])];
     this.monitor =
       this.shared?.scrapes ??
       new PoolMonitor({
@@ -179,7 +188,7 @@ export class FairwayServer {
         source: this.source,
         clock: this.clock,
         logger: this.logger.child({ subsystem: 'datalayer' }),
-        scrapeListener: this.shared !== undefined ? fanOutScrapes(this.inflight, this.shared.inflight) : this.inflight,
+        scrapeListener: scrapeListeners.length > 1 ? fanOutScrapes(...scrapeListeners) : this.inflight,
       });
     this.saturation = new SwappableSaturationDetector(this.buildDetector(config));
     this.flowControl = new FlowController({
@@ -192,7 +201,11 @@ export class FairwayServer {
     });
     this.metrics.bindFlowControl(() => this.flowControl.stats());
     this.metrics.bindSaturation(this.saturation);
-    this.metrics.bindPool(this.monitor.pool);
+    this.availability =
+      reachability !== undefined
+        ? new PoolAvailability({ reachability, flowControl: this.flowControl, logger: this.logger.child({ subsystem: 'datalayer' }), unreachableAfterMs: config.pool.unreachableAfterMs })
+        : undefined;
+    this.metrics.bindPool(this.monitor.pool, reachability);
     this.rewriter = new ModelRewriter(config.modelRewrites.map((r, i) => rewriteSetFromSpec(r.name, r, i)));
     this.health = new HealthService({ logger: this.logger, initialStatus: 'NOT_SERVING' });
     this.status = new StatusService({
@@ -332,7 +345,7 @@ export class FairwayServer {
       identity: identityOptions(c, this.objectives),
       clock: this.clock,
       logger: this.logger.child({ subsystem: 'gateway' }),
-      observer: fanOutGatewayObserver(this.metrics, this.statusRecorder),
+      observer: fanOutGatewayObserver(this.metrics, this.statusRecorder, ...(this.availability !== undefined ? [this.availability.observer] : [])),
       retry: { contendedSeconds: c.server.retryAfterSeconds.contended, unavailableSeconds: c.server.retryAfterSeconds.unavailable },
       expectedOutputTokens: c.flowControl.expectedOutputTokens,
       fallbackEndpoints: c.scheduler.fallbackEndpoints,
@@ -363,6 +376,7 @@ export class FairwayServer {
     this.admin = new AdminHttpServer({
       registry: this.registry,
       ready: () => this.isReady(),
+      readyNote: () => this.availability?.note(),
       logger: this.logger,
       token,
       status: new StatusHttp({ service: this.status, assets, logger: this.logger, token }),
@@ -411,6 +425,7 @@ export class FairwayServer {
     await this.health.close(500);
     await this.kubernetes?.close();
     await this.monitor.close();
+    this.availability?.close();
     await this.shared?.close();
     this.saturation.close();
     this.status.close();

@@ -30,7 +30,7 @@ export class RecordingLogger implements Logger {
  * until aborted, as a stuck server would. Counts calls, concurrent calls and closes.
  */
 export class ScriptedFetcher implements MetricsFetcher {
-  respond: { kind: 'text'; text: string } | { kind: 'error'; message: string } | { kind: 'hang' } | { kind: 'manual' } =
+  respond: { kind: 'text'; text: string } | { kind: 'error'; message: string; code?: string } | { kind: 'hang' } | { kind: 'manual' } =
     { kind: 'text', text: '' };
   calls = 0;
   active = 0;
@@ -47,7 +47,7 @@ export class ScriptedFetcher implements MetricsFetcher {
     try {
       const r = this.respond;
       if (r.kind === 'text') return r.text;
-      if (r.kind === 'error') throw new Error(r.message);
+      if (r.kind === 'error') throw Object.assign(new Error(r.message), r.code !== undefined ? { code: r.code } : {});
       return await new Promise<string>((resolve, reject) => {
         if (r.kind === 'manual') this.release = resolve;
         signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });

@@ -68,7 +68,7 @@ describe('MetricsScraper', () => {
     clock.advance(0);
     await flush();
     await run(clock, 100);
-    expect(outcomes[0]).toEqual({ ok: false, reason: 'timed out after 100 ms', startedAt: 0, finishedAt: 100 });
+    expect(outcomes[0]).toEqual({ ok: false, reason: 'timed out after 100 ms', unreachable: true, startedAt: 0, finishedAt: 100 });
     await scraper.stop();
   });
 
@@ -82,6 +82,27 @@ describe('MetricsScraper', () => {
     await run(clock, 50);
     expect(outcomes.map((o) => o.ok)).toEqual([false, false]);
     expect(outcomes[1]).toMatchObject({ reason: 'ECONNREFUSED' });
+    await scraper.stop();
+  });
+
+  it('tells an endpoint that cannot be talked to (refused, reset, timed out) from one that answers badly', async () => {
+    const { clock, fetcher, outcomes, scraper } = setup();
+    const script: (typeof fetcher.respond)[] = [
+      { kind: 'error', message: 'connect ECONNREFUSED 10.0.0.1:8000', code: 'ECONNREFUSED' },
+      { kind: 'error', message: 'other side closed', code: 'UND_ERR_SOCKET' },
+      { kind: 'error', message: 'read ECONNRESET', code: 'ECONNRESET' },
+      { kind: 'error', message: 'HTTP status 500', code: 'ERR_SCRAPE_HTTP' },
+      { kind: 'text', text: '<html>oops</html>' },
+    ];
+    fetcher.respond = script[0]!;
+    scraper.start();
+    clock.advance(0);
+    await flush();
+    for (const next of script.slice(1)) {
+      fetcher.respond = next;
+      await run(clock, 50);
+    }
+    expect(outcomes.map((o) => (o.ok ? 'ok' : o.unreachable))).toEqual([true, true, true, false, false]);
     await scraper.stop();
   });
 

@@ -52,6 +52,40 @@ describe('FlowController', () => {
     expect(fc.stats().queuedRequests).toBe(0);
   });
 
+  it('while the pool is unavailable: every queued request leaves at once, new ones are refused, in flight is kept; then it resumes', async () => {
+    const { fc, saturation } = setup({}, 0);
+    const running = await fc.enqueueAndWait(req({ priority: 5 }));
+    saturation.set(1.0);
+    const queued = [0, 5, -1].map((priority) => track(fc.enqueueAndWait(req({ priority }))));
+    await flushMicrotasks();
+    expect(fc.stats().queuedRequests).toBe(3);
+
+    fc.setUnavailable('no endpoint answers');
+    await flushMicrotasks();
+    expect(queued.map((b) => b.outcome && [b.outcome.kind, b.outcome.kind === 'dispatched' ? '' : b.outcome.reason])).toEqual([
+      ['evicted', 'unavailable'],
+      ['evicted', 'unavailable'],
+      ['evicted', 'unavailable'],
+    ]);
+    const first = queued[0]?.outcome;
+    expect(first?.kind === 'evicted' && first.message).toMatch(/^no endpoint answers \(priority 0/);
+    expect(fc.stats()).toMatchObject({ queuedRequests: 0, inflight: 1 });
+    expect(fc.unavailableReason).toBe('no endpoint answers');
+    saturation.set(0); // even with room, nothing is dispatched to a pool that cannot be reached
+    expect(await fc.enqueueAndWait(req({ priority: 9 }))).toEqual({ kind: 'rejected', reason: 'unavailable', message: 'no endpoint answers' });
+
+    fc.setUnavailable(undefined);
+    expect(fc.unavailableReason).toBeUndefined();
+    saturation.set(1.0);
+    const held = track(fc.enqueueAndWait(req()));
+    await flushMicrotasks();
+    expect(held.outcome).toBeUndefined(); // held again, as saturation asks
+    saturation.set(0);
+    await flushMicrotasks();
+    expect(held.outcome?.kind).toBe('dispatched');
+    if (running.kind === 'dispatched') running.lease.release();
+  });
+
   it('evicts a queued request with ttl at its deadline, not later', async () => {
     const { fc, clock } = setup({ defaultTtlMs: 1_000 }, 1.0);
     const box = track(fc.enqueueAndWait(req()));

@@ -1,0 +1,102 @@
+import { describe, expect, it } from 'vitest';
+import { ManualClock } from '../../../src/core/index.js';
+import { PoolReachability, type ReachabilityState } from '../../../src/datalayer/index.js';
+
+function setup(ids: string[], afterMs = 1_000) {
+  const clock = new ManualClock(0);
+  const members = new Set(ids);
+  const tracker = new PoolReachability({ poolSize: () => members.size, clock, unreachableAfterMs: afterMs });
+  const changes: ReachabilityState[] = [];
+  tracker.subscribe((s) => changes.push(s));
+  return { clock, members, tracker, changes };
+}
+
+describe('PoolReachability', () => {
+  it('turns unreachable only once every endpoint has failed for the whole window, and back at the first answer', () => {
+    const { clock, tracker, changes } = setup(['a', 'b']);
+    tracker.markScraped('a');
+    tracker.markScraped('b');
+    clock.advance(100);
+    tracker.scrapeFailed('a', true, 'ECONNREFUSED');
+    clock.advance(400);
+    tracker.scrapeFailed('b', true, 'ECONNREFUSED'); // the newest streak starts at 500
+    clock.advance(900);
+    expect(tracker.current().reachable).toBe(true); // a has failed 1,300 ms, but b only 900
+    clock.advance(100);
+    expect(tracker.current()).toMatchObject({ reachable: false, since: 1_500, endpoints: 2, lastFailure: { endpoint: 'b', reason: 'ECONNREFUSED' } });
+    // Repeated failures change nothing and notify nobody again.
+    for (let i = 0; i < 10; i++) {
+      clock.advance(50);
+      tracker.scrapeFailed('a', true, 'ECONNREFUSED');
+    }
+    expect(changes.map((c) => c.reachable)).toEqual([false]);
+    tracker.markScraped('b');
+    expect(tracker.current()).toMatchObject({ reachable: true, since: 2_000 });
+    expect(changes.map((c) => c.reachable)).toEqual([false, true]);
+  });
+
+  it('an endpoint answering badly (HTTP error, unparsable metrics) is reachable: late metrics are not an outage', () => {
+    const { clock, tracker } = setup(['a', 'b']);
+    tracker.scrapeFailed('a', true, 'ECONNREFUSED');
+    for (let t = 0; t < 5_000; t += 50) {
+      clock.advance(50);
+      tracker.scrapeFailed('b', false, 'HTTP status 500');
+    }
+    expect(tracker.current().reachable).toBe(true);
+  });
+
+  it('an endpoint with no evidence yet (a pod just added) keeps the pool reachable; its removal does not reset the clock', () => {
+    const { clock, members, tracker } = setup(['a', 'b', 'c']);
+    tracker.scrapeFailed('a', true, 'timed out');
+    tracker.scrapeFailed('b', true, 'timed out');
+    clock.advance(5_000);
+    expect(tracker.current().reachable).toBe(true); // c has said nothing
+    members.delete('c');
+    tracker.forget('c');
+    expect(tracker.current().reachable).toBe(false); // a and b have failed for 5 s already
+  });
+
+  it('forgetting the endpoint with the newest streak moves the deadline to the older streaks', () => {
+    const { clock, members, tracker } = setup(['a', 'b']);
+    tracker.scrapeFailed('a', true, 'refused');
+    clock.advance(800);
+    tracker.scrapeFailed('b', true, 'refused');
+    clock.advance(300); // a: 1,100 ms, b: 300 ms
+    expect(tracker.current().reachable).toBe(true);
+    members.delete('b');
+    tracker.forget('b');
+    expect(tracker.current().reachable).toBe(false);
+  });
+
+  it('fires at the deadline by timer, with no further evidence', () => {
+    const { clock, tracker, changes } = setup(['a'], 700);
+    tracker.scrapeFailed('a', true, 'timed out');
+    clock.advance(699);
+    expect(changes).toHaveLength(0);
+    clock.advance(1);
+    expect(changes.map((c) => [c.reachable, c.since])).toEqual([[false, 700]]);
+  });
+
+  it('front-end evidence counts for known endpoints only; an answered request ends the outage', () => {
+    const { clock, members, tracker } = setup(['a']);
+    tracker.failed('ghost', 'refused'); // never scraped: not a member as far as the tracker knows
+    tracker.scrapeFailed('a', true, 'refused');
+    clock.advance(2_000);
+    expect(tracker.current().reachable).toBe(false);
+    tracker.answered('a');
+    expect(tracker.current().reachable).toBe(true);
+    tracker.failed('a', 'connection refused by the model server');
+    clock.advance(1_000);
+    expect(tracker.current().reachable).toBe(false);
+    expect(members.size).toBe(1);
+  });
+
+  it('an empty pool is never "unreachable": nothing failed (scale from zero holds requests)', () => {
+    const { clock, members, tracker } = setup([]);
+    clock.advance(10_000);
+    tracker.scrapeFailed('gone', true, 'refused');
+    clock.advance(10_000);
+    expect(members.size).toBe(0);
+    expect(tracker.current().reachable).toBe(true);
+  });
+});
