@@ -34,6 +34,8 @@ const band = z.strictObject({
   weight: positive.optional(),
   /** A full band evicts from the tenant holding the most of it (`fair-share`) or turns newcomers away. */
   overflow: z.enum(['fair-share', 'reject']).optional(),
+  /** Dispatch at once whatever the saturation (overrides flowControl.passThrough for this band; not below 0). */
+  passThrough: z.boolean().optional(),
 });
 
 const plugin = z.strictObject({ name: z.string(), params: z.record(z.string(), z.number()).optional() });
@@ -83,8 +85,18 @@ export const ConfigSchema = z.strictObject({
       maxQueuedBytes: limit.default(Infinity),
       maxFlows: positive.default(100_000),
       maxBands: positive.default(64),
-      bands: z.array(band).default([]),
-      bandTemplate: band.omit({ priority: true, name: true }).default({}),
+      /**
+       * Every band of priority >= 0 not saying otherwise dispatches at once, even when every endpoint is over its
+       * thresholds (the Go EPP with flow control off); only sheddable work waits or is shed.
+       */
+      passThrough: z.boolean().default(false),
+      bands: z
+        .array(band)
+        .default([])
+        .refine((bands) => bands.every((b) => b.passThrough !== true || b.priority >= 0), {
+          message: 'passThrough cannot be set on a sheddable band (priority < 0): sheddable work always waits or is shed',
+        }),
+      bandTemplate: band.omit({ priority: true, name: true, passThrough: true }).default({}),
       arbitration: plugin.default({ name: 'strict' }),
       usageLimit: plugin.default({ name: 'static' }),
       expectedOutputTokens: z.number().int().nonnegative().default(256),

@@ -1,7 +1,7 @@
 // The live bands and flows: created on demand, collected when idle, bounded in number. Static bands stay.
 import Denque from 'denque';
 import { type Clock, type TimerHandle } from '../core/index.js';
-import { Band, type BandHooks } from './band.js';
+import { Band, type BandHooks, PASS_THROUGH_CEILING } from './band.js';
 import { Flow } from './flow.js';
 import { type ResolvedOptions } from './options.js';
 
@@ -218,7 +218,7 @@ export class BandSet {
       this.ordered.map((b) => ({ priority: b.priority, configuredCeiling: b.settings.ceiling })),
     );
     this.ordered.forEach((band, i) => {
-      band.ceiling = ceilings[i] ?? 1.0;
+      band.ceiling = band.settings.passThrough ? PASS_THROUGH_CEILING : (ceilings[i] ?? 1.0);
     });
   }
 

@@ -28,7 +28,16 @@ export interface BandSettings {
    * turns the newcomer away.
    */
   readonly overflow: BandOverflow;
+  /**
+   * Pass-through (flow control "off" for the band, as the Go EPP without flow control): its requests are
+   * dispatched at once whatever the saturation, and never wait behind a blocked band above. Never on a
+   * sheddable band (priority < 0).
+   */
+  readonly passThrough: boolean;
 }
+
+/** The effective ceiling of a pass-through band: no saturation reaches it. */
+export const PASS_THROUGH_CEILING = Number.POSITIVE_INFINITY;
 
 export type BandOverflow = 'fair-share' | 'reject';
 
@@ -50,7 +59,10 @@ export class Band {
   /** Flows by queue length; kept only under `fair-share` overflow, so `reject` bands pay nothing. */
   readonly lengths: FlowLengths | undefined;
   queuedBytes = 0;
-  /** Effective saturation ceiling, set by the usage-limit policy whenever the set of bands changes. */
+  /**
+   * Effective saturation ceiling, set by the usage-limit policy whenever the set of bands changes;
+   * PASS_THROUGH_CEILING for a pass-through band.
+   */
   ceiling = 1.0;
   /** Virtual pass of stride scheduling under `weighted` arbitration. */
   pass = 0;

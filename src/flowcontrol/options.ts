@@ -55,9 +55,14 @@ export interface BandConfig {
   readonly weight?: number;
   /** What a full band does with a newcomer; see BandSettings.overflow. @default 'fair-share' */
   readonly overflow?: BandOverflow;
+  /**
+   * Dispatch at once whatever the saturation (BandSettings.passThrough); overrides `passThrough` of the
+   * controller for this band. Not allowed below priority 0. @default the controller's `passThrough`
+   */
+  readonly passThrough?: boolean;
 }
 
-export type BandTemplate = Omit<BandConfig, 'priority' | 'name'>;
+export type BandTemplate = Omit<BandConfig, 'priority' | 'name' | 'passThrough'>;
 
 export interface PluginChoice {
   readonly name: string;
@@ -73,6 +78,13 @@ export interface FlowControllerOptions {
   readonly bands?: readonly BandConfig[];
   /** Settings of bands created on demand for other priorities. */
   readonly bandTemplate?: BandTemplate;
+  /**
+   * Pass-through for every band of priority >= 0 (configured or created on demand) that does not say otherwise:
+   * such requests are dispatched at once even when every endpoint is over its thresholds, as with the Go EPP's
+   * flow control off; only sheddable work (< 0) waits or is shed. Queuing is then turned on band by band with
+   * `bands[].passThrough: false`. @default false
+   */
+  readonly passThrough?: boolean;
   /** @default 60000 */
   readonly defaultTtlMs?: number;
   /** Global limit on queued requests across bands. @default Infinity */
@@ -165,7 +177,8 @@ function overflowOf(field: string, v: unknown): BandOverflow {
 
 function resolveBand(
   field: string,
-  cfg: BandTemplate & { priority: number; name?: string },
+  cfg: BandTemplate & { priority: number; name?: string; passThrough?: boolean },
+  defaultPassThrough: boolean,
   isStatic: boolean,
   fairness: Registry<FairnessPolicy>,
   ordering: Registry<OrderingPolicy>,
@@ -175,6 +188,9 @@ function resolveBand(
   }
   if (cfg.ceiling !== undefined && !(cfg.ceiling > 0)) {
     throw new InvalidArgumentError(`${field}.ceiling`, cfg.ceiling, 'a number > 0');
+  }
+  if (cfg.passThrough === true && cfg.priority < 0) {
+    throw new InvalidArgumentError(`${field}.passThrough`, cfg.passThrough, 'false on a sheddable band (priority < 0): sheddable work always waits or is shed');
   }
   return {
     priority: cfg.priority,
@@ -188,6 +204,7 @@ function resolveBand(
     weight: positive(`${field}.weight`, cfg.weight, 1),
     isStatic,
     overflow: overflowOf(`${field}.overflow`, cfg.overflow),
+    passThrough: cfg.passThrough ?? (defaultPassThrough && cfg.priority >= 0),
   };
 }
 
@@ -195,19 +212,21 @@ export function resolveOptions(o: FlowControllerOptions): ResolvedOptions {
   const fairness = o.fairnessRegistry ?? fairnessPolicies;
   const ordering = o.orderingRegistry ?? orderingPolicies;
   const template = o.bandTemplate ?? {};
+  const passThrough = o.passThrough ?? false;
+  if (typeof passThrough !== 'boolean') throw new InvalidArgumentError('passThrough', passThrough, 'a boolean');
   const seen = new Set<number>();
   const sorted = [...(o.bands ?? [])].sort((a, b) => a.priority - b.priority);
   const staticBands = sorted.map((b, rank) => {
     if (seen.has(b.priority)) throw new InvalidArgumentError('bands[].priority', b.priority, 'unique across bands');
     seen.add(b.priority);
     // Default weights double per rank from the bottom, so higher bands get the larger share.
-    return resolveBand(`bands[${b.priority}]`, { weight: 2 ** rank, ...template, ...b }, true, fairness, ordering);
+    return resolveBand(`bands[${b.priority}]`, { weight: 2 ** rank, ...template, ...b }, passThrough, true, fairness, ordering);
   });
   // Validate the template once, eagerly, so a bad template fails at start-up rather than on first use.
-  resolveBand('bandTemplate', { ...template, priority: 0 }, false, fairness, ordering);
+  resolveBand('bandTemplate', { ...template, priority: 0 }, passThrough, false, fairness, ordering);
   const byPriority = new Map(staticBands.map((b) => [b.priority, b]));
   const bandFor = (priority: number): BandSettings =>
-    byPriority.get(priority) ?? resolveBand('bandTemplate', { ...template, priority }, false, fairness, ordering);
+    byPriority.get(priority) ?? resolveBand('bandTemplate', { ...template, priority }, passThrough, false, fairness, ordering);
 
   const weights = new Map(Object.entries(o.tenantWeights ?? {}));
   for (const [tenant, w] of weights) tenantWeight(`tenantWeights.${tenant}`, w);

@@ -37,6 +37,7 @@ export interface ReloadReport {
 export function flowControlOptions(config: FairwayConfig): LiveFlowControlOptions {
   const fc = config.flowControl;
   return {
+    passThrough: fc.passThrough,
     bands: fc.bands,
     bandTemplate: fc.bandTemplate,
     defaultTtlMs: fc.defaultTtlMs,

@@ -62,7 +62,7 @@ export function renderStatusText(s: StatusSnapshot, options: TextRenderOptions =
   ];
   const bands = table(
     ['BAND', 'PRIORITY', 'QUEUED', 'OLDEST', 'DISPATCHED/S', 'CEILING', 'GATE'],
-    s.bands.map((b) => [b.name, String(b.priority), int(b.queuedRequests), b.queuedRequests > 0 ? ms(b.oldestWaitMs) : '-', rate(b.dispatchedPerSecond), b.ceiling.toFixed(2), GATE[b.gate]]),
+    s.bands.map((b) => [b.name, String(b.priority), int(b.queuedRequests), b.queuedRequests > 0 ? ms(b.oldestWaitMs) : '-', rate(b.dispatchedPerSecond), b.passThrough === true ? 'pass-through' : b.ceiling.toFixed(2), GATE[b.gate]]),
     ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
   );
   const outcomes = [

@@ -88,9 +88,11 @@ function bandsOf(input: SnapshotInput): BandStatus[] {
   let heldAbove = false;
   return input.flow.bands.map((b) => {
     const waiting = b.queuedRequests > 0;
+    const passThrough = b.ceiling === Number.POSITIVE_INFINITY;
+    // Nothing holds a pass-through band: not saturation, not a held band above it.
     let gate: BandGate = 'open';
-    if (waiting && input.saturation.value >= b.ceiling) gate = 'ceiling';
-    else if (waiting && heldAbove) gate = 'higher-band';
+    if (!passThrough && waiting && input.saturation.value >= b.ceiling) gate = 'ceiling';
+    else if (!passThrough && waiting && heldAbove) gate = 'higher-band';
     // Under strict arbitration the first waiting band at its ceiling stops every band below it.
     if (strict && gate === 'ceiling') heldAbove = true;
     return {
@@ -102,6 +104,7 @@ function bandsOf(input: SnapshotInput): BandStatus[] {
       oldestWaitMs: b.oldestEnqueuedAt === undefined ? 0 : Math.max(0, Math.round(input.now - b.oldestEnqueuedAt)),
       dispatchedPerSecond: rate(input, COUNTER.dispatchedBand(b.priority)),
       ceiling: round(b.ceiling),
+      ...(passThrough ? { passThrough } : {}),
       gate,
     };
   });

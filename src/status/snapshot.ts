@@ -101,7 +101,10 @@ export interface BandStatus {
   /** Age of the oldest queued request, ms; 0 when nothing is queued. */
   readonly oldestWaitMs: number;
   readonly dispatchedPerSecond: number;
+  /** The saturation ceiling; 0 for a pass-through band (see `passThrough`). */
   readonly ceiling: number;
+  /** Flow control is off for the band (`flowControl.passThrough`): dispatched at once, never held. */
+  readonly passThrough?: boolean;
   /** Held only matters while requests wait: an empty band reports `open`. */
   readonly gate: BandGate;
 }

@@ -14,6 +14,7 @@ const band = new Band({
   weight: 1,
   isStatic: true,
   overflow: 'reject',
+  passThrough: false,
 });
 const clock = new ManualClock();
 

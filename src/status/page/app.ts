@@ -131,7 +131,7 @@ function renderBands(s: StatusSnapshot): void {
         { text: fmtInt(b.flows), col: 'flows' },
         { text: b.queuedRequests > 0 ? fmtMs(b.oldestWaitMs) : '-', col: 'oldest' },
         { text: fmtRate(b.dispatchedPerSecond), col: 'dispatched' },
-        { text: fmtFixed(b.ceiling, 2), col: 'ceiling' },
+        { text: b.passThrough === true ? 'pass-through' : fmtFixed(b.ceiling, 2), col: 'ceiling' },
         badge(gateText[b.gate], b.gate),
       ],
     })),

@@ -86,6 +86,52 @@ describe('FlowController', () => {
     if (running.kind === 'dispatched') running.lease.release();
   });
 
+  describe('pass-through (flow control off for priority >= 0, as the Go EPP without flow control)', () => {
+    it('dispatches priority >= 0 at once with every endpoint over its thresholds; sheddable work still waits', async () => {
+      const { fc, saturation } = setup({ passThrough: true }, 1.5);
+      const sheddable = track(fc.enqueueAndWait(req({ priority: -1 })));
+      await flushMicrotasks();
+      // Something is queued (the sheddable request), so these take the queue path, and still go at once.
+      const routed = [0, 7, 0].map((priority) => track(fc.enqueueAndWait(req({ priority }))));
+      await flushMicrotasks();
+      expect(routed.map((b) => b.outcome?.kind)).toEqual(['dispatched', 'dispatched', 'dispatched']);
+      expect(sheddable.outcome).toBeUndefined();
+      expect(fc.stats().bands.map((b) => [b.priority, b.ceiling, b.queuedRequests])).toEqual([
+        [7, Infinity, 0],
+        [0, Infinity, 0],
+        [-1, 1, 1],
+      ]);
+      saturation.set(0.5);
+      await flushMicrotasks();
+      expect(sheddable.outcome?.kind).toBe('dispatched');
+    });
+
+    it('queuing turns back on band by band; a pass-through band is never held behind a held band above it', async () => {
+      const { fc } = setup({ passThrough: true, bands: [{ priority: 10, passThrough: false }, { priority: 0 }] }, 1.5);
+      const held = track(fc.enqueueAndWait(req({ priority: 10 })));
+      await flushMicrotasks();
+      const below = track(fc.enqueueAndWait(req({ priority: 0 })));
+      await flushMicrotasks();
+      expect(held.outcome).toBeUndefined();
+      expect(below.outcome?.kind).toBe('dispatched');
+    });
+
+    it('under weighted arbitration too', async () => {
+      const { fc } = setup({ passThrough: true, arbitration: { name: 'weighted' }, bands: [{ priority: 10, passThrough: false }] }, 1.5);
+      const held = track(fc.enqueueAndWait(req({ priority: 10 })));
+      await flushMicrotasks();
+      const below = track(fc.enqueueAndWait(req({ priority: 0 })));
+      await flushMicrotasks();
+      expect([held.outcome?.kind, below.outcome?.kind]).toEqual([undefined, 'dispatched']);
+    });
+
+    it('is off by default, and refused on a sheddable band', () => {
+      const { fc } = setup({ bands: [{ priority: 0 }] });
+      expect(fc.stats().bands[0]?.ceiling).toBe(1);
+      expect(() => setup({ bands: [{ priority: -1, passThrough: true }] })).toThrow(/bands\[-1\]\.passThrough/);
+    });
+  });
+
   it('evicts a queued request with ttl at its deadline, not later', async () => {
     const { fc, clock } = setup({ defaultTtlMs: 1_000 }, 1.0);
     const box = track(fc.enqueueAndWait(req()));

@@ -1,4 +1,5 @@
 // Band arbitration: which band dispatches next, given the pool's saturation and each band's ceiling.
+import { PASS_THROUGH_CEILING } from '../../band.js';
 
 /** What an arbiter sees of a band. */
 export interface ArbitratedBand {
@@ -16,18 +17,24 @@ export interface ArbitrationPolicy {
   /**
    * Picks the band to dispatch from, or undefined when none may dispatch now. `bands` is every live band,
    * highest priority first. Head-of-line gate: the first non-empty band whose ceiling is reached stops every
-   * band below it too. O(bands) per call; bands are few and bounded.
+   * band below it too, except pass-through bands (ceiling PASS_THROUGH_CEILING), which nothing holds.
+   * O(bands) per call; bands are few and bounded.
    */
   pick<B extends ArbitratedBand>(bands: readonly B[], saturation: number, now: number): B | undefined;
   /** Told after each dispatch from `band` (stride accounting). */
   dispatched(band: ArbitratedBand): void;
 }
 
-/** Non-empty bands from the top down to, not including, the first whose ceiling the saturation has reached. */
+/**
+ * Non-empty bands from the top down to, not including, the first whose ceiling the saturation has reached; then
+ * only the pass-through bands below it.
+ */
 export function* eligibleBands<B extends ArbitratedBand>(bands: readonly B[], saturation: number): Generator<B> {
+  let blocked = false;
   for (const band of bands) {
     if (band.queuedRequests === 0) continue;
-    if (saturation >= band.ceiling) return;
-    yield band;
+    if (band.ceiling === PASS_THROUGH_CEILING) yield band;
+    else if (!blocked && saturation < band.ceiling) yield band;
+    else blocked = true;
   }
 }
