@@ -1,13 +1,15 @@
 // `fairway serve --workers N`: N worker processes (Node's cluster module) serve the same ext_proc, health and
 // proxy ports (the primary accepts and hands connections round-robin: Node 20's net has no SO_REUSEPORT), so
 // one host uses all its cores. They share state like replicas: through Redis when `sharedState.backend: redis`,
-// else through an in-memory hub in the primary. The primary serves /metrics (the workers' metrics summed by
-// prom-client's AggregatorRegistry), /healthz and /readyz (ready once every worker is), restarts a worker that
-// dies, and on SIGTERM shuts every worker down gracefully.
+// else through an in-memory hub in the primary. The primary serves /metrics (the workers' metrics merged:
+// counters, histograms and additive gauges summed, other gauges kept per worker; see worker-metrics.ts),
+// /healthz and /readyz (ready once every worker is), restarts a worker that dies, and on SIGTERM shuts every
+// worker down gracefully.
 import cluster, { type Worker } from 'node:cluster';
 import { createServer } from 'node:http';
-import { AggregatorRegistry, type Registry } from 'prom-client';
+import { type Registry } from 'prom-client';
 import { type Logger } from '../core/index.js';
+import { type WorkerMetrics, mergeWorkerMetrics } from '../observability/index.js';
 import { newWorkerHub, serveWorker } from '../server/index.js';
 
 interface ReadyMessage {
@@ -17,6 +19,28 @@ interface ReadyMessage {
 function isReady(m: unknown): m is ReadyMessage {
   return typeof m === 'object' && m !== null && (m as { fairwayWorkerReady?: unknown }).fairwayWorkerReady === true;
 }
+
+/** The primary asks a worker for its metrics; the worker answers with `Registry.getMetricsAsJSON()`. */
+interface MetricsRequest {
+  readonly fairwayMetricsRequest: number;
+}
+
+interface MetricsAnswer {
+  readonly fairwayMetricsAnswer: number;
+  readonly metrics?: unknown[];
+  readonly error?: string;
+}
+
+function isMetricsRequest(m: unknown): m is MetricsRequest {
+  return typeof m === 'object' && m !== null && typeof (m as { fairwayMetricsRequest?: unknown }).fairwayMetricsRequest === 'number';
+}
+
+function isMetricsAnswer(m: unknown): m is MetricsAnswer {
+  return typeof m === 'object' && m !== null && typeof (m as { fairwayMetricsAnswer?: unknown }).fairwayMetricsAnswer === 'number';
+}
+
+/** A worker that does not answer within this long is left out of the exposition (and the scrape still answers). */
+const METRICS_ANSWER_TIMEOUT_MS = 3_000;
 
 export interface PrimaryOptions {
   readonly workers: number;
@@ -32,11 +56,14 @@ export async function runPrimary(o: PrimaryOptions): Promise<{ metricsPort: numb
   const hub = o.hub ? newWorkerHub() : undefined;
   const ready = new Set<number>();
   let stopping = false;
+  let metricsSeq = 0;
+  const metricsWaiters = new Map<string, (answer: MetricsAnswer) => void>();
   const fork = (): Worker => {
     const worker = cluster.fork();
     if (hub !== undefined) serveWorker(hub, worker);
     worker.on('message', (m: unknown) => {
       if (isReady(m)) ready.add(worker.id);
+      else if (isMetricsAnswer(m)) metricsWaiters.get(`${worker.id}:${m.fairwayMetricsAnswer}`)?.(m);
     });
     worker.on('exit', (code, signal) => {
       ready.delete(worker.id);
@@ -47,13 +74,36 @@ export async function runPrimary(o: PrimaryOptions): Promise<{ metricsPort: numb
     return worker;
   };
   for (let i = 0; i < o.workers; i++) fork();
-  const aggregator = new AggregatorRegistry();
+  const askMetrics = (worker: Worker): Promise<WorkerMetrics | undefined> =>
+    new Promise((resolve) => {
+      const key = `${worker.id}:${++metricsSeq}`;
+      const timer = setTimeout(() => settle(undefined), METRICS_ANSWER_TIMEOUT_MS);
+      const settle = (answer: MetricsAnswer | undefined): void => {
+        clearTimeout(timer);
+        metricsWaiters.delete(key);
+        if (answer?.metrics === undefined) {
+          if (answer?.error !== undefined) o.logger.warn({ worker: worker.id, err: answer.error }, 'worker could not collect its metrics');
+          resolve(undefined);
+        } else {
+          resolve({ worker: String(worker.id), metrics: answer.metrics });
+        }
+      };
+      metricsWaiters.set(key, settle);
+      if (!worker.isConnected()) return settle(undefined);
+      worker.send({ fairwayMetricsRequest: metricsSeq } satisfies MetricsRequest);
+    });
+  const clusterMetrics = async (): Promise<{ text: string; contentType: string }> => {
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    const answers = await Promise.all(workers.map(askMetrics));
+    const registry = mergeWorkerMetrics(answers.filter((a): a is WorkerMetrics => a !== undefined));
+    return { text: await registry.metrics(), contentType: registry.contentType };
+  };
   const admin = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     if (path === '/metrics') {
-      aggregator.clusterMetrics().then(
-        (text) => {
-          res.writeHead(200, { 'content-type': aggregator.contentType });
+      clusterMetrics().then(
+        ({ text, contentType }) => {
+          res.writeHead(200, { 'content-type': contentType });
           res.end(text);
         },
         (err: unknown) => {
@@ -97,12 +147,18 @@ export async function runPrimary(o: PrimaryOptions): Promise<{ metricsPort: numb
 }
 
 /**
- * In a worker: lets the primary's AggregatorRegistry collect `registry`, shuts down when the primary asks, and
+ * In a worker: answers the primary's requests for `registry`'s metrics, shuts down when the primary asks, and
  * leaves SIGTERM/SIGINT to the primary (which forwards the request); then tells the primary it serves.
  */
 export function runAsWorker(registry: Registry, logger: Logger, shutdown: () => Promise<void>): void {
-  new AggregatorRegistry(); // installs the worker's answer to the primary's metrics requests
-  AggregatorRegistry.setRegistries([registry]);
+  process.on('message', (m: unknown) => {
+    if (!isMetricsRequest(m)) return;
+    const id = m.fairwayMetricsRequest;
+    registry.getMetricsAsJSON().then(
+      (metrics) => process.send?.({ fairwayMetricsAnswer: id, metrics } satisfies MetricsAnswer),
+      (err: unknown) => process.send?.({ fairwayMetricsAnswer: id, error: err instanceof Error ? err.message : String(err) } satisfies MetricsAnswer),
+    );
+  });
   const ignore = (): void => {};
   process.on('SIGTERM', ignore);
   process.on('SIGINT', ignore);

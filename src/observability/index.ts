@@ -13,6 +13,7 @@ export { GO_METRICS, FAIRWAY_METRICS, BUCKETS } from './metric-names.js';
 export { type GoQueueOutcome, goQueueOutcome } from './go-outcome.js';
 export { OVERFLOW_LABEL } from './bounded-label.js';
 export { jainIndex } from './jain-index.js';
+export { type WorkerMetrics, ADDITIVE_GAUGES, WORKER_LABEL, mergeWorkerMetrics } from './worker-metrics.js';
 export {
   startTracing,
   type TracingOptions,

@@ -47,8 +47,9 @@ export function buildSharedState(config: FairwayConfig, deps: SharedStateDeps): 
   const c = config.sharedState;
   let client: Redis | Cluster | undefined;
   let transport = deps.transport;
-  // A round may take half an interval; commands time out then too, so nothing queues behind a slow server.
-  const roundTimeoutMs = c.syncIntervalMs / 2;
+  // A round may take one interval; commands time out then too, so nothing queues behind a slow server. (Half an
+  // interval made rounds through a busy host's IPC or loopback time out now and then: up/down flapping.)
+  const roundTimeoutMs = c.syncIntervalMs;
   if (transport === undefined) {
     if (c.backend !== 'redis') return undefined;
     client = createRedisClient({ url: c.url, commandTimeoutMs: roundTimeoutMs, logger: deps.logger });

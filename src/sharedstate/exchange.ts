@@ -71,7 +71,10 @@ export interface SharedStateExchangeOptions {
   readonly syncIntervalMs?: number;
   /** @default 3 */
   readonly ttlIntervals?: number;
-  /** A round still unanswered after this long counts as failed. @default half the sync interval */
+  /**
+   * A round still unanswered after this long counts as failed. @default the sync interval (a slow store turns the
+   * replica local-only one interval after the round began; a shorter timeout flaps on a busy host, see README)
+   */
   readonly roundTimeoutMs?: number;
   readonly observer?: ExchangeObserver;
 }
@@ -119,7 +122,7 @@ export class SharedStateExchange {
     this.logger = options.logger ?? noopLogger;
     this.syncIntervalMs = requirePositive('syncIntervalMs', options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS);
     this.ttlMs = this.syncIntervalMs * requirePositive('ttlIntervals', options.ttlIntervals ?? DEFAULT_TTL_INTERVALS);
-    this.roundTimeoutMs = requirePositive('roundTimeoutMs', options.roundTimeoutMs ?? this.syncIntervalMs / 2);
+    this.roundTimeoutMs = requirePositive('roundTimeoutMs', options.roundTimeoutMs ?? this.syncIntervalMs);
     this.observer = options.observer;
   }
 

@@ -1,7 +1,8 @@
 // Three `fairway serve` processes (the compiled CLI) sharing state through a real redis-server: one paused with
 // SIGSTOP drops out of the others' view and rejoins when resumed (its expired data rewritten whole, counted
 // once); one killed drops out for good while the others keep serving; and `--workers 2` shares state through
-// its primary without Redis, one worker scraping for both.
+// its primary without Redis, one worker scraping for both, its /metrics summing what adds up and keeping other
+// gauges per worker.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -95,16 +96,26 @@ describe('replica processes sharing state', () => {
     expect(statuses).toEqual([200, 200, 200, 200]);
   });
 
-  it('serve --workers 2 shares state through its primary: both workers connected, one scraping, requests served', { timeout: 120_000 }, async () => {
+  it('serve --workers 2 shares state through its primary: both workers connected, one scraping, requests served, gauges per worker', { timeout: 120_000 }, async () => {
     const p = await serve([...base(), 'sharedState: { syncIntervalMs: 20 }'], ['--workers', '2']);
     procs.push(p);
-    // The primary sums the workers' gauges: 2 connected, each seeing 1 peer, 1 scraping.
+    // Gauges that do not add up come once per worker (worker="1", worker="2"), each 1 when connected and
+    // seeing the other as its one peer; the scrapers are summed: exactly one of the two scrapes.
+    const perWorker = (text: string, name: string): number[] =>
+      [...text.matchAll(new RegExp(`^${name}\\{[^}]*worker="(\\d+)"[^}]*\\}\\s+(\\S+)`, 'gm'))].map((m) => Number(m[2]));
     await waitFor('both workers connected through the primary', async () => {
       const text = await metrics(p);
-      return metricValue(text, 'fairway_shared_state_up') === 2 && metricValue(text, 'fairway_shared_state_peers') === 2;
+      const up = perWorker(text, 'fairway_shared_state_up');
+      const seen = perWorker(text, 'fairway_shared_state_peers');
+      return up.length === 2 && up.every((v) => v === 1) && seen.length === 2 && seen.every((v) => v === 1);
     }, 60_000, 100);
-    await waitFor('one scraper', async () => metricValue(await metrics(p), 'fairway_shared_state_scrape_leader') === 1, 30_000, 100);
+    await waitFor('one scraper', async () => {
+      const text = await metrics(p);
+      return metricValue(text, 'fairway_shared_state_scrape_leader') === 1 && !/^fairway_shared_state_scrape_leader\{[^}]*worker=/m.test(text);
+    }, 30_000, 100);
     const statuses = await Promise.all(Array.from({ length: 6 }, (_, i) => complete(p, `t${i}`)));
     expect(statuses).toEqual(Array(6).fill(200));
+    // Counters add up over the workers: the six requests are counted once each, whichever worker served them.
+    await waitFor('requests counted once', async () => metricValue(await metrics(p), 'inference_objective_request_total') === 6, 10_000, 100);
   });
 });
