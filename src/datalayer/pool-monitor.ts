@@ -181,8 +181,9 @@ export class PoolMonitor {
       this.options.scrapeListener?.markScraped(id, outcome.startedAt);
       this.store.recordMetrics(id, outcome.metrics, outcome.finishedAt);
     } else {
-      this.store.recordFailure(id);
+      // Before the store publishes, so a snapshot listener can read how the scrape failed.
       this.options.scrapeListener?.scrapeFailed?.(id, outcome.unreachable, outcome.reason);
+      this.store.recordFailure(id);
     }
   }
 }

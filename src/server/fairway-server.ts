@@ -164,6 +164,10 @@ export class FairwayServer {
       metricsPath: config.pool.metrics.path,
       defaultEngine: config.pool.metrics.engine,
     };
+    const reachability =
+      config.pool.unreachableAfterMs > 0
+        ? new PoolReachability({ poolSize: () => this.monitor.pool.current().endpoints.length, clock: this.clock, unreachableAfterMs: config.pool.unreachableAfterMs })
+        : undefined;
     this.shared = buildSharedState(config, {
       clock: this.clock,
       logger: this.logger.child({ subsystem: 'sharedstate' }),
@@ -173,13 +177,10 @@ export class FairwayServer {
       source: this.source,
       scrape,
       endpointIds: () => this.monitor.pool.current().endpoints.map((e) => e.id),
+      scrapeListener: reachability,
     });
     // Replicas sharing state count each other's dispatches, and may share one replica's scrapes.
     this.inflightView = this.shared !== undefined ? new CombinedInflight(this.inflight, this.shared.inflight) : this.inflight;
-    const reachability =
-      config.pool.unreachableAfterMs > 0
-        ? new PoolReachability({ poolSize: () => this.monitor.pool.current().endpoints.length, clock: this.clock, unreachableAfterMs: config.pool.unreachableAfterMs })
-        : undefined;
     const scrapeListeners = [this.inflight, ...(this.shared !== undefined ? [this.shared.inflight] : []), ...(reachability !== undefined ? [reachability] : [])];
     this.monitor =
       this.shared?.scrapes ??

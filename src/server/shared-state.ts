@@ -5,7 +5,7 @@ import { hostname } from 'node:os';
 import { type Cluster, type Redis } from 'ioredis';
 import { type FairwayConfig } from '../config/index.js';
 import { type Clock, type Logger } from '../core/index.js';
-import { type EndpointSource, type InflightTracker, fanOutScrapes } from '../datalayer/index.js';
+import { type EndpointSource, type InflightTracker, type ScrapeListener, fanOutScrapes } from '../datalayer/index.js';
 import {
   type ExchangeObserver,
   type ExchangeTransport,
@@ -40,6 +40,8 @@ export interface SharedStateDeps {
   readonly scrape: LocalScrapeOptions;
   /** A transport supplied by the caller (workers talk to their primary); otherwise from the config. */
   readonly transport?: ExchangeTransport;
+  /** Also told of every scrape applied here, shared or local (pool reachability). */
+  readonly scrapeListener?: ScrapeListener;
 }
 
 /** The shared-state parts, or undefined when this process shares nothing (`backend: local`, no transport given). */
@@ -77,7 +79,7 @@ export function buildSharedState(config: FairwayConfig, deps: SharedStateDeps): 
   if (c.shareScrapes) {
     scrapes = new ScrapeSharing({
       source: deps.source,
-      scrapeListener: fanOutScrapes(deps.inflight, inflight),
+      scrapeListener: fanOutScrapes(deps.inflight, inflight, ...(deps.scrapeListener !== undefined ? [deps.scrapeListener] : [])),
       scrape: deps.scrape,
       exchange,
       staleAfterMs: config.pool.metrics.stalenessMs,

@@ -47,6 +47,8 @@ export interface ScrapeSharingOptions {
 /** One published scrape: metrics (absent when it failed) and its send and finish times in the pool's time base. */
 interface SharedScrape {
   readonly metrics: EndpointMetrics | undefined;
+  /** A failed scrape that could not reach the endpoint (refused, reset, timed out): feeds pool reachability. */
+  readonly unreachable?: boolean;
   readonly startedAt: number;
   readonly finishedAt: number;
 }
@@ -85,6 +87,8 @@ export class ScrapeSharing implements ExchangeChannel {
   private monitor: PoolMonitor | undefined;
   private monitorStop: (() => void) | undefined;
   private readonly startedAtById = new Map<string, number>();
+  /** How each endpoint's latest local scrape failed, for the failure this replica publishes. */
+  private readonly unreachableById = new Map<string, boolean>();
   private unsubscribe: (() => void) | undefined;
   private state: 'new' | 'running' | 'closed' = 'new';
   private leader = false;
@@ -143,7 +147,7 @@ export class ScrapeSharing implements ExchangeChannel {
       const s = this.latest.get(id);
       if (s === undefined || !this.members.has(id)) continue;
       this.published.add(id);
-      set.set(id, JSON.stringify({ m: s.metrics ?? null, s: toShared(s.startedAt), f: toShared(s.finishedAt) }));
+      set.set(id, JSON.stringify({ m: s.metrics ?? null, s: toShared(s.startedAt), f: toShared(s.finishedAt), ...(s.unreachable === true ? { u: 1 } : {}) }));
     }
     const del: string[] = [];
     for (const id of [...this.published]) {
@@ -184,6 +188,7 @@ export class ScrapeSharing implements ExchangeChannel {
       if (s.finishedAt <= (this.appliedAt.get(id) ?? Number.NEGATIVE_INFINITY)) continue;
       this.sharedApplied++;
       this.record(id, s);
+      if (s.metrics === undefined) this.options.scrapeListener.scrapeFailed?.(id, s.unreachable === true, 'scrape failed (shared by the scraping replica)');
     }
   }
 
@@ -213,6 +218,7 @@ export class ScrapeSharing implements ExchangeChannel {
       this.appliedAt.delete(id);
       this.latest.delete(id);
       this.sharedSeenAt.delete(id);
+      this.unreachableById.delete(id);
       this.store.remove(id);
       this.options.scrapeListener.forget?.(id);
     }
@@ -238,7 +244,13 @@ export class ScrapeSharing implements ExchangeChannel {
       source: this.options.source,
       clock: this.clock,
       logger: this.logger,
-      scrapeListener: { markScraped: (id, takenAt) => this.startedAtById.set(id, takenAt) },
+      scrapeListener: {
+        markScraped: (id, takenAt) => this.startedAtById.set(id, takenAt),
+        scrapeFailed: (id, unreachable, reason) => {
+          this.unreachableById.set(id, unreachable);
+          this.options.scrapeListener.scrapeFailed?.(id, unreachable, reason);
+        },
+      },
     });
     this.monitor = monitor;
     // What the last snapshot said of each endpoint: O(endpoints) per snapshot to find what changed.
@@ -253,7 +265,7 @@ export class ScrapeSharing implements ExchangeChannel {
         } else if (e.stale && before !== undefined && !before.stale && e.scrapedAt === before.scrapedAt && !this.timedOut(e.scrapedAt)) {
           // A failed scrape (not the store's staleness timer): the endpoint is stale for everyone.
           const now = this.clock.now();
-          this.localScraped(e.id, { metrics: undefined, startedAt: now, finishedAt: now });
+          this.localScraped(e.id, { metrics: undefined, unreachable: this.unreachableById.get(e.id) === true, startedAt: now, finishedAt: now });
         }
       }
     });
@@ -282,10 +294,10 @@ function parseScrape(value: string, toLocal: (ms: number) => number): SharedScra
     return undefined;
   }
   if (typeof raw !== 'object' || raw === null) return undefined;
-  const r = raw as { m?: unknown; s?: unknown; f?: unknown };
+  const r = raw as { m?: unknown; s?: unknown; f?: unknown; u?: unknown };
   if (typeof r.s !== 'number' || typeof r.f !== 'number') return undefined;
   const metrics = isMetrics(r.m) ? r.m : undefined;
-  return { metrics, startedAt: toLocal(r.s), finishedAt: toLocal(r.f) };
+  return { metrics, startedAt: toLocal(r.s), finishedAt: toLocal(r.f), ...(metrics === undefined && r.u === 1 ? { unreachable: true } : {}) };
 }
 
 function isMetrics(m: unknown): m is EndpointMetrics {

@@ -4,7 +4,7 @@
 // a follower taking over when the scraper dies and everyone scraping while the store is down.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
-import { CombinedInflight, InflightTracker, StaticEndpointSource, fanOutScrapes } from '../../../src/datalayer/index.js';
+import { CombinedInflight, InflightTracker, PoolReachability, StaticEndpointSource, fanOutScrapes } from '../../../src/datalayer/index.js';
 import { InflightChannel, MemoryHub, ScrapeSharing, SharedStateExchange } from '../../../src/sharedstate/index.js';
 import { flushMicrotasks } from '../../support/flush.js';
 import { ScriptedFetcher } from '../datalayer/fakes.js';
@@ -92,18 +92,23 @@ describe('scrape once per pool', () => {
     for (const s of sharings.splice(0)) await s.close();
   });
 
+  const REFUSED = { kind: 'error', message: 'connect ECONNREFUSED', code: 'ECONNREFUSED' } as const;
+  const pageOrRefused = { current: { kind: 'text', text: VLLM_PAGE } as ScriptedFetcher['respond'] };
+
   function replica(clock: ManualClock, hub: MemoryHub, origin: string, fetchers: ScriptedFetcher[]) {
     const tracker = new InflightTracker({ clock });
     const exchange = new SharedStateExchange({ transport: hub.transport(), origin, clock, syncIntervalMs: T });
-    const sharing = new ScrapeSharing({
+    // Read only on evidence, after `sharing` exists.
+    const reachability = new PoolReachability({ poolSize: () => sharing.pool.current().endpoints.length, clock, unreachableAfterMs: 300 });
+    const sharing: ScrapeSharing = new ScrapeSharing({
       source: new StaticEndpointSource([{ host: 'pod-a', port: 8000 }, { host: 'pod-b', port: 8000 }]),
-      scrapeListener: tracker,
+      scrapeListener: fanOutScrapes(tracker, reachability),
       scrape: {
         scrapeIntervalMs: 50,
         staggerStart: false,
         fetcherFactory: (target) => {
           const f = new ScriptedFetcher(target);
-          f.respond = { kind: 'text', text: VLLM_PAGE };
+          f.respond = pageOrRefused.current;
           fetchers.push(f);
           return f;
         },
@@ -114,7 +119,7 @@ describe('scrape once per pool', () => {
     });
     exchange.register(sharing);
     sharings.push(sharing);
-    return { tracker, exchange, sharing, fetchers };
+    return { tracker, exchange, sharing, fetchers, reachability };
   }
 
   const calls = (fetchers: readonly ScriptedFetcher[]): number => fetchers.reduce((s, f) => s + f.calls, 0);
@@ -140,6 +145,36 @@ describe('scrape once per pool', () => {
     expect(during.filter((n) => n > 0)).toHaveLength(1);
     expect(rs.every((r) => fresh(r.sharing))).toBe(true);
     expect(rs.filter((r) => !r.sharing.stats().leader).every((r) => r.sharing.stats().sharedApplied > 0)).toBe(true);
+  });
+
+  it('every replica learns that the pool is unreachable from the shared scrapes, and that it answers again', async () => {
+    const clock = new ManualClock(0);
+    const hub = new MemoryHub(clock);
+    const fetchers: ScriptedFetcher[][] = [[], [], []];
+    const rs = ['a', 'b', 'c'].map((o, i) => replica(clock, hub, o, fetchers[i]!));
+    const setAll = (respond: ScriptedFetcher['respond']): void => {
+      pageOrRefused.current = respond;
+      for (const f of fetchers.flat()) f.respond = respond;
+    };
+    try {
+      for (const r of rs) {
+        r.exchange.start();
+        await r.sharing.start();
+      }
+      await tick(clock, 500);
+      expect(rs.every((r) => fresh(r.sharing))).toBe(true);
+      setAll(REFUSED);
+      await tick(clock, 250);
+      expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
+      await tick(clock, 400);
+      expect(rs.map((r) => r.reachability.current().reachable)).toEqual([false, false, false]);
+      setAll({ kind: 'text', text: VLLM_PAGE });
+      await tick(clock, 300);
+      expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
+    } finally {
+      pageOrRefused.current = { kind: 'text', text: VLLM_PAGE };
+      for (const r of rs) r.reachability.close();
+    }
   });
 
   it('a follower takes over when the scraper dies, and everyone scrapes while the store is down', async () => {
