@@ -1,5 +1,6 @@
-// The baseline: a bare ext_proc server that only speaks the protocol (fixed route, body echoed back), no
-// state machine, handler, validation or observer. What our service is measured against.
+// The baseline: a bare ext_proc server that only speaks the protocol: it gathers the body, parses the JSON once
+// (reading `model`, as any body-based router must), answers a fixed route and streams the body back. No state
+// machine, handler, validation or observer. What our service is measured against.
 import * as grpc from '@grpc/grpc-js';
 import { loadExtProcProtos } from '../../src/extproc/index.js';
 
@@ -28,6 +29,9 @@ export async function startBareExtProcServer(port = 0): Promise<{ port: number; 
             if (m.request_body?.body !== undefined) chunks.push(m.request_body.body);
             if (m.request_body?.end_of_stream !== true) return;
             const body = Buffer.concat(chunks);
+            chunks.length = 0;
+            const parsed = JSON.parse(body.toString('utf8')) as { model?: unknown };
+            if (typeof parsed.model !== 'string') throw new Error('no model');
             call.write(route(body.length));
             for (let o = 0; o === 0 || o < body.length; o += CHUNK) {
               const end = Math.min(body.length, o + CHUNK);

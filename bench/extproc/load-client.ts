@@ -15,13 +15,26 @@ export interface LoadResult {
 /** Envoy forwards bodies in buffer-sized pieces; 16 KiB is a typical chunk. */
 const ENVOY_CHUNK = 16_384;
 
+export interface LoadClientOptions {
+  /** Channels, as several Envoy workers would open. @default 4 */
+  readonly channels?: number;
+  /** Request body chunk size. @default 16 KiB */
+  readonly chunkBytes?: number;
+  /** `:path` of every request. @default /v1/completions */
+  readonly path?: string;
+}
+
 export class LoadClient {
   private readonly clients: grpc.Client[];
   private readonly method = loadExtProcProtos().processMethod;
   private next = 0;
+  private readonly chunkBytes: number;
+  private readonly path: Buffer;
 
-  /** Several channels, as several Envoy workers would open. */
-  constructor(address: string, channels = 4) {
+  constructor(address: string, options: LoadClientOptions = {}) {
+    const channels = options.channels ?? 4;
+    this.chunkBytes = options.chunkBytes ?? ENVOY_CHUNK;
+    this.path = Buffer.from(options.path ?? '/v1/completions');
     this.clients = Array.from(
       { length: channels },
       (_, i) => new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.channel_id': i }),
@@ -66,21 +79,21 @@ export class LoadClient {
           headers: {
             headers: [
               { key: ':method', raw_value: Buffer.from('POST') },
-              { key: ':path', raw_value: Buffer.from('/v1/completions') },
+              { key: ':path', raw_value: this.path },
               { key: 'content-type', raw_value: Buffer.from('application/json') },
             ],
           },
         },
       });
-      for (let o = 0; o < body.length; o += ENVOY_CHUNK) {
-        const end = Math.min(body.length, o + ENVOY_CHUNK);
+      for (let o = 0; o < body.length; o += this.chunkBytes) {
+        const end = Math.min(body.length, o + this.chunkBytes);
         call.write({ request_body: { body: body.subarray(o, end), end_of_stream: end === body.length } });
       }
     });
   }
 
   /** As many requests as `concurrency` allows for `durationMs` (or `maxRequests`): saturating load. */
-  async closedLoop(body: Buffer, concurrency: number, durationMs: number, maxRequests = 1_000_000): Promise<LoadResult> {
+  async closedLoop(body: Buffer | (() => Buffer), concurrency: number, durationMs: number, maxRequests = 1_000_000): Promise<LoadResult> {
     const latencyMs = new Summary();
     let errors = 0;
     let started = 0;
@@ -90,7 +103,7 @@ export class LoadClient {
       while (performance.now() < deadline && started < maxRequests) {
         started++;
         try {
-          latencyMs.add(await this.exchange(body));
+          latencyMs.add(await this.exchange(typeof body === 'function' ? body() : body));
         } catch {
           errors++;
         }
@@ -102,7 +115,7 @@ export class LoadClient {
   }
 
   /** Requests started at a fixed rate regardless of completions (open loop), for `durationMs`. */
-  async openLoop(body: Buffer, ratePerSec: number, durationMs: number): Promise<LoadResult> {
+  async openLoop(body: Buffer | (() => Buffer), ratePerSec: number, durationMs: number): Promise<LoadResult> {
     const latencyMs = new Summary();
     let errors = 0;
     const pending: Promise<void>[] = [];
@@ -113,7 +126,7 @@ export class LoadClient {
       const wait = due - performance.now();
       if (wait > 1) await new Promise((r) => setTimeout(r, wait));
       pending.push(
-        this.exchange(body).then(
+        this.exchange(typeof body === 'function' ? body() : body).then(
           (ms) => latencyMs.add(ms),
           () => {
             errors++;

@@ -1,8 +1,15 @@
-// Child-process entry for the benchmark: runs one ext_proc server (ours or the bare one) on its own core and
-// reports its port and CPU time over IPC, so server cost is measured apart from the load client.
+// Child-process entry for the benchmark: runs one ext_proc server on its own (ours or the bare one) and reports
+// its port and CPU time over IPC, so server cost is measured apart from the load client.
+//   fixed    our ExtProcService with a trivial fixed-route handler (protocol cost only)
+//   fairway  the whole FairwayServer (pipeline, flow control, scheduler, prefix index, scraping) over the
+//            endpoints given as a JSON argument
+//   bare     the protocol-only baseline (bare-ext-proc-server.ts)
 import { pathToFileURL } from 'node:url';
+import { validateConfig } from '../../src/config/index.js';
+import { noopLogger } from '../../src/core/index.js';
 import { ExtProcService } from '../../src/extproc/index.js';
 import { type Decision, type InferenceRequest, type RequestHandler } from '../../src/gateway/index.js';
+import { FairwayServer } from '../../src/server/index.js';
 import { startBareExtProcServer } from './bare-ext-proc-server.js';
 
 /** The trivial handler: a fixed route, body unchanged, observer that ignores everything. */
@@ -16,13 +23,30 @@ const fixedRoute: RequestHandler = {
   }),
 };
 
-async function main(kind: string): Promise<void> {
+async function startFairway(endpoints: unknown, extra: Record<string, unknown>): Promise<{ port: number; close: () => Promise<void> }> {
+  const server = new FairwayServer(
+    validateConfig({
+      pool: { endpoints, metrics: { intervalMs: 50, stalenessMs: 2_000 } },
+      server: { host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0, shutdownGraceMs: 0 },
+      logging: { level: 'silent' },
+      ...extra,
+    }),
+    { logger: noopLogger },
+  );
+  const ports = await server.start();
+  return { port: ports.grpc, close: () => server.shutdown(0) };
+}
+
+async function main(kind: string, arg: string | undefined): Promise<void> {
   let port: number;
   let close: () => Promise<void> | void;
-  if (kind === 'fairway') {
+  if (kind === 'fixed') {
     const service = new ExtProcService({ handler: fixedRoute });
     port = (await service.start({ host: '127.0.0.1', port: 0 })).port;
     close = () => service.close(0);
+  } else if (kind === 'fairway') {
+    const { endpoints, config } = JSON.parse(arg ?? '{}') as { endpoints?: unknown; config?: Record<string, unknown> };
+    ({ port, close } = await startFairway(endpoints ?? [], config ?? {}));
   } else {
     const bare = await startBareExtProcServer();
     port = bare.port;
@@ -40,5 +64,5 @@ async function main(kind: string): Promise<void> {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  void main(process.argv[2] ?? 'fairway');
+  void main(process.argv[2] ?? 'fairway', process.argv[3]);
 }

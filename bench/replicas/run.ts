@@ -37,7 +37,7 @@ function start(cmd: string, args: string[]): ChildProcess {
 
 async function waitServing(port: number): Promise<void> {
   const deadline = Date.now() + 60_000;
-  const client = new LoadClient(`127.0.0.1:${port}`, 1);
+  const client = new LoadClient(`127.0.0.1:${port}`, { channels: 1 });
   try {
     for (;;) {
       try {
@@ -117,7 +117,7 @@ export async function run(): Promise<object> {
     for (let r = 0; r < ROUNDS; r++) {
       for (const w of r % 2 === 0 ? ['1', '2'] : ['2', '1']) {
         const s = await serve(endpoints, '', ['--workers', w]);
-        const c = new LoadClient(`127.0.0.1:${s.grpc}`, 8);
+        const c = new LoadClient(`127.0.0.1:${s.grpc}`, { channels: 8 });
         await c.closedLoop(BODY, 64, 1_000);
         const res = await c.closedLoop(BODY, 64, PHASE_MS);
         c.close();

@@ -48,9 +48,11 @@ export {
   type PrefixHasher,
   type PrefixHasherOptions,
   createPrefixHasher,
+  createPrefixHasherSync,
+  murmur3,
   DEFAULT_BLOCK_SIZE_BYTES,
   DEFAULT_MAX_PREFIX_BLOCKS,
 } from './prefix/prefix-hasher.js';
 export { PrefixIndex, type PrefixIndexOptions, DEFAULT_LRU_CAPACITY_PER_ENDPOINT } from './prefix/prefix-index.js';
-export { LruSet } from './prefix/lru-set.js';
+export { BlockTable } from './prefix/block-table.js';
 export { type PromptSink, writePrompt } from './prefix/prompt-text.js';

@@ -1,5 +1,4 @@
-// Cuts a prompt into fixed-size blocks and chains their hashes (xxh32 via xxhash-wasm), seeded by model and salt.
-import xxhash, { type XXHashAPI } from 'xxhash-wasm';
+// Cuts a prompt into fixed-size blocks and chains their hashes (MurmurHash3, 32-bit), seeded by model and salt.
 import { requireIntegerInRange } from '../../core/index.js';
 import { type PromptSink, writePrompt } from './prompt-text.js';
 
@@ -36,36 +35,79 @@ export interface PrefixHasher {
   hashText(text: string, model: string, cacheSalt?: string): Float64Array;
 }
 
-let api: Promise<XXHashAPI> | undefined;
-
-/** The WebAssembly module is compiled once per process, on first use rather than at import. */
-function loadXxhash(): Promise<XXHashAPI> {
-  api ??= xxhash();
-  return api;
+/** Async for API stability (an earlier hash needed a WebAssembly module); resolves at once. */
+export async function createPrefixHasher(options: PrefixHasherOptions = {}): Promise<PrefixHasher> {
+  return createPrefixHasherSync(options);
 }
 
-export async function createPrefixHasher(options: PrefixHasherOptions = {}): Promise<PrefixHasher> {
+export function createPrefixHasherSync(options: PrefixHasherOptions = {}): PrefixHasher {
   const blockSize = requireIntegerInRange('blockSize', options.blockSize ?? DEFAULT_BLOCK_SIZE_BYTES, 1, 1 << 16);
   const maxBlocks = requireIntegerInRange('maxBlocks', options.maxBlocks ?? DEFAULT_MAX_PREFIX_BLOCKS, 1, MAX_BLOCKS_LIMIT);
-  return new XxPrefixHasher(await loadXxhash(), blockSize, maxBlocks);
+  return new MurmurPrefixHasher(blockSize, maxBlocks);
 }
 
-class XxPrefixHasher implements PrefixHasher, PromptSink {
+const C1 = 0xcc9e2d51;
+const C2 = 0x1b873593;
+
+/** One 32-bit word into the running MurmurHash3 state. */
+function mixWord(h: number, word: number): number {
+  let k = Math.imul(word, C1);
+  k = (k << 15) | (k >>> 17);
+  h ^= Math.imul(k, C2);
+  h = (h << 13) | (h >>> 19);
+  return (Math.imul(h, 5) + 0xe6546b64) | 0;
+}
+
+function finish(h: number, length: number): number {
+  h ^= length;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** MurmurHash3 x86_32 of `bytes[start, start + length)`, little-endian words, any alignment. */
+export function murmur3(bytes: Uint8Array, start: number, length: number, seed: number): number {
+  let h = seed | 0;
+  const end = start + length;
+  const whole = start + (length & ~3);
+  let i = start;
+  for (; i < whole; i += 4) {
+    h = mixWord(h, (bytes[i] as number) | ((bytes[i + 1] as number) << 8) | ((bytes[i + 2] as number) << 16) | ((bytes[i + 3] as number) << 24));
+  }
+  if (i < end) {
+    let k = 0;
+    for (let shift = 0; i < end; i++, shift += 8) k |= (bytes[i] as number) << shift;
+    k = Math.imul(k, C1);
+    k = (k << 15) | (k >>> 17);
+    h ^= Math.imul(k, C2);
+  }
+  return finish(h, length);
+}
+
+/** Little-endian platforms (all Node targets in practice) may read the scratch buffer a word at a time. */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+class MurmurPrefixHasher implements PrefixHasher, PromptSink {
   private readonly encoder = new TextEncoder();
   /** Bounded scratch: the prompt is encoded once into it, then hashed block by block in place. */
   private readonly buf: Uint8Array;
+  /** Word view of `buf`, when blocks are whole words on a little-endian machine (the fast path). */
+  private readonly words: Int32Array | undefined;
   private readonly view: DataView;
   private readonly limit: number;
   private used = 0;
 
   constructor(
-    private readonly xx: XXHashAPI,
     readonly blockSize: number,
     readonly maxBlocks: number,
   ) {
     this.limit = blockSize * maxBlocks;
-    this.buf = new Uint8Array(this.limit);
-    this.view = new DataView(this.buf.buffer);
+    const backing = new ArrayBuffer(Math.ceil(this.limit / 4) * 4);
+    this.buf = new Uint8Array(backing, 0, this.limit);
+    this.words = blockSize % 4 === 0 && LITTLE_ENDIAN ? new Int32Array(backing) : undefined;
+    this.view = new DataView(backing);
   }
 
   hashBody(body: unknown, model?: string): Float64Array {
@@ -103,16 +145,27 @@ class XxPrefixHasher implements PrefixHasher, PromptSink {
     if (this.used < this.limit) this.buf[this.used++] = code;
   }
 
-  /** O(bytes): one xxh32 call per block, seeded with the previous block's hash. A partial last block is ignored. */
+  /** O(bytes): one MurmurHash3 per block, seeded with the previous block's hash. A partial last block is ignored. */
   private digest(model: string, salt: string | undefined): Float64Array {
     const bs = this.blockSize;
     const blocks = Math.floor(this.used / bs);
     const out = new Float64Array(blocks);
     if (blocks === 0) return out;
-    const xx = this.xx;
-    let h = this.xx.h32(salt === undefined ? model : `${model}\u0000${salt}`, 0);
+    const seedBytes = this.encoder.encode(salt === undefined ? model : `${model}\u0000${salt}`);
+    let h = murmur3(seedBytes, 0, seedBytes.length, 0);
+    const words = this.words;
+    if (words !== undefined) {
+      const perBlock = bs >> 2;
+      for (let i = 0, w = 0; i < blocks; i++) {
+        let x = h;
+        for (const end = w + perBlock; w < end; w++) x = mixWord(x, words[w] as number);
+        h = finish(x, bs);
+        out[i] = i * TWO_POW_32 + h;
+      }
+      return out;
+    }
     for (let i = 0; i < blocks; i++) {
-      h = xx.h32Raw(this.buf.subarray(i * bs, i * bs + bs), h);
+      h = murmur3(this.buf, i * bs, bs, h);
       out[i] = i * TWO_POW_32 + h;
     }
     return out;

@@ -1,6 +1,6 @@
 // Approximate per-endpoint prefix cache: which prompt blocks each endpoint has probably cached.
 import { requireIntegerInRange } from '../../core/index.js';
-import { LruSet } from './lru-set.js';
+import { BlockTable } from './block-table.js';
 
 /** vLLM's block count for an 8B model on an 80 GB GPU (~500k tokens / 16 per block); the Go reference's default. */
 export const DEFAULT_LRU_CAPACITY_PER_ENDPOINT = 31_250;
@@ -11,15 +11,14 @@ export interface PrefixIndexOptions {
 }
 
 /**
- * One LRU set of block keys per endpoint.
+ * One {@link BlockTable} of block keys per endpoint, forgetting the oldest requests first.
  *
- * `record` inserts the blocks deepest-first, so a block's ancestors are always more recent than the block and
- * LRU eviction removes descendants before ancestors: what an endpoint holds of any chain is a prefix of it.
- * That makes the longest match a galloping binary search: O(log m) lookups per endpoint (m = matched blocks)
- * instead of a walk over every block. `record` is O(n) for n blocks.
+ * What an endpoint holds of any chain is a prefix of it (see BlockTable), which makes the longest match a
+ * galloping binary search: O(log m) lookups per endpoint (m = matched blocks) instead of a walk over every
+ * block. `record` is O(n) for n blocks: one typed-array probe each, no allocation per block.
  */
 export class PrefixIndex {
-  private readonly endpoints = new Map<string, LruSet>();
+  private readonly endpoints = new Map<string, BlockTable>();
   readonly defaultCapacity: number;
 
   constructor(options: PrefixIndexOptions = {}) {
@@ -36,12 +35,12 @@ export class PrefixIndex {
     if (hashes.length === 0) return;
     let set = this.endpoints.get(endpointId);
     if (set === undefined) {
-      set = new LruSet(capacity);
+      set = new BlockTable(capacity);
       this.endpoints.set(endpointId, set);
     } else if (set.capacity !== capacity) {
       set.resize(capacity);
     }
-    for (let i = hashes.length - 1; i >= 0; i--) set.add(hashes[i] as number);
+    set.add(hashes);
   }
 
   /** Number of leading blocks of `hashes` that `endpointId` holds. */
@@ -68,6 +67,11 @@ export class PrefixIndex {
       else hi = mid;
     }
     return lo + 1;
+  }
+
+  /** Whether `endpointId` holds the block `key`. O(1) expected. */
+  holds(key: number, endpointId: string): boolean {
+    return this.endpoints.get(endpointId)?.has(key) ?? false;
   }
 
   /** Blocks held for `endpointId` (0 when unknown). */

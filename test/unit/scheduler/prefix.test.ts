@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../../src/core/index.js';
-import { LruSet, PrefixIndex, type PrefixHasher, createPrefixHasher } from '../../../src/scheduler/index.js';
+import { BlockTable, PrefixIndex, murmur3, createPrefixHasherSync, type PrefixHasher, createPrefixHasher } from '../../../src/scheduler/index.js';
 
 let hasher: PrefixHasher;
 beforeAll(async () => {
@@ -91,14 +91,62 @@ describe('prefix hasher', () => {
   });
 });
 
-describe('LRU set and prefix index', () => {
-  it('evicts the least recently used key', () => {
-    const lru = new LruSet(2);
-    lru.add(1);
-    lru.add(2);
-    lru.add(1); // refresh 1
-    lru.add(3); // evicts 2
-    expect([lru.has(1), lru.has(2), lru.has(3)]).toEqual([true, false, true]);
+describe('block hash', () => {
+  it('is MurmurHash3 x86_32 (reference vectors)', () => {
+    const h = (s: string, seed: number): number => murmur3(Buffer.from(s), 0, Buffer.byteLength(s), seed);
+    expect(h('', 0)).toBe(0);
+    expect(h('', 1)).toBe(0x514e28b7);
+    expect(h('hello', 0)).toBe(0x248bfa47);
+    expect(h('Hello, world!', 1234)).toBe(0xfaf6cdb3);
+    expect(h('The quick brown fox jumps over the lazy dog', 0)).toBe(0x2e4ff723);
+  });
+
+  it('hashes whole-word blocks a word at a time exactly as byte by byte', () => {
+    const text = 'é1234567'.repeat(100);
+    const fast = createPrefixHasherSync({ blockSize: 64 }).hashText(text, 'm');
+    // The same chain computed with the byte-wise function: seed from the model, one block at a time.
+    const bytes = Buffer.from(text);
+    let seed = murmur3(Buffer.from('m'), 0, 1, 0);
+    const slow = Array.from({ length: Math.floor(bytes.length / 64) }, (_, i) => (seed = murmur3(bytes, i * 64, 64, seed)) + i * 2 ** 32);
+    expect([...fast]).toEqual(slow);
+  });
+});
+
+describe('block table and prefix index', () => {
+  it('forgets the oldest request first, keeping its keys that a newer request recorded again', () => {
+    const table = new BlockTable(4);
+    table.add([1, 2]);
+    table.add([3, 4]);
+    table.add([1, 5]); // 1 recorded again; 5 takes the table over capacity: [1, 2] goes, 1 stays
+    expect([1, 2, 3, 4, 5].map((k) => table.has(k))).toEqual([true, false, true, true, true]);
+    expect(table.size).toBe(4);
+    table.add([6]); // over again: [3, 4] goes
+    expect([1, 3, 4, 5, 6].map((k) => table.has(k))).toEqual([true, false, false, true, true]);
+  });
+
+  it('records at most capacity keys of one request, from its first block', () => {
+    const table = new BlockTable(3);
+    table.add([10, 11, 12, 13, 14]);
+    expect([10, 11, 12, 13, 14].map((k) => table.has(k))).toEqual([true, true, true, false, false]);
+  });
+
+  it('stays bounded when the same request repeats for ever', () => {
+    const table = new BlockTable(8);
+    const keys = [1, 2, 3, 4];
+    for (let i = 0; i < 10_000; i++) table.add(keys);
+    expect(table.size).toBe(4);
+    expect(keys.every((k) => table.has(k))).toBe(true);
+  });
+
+  it('finds every key after growing and after deletions moved entries', () => {
+    const table = new BlockTable(5_000);
+    const keys = Array.from({ length: 5_000 }, (_, i) => (i % 7) * 2 ** 32 + ((i * 2654435761) >>> 0));
+    for (let i = 0; i < keys.length; i += 100) table.add(keys.slice(i, i + 100));
+    expect(keys.every((k) => table.has(k))).toBe(true);
+    table.add(keys.slice(0, 2_500)); // the first 25 requests recorded again, then the next 25 forgotten
+    expect(keys.slice(0, 2_500).every((k) => table.has(k))).toBe(true);
+    expect(table.size).toBeLessThanOrEqual(5_000);
+    expect(table.has(7 * 2 ** 32 + 12345)).toBe(false);
   });
 
   it('finds the longest matched prefix per endpoint', () => {
