@@ -11,8 +11,10 @@ import {
   type ResponseObserver,
   type RouteDecision,
   type StartedResponseEviction,
+  BodyReader,
   DEFAULT_STARTED_RESPONSE_EVICTION,
   HEADER_REQUEST_ID,
+  bodyChunks,
 } from '../gateway/index.js';
 import { readServedEndpoint, readSubsetHint } from './metadata.js';
 import { type FilterMetadata, type HeaderList, type ProcessingMessage, parseProcessingRequest } from './processing-request.js';
@@ -66,8 +68,8 @@ export class ExtProcStream {
   private generatedRequestId: string | undefined;
   private headers = new Map<string, string>();
   private subsetHint: string[] | undefined;
-  private readonly chunks: Buffer[] = [];
-  private bodyBytes = 0;
+  /** Keeps the chunks as they arrive and scans each at once, so the body is read once and never concatenated. */
+  private body = new BodyReader();
   private headerOnly = false;
   private requestTrailers = false;
   private requestTrailersAnswered = false;
@@ -195,8 +197,7 @@ export class ExtProcStream {
 
   private addBodyChunk(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    this.bodyBytes += chunk.length;
-    if (this.bodyBytes > this.options.maxRequestBodyBytes) {
+    if (this.body.length + chunk.length > this.options.maxRequestBodyBytes) {
       this.rejectNow({
         kind: 'reject',
         ...BODY_TOO_LARGE,
@@ -204,7 +205,7 @@ export class ExtProcStream {
       });
       return;
     }
-    this.chunks.push(chunk);
+    this.body.write(chunk);
   }
 
   private onRequestTrailers(metadata: FilterMetadata | undefined): void {
@@ -225,9 +226,8 @@ export class ExtProcStream {
   private decide(): void {
     this.phase = 'deciding';
     this.decideStartedAt = this.options.clock.now();
-    const only = this.chunks.length === 1 ? this.chunks[0] : undefined;
-    const body = only ?? Buffer.concat(this.chunks, this.bodyBytes);
-    this.chunks.length = 0;
+    const body = this.body.finish();
+    this.body = new BodyReader();
     const request: InferenceRequest = {
       requestId: this.requestId,
       method: this.method,
@@ -293,8 +293,9 @@ export class ExtProcStream {
       }),
     );
     if (this.headerOnly) return;
-    // With request trailers the body's end is signalled by the trailers, not by the last chunk.
-    for (const r of streamedBodyResponses('request_body', decision.body, this.options.bodyChunkBytes, !this.requestTrailers)) {
+    // The received chunks go back as they are (views, no copy); with request trailers the body's end is
+    // signalled by the trailers, not by the last chunk.
+    for (const r of streamedBodyResponses('request_body', bodyChunks(decision.body), this.options.bodyChunkBytes, !this.requestTrailers)) {
       this.transport.send(r);
     }
     if (this.requestTrailers) this.answerRequestTrailers();

@@ -72,22 +72,25 @@ export function routeHeadersResponse(input: RouteHeadersInput): ProcessingRespon
 }
 
 /**
- * The body as FULL_DUPLEX_STREAMED request_body answers: views (no copies) of at most `chunkBytes` each, the
- * last marked end_of_stream unless trailers follow. An empty body still yields one (empty) chunk.
+ * The body's chunks as FULL_DUPLEX_STREAMED request_body answers, in order: each chunk as it is, or cut into views
+ * (no copies) of at most `chunkBytes`; the last marked end_of_stream unless trailers follow. An empty body still
+ * yields one (empty) answer.
  */
 export function streamedBodyResponses(
   phase: 'request_body' | 'response_body',
-  body: Buffer,
+  chunks: readonly Buffer[],
   chunkBytes: number,
   endOfStream: boolean,
 ): ProcessingResponse[] {
   const out: ProcessingResponse[] = [];
-  let offset = 0;
-  do {
-    const end = Math.min(body.length, offset + chunkBytes);
-    out.push(streamedBodyResponse(phase, body.subarray(offset, end), endOfStream && end === body.length));
-    offset = end;
-  } while (offset < body.length);
+  const parts = chunks.filter((c) => c.length > 0);
+  if (parts.length === 0) return [streamedBodyResponse(phase, Buffer.alloc(0), endOfStream)];
+  parts.forEach((chunk, i) => {
+    for (let offset = 0; offset < chunk.length; offset += chunkBytes) {
+      const end = Math.min(chunk.length, offset + chunkBytes);
+      out.push(streamedBodyResponse(phase, chunk.subarray(offset, end), endOfStream && i === parts.length - 1 && end === chunk.length));
+    }
+  });
   return out;
 }
 

@@ -1,15 +1,12 @@
-// Reads what routing needs from an OpenAI-compatible request body, parsing the JSON exactly once.
+// Reads what routing needs from an OpenAI-compatible request body: one scan of its bytes (see body/body-scanner).
+import { type ScannedBody } from './body/body-scanner.js';
+import { type BodyBytes, scanBody } from './body/request-body.js';
 
 export type ApiKind = 'completions' | 'chat-completions' | 'embeddings' | 'responses' | 'other';
 
-export interface ParsedBody {
+/** What routing reads from the body (see ScannedBody), and which API the path names. */
+export interface ParsedBody extends ScannedBody {
   readonly api: ApiKind;
-  readonly model: string;
-  readonly stream: boolean;
-  /** `max_tokens` / `max_completion_tokens` / `max_output_tokens`, when given. */
-  readonly maxTokens: number | undefined;
-  /** The parsed body, for prompt hashing (never re-serialised). */
-  readonly json: Record<string, unknown>;
 }
 
 export type BodyParseResult = { readonly ok: true; readonly body: ParsedBody } | { readonly ok: false; readonly message: string };
@@ -23,34 +20,8 @@ export function apiKindOf(path: string): ApiKind {
   return 'other';
 }
 
-function positiveInt(v: unknown): number | undefined {
-  return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined;
-}
-
-export function parseRequestBody(path: string, body: Buffer): BodyParseResult {
-  if (body.length === 0) return { ok: false, message: 'request body is empty; expected a JSON object with "model"' };
-  let json: unknown;
-  try {
-    json = JSON.parse(body.toString('utf8'));
-  } catch (err) {
-    return { ok: false, message: `request body is not valid JSON: ${(err as Error).message}` };
-  }
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    return { ok: false, message: 'request body must be a JSON object' };
-  }
-  const obj = json as Record<string, unknown>;
-  const model = obj.model;
-  if (typeof model !== 'string' || model.length === 0) {
-    return { ok: false, message: 'request body is missing "model" (a non-empty string)' };
-  }
-  return {
-    ok: true,
-    body: {
-      api: apiKindOf(path),
-      model,
-      stream: obj.stream === true,
-      maxTokens: positiveInt(obj.max_tokens) ?? positiveInt(obj.max_completion_tokens) ?? positiveInt(obj.max_output_tokens),
-      json: obj,
-    },
-  };
+export function parseRequestBody(path: string, body: BodyBytes): BodyParseResult {
+  const scanned = scanBody(body);
+  if (!scanned.ok) return scanned;
+  return { ok: true, body: { api: apiKindOf(path), ...scanned.body } };
 }

@@ -1,5 +1,6 @@
 // The data-plane contract: what the ext_proc service and the standalone proxy hand to the request pipeline,
 // and what they get back. Both front ends speak it, so the pipeline is written once.
+import { type BodyBytes } from './body/request-body.js';
 
 /** One inference request as the data plane received it, body complete. */
 export interface InferenceRequest {
@@ -10,8 +11,11 @@ export interface InferenceRequest {
   readonly path: string;
   /** Request headers with lower-cased names; repeated headers joined with ", ". */
   readonly headers: ReadonlyMap<string, string>;
-  /** The whole request body (empty for header-only requests). */
-  readonly body: Buffer;
+  /**
+   * The whole request body (empty for header-only requests): the chunks as received (front ends feed them to a
+   * BodyReader, which scans them as they arrive), or one Buffer.
+   */
+  readonly body: BodyBytes;
   /** Endpoints the proxy allows (`x-gateway-destination-endpoint-subset`); undefined when no hint was sent. */
   readonly subsetHint?: readonly string[];
   /** Aborts when the client or the proxy goes away; the pipeline must then drop the request at once. */
@@ -74,8 +78,11 @@ export interface RouteDecision {
   readonly kind: 'route';
   /** `host:port` strings, primary first, then fallbacks. */
   readonly endpoints: readonly string[];
-  /** Body to forward: the same Buffer when unchanged (no re-serialisation), a new one when rewritten. */
-  readonly body: Buffer;
+  /**
+   * Body to forward: the request's own when unchanged (no re-serialisation), else views of its chunks around a
+   * rewritten model. Front ends send `bodyChunks(body)` in order, without concatenating.
+   */
+  readonly body: BodyBytes;
   /** Extra request headers to set towards the model server. */
   readonly setHeaders: ReadonlyMap<string, string>;
   readonly response: ResponseObserver;

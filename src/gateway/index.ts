@@ -66,4 +66,7 @@ export {
   rewriteSetFromSpec,
 } from './rewrite/model-rewriter.js';
 export { WeightedSplitter } from './rewrite/weighted-splitter.js';
-export { findBodyModel, replaceBodyModel } from './rewrite/body-model.js';
+export { findBodyModel, replaceBodyModel, withBodyModel } from './rewrite/body-model.js';
+export { type BodyBytes, type RequestBody, BodyReader, bodyChunks, bodyToBuffer, scanBody, replaceRange } from './body/request-body.js';
+export { BodyScanner, type BodyScanResult, type ScannedBody, MAX_JSON_DEPTH } from './body/body-scanner.js';
+export { BodyText, ChunkList } from './body/body-text.js';

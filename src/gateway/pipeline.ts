@@ -11,7 +11,8 @@ import { StreamProgress } from './stream-progress.js';
 import { type ParsedBody, parseRequestBody } from './body-parser.js';
 import { CONTROL_HEADERS, controlHeaderValue, identityHeadersOf, readControlHeaders } from './control-headers.js';
 import { HEADER_MODEL_NAME } from './contract.js';
-import { replaceBodyModel } from './rewrite/body-model.js';
+import { withBodyModel } from './rewrite/body-model.js';
+import { type BodyBytes } from './body/request-body.js';
 import { type RewriteDecision } from './rewrite/model-rewriter.js';
 import { type GatewayObserver, type RequestLabels, noopGatewayObserver } from './observer.js';
 import { DEFAULT_RETRY_ADVICE, type RetryAdvice, badHeader, badRequest, rejectionFor, unavailable } from './outcome-response.js';
@@ -30,6 +31,7 @@ export interface SchedulerPort {
   recordRouting(prefixHashes: ArrayLike<number>, endpoint: { readonly id: string }): void;
 }
 export interface PrefixHasherPort {
+  /** `body` is the scanned prompt (ParsedBody.prompt): strings may be byte ranges of the body (PromptBytes). */
   hashBody(body: unknown, model?: string): Float64Array;
 }
 /** Resolves model-name rewrites (InferenceModelRewrite rules); src/gateway/rewrite's ModelRewriter implements it. */
@@ -188,7 +190,7 @@ export class RequestPipeline implements RequestHandler {
       }
     }
     // The model server caches prompts per model it serves, so prefix hashes are seeded with the target model.
-    const hashes = body !== undefined ? this.o.hasher.hashBody(body.json, labels.targetModel) : new Float64Array(0);
+    const hashes = body !== undefined ? this.o.hasher.hashBody(body.prompt, labels.targetModel) : new Float64Array(0);
     const promptTokens = Math.ceil(request.body.length / CHARS_PER_TOKEN);
     // Clamped: `max_tokens: 1e308` is legal JSON and must not buy (or cost) a tenant the whole band.
     const estimatedCost = Math.min(this.maxEstimatedTokens, promptTokens + (body?.maxTokens ?? (body !== undefined ? this.expectedOutput : 0)));
@@ -288,16 +290,14 @@ export class RequestPipeline implements RequestHandler {
   /**
    * The model the request is served as. A trusted `x-llm-d-model-name-rewrite` (or `x-gateway-model-name-rewrite`)
    * header names it; a rewrite rule matching the requested model decides over the header, as in the Go EPP. When
-   * the target differs, the body is rewritten (only the model's bytes change).
+   * the target differs, the body is rewritten (only the model's bytes change; the other chunks are reused).
    */
-  private targetOf(body: ParsedBody, raw: Buffer, headers: ReadonlyMap<string, string>): { model: string; rewrite?: string; body?: Buffer } {
+  private targetOf(body: ParsedBody, raw: BodyBytes, headers: ReadonlyMap<string, string>): { model: string; rewrite?: string; body?: BodyBytes } {
     const hinted = this.identity.mode === 'trusted' ? controlHeaderValue(headers, CONTROL_HEADERS.modelRewrite)?.trim() : undefined;
     const rule = this.o.rewriter?.resolve(body.model);
     const model = rule?.target ?? (hinted !== undefined && hinted !== '' ? hinted : body.model);
     if (model === body.model) return { model, ...(rule !== undefined ? { rewrite: rule.rewrite } : {}) };
-    const rewritten = replaceBodyModel(raw, model);
-    if (rewritten === undefined) throw new Error('the parsed body has a model but its bytes could not be located');
-    return { model, body: rewritten, ...(rule !== undefined ? { rewrite: rule.rewrite } : {}) };
+    return { model, body: withBodyModel(raw, body.modelRange, model), ...(rule !== undefined ? { rewrite: rule.rewrite } : {}) };
   }
 
   /** Picks the endpoint and counts the request in flight there; runs inside the dispatch. */

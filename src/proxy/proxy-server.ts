@@ -16,6 +16,7 @@ import {
   HEADER_DROP_REASON,
   HEADER_REQUEST_ID,
   ERROR_CONTENT_TYPE,
+  bodyChunks,
   openAiErrorBody,
 } from '../gateway/index.js';
 import { clientResponseHeaders, headerMapOf, responseHeaderMap, upstreamRequestHeaders } from './http-headers.js';
@@ -256,7 +257,7 @@ export class ProxyServer {
       method: request.method,
       path: request.path,
       headers: { ...upstreamRequestHeaders(request.headers, decision.setHeaders), 'content-length': String(decision.body.length) },
-      body: decision.body,
+      body: bodyChunks(decision.body),
       signal: eviction.signal,
       onConnectFailed: (endpoint, retrying, error) => {
         this.logger.debug({ endpoint, retrying, err: error, requestId: request.requestId }, 'upstream connect failed');

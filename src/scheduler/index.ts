@@ -55,4 +55,4 @@ export {
 } from './prefix/prefix-hasher.js';
 export { PrefixIndex, type PrefixIndexOptions, DEFAULT_LRU_CAPACITY_PER_ENDPOINT } from './prefix/prefix-index.js';
 export { BlockTable } from './prefix/block-table.js';
-export { type PromptSink, writePrompt } from './prefix/prompt-text.js';
+export { type PromptSink, type PromptText, PromptBytes, writePrompt } from './prefix/prompt-text.js';

@@ -7,6 +7,7 @@ import {
   type RequestHandler,
   type ResponseEnd,
   type ResponseObserver,
+  bodyToBuffer,
 } from '../../src/gateway/index.js';
 
 export type EndHow = ResponseEnd;
@@ -131,7 +132,7 @@ export function rewritesBody(endpoint: string, rewrite: (body: Buffer) => Buffer
   return new FakeRequestHandler((request, observer) => ({
     kind: 'route',
     endpoints: [endpoint],
-    body: rewrite(request.body),
+    body: rewrite(bodyToBuffer(request.body)),
     setHeaders: new Map(),
     response: observer,
   }));

@@ -1,6 +1,6 @@
 // Cuts a prompt into fixed-size blocks and chains their hashes (MurmurHash3, 32-bit), seeded by model and salt.
 import { requireIntegerInRange } from '../../core/index.js';
-import { type PromptSink, writePrompt } from './prompt-text.js';
+import { type PromptSink, type PromptText, writePrompt } from './prompt-text.js';
 
 /** vLLM's 16-token block at ~4 characters per token; the Go reference's default. */
 export const DEFAULT_BLOCK_SIZE_BYTES = 64;
@@ -130,9 +130,10 @@ class MurmurPrefixHasher implements PrefixHasher, PromptSink {
   }
 
   // PromptSink: encode straight into the scratch buffer; stop quietly once it is full.
-  text(piece: string): void {
-    if (this.used >= this.limit || piece.length === 0) return;
-    this.used += this.encoder.encodeInto(piece, this.buf.subarray(this.used)).written;
+  text(piece: PromptText): void {
+    if (this.used >= this.limit) return;
+    if (typeof piece !== 'string') this.used += piece.writeUtf8(this.buf, this.used);
+    else if (piece.length > 0) this.used += this.encoder.encodeInto(piece, this.buf.subarray(this.used)).written;
   }
 
   token(id: number): void {

@@ -1,8 +1,27 @@
 // Finds the prompt inside an already-parsed OpenAI-style body and streams it, piece by piece, to a sink.
 
+/**
+ * Prompt text that was never made a JavaScript string: a string of the received body kept as a range of its
+ * bytes (see gateway/body), written out as UTF-8 only as far as the hasher reads.
+ */
+export abstract class PromptBytes {
+  /**
+   * Writes the text's UTF-8 bytes into `into` from index `at`, whole characters only, stopping at the first that
+   * does not fit (as TextEncoder.encodeInto does); returns the bytes written.
+   */
+  abstract writeUtf8(into: Uint8Array, at: number): number;
+}
+
+/** A prompt string: a JavaScript string or the bytes of one. */
+export type PromptText = string | PromptBytes;
+
+function isText(value: unknown): value is PromptText {
+  return typeof value === 'string' || value instanceof PromptBytes;
+}
+
 /** Receives the prompt in order; pieces are never concatenated into one big string. */
 export interface PromptSink {
-  text(piece: string): void;
+  text(piece: PromptText): void;
   /** One token id (completions/embeddings accept token arrays instead of text). */
   token(id: number): void;
   /** A structural boundary (between messages, between a role and its content) as one control byte. */
@@ -16,7 +35,7 @@ const RECORD = 0x1e; // record separator: between messages / array items
 type Json = Record<string, unknown>;
 
 function isObject(value: unknown): value is Json {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
+  return typeof value === 'object' && value !== null && !Array.isArray(value) && !(value instanceof PromptBytes);
 }
 
 /**
@@ -36,7 +55,7 @@ export function writePrompt(body: unknown, sink: PromptSink): void {
     for (const message of messages) writeMessage(message, sink);
     return;
   }
-  if (typeof instructions === 'string') {
+  if (isText(instructions)) {
     sink.text(instructions);
     sink.boundary(RECORD);
   }
@@ -45,7 +64,7 @@ export function writePrompt(body: unknown, sink: PromptSink): void {
 
 /** string | string[] | number[] | number[][] | message-like items (responses API). */
 function writeInput(value: unknown, sink: PromptSink): void {
-  if (typeof value === 'string') {
+  if (isText(value)) {
     sink.text(value);
     return;
   }
@@ -54,7 +73,7 @@ function writeInput(value: unknown, sink: PromptSink): void {
     const item: unknown = value[i];
     if (typeof item === 'number') {
       sink.token(item);
-    } else if (typeof item === 'string' || Array.isArray(item)) {
+    } else if (isText(item) || Array.isArray(item)) {
       if (i > 0) sink.boundary(RECORD);
       writeInput(item, sink);
     } else if (isObject(item)) {
@@ -65,7 +84,7 @@ function writeInput(value: unknown, sink: PromptSink): void {
 
 function writeMessage(message: unknown, sink: PromptSink): void {
   if (!isObject(message)) return;
-  if (typeof message.role === 'string') sink.text(message.role);
+  if (isText(message.role)) sink.text(message.role);
   sink.boundary(FIELD);
   writeContent(message.content, sink);
   if (Array.isArray(message.tool_calls)) {
@@ -73,8 +92,8 @@ function writeMessage(message: unknown, sink: PromptSink): void {
       const fn: unknown = isObject(call) ? call.function : undefined;
       if (!isObject(fn)) continue;
       sink.boundary(FIELD);
-      if (typeof fn.name === 'string') sink.text(fn.name);
-      if (typeof fn.arguments === 'string') sink.text(fn.arguments);
+      if (isText(fn.name)) sink.text(fn.name);
+      if (isText(fn.arguments)) sink.text(fn.arguments);
     }
   }
   sink.boundary(RECORD);
@@ -82,19 +101,19 @@ function writeMessage(message: unknown, sink: PromptSink): void {
 
 /** Content is a string or an array of typed parts (text, image_url, input_audio, ...). */
 function writeContent(content: unknown, sink: PromptSink): void {
-  if (typeof content === 'string') {
+  if (isText(content)) {
     sink.text(content);
     return;
   }
   if (!Array.isArray(content)) return;
   for (const part of content) {
-    if (typeof part === 'string') {
+    if (isText(part)) {
       sink.text(part);
     } else if (isObject(part)) {
-      if (typeof part.text === 'string') sink.text(part.text);
-      else if (isObject(part.image_url) && typeof part.image_url.url === 'string') sink.text(part.image_url.url);
-      else if (typeof part.image_url === 'string') sink.text(part.image_url);
-      else if (isObject(part.input_audio) && typeof part.input_audio.data === 'string') sink.text(part.input_audio.data);
+      if (isText(part.text)) sink.text(part.text);
+      else if (isObject(part.image_url) && isText(part.image_url.url)) sink.text(part.image_url.url);
+      else if (isText(part.image_url)) sink.text(part.image_url);
+      else if (isObject(part.input_audio) && isText(part.input_audio.data)) sink.text(part.input_audio.data);
     }
     sink.boundary(FIELD);
   }

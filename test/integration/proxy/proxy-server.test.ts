@@ -196,6 +196,26 @@ describe('ProxyServer', () => {
     expect(obs.events.slice(0, 5)).toEqual(['connect-failed', 'connect-failed', 'connect-failed', 'served', 'headers']);
   });
 
+  it('streams a large body upstream as the chunks it received, byte for byte, to the fallback after a refused connection', async () => {
+    const dead = new FakeUpstream();
+    await dead.start();
+    const deadEndpoint = dead.endpoint;
+    await dead.close();
+    const handler = routesToFixedEndpoint([deadEndpoint, upstream.endpoint]);
+    const base = await proxy(handler);
+    // 300 KB cannot arrive in one socket read (64 KB at most), and 'é中😀' puts character cuts everywhere.
+    const body = Buffer.from(JSON.stringify({ model: 'm', prompt: 'é中😀'.repeat(33_000) }));
+    const res = await request(`${base}/v1/completions`, { method: 'POST', body, dispatcher: client });
+    expect(res.statusCode).toBe(200);
+    expect(await res.body.json()).toEqual({ ok: true, length: body.length });
+    const received = handler.lastRequest().body;
+    expect(Buffer.isBuffer(received) ? 1 : received.chunks.length).toBeGreaterThan(1);
+    const seen = upstream.seen[0]!;
+    expect(seen.headers['content-length']).toBe(String(body.length));
+    expect(seen.body.equals(body)).toBe(true);
+    expect(handler.lastObserver().connectFailures).toEqual([{ endpoint: deadEndpoint, retrying: true }]);
+  });
+
   it('answers 503 JSON when no endpoint is reachable, and ends the observer aborted', async () => {
     const dead = new FakeUpstream();
     await dead.start();

@@ -62,7 +62,7 @@ describe('ext_proc request path against simulated pods', () => {
     }
   });
 
-  it('returns a large body in chunks of at most 62,000 bytes, byte for byte, with the right Content-Length', async () => {
+  it('returns a large body as the chunks it received, byte for byte, with the right Content-Length', async () => {
     const body = Buffer.from(completionBody({ prompt: 'x'.repeat(150_000) }));
     const chunks: Buffer[] = [];
     for (let o = 0; o < body.length; o += 16_384) chunks.push(body.subarray(o, o + 16_384));
@@ -71,8 +71,7 @@ describe('ext_proc request path against simulated pods', () => {
     expect(ex.setHeaders.get('x-gateway-destination-endpoint')).toBe(idleId);
     expect(ex.setHeaders.has('x-request-id')).toBe(false); // given by the client
     expect(ex.setHeaders.get('content-length')).toBe(String(body.length));
-    expect(ex.bodyChunks.length).toBe(Math.ceil(body.length / 62_000));
-    expect(ex.bodyChunks.every((c) => c.body.length <= 62_000)).toBe(true);
+    expect(ex.bodyChunks.map((c) => c.body.length)).toEqual(chunks.map((c) => c.length));
     expect(ex.bodyChunks.slice(0, -1).every((c) => !c.endOfStream)).toBe(true);
     expect(ex.bodyChunks.at(-1)?.endOfStream).toBe(true);
     expect(ex.body.equals(body)).toBe(true);
@@ -167,6 +166,22 @@ describe('bad requests', () => {
     }
     const text = await h.server.registry.metrics();
     expect(metricValue(text, 'fairway_shed_requests_total', { reason: 'bad-request', status: '400' })).toBeGreaterThanOrEqual(2);
+  });
+
+  it('answers 400 for invalid JSON at the end of a long multi-chunk body (nothing routed); routes the valid one, characters split across chunks, byte for byte', async () => {
+    const good = Buffer.from(completionBody({ prompt: 'é中😀'.repeat(30_000) }));
+    const bad = Buffer.concat([good.subarray(0, good.length - 1), Buffer.from(',}')]); // a trailing comma, 270 KB in
+    // An odd chunk size cuts inside multi-byte characters.
+    const split = (b: Buffer): Buffer[] => Array.from({ length: Math.ceil(b.length / 16_383) }, (_, i) => b.subarray(i * 16_383, (i + 1) * 16_383));
+    const rejected = await h.client.sendRequest({ headers: inferenceHeaders('tenant-bad-end'), bodyChunks: split(bad) });
+    expect(rejected.immediate?.status).toBe(400);
+    expect(rejected.immediate?.body).toMatch(/not valid JSON/);
+    expect(rejected.responses).toHaveLength(1);
+    const routed = await h.client.sendRequest({ headers: inferenceHeaders('tenant-split'), bodyChunks: split(good) });
+    expect(routed.immediate).toBeUndefined();
+    expect(routed.setHeaders.get('content-length')).toBe(String(good.length));
+    expect(routed.body.equals(good)).toBe(true);
+    routed.stream.cancel();
   });
 });
 

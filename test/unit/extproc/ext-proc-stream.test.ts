@@ -96,7 +96,7 @@ describe('ExtProcStream in-flight eviction', () => {
 });
 
 describe('ExtProcStream', () => {
-  it('sends header then body answers in order, after the whole body', async () => {
+  it('sends header then body answers in order, after the whole body, one per received chunk', async () => {
     const { transport, stream } = newStream(routesToFixedEndpoint('1.2.3.4:5'));
     stream.onMessage(headers(false));
     stream.onMessage(reqBody('ab', false));
@@ -104,7 +104,7 @@ describe('ExtProcStream', () => {
     expect(transport.sent).toEqual([]);
     stream.onMessage(reqBody('c', true));
     await flush();
-    expect(transport.sent.map((r) => Object.keys(r)[0])).toEqual(['request_headers', 'request_body']);
+    expect(transport.sent.map((r) => Object.keys(r)[0])).toEqual(['request_headers', 'request_body', 'request_body']);
   });
 
   it('reads header values from value when raw_value is empty (older Envoy)', async () => {

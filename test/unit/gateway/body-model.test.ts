@@ -18,17 +18,19 @@ describe('replaceBodyModel', () => {
     );
   });
 
-  it('escapes the new name as JSON and finds nothing in bodies without a string model', () => {
+  it('escapes the new name as JSON and finds nothing in bodies without a non-empty string model or not valid JSON', () => {
     expect(JSON.parse(rewrite('{"model":"a"}', 'we"ird/näme')!)).toEqual({ model: 'we"ird/näme' });
     expect(findBodyModel(Buffer.from('{"model":3}'))).toBeUndefined();
     expect(findBodyModel(Buffer.from('[{"model":"a"}]'))).toBeUndefined();
-    expect(findBodyModel(Buffer.from('{"model":"a"'))).toEqual({ start: 9, end: 12 });
+    expect(findBodyModel(Buffer.from('{"model":""}'))).toBeUndefined();
+    expect(findBodyModel(Buffer.from('{"model":"a"}'))).toEqual({ start: 9, end: 12 });
+    expect(findBodyModel(Buffer.from('{"model":"a"'))).toBeUndefined(); // the object never closes
     expect(findBodyModel(Buffer.from('{"model":"unterminated'))).toBeUndefined();
   });
 
   it('yields the parsed object with only the model changed, for any JSON object (property)', () => {
     fc.assert(
-      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.string(), fc.string(), (obj, original, target) => {
+      fc.property(fc.dictionary(fc.string(), fc.jsonValue()), fc.string({ minLength: 1 }), fc.string(), (obj, original, target) => {
         const body = Buffer.from(JSON.stringify({ ...obj, model: original }, null, 1));
         const out = replaceBodyModel(body, target);
         expect(out).toBeDefined();

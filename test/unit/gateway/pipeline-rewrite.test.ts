@@ -1,7 +1,7 @@
 // The pipeline's model rewrites and its llm-d header names: what is forwarded, what the scheduler is asked, what
 // the observer is told.
 import { describe, expect, it } from 'vitest';
-import { type DecisionEvent, rewriteSetFromSpec } from '../../../src/gateway/index.js';
+import { type BodyBytes, type DecisionEvent, bodyToBuffer, rewriteSetFromSpec } from '../../../src/gateway/index.js';
 import { DEFAULT_PROFILE_CONFIG, LORA_CAPACITY_FILTER, buildProfile } from '../../../src/scheduler/index.js';
 import { flushMicrotasks } from '../../support/flush.js';
 import { inferenceRequest, pipelineFixture, rejected, routed } from '../../support/pipeline-fixture.js';
@@ -12,7 +12,7 @@ const canary = rewriteSetFromSpec(
   { rules: [{ matches: [{ model: { value: 'llama' } }], targets: [{ modelRewrite: 'llama-v1', weight: 1 }, { modelRewrite: 'llama-v2', weight: 1 }] }] },
   0,
 );
-const modelOf = (b: Buffer): unknown => (JSON.parse(b.toString()) as { model?: unknown }).model;
+const modelOf = (b: BodyBytes): unknown => (JSON.parse(bodyToBuffer(b).toString()) as { model?: unknown }).model;
 const body = { model: 'llama', prompt: 'Hello there, how are you today?', max_tokens: 8 };
 
 describe('RequestPipeline model rewrites', () => {
@@ -21,8 +21,8 @@ describe('RequestPipeline model rewrites', () => {
     const f = await pipelineFixture({ rewrites: [canary], observer: { onDecision: (e) => decisions.push(e), onResponse: () => {} } });
     const first = routed(await f.pipeline.handle(inferenceRequest(body)));
     const second = routed(await f.pipeline.handle(inferenceRequest(body)));
-    expect(JSON.parse(first.body.toString())).toEqual({ ...body, model: 'llama-v1' });
-    expect(JSON.parse(second.body.toString())).toEqual({ ...body, model: 'llama-v2' });
+    expect(JSON.parse(bodyToBuffer(first.body).toString())).toEqual({ ...body, model: 'llama-v1' });
+    expect(JSON.parse(bodyToBuffer(second.body).toString())).toEqual({ ...body, model: 'llama-v2' });
     expect(first.setHeaders.get('x-gateway-model-name')).toBe('llama-v1');
     expect(f.scheduled.map((r) => [r.model, r.targetModel])).toEqual([
       ['llama', 'llama-v1'],
