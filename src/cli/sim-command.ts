@@ -20,6 +20,7 @@ interface SimCommandOptions {
   timeScale: number;
   seed: number;
   model: string;
+  models?: string[];
   lora?: string[];
   maxLoras?: number;
   fakeMetrics?: FakeMetrics;
@@ -48,6 +49,7 @@ export function registerSimCommand(program: Command): Command {
     .option('--time-scale <x>', 'multiplies every duration (0.1 = ten times faster)', parsePositive('--time-scale'), 1)
     .option('--seed <n>', 'seed of replica 0 (replica i uses seed + i)', parseIntArg('--seed', 0, 2 ** 31 - 1), 1)
     .option('--model <name>', 'served model name', 'sim-model')
+    .option('--models <names>', 'a multi-model pool: replica i serves the i-th name (cycling), comma-separated', parseList)
     .option('--lora <names>', 'LoRA adapters loaded at start, comma-separated (enables LoRA)', parseList)
     .option('--max-loras <n>', 'LoRA adapters that may run in one batch', parseIntArg('--max-loras', 1, 1024))
     .option('--fake-metrics <json>', 'fixed /metrics values: {"waiting","running","kvUsage","loraRunning","loraWaiting"}', parseFake)
@@ -72,6 +74,7 @@ export function registerSimCommand(program: Command): Command {
         timeScale: opts.timeScale,
         seed: opts.seed,
         model: opts.model,
+        models: opts.models?.map((model) => ({ model, loras: opts.lora })),
         loras: opts.lora,
         maxLoras: opts.maxLoras,
         fakeMetrics: opts.fakeMetrics,
@@ -82,7 +85,8 @@ export function registerSimCommand(program: Command): Command {
       });
       for (const [i, s] of pool.servers.entries()) {
         const speed = opts.speedFactors?.[i] ?? 1;
-        console.log(`sim ${i}: http://${s.id} model=${opts.model} profile=${opts.profile} speed=${speed}`);
+        const model = opts.models?.[i % opts.models.length] ?? opts.model;
+        console.log(`sim ${i}: http://${s.id} model=${model} profile=${opts.profile} speed=${speed}`);
       }
       await new Promise<void>((resolve) => {
         const stop = (): void => {

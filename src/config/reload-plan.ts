@@ -17,6 +17,7 @@ export const RESTART_ONLY_FIELDS: readonly string[] = [
   'server.tls',
   'server.maxBodyBytes',
   'pool.metrics',
+  'pool.models',
   'pool.unreachableAfterMs',
   'kubernetes',
   'logging',

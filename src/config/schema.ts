@@ -61,6 +61,18 @@ export const ConfigSchema = z.strictObject({
         .refine((m) => m.intervalMs < m.stalenessMs, {
           message: 'intervalMs must be below stalenessMs, or every endpoint turns stale between two scrapes',
         }),
+      /**
+       * Multi-model pools: each endpoint's `/v1/models` is polled, and a request goes only to endpoints serving its
+       * (rewritten) model; a model none serves is answered 404 `model_not_found`. Off: every endpoint serves all.
+       */
+      models: z
+        .strictObject({
+          discover: z.boolean().default(true),
+          path: z.string().startsWith('/').default('/v1/models'),
+          intervalMs: positive.default(10_000),
+          timeoutMs: positive.default(2_000),
+        })
+        .prefault({}),
     })
     .prefault({}),
   /** InferenceObjective name -> priority. */

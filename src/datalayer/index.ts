@@ -66,3 +66,20 @@ export {
 } from './endpoint-source.js';
 export { type PoolStoreOptions, PoolStore, DEFAULT_STALE_AFTER_MS } from './pool-store.js';
 export { type PoolMonitorOptions, PoolMonitor, DEFAULT_METRICS_PATH, DEFAULT_ENGINE } from './pool-monitor.js';
+export {
+  type ServedModels,
+  type ServedModelsView,
+  UNKNOWN_MODELS,
+  parseModelList,
+  listsModel,
+} from './served-models.js';
+export {
+  type ModelListAnswer,
+  type ModelListClient,
+  type ModelPollerOptions,
+  ModelPoller,
+  HttpModelListClient,
+  DEFAULT_MODELS_PATH,
+  DEFAULT_MODELS_INTERVAL_MS,
+  DEFAULT_MODELS_TIMEOUT_MS,
+} from './model-poller.js';

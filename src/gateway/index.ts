@@ -41,7 +41,15 @@ export {
 export { type ApiKind, type ParsedBody, type BodyParseResult, parseRequestBody, apiKindOf } from './body-parser.js';
 export { UsageReader, type TokenUsage, DEFAULT_USAGE_TAIL_BYTES } from './usage-reader.js';
 export { type GatewayObserver, type ConnectFailureEvent, type DecisionEvent, type ResponseEvent, type ServedEvent, type RequestLabels, noopGatewayObserver, fanOutGatewayObserver } from './observer.js';
-export { type RetryAdvice, DEFAULT_RETRY_ADVICE, POOL_UNREACHABLE, rejectionFor, evictedInFlight } from './outcome-response.js';
+export {
+  type RetryAdvice,
+  DEFAULT_RETRY_ADVICE,
+  POOL_UNREACHABLE,
+  MODEL_NOT_FOUND,
+  MODEL_UNAVAILABLE,
+  rejectionFor,
+  evictedInFlight,
+} from './outcome-response.js';
 export { EvictionRelay, type StartedResponseEviction, DEFAULT_STARTED_RESPONSE_EVICTION } from './eviction-relay.js';
 export { StreamProgress } from './stream-progress.js';
 export { openAiErrorBody, ERROR_CONTENT_TYPE } from './error-body.js';

@@ -21,6 +21,20 @@ export function badHeader(message: string): RejectDecision {
   return { kind: 'reject', status: 400, reason: 'bad-header', message };
 }
 
+/** Drop reason of a request for a model no endpoint of the pool serves (OpenAI's `model_not_found`, 404). */
+export const MODEL_NOT_FOUND = 'model-not-found';
+/** Drop reason of a request for a model whose every serving endpoint is down while others answer (503). */
+export const MODEL_UNAVAILABLE = 'model-unavailable';
+
+export function modelNotFound(message: string): RejectDecision {
+  return { kind: 'reject', status: 404, reason: MODEL_NOT_FOUND, message };
+}
+
+/** The answer when the scheduler could not place a request: 404 for a model nobody serves, else 503. */
+export function unschedulable(reason: string, message: string, advice: RetryAdvice): RejectDecision {
+  return reason === MODEL_NOT_FOUND ? modelNotFound(message) : unavailable(reason, message, advice);
+}
+
 export function unavailable(reason: string, message: string, advice: RetryAdvice): RejectDecision {
   return { kind: 'reject', status: 503, reason, message, retryAfterSeconds: advice.unavailableSeconds };
 }

@@ -15,7 +15,17 @@ import { withBodyModel } from './rewrite/body-model.js';
 import { type BodyBytes } from './body/request-body.js';
 import { type RewriteDecision } from './rewrite/model-rewriter.js';
 import { type GatewayObserver, type RequestLabels, noopGatewayObserver } from './observer.js';
-import { DEFAULT_RETRY_ADVICE, type RetryAdvice, badHeader, badRequest, rejectionFor, unavailable } from './outcome-response.js';
+import {
+  DEFAULT_RETRY_ADVICE,
+  MODEL_UNAVAILABLE,
+  type RetryAdvice,
+  badHeader,
+  badRequest,
+  modelNotFound,
+  rejectionFor,
+  unavailable,
+  unschedulable,
+} from './outcome-response.js';
 import { type IdentityOptions, resolveIdentity } from './request-identity.js';
 import { UsageReader } from './usage-reader.js';
 
@@ -29,6 +39,8 @@ export interface FlowControlPort {
 export interface SchedulerPort {
   schedule(request: ScheduleRequest, pool: ReturnType<PoolView['current']>, inflight: InflightView): ScheduleResult;
   recordRouting(prefixHashes: ArrayLike<number>, endpoint: { readonly id: string }): void;
+  /** Whether any endpoint serves `model` (multi-model pools); absent: every endpoint serves every model. */
+  modelAvailability?(model: string, pool: ReturnType<PoolView['current']>): 'served' | 'not-found' | 'down';
 }
 export interface PrefixHasherPort {
   /** `body` is the scanned prompt (ParsedBody.prompt): strings may be byte ranges of the body (PromptBytes). */
@@ -189,6 +201,13 @@ export class RequestPipeline implements RequestHandler {
         );
       }
     }
+    // A model nobody serves is answered now, not after a wait in the queue; dispatch checks again (pools change).
+    const availability = body !== undefined ? this.o.scheduler.modelAvailability?.(labels.targetModel, pool) : undefined;
+    if (availability === 'not-found') return this.finishReject(modelNotFound(notServed(labels)), labels, 0, 0);
+    if (availability === 'down') {
+      const message = `every endpoint serving the model \`${labels.targetModel}\` is down`;
+      return this.finishReject(unavailable(MODEL_UNAVAILABLE, message, this.retry), labels, 0, 0);
+    }
     // The model server caches prompts per model it serves, so prefix hashes are seeded with the target model.
     const hashes = body !== undefined ? this.o.hasher.hashBody(body.prompt, labels.targetModel) : new Float64Array(0);
     const promptTokens = Math.ceil(request.body.length / CHARS_PER_TOKEN);
@@ -246,7 +265,7 @@ export class RequestPipeline implements RequestHandler {
       if (p === undefined || p.result.kind !== 'scheduled' || p.ticket === undefined) {
         const message = p?.result.kind === 'unschedulable' ? p.result.message : 'no endpoint could be picked';
         const reason = p?.result.kind === 'unschedulable' ? p.result.reason : 'no-endpoints';
-        return this.finishReject(unavailable(reason, message, this.retry), labels, queueMs, p?.scheduleMs ?? 0);
+        return this.finishReject(unschedulable(reason, message, this.retry), labels, queueMs, p?.scheduleMs ?? 0);
       }
       if (request.signal.aborted) {
         // The client left between dispatch and now: the capacity goes back at once (in `finally`).
@@ -391,4 +410,10 @@ function endpointCountOf(request: InferenceRequest, configured: number): number 
   const asked = request.endpointCount;
   if (asked === undefined || !Number.isFinite(asked)) return configured;
   return Math.min(MAX_ENDPOINT_COUNT, Math.max(1, Math.floor(asked)));
+}
+
+/** The 404's message: the model, and what the client asked for when a rewrite chose it. */
+function notServed(labels: RequestLabels): string {
+  const asked = labels.targetModel !== labels.model ? ` (requested as \`${labels.model}\`)` : '';
+  return `The model \`${labels.targetModel}\`${asked} is not served by any endpoint of this pool.`;
 }

@@ -20,6 +20,7 @@ export {
 export { type PluginDefinition, definePlugin, type SchedulerRegistries } from './plugin-registries.js';
 export { createBuiltinRegistries } from './builtin-plugins.js';
 export { applySubsetHint } from './filters/subset-hint.js';
+export { type ModelCandidates, modelCandidates } from './model-candidates.js';
 export {
   SaturationFilter,
   type SaturationFilterOptions,

@@ -6,8 +6,10 @@ import {
   type EndpointSnapshot,
   type InflightView,
   type PoolSnapshot,
+  type ServedModelsView,
 } from '../datalayer/index.js';
 import { applySubsetHint } from './filters/subset-hint.js';
+import { type ModelCandidates, modelCandidates } from './model-candidates.js';
 import { PrefixIndex } from './prefix/prefix-index.js';
 import { type SchedulerProfile } from './profile.js';
 import { createDefaultProfile } from './profile-config.js';
@@ -27,11 +29,16 @@ export interface SchedulerOptions {
   readonly prefixIndex?: PrefixIndex;
   /** The saturation detector's per-endpoint view, for headroom filters (see SchedulingContext). */
   readonly saturation?: EndpointSaturationView;
+  /**
+   * What each endpoint serves (its `/v1/models` listing): only endpoints serving the request's target model are
+   * candidates. @default none known (every endpoint may serve every model)
+   */
+  readonly models?: ServedModelsView;
 }
 
 /**
  * Synchronous and allocation-light: it runs inside the flow controller's dispatch callback. A call is
- * O(pool) for the subset hint, plus O(profile) (see {@link SchedulerProfile.run}); the prefix scorer adds
+ * O(pool) for the subset hint and the served-model check, plus O(profile) (see {@link SchedulerProfile.run}); the prefix scorer adds
  * O(candidates x log matched blocks).
  */
 export class Scheduler {
@@ -39,6 +46,7 @@ export class Scheduler {
   readonly prefixIndex: PrefixIndex;
   private readonly random: Random;
   private readonly saturation: EndpointSaturationView | undefined;
+  private readonly models: ServedModelsView | undefined;
   private lastPoolVersion = Number.NaN;
 
   constructor(options: SchedulerOptions = {}) {
@@ -46,6 +54,16 @@ export class Scheduler {
     this.random = options.random ?? mathRandom;
     this.prefixIndex = options.prefixIndex ?? new PrefixIndex();
     this.saturation = options.saturation;
+    this.models = options.models;
+  }
+
+  /**
+   * Whether any endpoint of `pool` serves `model` (see {@link modelCandidates}); the pipeline asks on arrival so
+   * a model nobody serves is answered at once instead of after a wait in the queue. O(pool).
+   */
+  modelAvailability(model: string, pool: PoolSnapshot): ModelCandidates['kind'] {
+    if (this.models === undefined || model === '') return 'served';
+    return modelCandidates(pool.endpoints, model, this.models).kind;
   }
 
   get profile(): SchedulerProfile {
@@ -66,8 +84,8 @@ export class Scheduler {
     if (pool.endpoints.length === 0) {
       return { kind: 'unschedulable', reason: 'no-endpoints', message: 'the pool has no endpoints' };
     }
-    const candidates = applySubsetHint(pool.endpoints, request.subsetHint);
-    if (candidates.length === 0) {
+    const hinted = applySubsetHint(pool.endpoints, request.subsetHint);
+    if (hinted.length === 0) {
       const hint = request.subsetHint ?? [];
       return {
         kind: 'unschedulable',
@@ -77,6 +95,22 @@ export class Scheduler {
             ? 'the subset hint is empty'
             : `no pool endpoint matches the subset hint (${hint.length} ids, first ${hint[0]})`,
       };
+    }
+    const model = request.targetModel ?? request.model;
+    let candidates = hinted;
+    if (this.models !== undefined && model !== '') {
+      const found = modelCandidates(hinted, model, this.models);
+      if (found.kind === 'not-found') {
+        return { kind: 'unschedulable', reason: 'model-not-found', message: `no endpoint of the pool serves the model \`${model}\`` };
+      }
+      if (found.kind === 'down') {
+        return {
+          kind: 'unschedulable',
+          reason: 'model-unavailable',
+          message: `every endpoint serving the model \`${model}\` (${found.serving}) is down`,
+        };
+      }
+      candidates = found.endpoints;
     }
     const ctx: SchedulingContext = { request, pool, inflight, prefixIndex: this.prefixIndex, saturation: this.saturation };
     const outcome = this.currentProfile.run(ctx, candidates, count, this.random);

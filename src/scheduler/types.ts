@@ -19,7 +19,8 @@ export interface ScheduleRequest {
   readonly endpointCount?: number;
 }
 
-export type UnschedulableReason = 'no-endpoints' | 'empty-subset' | 'filtered';
+/** `model-not-found` answers 404; the others mean "no serving capacity" (503). */
+export type UnschedulableReason = 'no-endpoints' | 'empty-subset' | 'filtered' | 'model-not-found' | 'model-unavailable';
 
 export type ScheduleResult =
   | {
@@ -31,7 +32,7 @@ export type ScheduleResult =
     }
   | {
       readonly kind: 'unschedulable';
-      /** Stable label for metrics; all of these mean "no serving capacity" (503). */
+      /** Stable label for metrics and the drop reason. */
       readonly reason: UnschedulableReason;
       readonly message: string;
     };

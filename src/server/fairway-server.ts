@@ -9,6 +9,7 @@ import {
   type PoolFeed,
   CombinedInflight,
   InflightTracker,
+  ModelPoller,
   PoolMonitor,
   PoolReachability,
   StaticEndpointSource,
@@ -90,6 +91,8 @@ export class FairwayServer {
   readonly metrics: FairwayMetrics;
   /** Model-name rewrites from `modelRewrites` (and, in Kubernetes, the InferenceModelRewrite objects). */
   readonly rewriter: ModelRewriter;
+  /** What each endpoint serves (its `/v1/models`), when `pool.models.discover` is on. */
+  readonly models: ModelPoller | undefined;
   readonly controlPlane: ControlPlaneMetrics;
   /** Set in Kubernetes mode (`kubernetes.poolName`). */
   readonly kubernetes: KubernetesMode | undefined;
@@ -191,6 +194,16 @@ export class FairwayServer {
         logger: this.logger.child({ subsystem: 'datalayer' }),
         scrapeListener: scrapeListeners.length > 1 ? fanOutScrapes(...scrapeListeners) : this.inflight,
       });
+    this.models = config.pool.models.discover
+      ? new ModelPoller({
+          source: this.source,
+          clock: this.clock,
+          logger: this.logger.child({ subsystem: 'datalayer' }),
+          intervalMs: config.pool.models.intervalMs,
+          timeoutMs: config.pool.models.timeoutMs,
+          path: config.pool.models.path,
+        })
+      : undefined;
     this.saturation = new SwappableSaturationDetector(this.buildDetector(config));
     this.flowControl = new FlowController({
       saturation: this.saturation,
@@ -336,6 +349,7 @@ export class FairwayServer {
       profile: buildProfile(c.scheduler.profile ?? DEFAULT_PROFILE_CONFIG),
       random,
       saturation: this.saturation,
+      models: this.models,
     }));
     const pipeline = (this.pipeline = new RequestPipeline({
       flowControl: this.flowControl,
@@ -356,6 +370,7 @@ export class FairwayServer {
     this.flowControl.start();
     this.shared?.exchange.start();
     await this.monitor.start();
+    this.models?.start();
     // Watches list before the ports open, so an RBAC denial fails the start with a message naming the verb.
     await this.kubernetes?.start();
     const host = c.server.host;
@@ -426,6 +441,7 @@ export class FairwayServer {
     await this.health.close(500);
     await this.kubernetes?.close();
     await this.monitor.close();
+    await this.models?.close();
     this.availability?.close();
     await this.shared?.close();
     this.saturation.close();

@@ -47,6 +47,7 @@ export {
   type SimulatedPool,
   type SimulatedPoolOptions,
   type SimulatedEndpoint,
+  type ReplicaModels,
   DEFAULT_REPLICAS,
 } from './pool.js';
 export {

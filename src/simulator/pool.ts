@@ -12,6 +12,18 @@ export interface SimulatedPoolOptions extends Omit<SimServerOptions, 'port' | 's
   readonly port?: number;
   /** Speed factor per replica (missing entries are 1): `[1, 1, 0.5]` makes the third a slow pod. */
   readonly speedFactors?: readonly number[];
+  /**
+   * A multi-model pool: replica i serves `models[i % models.length]` (its model, and its adapters when given),
+   * instead of `model` and `loras`. Each replica's `/v1/models` lists what it serves.
+   */
+  readonly models?: readonly ReplicaModels[];
+}
+
+/** What one replica serves. */
+export interface ReplicaModels {
+  readonly model: string;
+  /** LoRA adapters loaded at start (enables LoRA on that replica). */
+  readonly loras?: readonly string[];
 }
 
 export interface SimulatedEndpoint {
@@ -38,10 +50,14 @@ export async function startSimulatedPool(options: SimulatedPoolOptions = {}): Pr
   const host = options.host ?? DEFAULT_HOST;
   const seed = options.seed ?? DEFAULT_SEED;
   const simulators: SimServer[] = [];
+  const models = options.models;
+  if (models !== undefined && models.length === 0) throw new InvalidArgumentError('models', '[]', 'at least one model');
   for (let i = 0; i < replicas; i++) {
+    const served = models?.[i % (models?.length ?? 1)];
     simulators.push(
       new SimServer({
         ...options,
+        ...(served !== undefined ? { model: served.model, loras: served.loras } : {}),
         host,
         port: basePort === 0 ? 0 : basePort + i,
         seed: seed + i,

@@ -348,6 +348,7 @@ function headerOptions(mutation: UnknownRecord | undefined): Map<string, string>
 /** envoy.type.v3.StatusCode decodes as its enum name with `enums: String`. */
 const STATUS_NAMES: Readonly<Record<string, number>> = {
   BadRequest: 400,
+  NotFound: 404,
   PayloadTooLarge: 413,
   RequestHeaderFieldsTooLarge: 431,
   TooManyRequests: 429,

@@ -6,7 +6,7 @@ import { type FairwayConfigInput, validateConfig } from '../../src/config/index.
 import { noopLogger } from '../../src/core/index.js';
 import { type EndpointSnapshot } from '../../src/datalayer/index.js';
 import { FairwayServer, type ListeningPorts } from '../../src/server/index.js';
-import { type FakeMetrics, type SimulatedPool, startSimulatedPool } from '../../src/simulator/index.js';
+import { type FakeMetrics, type ReplicaModels, type SimulatedPool, startSimulatedPool } from '../../src/simulator/index.js';
 import { type EnvoyStream, EnvoyExtProcClient, type StreamStatus, setHeadersOf, streamedBodyOf } from './envoy-ext-proc-client.js';
 
 export const TEST_MODEL = 'fairway-e2e-model';
@@ -33,14 +33,16 @@ export interface ServiceOptions {
   readonly replicas?: number;
   /** Fake metrics per replica (index i for replica i); undefined entries report the real state. */
   readonly fakeMetrics?: readonly (FakeMetrics | undefined)[];
-  /** Top-level config sections merged (one level deep) over the harness's defaults. */
-  readonly config?: Partial<Record<keyof FairwayConfigInput, Section>>;
+  /** Top-level config sections merged (one level deep) over the harness's defaults; lists replace. */
+  readonly config?: Partial<Record<keyof FairwayConfigInput, Section | readonly Section[]>>;
   /** Starts the standalone proxy on port 0 too. */
   readonly proxy?: boolean;
   /** Gives Fairway an empty pool (the simulators still run, unused). */
   readonly noEndpoints?: boolean;
   /** @default 1 */
   readonly timeScale?: number;
+  /** A multi-model pool: replica i serves `models[i % n]` (default: every replica serves TEST_MODEL). */
+  readonly models?: readonly ReplicaModels[];
 }
 
 export interface ServiceHarness {
@@ -63,6 +65,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
     profile: 'ci',
     timeScale: options.timeScale ?? 1,
     model: TEST_MODEL,
+    models: options.models,
     host: '127.0.0.1',
   });
   options.fakeMetrics?.forEach((fake, i) => pool.simulators[i]?.setFakeMetrics(fake));
@@ -83,7 +86,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   };
   const input: Record<string, unknown> = { ...base };
   for (const [key, section] of Object.entries(over)) {
-    input[key] = { ...(base[key] ?? {}), ...section };
+    input[key] = Array.isArray(section) ? section : { ...(base[key] ?? {}), ...section };
   }
   const server = new FairwayServer(validateConfig(input), { logger: noopLogger });
   let ports: ListeningPorts;
