@@ -1,10 +1,13 @@
 // The simulated gateway: the request path of src/gateway/pipeline.ts minus HTTP. Queue in flow control (when the
 // system has it), schedule and count in flight inside onDispatch, send to the chosen engine, release the lease
-// with the actual usage when the response ends; shed requests get the answer rejectionFor() would give.
+// with the actual usage when the response ends; shed requests get the answer rejectionFor() would give. Every
+// request is evictable in flight as the proxy makes it (flow control decides who): the engine request is
+// aborted (freeing its KV blocks and batch slot), the client gets 429 `evicted` if no token reached it yet,
+// else its stream is ended (the default `startedResponses: end`), and the tenant is charged nothing.
 import { type ManualClock, type TimerHandle } from '../../src/core/index.js';
 import { type InflightTicket } from '../../src/datalayer/index.js';
-import { type Lease } from '../../src/flowcontrol/index.js';
-import { DEFAULT_RETRY_ADVICE, rejectionFor } from '../../src/gateway/outcome-response.js';
+import { type EvictionTarget, type Lease } from '../../src/flowcontrol/index.js';
+import { DEFAULT_RETRY_ADVICE, evictedInFlight, rejectionFor } from '../../src/gateway/outcome-response.js';
 import { type Recorder, type RequestRecord } from './recorder.js';
 import { type SimPool } from './sim-pool.js';
 import { type GatewaySystem, type InflightPort } from './systems.js';
@@ -56,11 +59,32 @@ export class SimGateway {
       if (r.schedulerHashes.length > 0) system.scheduler.recordRouting(r.schedulerHashes, primary);
     };
 
+    // Eviction before the engine has the request (between dispatch and submit) or while it runs.
+    let evicted = false;
+    const evictionTarget: EvictionTarget = {
+      evict: (eviction) => {
+        if (rec.outcome !== undefined || evicted) return false; // finished (or gave up) before the decision landed
+        evicted = true;
+        const started = rec.ttftMs !== undefined;
+        const answer = evictedInFlight(eviction.message, DEFAULT_RETRY_ADVICE);
+        // A stream already started is ended with an error event: no new status, so no Retry-After.
+        if (started) this.shed(rec, 'stream ended: evicted', undefined, arrivedAt, clientTimer);
+        else this.shed(rec, `${answer.status} ${answer.reason}`, answer.retryAfterSeconds, arrivedAt, clientTimer);
+        rec.evictedAtMs = clock.now();
+        // The abort is I/O in the proxy: done after the decision, as the EvictionTarget contract asks.
+        if (submitted && rec.endpoint !== undefined) {
+          const engine = pool.engine(rec.endpoint);
+          queueMicrotask(() => engine.abort(r.id)); // its onFinish releases the lease and the ticket
+        }
+        return true;
+      },
+    };
+
     let lease: Lease | undefined;
     if (system.flow !== undefined) {
       const outcome = await system.flow.enqueueAndWait(
         { id: r.id, fairnessId: r.tenant, priority: r.priority, byteSize: r.promptChars, estimatedCost, arrivedAt },
-        { signal: abort.signal, onDispatch: place },
+        { signal: abort.signal, onDispatch: place, evictionTarget },
       );
       if (outcome.kind !== 'dispatched') {
         if (rec.outcome !== undefined) return; // the client had already given up (evicted: cancelled)
@@ -74,7 +98,7 @@ export class SimGateway {
     }
     const chosen = endpoint;
     if (chosen === undefined || rec.outcome !== undefined) {
-      lease?.release();
+      lease?.release(evicted ? { promptTokens: 0, outputTokens: 0 } : undefined);
       if (ticket !== undefined) this.inflight.end(ticket);
       if (rec.outcome === undefined) this.shed(rec, '503 unschedulable', DEFAULT_RETRY_ADVICE.unavailableSeconds, arrivedAt, clientTimer);
       return;
@@ -92,11 +116,14 @@ export class SimGateway {
             recorder.tokens(r.tenant, r.promptTokens, t);
           }
           recorder.tokens(r.tenant, 1, t);
+          // As the proxy's stream reader does: progress orders the victims (least progress goes first).
+          if (lease?.evictable === true) lease.reportProgress(index + 1);
         },
         onFinish: (result) => {
           clock.clearTimeout(clientTimer);
           const complete = result.reason !== 'abort';
-          lease?.release(complete ? { promptTokens: result.promptTokens, outputTokens: result.outputTokens } : undefined);
+          // An evicted tenant is charged nothing, as in the pipeline.
+          lease?.release(complete ? { promptTokens: result.promptTokens, outputTokens: result.outputTokens } : evicted ? { promptTokens: 0, outputTokens: 0 } : undefined);
           if (held !== undefined) this.inflight.end(held);
           recorder.left(rec);
           if (complete) {

@@ -21,6 +21,8 @@ export interface RequestRecord {
   dispatchedAtMs?: number;
   /** When an engine first admitted it into its batch (left the engine's waiting queue). */
   admittedAtMs?: number;
+  /** When flow control took it back in flight (in-flight eviction). */
+  evictedAtMs?: number;
 }
 
 /** Length of a time bucket for the served-token series and the backlog windows. */

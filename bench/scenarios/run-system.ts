@@ -1,7 +1,6 @@
 // One system over one scenario's traffic in virtual time: builds the pool and the system, replays the planned
 // arrivals, runs until every request has an outcome, and returns what the recorder saw.
 import { ManualClock } from '../../src/core/index.js';
-import { CI_PROFILE } from '../../src/simulator/index.js';
 import { SimGateway } from './gateway.js';
 import { Recorder } from './recorder.js';
 import { SimPool } from './sim-pool.js';
@@ -39,7 +38,7 @@ export async function runSystem(input: RunInput): Promise<RunOutput> {
   const clock = new ManualClock(0);
   const recorder = new Recorder(input.tenants);
   const pool = new SimPool({ clock, pods: input.pods, seed: input.seed, onAdmit: (id, t) => recorder.stopWaiting(id, t) });
-  const system = buildSystem(input.system, pool, clock, input.seed, input.settings, CI_PROFILE.maxNumSeqs);
+  const system = buildSystem(input.system, pool, clock, input.seed, input.settings);
   const gateway = new SimGateway(clock, pool, system, recorder);
   if (input.metricsOutageMs === undefined) pool.startScraping();
   else clock.setTimeout(() => pool.startScraping(), WARMUP_MS + input.metricsOutageMs);

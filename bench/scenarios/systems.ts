@@ -1,8 +1,11 @@
 // The three systems every scenario runs, built from the production components over one simulated pool:
-// fairway (hybrid detector, weighted-fair, holdback), no-flow-control, and go-defaults (Go reference defaults).
+// fairway (the shipped default configuration plus the scenario's bands and tenant weights, built as the server
+// builds it), no-flow-control, and go-defaults (Go reference defaults).
+import { type FairwayConfig, type FairwayConfigInput, validateConfig } from '../../src/config/index.js';
 import { type ManualClock, SeededRandom } from '../../src/core/index.js';
 import { type BandConfig, FlowController } from '../../src/flowcontrol/index.js';
-import { HybridDetector, UtilizationDetector } from '../../src/saturation/index.js';
+import { UtilizationDetector, createSaturationDetectorRegistry } from '../../src/saturation/index.js';
+import { flowControlOptions } from '../../src/server/live-config.js';
 import {
   DEFAULT_PROFILE_CONFIG,
   KV_CACHE_SCORER,
@@ -25,14 +28,30 @@ export interface InflightPort extends InflightView {
 export const SYSTEMS = ['fairway', 'no-flow-control', 'go-defaults'] as const;
 export type SystemName = (typeof SYSTEMS)[number];
 
-/** Operator settings shared by both flow-controlled systems (capacity, TTL); fairness and limits differ. */
+/**
+ * What an operator declares for the scenario's traffic, shared by both flow-controlled systems: its bands
+ * (priority, name, queue capacity, TTL) and tenant weights. Everything else in fairway is the shipped default.
+ */
 export interface FlowSettings {
   readonly bands: readonly BandConfig[];
   readonly tenantWeights?: Readonly<Record<string, number>>;
-  /** Use priority-holdback in fairway (where priorities matter). */
-  readonly priorityHoldback?: boolean;
   /** Template for bands not listed (same capacity/TTL fields). */
   readonly bandTemplate?: Omit<BandConfig, 'priority' | 'name'>;
+  /**
+   * Diagnosis runs only: configuration changed from the shipped defaults (merged over the config document, one
+   * level deep per section). The systems compared in a scenario never set it.
+   */
+  readonly configOverrides?: FairwayConfigInput;
+}
+
+/** The configuration the fairway system runs: the shipped defaults, the scenario's bands and weights, overrides. */
+export function fairwayConfig(settings: FlowSettings): FairwayConfig {
+  const o = settings.configOverrides ?? {};
+  return validateConfig({
+    ...o,
+    flowControl: { bands: settings.bands, bandTemplate: settings.bandTemplate ?? {}, ...o.flowControl },
+    tenants: { ...Object.fromEntries(Object.entries(settings.tenantWeights ?? {}).map(([t, weight]) => [t, { weight }])), ...o.tenants },
+  });
 }
 
 export interface GatewaySystem {
@@ -62,7 +81,6 @@ export function buildSystem(
   clock: ManualClock,
   seed: number,
   settings: FlowSettings,
-  maxRequestsPerEndpoint: number,
 ): GatewaySystem {
   const random = new SeededRandom(seed + 101);
   const deps = { pool: pool.store, inflight: pool.inflight, clock };
@@ -76,19 +94,17 @@ export function buildSystem(
         close: () => undefined,
       };
     case 'fairway': {
-      const detector = new HybridDetector(deps, { maxRequests: maxRequestsPerEndpoint });
-      const flow = new FlowController({
-        saturation: detector,
-        clock,
-        bands: settings.bands.map((b) => ({ fairness: 'weighted-fair', ...b })),
-        bandTemplate: { fairness: 'weighted-fair', ...settings.bandTemplate },
-        tenantWeights: settings.tenantWeights,
-        usageLimit: settings.priorityHoldback === true ? { name: 'priority-holdback' } : { name: 'static' },
-      });
+      // As FairwayServer builds it: the configured detector over the pool's staleness limit, flow control from
+      // the flowControl section, the scheduler's headroom filter following the detector's per-endpoint view.
+      const config = fairwayConfig(settings);
+      const detector = createSaturationDetectorRegistry().get(config.saturation.detector)(
+        { ...deps, stalenessMs: config.pool.metrics.stalenessMs },
+        config.saturation.options,
+      );
+      const flow = new FlowController({ saturation: detector, clock, ...flowControlOptions(config) });
       return {
         name,
-        // As the server wires it: the headroom filter follows the detector's per-endpoint view.
-        scheduler: new Scheduler({ profile: buildProfile(DEFAULT_PROFILE_CONFIG), random, saturation: detector }),
+        scheduler: new Scheduler({ profile: buildProfile(config.scheduler.profile ?? DEFAULT_PROFILE_CONFIG), random, saturation: detector }),
         flow,
         gate: undefined,
         close: () => {

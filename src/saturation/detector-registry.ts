@@ -36,6 +36,8 @@ const hybridSchema = z.strictObject({
   finishedRequestCredit: z.number().nonnegative().finite().optional(),
   maxRequests: positive.optional(),
   maxTokens: positive.optional(),
+  slotLimit: positive.optional(),
+  learnSlotLimit: z.boolean().optional(),
 });
 
 function parse<T>(name: string, schema: z.ZodType<T>, raw: unknown): T {

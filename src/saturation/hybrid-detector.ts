@@ -3,9 +3,10 @@
 // same apparent headroom (the herding llm-d users report), minus the work that finished since that scrape, so
 // the gate reopens as soon as capacity frees instead of up to a scrape interval later.
 import { InvalidArgumentError } from '../core/index.js';
-import { type EndpointSnapshot, type InflightFeed } from '../datalayer/index.js';
+import { type EndpointMetrics, type EndpointSnapshot, type InflightFeed } from '../datalayer/index.js';
 import { CachedSaturationDetector, type DetectorDeps, type DetectorSettings, type ScoreNotes } from './cached-detector.js';
 import { rooflineScore } from './endpoint-score.js';
+import { SlotLimitLearner } from './slot-limit.js';
 import {
   type ResolvedThresholds,
   type UtilizationThresholds,
@@ -40,6 +41,15 @@ export interface HybridOptions extends UtilizationThresholds {
   readonly maxRequests?: number;
   /** Optional hard cap on Fairway's total in-flight estimated tokens per endpoint. @default undefined (none) */
   readonly maxTokens?: number;
+  /**
+   * Requests each server can run at once (vLLM `max_num_seqs`). When known, an endpoint counts as full once its
+   * running and waiting requests (scraped, minus finished, plus dispatched since) reach it, so work waits in
+   * Fairway, where fairness and priority apply, instead of in the server's FCFS queue. @default learned from
+   * the scrapes (slot-limit.ts) unless `learnSlotLimit` is false
+   */
+  readonly slotLimit?: number;
+  /** Learn each server's slot limit from its scrapes when `slotLimit` is not given. @default true */
+  readonly learnSlotLimit?: boolean;
 }
 
 /**
@@ -59,7 +69,9 @@ export class HybridDetector extends CachedSaturationDetector {
   readonly finishedRequestCredit: number;
   readonly maxRequests: number | undefined;
   readonly maxTokens: number | undefined;
+  readonly slotLimit: number | undefined;
   private readonly inflight: InflightFeed;
+  private readonly slots: SlotLimitLearner | undefined;
 
   constructor(deps: DetectorDeps, options: HybridOptions = {}) {
     const thresholds = resolveThresholds(options, deps.stalenessMs);
@@ -77,6 +89,13 @@ export class HybridDetector extends CachedSaturationDetector {
     );
     this.maxRequests = optionalPositive('maxRequests', options.maxRequests);
     this.maxTokens = optionalPositive('maxTokens', options.maxTokens);
+    this.slotLimit = optionalPositive('slotLimit', options.slotLimit);
+    this.slots = this.slotLimit === undefined && options.learnSlotLimit !== false ? new SlotLimitLearner(thresholds.kvThreshold) : undefined;
+  }
+
+  /** The slot limit in force for an endpoint: configured, learned, or undefined (unknown: the term is off). */
+  slotLimitOf(endpointId: string): number | undefined {
+    return this.slotLimit ?? this.slots?.limitOf(endpointId);
   }
 
   settings(): DetectorSettings {
@@ -87,6 +106,7 @@ export class HybridDetector extends CachedSaturationDetector {
       finishedRequestCredit: this.finishedRequestCredit,
       ...(this.maxRequests !== undefined ? { maxRequests: this.maxRequests } : {}),
       ...(this.maxTokens !== undefined ? { maxTokens: this.maxTokens } : {}),
+      slotLimit: this.slotLimit ?? (this.slots !== undefined ? 'learned' : 'off'),
     };
   }
 
@@ -115,8 +135,32 @@ export class HybridDetector extends CachedSaturationDetector {
       kv += (this.unseenTokenWeight * load.tokensSinceScrape) / capacity;
     }
     let score = rooflineScore(waiting, kv, queueThreshold, kvThreshold);
+    const slots = this.slotLimit ?? this.learnSlots(endpoint, metrics);
+    if (slots !== undefined) {
+      // Everything the server holds now (running and queued at the scrape, less what finished, plus what was
+      // sent since) against what it can run: below 1.0 the next request starts at once.
+      const held =
+        Math.max(0, metrics.runningRequests + metrics.waitingQueue - credit * (load.requestsEndedSinceScrape ?? 0)) +
+        this.unseenRequestWeight * load.requestsSinceScrape;
+      score = Math.max(score, held / slots);
+    }
     if (this.maxRequests !== undefined) score = Math.max(score, load.requests / this.maxRequests);
     if (this.maxTokens !== undefined) score = Math.max(score, load.tokens / this.maxTokens);
     return score;
+  }
+
+  private learnSlots(endpoint: EndpointSnapshot, metrics: EndpointMetrics): number | undefined {
+    const slots = this.slots;
+    if (slots === undefined || endpoint.scrapedAt === undefined) return undefined;
+    if (slots.size > 2 * this.deps.pool.current().endpoints.length + 16) {
+      const live = new Set(this.deps.pool.current().endpoints.map((e) => e.id));
+      slots.retain((id) => live.has(id));
+    }
+    return slots.observe(endpoint.id, {
+      scrapedAt: endpoint.scrapedAt,
+      running: metrics.runningRequests,
+      waiting: metrics.waitingQueue,
+      kvUsage: metrics.kvCacheUsage,
+    });
   }
 }

@@ -39,3 +39,4 @@ export {
   createSaturationDetectorRegistry,
 } from './detector-registry.js';
 export { SwappableSaturationDetector } from './swappable-detector.js';
+export { type BatchReading, SLOT_PROBE_READINGS, SlotLimitLearner } from './slot-limit.js';

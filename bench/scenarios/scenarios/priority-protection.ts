@@ -52,7 +52,6 @@ export function prioritySpec(quick: boolean): ScenarioSpec {
         { priority: 1, name: 'interactive' },
         { priority: -1, name: 'batch', maxRequests: 2_000, ttlMs: 20_000 },
       ],
-      priorityHoldback: true,
     },
   };
 }

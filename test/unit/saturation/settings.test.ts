@@ -29,6 +29,9 @@ describe('detector settings', () => {
       unseenTokenWeight: 1,
       finishedRequestCredit: 1,
       maxRequests: 32,
+      slotLimit: 'learned',
     });
+    expect(registry.get('hybrid')(deps, { slotLimit: 256 }).settings()).toMatchObject({ slotLimit: 256 });
+    expect(registry.get('hybrid')(deps, { learnSlotLimit: false }).settings()).toMatchObject({ slotLimit: 'off' });
   });
 });
