@@ -10,6 +10,7 @@ import { renderScenario } from './report.js';
 import { type ScenarioContext, type ScenarioReport } from './scenario.js';
 import { runBurstHerding } from './scenarios/burst-herding.js';
 import { runDrain } from './scenarios/drain.js';
+import { runEviction } from './scenarios/eviction.js';
 import { runNoisyTenant } from './scenarios/noisy-tenant.js';
 import { runPriorityProtection } from './scenarios/priority-protection.js';
 import { runReplicaScenario } from './scenarios/replicas.js';
@@ -17,6 +18,7 @@ import { runWeightedTenants } from './scenarios/weighted-tenants.js';
 
 export const SCENARIOS: readonly (readonly [string, (ctx: ScenarioContext) => Promise<ScenarioReport>])[] = [
   ['priority-protection', runPriorityProtection],
+  ['eviction', runEviction],
   ['noisy-tenant', runNoisyTenant],
   ['weighted-tenants', runWeightedTenants],
   ['burst-herding', runBurstHerding],

@@ -123,6 +123,8 @@ export function buildSystem(
         bands: settings.bands.map((b) => ({ ...b, fairness: 'global-strict', overflow: 'reject' as const })),
         bandTemplate: { ...settings.bandTemplate, fairness: 'global-strict', overflow: 'reject' },
         usageLimit: { name: 'static' },
+        // The Go EPP had eviction code but never wired it.
+        inflightEviction: { enabled: false },
       });
       return {
         name,

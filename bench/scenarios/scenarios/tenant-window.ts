@@ -32,3 +32,9 @@ export function offeredTokens(requests: readonly PlannedRequest[], tenants: read
 export function backloggedBuckets(run: RunOutput, tenants: readonly string[], fromMs: number, toMs: number): number[] {
   return run.recorder.backloggedBuckets(tenants, run.startMs + fromMs, run.startMs + toMs, run.endMs);
 }
+
+/** Tokens served to every tenant in traffic time [fromMs, toMs) (whole buckets). */
+export function servedTokensBetween(run: RunOutput, fromMs: number, toMs: number): number {
+  const buckets = bucketsBetween(run, fromMs, toMs);
+  return servedInBuckets(run, [...run.recorder.served.keys()], buckets).reduce((a, b) => a + b, 0);
+}
