@@ -93,49 +93,67 @@ export class LoadClient {
   }
 
   /** As many requests as `concurrency` allows for `durationMs` (or `maxRequests`): saturating load. */
-  async closedLoop(body: Buffer | (() => Buffer), concurrency: number, durationMs: number, maxRequests = 1_000_000): Promise<LoadResult> {
-    const latencyMs = new Summary();
-    let errors = 0;
-    let started = 0;
-    const t0 = performance.now();
-    const deadline = t0 + durationMs;
-    const worker = async (): Promise<void> => {
-      while (performance.now() < deadline && started < maxRequests) {
-        started++;
-        try {
-          latencyMs.add(await this.exchange(typeof body === 'function' ? body() : body));
-        } catch {
-          errors++;
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: concurrency }, worker));
-    const seconds = (performance.now() - t0) / 1000;
-    return { completed: latencyMs.count, errors, seconds, reqPerSec: latencyMs.count / seconds, latencyMs };
+  closedLoop(body: Bodies, concurrency: number, durationMs: number, maxRequests = 1_000_000): Promise<LoadResult> {
+    return closedLoop((b) => this.exchange(b), body, concurrency, durationMs, maxRequests);
   }
 
   /** Requests started at a fixed rate regardless of completions (open loop), for `durationMs`. */
-  async openLoop(body: Buffer | (() => Buffer), ratePerSec: number, durationMs: number): Promise<LoadResult> {
-    const latencyMs = new Summary();
-    let errors = 0;
-    const pending: Promise<void>[] = [];
-    const t0 = performance.now();
-    const total = Math.floor((ratePerSec * durationMs) / 1000);
-    for (let i = 0; i < total; i++) {
-      const due = t0 + (i * 1000) / ratePerSec;
-      const wait = due - performance.now();
-      if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-      pending.push(
-        this.exchange(typeof body === 'function' ? body() : body).then(
-          (ms) => latencyMs.add(ms),
-          () => {
-            errors++;
-          },
-        ),
-      );
-    }
-    await Promise.all(pending);
-    const seconds = (performance.now() - t0) / 1000;
-    return { completed: latencyMs.count, errors, seconds, reqPerSec: latencyMs.count / seconds, latencyMs };
+  openLoop(body: Bodies, ratePerSec: number, durationMs: number): Promise<LoadResult> {
+    return openLoop((b) => this.exchange(b), body, ratePerSec, durationMs);
   }
+}
+
+/** One body for every request, or a function giving each request its own. */
+export type Bodies = Buffer | (() => Buffer);
+
+/** Closed loop over any exchange (resolving with its latency in ms): `concurrency` callers, back to back. */
+export async function closedLoop(
+  exchange: (body: Buffer) => Promise<number>,
+  body: Bodies,
+  concurrency: number,
+  durationMs: number,
+  maxRequests = 1_000_000,
+): Promise<LoadResult> {
+  const latencyMs = new Summary();
+  let errors = 0;
+  let started = 0;
+  const t0 = performance.now();
+  const deadline = t0 + durationMs;
+  const worker = async (): Promise<void> => {
+    while (performance.now() < deadline && started < maxRequests) {
+      started++;
+      try {
+        latencyMs.add(await exchange(typeof body === 'function' ? body() : body));
+      } catch {
+        errors++;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const seconds = (performance.now() - t0) / 1000;
+  return { completed: latencyMs.count, errors, seconds, reqPerSec: latencyMs.count / seconds, latencyMs };
+}
+
+/** Open loop over any exchange: requests started at a fixed rate regardless of completions, for `durationMs`. */
+export async function openLoop(exchange: (body: Buffer) => Promise<number>, body: Bodies, ratePerSec: number, durationMs: number): Promise<LoadResult> {
+  const latencyMs = new Summary();
+  let errors = 0;
+  const pending: Promise<void>[] = [];
+  const t0 = performance.now();
+  const total = Math.floor((ratePerSec * durationMs) / 1000);
+  for (let i = 0; i < total; i++) {
+    const wait = t0 + (i * 1000) / ratePerSec - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    pending.push(
+      exchange(typeof body === 'function' ? body() : body).then(
+        (ms) => latencyMs.add(ms),
+        () => {
+          errors++;
+        },
+      ),
+    );
+  }
+  await Promise.all(pending);
+  const seconds = (performance.now() - t0) / 1000;
+  return { completed: latencyMs.count, errors, seconds, reqPerSec: latencyMs.count / seconds, latencyMs };
 }

@@ -1,11 +1,12 @@
 // Long-context benchmark (issue 19): the whole Fairway server (pipeline, flow control, scheduler, prefix index,
-// scraping 4 simulated pods) against the bare protocol-only ext_proc server, both in child processes, driven by
-// one load client in the same run. Per body size: server CPU per request and throughput (closed loop), medians
-// of several alternating repetitions; then routing latency at an open-loop rate of 225 KB bodies.
-//   node dist/bench/extproc/long-context.js [--quick] [--sizes=1k,64k,225k,1m] [--reps=3]
+// scraping 4 idle vLLM stand-ins) against a bare server, each in its own child process, driven by one load client
+// in the same run: first through ext_proc (bare: bare-ext-proc-server.ts), then through the HTTP proxy (bare:
+// bare-proxy.ts, forwarding to the same stand-ins). Per body size: server CPU per request and throughput
+// (closed loop), medians of several alternating repetitions; then latency at an open-loop rate of 225 KB bodies.
+//   node dist/bench/extproc/long-context.js [--quick] [--sizes=1k,64k,225k,1m] [--reps=3] [--only=extproc|proxy]
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { type SimulatedPool, startSimulatedPool } from '../../src/simulator/index.js';
+import { HttpLoad } from './http-load.js';
 import { LoadClient, type LoadResult } from './load-client.js';
 
 const MODEL = 'bench-model';
@@ -22,6 +23,39 @@ interface ServerHandle {
   readonly port: number;
   cpuMicros(): Promise<number>;
   stop(): Promise<void>;
+}
+
+/** Closed and open loops against one server, over gRPC (ext_proc) or HTTP (proxy). */
+interface Loader {
+  closedLoop(next: () => Buffer, concurrency: number, durationMs: number): Promise<LoadResult>;
+  openLoop(next: () => Buffer, ratePerSec: number, durationMs: number): Promise<LoadResult>;
+  close(): void | Promise<void>;
+}
+
+type Front = 'extproc' | 'proxy';
+
+function loaderFor(front: Front, port: number): Loader {
+  if (front === 'proxy') return new HttpLoad(`http://127.0.0.1:${port}/v1/chat/completions`);
+  return new LoadClient(`127.0.0.1:${port}`, { chunkBytes: CHUNK_BYTES, path: '/v1/chat/completions' });
+}
+
+/** The model-server stand-ins: a child process serving idle vLLM metrics and instant answers on `count` ports. */
+async function startSink(count: number): Promise<{ ports: number[]; stop: () => Promise<void> }> {
+  const child = fork(fileURLToPath(new URL('./upstream-sink.js', import.meta.url)), [String(count)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const ports = await new Promise<number[]>((resolve) =>
+    child.on('message', (m: unknown) => {
+      if (typeof m === 'object' && m !== null && 'ports' in m) resolve((m as { ports: number[] }).ports);
+    }),
+  );
+  return {
+    ports,
+    stop: () =>
+      new Promise((resolve) => {
+        child.once('exit', () => resolve());
+        child.send('exit');
+        setTimeout(() => child.kill('SIGKILL'), 3_000).unref();
+      }),
+  };
 }
 
 async function startServer(kind: string, arg?: string, execArgv: string[] = []): Promise<ServerHandle> {
@@ -95,8 +129,8 @@ interface Measured {
   readonly cpuMicrosPerReq: number;
 }
 
-async function measure(server: ServerHandle, run: (c: LoadClient) => Promise<LoadResult>): Promise<Measured> {
-  const client = new LoadClient(`127.0.0.1:${server.port}`, { chunkBytes: CHUNK_BYTES, path: '/v1/chat/completions' });
+async function measure(front: Front, server: ServerHandle, run: (c: Loader) => Promise<LoadResult>): Promise<Measured> {
+  const client = loaderFor(front, server.port);
   try {
     const cpu0 = await server.cpuMicros();
     const load = await run(client);
@@ -104,7 +138,7 @@ async function measure(server: ServerHandle, run: (c: LoadClient) => Promise<Loa
     if (load.errors > 0) throw new Error(`${load.errors} requests failed`);
     return { load, cpuMicrosPerReq: cpu / Math.max(1, load.completed) };
   } finally {
-    client.close();
+    await client.close();
   }
 }
 
@@ -116,13 +150,14 @@ function median(values: readonly number[]): number {
 
 /** `reps` repetitions per server, alternating which goes first, so drift and neighbours hit both alike. */
 async function alternate(
+  front: Front,
   servers: Record<Kind, ServerHandle>,
   reps: number,
-  load: (c: LoadClient) => Promise<LoadResult>,
+  load: (c: Loader) => Promise<LoadResult>,
 ): Promise<Record<Kind, Measured[]>> {
   const out: Record<Kind, Measured[]> = { bare: [], fairway: [] };
   for (let r = 0; r < reps; r++) {
-    for (const kind of r % 2 === 0 ? KINDS : [...KINDS].reverse()) out[kind].push(await measure(servers[kind], load));
+    for (const kind of r % 2 === 0 ? KINDS : [...KINDS].reverse()) out[kind].push(await measure(front, servers[kind], load));
   }
   return out;
 }
@@ -134,25 +169,34 @@ export interface LongContextOptions {
   readonly reps?: number;
   readonly phaseMs?: number;
   readonly openLoopRate?: number;
+  readonly fronts?: readonly Front[];
   /** Extra Fairway config sections (e.g. a prefix depth) merged over the defaults. */
   readonly fairwayConfig?: Record<string, unknown>;
   /** Node flags for the Fairway child (e.g. --cpu-prof). */
   readonly fairwayExecArgv?: string[];
 }
 
-export async function run(options: LongContextOptions = {}): Promise<object> {
-  const reps = options.reps ?? 3;
-  const phaseMs = options.phaseMs ?? 3_000;
-  const sizes = options.sizes ?? ['1k', '64k', '225k', '1m'];
-  const rate = options.openLoopRate ?? 100;
-  const pool: SimulatedPool = await startSimulatedPool({ replicas: 4, profile: 'h100-8b', model: MODEL, host: '127.0.0.1' });
-  const endpoints = pool.servers.map((s) => ({ host: s.host, port: s.port }));
+interface FrontResult {
+  readonly rows: Record<string, string | number>[];
+  /** Fairway / bare server CPU per request by body size: median of the per-repetition ratios. */
+  readonly cpuRatio: Record<string, number>;
+  readonly openLoopP99Ms: number;
+}
+
+async function runFront(front: Front, sinkPorts: readonly number[], o: LongContextOptions): Promise<FrontResult> {
+  const reps = o.reps ?? 3;
+  const phaseMs = o.phaseMs ?? 3_000;
+  const sizes = o.sizes ?? ['1k', '64k', '225k', '1m'];
+  const rate = o.openLoopRate ?? 100;
+  const endpoints = sinkPorts.map((port) => ({ host: '127.0.0.1', port }));
+  const fairwayArg = JSON.stringify({ endpoints, config: o.fairwayConfig ?? {}, proxy: front === 'proxy' });
   const servers: Record<Kind, ServerHandle> = {
-    bare: await startServer('bare'),
-    fairway: await startServer('fairway', JSON.stringify({ endpoints, config: options.fairwayConfig ?? {} }), options.fairwayExecArgv),
+    bare: front === 'proxy' ? await startServer('bare-proxy', `127.0.0.1:${sinkPorts[0] ?? 0}`) : await startServer('bare'),
+    fairway: await startServer('fairway', fairwayArg, o.fairwayExecArgv),
   };
   const rows: Record<string, string | number>[] = [];
-  const ratios: Record<string, number> = {};
+  const cpuRatio: Record<string, number> = {};
+  let openLoopP99Ms = Number.NaN;
   try {
     // Fairway routes only once it has scraped its pool.
     await new Promise((r) => setTimeout(r, 500));
@@ -161,48 +205,52 @@ export async function run(options: LongContextOptions = {}): Promise<object> {
       if (bytes === undefined) throw new Error(`unknown size ${size}`);
       const next = bodyFactory(bytes);
       const concurrency = bytes >= 200_000 ? 8 : 16;
-      for (const kind of KINDS) await measure(servers[kind], (c) => c.closedLoop(next, concurrency, phaseMs / 3));
-      const m = await alternate(servers, reps, (c) => c.closedLoop(next, concurrency, phaseMs));
-      const cpu = { bare: median(m.bare.map((x) => x.cpuMicrosPerReq)), fairway: median(m.fairway.map((x) => x.cpuMicrosPerReq)) };
+      for (const kind of KINDS) await measure(front, servers[kind], (c) => c.closedLoop(next, concurrency, phaseMs / 3));
+      const m = await alternate(front, servers, reps, (c) => c.closedLoop(next, concurrency, phaseMs));
       // Per repetition, so each ratio compares two phases measured back to back.
-      const ratio = median(m.fairway.map((f, i) => f.cpuMicrosPerReq / (m.bare[i] as Measured).cpuMicrosPerReq));
-      ratios[size] = round(ratio);
-      for (const kind of KINDS) {
-        rows.push({
-          phase: `${size} closed loop c=${concurrency}`,
-          server: kind,
-          bodyBytes: next().length,
-          reqPerSec: Math.round(median(m[kind].map((x) => x.load.reqPerSec))),
-          cpuMsPerReq: round(cpu[kind] / 1000, 3),
-          reqPerServerCore: Math.round(1e6 / cpu[kind]),
-          p50Ms: round(median(m[kind].map((x) => x.load.latencyMs.percentile(50)))),
-          p99Ms: round(median(m[kind].map((x) => x.load.latencyMs.percentile(99)))),
-        });
-      }
+      cpuRatio[size] = round(median(m.fairway.map((f, i) => f.cpuMicrosPerReq / (m.bare[i] as Measured).cpuMicrosPerReq)));
+      for (const kind of KINDS) rows.push(row(front, `${size} closed loop c=${concurrency}`, kind, next().length, m[kind]));
     }
     const big = bodyFactory(SIZES['225k'] as number);
-    const open = await alternate(servers, reps, (c) => c.openLoop(big, rate, phaseMs));
-    for (const kind of KINDS) {
-      rows.push({
-        phase: `225k open loop ${rate}/s`,
-        server: kind,
-        bodyBytes: big().length,
-        reqPerSec: Math.round(median(open[kind].map((x) => x.load.reqPerSec))),
-        cpuMsPerReq: round(median(open[kind].map((x) => x.cpuMicrosPerReq)) / 1000, 3),
-        reqPerServerCore: Math.round(1e6 / median(open[kind].map((x) => x.cpuMicrosPerReq))),
-        p50Ms: round(median(open[kind].map((x) => x.load.latencyMs.percentile(50)))),
-        p99Ms: round(median(open[kind].map((x) => x.load.latencyMs.percentile(99)))),
-      });
-    }
+    const open = await alternate(front, servers, reps, (c) => c.openLoop(big, rate, phaseMs));
+    for (const kind of KINDS) rows.push(row(front, `225k open loop ${rate}/s`, kind, big().length, open[kind]));
+    openLoopP99Ms = round(median(open.fairway.map((x) => x.load.latencyMs.percentile(99))));
   } finally {
     await Promise.all([servers.bare.stop(), servers.fairway.stop()]);
-    await pool.close();
   }
-  const result = { rows, cpuRatioFairwayOverBare: ratios, targets: { '1k': 1.2, '225k': 1.0, '1m': 1.0, openLoopP99Ms: 20 } };
+  return { rows, cpuRatio, openLoopP99Ms };
+}
+
+function row(front: Front, phase: string, server: Kind, bodyBytes: number, ms: readonly Measured[]): Record<string, string | number> {
+  const cpu = median(ms.map((x) => x.cpuMicrosPerReq));
+  return {
+    front,
+    phase,
+    server,
+    bodyBytes,
+    reqPerSec: Math.round(median(ms.map((x) => x.load.reqPerSec))),
+    cpuMsPerReq: round(cpu / 1000, 3),
+    reqPerServerCore: Math.round(1e6 / cpu),
+    p50Ms: round(median(ms.map((x) => x.load.latencyMs.percentile(50)))),
+    p99Ms: round(median(ms.map((x) => x.load.latencyMs.percentile(99)))),
+  };
+}
+
+export async function run(options: LongContextOptions = {}): Promise<object> {
+  const sink = await startSink(4);
+  const results: Record<string, FrontResult> = {};
+  try {
+    for (const front of options.fronts ?? (['extproc', 'proxy'] as const)) results[front] = await runFront(front, sink.ports, options);
+  } finally {
+    await sink.stop();
+  }
+  const rows = Object.values(results).flatMap((r) => r.rows);
   printTable(rows);
   console.log('');
-  console.log(`CPU per request, Fairway / bare (median of per-repetition ratios): ${JSON.stringify(ratios)}`);
-  return result;
+  for (const [front, r] of Object.entries(results)) {
+    console.log(`${front}: CPU per request, Fairway / bare (median of per-repetition ratios): ${JSON.stringify(r.cpuRatio)}; open-loop p99 ${r.openLoopP99Ms} ms`);
+  }
+  return { rows, results, targets: { cpuRatio: { '1k': 1.2, '225k': 1.0, '1m': 1.0 }, openLoopP99Ms: 20 } };
 }
 
 function printTable(rows: Record<string, string | number>[]): void {
@@ -216,7 +264,9 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const quick = process.argv.includes('--quick');
   const prof = arg('cpu-prof-dir');
+  const only = arg('only');
   run({
+    ...(only !== undefined ? { fronts: only.split(',') as Front[] } : {}),
     sizes: arg('sizes')?.split(','),
     reps: Number(arg('reps') ?? (quick ? 1 : 3)),
     phaseMs: Number(arg('phase-ms') ?? (quick ? 1_500 : 3_000)),

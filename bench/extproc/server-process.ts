@@ -4,6 +4,8 @@
 //   fairway  the whole FairwayServer (pipeline, flow control, scheduler, prefix index, scraping) over the
 //            endpoints given as a JSON argument
 //   bare     the protocol-only baseline (bare-ext-proc-server.ts)
+//   bare-proxy  a bare Node reverse proxy to the upstream given as argument (bare-proxy.ts)
+// With `"proxy": true` in its argument, `fairway` reports its HTTP proxy's port instead of the gRPC one.
 import { pathToFileURL } from 'node:url';
 import { validateConfig } from '../../src/config/index.js';
 import { noopLogger } from '../../src/core/index.js';
@@ -11,6 +13,7 @@ import { ExtProcService } from '../../src/extproc/index.js';
 import { type Decision, type InferenceRequest, type RequestHandler } from '../../src/gateway/index.js';
 import { FairwayServer } from '../../src/server/index.js';
 import { startBareExtProcServer } from './bare-ext-proc-server.js';
+import { startBareProxy } from './bare-proxy.js';
 
 /** The trivial handler: a fixed route, body unchanged, observer that ignores everything. */
 const fixedRoute: RequestHandler = {
@@ -23,18 +26,20 @@ const fixedRoute: RequestHandler = {
   }),
 };
 
-async function startFairway(endpoints: unknown, extra: Record<string, unknown>): Promise<{ port: number; close: () => Promise<void> }> {
+async function startFairway(endpoints: unknown, extra: Record<string, unknown>, proxy: boolean): Promise<{ port: number; close: () => Promise<void> }> {
   const server = new FairwayServer(
     validateConfig({
       pool: { endpoints, metrics: { intervalMs: 50, stalenessMs: 2_000 } },
-      server: { host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0, shutdownGraceMs: 0 },
+      server: { host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0, shutdownGraceMs: 0, ...(proxy ? { proxyPort: 0 } : {}) },
       logging: { level: 'silent' },
       ...extra,
     }),
     { logger: noopLogger },
   );
   const ports = await server.start();
-  return { port: ports.grpc, close: () => server.shutdown(0) };
+  const port = proxy ? ports.proxy : ports.grpc;
+  if (port === undefined) throw new Error('the proxy did not start');
+  return { port, close: () => server.shutdown(0) };
 }
 
 async function main(kind: string, arg: string | undefined): Promise<void> {
@@ -45,8 +50,10 @@ async function main(kind: string, arg: string | undefined): Promise<void> {
     port = (await service.start({ host: '127.0.0.1', port: 0 })).port;
     close = () => service.close(0);
   } else if (kind === 'fairway') {
-    const { endpoints, config } = JSON.parse(arg ?? '{}') as { endpoints?: unknown; config?: Record<string, unknown> };
-    ({ port, close } = await startFairway(endpoints ?? [], config ?? {}));
+    const { endpoints, config, proxy } = JSON.parse(arg ?? '{}') as { endpoints?: unknown; config?: Record<string, unknown>; proxy?: boolean };
+    ({ port, close } = await startFairway(endpoints ?? [], config ?? {}, proxy === true));
+  } else if (kind === 'bare-proxy') {
+    ({ port, close } = await startBareProxy(arg ?? ''));
   } else {
     const bare = await startBareExtProcServer();
     port = bare.port;

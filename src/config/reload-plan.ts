@@ -23,6 +23,8 @@ export const RESTART_ONLY_FIELDS: readonly string[] = [
   'logging',
   'tracing',
   'scheduler.seed',
+  // The prefix hasher and index are built at start-up.
+  'scheduler.prefix',
   // The front ends read it when they are built.
   'flowControl.inflightEviction.startedResponses',
 ];

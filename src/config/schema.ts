@@ -138,6 +138,19 @@ export const ConfigSchema = z.strictObject({
       profile: z.unknown().optional(),
       fallbackEndpoints: z.number().int().min(0).max(8).default(0),
       seed: z.number().int().optional(),
+      /**
+       * Prefix-cache affinity (the Go EPP's and llm-d's parameter names): prompt bytes per block, how deep each
+       * prompt is hashed (the smaller of maxPrefixBlocksToMatch and maxPrefixTokensToMatch at 4 bytes per token
+       * applies), and blocks remembered per server that reports no KV-cache geometry.
+       */
+      prefix: z
+        .strictObject({
+          blockSize: z.number().int().min(1).max(65_536).default(64),
+          maxPrefixBlocksToMatch: z.number().int().min(1).max(1_048_576).default(8192),
+          maxPrefixTokensToMatch: z.number().int().min(1).optional(),
+          lruCapacityPerServer: z.number().int().min(1).max(1 << 30).default(31_250),
+        })
+        .prefault({}),
     })
     .prefault({}),
   server: z

@@ -50,6 +50,7 @@ export {
   type PrefixHasherOptions,
   createPrefixHasher,
   createPrefixHasherSync,
+  prefixDepthBlocks,
   murmur3,
   DEFAULT_BLOCK_SIZE_BYTES,
   DEFAULT_MAX_PREFIX_BLOCKS,

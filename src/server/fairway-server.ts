@@ -30,7 +30,7 @@ import { type KubeClients, type WatchTuning } from '../kubernetes/index.js';
 import { ControlPlaneMetrics, FairwayMetrics } from '../observability/index.js';
 import { ProxyServer } from '../proxy/index.js';
 import { type SaturationDetector, SwappableSaturationDetector, createSaturationDetectorRegistry } from '../saturation/index.js';
-import { DEFAULT_PROFILE_CONFIG, Scheduler, buildProfile, createPrefixHasher } from '../scheduler/index.js';
+import { DEFAULT_PROFILE_CONFIG, PrefixIndex, Scheduler, buildProfile, createPrefixHasher, prefixDepthBlocks } from '../scheduler/index.js';
 import { type ExchangeTransport } from '../sharedstate/index.js';
 import { StatusRecorder, StatusService, hashTenantName, summarizeConfig, tenantNamer } from '../status/index.js';
 import { AdminHttpServer } from './admin-http-server.js';
@@ -345,16 +345,18 @@ export class FairwayServer {
   private async open(): Promise<ListeningPorts> {
     const c = this.running;
     const random = this.deps.random ?? (c.scheduler.seed !== undefined ? new SeededRandom(c.scheduler.seed) : mathRandom);
+    const prefix = c.scheduler.prefix;
     const scheduler = (this.scheduler = new Scheduler({
       profile: buildProfile(c.scheduler.profile ?? DEFAULT_PROFILE_CONFIG),
       random,
       saturation: this.saturation,
       models: this.models,
+      prefixIndex: new PrefixIndex({ defaultCapacity: prefix.lruCapacityPerServer }),
     }));
     const pipeline = (this.pipeline = new RequestPipeline({
       flowControl: this.flowControl,
       scheduler,
-      hasher: await createPrefixHasher(),
+      hasher: await createPrefixHasher({ blockSize: prefix.blockSize, maxBlocks: prefixDepthBlocks(prefix) }),
       pool: this.monitor.pool,
       inflight: this.inflightView,
       identity: identityOptions(c, this.objectives),

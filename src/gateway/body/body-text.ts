@@ -34,6 +34,25 @@ export class ChunkList {
     return this.starts[index] as number;
   }
 
+  // The last answer of nextBackslash: valid for any later query in the same chunk up to that position.
+  private memoChunk = -1;
+  private memoFrom = 0;
+  private memoAt = 0;
+
+  /**
+   * Index (in chunk `index`) of the first backslash at or after `from`, or the chunk's length. Remembers its last
+   * answer, so decoding the strings of a body in order searches each byte about once even when most have none.
+   */
+  nextBackslash(index: number, from: number): number {
+    if (index === this.memoChunk && from >= this.memoFrom && from <= this.memoAt) return this.memoAt;
+    const chunk = this.chunks[index] as Buffer;
+    const at = chunk.indexOf(0x5c, from);
+    this.memoChunk = index;
+    this.memoFrom = from;
+    this.memoAt = at < 0 ? chunk.length : at;
+    return this.memoAt;
+  }
+
   byteAt(offset: number): number {
     const i = this.locate(offset);
     return (this.chunks[i] as Buffer)[offset - this.startOf(i)] as number;
@@ -67,10 +86,17 @@ function wholeCharacters(bytes: Uint8Array, from: number, n: number): number {
   return n;
 }
 
-function hex4(src: Uint8Array, at: number): number {
+/** Byte `k` of the escape at body offset `g`, which starts in chunk `ci` (it may end in a later one). */
+function escapeByte(body: ChunkList, ci: number, g: number, k: number): number {
+  const local = g + k - body.startOf(ci);
+  const chunk = body.chunks[ci] as Buffer;
+  return local < chunk.length ? (chunk[local] as number) : body.byteAt(g + k);
+}
+
+function hex4(body: ChunkList, ci: number, g: number, at: number): number {
   let v = 0;
-  for (let i = at; i < at + 4; i++) {
-    const c = src[i] as number;
+  for (let k = at; k < at + 4; k++) {
+    const c = escapeByte(body, ci, g, k);
     v = v * 16 + (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
   }
   return v;
@@ -96,16 +122,14 @@ export class BodyText extends PromptBytes {
   }
 
   writeUtf8(into: Uint8Array, at: number): number {
-    if (!this.escaped) return this.copyRaw(into, at);
-    return decodeEscaped(this.body.range(this.start, this.end), into, at);
+    return this.escaped ? decodeEscaped(this.body, this.start, this.end, into, at) : this.copyRaw(into, at);
   }
 
   /** The decoded string. For short strings (model names, keys); the prompt is never decoded whole. */
   override toString(): string {
-    const raw = this.body.range(this.start, this.end);
-    if (!this.escaped) return raw.toString('utf8');
-    const out = Buffer.allocUnsafe(raw.length * 3);
-    return out.toString('utf8', 0, decodeEscaped(raw, out, 0));
+    if (!this.escaped) return this.body.range(this.start, this.end).toString('utf8');
+    const out = Buffer.allocUnsafe((this.end - this.start) * 3);
+    return out.toString('utf8', 0, decodeEscaped(this.body, this.start, this.end, out, 0));
   }
 
   private copyRaw(into: Uint8Array, at: number): number {
@@ -123,25 +147,48 @@ export class BodyText extends PromptBytes {
   }
 }
 
-/** Decodes JSON string content (escapes valid) into UTF-8, whole characters only, while they fit. */
-function decodeEscaped(src: Buffer, into: Uint8Array, at: number): number {
+/** Runs shorter than this are copied byte by byte: a view per run would cost more than the copy. */
+const SHORT_RUN = 48;
+
+function copyRun(src: Uint8Array, from: number, to: number, into: Uint8Array, at: number): void {
+  if (to - from >= SHORT_RUN) {
+    into.set(src.subarray(from, to), at);
+    return;
+  }
+  for (let i = from; i < to; i++) into[at++] = src[i] as number;
+}
+
+/**
+ * Decodes the JSON string content at body bytes [start, end) (escapes already validated) into UTF-8 in `into` from
+ * `at`, whole characters only, while they fit; returns the bytes written. Runs between escapes are copied from
+ * the chunks where they lie; an escape is read byte by byte, so one cut by a chunk boundary needs nothing special.
+ */
+function decodeEscaped(body: ChunkList, start: number, end: number, into: Uint8Array, at: number): number {
   let out = at;
-  let i = 0;
-  while (i < src.length) {
-    const backslash = src.indexOf(0x5c, i);
-    const runEnd = backslash < 0 ? src.length : backslash;
+  let g = start;
+  let ci = body.locate(g);
+  while (g < end) {
+    const chunk = body.chunks[ci] as Buffer;
+    const base = body.startOf(ci);
+    const limit = Math.min(chunk.length, end - base);
+    const i = g - base;
+    const backslash = Math.min(body.nextBackslash(ci, i), limit);
     const room = into.length - out;
-    if (runEnd - i > room) {
-      const n = wholeCharacters(src, i, room);
-      into.set(src.subarray(i, i + n), out);
+    if (backslash - i > room) {
+      const n = wholeCharacters(chunk, i, room);
+      copyRun(chunk, i, i + n, into, out);
       return out + n - at;
     }
-    into.set(src.subarray(i, runEnd), out);
-    out += runEnd - i;
-    if (backslash < 0) break;
+    copyRun(chunk, i, backslash, into, out);
+    out += backslash - i;
+    g = base + backslash;
+    if (backslash === limit) {
+      ci++;
+      continue;
+    }
     let cp: number;
     let length = 2;
-    switch (src[backslash + 1]) {
+    switch (escapeByte(body, ci, g, 1)) {
       case 0x62: cp = 0x08; break; // \b
       case 0x66: cp = 0x0c; break; // \f
       case 0x6e: cp = 0x0a; break; // \n
@@ -149,10 +196,10 @@ function decodeEscaped(src: Buffer, into: Uint8Array, at: number): number {
       case 0x74: cp = 0x09; break; // \t
       case 0x75: {
         // \uXXXX, a surrogate pair as two; a lone surrogate becomes U+FFFD, as TextEncoder writes it.
-        cp = hex4(src, backslash + 2);
+        cp = hex4(body, ci, g, 2);
         length = 6;
-        if (cp >= 0xd800 && cp <= 0xdbff && src[backslash + 6] === 0x5c && src[backslash + 7] === 0x75) {
-          const low = hex4(src, backslash + 8);
+        if (cp >= 0xd800 && cp <= 0xdbff && g + 12 <= end && escapeByte(body, ci, g, 6) === 0x5c && escapeByte(body, ci, g, 7) === 0x75) {
+          const low = hex4(body, ci, g, 8);
           if (low >= 0xdc00 && low <= 0xdfff) {
             cp = 0x10000 + ((cp - 0xd800) << 10) + (low - 0xdc00);
             length = 12;
@@ -161,7 +208,7 @@ function decodeEscaped(src: Buffer, into: Uint8Array, at: number): number {
         if (cp >= 0xd800 && cp <= 0xdfff) cp = 0xfffd;
         break;
       }
-      default: cp = src[backslash + 1] as number; // \" \\ \/
+      default: cp = escapeByte(body, ci, g, 1); // \" \\ \/
     }
     const size = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
     if (into.length - out < size) return out - at;
@@ -180,7 +227,8 @@ function decodeEscaped(src: Buffer, into: Uint8Array, at: number): number {
       into[out++] = 0x80 | ((cp >> 6) & 0x3f);
       into[out++] = 0x80 | (cp & 0x3f);
     }
-    i = backslash + length;
+    g += length;
+    if (g >= base + chunk.length && g < end) ci = body.locate(g);
   }
   return out - at;
 }

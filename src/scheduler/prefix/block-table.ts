@@ -1,43 +1,44 @@
 // One endpoint's share of the prefix index: a compact hash table of block keys, forgotten a request at a time,
 // oldest request first.
-import Denque from 'denque';
 
-/** Slots start small (an endpoint that sees little traffic costs little) and double up to 2x capacity. */
+/** Slots start small (an endpoint that sees little traffic costs little) and double as live keys need. */
 const INITIAL_SLOTS = 256;
+/** Requests remembered at once: the ring of per-request counts starts small and doubles up to this. */
+const MAX_REMEMBERED = 16_384;
+const INITIAL_REMEMBERED = 64;
 const TWO_POW_32 = 4294967296;
 
-interface Recorded {
-  /** The request's chained block keys (shared, never modified), of which the first `count` were recorded. */
-  readonly keys: ArrayLike<number>;
-  readonly count: number;
-  readonly seq: number;
-}
-
 /**
- * Open addressing with linear probing over two typed arrays (the key, and the sequence number of the newest
- * request that recorded it; 0 marks an empty slot), so recording a request's n blocks is n probes with no
- * allocation per block. Requests are remembered in arrival order; beyond capacity the oldest request is
- * forgotten: each of its keys goes unless a newer request recorded it again. That keeps what the table holds
- * prefix-closed: a request that recorded a block recorded all its ancestors with it (keys chain from block 0),
- * so an ancestor's newest request is never older than a descendant's, and never leaves first.
+ * Open addressing with linear probing over one Float64Array of (key, owner) pairs, where the owner is the
+ * sequence number of the newest request that recorded the key (0: empty slot). Recording a request's n blocks
+ * is n probes, no allocation. Requests are forgotten oldest first by raising a watermark: a key whose owner is
+ * below it is dead (its slot is reused by the next insertion that passes it, and dropped when the table is
+ * rebuilt), so forgetting a request is O(1) whatever its length; a ring of per-request counts of owned keys
+ * keeps the live count exact. What the table holds stays prefix-closed: a request that recorded a block recorded
+ * all its ancestors with it (keys chain from block 0), so an ancestor's owner is never older than a
+ * descendant's and never dies first.
  *
- * Cost: `add` O(n) amortised (the forgotten requests' keys are visited once each), `has` O(1) expected; memory
- * 16 bytes per slot (at most 4x capacity slots at a load of 1/4 to 1/2) plus the recorded key arrays, which are
- * the requests' own (bounded: requests are forgotten once they hold over twice the capacity in keys).
+ * Cost: `add` O(n) for n keys plus amortised O(1) rebuilds (dead keys make up at most half the slots before one);
+ * `has` O(1) expected. Memory 16 bytes per slot, fewer than 6 slots per key of capacity, plus 4 bytes per
+ * remembered request (at most 16,384); the requests' key arrays are not kept.
  */
 export class BlockTable {
-  private keys = new Float64Array(INITIAL_SLOTS);
-  private owners = new Float64Array(INITIAL_SLOTS);
+  private slots = new Float64Array(INITIAL_SLOTS * 2);
   private mask = INITIAL_SLOTS - 1;
-  private used = 0;
-  private readonly recorded = new Denque<Recorded>();
-  private recordedKeys = 0;
+  /** Slots holding a key, live or dead. */
+  private occupied = 0;
+  private live = 0;
+  /** The newest request's sequence number; requests below `watermark` are forgotten. */
   private seq = 0;
+  private watermark = 1;
+  /** Keys each remembered request owns, at index seq & ringMask. */
+  private owned = new Int32Array(INITIAL_REMEMBERED);
+  private ringMask = INITIAL_REMEMBERED - 1;
 
   constructor(private cap: number) {}
 
   get size(): number {
-    return this.used;
+    return this.live;
   }
 
   get capacity(): number {
@@ -50,19 +51,25 @@ export class BlockTable {
   }
 
   has(key: number): boolean {
-    return this.find(key) >= 0;
+    const slots = this.slots;
+    for (let s = this.slotOf(key); ; s = (s + 1) & this.mask) {
+      const owner = slots[2 * s + 1] as number;
+      if (owner === 0) return false;
+      if (slots[2 * s] === key) return owner >= this.watermark;
+    }
   }
 
   /** Records the first `min(keys.length, capacity)` keys as one request, the newest. */
   add(keys: ArrayLike<number>): void {
     const count = Math.min(keys.length, this.cap);
     if (count === 0) return;
+    this.makeRoomForRequest();
     const seq = ++this.seq;
-    for (let i = 0; i < count; i++) this.put(keys[i] as number, seq);
-    this.recorded.push({ keys, count, seq });
-    this.recordedKeys += count;
-    while (this.used > this.cap || this.recordedKeys > 2 * this.cap) {
-      if (!this.forgetOldest()) break;
+    this.owned[seq & this.ringMask] = 0;
+    for (let i = 0; i < count; i++) {
+      this.put(keys[i] as number, seq);
+      // Forgetting as the request goes keeps the live keys (and so the table) within the capacity.
+      while (this.live > this.cap && this.watermark < seq) this.forgetOldest();
     }
   }
 
@@ -72,80 +79,83 @@ export class BlockTable {
     return (low ^ Math.imul((key - low) / TWO_POW_32, 0x9e3779b1)) & this.mask;
   }
 
-  private find(key: number): number {
-    const keys = this.keys;
-    const owners = this.owners;
-    for (let s = this.slotOf(key); ; s = (s + 1) & this.mask) {
-      if (owners[s] === 0) return -1;
-      if (keys[s] === key) return s;
-    }
-  }
-
   private put(key: number, seq: number): void {
-    if ((this.used + 1) * 2 > this.keys.length) this.grow();
-    const keys = this.keys;
-    const owners = this.owners;
-    let s = this.slotOf(key);
-    for (;;) {
-      if (owners[s] === 0) {
-        keys[s] = key;
-        owners[s] = seq;
-        this.used++;
-        return;
+    if ((this.occupied + 1) * 2 > this.mask + 1) this.rebuild();
+    const slots = this.slots;
+    let reusable = -1;
+    for (let s = this.slotOf(key); ; s = (s + 1) & this.mask) {
+      const owner = slots[2 * s + 1] as number;
+      if (owner === 0) {
+        if (reusable < 0) {
+          reusable = s;
+          this.occupied++;
+        }
+        break;
       }
-      if (keys[s] === key) {
-        owners[s] = seq;
-        return;
+      if (slots[2 * s] === key) {
+        if (owner >= this.watermark) {
+          // Live: the key moves to the newest request.
+          if (owner !== seq) {
+            this.count(owner, -1);
+            this.count(seq, 1);
+            slots[2 * s + 1] = seq;
+          }
+          return;
+        }
+        reusable = s; // its own dead slot
+        break;
       }
-      s = (s + 1) & this.mask;
+      if (reusable < 0 && owner < this.watermark) reusable = s; // a dead key's slot; keep looking for this key
     }
+    slots[2 * reusable] = key;
+    slots[2 * reusable + 1] = seq;
+    this.count(seq, 1);
+    this.live++;
   }
 
-  private forgetOldest(): boolean {
-    const oldest = this.recorded.shift();
-    if (oldest === undefined) return false;
-    this.recordedKeys -= oldest.count;
-    for (let i = 0; i < oldest.count; i++) {
-      const s = this.find(oldest.keys[i] as number);
-      if (s >= 0 && this.owners[s] === oldest.seq) this.remove(s);
-    }
-    return true;
+  private count(seq: number, delta: number): void {
+    const i = seq & this.ringMask;
+    this.owned[i] = (this.owned[i] as number) + delta;
   }
 
-  /** Backward-shift deletion: later entries of the probe run move up, so no tombstones are needed. */
-  private remove(slot: number): void {
-    const keys = this.keys;
-    const owners = this.owners;
-    const mask = this.mask;
-    let hole = slot;
-    for (let s = (slot + 1) & mask; owners[s] !== 0; s = (s + 1) & mask) {
-      const home = this.slotOf(keys[s] as number);
-      // Move the entry into the hole unless its home lies cyclically in (hole, s].
-      if (((s - home) & mask) >= ((s - hole) & mask)) {
-        keys[hole] = keys[s] as number;
-        owners[hole] = owners[s] as number;
-        hole = s;
-      }
-    }
-    owners[hole] = 0;
-    this.used--;
+  private forgetOldest(): void {
+    this.live -= this.owned[this.watermark & this.ringMask] as number;
+    this.watermark++;
   }
 
-  private grow(): void {
-    const oldKeys = this.keys;
-    const oldOwners = this.owners;
-    const slots = oldKeys.length * 2;
-    this.keys = new Float64Array(slots);
-    this.owners = new Float64Array(slots);
-    this.mask = slots - 1;
-    for (let i = 0; i < oldKeys.length; i++) {
-      const owner = oldOwners[i] as number;
-      if (owner === 0) continue;
-      const key = oldKeys[i] as number;
+  /** Before a new request: the ring must have a free entry; it doubles, up to a bound past which the oldest go. */
+  private makeRoomForRequest(): void {
+    const remembered = this.seq + 1 - this.watermark;
+    if (remembered < this.owned.length) return;
+    if (this.owned.length >= MAX_REMEMBERED) {
+      this.forgetOldest();
+      return;
+    }
+    const owned = new Int32Array(this.owned.length * 2);
+    const mask = owned.length - 1;
+    for (let q = this.watermark; q <= this.seq; q++) owned[q & mask] = this.owned[q & this.ringMask] as number;
+    this.owned = owned;
+    this.ringMask = mask;
+  }
+
+  /** Rehashes the live keys, into twice the slots when they fill a third or more (else the same number). */
+  private rebuild(): void {
+    const old = this.slots;
+    const oldSlots = this.mask + 1;
+    const slotCount = (this.live + 1) * 3 > oldSlots ? oldSlots * 2 : oldSlots;
+    this.slots = new Float64Array(slotCount * 2);
+    this.mask = slotCount - 1;
+    this.occupied = 0;
+    const slots = this.slots;
+    for (let i = 0; i < oldSlots; i++) {
+      const owner = old[2 * i + 1] as number;
+      if (owner < this.watermark) continue; // empty or dead
+      const key = old[2 * i] as number;
       let s = this.slotOf(key);
-      while (this.owners[s] !== 0) s = (s + 1) & this.mask;
-      this.keys[s] = key;
-      this.owners[s] = owner;
+      while (slots[2 * s + 1] !== 0) s = (s + 1) & this.mask;
+      slots[2 * s] = key;
+      slots[2 * s + 1] = owner;
+      this.occupied++;
     }
   }
 }

@@ -13,6 +13,18 @@ export const DEFAULT_MAX_PREFIX_BLOCKS = 8192;
 const MAX_BLOCKS_LIMIT = 1 << 20;
 const TWO_POW_32 = 4294967296;
 
+/** Bytes per token in the estimates that convert a token bound into blocks. */
+const BYTES_PER_TOKEN = 4;
+
+/**
+ * The hashing depth in blocks from the Go EPP's / llm-d's parameters: `maxPrefixBlocksToMatch`, lowered by
+ * `maxPrefixTokensToMatch` (at 4 bytes per token) when that is given.
+ */
+export function prefixDepthBlocks(p: { readonly blockSize: number; readonly maxPrefixBlocksToMatch: number; readonly maxPrefixTokensToMatch?: number | undefined }): number {
+  if (p.maxPrefixTokensToMatch === undefined) return p.maxPrefixBlocksToMatch;
+  return Math.max(1, Math.min(p.maxPrefixBlocksToMatch, Math.ceil((p.maxPrefixTokensToMatch * BYTES_PER_TOKEN) / p.blockSize)));
+}
+
 export interface PrefixHasherOptions {
   /** Block size in UTF-8 bytes (token ids count 4 bytes each). @default DEFAULT_BLOCK_SIZE_BYTES */
   readonly blockSize?: number;

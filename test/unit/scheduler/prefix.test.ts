@@ -1,6 +1,18 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../../src/core/index.js';
-import { BlockTable, PrefixIndex, murmur3, createPrefixHasherSync, type PrefixHasher, createPrefixHasher } from '../../../src/scheduler/index.js';
+import {
+  BlockTable,
+  DEFAULT_BLOCK_SIZE_BYTES,
+  DEFAULT_LRU_CAPACITY_PER_ENDPOINT,
+  DEFAULT_MAX_PREFIX_BLOCKS,
+  PrefixIndex,
+  type PrefixHasher,
+  createPrefixHasher,
+  createPrefixHasherSync,
+  murmur3,
+  prefixDepthBlocks,
+} from '../../../src/scheduler/index.js';
+import { validateConfig } from '../../../src/config/index.js';
 
 let hasher: PrefixHasher;
 beforeAll(async () => {
@@ -88,6 +100,21 @@ describe('prefix hasher', () => {
     const ms = performance.now() - t0;
     expect(keys.length).toBe(6250);
     expect(ms).toBeLessThan(50); // generous for CI; the benchmark measures the real figure
+  });
+});
+
+describe('hashing depth (Go / llm-d parameter names)', () => {
+  it('takes maxPrefixBlocksToMatch, lowered by maxPrefixTokensToMatch at 4 bytes per token', () => {
+    expect(prefixDepthBlocks({ blockSize: 64, maxPrefixBlocksToMatch: 8192 })).toBe(8192);
+    expect(prefixDepthBlocks({ blockSize: 64, maxPrefixBlocksToMatch: 8192, maxPrefixTokensToMatch: 1000 })).toBe(63);
+    expect(prefixDepthBlocks({ blockSize: 64, maxPrefixBlocksToMatch: 10, maxPrefixTokensToMatch: 100_000 })).toBe(10);
+    expect(prefixDepthBlocks({ blockSize: 64, maxPrefixBlocksToMatch: 10, maxPrefixTokensToMatch: 1 })).toBe(1);
+  });
+
+  it('is configured under scheduler.prefix with the defaults the hasher and index use', () => {
+    const c = validateConfig({});
+    expect(c.scheduler.prefix).toEqual({ blockSize: DEFAULT_BLOCK_SIZE_BYTES, maxPrefixBlocksToMatch: DEFAULT_MAX_PREFIX_BLOCKS, lruCapacityPerServer: DEFAULT_LRU_CAPACITY_PER_ENDPOINT });
+    expect(() => validateConfig({ scheduler: { prefix: { maxPrefixBlocksToMatch: 0 } } })).toThrow(/maxPrefixBlocksToMatch/);
   });
 });
 

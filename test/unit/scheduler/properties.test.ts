@@ -5,6 +5,7 @@ import { SeededRandom } from '../../../src/core/index.js';
 import { type EndpointSnapshot } from '../../../src/datalayer/index.js';
 import {
   DEFAULT_QUEUE_DEPTH_THRESHOLD,
+  BlockTable,
   PrefixIndex,
   SaturationFilter,
   Scheduler,
@@ -113,6 +114,35 @@ describe('scheduler properties', () => {
         expect(run()).toEqual(run());
       }),
       { numRuns: 100 },
+    );
+  });
+
+  it('the block table holds exactly what a naive model holds: newest owner per key, oldest requests forgotten first while over capacity', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.array(fc.array(fc.integer({ min: 0, max: 120 }), { maxLength: 60 }), { maxLength: 60 }),
+        (capacity, requests) => {
+          const table = new BlockTable(capacity);
+          const owner = new Map<number, number>();
+          let seq = 0;
+          let watermark = 1;
+          const live = (): number => [...owner.values()].filter((o) => o >= watermark).length;
+          for (const keys of requests) {
+            table.add(keys);
+            const count = Math.min(keys.length, capacity);
+            if (count === 0) continue;
+            seq++;
+            for (const k of keys.slice(0, count)) {
+              owner.set(k, seq);
+              while (live() > capacity && watermark < seq) watermark++;
+            }
+            for (let k = 0; k <= 120; k++) expect(table.has(k)).toBe((owner.get(k) ?? 0) >= watermark);
+            expect(table.size).toBe(live());
+          }
+        },
+      ),
+      { numRuns: 300 },
     );
   });
 
