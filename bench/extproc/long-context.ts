@@ -127,7 +127,19 @@ function bodyFactory(bytes: number): () => Buffer {
 interface Measured {
   readonly load: LoadResult;
   readonly cpuMicrosPerReq: number;
+  /** The phase's CPU less the server's idle CPU over the same time (Fairway scrapes its pool when idle too). */
+  readonly netCpuMicrosPerReq: number;
 }
+
+/** CPU (µs) a server spends per second with no requests: background work such as scraping. */
+async function idleCpuPerSecond(server: ServerHandle, ms = 2_000): Promise<number> {
+  const cpu0 = await server.cpuMicros();
+  const t0 = performance.now();
+  await new Promise((r) => setTimeout(r, ms));
+  return ((await server.cpuMicros()) - cpu0) / ((performance.now() - t0) / 1000);
+}
+
+const idleCpu = new Map<ServerHandle, number>();
 
 async function measure(front: Front, server: ServerHandle, run: (c: Loader) => Promise<LoadResult>): Promise<Measured> {
   const client = loaderFor(front, server.port);
@@ -136,7 +148,9 @@ async function measure(front: Front, server: ServerHandle, run: (c: Loader) => P
     const load = await run(client);
     const cpu = (await server.cpuMicros()) - cpu0;
     if (load.errors > 0) throw new Error(`${load.errors} requests failed`);
-    return { load, cpuMicrosPerReq: cpu / Math.max(1, load.completed) };
+    const served = Math.max(1, load.completed);
+    const background = (idleCpu.get(server) ?? 0) * load.seconds;
+    return { load, cpuMicrosPerReq: cpu / served, netCpuMicrosPerReq: Math.max(0, cpu - background) / served };
   } finally {
     await client.close();
   }
@@ -180,7 +194,11 @@ interface FrontResult {
   readonly rows: Record<string, string | number>[];
   /** Fairway / bare server CPU per request by body size: median of the per-repetition ratios. */
   readonly cpuRatio: Record<string, number>;
+  /** The same net of each server's idle CPU (scraping and timers) over the phase. */
+  readonly netCpuRatio: Record<string, number>;
   readonly openLoopP99Ms: number;
+  /** CPU ms per second with no requests. */
+  readonly idleCpuMsPerSec: Record<Kind, number>;
 }
 
 async function runFront(front: Front, sinkPorts: readonly number[], o: LongContextOptions): Promise<FrontResult> {
@@ -196,10 +214,14 @@ async function runFront(front: Front, sinkPorts: readonly number[], o: LongConte
   };
   const rows: Record<string, string | number>[] = [];
   const cpuRatio: Record<string, number> = {};
+  const netCpuRatio: Record<string, number> = {};
   let openLoopP99Ms = Number.NaN;
+  let idleCpuMsPerSec = { bare: 0, fairway: 0 };
   try {
-    // Fairway routes only once it has scraped its pool.
+    // Fairway routes only once it has scraped its pool; then each server's idle CPU, for the net figures.
     await new Promise((r) => setTimeout(r, 500));
+    for (const kind of KINDS) idleCpu.set(servers[kind], await idleCpuPerSecond(servers[kind]));
+    idleCpuMsPerSec = { bare: round((idleCpu.get(servers.bare) ?? 0) / 1000), fairway: round((idleCpu.get(servers.fairway) ?? 0) / 1000) };
     for (const size of sizes) {
       const bytes = SIZES[size];
       if (bytes === undefined) throw new Error(`unknown size ${size}`);
@@ -209,6 +231,7 @@ async function runFront(front: Front, sinkPorts: readonly number[], o: LongConte
       const m = await alternate(front, servers, reps, (c) => c.closedLoop(next, concurrency, phaseMs));
       // Per repetition, so each ratio compares two phases measured back to back.
       cpuRatio[size] = round(median(m.fairway.map((f, i) => f.cpuMicrosPerReq / (m.bare[i] as Measured).cpuMicrosPerReq)));
+      netCpuRatio[size] = round(median(m.fairway.map((f, i) => f.netCpuMicrosPerReq / (m.bare[i] as Measured).netCpuMicrosPerReq)));
       for (const kind of KINDS) rows.push(row(front, `${size} closed loop c=${concurrency}`, kind, next().length, m[kind]));
     }
     const big = bodyFactory(SIZES['225k'] as number);
@@ -218,7 +241,7 @@ async function runFront(front: Front, sinkPorts: readonly number[], o: LongConte
   } finally {
     await Promise.all([servers.bare.stop(), servers.fairway.stop()]);
   }
-  return { rows, cpuRatio, openLoopP99Ms };
+  return { rows, cpuRatio, netCpuRatio, openLoopP99Ms, idleCpuMsPerSec };
 }
 
 function row(front: Front, phase: string, server: Kind, bodyBytes: number, ms: readonly Measured[]): Record<string, string | number> {
@@ -230,6 +253,7 @@ function row(front: Front, phase: string, server: Kind, bodyBytes: number, ms: r
     bodyBytes,
     reqPerSec: Math.round(median(ms.map((x) => x.load.reqPerSec))),
     cpuMsPerReq: round(cpu / 1000, 3),
+    netCpuMsPerReq: round(median(ms.map((x) => x.netCpuMicrosPerReq)) / 1000, 3),
     reqPerServerCore: Math.round(1e6 / cpu),
     p50Ms: round(median(ms.map((x) => x.load.latencyMs.percentile(50)))),
     p99Ms: round(median(ms.map((x) => x.load.latencyMs.percentile(99)))),
@@ -248,7 +272,8 @@ export async function run(options: LongContextOptions = {}): Promise<object> {
   printTable(rows);
   console.log('');
   for (const [front, r] of Object.entries(results)) {
-    console.log(`${front}: CPU per request, Fairway / bare (median of per-repetition ratios): ${JSON.stringify(r.cpuRatio)}; open-loop p99 ${r.openLoopP99Ms} ms`);
+    console.log(`${front}: CPU per request, Fairway / bare (median of per-repetition ratios): ${JSON.stringify(r.cpuRatio)}`);
+    console.log(`${front}:   net of idle CPU (bare ${r.idleCpuMsPerSec.bare} ms/s, Fairway ${r.idleCpuMsPerSec.fairway} ms/s): ${JSON.stringify(r.netCpuRatio)}; open-loop p99 ${r.openLoopP99Ms} ms`);
   }
   return { rows, results, targets: { cpuRatio: { '1k': 1.2, '225k': 1.0, '1m': 1.0 }, openLoopP99Ms: 20 } };
 }
