@@ -1,5 +1,6 @@
 // Public surface of src/kubernetes: adapters over @kubernetes/client-node. The InferencePool endpoint source
-// (datalayer's EndpointSource port), the InferenceObjective priorities, and Lease leader election.
+// (datalayer's EndpointSource port), the InferenceObjective priorities, the InferenceModelRewrite objects, and Lease
+// leader election.
 export { type KubeClients, makeKubeClients } from './kube-clients.js';
 export {
   type ApiErrorKind,
@@ -12,6 +13,11 @@ export {
   type PodInfo,
   type PoolSpec,
   type ObjectiveSpec,
+  type ModelRewriteObject,
+  type ParsedModelRewrite,
+  REWRITE_GROUP,
+  REWRITE_VERSION,
+  parseInferenceModelRewrite,
   POOL_GROUP_V1,
   POOL_GROUP_V1ALPHA2,
   OBJECTIVE_GROUP,
@@ -42,6 +48,8 @@ export {
   type PoolRef,
 } from './inference-pool-source.js';
 export { InferenceObjectiveSource, type ObjectiveSourceOptions } from './objective-source.js';
+export { InferenceModelRewriteSource, type ModelRewriteSourceOptions } from './model-rewrite-source.js';
+export { PoolAttachedWatch, type PoolAttachedSourceOptions, type AttachedKind, attachedTo } from './pool-attached-watch.js';
 export {
   type LeaseRecord,
   type StoredLease,

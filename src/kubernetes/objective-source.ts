@@ -1,60 +1,34 @@
 // InferenceObjective watch: objective name -> priority for the objectives whose poolRef names our pool (as the
 // Go EPP filters them). Lookups read a Map that watch events replace entries of, so a priority change applies to
 // the next request at once; what is queued keeps the priority it was admitted with.
-import { type Clock, type Logger, type Random, noopLogger } from '../core/index.js';
-import { KubernetesResourceMissingError } from './api-errors.js';
-import { type PoolRef } from './inference-pool-source.js';
-import { type KubeClients, asList } from './kube-clients.js';
+import { type Logger, noopLogger } from '../core/index.js';
+import { PoolAttachedWatch, type PoolAttachedSourceOptions, attachedTo } from './pool-attached-watch.js';
 import { OBJECTIVE_GROUP, OBJECTIVE_VERSION, objectKey, parseInferenceObjective } from './resources.js';
-import { ResourceWatch, type WatchTuning, sharedWatchOptions } from './resource-watch.js';
 
-export interface ObjectiveSourceOptions extends WatchTuning {
-  readonly clients: KubeClients;
-  readonly pool: PoolRef;
-  readonly clock?: Clock;
-  readonly random?: Random;
-  readonly logger?: Logger;
-  readonly onReachable?: (reachable: boolean) => void;
+export interface ObjectiveSourceOptions extends PoolAttachedSourceOptions {
   /** Called after every change of the name -> priority map. */
   readonly onChange?: () => void;
 }
 
 export class InferenceObjectiveSource {
   private readonly logger: Logger;
-  private readonly watch: ResourceWatch;
+  private readonly watch: PoolAttachedWatch;
   private readonly priorities = new Map<string, number>();
-  private available = false;
 
   constructor(private readonly o: ObjectiveSourceOptions) {
     this.logger = (o.logger ?? noopLogger).child({ pool: `${o.pool.namespace}/${o.pool.name}` });
-    const namespace = o.pool.namespace;
-    this.watch = new ResourceWatch({
-      ...sharedWatchOptions({ ...o, kubeConfig: o.clients.config }, this.logger),
-      path: `/apis/${OBJECTIVE_GROUP}/${OBJECTIVE_VERSION}/namespaces/${namespace}/inferenceobjectives`,
-      list: async () =>
-        asList(
-          await o.clients.custom.listNamespacedCustomObject({ group: OBJECTIVE_GROUP, version: OBJECTIVE_VERSION, namespace, plural: 'inferenceobjectives' }),
-        ),
-      what: { resource: 'inferenceobjectives', group: OBJECTIVE_GROUP, namespace },
+    // Without the CRD (the Go EPP skips it too) objectives come from the config file only.
+    const kind = { group: OBJECTIVE_GROUP, version: OBJECTIVE_VERSION, plural: 'inferenceobjectives', kind: 'InferenceObjective', fallback: 'objectives come from the config file only' };
+    this.watch = new PoolAttachedWatch(o, this.logger, kind, {
       onAdd: (obj) => this.changed(obj),
       onUpdate: (obj) => this.changed(obj),
       onDelete: (obj) => this.deleted(obj),
-      onReachable: o.onReachable,
     });
   }
 
-  /**
-   * Lists and watches. A cluster without the InferenceObjective CRD is not an error (the Go EPP skips it too):
-   * objectives then come from the config file only. RBAC denials reject.
-   */
-  async start(): Promise<void> {
-    try {
-      await this.watch.start();
-      this.available = true;
-    } catch (err) {
-      if (!(err instanceof KubernetesResourceMissingError)) throw err;
-      this.logger.warn({ error: err.message }, 'InferenceObjective is not served by this cluster; objectives come from the config file only');
-    }
+  /** Lists and watches; a missing CRD is tolerated, RBAC denials reject. */
+  start(): Promise<void> {
+    return this.watch.start();
   }
 
   async close(): Promise<void> {
@@ -63,7 +37,7 @@ export class InferenceObjectiveSource {
 
   /** Whether the CRD is served and watched. */
   get watching(): boolean {
-    return this.available;
+    return this.watch.watching;
   }
 
   /** Priority of the InferenceObjective `name` bound to our pool; undefined when there is none. O(1). */
@@ -79,8 +53,7 @@ export class InferenceObjectiveSource {
   private changed(obj: unknown): void {
     const spec = parseInferenceObjective(obj);
     if (spec === undefined) return;
-    const ours = spec.poolName === this.o.pool.name && spec.poolGroup === this.o.pool.group && !spec.terminating;
-    if (!ours) {
+    if (!attachedTo(this.o.pool, spec)) {
       // It may have been ours before (poolRef edited away): forget it.
       if (this.priorities.delete(spec.name)) this.o.onChange?.();
       return;

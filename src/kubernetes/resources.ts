@@ -1,4 +1,5 @@
-// The few fields Fairway reads from Kubernetes objects (Pods, InferencePools, InferenceObjectives), narrowed
+// The few fields Fairway reads from Kubernetes objects (Pods, InferencePools, InferenceObjectives,
+// InferenceModelRewrites), narrowed
 // from `unknown`: list items arrive as the client's model classes, watch events as plain JSON, and both carry
 // the same field names. Anything malformed is treated as absent, never thrown.
 
@@ -150,4 +151,84 @@ export function parseInferenceObjective(o: unknown): ObjectiveSpec | undefined {
 export function selectorMatches(selector: Readonly<Record<string, string>>, labels: Readonly<Record<string, string>>): boolean {
   for (const key in selector) if (labels[key] !== selector[key]) return false;
   return true;
+}
+
+export const REWRITE_GROUP = 'inference.networking.x-k8s.io';
+export const REWRITE_VERSION = 'v1alpha2';
+/** The API's bounds on a target's weight. */
+const MAX_REWRITE_WEIGHT = 1_000_000;
+
+/** One InferenceModelRewrite, in the shape of its spec (the config file's `modelRewrites` entries share it). */
+export interface ModelRewriteObject {
+  readonly name: string;
+  /** `metadata.creationTimestamp` in ms since the epoch; an object without one sorts after those with one. */
+  readonly createdAt: number;
+  readonly poolName: string | undefined;
+  readonly poolGroup: string;
+  readonly terminating: boolean;
+  readonly rules: readonly {
+    readonly matches: readonly { readonly model: { readonly type: 'Exact'; readonly value: string } }[];
+    readonly targets: readonly { readonly modelRewrite: string; readonly weight?: number }[];
+  }[];
+}
+
+export type ParsedModelRewrite =
+  | { readonly ok: true; readonly rewrite: ModelRewriteObject }
+  | { readonly ok: false; readonly name: string; readonly reason: string };
+
+/**
+ * Reads `inference.networking.x-k8s.io/v1alpha2` InferenceModelRewrite: `spec.poolRef`, `spec.rules[].matches[]
+ * .model {type: Exact, value}` (none: every request) and `spec.rules[].targets[] {modelRewrite, weight}`. Checks
+ * what the CRD's schema states (only `Exact` matching, weights 1..1,000,000 on all targets of a rule or on none;
+ * a weight of 0 is the Go client's unset value) and refuses the whole object otherwise, naming the field.
+ */
+export function parseInferenceModelRewrite(o: unknown): ParsedModelRewrite | undefined {
+  const root = obj(o);
+  const key = objectKey(o);
+  if (root === undefined || key === undefined) return undefined;
+  const meta = obj(root.metadata);
+  const spec = obj(root.spec);
+  const poolRef = obj(spec?.poolRef);
+  const fail = (reason: string): ParsedModelRewrite => ({ ok: false, name: key.name, reason });
+  const rawRules: unknown[] = Array.isArray(spec?.rules) ? spec.rules : [];
+  const rules: ModelRewriteObject['rules'][number][] = [];
+  for (const [i, raw] of rawRules.entries()) {
+    const rule = obj(raw);
+    const matches: { model: { type: 'Exact'; value: string } }[] = [];
+    for (const [j, m] of (Array.isArray(rule?.matches) ? rule.matches : []).entries()) {
+      const model = obj(obj(m)?.model);
+      const value = str(model?.value);
+      const type = model?.type ?? 'Exact';
+      if (value === undefined || value === '') return fail(`spec.rules[${i}].matches[${j}].model.value: a model name is required`);
+      if (type !== 'Exact') return fail(`spec.rules[${i}].matches[${j}].model.type: only Exact is supported, got ${JSON.stringify(type)}`);
+      matches.push({ model: { type: 'Exact', value } });
+    }
+    const targets: { modelRewrite: string; weight?: number }[] = [];
+    for (const [j, t] of (Array.isArray(rule?.targets) ? rule.targets : []).entries()) {
+      const target = obj(t);
+      const model = str(target?.modelRewrite);
+      if (model === undefined || model === '') return fail(`spec.rules[${i}].targets[${j}].modelRewrite: a model name is required`);
+      const w = target?.weight;
+      if (w === undefined || w === null || w === 0) targets.push({ modelRewrite: model });
+      else if (typeof w === 'number' && Number.isInteger(w) && w >= 1 && w <= MAX_REWRITE_WEIGHT) targets.push({ modelRewrite: model, weight: w });
+      else return fail(`spec.rules[${i}].targets[${j}].weight: an integer in [1, ${MAX_REWRITE_WEIGHT}], got ${JSON.stringify(w)}`);
+    }
+    const weighted = targets.filter((t) => t.weight !== undefined).length;
+    if (weighted !== 0 && weighted !== targets.length) return fail(`spec.rules[${i}].targets: set a weight on every target or on none`);
+    rules.push({ matches, targets });
+  }
+  const created = Date.parse(str(meta?.creationTimestamp) ?? '');
+  const deletion = meta?.deletionTimestamp;
+  return {
+    ok: true,
+    rewrite: {
+      name: key.name,
+      createdAt: Number.isFinite(created) ? created : Number.MAX_SAFE_INTEGER,
+      poolName: str(poolRef?.name),
+      // The CRD defaults poolRef.group to the v1 group.
+      poolGroup: str(poolRef?.group) || POOL_GROUP_V1,
+      terminating: deletion !== undefined && deletion !== null,
+      rules,
+    },
+  };
 }

@@ -24,7 +24,6 @@ import {
   type RequestHandler,
   RequestPipeline,
   fanOutGatewayObserver,
-  rewriteSetFromSpec,
 } from '../gateway/index.js';
 import { type KubeClients, type WatchTuning } from '../kubernetes/index.js';
 import { ControlPlaneMetrics, FairwayMetrics } from '../observability/index.js';
@@ -39,6 +38,7 @@ import { KubernetesMode } from './kubernetes-mode.js';
 import { type Leadership, alwaysLeader } from './leadership.js';
 import { type ReloadReport, applyLiveConfig, flowControlOptions, identityOptions } from './live-config.js';
 import { ObjectivePriorities } from './objective-priorities.js';
+import { ModelRewriteRules } from './model-rewrite-rules.js';
 import { PoolAvailability } from './pool-availability.js';
 import { fairwayVersion, loadStatusAssets } from './status-assets.js';
 import { StatusHttp } from './status-http.js';
@@ -91,6 +91,8 @@ export class FairwayServer {
   readonly metrics: FairwayMetrics;
   /** Model-name rewrites from `modelRewrites` (and, in Kubernetes, the InferenceModelRewrite objects). */
   readonly rewriter: ModelRewriter;
+  /** Feeds the rewriter: the config file's `modelRewrites` and the pool's InferenceModelRewrites, merged. */
+  readonly rewriteRules: ModelRewriteRules;
   /** What each endpoint serves (its `/v1/models`), when `pool.models.discover` is on. */
   readonly models: ModelPoller | undefined;
   readonly controlPlane: ControlPlaneMetrics;
@@ -220,7 +222,8 @@ export class FairwayServer {
         ? new PoolAvailability({ reachability, flowControl: this.flowControl, logger: this.logger.child({ subsystem: 'datalayer' }), unreachableAfterMs: config.pool.unreachableAfterMs })
         : undefined;
     this.metrics.bindPool(this.monitor.pool, reachability);
-    this.rewriter = new ModelRewriter(config.modelRewrites.map((r, i) => rewriteSetFromSpec(r.name, r, i)));
+    this.rewriter = new ModelRewriter();
+    this.rewriteRules = new ModelRewriteRules(this.rewriter, config.modelRewrites, this.kubernetes?.rewrites);
     this.health = new HealthService({ logger: this.logger, initialStatus: 'NOT_SERVING' });
     this.status = new StatusService({
       sources: { flowControl: this.flowControl, saturation: this.saturation, pool: this.monitor.pool, inflight: this.inflight },
@@ -270,7 +273,7 @@ export class FairwayServer {
           saturation: this.saturation,
           buildDetector: (c) => this.buildDetector(c),
           objectives: this.objectives,
-          rewriter: this.rewriter,
+          rewrites: this.rewriteRules,
           staticSource: this.staticSource,
           scheduler: () => this.scheduler,
           pipeline: () => this.pipeline,
@@ -442,6 +445,7 @@ export class FairwayServer {
     await Promise.all([this.extProc?.close(1_000), this.proxy?.close(1_000)]);
     await this.health.close(500);
     await this.kubernetes?.close();
+    this.rewriteRules.close();
     await this.monitor.close();
     await this.models?.close();
     this.availability?.close();

@@ -1,6 +1,7 @@
 // Kubernetes mode of the composition root: loads the client configuration (in-cluster service account, or a
 // kubeconfig file), resolves the pool's namespace, and builds the adapters of src/kubernetes from the config:
-// the InferencePool endpoint source, the InferenceObjective priorities, and the Lease elector when enabled.
+// the InferencePool endpoint source, the InferenceObjective priorities, the InferenceModelRewrite objects, and the
+// Lease elector when enabled.
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -8,6 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { type FairwayConfig } from '../config/index.js';
 import { type Clock, type Logger, type Random } from '../core/index.js';
 import {
+  InferenceModelRewriteSource,
   InferenceObjectiveSource,
   InferencePoolEndpointSource,
   type KubeClients,
@@ -59,6 +61,7 @@ export class KubernetesMode {
   readonly pool: PoolRef;
   readonly source: InferencePoolEndpointSource;
   readonly objectives: InferenceObjectiveSource;
+  readonly rewrites: InferenceModelRewriteSource;
   readonly elector: LeaderElector | undefined;
   private reachable = true;
   private readonly reachability = new Map<string, boolean>();
@@ -72,6 +75,7 @@ export class KubernetesMode {
     const common = { clients, pool: this.pool, clock: deps.clock, random: deps.random, logger, ...deps.watchTuning };
     this.source = new InferencePoolEndpointSource({ ...common, engineLabel: config.engineLabel, onReachable: (r) => this.setReachable('pool', r) });
     this.objectives = new InferenceObjectiveSource({ ...common, onReachable: (r) => this.setReachable('objectives', r) });
+    this.rewrites = new InferenceModelRewriteSource({ ...common, onReachable: (r) => this.setReachable('rewrites', r) });
     const le = config.leaderElection;
     this.elector = le.enabled
       ? new LeaderElector({
@@ -87,9 +91,9 @@ export class KubernetesMode {
       : undefined;
   }
 
-  /** Lists and watches the pool, its pods and objectives (rejecting on RBAC denials), then campaigns. */
+  /** Lists and watches the pool, its pods, objectives and rewrites (rejecting on RBAC denials), then campaigns. */
   async start(): Promise<void> {
-    await Promise.all([this.source.start(), this.objectives.start()]);
+    await Promise.all([this.source.start(), this.objectives.start(), this.rewrites.start()]);
     this.elector?.start();
   }
 
@@ -101,7 +105,7 @@ export class KubernetesMode {
   /** Steps down (if not done yet), then stops the watches. */
   async close(): Promise<void> {
     await this.stepDown();
-    await Promise.all([this.source.close(), this.objectives.close()]);
+    await Promise.all([this.source.close(), this.objectives.close(), this.rewrites.close()]);
   }
 
   apiReachable(): boolean {

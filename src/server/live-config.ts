@@ -6,9 +6,10 @@ import { type FairwayConfig, planReload } from '../config/index.js';
 import { type Logger } from '../core/index.js';
 import { StaticEndpointSource } from '../datalayer/index.js';
 import { type FlowController, type LiveFlowControlOptions } from '../flowcontrol/index.js';
-import { type IdentityOptions, type ModelRewriter, type RequestPipeline, rewriteSetFromSpec } from '../gateway/index.js';
+import { type IdentityOptions, type RequestPipeline } from '../gateway/index.js';
 import { type SaturationDetector, type SwappableSaturationDetector } from '../saturation/index.js';
 import { DEFAULT_PROFILE_CONFIG, type Scheduler, buildProfile } from '../scheduler/index.js';
+import { type ModelRewriteRules } from './model-rewrite-rules.js';
 import { type ObjectivePriorities } from './objective-priorities.js';
 
 export interface LiveTargets {
@@ -16,7 +17,8 @@ export interface LiveTargets {
   readonly saturation: SwappableSaturationDetector;
   readonly buildDetector: (config: FairwayConfig) => SaturationDetector;
   readonly objectives: ObjectivePriorities;
-  readonly rewriter: ModelRewriter;
+  /** The config file's rewrites merged with the cluster's (Kubernetes). */
+  readonly rewrites: ModelRewriteRules;
   /** The static endpoint list, when not in Kubernetes mode (then the InferencePool decides the endpoints). */
   readonly staticSource: StaticEndpointSource | undefined;
   /** Built when the server starts; a reload before that only updates the configuration. */
@@ -78,7 +80,6 @@ export function applyLiveConfig(targets: LiveTargets, running: FairwayConfig, ne
   const profile = buildProfile(c.scheduler.profile ?? DEFAULT_PROFILE_CONFIG);
   const detectorChanged = !sameJson(running.saturation, c.saturation);
   const rewritesChanged = !sameJson(running.modelRewrites, c.modelRewrites);
-  const rewrites = rewritesChanged ? c.modelRewrites.map((r, i) => rewriteSetFromSpec(r.name, r, i)) : undefined;
   const detector = detectorChanged ? targets.buildDetector(c) : undefined;
   const endpointsChanged = targets.staticSource !== undefined && !sameJson(running.pool.endpoints, c.pool.endpoints);
   let report;
@@ -93,7 +94,7 @@ export function applyLiveConfig(targets: LiveTargets, running: FairwayConfig, ne
   // 3. Swap the rest; none of these can fail.
   if (endpointsChanged) targets.staticSource?.set(c.pool.endpoints);
   if (detector !== undefined) targets.saturation.replace(detector);
-  if (rewrites !== undefined) targets.rewriter.replace(rewrites);
+  if (rewritesChanged) targets.rewrites.setConfig(c.modelRewrites);
   targets.scheduler()?.setProfile(profile);
   targets.objectives.setConfig(c.objectives);
   targets.pipeline()?.reconfigure({

@@ -21,7 +21,8 @@ export const LEASES: ResourceType = { group: 'coordination.k8s.io', version: 'v1
 export const POOLS_V1: ResourceType = { group: 'inference.networking.k8s.io', version: 'v1', plural: 'inferencepools', kind: 'InferencePool' };
 export const POOLS_V1ALPHA2: ResourceType = { group: 'inference.networking.x-k8s.io', version: 'v1alpha2', plural: 'inferencepools', kind: 'InferencePool' };
 export const OBJECTIVES: ResourceType = { group: 'inference.networking.x-k8s.io', version: 'v1alpha2', plural: 'inferenceobjectives', kind: 'InferenceObjective' };
-const ALL_TYPES = [PODS, LEASES, POOLS_V1, POOLS_V1ALPHA2, OBJECTIVES];
+export const MODEL_REWRITES: ResourceType = { group: 'inference.networking.x-k8s.io', version: 'v1alpha2', plural: 'inferencemodelrewrites', kind: 'InferenceModelRewrite' };
+const ALL_TYPES = [PODS, LEASES, POOLS_V1, POOLS_V1ALPHA2, OBJECTIVES, MODEL_REWRITES];
 
 /** One RBAC PolicyRule (as in a Role). */
 export interface PolicyRule {

@@ -1,5 +1,5 @@
 // Builders of the Kubernetes objects the tests put into the fake API server: Pods, InferencePools (v1 and
-// v1alpha2), InferenceObjectives. Only the fields Fairway reads, shaped as the real API serves them.
+// v1alpha2), InferenceObjectives, InferenceModelRewrites. Only the fields Fairway reads, shaped as the real API serves them.
 
 export interface PodOptions {
   readonly ip?: string;
@@ -52,5 +52,24 @@ export function inferenceObjective(name: string, pool: string, priority?: number
   return {
     metadata: { name },
     spec: { ...(priority !== undefined ? { priority } : {}), poolRef: { group, kind: 'InferencePool', name: pool } },
+  };
+}
+
+/** One rule of an InferenceModelRewrite: model names matched exactly (none: every request), weighted targets. */
+export interface RewriteRuleInput {
+  readonly matches: readonly string[];
+  readonly targets: readonly { readonly model: string; readonly weight?: number }[];
+}
+
+export function inferenceModelRewrite(name: string, pool: string, rules: readonly RewriteRuleInput[], group = 'inference.networking.k8s.io'): Record<string, unknown> {
+  return {
+    metadata: { name },
+    spec: {
+      poolRef: { group, kind: 'InferencePool', name: pool },
+      rules: rules.map((r) => ({
+        ...(r.matches.length > 0 ? { matches: r.matches.map((value) => ({ model: { type: 'Exact', value } })) } : {}),
+        targets: r.targets.map((t) => ({ modelRewrite: t.model, ...(t.weight !== undefined ? { weight: t.weight } : {}) })),
+      })),
+    },
   };
 }
