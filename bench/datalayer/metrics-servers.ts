@@ -1,23 +1,50 @@
-// Child process for the scrape benchmark: N tiny HTTP servers on 127.0.0.1 serving a vLLM metrics page, kept
-// out of the measuring process so its CPU time is the scraper's alone. Reports ports over IPC.
-import { createServer } from 'node:http';
-import { type AddressInfo } from 'node:net';
+// Child process for the scrape benchmark: N metrics endpoints on 127.0.0.1, kept out of the measuring process
+// so its CPU time is the scraper's alone. The good ones are minimal HTTP/1.1 keep-alive responders writing one
+// prepared answer (a realistic vLLM page), so 20,000 answers/s fit in the machine's other core; `hang` ones
+// accept and never answer (a stuck server), `dead` ones are closed ports (connection refused).
+// argv: good hang dead. Reports ports (good first, then hang, then dead) over IPC.
+import { type Socket, type AddressInfo, createServer } from 'node:net';
 import { vllmMetricsPage } from './vllm-metrics-page.js';
 
+const HEADER_END = Buffer.from('\r\n\r\n');
+
+async function listen(onSocket: (socket: Socket) => void): Promise<{ port: number; close: () => void }> {
+  const server = createServer(onSocket);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return { port: (server.address() as AddressInfo).port, close: () => server.close() };
+}
+
 async function main(): Promise<void> {
-  const count = Number(process.argv[2] ?? '100');
-  const page = Buffer.from(vllmMetricsPage());
+  const [good, hang, dead] = [2, 3, 4].map((i) => Number(process.argv[i] ?? '0'));
+  const body = Buffer.from(vllmMetricsPage());
+  const answer = Buffer.concat([
+    Buffer.from(
+      `HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
+        'keep-alive: timeout=60\r\n\r\n',
+    ),
+    body,
+  ]);
   const ports: number[] = [];
-  for (let i = 0; i < count; i++) {
-    const server = createServer((_req, res) => {
-      res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': page.length });
-      res.end(page);
+  for (let i = 0; i < (good ?? 0); i++) {
+    const s = await listen((socket) => {
+      socket.on('error', () => undefined);
+      // One request per packet is what a scraper that never pipelines sends.
+      socket.on('data', (data: Buffer) => {
+        if (data.includes(HEADER_END)) socket.write(answer);
+      });
     });
-    server.keepAliveTimeout = 60_000;
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    ports.push((server.address() as AddressInfo).port);
+    ports.push(s.port);
   }
-  process.send?.({ ports, pageBytes: page.length });
+  for (let i = 0; i < (hang ?? 0); i++) {
+    const s = await listen((socket) => socket.on('error', () => undefined));
+    ports.push(s.port);
+  }
+  for (let i = 0; i < (dead ?? 0); i++) {
+    const s = await listen(() => undefined);
+    s.close();
+    ports.push(s.port);
+  }
+  process.send?.({ ports, pageBytes: body.length });
   process.on('disconnect', () => process.exit(0));
 }
 

@@ -1,112 +1,160 @@
-// Data-layer benchmark: Prometheus text parse throughput on a realistic vLLM page, and the CPU cost of
-// scraping 100 endpoints every 50 ms (scrapers here, servers in a child process so they are not counted).
+// Data-layer benchmark (issue 14): the cost of reading a realistic vLLM page, and of scraping 10 / 100 / 1,000
+// endpoints every 50 ms (also with 10% of them dead or hung), the data layer before issue 14 (a frozen copy in
+// ./baseline) beside the current one in the same run. Servers run in a child process so the CPU measured here
+// is the scraper's alone; process.cpuUsage counts every thread of this process.
 import { type ChildProcess, fork } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { SystemClock } from '../../src/core/index.js';
 import {
+  type ScrapeListener,
+  MetricsPageReader,
+  PoolMonitor,
+  StaticEndpointSource,
   VLLM_METRICS,
   extractEndpointMetrics,
   familiesOf,
   parsePrometheusText,
-  PoolMonitor,
-  StaticEndpointSource,
 } from '../../src/datalayer/index.js';
-import { vllmMetricsPage } from './vllm-metrics-page.js';
+import { PoolMonitor as BaselinePoolMonitor } from './baseline/pool-monitor.js';
+import { type PageOptions, vllmMetricsPage } from './vllm-metrics-page.js';
 
-export const DEFAULT_ENDPOINTS = 100;
 export const DEFAULT_INTERVAL_MS = 50;
-export const DEFAULT_WINDOW_MS = 5_000;
-export const DEFAULT_WARMUP_MS = 1_500;
-const PARSE_SECONDS = 1.5;
+const PARSE_MS = 1_200;
+/** Socket reads deliver a page in chunks of up to 64 KiB; the reader is fed the same way. */
+const CHUNK_BYTES = 64 * 1024;
 
-interface ParseFigures {
-  readonly mode: string;
-  readonly pageBytes: number;
-  readonly parsesPerSec: number;
-  readonly mbPerSec: number;
-  readonly usPerParse: number;
+export interface DatalayerBenchOptions {
+  /** Measuring window per scrape case. @default 4000 */
+  readonly windowMs?: number;
+  /** Warm-up before each window (connections, JIT). @default 1500 */
+  readonly warmupMs?: number;
+  /** Endpoint counts to scrape. @default [10, 100, 1000] */
+  readonly sizes?: readonly number[];
 }
 
-function benchParse(mode: 'full' | 'keep-list + extract'): ParseFigures {
-  const page = vllmMetricsPage();
-  const bytes = Buffer.byteLength(page);
-  const keep = familiesOf(VLLM_METRICS);
-  const once = (): void => {
-    if (mode === 'full') parsePrometheusText(page);
-    else extractEndpointMetrics(parsePrometheusText(page, { only: keep }), VLLM_METRICS);
-  };
-  for (let i = 0; i < 200; i++) once(); // warm-up (JIT)
+interface ParseFigures {
+  readonly case: string;
+  readonly pageBytes: number;
+  readonly usPerPage: number;
+  readonly mbPerSec: number;
+}
+
+function timeIt(fn: () => void): number {
+  for (let i = 0; i < 300; i++) fn(); // warm-up (JIT)
   let n = 0;
   const start = performance.now();
-  const end = start + PARSE_SECONDS * 1000;
-  while (performance.now() < end) {
-    for (let i = 0; i < 50; i++) once();
+  while (performance.now() - start < PARSE_MS) {
+    for (let i = 0; i < 50; i++) fn();
     n += 50;
   }
-  const seconds = (performance.now() - start) / 1000;
-  return {
-    mode,
-    pageBytes: bytes,
-    parsesPerSec: Math.round(n / seconds),
-    mbPerSec: Number(((n * bytes) / seconds / 1e6).toFixed(1)),
-    usPerParse: Number(((seconds * 1e6) / n).toFixed(1)),
+  return ((performance.now() - start) * 1000) / n;
+}
+
+function chunks(buf: Buffer): Buffer[] {
+  const out: Buffer[] = [];
+  for (let i = 0; i < buf.length; i += CHUNK_BYTES) out.push(buf.subarray(i, i + CHUNK_BYTES));
+  return out;
+}
+
+function benchParse(): ParseFigures[] {
+  const keep = familiesOf(VLLM_METRICS);
+  const reader = new MetricsPageReader({ wanted: keep });
+  const figures: ParseFigures[] = [];
+  const add = (name: string, page: PageOptions, fn: (body: Buffer[], whole: Buffer) => void): void => {
+    const whole = Buffer.from(vllmMetricsPage(page));
+    const parts = chunks(whole);
+    const us = timeIt(() => fn(parts, whole));
+    figures.push({ case: name, pageBytes: whole.length, usPerPage: Number(us.toFixed(1)), mbPerSec: Math.round(whole.length / us) });
   };
+  const before = (_parts: Buffer[], whole: Buffer): void => {
+    extractEndpointMetrics(parsePrometheusText(whole.toString('utf8'), { only: keep }), VLLM_METRICS);
+  };
+  const after = (stop: ReadonlySet<string> | undefined) => (parts: Buffer[]): void => {
+    reader.begin(stop);
+    for (const p of parts) if (!reader.push(p)) break;
+    extractEndpointMetrics(reader.finish(), VLLM_METRICS);
+  };
+  const dynamic = new Set(['vllm:num_requests_waiting', 'vllm:num_requests_running', 'vllm:kv_cache_usage_perc']);
+  const withLora = new Set([...dynamic, 'vllm:lora_requests_info']);
+  add('before: decode whole page + keep-list parse + extract', {}, before);
+  add('after: streaming reader, whole page', {}, after(undefined));
+  add('after: early stop, vLLM v1 order with LoRA (LoRA info near the end)', {}, after(withLora));
+  add('after: early stop, vLLM v1 order without LoRA', { lora: false }, after(dynamic));
+  add('after: early stop, LoRA info right after the gauges', { layout: 'gauges-first' }, after(withLora));
+  return figures;
 }
 
 interface ScrapeFigures {
+  readonly impl: 'before' | 'after';
   readonly endpoints: number;
-  readonly intervalMs: number;
-  readonly windowMs: number;
-  readonly pageBytes: number;
+  readonly faulty: number;
   readonly scrapesPerSec: number;
   readonly targetScrapesPerSec: number;
   readonly cpuShareOfOneCore: number;
   readonly cpuUsPerScrape: number;
-  readonly staleAtEnd: number;
+  readonly loopDelayP50Ms: number;
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
+  /** Answering endpoints fresh at the end of the window. */
+  readonly goodFresh: number;
+  readonly faultyStale: number;
 }
 
-async function startServers(count: number): Promise<{ child: ChildProcess; ports: number[]; pageBytes: number }> {
-  const child = fork(fileURLToPath(new URL('./metrics-servers.js', import.meta.url)), [String(count)], { stdio: 'inherit' });
-  const info = await new Promise<{ ports: number[]; pageBytes: number }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { ports: number[]; pageBytes: number }));
+async function startServers(good: number, hang: number, dead: number): Promise<{ child: ChildProcess; ports: number[] }> {
+  const child = fork(fileURLToPath(new URL('./metrics-servers.js', import.meta.url)), [good, hang, dead].map(String), { stdio: 'inherit' });
+  const ports = await new Promise<number[]>((resolve, reject) => {
+    child.once('message', (m) => resolve((m as { ports: number[] }).ports));
     child.once('exit', (code) => reject(new Error(`metrics servers exited with ${String(code)}`)));
   });
-  return { child, ...info };
+  return { child, ports };
 }
 
-async function benchScrape(endpoints: number, intervalMs: number, windowMs: number, warmupMs: number): Promise<ScrapeFigures> {
-  const { child, ports, pageBytes } = await startServers(endpoints);
-  const monitor = new PoolMonitor({
+async function benchScrape(impl: 'before' | 'after', endpoints: number, faulty: number, windowMs: number, warmupMs: number): Promise<ScrapeFigures> {
+  const hang = Math.floor(faulty / 2);
+  const { child, ports } = await startServers(endpoints - faulty, hang, faulty - hang);
+  let good = 0;
+  const listener: ScrapeListener = { markScraped: () => void good++ };
+  const options = {
     source: new StaticEndpointSource(ports.map((port) => ({ host: '127.0.0.1', port }))),
     clock: new SystemClock(),
-    scrapeIntervalMs: intervalMs,
-  });
-  let good = 0;
-  const unsubscribe = monitor.pool.subscribe(() => good++);
+    scrapeIntervalMs: DEFAULT_INTERVAL_MS,
+    scrapeListener: listener,
+  };
+  // Before: the old defaults (1 s timeout, no backoff); after: the current defaults.
+  const monitor = impl === 'before' ? new BaselinePoolMonitor(options) : new PoolMonitor(options);
+  const delay = monitorEventLoopDelay({ resolution: 1 });
   try {
     await monitor.start();
     await sleep(warmupMs);
     const goodBefore = good;
     const cpuBefore = process.cpuUsage();
     const wallBefore = performance.now();
+    delay.enable();
     await sleep(windowMs);
+    delay.disable();
     const cpu = process.cpuUsage(cpuBefore);
     const wall = performance.now() - wallBefore;
-    const scrapes = good - goodBefore; // one snapshot per good scrape (plus rare staleness flips)
+    const scrapes = good - goodBefore;
     const cpuMs = (cpu.user + cpu.system) / 1000;
+    const byPort = new Map(monitor.pool.current().endpoints.map((e) => [e.port, e.stale]));
+    const goodPorts = ports.slice(0, endpoints - faulty);
+    const faultyPorts = ports.slice(endpoints - faulty);
     return {
+      impl,
       endpoints,
-      intervalMs,
-      windowMs: Math.round(wall),
-      pageBytes,
+      faulty,
       scrapesPerSec: Math.round((scrapes / wall) * 1000),
-      targetScrapesPerSec: Math.round((endpoints * 1000) / intervalMs),
+      targetScrapesPerSec: Math.round(((endpoints - faulty) * 1000) / DEFAULT_INTERVAL_MS),
       cpuShareOfOneCore: Number((cpuMs / wall).toFixed(3)),
       cpuUsPerScrape: Math.round((cpuMs * 1000) / Math.max(1, scrapes)),
-      staleAtEnd: monitor.pool.current().endpoints.filter((e) => e.stale).length,
+      loopDelayP50Ms: Number((delay.percentile(50) / 1e6).toFixed(2)),
+      loopDelayP99Ms: Number((delay.percentile(99) / 1e6).toFixed(2)),
+      loopDelayMaxMs: Number((delay.max / 1e6).toFixed(1)),
+      goodFresh: goodPorts.filter((p) => byPort.get(p) === false).length,
+      faultyStale: faultyPorts.filter((p) => byPort.get(p) === true).length,
     };
   } finally {
-    unsubscribe();
     await monitor.close();
     child.kill();
   }
@@ -116,24 +164,37 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-export async function run(): Promise<object> {
-  const parse = [benchParse('full'), benchParse('keep-list + extract')];
-  const scrape = await benchScrape(DEFAULT_ENDPOINTS, DEFAULT_INTERVAL_MS, DEFAULT_WINDOW_MS, DEFAULT_WARMUP_MS);
-  console.log('\n### Prometheus text parse (realistic vLLM /metrics page)\n');
-  console.log('| mode | page bytes | parses/s | MB/s | us/parse |');
-  console.log('|---|---:|---:|---:|---:|');
-  for (const p of parse) console.log(`| ${p.mode} | ${p.pageBytes} | ${p.parsesPerSec} | ${p.mbPerSec} | ${p.usPerParse} |`);
-  console.log(`\n### Scrape cost: ${scrape.endpoints} endpoints every ${scrape.intervalMs} ms\n`);
-  console.log('| scrapes/s (target) | CPU share of one core | CPU us/scrape | stale at end | window ms |');
-  console.log('|---:|---:|---:|---:|---:|');
-  console.log(
-    `| ${scrape.scrapesPerSec} (${scrape.targetScrapesPerSec}) | ${(scrape.cpuShareOfOneCore * 100).toFixed(1)}% | ${scrape.cpuUsPerScrape} | ${scrape.staleAtEnd} | ${scrape.windowMs} |`,
-  );
+export async function run(options: DatalayerBenchOptions = {}): Promise<object> {
+  const windowMs = options.windowMs ?? 4_000;
+  const warmupMs = options.warmupMs ?? 1_500;
+  const sizes = options.sizes ?? [10, 100, 1000];
+  const parse = benchParse();
+  console.log('\n### Reading a realistic vLLM /metrics page (38.8 KB, 14 histograms), per page\n');
+  console.log('| case | page bytes | us/page | MB/s |');
+  console.log('|---|---:|---:|---:|');
+  for (const p of parse) console.log(`| ${p.case} | ${p.pageBytes} | ${p.usPerPage} | ${p.mbPerSec} |`);
+
+  const cases: [number, number][] = sizes.map((n) => [n, 0]);
+  const largest = sizes[sizes.length - 1] ?? 1000;
+  cases.push([largest, Math.round(largest / 10)]);
+  const scrape: ScrapeFigures[] = [];
+  for (const [n, faulty] of cases) {
+    for (const impl of ['before', 'after'] as const) scrape.push(await benchScrape(impl, n, faulty, windowMs, warmupMs));
+  }
+  console.log(`\n### Scraping every ${DEFAULT_INTERVAL_MS} ms (vLLM v1 page with LoRA; faulty: half hung, half refusing)\n`);
+  console.log('| data layer | endpoints (faulty) | good scrapes/s (target) | CPU, share of one core | CPU us/scrape | loop delay p50 / p99 / max ms | good fresh | faulty stale |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const s of scrape) {
+    console.log(
+      `| ${s.impl} | ${s.endpoints} (${s.faulty}) | ${s.scrapesPerSec} (${s.targetScrapesPerSec}) | ${(s.cpuShareOfOneCore * 100).toFixed(1)}% | ${s.cpuUsPerScrape} | ${s.loopDelayP50Ms} / ${s.loopDelayP99Ms} / ${s.loopDelayMaxMs} | ${s.goodFresh}/${s.endpoints - s.faulty} | ${s.faultyStale}/${s.faulty} |`,
+    );
+  }
   return { parse, scrape };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run()
+  const sizes = process.argv.find((a) => a.startsWith('--sizes='))?.slice('--sizes='.length).split(',').map(Number);
+  run(sizes !== undefined ? { sizes } : {})
     .then((result) => console.log(`\n${JSON.stringify(result)}`))
     .catch((err: unknown) => {
       console.error(err);

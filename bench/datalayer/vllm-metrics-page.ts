@@ -23,8 +23,24 @@ function gauge(lines: string[], name: string, help: string, value: number, type 
   lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}{engine="0",model_name="${MODEL}"} ${value}`);
 }
 
+export interface PageOptions {
+  readonly waiting?: number;
+  readonly running?: number;
+  readonly kv?: number;
+  /**
+   * Where `lora_requests_info` and `cache_config_info` sit. vLLM v1 registers them after its histograms (LoRA
+   * info at the end of the logger's set-up, cache config when the engine reports itself initialised), so a
+   * reader needing them reads nearly the whole page; `gauges-first` puts them right after the core gauges.
+   * @default 'vllm-v1'
+   */
+  readonly layout?: 'vllm-v1' | 'gauges-first';
+  /** Whether the server has LoRA enabled (only then is `lora_requests_info` exported). @default true */
+  readonly lora?: boolean;
+}
+
 /** The page text; `waiting`, `running` and `kv` vary the gauges the data layer reads. */
-export function vllmMetricsPage(waiting = 3, running = 24, kv = 0.42): string {
+export function vllmMetricsPage(options: PageOptions = {}): string {
+  const { waiting = 3, running = 24, kv = 0.42, layout = 'vllm-v1', lora = true } = options;
   const lines: string[] = [];
   for (const gen of [0, 1, 2]) {
     lines.push(`python_gc_objects_collected_total{generation="${gen}"} ${12_345 * (gen + 1)}.0`);
@@ -37,15 +53,21 @@ export function vllmMetricsPage(waiting = 3, running = 24, kv = 0.42): string {
   gauge(lines, 'vllm:num_requests_running', 'Number of requests in model execution batches.', running);
   gauge(lines, 'vllm:num_requests_waiting', 'Number of requests waiting to be processed.', waiting);
   gauge(lines, 'vllm:kv_cache_usage_perc', 'KV-cache usage. 1 means 100 percent usage.', kv);
-  lines.push(
-    '# HELP vllm:lora_requests_info Running stats on lora requests.',
-    '# TYPE vllm:lora_requests_info gauge',
-    'vllm:lora_requests_info{max_lora="4",running_lora_adapters="sql-lora",waiting_lora_adapters=""} 1.7250001e+09',
-    'vllm:lora_requests_info{max_lora="4",running_lora_adapters="sql-lora,chat-lora",waiting_lora_adapters="math-lora"} 1.7250002e+09',
+  const info: string[] = [];
+  if (lora) {
+    info.push(
+      '# HELP vllm:lora_requests_info Running stats on lora requests.',
+      '# TYPE vllm:lora_requests_info gauge',
+      'vllm:lora_requests_info{max_lora="4",running_lora_adapters="sql-lora",waiting_lora_adapters=""} 1.7250001e+09',
+      'vllm:lora_requests_info{max_lora="4",running_lora_adapters="sql-lora,chat-lora",waiting_lora_adapters="math-lora"} 1.7250002e+09',
+    );
+  }
+  info.push(
     '# HELP vllm:cache_config_info Information of the LLMEngine CacheConfig',
     '# TYPE vllm:cache_config_info gauge',
     'vllm:cache_config_info{block_size="16",cache_dtype="auto",calculate_kv_scales="False",cpu_offload_gb="0",enable_prefix_caching="True",gpu_memory_utilization="0.9",is_attention_free="False",num_cpu_blocks="None",num_gpu_blocks="27137",num_gpu_blocks_override="None",prefix_caching_hash_algo="builtin",sliding_window="None",swap_space="4",swap_space_bytes="4294967296"} 1.0',
   );
+  if (layout === 'gauges-first') lines.push(...info);
   for (const [n, v] of [
     ['vllm:num_preemptions_total', 17],
     ['vllm:prompt_tokens_total', 98_765_432],
@@ -72,6 +94,7 @@ export function vllmMetricsPage(waiting = 3, running = 24, kv = 0.42): string {
   histogram(lines, 'vllm:request_params_n', 'Histogram of the n request parameter.', [1, 2, 5, 10, 20], 900);
   histogram(lines, 'vllm:request_params_max_tokens', 'Histogram of the max_tokens request parameter.', TOKEN_BUCKETS, 800);
   histogram(lines, 'vllm:iteration_tokens_total', 'Histogram of number of tokens per engine_step.', [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384], 50_000);
+  if (layout === 'vllm-v1') lines.push(...info);
   lines.push('');
   return lines.join('\n');
 }

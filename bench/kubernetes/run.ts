@@ -17,7 +17,7 @@ const PODS = 1_000;
 const RATE = 100;
 const SCRAPE_INTERVAL_MS = 50;
 const BUCKET_MS = 5;
-const PAGE = 'vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0.1\n';
+const PAGE = Buffer.from('vllm:num_requests_waiting 0\nvllm:num_requests_running 0\nvllm:kv_cache_usage_perc 0.1\n');
 
 const now = (): number => performance.timeOrigin + performance.now();
 
@@ -43,9 +43,10 @@ function nextMessage(child: ChildProcess, kind: string): Promise<Message> {
 /** Counts when each scrape starts; never opens a socket (the pod addresses are not reachable, by design). */
 function countingFetchers(starts: number[]): MetricsFetcherFactory {
   return () => ({
-    fetch: () => {
+    fetch: (_signal, sink) => {
       starts.push(now());
-      return Promise.resolve(PAGE);
+      sink.push(PAGE);
+      return Promise.resolve();
     },
     close: () => Promise.resolve(),
   });

@@ -52,7 +52,8 @@ export const ConfigSchema = z.strictObject({
       metrics: z
         .strictObject({
           intervalMs: positive.default(50),
-          timeoutMs: positive.default(1_000),
+          /** Scrape timeout; never above stalenessMs (lowered to it, with a warning). @default stalenessMs */
+          timeoutMs: positive.optional(),
           stalenessMs: positive.default(200),
           path: z.string().startsWith('/').default('/metrics'),
           engine: z.enum(['vllm', 'sglang', 'trtllm']).default('vllm'),

@@ -1,4 +1,5 @@
 // Endpoint snapshots: the immutable view of the pool that saturation detectors and the scheduler read.
+import { type ScrapeFailureReason } from './scrape-failure.js';
 
 /** Metrics scraped from one model server, normalised across engines (vLLM, SGLang, TensorRT-LLM). */
 export interface EndpointMetrics {
@@ -32,6 +33,17 @@ export interface EndpointSnapshot {
   readonly scrapedAt: number | undefined;
   /** True once the last scrape failed or metrics are older than the staleness limit. */
   readonly stale: boolean;
+  /**
+   * Set while scrapes fail: why the latest one failed and since when (clock ms) this endpoint has been failing.
+   * Absent once a scrape succeeds. An endpoint stale only because its metrics aged has no failure.
+   */
+  readonly scrapeFailure?: ScrapeFailureInfo;
+}
+
+export interface ScrapeFailureInfo {
+  readonly reason: ScrapeFailureReason;
+  /** Clock time (ms) of the first failure of the current run of failures. */
+  readonly since: number;
 }
 
 /** The whole pool as of one moment; swapped whole on every change (copy-on-write). */

@@ -2,6 +2,7 @@
 // cache geometry for vLLM, SGLang and TensorRT-LLM, and the extraction of EndpointMetrics from a parsed page.
 import { type EndpointMetrics } from './endpoint.js';
 import { type ParsedMetrics, type PromSample } from './prometheus-text.js';
+import { type ScrapeFailureReason } from './scrape-failure.js';
 
 export type EngineName = 'vllm' | 'sglang' | 'trtllm';
 
@@ -67,7 +68,7 @@ export function familiesOf(names: EngineMetricNames): ReadonlySet<string> {
 
 export type ExtractResult =
   | { readonly ok: true; readonly metrics: EndpointMetrics }
-  | { readonly ok: false; readonly reason: string };
+  | { readonly ok: false; readonly reason: ScrapeFailureReason; readonly detail: string };
 
 /**
  * Builds normalised metrics from a parsed page. Missing or non-finite required values fail the whole scrape
@@ -77,11 +78,11 @@ export type ExtractResult =
  */
 export function extractEndpointMetrics(parsed: ParsedMetrics, names: EngineMetricNames): ExtractResult {
   const waiting = readFamily(parsed, names.waitingQueue, 'sum');
-  if (typeof waiting === 'string') return { ok: false, reason: waiting };
+  if (typeof waiting !== 'number') return waiting;
   const running = readFamily(parsed, names.runningRequests, 'sum');
-  if (typeof running === 'string') return { ok: false, reason: running };
+  if (typeof running !== 'number') return running;
   const kv = readFamily(parsed, names.kvCacheUsage, 'max');
-  if (typeof kv === 'string') return { ok: false, reason: kv };
+  if (typeof kv !== 'number') return kv;
   const lora = names.loraInfo === undefined ? undefined : readLora(parsed.samples.get(names.loraInfo));
   const geometry = names.cacheConfig === undefined ? undefined : readCacheConfig(parsed, names.cacheConfig);
   const metrics: EndpointMetrics = {
@@ -98,19 +99,23 @@ export function extractEndpointMetrics(parsed: ParsedMetrics, names: EngineMetri
 
 const EMPTY: readonly string[] = Object.freeze([]);
 
-/** The combined value of the first present candidate, or a reason string when unusable. */
-function readFamily(parsed: ParsedMetrics, candidates: readonly string[], combine: 'sum' | 'max'): number | string {
+type Unusable = Extract<ExtractResult, { ok: false }>;
+
+/** The combined value of the first present candidate, or why it is unusable. */
+function readFamily(parsed: ParsedMetrics, candidates: readonly string[], combine: 'sum' | 'max'): number | Unusable {
   for (const name of candidates) {
     const series = parsed.samples.get(name);
     if (series === undefined || series.length === 0) continue;
     let total = combine === 'sum' ? 0 : Number.NEGATIVE_INFINITY;
     for (const s of series) {
-      if (!Number.isFinite(s.value) || s.value < 0) return `${name} has invalid value ${String(s.value)}`;
+      if (!Number.isFinite(s.value) || s.value < 0) {
+        return { ok: false, reason: 'invalid-value', detail: `${name} has invalid value ${String(s.value)}` };
+      }
       total = combine === 'sum' ? total + s.value : Math.max(total, s.value);
     }
     return total;
   }
-  return `missing metric family ${candidates.join(' | ')}`;
+  return { ok: false, reason: 'missing-metric', detail: `missing metric family ${candidates.join(' | ')}` };
 }
 
 interface LoraState {

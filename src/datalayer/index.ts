@@ -4,6 +4,7 @@ export {
   type EndpointSnapshot,
   type PoolSnapshot,
   type PoolView,
+  type ScrapeFailureInfo,
   endpointId,
 } from './endpoint.js';
 export {
@@ -26,7 +27,26 @@ export {
 } from './pool-reachability.js';
 export { type PoolFeed } from './pool-feed.js';
 export { type EndpointSaturationView, hasHeadroom } from './endpoint-saturation.js';
-export { type PromSample, type ParsedMetrics, type ParseOptions, parsePrometheusText } from './prometheus-text.js';
+export {
+  type PromSample,
+  type ParsedMetrics,
+  type ParseOptions,
+  parsePrometheusText,
+  parseSampleLine,
+} from './prometheus-text.js';
+export {
+  type PageReadResult,
+  type MetricsPageReaderOptions,
+  MetricsPageReader,
+  DEFAULT_MAX_LINE_BYTES,
+} from './metrics-page-reader.js';
+export {
+  type ScrapeFailureReason,
+  SCRAPE_FAILURE_REASONS,
+  ScrapeFailure,
+  isUnreachableReason,
+  toScrapeFailure,
+} from './scrape-failure.js';
 export {
   type EngineName,
   type EngineMetricNames,
@@ -44,9 +64,10 @@ export {
   type MetricsTarget,
   type MetricsFetcher,
   type MetricsFetcherFactory,
+  type MetricsBodySink,
+  type MetricsTlsOptions,
   type HttpMetricsFetcherOptions,
   HttpMetricsFetcher,
-  ScrapeHttpError,
   httpMetricsFetcherFactory,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_KEEP_ALIVE_MS,
@@ -57,6 +78,8 @@ export {
   MetricsScraper,
   DEFAULT_SCRAPE_INTERVAL_MS,
   DEFAULT_SCRAPE_TIMEOUT_MS,
+  DEFAULT_MAX_BACKOFF_MS,
+  DEFAULT_FULL_READ_EVERY,
 } from './metrics-scraper.js';
 export {
   type EndpointSpec,
@@ -65,7 +88,7 @@ export {
   validateEndpointSpec,
 } from './endpoint-source.js';
 export { type PoolStoreOptions, PoolStore, DEFAULT_STALE_AFTER_MS } from './pool-store.js';
-export { type PoolMonitorOptions, PoolMonitor, DEFAULT_METRICS_PATH, DEFAULT_ENGINE } from './pool-monitor.js';
+export { type PoolMonitorOptions, type ScrapeObserver, PoolMonitor, DEFAULT_METRICS_PATH, DEFAULT_ENGINE } from './pool-monitor.js';
 export {
   type ServedModels,
   type ServedModelsView,

@@ -1,8 +1,10 @@
-// Metrics fetcher port and its HTTP implementation: one keep-alive undici Pool per endpoint, so removing an
-// endpoint closes exactly its socket and nothing else.
-import { Pool } from 'undici';
-import { FairwayError, requirePositive } from '../core/index.js';
+// Metrics fetcher port and its HTTP(S) implementation: one keep-alive undici Pool per endpoint (removing an
+// endpoint closes exactly its socket), driven through undici's low-level dispatch API so body chunks go
+// straight from the socket to the page reader: no stream objects, no async iteration, no concatenated body.
+import { type Dispatcher, Pool } from 'undici';
+import { requirePositive } from '../core/index.js';
 import { endpointId } from './endpoint.js';
+import { ScrapeFailure, toScrapeFailure } from './scrape-failure.js';
 
 export interface MetricsTarget {
   readonly host: string;
@@ -11,38 +13,69 @@ export interface MetricsTarget {
   readonly path: string;
 }
 
+/** Takes a metrics body chunk by chunk. */
+export interface MetricsBodySink {
+  /** Returns false once it needs no more; the rest of the body is then read off the connection unexamined. */
+  push(chunk: Buffer): boolean;
+}
+
 /** Fetches one endpoint's metrics page. One instance per endpoint; the scraper never overlaps calls. */
 export interface MetricsFetcher {
-  /** Resolves to the page text; rejects on network error, non-200 status, oversize body or abort. */
-  fetch(signal: AbortSignal): Promise<string>;
+  /**
+   * Streams a 200 answer's body into `sink` and resolves when the answer is complete; rejects with a
+   * {@link ScrapeFailure} (network error, non-200 status, oversize body, wrong content type, abort).
+   */
+  fetch(signal: AbortSignal, sink: MetricsBodySink): Promise<void>;
   /** Releases connections; idempotent. */
   close(): Promise<void>;
 }
 
 export type MetricsFetcherFactory = (target: MetricsTarget) => MetricsFetcher;
 
-/** Raised for a response that is not a usable metrics page. */
-export class ScrapeHttpError extends FairwayError {
-  constructor(message: string) {
-    super('ERR_SCRAPE_HTTP', message);
-  }
-}
-
-/** @default 4 MiB: a vLLM page is ~50-150 KB; anything far larger is a misconfigured path, not metrics. */
+/** @default 4 MiB: a vLLM page is ~40-150 KB; anything far larger is a misconfigured path, not metrics. */
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** @default 30 s: far above the scrape interval, so the connection is reused between scrapes. */
 export const DEFAULT_KEEP_ALIVE_MS = 30_000;
+/** An error page is read this far (so the connection survives it), then the connection is dropped. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/** How to reach secured model servers' metrics. */
+export interface MetricsTlsOptions {
+  /** PEM CA bundle to verify the server with; Node's default CAs when absent. */
+  readonly ca?: string;
+  /** Skip certificate verification (self-signed model servers); the traffic is still encrypted. @default false */
+  readonly insecureSkipVerify?: boolean;
+  /** Name to verify the certificate against (SNI) when it differs from the host. */
+  readonly serverName?: string;
+}
 
 export interface HttpMetricsFetcherOptions {
   /** @default DEFAULT_MAX_BODY_BYTES */
   readonly maxBodyBytes?: number;
   /** @default DEFAULT_KEEP_ALIVE_MS */
   readonly keepAliveMs?: number;
+  /** `https` scrapes over TLS. @default 'http' */
+  readonly scheme?: 'http' | 'https';
+  readonly tls?: MetricsTlsOptions;
+  /** Sent as `Authorization: Bearer <token>`; read when each connection's request is built, so it may rotate. */
+  readonly bearerToken?: () => string | undefined;
+}
+
+/**
+ * Content types a metrics page may come as. A missing header is accepted (some exporters send none);
+ * `text/html` or `application/json` means the path points at something else.
+ */
+function isMetricsContentType(value: string | string[] | undefined): boolean {
+  if (value === undefined) return true;
+  const type = (Array.isArray(value) ? (value[0] ?? '') : value).split(';', 1)[0]?.trim().toLowerCase() ?? '';
+  return type === '' || type === 'text/plain' || type === 'application/openmetrics-text';
 }
 
 export class HttpMetricsFetcher implements MetricsFetcher {
   private readonly pool: Pool;
   private readonly maxBodyBytes: number;
+  private readonly token: (() => string | undefined) | undefined;
+  private readonly baseHeaders: Record<string, string>;
   private closed: Promise<void> | undefined;
 
   constructor(
@@ -51,44 +84,95 @@ export class HttpMetricsFetcher implements MetricsFetcher {
   ) {
     this.maxBodyBytes = requirePositive('maxBodyBytes', options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
     const keepAlive = requirePositive('keepAliveMs', options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS);
+    this.token = options.bearerToken;
+    // identity encoding: compressing 40 KB costs the model server more CPU than the loopback or pod network saves.
+    this.baseHeaders = { accept: 'text/plain;version=0.0.4', 'accept-encoding': 'identity' };
+    const scheme = options.scheme ?? 'http';
+    const tls = options.tls;
     // One connection, no pipelining: scrapes never overlap, and a second socket would only be a leak risk.
     // Timeouts live in the scraper (through the injected Clock); undici's own are a generous backstop.
-    this.pool = new Pool(`http://${endpointId(target.host, target.port)}`, {
+    this.pool = new Pool(`${scheme}://${endpointId(target.host, target.port)}`, {
       connections: 1,
       pipelining: 1,
       keepAliveTimeout: keepAlive,
       keepAliveMaxTimeout: keepAlive,
       headersTimeout: 60_000,
       bodyTimeout: 60_000,
+      ...(scheme === 'https'
+        ? {
+            connect: {
+              rejectUnauthorized: tls?.insecureSkipVerify !== true,
+              ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
+              ...(tls?.serverName !== undefined ? { servername: tls.serverName } : {}),
+            },
+          }
+        : {}),
     });
   }
 
-  async fetch(signal: AbortSignal): Promise<string> {
-    const { statusCode, body } = await this.pool.request({
-      path: this.target.path,
-      method: 'GET',
-      signal,
-      headers: { accept: 'text/plain;version=0.0.4' },
-    });
-    // An abort or destroy after the headers errors the body stream; the rejection below already reports it.
-    body.on('error', () => undefined);
-    if (statusCode !== 200) {
-      // Drain (bounded) rather than destroy, so the keep-alive connection survives an error page.
-      await body.dump({ limit: 64 * 1024 }).catch(() => undefined);
-      throw new ScrapeHttpError(`HTTP status ${statusCode}`);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of body as AsyncIterable<unknown>) {
-      if (!Buffer.isBuffer(chunk)) continue;
-      size += chunk.length;
-      if (size > this.maxBodyBytes) {
-        body.destroy();
-        throw new ScrapeHttpError(`metrics page larger than ${this.maxBodyBytes} bytes`);
+  fetch(signal: AbortSignal, sink: MetricsBodySink): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const abortReason = (): Error =>
+        signal.reason instanceof Error ? signal.reason : new ScrapeFailure('other', 'scrape aborted');
+      if (signal.aborted) {
+        reject(toScrapeFailure(abortReason()));
+        return;
       }
-      chunks.push(chunk);
-    }
-    return Buffer.concat(chunks, size).toString('utf8');
+      let controller: Dispatcher.DispatchController | undefined;
+      let settled = false;
+      const onAbort = (): void => controller?.abort(abortReason());
+      signal.addEventListener('abort', onAbort, { once: true });
+      const settle = (err?: unknown): void => {
+        if (settled) return;
+        settled = true;
+        signal.removeEventListener('abort', onAbort);
+        if (err === undefined) resolve();
+        else reject(toScrapeFailure(err));
+      };
+      const max = this.maxBodyBytes;
+      let status = 0;
+      let size = 0;
+      let wanting = true;
+      const token = this.token?.();
+      const headers = token === undefined ? this.baseHeaders : { ...this.baseHeaders, authorization: `Bearer ${token}` };
+      this.pool.dispatch(
+        { path: this.target.path, method: 'GET', headers },
+        {
+          onRequestStart(c) {
+            controller = c;
+            if (signal.aborted) c.abort(abortReason());
+          },
+          onResponseStart(c, statusCode, responseHeaders) {
+            status = statusCode;
+            if (statusCode !== 200) return;
+            const length = Number(responseHeaders['content-length']);
+            if (length > max) {
+              c.abort(new ScrapeFailure('too-large', `metrics page of ${length} bytes is over the ${max}-byte limit`));
+            } else if (!isMetricsContentType(responseHeaders['content-type'])) {
+              c.abort(new ScrapeFailure('wrong-type', `content type ${String(responseHeaders['content-type'])} is not a metrics page`));
+            }
+          },
+          onResponseData(c, chunk) {
+            size += chunk.length;
+            if (status !== 200) {
+              if (size > MAX_ERROR_BODY_BYTES) c.abort(new ScrapeFailure('http-status', `HTTP status ${status}`));
+              return;
+            }
+            if (size > max) {
+              c.abort(new ScrapeFailure('too-large', `metrics page larger than the ${max}-byte limit`));
+              return;
+            }
+            if (wanting) wanting = sink.push(chunk);
+          },
+          onResponseEnd() {
+            settle(status === 200 ? undefined : new ScrapeFailure('http-status', `HTTP status ${status}`));
+          },
+          onResponseError(_c, err) {
+            settle(err);
+          },
+        },
+      );
+    });
   }
 
   close(): Promise<void> {

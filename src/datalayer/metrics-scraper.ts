@@ -1,15 +1,29 @@
-// Per-endpoint scrape loop: fetch, parse, extract, report; never two scrapes at once, timeout through the
-// injected Clock, and failures logged on state transitions only (a dead pod would otherwise log 20 lines/s).
-import { type Clock, type Logger, type TimerHandle, describe, isUnreachableError, requirePositive } from '../core/index.js';
+// Per-endpoint scrape loop: fetch into the streaming page reader, extract, report. Never two scrapes of one
+// endpoint at once; a timeout through the injected Clock; failing endpoints back off with jitter and return to
+// the normal interval on their first good answer; failures logged once per change of reason, not per scrape.
+import {
+  type Clock,
+  type Logger,
+  type Random,
+  type TimerHandle,
+  mathRandom,
+  requirePositive,
+} from '../core/index.js';
 import { type EndpointMetrics } from './endpoint.js';
 import { type EngineMetricNames, extractEndpointMetrics, familiesOf } from './engine-metrics.js';
 import { type MetricsFetcher } from './metrics-fetcher.js';
-import { parsePrometheusText } from './prometheus-text.js';
+import { MetricsPageReader, type PageReadResult } from './metrics-page-reader.js';
+import { type PromSample } from './prometheus-text.js';
+import { type ScrapeFailureReason, ScrapeFailure, isUnreachableReason, toScrapeFailure } from './scrape-failure.js';
 
 /** @default 50 ms, as the Go EPP. */
 export const DEFAULT_SCRAPE_INTERVAL_MS = 50;
-/** @default 1 s, as the Go EPP. */
+/** @default 1 s, as the Go EPP; the pool monitor lowers it to the staleness limit. */
 export const DEFAULT_SCRAPE_TIMEOUT_MS = 1_000;
+/** @default 1 s: the longest wait between attempts at a failing endpoint, so a restarted pod is back within it. */
+export const DEFAULT_MAX_BACKOFF_MS = 1_000;
+/** @default 100: one scrape in this many reads the whole page (at 50 ms: every 5 s). */
+export const DEFAULT_FULL_READ_EVERY = 100;
 
 export type ScrapeOutcome =
   | {
@@ -21,10 +35,12 @@ export type ScrapeOutcome =
     }
   | {
       readonly ok: false;
-      readonly reason: string;
+      readonly reason: ScrapeFailureReason;
+      /** Human-readable detail for the log line (status code, error code, metric name). */
+      readonly detail: string;
       /**
-       * The endpoint could not be talked to: the connection was refused, reset or cut, or the scrape timed out.
-       * False when it answered, only badly (an HTTP error, metrics that do not parse): it is up, its metrics are not.
+       * The endpoint could not be talked to (refused, reset or cut, timed out): see isUnreachableReason. False
+       * when it answered, only badly (an HTTP error, a TLS failure, metrics that do not parse).
        */
       readonly unreachable: boolean;
       readonly startedAt: number;
@@ -37,33 +53,57 @@ export interface MetricsScraperOptions {
   readonly names: EngineMetricNames;
   readonly clock: Clock;
   readonly logger: Logger;
+  /** Backoff jitter. @default mathRandom */
+  readonly random?: Random;
   /** Called after every scrape, in order; exceptions are logged and swallowed. */
   readonly onOutcome: (outcome: ScrapeOutcome) => void;
   /** Start-to-start period; a slow scrape delays the next one instead of overlapping it. @default 50 */
   readonly intervalMs?: number;
   /** @default 1000 */
   readonly timeoutMs?: number;
+  /** @default DEFAULT_MAX_BACKOFF_MS (never below the interval) */
+  readonly maxBackoffMs?: number;
+  /** @default DEFAULT_FULL_READ_EVERY */
+  readonly fullReadEvery?: number;
 }
 
-class ScrapeTimeout extends Error {}
+type Health = { readonly kind: 'unknown' | 'ok' } | { readonly kind: 'failing'; readonly reason: ScrapeFailureReason };
 
-type Health = 'unknown' | 'ok' | 'failing';
-
+/**
+ * Early stop: a whole-page read learns which wanted families this endpoint has; later scrapes stop reading once
+ * those are complete. Families describing fixed configuration (cache geometry) do not hold reading up: they are
+ * taken from whole-page reads, which come every `fullReadEvery` scrapes, after any failure, and whenever an
+ * expected family went missing. A family that starts to appear later is seen at the next whole-page read.
+ */
 export class MetricsScraper {
   private readonly intervalMs: number;
   private readonly timeoutMs: number;
-  private readonly keep: ReadonlySet<string>;
+  private readonly maxBackoffMs: number;
+  private readonly fullReadEvery: number;
+  private readonly random: Random;
+  private readonly reader: MetricsPageReader;
+  private readonly staticFamilies: ReadonlySet<string>;
+  /** Wanted, non-static families the last whole-page read found: reading stops once these are complete. */
+  private expected: ReadonlySet<string> | undefined;
+  private staticSamples = new Map<string, PromSample[]>();
+  private sinceFullRead = 0;
+  private failures = 0;
   private timer: TimerHandle | undefined;
   private abort: AbortController | undefined;
   private running: Promise<void> | undefined;
-  private health: Health = 'unknown';
+  private health: Health = { kind: 'unknown' };
   private started = false;
   private stopped: Promise<void> | undefined;
 
   constructor(private readonly options: MetricsScraperOptions) {
     this.intervalMs = requirePositive('intervalMs', options.intervalMs ?? DEFAULT_SCRAPE_INTERVAL_MS);
     this.timeoutMs = requirePositive('timeoutMs', options.timeoutMs ?? DEFAULT_SCRAPE_TIMEOUT_MS);
-    this.keep = familiesOf(options.names);
+    this.maxBackoffMs = Math.max(this.intervalMs, options.maxBackoffMs ?? DEFAULT_MAX_BACKOFF_MS);
+    this.fullReadEvery = requirePositive('fullReadEvery', options.fullReadEvery ?? DEFAULT_FULL_READ_EVERY);
+    this.random = options.random ?? mathRandom;
+    this.reader = new MetricsPageReader({ wanted: familiesOf(options.names) });
+    const cache = options.names.cacheConfig?.family;
+    this.staticFamilies = new Set(cache === undefined ? [] : [cache]);
   }
 
   /** Schedules the first scrape after `initialDelayMs` (spreads a large pool's scrapes over the interval). */
@@ -99,47 +139,92 @@ export class MetricsScraper {
     const startedAt = clock.now();
     const controller = new AbortController();
     this.abort = controller;
-    const timeout = clock.setTimeout(() => controller.abort(new ScrapeTimeout()), this.timeoutMs);
+    const timeout = clock.setTimeout(
+      () => controller.abort(new ScrapeFailure('timeout', `no complete answer within ${this.timeoutMs} ms`)),
+      this.timeoutMs,
+    );
+    const fullRead = this.expected === undefined || this.sinceFullRead >= this.fullReadEvery;
     let outcome: ScrapeOutcome;
     try {
-      const text = await this.options.fetcher.fetch(controller.signal);
-      const extracted = extractEndpointMetrics(parsePrometheusText(text, { only: this.keep }), this.options.names);
-      outcome = extracted.ok
-        ? { ok: true, metrics: extracted.metrics, startedAt, finishedAt: clock.now() }
-        : { ok: false, reason: extracted.reason, unreachable: false, startedAt, finishedAt: clock.now() };
+      this.reader.begin(fullRead ? undefined : this.expected);
+      await this.options.fetcher.fetch(controller.signal, this.reader);
+      outcome = this.judge(this.reader.finish(), fullRead, startedAt);
     } catch (err: unknown) {
-      const timedOut = controller.signal.reason instanceof ScrapeTimeout;
-      const reason = timedOut ? `timed out after ${this.timeoutMs} ms` : errorText(err);
-      outcome = { ok: false, reason, unreachable: timedOut || isUnreachableError(err), startedAt, finishedAt: clock.now() };
+      const failure = toScrapeFailure(err);
+      outcome = failed(failure.reason, failure.message, startedAt, clock.now());
     } finally {
       clock.clearTimeout(timeout);
       this.abort = undefined;
     }
     if (this.stopped !== undefined) return; // removed meanwhile: publish nothing, schedule nothing
+    if (!outcome.ok) this.expected = undefined; // the next attempt reads the whole page again
     this.logTransition(outcome);
     try {
       this.options.onOutcome(outcome);
     } catch (err: unknown) {
       this.options.logger.error({ endpoint: this.options.endpointId, err }, 'scrape listener threw');
     }
-    this.schedule(Math.max(0, startedAt + this.intervalMs - clock.now()));
+    this.failures = outcome.ok ? 0 : this.failures + 1;
+    this.schedule(Math.max(0, startedAt + this.nextDelay() - clock.now()));
+  }
+
+  private judge(page: PageReadResult, fullRead: boolean, startedAt: number): ScrapeOutcome {
+    const finishedAt = this.options.clock.now();
+    if (page.wrongTypes.length > 0) {
+      return failed('wrong-type', `declared ${page.wrongTypes.join(', ')}`, startedAt, finishedAt);
+    }
+    if (fullRead) {
+      this.sinceFullRead = 0;
+      this.expected = new Set([...page.found].filter((n) => !this.staticFamilies.has(n)));
+      this.staticSamples = new Map();
+      for (const name of this.staticFamilies) {
+        const samples = page.samples.get(name);
+        if (samples !== undefined) this.staticSamples.set(name, samples);
+      }
+    } else {
+      this.sinceFullRead++;
+      // Reading did not stop early: an expected family is missing, so learn the page's layout again.
+      if (!page.stoppedEarly) this.expected = undefined;
+      for (const [name, kept] of this.staticSamples) if (!page.samples.has(name)) page.samples.set(name, kept);
+    }
+    const extracted = extractEndpointMetrics(page, this.options.names);
+    if (extracted.ok) return { ok: true, metrics: extracted.metrics, startedAt, finishedAt };
+    // Lines that were not metrics where the wanted ones should be: call the page garbage, not incomplete.
+    const reason = extracted.reason === 'missing-metric' && (page.badWantedLines > 0 || page.invalidLines > 0) ? 'garbage' : extracted.reason;
+    const detail = page.invalidLines > 0 ? `${extracted.detail} (${page.invalidLines} lines are not metrics)` : extracted.detail;
+    return failed(reason, detail, startedAt, finishedAt);
+  }
+
+  /**
+   * Start-to-start delay: the interval while healthy and after the first failure (a blip costs nothing), then
+   * doubling per failure up to the cap, with "equal jitter" (half fixed, half random) so a pool that failed
+   * together does not retry in lock-step.
+   */
+  private nextDelay(): number {
+    if (this.failures <= 1) return this.intervalMs;
+    const ceiling = Math.min(this.maxBackoffMs, this.intervalMs * 2 ** Math.min(this.failures - 1, 30));
+    return ceiling / 2 + (ceiling / 2) * this.random.next();
   }
 
   private logTransition(outcome: ScrapeOutcome): void {
-    const next: Health = outcome.ok ? 'ok' : 'failing';
-    if (next === this.health) return;
     const previous = this.health;
-    this.health = next;
-    const { logger, endpointId } = this.options;
-    if (!outcome.ok) logger.warn({ endpoint: endpointId, reason: outcome.reason }, 'metrics scrape failing');
-    else if (previous === 'failing') logger.info({ endpoint: endpointId }, 'metrics scrape recovered');
+    if (outcome.ok) {
+      if (previous.kind === 'ok') return;
+      this.health = { kind: 'ok' };
+      if (previous.kind === 'failing') {
+        this.options.logger.info({ endpoint: this.options.endpointId }, 'metrics scrape recovered');
+      }
+      return;
+    }
+    if (previous.kind === 'failing' && previous.reason === outcome.reason) return;
+    this.health = { kind: 'failing', reason: outcome.reason };
+    this.options.logger.warn(
+      { endpoint: this.options.endpointId, reason: outcome.reason, detail: outcome.detail },
+      'metrics scrape failing',
+    );
   }
 }
 
-function errorText(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' ? `${code}: ${err.message}` : err.message;
-  }
-  return describe(err);
+function failed(reason: ScrapeFailureReason, detail: string, startedAt: number, finishedAt: number): ScrapeOutcome {
+  return { ok: false, reason, detail, unreachable: isUnreachableReason(reason), startedAt, finishedAt };
 }

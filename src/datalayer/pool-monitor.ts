@@ -3,7 +3,9 @@
 import {
   type Clock,
   type Logger,
+  type Random,
   ClosedError,
+  mathRandom,
   noopLogger,
   requirePositive,
   systemClock,
@@ -20,6 +22,12 @@ import {
   MetricsScraper,
 } from './metrics-scraper.js';
 import { PoolStore, DEFAULT_STALE_AFTER_MS } from './pool-store.js';
+import { type ScrapeFailureReason } from './scrape-failure.js';
+
+/** Told of every failed scrape (for a counter by reason); consumer-owned port kept here beside its producer. */
+export interface ScrapeObserver {
+  onScrapeFailure(endpointId: string, reason: ScrapeFailureReason): void;
+}
 
 export const DEFAULT_METRICS_PATH = '/metrics';
 export const DEFAULT_ENGINE: EngineName = 'vllm';
@@ -34,8 +42,17 @@ export interface PoolMonitorOptions {
   readonly fetcherFactory?: MetricsFetcherFactory;
   /** @default DEFAULT_SCRAPE_INTERVAL_MS (50) */
   readonly scrapeIntervalMs?: number;
-  /** @default DEFAULT_SCRAPE_TIMEOUT_MS (1000) */
+  /**
+   * Never longer than the staleness limit (lowered to it when larger): a scrape still running when the
+   * endpoint's metrics go stale is failing, and saying so early frees its connection for the next attempt.
+   * @default staleAfterMs
+   */
   readonly scrapeTimeoutMs?: number;
+  /** Longest wait between attempts at a failing endpoint. @default DEFAULT_MAX_BACKOFF_MS (1000) */
+  readonly maxBackoffMs?: number;
+  /** Backoff jitter. @default mathRandom */
+  readonly random?: Random;
+  readonly observer?: ScrapeObserver;
   /** @default DEFAULT_STALE_AFTER_MS (200) */
   readonly staleAfterMs?: number;
   /** @default DEFAULT_METRICS_PATH */
@@ -65,6 +82,10 @@ export class PoolMonitor {
   private readonly fetcherFactory: MetricsFetcherFactory;
   private readonly intervalMs: number;
   private readonly timeoutMs: number;
+  private readonly random: Random;
+  /** Outcomes waiting for the next deferred flush: many scrapes finishing together publish one snapshot. */
+  private pending: { id: string; outcome: ScrapeOutcome }[] = [];
+  private flushScheduled = false;
   private readonly members = new Map<string, Member>();
   /** Scrapers being stopped; close() waits for them so no socket outlives the monitor. */
   private readonly stopping = new Set<Promise<void>>();
@@ -77,12 +98,14 @@ export class PoolMonitor {
     this.logger = options.logger ?? noopLogger;
     this.fetcherFactory = options.fetcherFactory ?? httpMetricsFetcherFactory();
     this.intervalMs = requirePositive('scrapeIntervalMs', options.scrapeIntervalMs ?? DEFAULT_SCRAPE_INTERVAL_MS);
-    this.timeoutMs = requirePositive('scrapeTimeoutMs', options.scrapeTimeoutMs ?? DEFAULT_SCRAPE_TIMEOUT_MS);
-    this.store = new PoolStore({
-      clock: this.clock,
-      logger: this.logger,
-      staleAfterMs: options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS,
-    });
+    const staleAfterMs = requirePositive('staleAfterMs', options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS);
+    const timeoutMs = requirePositive('scrapeTimeoutMs', options.scrapeTimeoutMs ?? Math.min(DEFAULT_SCRAPE_TIMEOUT_MS, staleAfterMs));
+    if (timeoutMs > staleAfterMs) {
+      this.logger.warn({ scrapeTimeoutMs: timeoutMs, staleAfterMs }, 'scrape timeout lowered to the staleness limit');
+    }
+    this.timeoutMs = Math.min(timeoutMs, staleAfterMs);
+    this.random = options.random ?? mathRandom;
+    this.store = new PoolStore({ clock: this.clock, logger: this.logger, staleAfterMs });
   }
 
   /** The published pool: immutable snapshots, O(1) to read. */
@@ -155,9 +178,11 @@ export class PoolMonitor {
       names,
       clock: this.clock,
       logger: this.logger,
+      random: this.random,
       intervalMs: this.intervalMs,
       timeoutMs: this.timeoutMs,
-      onOutcome: (outcome) => this.apply(id, outcome),
+      ...(this.options.maxBackoffMs !== undefined ? { maxBackoffMs: this.options.maxBackoffMs } : {}),
+      onOutcome: (outcome) => this.enqueue(id, outcome),
     });
     this.members.set(id, { spec, scraper });
     const stagger = this.options.staggerStart ?? true;
@@ -175,6 +200,26 @@ export class PoolMonitor {
     this.stopping.add(stopped);
   }
 
+  private enqueue(id: string, outcome: ScrapeOutcome): void {
+    if (!outcome.ok) this.options.observer?.onScrapeFailure(id, outcome.reason);
+    this.pending.push({ id, outcome });
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    // After the I/O of this loop turn: every scrape that finished in it lands in one snapshot.
+    this.clock.defer(() => this.flush());
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const batch = this.pending;
+    this.pending = [];
+    if (this.state !== 'running') return;
+    this.store.batch(() => {
+      for (const { id, outcome } of batch) this.apply(id, outcome);
+    });
+  }
+
+  /** In-flight marks and snapshot land in the same flush, so no reader sees one without the other. */
   private apply(id: string, outcome: ScrapeOutcome): void {
     if (this.members.get(id) === undefined) return;
     if (outcome.ok) {
@@ -182,8 +227,8 @@ export class PoolMonitor {
       this.store.recordMetrics(id, outcome.metrics, outcome.finishedAt);
     } else {
       // Before the store publishes, so a snapshot listener can read how the scrape failed.
-      this.options.scrapeListener?.scrapeFailed?.(id, outcome.unreachable, outcome.reason);
-      this.store.recordFailure(id);
+      this.options.scrapeListener?.scrapeFailed?.(id, outcome.unreachable, `${outcome.reason}: ${outcome.detail}`);
+      this.store.recordFailure(id, outcome.reason, outcome.finishedAt);
     }
   }
 }

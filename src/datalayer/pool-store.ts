@@ -13,8 +13,10 @@ import {
   type EndpointSnapshot,
   type PoolSnapshot,
   type PoolView,
+  type ScrapeFailureInfo,
   endpointId,
 } from './endpoint.js';
+import { type ScrapeFailureReason } from './scrape-failure.js';
 import { type EndpointSpec } from './endpoint-source.js';
 
 /** @default 200 ms, the Go EPP's staleness limit. */
@@ -47,6 +49,9 @@ export class PoolStore implements PoolView {
   private readonly listeners = new Set<(snapshot: PoolSnapshot) => void>();
   private snapshot: PoolSnapshot;
   private closed = false;
+  /** Inside batch(): writes mark the store dirty and one snapshot is published at the end. */
+  private batchDepth = 0;
+  private dirty = false;
 
   constructor(options: PoolStoreOptions = {}) {
     this.clock = options.clock ?? systemClock;
@@ -104,17 +109,38 @@ export class PoolStore implements PoolView {
   recordMetrics(id: string, metrics: EndpointMetrics, scrapedAt: number): void {
     const entry = this.entries.get(id);
     if (entry === undefined) return;
-    entry.snapshot = Object.freeze({ ...entry.snapshot, metrics, scrapedAt, stale: false });
+    const { scrapeFailure: _cleared, ...rest } = entry.snapshot;
+    entry.snapshot = Object.freeze({ ...rest, metrics, scrapedAt, stale: false });
     this.armStaleTimer(id, entry);
     this.publish();
   }
 
-  /** A failed scrape: keep the last good metrics for diagnosis, but mark the endpoint stale at once. */
-  recordFailure(id: string): void {
+  /**
+   * A failed scrape: keep the last good metrics for diagnosis, but mark the endpoint stale at once. With a
+   * reason, the snapshot says why and since when; a new snapshot is published only when that changes.
+   */
+  recordFailure(id: string, reason?: ScrapeFailureReason, at?: number): void {
     const entry = this.entries.get(id);
-    if (entry === undefined || entry.snapshot.stale) return;
-    entry.snapshot = Object.freeze({ ...entry.snapshot, stale: true });
+    if (entry === undefined) return;
+    const before = entry.snapshot.scrapeFailure;
+    let failure: ScrapeFailureInfo | undefined = before;
+    if (reason !== undefined && before?.reason !== reason) {
+      failure = Object.freeze({ reason, since: before?.since ?? at ?? this.clock.now() });
+    }
+    if (entry.snapshot.stale && failure === before) return;
+    entry.snapshot = Object.freeze({ ...entry.snapshot, stale: true, ...(failure === undefined ? {} : { scrapeFailure: failure }) });
     this.publish();
+  }
+
+  /** Runs `writes` publishing at most one snapshot at the end (O(n) once instead of once per write). */
+  batch(writes: () => void): void {
+    this.batchDepth++;
+    try {
+      writes();
+    } finally {
+      this.batchDepth--;
+      if (this.batchDepth === 0 && this.dirty) this.publish();
+    }
   }
 
   /** Endpoints known now, by id. */
@@ -151,6 +177,11 @@ export class PoolStore implements PoolView {
   }
 
   private publish(): void {
+    if (this.batchDepth > 0) {
+      this.dirty = true;
+      return;
+    }
+    this.dirty = false;
     const endpoints: EndpointSnapshot[] = [];
     for (const entry of this.entries.values()) endpoints.push(entry.snapshot);
     this.snapshot = Object.freeze({

@@ -75,6 +75,19 @@ export function parsePrometheusText(text: string, options: ParseOptions = {}): P
   return { samples, invalidLines };
 }
 
+/**
+ * Parses one sample line (no line break; a trailing CR is ignored) into its sample name and sample, or
+ * undefined when it is not a valid sample line. The streaming page parser hands it only the lines it keeps.
+ */
+export function parseSampleLine(line: string): { readonly name: string; readonly sample: PromSample } | undefined {
+  const end = line.length > 0 && line.charCodeAt(line.length - 1) === CR ? line.length - 1 : line.length;
+  const start = skipBlanks(line, 0, end);
+  const nameEnd = scanName(line, start, end);
+  if (nameEnd === start) return undefined;
+  const sample = parseSampleRest(line, nameEnd, end);
+  return sample === undefined ? undefined : { name: line.slice(start, nameEnd), sample };
+}
+
 function skipBlanks(text: string, pos: number, end: number): number {
   let p = pos;
   while (p < end) {

@@ -186,10 +186,11 @@ describe('HttpMetricsFetcher', () => {
     const [server] = await startServers(['ok']);
     const fetcher = new HttpMetricsFetcher({ host: '127.0.0.1', port: server!.port, path: '/metrics' }, { maxBodyBytes: 64 });
     try {
-      await expect(fetcher.fetch(new AbortController().signal)).rejects.toMatchObject({ code: 'ERR_SCRAPE_HTTP' });
+      const sink = { push: () => true };
+      await expect(fetcher.fetch(new AbortController().signal, sink)).rejects.toMatchObject({ code: 'ERR_SCRAPE', reason: 'too-large' });
       server!.behaviour = 'status500';
-      await expect(fetcher.fetch(new AbortController().signal)).rejects.toThrow('HTTP status 500');
-      await expect(fetcher.fetch(new AbortController().signal)).rejects.toThrow('HTTP status 500');
+      await expect(fetcher.fetch(new AbortController().signal, sink)).rejects.toThrow('HTTP status 500');
+      await expect(fetcher.fetch(new AbortController().signal, sink)).rejects.toMatchObject({ reason: 'http-status' });
       expect(server!.requests).toBe(3);
     } finally {
       await fetcher.close();

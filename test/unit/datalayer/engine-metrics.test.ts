@@ -77,7 +77,7 @@ describe('extractEndpointMetrics', () => {
 
   it('fails on a missing required family, naming it', () => {
     const result = extract('vllm:num_requests_running 1\nvllm:kv_cache_usage_perc 0.1\n');
-    expect(result).toEqual({ ok: false, reason: 'missing metric family vllm:num_requests_waiting' });
+    expect(result).toEqual({ ok: false, reason: 'missing-metric', detail: 'missing metric family vllm:num_requests_waiting' });
   });
 
   it.each([['NaN'], ['+Inf'], ['-1']])('fails on a required value of %s rather than reading it as idle', (bad) => {

@@ -1,6 +1,6 @@
 // Test doubles for the data layer, named by behaviour.
 import { type Logger } from '../../../src/core/index.js';
-import { type MetricsFetcher, type MetricsTarget } from '../../../src/datalayer/index.js';
+import { type MetricsBodySink, type MetricsFetcher, type MetricsTarget } from '../../../src/datalayer/index.js';
 
 /** Records every log call; `lines(level)` lists the messages. */
 export class RecordingLogger implements Logger {
@@ -40,18 +40,22 @@ export class ScriptedFetcher implements MetricsFetcher {
 
   constructor(readonly target?: MetricsTarget) {}
 
-  async fetch(signal: AbortSignal): Promise<string> {
+  async fetch(signal: AbortSignal, sink: MetricsBodySink): Promise<void> {
     this.calls++;
     this.active++;
     this.maxActive = Math.max(this.maxActive, this.active);
     try {
       const r = this.respond;
-      if (r.kind === 'text') return r.text;
-      if (r.kind === 'error') throw Object.assign(new Error(r.message), r.code !== undefined ? { code: r.code } : {});
-      return await new Promise<string>((resolve, reject) => {
-        if (r.kind === 'manual') this.release = resolve;
-        signal.addEventListener('abort', () => reject(new Error('aborted')), { once: true });
-      });
+      let text: string;
+      if (r.kind === 'text') text = r.text;
+      else if (r.kind === 'error') throw Object.assign(new Error(r.message), r.code !== undefined ? { code: r.code } : {});
+      else {
+        text = await new Promise<string>((resolve, reject) => {
+          if (r.kind === 'manual') this.release = resolve;
+          signal.addEventListener('abort', () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted')), { once: true });
+        });
+      }
+      sink.push(Buffer.from(text));
     } finally {
       this.active--;
     }

@@ -102,6 +102,7 @@ describe('PoolMonitor', () => {
     inflight.begin('a:1', 10); // t=50, during the scrape
     f![0]!.finish(vllmPage(1, 1, 0.1));
     await flush();
+    clock.advance(0); // outcomes are applied together at the end of the loop turn
     expect(inflight.load('a:1')).toMatchObject({ requests: 2, requestsSinceScrape: 1, tokensSinceScrape: 10 });
     await monitor.close();
   });

@@ -1,0 +1,178 @@
+// Frozen copy of this file from src/datalayer at 618991f (before issue 14), kept so bench/datalayer can measure
+// the old scraper beside the new one in the same run. Not used by Fairway itself.
+// Pool store: the one writer of endpoint state, publishing immutable PoolSnapshots (copy-on-write) to the
+// request path, and marking endpoints stale when their metrics age past the limit.
+import {
+  type Clock,
+  type Logger,
+  type TimerHandle,
+  noopLogger,
+  requirePositive,
+  systemClock,
+} from '../../../src/core/index.js';
+import {
+  type EndpointMetrics,
+  type EndpointSnapshot,
+  type PoolSnapshot,
+  type PoolView,
+  endpointId,
+} from '../../../src/datalayer/endpoint.js';
+import { type EndpointSpec } from '../../../src/datalayer/endpoint-source.js';
+
+/** @default 200 ms, the Go EPP's staleness limit. */
+export const DEFAULT_STALE_AFTER_MS = 200;
+
+export interface PoolStoreOptions {
+  /** @default systemClock */
+  readonly clock?: Clock;
+  /** @default noopLogger */
+  readonly logger?: Logger;
+  /** Metrics older than this mark the endpoint stale (a new snapshot is published). @default 200 */
+  readonly staleAfterMs?: number;
+}
+
+interface Entry {
+  snapshot: EndpointSnapshot;
+  /** At most one staleness timer per endpoint, re-armed lazily (not on every scrape). */
+  staleTimer: TimerHandle | undefined;
+}
+
+/**
+ * Writes are O(n) in the pool size (the endpoint array is copied into a new frozen snapshot); reads
+ * (`current()`) are O(1) and never see a half-applied change.
+ */
+export class PoolStore implements PoolView {
+  private readonly clock: Clock;
+  private readonly logger: Logger;
+  private readonly staleAfterMs: number;
+  private readonly entries = new Map<string, Entry>();
+  private readonly listeners = new Set<(snapshot: PoolSnapshot) => void>();
+  private snapshot: PoolSnapshot;
+  private closed = false;
+
+  constructor(options: PoolStoreOptions = {}) {
+    this.clock = options.clock ?? systemClock;
+    this.logger = options.logger ?? noopLogger;
+    this.staleAfterMs = requirePositive('staleAfterMs', options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS);
+    this.snapshot = Object.freeze({ version: 0, takenAt: this.clock.now(), endpoints: Object.freeze([]) });
+  }
+
+  current(): PoolSnapshot {
+    return this.snapshot;
+  }
+
+  subscribe(listener: (snapshot: PoolSnapshot) => void): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  /** Adds an endpoint (no metrics yet, stale) or updates its labels; returns its id. */
+  upsert(spec: EndpointSpec): string {
+    const id = endpointId(spec.host, spec.port);
+    const entry = this.entries.get(id);
+    // Unchanged labels (the common case on a resync) allocate nothing.
+    if (entry !== undefined && sameLabels(entry.snapshot.labels, spec.labels ?? {})) return id;
+    const labels = Object.freeze({ ...(spec.labels ?? {}) });
+    if (entry === undefined) {
+      const snapshot: EndpointSnapshot = Object.freeze({
+        id,
+        host: spec.host,
+        port: spec.port,
+        labels,
+        metrics: undefined,
+        scrapedAt: undefined,
+        stale: true,
+      });
+      this.entries.set(id, { snapshot, staleTimer: undefined });
+    } else {
+      entry.snapshot = Object.freeze({ ...entry.snapshot, labels });
+    }
+    this.publish();
+    return id;
+  }
+
+  remove(id: string): boolean {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return false;
+    if (entry.staleTimer !== undefined) this.clock.clearTimeout(entry.staleTimer);
+    this.entries.delete(id);
+    this.publish();
+    return true;
+  }
+
+  /** A good scrape: fresh metrics, not stale. Ignored for unknown (already removed) endpoints. */
+  recordMetrics(id: string, metrics: EndpointMetrics, scrapedAt: number): void {
+    const entry = this.entries.get(id);
+    if (entry === undefined) return;
+    entry.snapshot = Object.freeze({ ...entry.snapshot, metrics, scrapedAt, stale: false });
+    this.armStaleTimer(id, entry);
+    this.publish();
+  }
+
+  /** A failed scrape: keep the last good metrics for diagnosis, but mark the endpoint stale at once. */
+  recordFailure(id: string): void {
+    const entry = this.entries.get(id);
+    if (entry === undefined || entry.snapshot.stale) return;
+    entry.snapshot = Object.freeze({ ...entry.snapshot, stale: true });
+    this.publish();
+  }
+
+  /** Endpoints known now, by id. */
+  ids(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /** Clears every timer and listener; the last snapshot stays readable. */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const entry of this.entries.values()) {
+      if (entry.staleTimer !== undefined) this.clock.clearTimeout(entry.staleTimer);
+      entry.staleTimer = undefined;
+    }
+    this.listeners.clear();
+  }
+
+  private armStaleTimer(id: string, entry: Entry): void {
+    if (entry.staleTimer !== undefined || this.closed) return;
+    const scrapedAt = entry.snapshot.scrapedAt ?? this.clock.now();
+    const delay = scrapedAt + this.staleAfterMs - this.clock.now();
+    entry.staleTimer = this.clock.setTimeout(() => {
+      entry.staleTimer = undefined;
+      if (this.entries.get(id) !== entry || entry.snapshot.stale) return;
+      const age = this.clock.now() - (entry.snapshot.scrapedAt ?? Number.NEGATIVE_INFINITY);
+      if (age >= this.staleAfterMs) {
+        entry.snapshot = Object.freeze({ ...entry.snapshot, stale: true });
+        this.publish();
+      } else {
+        this.armStaleTimer(id, entry); // a newer scrape landed meanwhile: wait for its own expiry
+      }
+    }, delay);
+  }
+
+  private publish(): void {
+    const endpoints: EndpointSnapshot[] = [];
+    for (const entry of this.entries.values()) endpoints.push(entry.snapshot);
+    this.snapshot = Object.freeze({
+      version: this.snapshot.version + 1,
+      takenAt: this.clock.now(),
+      endpoints: Object.freeze(endpoints),
+    });
+    const snapshot = this.snapshot;
+    for (const listener of this.listeners) {
+      try {
+        listener(snapshot);
+      } catch (err: unknown) {
+        this.logger.error({ err }, 'pool snapshot listener threw');
+      }
+    }
+  }
+}
+
+function sameLabels(a: Readonly<Record<string, string>>, b: Readonly<Record<string, string>>): boolean {
+  const ka = Object.keys(a);
+  if (ka.length !== Object.keys(b).length) return false;
+  return ka.every((k) => a[k] === b[k]);
+}

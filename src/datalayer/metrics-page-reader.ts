@@ -1,0 +1,227 @@
+// Streaming metrics-page reader: takes a /metrics body chunk by chunk as it comes off the socket (no whole-text
+// string, no concatenation), keeps only the sample lines of the families in use, and says when it has read
+// enough. A vLLM page is ~40 KB of which a scrape needs about ten lines; decoding and splitting all of it was
+// most of a scrape's cost.
+import { type ParsedMetrics, type PromSample, parseSampleLine } from './prometheus-text.js';
+
+/** @default 256 KiB: a LoRA info line with many adapters is long, a line past this is not metrics. */
+export const DEFAULT_MAX_LINE_BYTES = 256 * 1024;
+
+export interface PageReadResult extends ParsedMetrics {
+  /** Kept samples by sample name; the caller may add to it (the scraper adds remembered static families). */
+  readonly samples: Map<string, PromSample[]>;
+  /** Names that were wanted and had at least one valid sample line. */
+  readonly found: ReadonlySet<string>;
+  /** True when reading stopped before the end of the page (every expected family was complete). */
+  readonly stoppedEarly: boolean;
+  /** Wanted lines that did not parse (e.g. a value that is not a number). */
+  readonly badWantedLines: number;
+  /** `name: type` for each wanted family declared (`# TYPE`) as something a gauge reading cannot use. */
+  readonly wrongTypes: readonly string[];
+}
+
+export interface MetricsPageReaderOptions {
+  /** Sample names to keep (the keep-list of the engine's metric mapping). */
+  readonly wanted: ReadonlySet<string>;
+  /** @default DEFAULT_MAX_LINE_BYTES */
+  readonly maxLineBytes?: number;
+}
+
+const NEWLINE = 10;
+const CR = 13;
+const SPACE = 32;
+const TAB = 9;
+const HASH = 35;
+const OPEN_BRACE = 123;
+const TYPE_PREFIX = Buffer.from('# TYPE ');
+/** Types whose samples carry a single current value under the family's own name. */
+const READABLE_TYPES: ReadonlySet<string> = new Set(['gauge', 'counter', 'untyped', 'unknown']);
+
+/**
+ * One reader per endpoint, reused for every scrape (`begin` resets it); not re-entrant, which the scraper's
+ * no-overlap rule guarantees.
+ *
+ * Cost: O(lines) native `indexOf` calls to find line ends, plus O(wanted names) byte comparisons at each line
+ * start; only kept lines are decoded to strings. Early stop relies on the exposition format's rule that a
+ * family's lines are contiguous: once every expected family has been seen and a sample line of another family
+ * follows, nothing more of interest can come.
+ */
+export class MetricsPageReader {
+  private readonly names: readonly string[];
+  private readonly bytes: readonly Buffer[];
+  private readonly firsts: readonly number[];
+  private readonly lasts: readonly number[];
+  private readonly maxLineBytes: number;
+  private expect: readonly boolean[] | undefined;
+  private remaining = 0;
+  private samples = new Map<string, PromSample[]>();
+  private found = new Set<string>();
+  private invalidLines = 0;
+  private badWantedLines = 0;
+  private wrongTypes: string[] = [];
+  private carry: Buffer | undefined;
+  private skippingLine = false;
+  private done = false;
+
+  constructor(options: MetricsPageReaderOptions) {
+    this.names = [...options.wanted];
+    this.bytes = this.names.map((n) => Buffer.from(n, 'utf8'));
+    this.firsts = this.bytes.map((b) => b[0] ?? -1);
+    this.lasts = this.bytes.map((b) => b[b.length - 1] ?? -1);
+    this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
+  }
+
+  /**
+   * Starts a page. With `stopAfter` (a subset of the wanted names), reading ends once all of them have been
+   * read and another family begins; without it the whole page is read.
+   */
+  begin(stopAfter?: ReadonlySet<string>): void {
+    this.samples = new Map();
+    this.found = new Set();
+    this.invalidLines = 0;
+    this.badWantedLines = 0;
+    this.wrongTypes = [];
+    this.carry = undefined;
+    this.skippingLine = false;
+    this.done = false;
+    this.expect = undefined;
+    this.remaining = 0;
+    if (stopAfter !== undefined && stopAfter.size > 0) {
+      this.expect = this.names.map((n) => stopAfter.has(n));
+      this.remaining = this.expect.filter(Boolean).length;
+    }
+  }
+
+  /** Takes the next body chunk; returns false once the rest of the page is not needed. */
+  push(chunk: Buffer): boolean {
+    if (this.done) return false;
+    const length = chunk.length;
+    let pos = 0;
+    if (this.carry !== undefined || this.skippingLine) {
+      const nl = chunk.indexOf(NEWLINE);
+      if (nl === -1) {
+        this.appendCarry(chunk, 0, length);
+        return true;
+      }
+      if (this.skippingLine) {
+        this.skippingLine = false;
+      } else if (this.carry !== undefined) {
+        const line = Buffer.concat([this.carry, chunk.subarray(0, nl)]);
+        this.carry = undefined;
+        this.line(line, 0, line.length);
+        if (this.done) return false;
+      }
+      pos = nl + 1;
+    }
+    while (pos < length) {
+      const nl = chunk.indexOf(NEWLINE, pos);
+      if (nl === -1) {
+        this.appendCarry(chunk, pos, length);
+        break;
+      }
+      this.line(chunk, pos, nl);
+      if (this.done) return false;
+      pos = nl + 1;
+    }
+    return true;
+  }
+
+  /** Ends the page (a last line without a newline counts) and returns what was kept. */
+  finish(): PageReadResult {
+    if (this.carry !== undefined && !this.done) this.line(this.carry, 0, this.carry.length);
+    this.carry = undefined;
+    return {
+      samples: this.samples,
+      invalidLines: this.invalidLines,
+      found: this.found,
+      stoppedEarly: this.done,
+      badWantedLines: this.badWantedLines,
+      wrongTypes: this.wrongTypes,
+    };
+  }
+
+  private appendCarry(chunk: Buffer, from: number, to: number): void {
+    if (this.skippingLine) return;
+    const size = (this.carry?.length ?? 0) + (to - from);
+    if (size > this.maxLineBytes) {
+      this.carry = undefined;
+      this.skippingLine = true;
+      this.invalidLines++;
+      return;
+    }
+    // Copied: the chunk's memory belongs to the HTTP client once push returns.
+    this.carry = this.carry === undefined ? Buffer.from(chunk.subarray(from, to)) : Buffer.concat([this.carry, chunk.subarray(from, to)]);
+  }
+
+  private line(buf: Buffer, start: number, lineEnd: number): void {
+    let end = lineEnd;
+    if (end > start && buf[end - 1] === CR) end--;
+    let s = start;
+    let c = buf[s];
+    while ((c === SPACE || c === TAB) && s < end) c = buf[++s];
+    if (s >= end) return;
+    if (c === HASH) {
+      if (end - s > TYPE_PREFIX.length && buf.compare(TYPE_PREFIX, 0, TYPE_PREFIX.length, s, s + TYPE_PREFIX.length) === 0) {
+        this.typeLine(buf, s + TYPE_PREFIX.length, end);
+      }
+      return;
+    }
+    if (c === undefined || !isNameStart(c)) {
+      this.invalidLines++;
+      return;
+    }
+    const index = this.match(buf, s, end);
+    // A sample of another family once every expected one has been read: the rest is of no interest.
+    if (this.remaining === 0 && this.expect !== undefined && (index === -1 || this.expect[index] !== true)) {
+      this.done = true;
+      return;
+    }
+    if (index === -1) return;
+    const parsed = parseSampleLine(buf.toString('utf8', s, end));
+    const name = this.names[index] ?? '';
+    if (parsed === undefined) {
+      this.badWantedLines++;
+      this.invalidLines++;
+      return;
+    }
+    const list = this.samples.get(name);
+    if (list === undefined) this.samples.set(name, [parsed.sample]);
+    else list.push(parsed.sample);
+    if (!this.found.has(name)) {
+      this.found.add(name);
+      if (this.expect?.[index] === true) this.remaining--;
+    }
+  }
+
+  /** `# TYPE name type`: a wanted family declared as a histogram (say) is a misconfigured server. */
+  private typeLine(buf: Buffer, s: number, end: number): void {
+    const index = this.match(buf, s, end);
+    if (index === -1) return;
+    const name = this.names[index] ?? '';
+    const type = buf.toString('latin1', s + name.length, end).trim();
+    if (type !== '' && !READABLE_TYPES.has(type)) this.wrongTypes.push(`${name}: ${type}`);
+  }
+
+  /** Index of the wanted name the line starts with (followed by `{`, a blank or the line end), or -1. */
+  private match(buf: Buffer, s: number, end: number): number {
+    const count = this.bytes.length;
+    for (let i = 0; i < count; i++) {
+      const name = this.bytes[i];
+      if (name === undefined) continue;
+      const after = s + name.length;
+      if (after > end) continue;
+      if (after < end) {
+        const next = buf[after];
+        if (next !== OPEN_BRACE && next !== SPACE && next !== TAB) continue;
+      }
+      if (buf[s] !== this.firsts[i] || buf[after - 1] !== this.lasts[i]) continue;
+      if (buf.compare(name, 0, name.length, s, after) === 0) return i;
+    }
+    return -1;
+  }
+}
+
+/** [a-zA-Z_:], the first character of a metric name. */
+function isNameStart(c: number): boolean {
+  return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 58;
+}

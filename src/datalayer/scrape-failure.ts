@@ -1,0 +1,83 @@
+// Why a scrape failed, as a small closed set: the label on the failure counter, the reason in the log line and
+// the endpoint's snapshot, and the signal "is the pool reachable at all" is derived from.
+import { FairwayError, isConnectError, isUnreachableError } from '../core/index.js';
+
+export type ScrapeFailureReason =
+  /** Connecting failed (refused, no route, DNS): nothing listens there. */
+  | 'connect'
+  /** No complete answer within the scrape timeout (hung or dribbling server). */
+  | 'timeout'
+  /** The connection was reset or cut mid-answer. */
+  | 'reset'
+  /** TLS handshake or certificate verification failed. */
+  | 'tls'
+  /** An answer other than 200. */
+  | 'http-status'
+  /** Not HTTP at all, or malformed HTTP. */
+  | 'bad-http'
+  /** The body is larger than the configured limit. */
+  | 'too-large'
+  /** A content type that is not a Prometheus text page, or a metric declared with a type we cannot read. */
+  | 'wrong-type'
+  /** Lines that are not Prometheus text where the metrics in use should be. */
+  | 'garbage'
+  /** The page parses but a metric in use is absent. */
+  | 'missing-metric'
+  /** A metric in use has a value that cannot be right (NaN, negative, infinite). */
+  | 'invalid-value'
+  /** Anything else (kept so no failure goes uncounted). */
+  | 'other';
+
+export const SCRAPE_FAILURE_REASONS: readonly ScrapeFailureReason[] = [
+  'connect',
+  'timeout',
+  'reset',
+  'tls',
+  'http-status',
+  'bad-http',
+  'too-large',
+  'wrong-type',
+  'garbage',
+  'missing-metric',
+  'invalid-value',
+  'other',
+];
+
+/**
+ * Reasons that say the server could not be talked to, as opposed to one that answered badly. A pool whose every
+ * endpoint fails for one of these is unreachable from here (network, DNS, all pods down).
+ */
+const UNREACHABLE: ReadonlySet<ScrapeFailureReason> = new Set(['connect', 'timeout', 'reset', 'tls']);
+
+export function isUnreachableReason(reason: ScrapeFailureReason): boolean {
+  return UNREACHABLE.has(reason);
+}
+
+/** A scrape failure with its reason; `message` has the detail for the log line. */
+export class ScrapeFailure extends FairwayError {
+  constructor(
+    readonly reason: ScrapeFailureReason,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super('ERR_SCRAPE', message, options);
+  }
+}
+
+/** Certificate and handshake error codes from Node's TLS layer (OpenSSL names). */
+const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|EPROTO|HOSTNAME|ALTNAME/;
+
+/** Maps whatever a fetch threw to a ScrapeFailure, keeping the original as the cause. */
+export function toScrapeFailure(err: unknown): ScrapeFailure {
+  if (err instanceof ScrapeFailure) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  const code = typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : '';
+  const detail = code === '' ? message : `${code}: ${message}`;
+  let reason: ScrapeFailureReason = 'other';
+  if (TLS_CODES.test(code)) reason = 'tls';
+  else if (isConnectError(err)) reason = code === 'UND_ERR_CONNECT_TIMEOUT' ? 'timeout' : 'connect';
+  else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') reason = 'timeout';
+  else if (code.startsWith('HPE_') || code === 'UND_ERR_RESPONSE_STATUS_CODE' || code === 'UND_ERR_INFO') reason = 'bad-http';
+  else if (isUnreachableError(err) || code === 'UND_ERR_CLOSED') reason = 'reset';
+  return new ScrapeFailure(reason, detail, { cause: err });
+}

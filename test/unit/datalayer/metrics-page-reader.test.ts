@@ -1,0 +1,86 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  MetricsPageReader,
+  VLLM_METRICS,
+  familiesOf,
+  parsePrometheusText,
+} from '../../../src/datalayer/index.js';
+import { SGLANG_PAGE, VLLM_PAGE } from './fixtures.js';
+
+const WANTED = familiesOf(VLLM_METRICS);
+
+/** Feeds `text` to the reader cut at the given byte offsets. */
+function read(reader: MetricsPageReader, text: string, cuts: readonly number[], stopAfter?: ReadonlySet<string>) {
+  const bytes = Buffer.from(text);
+  reader.begin(stopAfter);
+  let from = 0;
+  for (const cut of [...cuts.filter((c) => c > 0 && c < bytes.length)].sort((a, b) => a - b).concat(bytes.length)) {
+    if (cut <= from) continue;
+    if (!reader.push(bytes.subarray(from, cut))) break;
+    from = cut;
+  }
+  return reader.finish();
+}
+
+function onlyWanted(text: string) {
+  return parsePrometheusText(text, { only: WANTED }).samples;
+}
+
+describe('MetricsPageReader', () => {
+  it('keeps exactly the wanted samples the whole-text parser keeps, whatever the chunk boundaries (property)', () => {
+    const reader = new MetricsPageReader({ wanted: WANTED });
+    const page = `${VLLM_PAGE}\r\nvllm:num_requests_waiting{rank="1"} 4\nnot valid {{\n${SGLANG_PAGE}`;
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: Buffer.byteLength(page) }), { maxLength: 40 }), (cuts) => {
+        const result = read(reader, page, cuts);
+        expect(new Map(result.samples)).toEqual(new Map(onlyWanted(page)));
+        expect(result.stoppedEarly).toBe(false);
+      }),
+    );
+  });
+
+  it('keeps UTF-8 label values split across chunks intact', () => {
+    const reader = new MetricsPageReader({ wanted: WANTED });
+    const page = 'vllm:lora_requests_info{max_lora="2",running_lora_adapters="日本語-lora",waiting_lora_adapters=""} 1\n';
+    const bytes = Buffer.from(page);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const result = read(reader, page, [cut]);
+      expect(result.samples.get('vllm:lora_requests_info')?.[0]?.labels['running_lora_adapters']).toBe('日本語-lora');
+    }
+  });
+
+  it('stops once the expected families are complete and another family starts', () => {
+    const reader = new MetricsPageReader({ wanted: WANTED });
+    const expected = new Set(['vllm:num_requests_running', 'vllm:num_requests_waiting']);
+    const result = read(reader, VLLM_PAGE, [], expected);
+    expect(result.stoppedEarly).toBe(true);
+    expect([...result.samples.keys()].sort()).toEqual(['vllm:num_requests_running', 'vllm:num_requests_waiting']);
+  });
+
+  it('reads to the end when an expected family is absent', () => {
+    const reader = new MetricsPageReader({ wanted: WANTED });
+    const result = read(reader, VLLM_PAGE, [], new Set(['vllm:num_requests_running', 'vllm:gpu_cache_usage_perc']));
+    expect(result.stoppedEarly).toBe(false);
+    expect(result.samples.get('vllm:cache_config_info')).toHaveLength(1);
+  });
+
+  it('reports a wanted family declared with an unreadable type, and lines that are not metrics', () => {
+    const reader = new MetricsPageReader({ wanted: WANTED });
+    const page = '# TYPE vllm:num_requests_waiting histogram\nvllm:num_requests_waiting_bucket{le="1"} 3\n\u0000\u0001 binary\n<html>\nvllm:kv_cache_usage_perc{a="b"} abc\n';
+    const result = read(reader, page, [7, 50]);
+    expect(result.wrongTypes).toEqual(['vllm:num_requests_waiting: histogram']);
+    expect(result.invalidLines).toBe(3);
+    expect(result.badWantedLines).toBe(1);
+  });
+
+  it('skips a line longer than the limit without buffering it, and reads on after it', () => {
+    const reader = new MetricsPageReader({ wanted: WANTED, maxLineBytes: 1024 });
+    const page = `vllm:num_requests_waiting{x="${'a'.repeat(5000)}"} 1\nvllm:num_requests_running 2\n`;
+    const cuts = Array.from({ length: 10 }, (_, i) => i * 600);
+    const result = read(reader, page, cuts);
+    expect(result.samples.get('vllm:num_requests_waiting')).toBeUndefined();
+    expect(result.samples.get('vllm:num_requests_running')?.[0]?.value).toBe(2);
+    expect(result.invalidLines).toBe(1);
+  });
+});
