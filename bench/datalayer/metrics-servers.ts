@@ -39,11 +39,14 @@ async function main(): Promise<void> {
     const s = await listen((socket) => socket.on('error', () => undefined));
     ports.push(s.port);
   }
+  // Closed only once all are bound, so no later listen(0) here is handed a port meant to be dead.
+  const closing: (() => void)[] = [];
   for (let i = 0; i < (dead ?? 0); i++) {
     const s = await listen(() => undefined);
-    s.close();
+    closing.push(s.close);
     ports.push(s.port);
   }
+  for (const close of closing) close();
   process.send?.({ ports, pageBytes: body.length });
   process.on('disconnect', () => process.exit(0));
 }

@@ -113,6 +113,21 @@ async function startServers(good: number, hang: number, dead: number): Promise<{
 async function benchScrape(impl: 'before' | 'after', endpoints: number, faulty: number, windowMs: number, warmupMs: number): Promise<ScrapeFigures> {
   const hang = Math.floor(faulty / 2);
   const { child, ports } = await startServers(endpoints - faulty, hang, faulty - hang);
+  try {
+    return await measureScrape(impl, endpoints, faulty, ports, windowMs, warmupMs);
+  } finally {
+    child.kill();
+  }
+}
+
+async function measureScrape(
+  impl: 'before' | 'after',
+  endpoints: number,
+  faulty: number,
+  ports: readonly number[],
+  windowMs: number,
+  warmupMs: number,
+): Promise<ScrapeFigures> {
   let good = 0;
   const listener: ScrapeListener = { markScraped: () => void good++ };
   const options = {
@@ -156,7 +171,6 @@ async function benchScrape(impl: 'before' | 'after', endpoints: number, faulty: 
     };
   } finally {
     await monitor.close();
-    child.kill();
   }
 }
 

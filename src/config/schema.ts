@@ -57,6 +57,24 @@ export const ConfigSchema = z.strictObject({
           stalenessMs: positive.default(200),
           path: z.string().startsWith('/').default('/metrics'),
           engine: z.enum(['vllm', 'sglang', 'trtllm']).default('vllm'),
+          /** `https` for model servers serving metrics over TLS. */
+          scheme: z.enum(['http', 'https']).default('http'),
+          tls: z
+            .strictObject({
+              /** PEM CA bundle to verify model servers with (Node's default CAs when absent). */
+              caFile: z.string().min(1).optional(),
+              /** Encrypt but do not verify (self-signed model servers). */
+              insecureSkipVerify: z.boolean().default(false),
+              /** Certificate name to verify when it differs from the endpoint address. */
+              serverName: z.string().min(1).optional(),
+            })
+            .prefault({}),
+          /** File holding a bearer token for secured model servers; re-read every minute (rotated tokens). */
+          bearerTokenFile: z.string().min(1).optional(),
+          /** Longest wait between attempts at a failing endpoint (backoff with jitter from intervalMs up). */
+          maxBackoffMs: positive.default(1_000),
+          /** A larger metrics page fails its scrape (reason too-large). */
+          maxBodyBytes: positive.default(4 * 1024 * 1024),
         })
         .prefault({})
         .refine((m) => m.intervalMs < m.stalenessMs, {

@@ -33,6 +33,7 @@ const SPACE = 32;
 const TAB = 9;
 const HASH = 35;
 const OPEN_BRACE = 123;
+const LETTER_T = 84;
 const TYPE_PREFIX = Buffer.from('# TYPE ');
 /** Types whose samples carry a single current value under the family's own name. */
 const READABLE_TYPES: ReadonlySet<string> = new Set(['gauge', 'counter', 'untyped', 'unknown']);
@@ -161,7 +162,8 @@ export class MetricsPageReader {
     while ((c === SPACE || c === TAB) && s < end) c = buf[++s];
     if (s >= end) return;
     if (c === HASH) {
-      if (end - s > TYPE_PREFIX.length && buf.compare(TYPE_PREFIX, 0, TYPE_PREFIX.length, s, s + TYPE_PREFIX.length) === 0) {
+      // `# HELP` lines are as many as `# TYPE` ones: one byte tells them apart before the full comparison.
+      if (buf[s + 2] === LETTER_T && end - s > TYPE_PREFIX.length && buf.compare(TYPE_PREFIX, 0, TYPE_PREFIX.length, s, s + TYPE_PREFIX.length) === 0) {
         this.typeLine(buf, s + TYPE_PREFIX.length, end);
       }
       return;

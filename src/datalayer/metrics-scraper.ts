@@ -139,8 +139,11 @@ export class MetricsScraper {
     const startedAt = clock.now();
     const controller = new AbortController();
     this.abort = controller;
+    // The abort waits for the I/O of the loop turn in which the timer fired: on a lagging event loop timers run
+    // before pending socket reads, and an answer already received must not be thrown away as a timeout (that
+    // would also cost a reconnect, making the lag worse).
     const timeout = clock.setTimeout(
-      () => controller.abort(new ScrapeFailure('timeout', `no complete answer within ${this.timeoutMs} ms`)),
+      () => clock.defer(() => controller.abort(new ScrapeFailure('timeout', `no complete answer within ${this.timeoutMs} ms`))),
       this.timeoutMs,
     );
     const fullRead = this.expected === undefined || this.sinceFullRead >= this.fullReadEvery;

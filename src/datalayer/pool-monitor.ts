@@ -14,7 +14,11 @@ import { type PoolView, endpointId } from './endpoint.js';
 import { type EndpointSource, type EndpointSpec } from './endpoint-source.js';
 import { type EngineMetricNames, type EngineName, DEFAULT_ENGINE_METRICS } from './engine-metrics.js';
 import { type ScrapeListener } from './inflight.js';
-import { type MetricsFetcherFactory, httpMetricsFetcherFactory } from './metrics-fetcher.js';
+import {
+  type HttpMetricsFetcherOptions,
+  type MetricsFetcherFactory,
+  httpMetricsFetcherFactory,
+} from './metrics-fetcher.js';
 import {
   type ScrapeOutcome,
   DEFAULT_SCRAPE_INTERVAL_MS,
@@ -38,8 +42,10 @@ export interface PoolMonitorOptions {
   readonly clock?: Clock;
   /** @default noopLogger */
   readonly logger?: Logger;
-  /** @default httpMetricsFetcherFactory() (undici, keep-alive, one connection per endpoint) */
+  /** @default httpMetricsFetcherFactory(fetch) (undici, keep-alive, one connection per endpoint) */
   readonly fetcherFactory?: MetricsFetcherFactory;
+  /** How the default fetcher talks to model servers: scheme, TLS, bearer token, body limit. */
+  readonly fetch?: HttpMetricsFetcherOptions;
   /** @default DEFAULT_SCRAPE_INTERVAL_MS (50) */
   readonly scrapeIntervalMs?: number;
   /**
@@ -96,7 +102,7 @@ export class PoolMonitor {
   constructor(private readonly options: PoolMonitorOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? noopLogger;
-    this.fetcherFactory = options.fetcherFactory ?? httpMetricsFetcherFactory();
+    this.fetcherFactory = options.fetcherFactory ?? httpMetricsFetcherFactory(options.fetch);
     this.intervalMs = requirePositive('scrapeIntervalMs', options.scrapeIntervalMs ?? DEFAULT_SCRAPE_INTERVAL_MS);
     const staleAfterMs = requirePositive('staleAfterMs', options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS);
     const timeoutMs = requirePositive('scrapeTimeoutMs', options.scrapeTimeoutMs ?? Math.min(DEFAULT_SCRAPE_TIMEOUT_MS, staleAfterMs));

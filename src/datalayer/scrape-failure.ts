@@ -44,10 +44,11 @@ export const SCRAPE_FAILURE_REASONS: readonly ScrapeFailureReason[] = [
 ];
 
 /**
- * Reasons that say the server could not be talked to, as opposed to one that answered badly. A pool whose every
- * endpoint fails for one of these is unreachable from here (network, DNS, all pods down).
+ * Reasons that say the server could not be talked to, as opposed to one that answered, only badly (a TLS
+ * handshake that fails is an answer). A pool whose every endpoint fails for one of these is unreachable from
+ * here (network, DNS, all pods down).
  */
-const UNREACHABLE: ReadonlySet<ScrapeFailureReason> = new Set(['connect', 'timeout', 'reset', 'tls']);
+const UNREACHABLE: ReadonlySet<ScrapeFailureReason> = new Set(['connect', 'timeout', 'reset']);
 
 export function isUnreachableReason(reason: ScrapeFailureReason): boolean {
   return UNREACHABLE.has(reason);

@@ -12,6 +12,7 @@ import {
 import { type ConnectFailureEvent, type DecisionEvent, type GatewayObserver, type ResponseEvent } from '../gateway/index.js';
 import { BoundedLabel } from './bounded-label.js';
 import { EvictionMetrics } from './eviction-metrics.js';
+import { ScrapeMetrics } from './scrape-metrics.js';
 import { registerFlowControlGauges } from './flow-control-gauges.js';
 import { goQueueOutcome } from './go-outcome.js';
 import { jainIndex } from './jain-index.js';
@@ -82,6 +83,8 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
   private readonly servedTokens: Counter<'fairness_id'>;
   private readonly connectFailures: Counter<'outcome'>;
   private readonly evictions: EvictionMetrics;
+  /** Give to the PoolMonitor as its observer: failed scrapes by reason. */
+  readonly scrapes: ScrapeMetrics;
 
   constructor(registry: Registry, options: FairwayMetricsOptions = {}) {
     const prefix = options.prefix ?? DEFAULT_METRIC_PREFIX;
@@ -170,6 +173,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
       registers,
     });
     this.evictions = new EvictionMetrics(this.ctx);
+    this.scrapes = new ScrapeMetrics(this.ctx);
     const tenants = this.tenants;
     const window = this.window;
     this.servedTokens = new Counter({
@@ -299,5 +303,6 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     if (this.poolBound) throw new FairwayError('ERR_ALREADY_BOUND', 'FairwayMetrics.bindPool called twice');
     this.poolBound = true;
     registerPoolGauges(this.ctx, pool, reachability);
+    this.scrapes.bindPool(pool);
   }
 }

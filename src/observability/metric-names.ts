@@ -39,6 +39,10 @@ export const FAIRWAY_METRICS = {
   fairnessJainIndex: 'fairway_fairness_jain_index',
   fairnessActiveTenants: 'fairway_fairness_active_tenants',
   upstreamConnectFailures: 'fairway_upstream_connect_failures_total',
+  /** Failed scrapes of model-server metrics, by `reason`. */
+  metricsScrapeFailures: 'fairway_metrics_scrape_failures_total',
+  /** Endpoints whose scrapes fail now, by the `reason` of the latest failure (read at scrape time). */
+  metricsScrapeFailingEndpoints: 'fairway_metrics_scrape_failing_endpoints',
   /**
    * In-flight evictions carried out (the victim's front end aborted it and answered the client), labelled by the
    * victim's band (`priority`), `reason` (`preempted`: made room for blocked higher-priority work) and

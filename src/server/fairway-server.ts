@@ -37,6 +37,7 @@ import { type SharedStateParts, buildSharedState } from './shared-state.js';
 import { KubernetesMode } from './kubernetes-mode.js';
 import { type Leadership, alwaysLeader } from './leadership.js';
 import { type ReloadReport, applyLiveConfig, flowControlOptions, identityOptions } from './live-config.js';
+import { metricsFetchOptions } from './metrics-credentials.js';
 import { ObjectivePriorities } from './objective-priorities.js';
 import { ModelRewriteRules } from './model-rewrite-rules.js';
 import { PoolAvailability } from './pool-availability.js';
@@ -168,6 +169,9 @@ export class FairwayServer {
       staleAfterMs: config.pool.metrics.stalenessMs,
       metricsPath: config.pool.metrics.path,
       defaultEngine: config.pool.metrics.engine,
+      maxBackoffMs: config.pool.metrics.maxBackoffMs,
+      fetch: metricsFetchOptions(config.pool.metrics, this.clock, this.logger.child({ subsystem: 'datalayer' })),
+      observer: this.metrics.scrapes,
     };
     const reachability =
       config.pool.unreachableAfterMs > 0

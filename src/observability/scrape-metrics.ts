@@ -1,0 +1,52 @@
+// Metrics about scraping the model servers: every failed scrape counted by reason, and how many endpoints are
+// failing right now by reason (read from the pool at Prometheus scrape time).
+import { Counter } from 'prom-client';
+import { type PoolView, type ScrapeFailureReason, type ScrapeObserver } from '../datalayer/index.js';
+import { type MetricContext } from './metric-context.js';
+import { FAIRWAY_METRICS } from './metric-names.js';
+import { registerScrapeGauge } from './scrape-gauge.js';
+
+export class ScrapeMetrics implements ScrapeObserver {
+  private readonly failures: Counter<'reason'>;
+  /** One child per reason, bound on first use: the counter is hit on every failed scrape of a large pool. */
+  private readonly children = new Map<ScrapeFailureReason, { inc(): void }>();
+
+  constructor(private readonly ctx: MetricContext) {
+    this.failures = new Counter({
+      name: ctx.name(FAIRWAY_METRICS.metricsScrapeFailures),
+      help: 'Failed scrapes of model-server metrics, by reason (connect, timeout, reset, tls, http-status, bad-http, too-large, wrong-type, garbage, missing-metric, invalid-value, other).',
+      labelNames: ['reason'],
+      registers: [ctx.registry],
+    });
+  }
+
+  onScrapeFailure(_endpointId: string, reason: ScrapeFailureReason): void {
+    let child = this.children.get(reason);
+    if (child === undefined) {
+      child = this.failures.labels(reason);
+      this.children.set(reason, child);
+    }
+    child.inc();
+  }
+
+  /** Registers the gauge of endpoints failing now, by the reason of their latest failure. */
+  bindPool(pool: PoolView): void {
+    registerScrapeGauge(
+      this.ctx.registry,
+      this.ctx.logger,
+      {
+        name: this.ctx.name(FAIRWAY_METRICS.metricsScrapeFailingEndpoints),
+        help: 'Endpoints whose metrics scrapes are failing now, by the reason of the latest failure.',
+        labelNames: ['reason'],
+      },
+      (g) => {
+        const counts = new Map<string, number>();
+        for (const e of pool.current().endpoints) {
+          const reason = e.scrapeFailure?.reason;
+          if (reason !== undefined) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+        }
+        for (const [reason, n] of counts) g.set({ reason }, n);
+      },
+    );
+  }
+}

@@ -1,0 +1,32 @@
+// Scrape metrics: every failed scrape counted by reason; endpoints failing now, by reason, read from the pool.
+import { Registry } from 'prom-client';
+import { describe, expect, it } from 'vitest';
+import { type EndpointSnapshot, type PoolSnapshot } from '../../../src/datalayer/index.js';
+import { FAIRWAY_METRICS, FairwayMetrics } from '../../../src/observability/index.js';
+import { samples, scrape, value } from './scrape.js';
+
+function endpoint(id: string, failure?: EndpointSnapshot['scrapeFailure']): EndpointSnapshot {
+  return { id, host: id, port: 1, labels: {}, metrics: undefined, scrapedAt: undefined, stale: failure !== undefined, ...(failure ? { scrapeFailure: failure } : {}) };
+}
+
+describe('scrape metrics', () => {
+  it('counts failed scrapes by reason and gauges endpoints failing now by their latest reason', async () => {
+    const registry = new Registry();
+    const metrics = new FairwayMetrics(registry);
+    const snapshot: PoolSnapshot = {
+      version: 1,
+      takenAt: 0,
+      endpoints: [endpoint('a', { reason: 'timeout', since: 5 }), endpoint('b', { reason: 'timeout', since: 7 }), endpoint('c', { reason: 'tls', since: 1 }), endpoint('d')],
+    };
+    metrics.bindPool({ current: () => snapshot, subscribe: () => () => undefined });
+    metrics.scrapes.onScrapeFailure('a', 'timeout');
+    metrics.scrapes.onScrapeFailure('a', 'timeout');
+    metrics.scrapes.onScrapeFailure('c', 'too-large');
+    const all = await scrape(registry);
+    expect(value(all, FAIRWAY_METRICS.metricsScrapeFailures, { reason: 'timeout' })).toBe(2);
+    expect(value(all, FAIRWAY_METRICS.metricsScrapeFailures, { reason: 'too-large' })).toBe(1);
+    expect(value(all, FAIRWAY_METRICS.metricsScrapeFailingEndpoints, { reason: 'timeout' })).toBe(2);
+    expect(value(all, FAIRWAY_METRICS.metricsScrapeFailingEndpoints, { reason: 'tls' })).toBe(1);
+    expect(samples(all, FAIRWAY_METRICS.metricsScrapeFailingEndpoints)).toHaveLength(2);
+  });
+});
