@@ -85,8 +85,12 @@ function benchParse(): ParseFigures[] {
   return figures;
 }
 
+/** before: the data layer before issue 14; main / worker: the current one scraping on the dispatch thread or a worker. */
+type Impl = 'before' | 'after, main thread' | 'after, worker thread';
+const IMPLS: readonly Impl[] = ['before', 'after, main thread', 'after, worker thread'];
+
 interface ScrapeFigures {
-  readonly impl: 'before' | 'after';
+  readonly impl: Impl;
   readonly endpoints: number;
   readonly faulty: number;
   readonly scrapesPerSec: number;
@@ -110,7 +114,7 @@ async function startServers(good: number, hang: number, dead: number): Promise<{
   return { child, ports };
 }
 
-async function benchScrape(impl: 'before' | 'after', endpoints: number, faulty: number, windowMs: number, warmupMs: number): Promise<ScrapeFigures> {
+async function benchScrape(impl: Impl, endpoints: number, faulty: number, windowMs: number, warmupMs: number): Promise<ScrapeFigures> {
   const hang = Math.floor(faulty / 2);
   const { child, ports } = await startServers(endpoints - faulty, hang, faulty - hang);
   try {
@@ -121,7 +125,7 @@ async function benchScrape(impl: 'before' | 'after', endpoints: number, faulty: 
 }
 
 async function measureScrape(
-  impl: 'before' | 'after',
+  impl: Impl,
   endpoints: number,
   faulty: number,
   ports: readonly number[],
@@ -137,7 +141,10 @@ async function measureScrape(
     scrapeListener: listener,
   };
   // Before: the old defaults (1 s timeout, no backoff); after: the current defaults.
-  const monitor = impl === 'before' ? new BaselinePoolMonitor(options) : new PoolMonitor(options);
+  const monitor =
+    impl === 'before'
+      ? new BaselinePoolMonitor(options)
+      : new PoolMonitor({ ...options, scrapeThread: impl === 'after, worker thread' ? 'worker' : 'main' });
   const delay = monitorEventLoopDelay({ resolution: 1 });
   try {
     await monitor.start();
@@ -193,7 +200,7 @@ export async function run(options: DatalayerBenchOptions = {}): Promise<object> 
   cases.push([largest, Math.round(largest / 10)]);
   const scrape: ScrapeFigures[] = [];
   for (const [n, faulty] of cases) {
-    for (const impl of ['before', 'after'] as const) scrape.push(await benchScrape(impl, n, faulty, windowMs, warmupMs));
+    for (const impl of IMPLS) scrape.push(await benchScrape(impl, n, faulty, windowMs, warmupMs));
   }
   console.log(`\n### Scraping every ${DEFAULT_INTERVAL_MS} ms (vLLM v1 page with LoRA; faulty: half hung, half refusing)\n`);
   console.log('| data layer | endpoints (faulty) | good scrapes/s (target) | CPU, share of one core | CPU us/scrape | loop delay p50 / p99 / max ms | good fresh | faulty stale |');

@@ -75,6 +75,8 @@ export const ConfigSchema = z.strictObject({
           maxBackoffMs: positive.default(1_000),
           /** A larger metrics page fails its scrape (reason too-large). */
           maxBodyBytes: positive.default(4 * 1024 * 1024),
+          /** Where scrapes run: this thread, a worker thread, or auto (a worker once the pool reaches 64 endpoints). */
+          scrapeThread: z.enum(['main', 'worker', 'auto']).default('auto'),
         })
         .prefault({})
         .refine((m) => m.intervalMs < m.stalenessMs, {

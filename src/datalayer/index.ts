@@ -88,7 +88,15 @@ export {
   validateEndpointSpec,
 } from './endpoint-source.js';
 export { type PoolStoreOptions, PoolStore, DEFAULT_STALE_AFTER_MS } from './pool-store.js';
-export { type PoolMonitorOptions, type ScrapeObserver, PoolMonitor, DEFAULT_METRICS_PATH, DEFAULT_ENGINE } from './pool-monitor.js';
+export {
+  type ScrapeJob,
+  type ScrapeRunner,
+  type ScrapeTiming,
+  type InThreadScrapeRunnerOptions,
+  InThreadScrapeRunner,
+} from './scrape-runner.js';
+export { type WorkerScrapeRunnerOptions, WorkerScrapeRunner } from './worker-scrape-runner.js';
+export { type PoolMonitorOptions, type ScrapeObserver, PoolMonitor, AUTO_WORKER_ENDPOINTS, DEFAULT_METRICS_PATH, DEFAULT_ENGINE } from './pool-monitor.js';
 export {
   type ServedModels,
   type ServedModelsView,

@@ -5,6 +5,8 @@ import {
   type Logger,
   type Random,
   ClosedError,
+  InvalidArgumentError,
+  SystemClock,
   mathRandom,
   noopLogger,
   requirePositive,
@@ -19,14 +21,11 @@ import {
   type MetricsFetcherFactory,
   httpMetricsFetcherFactory,
 } from './metrics-fetcher.js';
-import {
-  type ScrapeOutcome,
-  DEFAULT_SCRAPE_INTERVAL_MS,
-  DEFAULT_SCRAPE_TIMEOUT_MS,
-  MetricsScraper,
-} from './metrics-scraper.js';
+import { type ScrapeOutcome, DEFAULT_SCRAPE_INTERVAL_MS, DEFAULT_SCRAPE_TIMEOUT_MS } from './metrics-scraper.js';
 import { PoolStore, DEFAULT_STALE_AFTER_MS } from './pool-store.js';
 import { type ScrapeFailureReason } from './scrape-failure.js';
+import { type ScrapeJob, type ScrapeRunner, InThreadScrapeRunner } from './scrape-runner.js';
+import { WorkerScrapeRunner } from './worker-scrape-runner.js';
 
 /** Told of every failed scrape (for a counter by reason); consumer-owned port kept here beside its producer. */
 export interface ScrapeObserver {
@@ -34,6 +33,11 @@ export interface ScrapeObserver {
 }
 
 export const DEFAULT_METRICS_PATH = '/metrics';
+/**
+ * @default 64: from this pool size on, `scrapeThread: auto` scrapes on a worker thread. Below it a scrape costs
+ * the dispatch thread well under 5% of a core; above, the event-loop delay it adds starts to show.
+ */
+export const AUTO_WORKER_ENDPOINTS = 64;
 export const DEFAULT_ENGINE: EngineName = 'vllm';
 
 export interface PoolMonitorOptions {
@@ -59,6 +63,13 @@ export interface PoolMonitorOptions {
   /** Backoff jitter. @default mathRandom */
   readonly random?: Random;
   readonly observer?: ScrapeObserver;
+  /**
+   * Where scrapes run. `worker`: on a worker thread (sockets, parsing and timers off the dispatch thread, which
+   * only applies compact results); needs the system clock and the default fetcher. `auto`: on this thread until
+   * the pool first reaches AUTO_WORKER_ENDPOINTS endpoints, then on a worker thread from there on (when the
+   * clock and fetcher allow it). @default 'main'
+   */
+  readonly scrapeThread?: 'main' | 'worker' | 'auto';
   /** @default DEFAULT_STALE_AFTER_MS (200) */
   readonly staleAfterMs?: number;
   /** @default DEFAULT_METRICS_PATH */
@@ -78,14 +89,18 @@ export interface PoolMonitorOptions {
 
 interface Member {
   readonly spec: EndpointSpec;
-  readonly scraper: MetricsScraper;
+  /** What the runner was given: handed again to a worker when `auto` moves scraping there. */
+  readonly job: ScrapeJob;
 }
 
 export class PoolMonitor {
   private readonly store: PoolStore;
   private readonly clock: Clock;
   private readonly logger: Logger;
-  private readonly fetcherFactory: MetricsFetcherFactory;
+  private runner: ScrapeRunner;
+  private onWorker: boolean;
+  /** Runners replaced by a move to the worker thread, still closing. */
+  private readonly retired = new Set<Promise<void>>();
   private readonly intervalMs: number;
   private readonly timeoutMs: number;
   private readonly random: Random;
@@ -93,8 +108,6 @@ export class PoolMonitor {
   private pending: { id: string; outcome: ScrapeOutcome }[] = [];
   private flushScheduled = false;
   private readonly members = new Map<string, Member>();
-  /** Scrapers being stopped; close() waits for them so no socket outlives the monitor. */
-  private readonly stopping = new Set<Promise<void>>();
   private unsubscribe: (() => void) | undefined;
   private state: 'new' | 'running' | 'closed' = 'new';
   private closing: Promise<void> | undefined;
@@ -102,7 +115,6 @@ export class PoolMonitor {
   constructor(private readonly options: PoolMonitorOptions) {
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? noopLogger;
-    this.fetcherFactory = options.fetcherFactory ?? httpMetricsFetcherFactory(options.fetch);
     this.intervalMs = requirePositive('scrapeIntervalMs', options.scrapeIntervalMs ?? DEFAULT_SCRAPE_INTERVAL_MS);
     const staleAfterMs = requirePositive('staleAfterMs', options.staleAfterMs ?? DEFAULT_STALE_AFTER_MS);
     const timeoutMs = requirePositive('scrapeTimeoutMs', options.scrapeTimeoutMs ?? Math.min(DEFAULT_SCRAPE_TIMEOUT_MS, staleAfterMs));
@@ -112,6 +124,41 @@ export class PoolMonitor {
     this.timeoutMs = Math.min(timeoutMs, staleAfterMs);
     this.random = options.random ?? mathRandom;
     this.store = new PoolStore({ clock: this.clock, logger: this.logger, staleAfterMs });
+    this.onWorker = options.scrapeThread === 'worker';
+    if (this.onWorker && !this.workerAllowed()) {
+      throw new InvalidArgumentError('scrapeThread', 'worker', 'used with the system clock and the default fetcher only');
+    }
+    this.runner = this.buildRunner(this.onWorker);
+  }
+
+  /** Whether scrapes run on a worker thread now. */
+  get scrapingOnWorker(): boolean {
+    return this.onWorker;
+  }
+
+  private workerAllowed(): boolean {
+    return this.clock instanceof SystemClock && this.options.fetcherFactory === undefined;
+  }
+
+  private buildRunner(onWorker: boolean): ScrapeRunner {
+    const { options } = this;
+    const timing = {
+      intervalMs: this.intervalMs,
+      timeoutMs: this.timeoutMs,
+      ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
+    };
+    const onOutcome = (id: string, outcome: ScrapeOutcome): void => this.enqueue(id, outcome);
+    if (onWorker) {
+      return new WorkerScrapeRunner({ timing, clock: this.clock, logger: this.logger, onOutcome, ...(options.fetch !== undefined ? { fetch: options.fetch } : {}) });
+    }
+    return new InThreadScrapeRunner({
+      fetcherFactory: options.fetcherFactory ?? httpMetricsFetcherFactory(options.fetch),
+      clock: this.clock,
+      logger: this.logger,
+      random: this.random,
+      timing,
+      onOutcome,
+    });
   }
 
   /** The published pool: immutable snapshots, O(1) to read. */
@@ -139,7 +186,8 @@ export class PoolMonitor {
     this.unsubscribe = undefined;
     for (const id of [...this.members.keys()]) this.removeMember(id);
     this.store.close();
-    await Promise.all([...this.stopping]);
+    await this.runner.close();
+    await Promise.all([...this.retired]);
   }
 
   /** Diffs the full list against current members: O(n) per source update. */
@@ -150,6 +198,9 @@ export class PoolMonitor {
     for (const id of [...this.members.keys()]) {
       if (!wanted.has(id)) this.removeMember(id);
     }
+    if (this.options.scrapeThread === 'auto' && !this.onWorker && wanted.size >= AUTO_WORKER_ENDPOINTS && this.workerAllowed()) {
+      this.moveToWorker();
+    }
     let index = 0;
     for (const [id, spec] of wanted) {
       const member = this.members.get(id);
@@ -159,7 +210,7 @@ export class PoolMonitor {
         continue;
       }
       if (member !== undefined && scrapeConfigEqual(member.spec, spec)) {
-        this.members.set(id, { spec, scraper: member.scraper });
+        this.members.set(id, { spec, job: member.job });
         this.store.upsert(spec); // labels may have changed; metrics are kept
       } else {
         if (member !== undefined) this.removeMember(id);
@@ -172,28 +223,25 @@ export class PoolMonitor {
   private addMember(id: string, spec: EndpointSpec, index: number): void {
     const engine = spec.engine ?? this.options.defaultEngine ?? DEFAULT_ENGINE;
     const names = this.options.engineMetrics?.[engine] ?? DEFAULT_ENGINE_METRICS[engine];
-    const fetcher = this.fetcherFactory({
-      host: spec.host,
-      port: spec.port,
-      path: spec.metricsPath ?? this.options.metricsPath ?? DEFAULT_METRICS_PATH,
-    });
+    const target = { host: spec.host, port: spec.port, path: spec.metricsPath ?? this.options.metricsPath ?? DEFAULT_METRICS_PATH };
     this.store.upsert(spec);
-    const scraper = new MetricsScraper({
-      endpointId: id,
-      fetcher,
-      names,
-      clock: this.clock,
-      logger: this.logger,
-      random: this.random,
-      intervalMs: this.intervalMs,
-      timeoutMs: this.timeoutMs,
-      ...(this.options.maxBackoffMs !== undefined ? { maxBackoffMs: this.options.maxBackoffMs } : {}),
-      onOutcome: (outcome) => this.enqueue(id, outcome),
-    });
-    this.members.set(id, { spec, scraper });
     const stagger = this.options.staggerStart ?? true;
     // Golden-ratio spacing spreads any number of endpoints evenly without knowing the final count.
-    scraper.start(stagger ? ((index * 0.618_033_988_75) % 1) * this.intervalMs : 0);
+    const initialDelayMs = stagger ? ((index * 0.618_033_988_75) % 1) * this.intervalMs : 0;
+    const job: ScrapeJob = { id, target, names, initialDelayMs };
+    this.members.set(id, { spec, job });
+    this.runner.add(job);
+  }
+
+  /** One way: the pool grew large, so every endpoint's scraping moves to a worker thread (new connections). */
+  private moveToWorker(): void {
+    const old = this.runner;
+    this.onWorker = true;
+    this.runner = this.buildRunner(true);
+    const closing = old.close().finally(() => this.retired.delete(closing));
+    this.retired.add(closing);
+    for (const { job } of this.members.values()) this.runner.add(job);
+    this.logger.info({ endpoints: this.members.size }, 'metrics scraping moved to a worker thread');
   }
 
   private removeMember(id: string): void {
@@ -202,8 +250,7 @@ export class PoolMonitor {
     this.members.delete(id);
     this.store.remove(id);
     this.options.scrapeListener?.forget?.(id);
-    const stopped = member.scraper.stop().finally(() => this.stopping.delete(stopped));
-    this.stopping.add(stopped);
+    void this.runner.remove(id);
   }
 
   private enqueue(id: string, outcome: ScrapeOutcome): void {

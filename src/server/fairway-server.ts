@@ -170,6 +170,7 @@ export class FairwayServer {
       metricsPath: config.pool.metrics.path,
       defaultEngine: config.pool.metrics.engine,
       maxBackoffMs: config.pool.metrics.maxBackoffMs,
+      scrapeThread: config.pool.metrics.scrapeThread,
       fetch: metricsFetchOptions(config.pool.metrics, this.clock, this.logger.child({ subsystem: 'datalayer' })),
       observer: this.metrics.scrapes,
     };

@@ -1,0 +1,88 @@
+// Where scrapes run: a ScrapeRunner owns one scrape loop per endpoint and reports outcomes. The in-thread runner
+// runs them on the caller's event loop; the worker runner (worker-scrape-runner.ts) runs this same in-thread
+// runner inside a worker thread, so the dispatch thread only applies compact results.
+import { type Clock, type Logger, type Random } from '../core/index.js';
+import { type EngineMetricNames } from './engine-metrics.js';
+import { type MetricsFetcherFactory, type MetricsTarget } from './metrics-fetcher.js';
+import { type ScrapeOutcome, MetricsScraper } from './metrics-scraper.js';
+
+export interface ScrapeJob {
+  /** Endpoint id (`host:port`), for outcomes and log lines. */
+  readonly id: string;
+  readonly target: MetricsTarget;
+  readonly names: EngineMetricNames;
+  /** Delay before the first scrape (spreads a large pool over the interval). */
+  readonly initialDelayMs: number;
+}
+
+export interface ScrapeTiming {
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly maxBackoffMs?: number;
+}
+
+export interface ScrapeRunner {
+  /** Starts scraping an endpoint; an id already running is replaced. */
+  add(job: ScrapeJob): void;
+  /** Stops an endpoint's scraping; no outcome of it is reported after this returns. Resolves once its socket closed. */
+  remove(id: string): Promise<void>;
+  /** Stops everything; resolves once every socket (and thread) is closed. Idempotent. */
+  close(): Promise<void>;
+}
+
+export type OutcomeListener = (id: string, outcome: ScrapeOutcome) => void;
+
+export interface InThreadScrapeRunnerOptions {
+  readonly fetcherFactory: MetricsFetcherFactory;
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly random: Random;
+  readonly timing: ScrapeTiming;
+  readonly onOutcome: OutcomeListener;
+}
+
+/** One MetricsScraper per endpoint on this thread's event loop. add/remove are O(1). */
+export class InThreadScrapeRunner implements ScrapeRunner {
+  private readonly scrapers = new Map<string, MetricsScraper>();
+  private readonly stopping = new Set<Promise<void>>();
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: InThreadScrapeRunnerOptions) {}
+
+  add(job: ScrapeJob): void {
+    if (this.closing !== undefined) return;
+    void this.remove(job.id);
+    const { clock, logger, random, timing, onOutcome } = this.options;
+    const scraper = new MetricsScraper({
+      endpointId: job.id,
+      fetcher: this.options.fetcherFactory(job.target),
+      names: job.names,
+      clock,
+      logger,
+      random,
+      intervalMs: timing.intervalMs,
+      timeoutMs: timing.timeoutMs,
+      ...(timing.maxBackoffMs !== undefined ? { maxBackoffMs: timing.maxBackoffMs } : {}),
+      onOutcome: (outcome) => onOutcome(job.id, outcome),
+    });
+    this.scrapers.set(job.id, scraper);
+    scraper.start(job.initialDelayMs);
+  }
+
+  remove(id: string): Promise<void> {
+    const scraper = this.scrapers.get(id);
+    if (scraper === undefined) return Promise.resolve();
+    this.scrapers.delete(id);
+    const stopped = scraper.stop().finally(() => this.stopping.delete(stopped));
+    this.stopping.add(stopped);
+    return stopped;
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      for (const id of [...this.scrapers.keys()]) void this.remove(id);
+      await Promise.all([...this.stopping]);
+    })();
+    return this.closing;
+  }
+}

@@ -1,0 +1,124 @@
+// Messages between the dispatch thread and the scrape worker, and the compact encoding of outcome batches: the
+// numbers of a batch in one Float64Array (one structured-clone copy), strings only when they changed (LoRA
+// adapter lists) or when a scrape failed (its detail).
+import { type EndpointMetrics } from './endpoint.js';
+import { type EngineMetricNames } from './engine-metrics.js';
+import { type MetricsTarget, type MetricsTlsOptions } from './metrics-fetcher.js';
+import { type ScrapeOutcome } from './metrics-scraper.js';
+import { type ScrapeFailureReason, SCRAPE_FAILURE_REASONS, isUnreachableReason } from './scrape-failure.js';
+import { type ScrapeTiming } from './scrape-runner.js';
+
+/** What the worker is started with (workerData). Functions cannot cross threads: the token comes as a value. */
+export interface ScrapeWorkerInit {
+  readonly timing: ScrapeTiming;
+  readonly fetch: {
+    readonly scheme?: 'http' | 'https';
+    readonly tls?: MetricsTlsOptions;
+    readonly maxBodyBytes?: number;
+    readonly keepAliveMs?: number;
+  };
+  readonly token: string | undefined;
+}
+
+export type ToWorker =
+  | { readonly kind: 'add'; readonly slot: number; readonly id: string; readonly target: MetricsTarget; readonly names: EngineMetricNames; readonly initialDelayMs: number }
+  | { readonly kind: 'remove'; readonly id: string }
+  | { readonly kind: 'token'; readonly token: string | undefined }
+  | { readonly kind: 'close' };
+
+export type FromWorker =
+  | { readonly kind: 'outcomes'; readonly nums: Float64Array; readonly extras: readonly Extra[] }
+  | { readonly kind: 'log'; readonly level: 'debug' | 'info' | 'warn' | 'error'; readonly obj: object; readonly msg: string | undefined }
+  | { readonly kind: 'closed' };
+
+/** Per outcome: nothing, new LoRA lists `[running, waiting]`, or a failure's detail. */
+export type Extra = null | readonly [readonly string[], readonly string[]] | string;
+
+/** slot, ok, startedAt, finishedAt, waiting, running, kv, blockSize, numBlocks, maxLora, reason index. */
+export const STRIDE = 11;
+
+/** Worker side: collects a loop turn's outcomes, in the sender's time base (epoch ms: timeOrigin + now()). */
+export class OutcomeBatchWriter {
+  private nums: number[] = [];
+  private extras: Extra[] = [];
+  /** Last LoRA lists sent per slot: unchanged lists are not sent again. */
+  private readonly lastLora = new Map<number, EndpointMetrics>();
+
+  constructor(private readonly timeOrigin: number) {}
+
+  get size(): number {
+    return this.extras.length;
+  }
+
+  add(slot: number, outcome: ScrapeOutcome): void {
+    const t0 = this.timeOrigin;
+    if (outcome.ok) {
+      const m = outcome.metrics;
+      const last = this.lastLora.get(slot);
+      const same = last !== undefined && sameList(last.loraRunning, m.loraRunning) && sameList(last.loraWaiting, m.loraWaiting);
+      this.lastLora.set(slot, m);
+      this.extras.push(same ? null : [m.loraRunning, m.loraWaiting]);
+      this.nums.push(slot, 1, t0 + outcome.startedAt, t0 + outcome.finishedAt, m.waitingQueue, m.runningRequests, m.kvCacheUsage, m.kvBlockSize ?? Number.NaN, m.kvNumBlocks ?? Number.NaN, m.maxLora, -1);
+    } else {
+      this.extras.push(outcome.detail);
+      this.nums.push(slot, 0, t0 + outcome.startedAt, t0 + outcome.finishedAt, 0, 0, 0, 0, 0, 0, SCRAPE_FAILURE_REASONS.indexOf(outcome.reason));
+    }
+  }
+
+  forget(slot: number): void {
+    this.lastLora.delete(slot);
+  }
+
+  take(): { nums: Float64Array; extras: Extra[] } {
+    const out = { nums: Float64Array.from(this.nums), extras: this.extras };
+    this.nums = [];
+    this.extras = [];
+    return out;
+  }
+}
+
+const EMPTY: readonly string[] = Object.freeze([]);
+
+/** Dispatch-thread side: turns a batch back into outcomes in this thread's time base. */
+export class OutcomeBatchReader {
+  private readonly lora = new Map<number, readonly [readonly string[], readonly string[]]>();
+
+  /** `offset`: add to the sender's epoch times to get this thread's clock (performance.now()). */
+  read(nums: Float64Array, extras: readonly Extra[], offset: number, emit: (slot: number, outcome: ScrapeOutcome) => void): void {
+    for (let i = 0; i < extras.length; i++) {
+      const b = i * STRIDE;
+      const slot = nums[b] ?? -1;
+      const startedAt = (nums[b + 2] ?? 0) + offset;
+      const finishedAt = (nums[b + 3] ?? 0) + offset;
+      const extra = extras[i] ?? null;
+      if (nums[b + 1] === 1) {
+        if (extra !== null && typeof extra !== 'string') this.lora.set(slot, [Object.freeze([...extra[0]]), Object.freeze([...extra[1]])]);
+        const lora = this.lora.get(slot);
+        const blockSize = nums[b + 7] ?? Number.NaN;
+        const numBlocks = nums[b + 8] ?? Number.NaN;
+        const metrics: EndpointMetrics = Object.freeze({
+          waitingQueue: nums[b + 4] ?? 0,
+          runningRequests: nums[b + 5] ?? 0,
+          kvCacheUsage: nums[b + 6] ?? 0,
+          loraRunning: lora?.[0] ?? EMPTY,
+          loraWaiting: lora?.[1] ?? EMPTY,
+          maxLora: nums[b + 9] ?? 0,
+          ...(Number.isNaN(blockSize) || Number.isNaN(numBlocks) ? {} : { kvBlockSize: blockSize, kvNumBlocks: numBlocks }),
+        });
+        emit(slot, { ok: true, metrics, startedAt, finishedAt });
+      } else {
+        const reason: ScrapeFailureReason = SCRAPE_FAILURE_REASONS[nums[b + 10] ?? -1] ?? 'other';
+        const detail = typeof extra === 'string' ? extra : reason;
+        emit(slot, { ok: false, reason, detail, unreachable: isUnreachableReason(reason), startedAt, finishedAt });
+      }
+    }
+  }
+
+  forget(slot: number): void {
+    this.lora.delete(slot);
+  }
+}
+
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}

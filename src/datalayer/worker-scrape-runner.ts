@@ -1,0 +1,158 @@
+// Scraping on a worker thread: the dispatch thread keeps only endpoint bookkeeping and applies compact outcome
+// batches, so a 1,000-endpoint pool's sockets, parsing and timers never delay request dispatch. A worker that
+// dies is replaced and given every endpoint again.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { type Clock, type Logger, type TimerHandle } from '../core/index.js';
+import { type HttpMetricsFetcherOptions } from './metrics-fetcher.js';
+import { type OutcomeListener, type ScrapeJob, type ScrapeRunner, type ScrapeTiming } from './scrape-runner.js';
+import { type FromWorker, type ScrapeWorkerInit, type ToWorker, OutcomeBatchReader } from './scrape-wire.js';
+
+/** @default 5 s: how often a rotating bearer token is looked at and, when changed, sent to the worker. */
+const TOKEN_POLL_MS = 5_000;
+/** A worker not gone this long after being asked to close is terminated. */
+const CLOSE_GRACE_MS = 2_000;
+
+export interface WorkerScrapeRunnerOptions {
+  readonly timing: ScrapeTiming;
+  readonly fetch?: HttpMetricsFetcherOptions;
+  /** Must be the system clock: outcome times cross threads as wall-clock (epoch) milliseconds. */
+  readonly clock: Clock;
+  readonly logger: Logger;
+  readonly onOutcome: OutcomeListener;
+}
+
+/**
+ * The compiled worker next to this module; when this module runs from TypeScript sources (tests), the compiled
+ * twin under dist/ (built by `npm test`'s pretest step).
+ */
+function workerEntry(): URL {
+  const here = new URL('./scrape-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  const compiled = new URL(here.href.replace('/src/datalayer/', '/dist/src/datalayer/'));
+  if (existsSync(fileURLToPath(compiled))) return compiled;
+  throw new Error(`scrape worker not found at ${fileURLToPath(here)} (run npm run build)`);
+}
+
+export class WorkerScrapeRunner implements ScrapeRunner {
+  private worker: Worker;
+  /** Current jobs by id, with their slot: replayed into a replacement worker. */
+  private readonly jobs = new Map<string, { job: ScrapeJob; slot: number }>();
+  private readonly idBySlot = new Map<number, string>();
+  private readonly reader = new OutcomeBatchReader();
+  private nextSlot = 1;
+  private token: string | undefined;
+  private tokenTimer: TimerHandle | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(private readonly options: WorkerScrapeRunnerOptions) {
+    this.token = options.fetch?.bearerToken?.();
+    this.worker = this.spawn();
+    if (options.fetch?.bearerToken !== undefined) this.pollToken();
+  }
+
+  add(job: ScrapeJob): void {
+    if (this.closing !== undefined) return;
+    this.forgetSlot(job.id);
+    const slot = this.nextSlot++;
+    this.jobs.set(job.id, { job, slot });
+    this.idBySlot.set(slot, job.id);
+    this.post({ kind: 'add', slot, id: job.id, target: job.target, names: job.names, initialDelayMs: job.initialDelayMs });
+  }
+
+  remove(id: string): Promise<void> {
+    if (!this.jobs.has(id)) return Promise.resolve();
+    this.forgetSlot(id);
+    this.jobs.delete(id);
+    this.post({ kind: 'remove', id });
+    return Promise.resolve();
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  private async shutdown(): Promise<void> {
+    if (this.tokenTimer !== undefined) this.options.clock.clearTimeout(this.tokenTimer);
+    const worker = this.worker;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    this.post({ kind: 'close' });
+    const grace = setTimeout(() => void worker.terminate(), CLOSE_GRACE_MS);
+    await exited;
+    clearTimeout(grace);
+    this.jobs.clear();
+    this.idBySlot.clear();
+  }
+
+  private forgetSlot(id: string): void {
+    const current = this.jobs.get(id);
+    if (current === undefined) return;
+    this.idBySlot.delete(current.slot);
+    this.reader.forget(current.slot);
+  }
+
+  private post(message: ToWorker): void {
+    this.worker.postMessage(message);
+  }
+
+  private spawn(): Worker {
+    const { fetch } = this.options;
+    const init: ScrapeWorkerInit = {
+      timing: this.options.timing,
+      fetch: {
+        ...(fetch?.scheme !== undefined ? { scheme: fetch.scheme } : {}),
+        ...(fetch?.tls !== undefined ? { tls: fetch.tls } : {}),
+        ...(fetch?.maxBodyBytes !== undefined ? { maxBodyBytes: fetch.maxBodyBytes } : {}),
+        ...(fetch?.keepAliveMs !== undefined ? { keepAliveMs: fetch.keepAliveMs } : {}),
+      },
+      token: this.token,
+    };
+    // execArgv: [] so test runners' loader flags are not inherited by a thread running compiled JavaScript.
+    const worker = new Worker(workerEntry(), { workerData: init, execArgv: [] });
+    // Like the system clock's timers, the worker alone does not keep the process alive; close() ends it.
+    worker.unref();
+    worker.on('message', (message: FromWorker) => this.onMessage(message));
+    worker.on('error', (err) => this.options.logger.error({ err }, 'scrape worker failed'));
+    worker.on('exit', (code) => {
+      if (this.closing !== undefined || worker !== this.worker) return;
+      this.options.logger.error({ code }, 'scrape worker exited; starting a new one');
+      this.worker = this.spawn();
+      for (const { job, slot } of this.jobs.values()) {
+        this.post({ kind: 'add', slot, id: job.id, target: job.target, names: job.names, initialDelayMs: job.initialDelayMs });
+      }
+    });
+    return worker;
+  }
+
+  private onMessage(message: FromWorker): void {
+    switch (message.kind) {
+      case 'outcomes': {
+        // Worker times are epoch milliseconds; this thread's clock is performance.now().
+        const offset = -performance.timeOrigin;
+        this.reader.read(message.nums, message.extras, offset, (slot, outcome) => {
+          const id = this.idBySlot.get(slot);
+          if (id !== undefined) this.options.onOutcome(id, outcome);
+        });
+        return;
+      }
+      case 'log':
+        this.options.logger[message.level](message.obj, message.msg);
+        return;
+      case 'closed':
+        return;
+    }
+  }
+
+  private pollToken(): void {
+    this.tokenTimer = this.options.clock.setTimeout(() => {
+      const token = this.options.fetch?.bearerToken?.();
+      if (token !== this.token) {
+        this.token = token;
+        this.post({ kind: 'token', token });
+      }
+      if (this.closing === undefined) this.pollToken();
+    }, TOKEN_POLL_MS);
+  }
+}

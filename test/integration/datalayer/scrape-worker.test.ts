@@ -1,0 +1,177 @@
+// Scraping on a worker thread against real HTTP servers on 127.0.0.1: the dispatch thread gets the same metrics
+// and failure reasons as in-thread scraping, endpoints come and go with their sockets, close() ends the thread,
+// and `auto` moves scraping to the worker once the pool is large. Needs the compiled worker (npm test builds it).
+import { type Server, type ServerResponse, createServer } from 'node:http';
+import { type AddressInfo, type Socket } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ManualClock, SystemClock } from '../../../src/core/index.js';
+import {
+  type EndpointSnapshot,
+  type ScrapeFailureReason,
+  AUTO_WORKER_ENDPOINTS,
+  PoolMonitor,
+  StaticEndpointSource,
+} from '../../../src/datalayer/index.js';
+import { RecordingLogger } from '../../unit/datalayer/fakes.js';
+
+const PAGE = `# TYPE vllm:num_requests_waiting gauge
+vllm:num_requests_waiting{model_name="m"} 2
+vllm:num_requests_running{model_name="m"} 5
+vllm:kv_cache_usage_perc{model_name="m"} 0.4
+vllm:lora_requests_info{max_lora="3",running_lora_adapters="a,b",waiting_lora_adapters="c"} 1.7e9
+vllm:cache_config_info{block_size="16",num_gpu_blocks="1000"} 1
+`;
+
+class PageServer {
+  body = PAGE;
+  status = 200;
+  requests = 0;
+  readonly sockets = new Set<Socket>();
+  readonly server: Server;
+  port = 0;
+
+  constructor() {
+    this.server = createServer((_req, res: ServerResponse) => {
+      this.requests++;
+      res.statusCode = this.status;
+      res.end(this.body);
+    });
+    this.server.on('connection', (socket: Socket) => {
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+    });
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+async function waitFor(what: string, condition: () => boolean, deadlineMs = 15_000): Promise<void> {
+  const start = Date.now();
+  while (!condition()) {
+    if (Date.now() - start > deadlineMs) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
+
+const servers: PageServer[] = [];
+const monitors: PoolMonitor[] = [];
+
+afterEach(async () => {
+  await Promise.all(monitors.splice(0).map((m) => m.close()));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function startServers(n: number): Promise<PageServer[]> {
+  const list = await Promise.all(Array.from({ length: n }, () => new PageServer().listen()));
+  servers.push(...list);
+  return list;
+}
+
+function monitorFor(list: PageServer[], scrapeThread: 'worker' | 'auto') {
+  const source = new StaticEndpointSource(list.map((s) => ({ host: '127.0.0.1', port: s.port })));
+  const failures: ScrapeFailureReason[] = [];
+  const logger = new RecordingLogger();
+  let scraped = 0;
+  const monitor = new PoolMonitor({
+    source,
+    clock: new SystemClock(),
+    logger,
+    scrapeIntervalMs: 20,
+    staleAfterMs: 2_000,
+    scrapeThread,
+    observer: { onScrapeFailure: (_id, reason) => failures.push(reason) },
+    scrapeListener: { markScraped: () => void scraped++ },
+  });
+  monitors.push(monitor);
+  const endpoint = (s: PageServer): EndpointSnapshot | undefined => monitor.pool.current().endpoints.find((e) => e.port === s.port);
+  return { monitor, source, failures, logger, endpoint, scraped: () => scraped };
+}
+
+describe('scraping on a worker thread', () => {
+  it('publishes the same metrics as in-thread scraping, with send and receive times in this thread\'s clock', async () => {
+    const [server] = await startServers(1);
+    const m = monitorFor([server!], 'worker');
+    const before = performance.now();
+    await m.monitor.start();
+    await waitFor('fresh', () => m.endpoint(server!)?.stale === false);
+    expect(m.monitor.scrapingOnWorker).toBe(true);
+    const e = m.endpoint(server!)!;
+    expect(e.metrics).toEqual({
+      waitingQueue: 2,
+      runningRequests: 5,
+      kvCacheUsage: 0.4,
+      loraRunning: ['a', 'b'],
+      loraWaiting: ['c'],
+      maxLora: 3,
+      kvBlockSize: 16,
+      kvNumBlocks: 1000,
+    });
+    expect(e.scrapedAt).toBeGreaterThanOrEqual(before);
+    expect(e.scrapedAt).toBeLessThanOrEqual(performance.now());
+    // LoRA lists change: the new lists arrive (they are sent only when they change).
+    server!.body = PAGE.replace('running_lora_adapters="a,b"', 'running_lora_adapters="z"');
+    await waitFor('new LoRA list', () => m.endpoint(server!)?.metrics?.loraRunning[0] === 'z');
+    const scrapes = m.scraped();
+    await waitFor('keeps scraping', () => m.scraped() >= scrapes + 3);
+  });
+
+  it('reports failures with their reason and recovers; log lines come through this thread\'s logger', async () => {
+    const [server] = await startServers(1);
+    const m = monitorFor([server!], 'worker');
+    await m.monitor.start();
+    await waitFor('fresh', () => m.endpoint(server!)?.stale === false);
+    server!.status = 503;
+    await waitFor('http-status failure', () => m.failures.includes('http-status'));
+    expect(m.endpoint(server!)).toMatchObject({ stale: true, scrapeFailure: { reason: 'http-status' } });
+    expect(m.logger.entries.some((e) => e.level === 'warn' && (e.obj as { reason?: string }).reason === 'http-status')).toBe(true);
+    server!.status = 200;
+    await waitFor('fresh again', () => m.endpoint(server!)?.stale === false);
+    expect(m.endpoint(server!)?.scrapeFailure).toBeUndefined();
+  });
+
+  it('adding and removing endpoints opens and closes their sockets; close() leaves no socket open', async () => {
+    const [a, b] = await startServers(2);
+    const m = monitorFor([a!], 'worker');
+    await m.monitor.start();
+    await waitFor('a scraped', () => a!.requests >= 2);
+    m.source.set([a!, b!].map((s) => ({ host: '127.0.0.1', port: s.port })));
+    await waitFor('b scraped', () => b!.requests >= 2 && m.endpoint(b!)?.stale === false);
+    m.source.set([{ host: '127.0.0.1', port: a!.port }]);
+    await waitFor('b socket closed', () => b!.sockets.size === 0);
+    const bRequests = b!.requests;
+    await waitFor('a scraped more', () => a!.requests >= bRequests + 5 || a!.requests >= 30);
+    expect(b!.requests).toBe(bRequests);
+    expect(m.monitor.pool.current().endpoints.map((e) => e.port)).toEqual([a!.port]);
+    await m.monitor.close();
+    await waitFor('a socket closed', () => a!.sockets.size === 0);
+  });
+
+  it(`auto: scrapes on this thread below ${AUTO_WORKER_ENDPOINTS} endpoints and moves to a worker when the pool reaches it`, async () => {
+    const list = await startServers(AUTO_WORKER_ENDPOINTS);
+    const m = monitorFor(list.slice(0, 2), 'auto');
+    await m.monitor.start();
+    await waitFor('small pool fresh', () => m.monitor.pool.current().endpoints.every((e) => !e.stale));
+    expect(m.monitor.scrapingOnWorker).toBe(false);
+    m.source.set(list.map((s) => ({ host: '127.0.0.1', port: s.port })));
+    expect(m.monitor.scrapingOnWorker).toBe(true);
+    await waitFor('whole pool fresh', () => m.monitor.pool.current().endpoints.every((e) => !e.stale));
+    // The first two endpoints' in-thread sockets were closed; each server now holds exactly one connection.
+    await waitFor('one socket per server', () => list.every((s) => s.sockets.size === 1));
+    expect(m.logger.lines('info')).toContain('metrics scraping moved to a worker thread');
+  });
+
+  it('refuses a worker thread with an injected clock (times cross threads as wall-clock milliseconds)', () => {
+    expect(
+      () => new PoolMonitor({ source: new StaticEndpointSource([]), clock: new ManualClock(), scrapeThread: 'worker' }),
+    ).toThrow(/scrapeThread/);
+  });
+});
