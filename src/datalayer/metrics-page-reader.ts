@@ -34,6 +34,7 @@ const TAB = 9;
 const HASH = 35;
 const OPEN_BRACE = 123;
 const LETTER_T = 84;
+const UNSEARCHED = -2;
 const TYPE_PREFIX = Buffer.from('# TYPE ');
 /** Types whose samples carry a single current value under the family's own name. */
 const READABLE_TYPES: ReadonlySet<string> = new Set(['gauge', 'counter', 'untyped', 'unknown']);
@@ -50,6 +51,8 @@ const READABLE_TYPES: ReadonlySet<string> = new Set(['gauge', 'counter', 'untype
 export class MetricsPageReader {
   private readonly names: readonly string[];
   private readonly bytes: readonly Buffer[];
+  /** `\n` + name: a name at the start of a line (label values cannot hold a raw newline). */
+  private readonly needles: readonly Buffer[];
   private readonly firsts: readonly number[];
   private readonly lasts: readonly number[];
   private readonly maxLineBytes: number;
@@ -63,10 +66,18 @@ export class MetricsPageReader {
   private carry: Buffer | undefined;
   private skippingLine = false;
   private done = false;
+  /** The last sample line read belonged to an expected family (its next lines may too: no seeking). */
+  private inExpected = false;
+  private linesRead = 0;
+  /** Per wanted name: where its needle was found in `hitsChunk` (-1: nowhere after the search start). */
+  private readonly hits: number[];
+  private hitsChunk: Buffer | undefined;
 
   constructor(options: MetricsPageReaderOptions) {
     this.names = [...options.wanted];
     this.bytes = this.names.map((n) => Buffer.from(n, 'utf8'));
+    this.needles = this.names.map((n) => Buffer.from(`\n${n}`, 'utf8'));
+    this.hits = this.names.map(() => UNSEARCHED);
     this.firsts = this.bytes.map((b) => b[0] ?? -1);
     this.lasts = this.bytes.map((b) => b[b.length - 1] ?? -1);
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
@@ -85,6 +96,9 @@ export class MetricsPageReader {
     this.carry = undefined;
     this.skippingLine = false;
     this.done = false;
+    this.inExpected = false;
+    this.linesRead = 0;
+    this.hitsChunk = undefined;
     this.expect = undefined;
     this.remaining = 0;
     if (stopAfter !== undefined && stopAfter.size > 0) {
@@ -115,6 +129,18 @@ export class MetricsPageReader {
       pos = nl + 1;
     }
     while (pos < length) {
+      // Seeking needs the newline before `pos` in this chunk (it is part of the needle).
+      if (pos > 0 && this.canSeek()) {
+        const hit = this.seek(chunk, pos - 1);
+        if (hit === -1) {
+          // No expected family starts in this chunk's complete lines. One whose name is cut by the chunk's end
+          // starts on its last, incomplete line: carried over and read line by line with the next chunk.
+          const from = Math.max(pos, chunk.lastIndexOf(NEWLINE) + 1);
+          if (from < length) this.appendCarry(chunk, from, length);
+          return true;
+        }
+        pos = hit + 1;
+      }
       const nl = chunk.indexOf(NEWLINE, pos);
       if (nl === -1) {
         this.appendCarry(chunk, pos, length);
@@ -125,6 +151,45 @@ export class MetricsPageReader {
       pos = nl + 1;
     }
     return true;
+  }
+
+  /**
+   * Between families, with expected families still to come: jump to the next line that starts one of them
+   * instead of reading every line in between. One native search per remaining family per chunk, against a
+   * JavaScript step per line: on a vLLM page with LoRA, whose LoRA info sits after ~350 histogram lines, this is
+   * most of the reading saved. Only when stopping early (the page's layout is known from a whole-page read).
+   */
+  private canSeek(): boolean {
+    return this.expect !== undefined && this.remaining > 0 && !this.inExpected && this.linesRead > 0;
+  }
+
+  /**
+   * Index of the newline before the earliest line starting a not-yet-found expected family, or -1. Each name is
+   * searched for at most once per chunk: a hit beyond `from` (or none at all) stays valid for later seeks in it.
+   */
+  private seek(chunk: Buffer, from: number): number {
+    if (this.hitsChunk !== chunk) {
+      this.hitsChunk = chunk;
+      this.hits.fill(UNSEARCHED);
+    }
+    let best = -1;
+    const expect = this.expect ?? [];
+    for (let i = 0; i < this.needles.length; i++) {
+      if (expect[i] !== true || this.found.has(this.names[i] ?? '')) continue;
+      const needle = this.needles[i];
+      if (needle === undefined) continue;
+      let at = this.hits[i] ?? UNSEARCHED;
+      if (at === UNSEARCHED || (at !== -1 && at < from)) {
+        at = chunk.indexOf(needle, from);
+        // The name must end there (`{`, a blank or the line end), not merely start a longer name.
+        while (at !== -1 && at + needle.length < chunk.length && !endsName(chunk[at + needle.length])) {
+          at = chunk.indexOf(needle, at + 1);
+        }
+        this.hits[i] = at;
+      }
+      if (at !== -1 && (best === -1 || at < best)) best = at;
+    }
+    return best;
   }
 
   /** Ends the page (a last line without a newline counts) and returns what was kept. */
@@ -155,6 +220,7 @@ export class MetricsPageReader {
   }
 
   private line(buf: Buffer, start: number, lineEnd: number): void {
+    this.linesRead++;
     let end = lineEnd;
     if (end > start && buf[end - 1] === CR) end--;
     let s = start;
@@ -174,7 +240,8 @@ export class MetricsPageReader {
     }
     const index = this.match(buf, s, end);
     // A sample of another family once every expected one has been read: the rest is of no interest.
-    if (this.remaining === 0 && this.expect !== undefined && (index === -1 || this.expect[index] !== true)) {
+    this.inExpected = index !== -1 && this.expect?.[index] === true;
+    if (this.remaining === 0 && this.expect !== undefined && !this.inExpected) {
       this.done = true;
       return;
     }
@@ -221,6 +288,11 @@ export class MetricsPageReader {
     }
     return -1;
   }
+}
+
+/** What may follow a complete metric name on its line. */
+function endsName(c: number | undefined): boolean {
+  return c === OPEN_BRACE || c === SPACE || c === TAB || c === CR || c === NEWLINE;
 }
 
 /** [a-zA-Z_:], the first character of a metric name. */

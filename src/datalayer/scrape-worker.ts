@@ -6,6 +6,9 @@ import { httpMetricsFetcherFactory } from './metrics-fetcher.js';
 import { InThreadScrapeRunner } from './scrape-runner.js';
 import { type FromWorker, type ScrapeWorkerInit, type ToWorker, OutcomeBatchWriter } from './scrape-wire.js';
 
+/** @default 2 ms: at most 500 messages/s to the dispatch thread, whatever the pool size. */
+const BATCH_WINDOW_MS = 2;
+
 function main(): void {
   const port = parentPort;
   if (port === null) throw new Error('scrape-worker runs only as a worker thread');
@@ -40,8 +43,9 @@ function main(): void {
       batch.add(slot, outcome);
       if (flushing) return;
       flushing = true;
-      // One message per loop turn: every scrape that finished in it travels together.
-      setImmediate(flush);
+      // One message per window, not per loop turn: a message costs both threads ~20 us, and 1,000 endpoints
+      // finish 20 scrapes per millisecond. The window delays no scrape, only when its result is applied.
+      setTimeout(flush, BATCH_WINDOW_MS);
     },
   });
   port.on('message', (message: ToWorker) => {

@@ -11,6 +11,9 @@ import { type FromWorker, type ScrapeWorkerInit, type ToWorker, OutcomeBatchRead
 
 /** @default 5 s: how often a rotating bearer token is looked at and, when changed, sent to the worker. */
 const TOKEN_POLL_MS = 5_000;
+/** A worker exiting within this long of its start counts as a quick exit; more than MAX_QUICK_EXITS in a row stop it. */
+const QUICK_EXIT_MS = 5_000;
+const MAX_QUICK_EXITS = 3;
 /** A worker not gone this long after being asked to close is terminated. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -45,6 +48,7 @@ export class WorkerScrapeRunner implements ScrapeRunner {
   private token: string | undefined;
   private tokenTimer: TimerHandle | undefined;
   private closing: Promise<void> | undefined;
+  private quickExits = 0;
 
   constructor(private readonly options: WorkerScrapeRunnerOptions) {
     this.token = options.fetch?.bearerToken?.();
@@ -115,8 +119,16 @@ export class WorkerScrapeRunner implements ScrapeRunner {
     worker.unref();
     worker.on('message', (message: FromWorker) => this.onMessage(message));
     worker.on('error', (err) => this.options.logger.error({ err }, 'scrape worker failed'));
+    const spawnedAt = performance.now();
     worker.on('exit', (code) => {
       if (this.closing !== undefined || worker !== this.worker) return;
+      // A worker that keeps dying at once would be restarted in a tight loop: give up after a few, loudly (every
+      // endpoint then turns stale, which the gate treats as saturated).
+      this.quickExits = performance.now() - spawnedAt < QUICK_EXIT_MS ? this.quickExits + 1 : 0;
+      if (this.quickExits > MAX_QUICK_EXITS) {
+        this.options.logger.error({ code }, 'scrape worker keeps exiting; metrics scraping stopped');
+        return;
+      }
       this.options.logger.error({ code }, 'scrape worker exited; starting a new one');
       this.worker = this.spawn();
       for (const { job, slot } of this.jobs.values()) {

@@ -40,6 +40,29 @@ describe('MetricsPageReader', () => {
     );
   });
 
+  it('stopping early (seeking between families) keeps exactly the expected families\' samples, whatever the chunk boundaries (property)', () => {
+    const reader = new MetricsPageReader({ wanted: WANTED });
+    // LoRA info after a histogram and a counter, as vLLM v1 orders it; one family name a prefix of another.
+    const lines = VLLM_PAGE.split('\n');
+    const lora = lines.filter((l) => l.includes('lora_requests_info'));
+    const vllmV1 = `${lines.filter((l) => !l.includes('lora_requests_info')).join('\n')}vllm:lora_requests_info_total 3\n${lora.join('\n')}\nvllm:after_lora 1\n`;
+    const dynamic = ['vllm:num_requests_running', 'vllm:num_requests_waiting', 'vllm:kv_cache_usage_perc', 'vllm:lora_requests_info'];
+    for (const page of [VLLM_PAGE, vllmV1]) {
+      const whole = onlyWanted(page);
+      fc.assert(
+        fc.property(
+          fc.subarray(dynamic, { minLength: 1 }),
+          fc.array(fc.integer({ min: 0, max: Buffer.byteLength(page) }), { maxLength: 40 }),
+          (expected, cuts) => {
+            const result = read(reader, page, cuts, new Set(expected));
+            expect(result.stoppedEarly).toBe(true);
+            for (const name of expected) expect(result.samples.get(name)).toEqual(whole.get(name));
+          },
+        ),
+      );
+    }
+  });
+
   it('keeps UTF-8 label values split across chunks intact', () => {
     const reader = new MetricsPageReader({ wanted: WANTED });
     const page = 'vllm:lora_requests_info{max_lora="2",running_lora_adapters="日本語-lora",waiting_lora_adapters=""} 1\n';
@@ -61,8 +84,8 @@ describe('MetricsPageReader', () => {
   it('reads to the end when an expected family is absent', () => {
     const reader = new MetricsPageReader({ wanted: WANTED });
     const result = read(reader, VLLM_PAGE, [], new Set(['vllm:num_requests_running', 'vllm:gpu_cache_usage_perc']));
-    expect(result.stoppedEarly).toBe(false);
-    expect(result.samples.get('vllm:cache_config_info')).toHaveLength(1);
+    expect(result.stoppedEarly).toBe(false); // the scraper then reads the next page whole, to learn it again
+    expect(result.samples.get('vllm:num_requests_running')).toHaveLength(1);
   });
 
   it('reports a wanted family declared with an unreadable type, and lines that are not metrics', () => {
