@@ -32,6 +32,7 @@ export {
   DEFAULT_UNSEEN_REQUEST_WEIGHT,
   DEFAULT_UNSEEN_TOKEN_WEIGHT,
   DEFAULT_FINISHED_REQUEST_CREDIT,
+  DEFAULT_HYBRID_KV_THRESHOLD,
 } from './hybrid-detector.js';
 export {
   type SaturationDetectorFactory,

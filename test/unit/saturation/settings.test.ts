@@ -22,7 +22,7 @@ describe('detector settings', () => {
     });
     expect(registry.get('hybrid')(deps, { maxRequests: 32, aggregation: 'mean' }).settings()).toEqual({
       queueThreshold: 5,
-      kvThreshold: 0.8,
+      kvThreshold: 0.9,
       stalenessMs: 200,
       aggregation: 'mean',
       unseenRequestWeight: 1,
