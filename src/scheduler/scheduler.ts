@@ -100,6 +100,10 @@ export class Scheduler {
     let candidates = hinted;
     if (this.models !== undefined && model !== '') {
       const found = modelCandidates(hinted, model, this.models);
+      if (found.kind === 'not-found' && request.subsetHint !== undefined) {
+        // The pool may serve it outside the hint: the hint is what left nothing, as for an empty subset.
+        return { kind: 'unschedulable', reason: 'empty-subset', message: `no endpoint in the subset hint serves the model \`${model}\`` };
+      }
       if (found.kind === 'not-found') {
         return { kind: 'unschedulable', reason: 'model-not-found', message: `no endpoint of the pool serves the model \`${model}\`` };
       }

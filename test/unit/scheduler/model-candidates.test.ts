@@ -81,6 +81,12 @@ describe('Scheduler with served models', () => {
     expect(scheduler.modelAvailability('llama', down)).toBe('down');
   });
 
+  it('a subset hint holding no server of the model is an empty subset (503), not a missing model', () => {
+    const p = pool([endpoint(A), endpoint(B)]);
+    expect(scheduler.schedule({ model: 'llama', subsetHint: [B] }, p, inflight)).toMatchObject({ kind: 'unschedulable', reason: 'empty-subset' });
+    expect(scheduler.schedule({ model: 'llama', subsetHint: [A, B] }, p, inflight)).toMatchObject({ kind: 'scheduled' });
+  });
+
   it('without a models view every endpoint serves every model', () => {
     const r = new Scheduler().schedule({ model: 'gpt-9' }, pool([endpoint(A)]), inflight);
     expect(r.kind).toBe('scheduled');
