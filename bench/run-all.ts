@@ -5,6 +5,7 @@ import { run as datalayer } from './datalayer/run.js';
 import { run as engine } from './engine/run.js';
 import { run as extproc } from './extproc/run.js';
 import { run as kubernetes } from './kubernetes/run.js';
+import { run as longContext } from './extproc/long-context.js';
 import { run as scenarios } from './scenarios/run.js';
 import { run as scheduler } from './scheduler/run.js';
 import { run as simulator } from './simulator/run.js';
@@ -16,6 +17,7 @@ const suites: [string, () => Promise<object>][] = [
   ['datalayer', datalayer],
   ['simulator', simulator],
   ['extproc', extproc],
+  ['long-context', () => longContext(quick ? { sizes: ['1k', '225k'], reps: 1, phaseMs: 2_000 } : {})],
   ['kubernetes', () => kubernetes({ seconds: quick ? 5 : 10 })],
   ['scenarios', () => scenarios({ quick })],
 ];
