@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The `fairway` command: serve, sim, demo, top.
+// The `fairway` command: serve, sim, demo, top, config check.
 import { Command } from 'commander';
+import { registerConfigCommand } from './config-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerSimCommand } from './sim-command.js';
@@ -14,6 +15,7 @@ registerServeCommand(program);
 registerSimCommand(program);
 registerDemoCommand(program);
 registerTopCommand(program);
+registerConfigCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`fairway: ${err instanceof Error ? err.message : String(err)}`);

@@ -3,17 +3,20 @@
 import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
-import { parseConfig } from '../config/index.js';
+import { loadConfig } from '../config/index.js';
 import { FairwayServer, ipcTransport } from '../server/index.js';
 import { startTracing } from '../observability/index.js';
 import { cliLogger } from './logger.js';
 import { installReload } from './reload.js';
 import { installShutdown } from './shutdown.js';
 import { runAsWorker, runPrimary } from './workers.js';
-import { parsePort, parsePositiveInt } from './parse.js';
+import { parseEndpointList, parsePort, parsePositiveInt } from './parse.js';
 
 interface ServeOptions {
   config?: string;
+  configFile?: string;
+  configText?: string;
+  endpoints?: { host: string; port: number }[];
   grpcPort?: number;
   healthPort?: number;
   metricsPort?: number;
@@ -34,7 +37,12 @@ export function registerServeCommand(program: Command): void {
   program
     .command('serve')
     .description('run the endpoint picker: ext_proc for Envoy, optional standalone proxy, metrics and health')
-    .option('-c, --config <file>', 'YAML configuration file (every field has a default); SIGHUP reloads it')
+    .option('-c, --config <file>', 'YAML configuration file, Fairway\'s or an EndpointPickerConfig (every field has a default); SIGHUP reloads it')
+    .option('--config-file <file>', 'the Go EPP\'s flag: the same as --config')
+    .option('--config-text <yaml>', 'the configuration itself (an EndpointPickerConfig or Fairway YAML) instead of a file')
+    .addOption(
+      new Option('--endpoints <list>', 'a static pool: model servers as host:port,host:port,... (replaces pool.endpoints)').argParser(parseEndpointList),
+    )
     .addOption(new Option('--grpc-port <port>', 'ext_proc gRPC port (default 9002)').argParser(parsePort))
     .addOption(new Option('--health-port <port>', 'gRPC health port (default 9003)').argParser(parsePort))
     .addOption(new Option('--metrics-port <port>', 'admin HTTP port: /metrics, /status, /healthz, /readyz (default 9090)').argParser(parsePort))
@@ -56,7 +64,13 @@ export function registerServeCommand(program: Command): void {
       if (le !== undefined && le !== true && le !== 'true' && le !== 'false') {
         throw new Error(`--ha-enable-leader-election: expected true or false, got ${JSON.stringify(le)}`);
       }
+      const configPath = o.config ?? o.configFile;
+      if (o.config !== undefined && o.configFile !== undefined && o.config !== o.configFile) {
+        throw new Error('--config and --config-file name two different files; give one');
+      }
+      if (configPath !== undefined && o.configText !== undefined) throw new Error('give --config-file or --config-text, not both');
       const overrides = {
+        ...(o.endpoints !== undefined ? { pool: { endpoints: o.endpoints } } : {}),
         ...(o.modelServerType !== undefined ? { pool: { metrics: { engine: o.modelServerType } } } : {}),
         server: { grpcPort: o.grpcPort, healthPort: o.healthPort, metricsPort: o.metricsPort, proxyPort: o.proxyPort },
         logging: { level: o.logLevel },
@@ -71,10 +85,15 @@ export function registerServeCommand(program: Command): void {
       const workers = o.workers ?? 1;
       // A worker of `--workers N`: the primary serves /metrics (summed over the workers), so its own is unused.
       if (cluster.isWorker) overrides.server.metricsPort = 0;
-      const load = (text: string, source: string): ReturnType<typeof parseConfig> => parseConfig(text, source, overrides);
-      const text = o.config !== undefined ? await readFile(o.config, 'utf8') : '{}';
-      const config = load(text, o.config ?? 'defaults');
+      const load = (text: string, source: string): ReturnType<typeof loadConfig>['config'] => loadConfig(text, source, overrides).config;
+      const text = configPath !== undefined ? await readFile(configPath, 'utf8') : (o.configText ?? '{}');
+      const loaded = loadConfig(text, configPath ?? (o.configText !== undefined ? '--config-text' : 'defaults'), overrides);
+      const config = loaded.config;
       const logger = cliLogger(config.logging.level);
+      if (loaded.format === 'endpoint-picker' && !cluster.isWorker) {
+        logger.info({ source: configPath ?? '--config-text' }, 'EndpointPickerConfig translated to Fairway\'s configuration (`fairway config check` prints it)');
+        for (const notice of loaded.notices) logger.warn({ notice }, 'EndpointPickerConfig: differs in Fairway');
+      }
       if (workers > 1 && cluster.isPrimary) {
         const primary = await runPrimary({
           workers,
@@ -109,7 +128,7 @@ export function registerServeCommand(program: Command): void {
         'fairway serving',
       );
       const removeReload = installReload({
-        path: o.config,
+        path: configPath,
         load,
         server,
         logger,

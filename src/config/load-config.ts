@@ -1,8 +1,9 @@
 // Turns YAML text into a validated, frozen FairwayConfig; every error names the path and the bad value.
 // Pure: reading the file is the composition root's job.
-import { parseDocument } from 'yaml';
+import { parseDocument, stringify } from 'yaml';
 import { type ZodError } from 'zod';
 import { ConfigError, describe } from '../core/index.js';
+import { isEndpointPickerConfig, translateEndpointPickerConfig } from './epp/index.js';
 import { ConfigSchema, type FairwayConfig } from './schema.js';
 
 function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
@@ -63,18 +64,41 @@ function mergeDefined(base: Record<string, unknown>, over: Readonly<Record<strin
   return out;
 }
 
+export interface LoadedConfig {
+  readonly config: FairwayConfig;
+  /** `endpoint-picker`: the text was a Go EPP / llm-d-router EndpointPickerConfig, translated. */
+  readonly format: 'fairway' | 'endpoint-picker';
+  /** What a translated file asked for that Fairway does differently or not at all: log each once. */
+  readonly notices: readonly string[];
+}
+
 /**
- * Parses and validates YAML text; `overrides` (e.g. command-line flags) are merged over the document's top-level
- * sections first, so the result is validated exactly once.
+ * Parses and validates YAML text, a Fairway configuration or an EndpointPickerConfig (recognised by its `kind`);
+ * `overrides` (e.g. command-line flags) are merged over the document's top-level sections first, so the result is
+ * validated exactly once. Errors name the source and the field's path in that document.
  */
-export function parseConfig(text: string, source = 'config', overrides: Readonly<Record<string, Record<string, unknown>>> = {}): FairwayConfig {
+export function loadConfig(text: string, source = 'config', overrides: Readonly<Record<string, Record<string, unknown>>> = {}): LoadedConfig {
   const raw = parseConfigDocument(text, source) ?? {};
   if (typeof raw !== 'object' || Array.isArray(raw)) throw new ConfigError('', `${source}: the document must be a mapping`);
-  const doc = mergeDefined(raw as Record<string, unknown>, overrides);
   try {
-    return validateConfig(doc);
+    if (isEndpointPickerConfig(raw)) {
+      const translated = translateEndpointPickerConfig(raw);
+      const config = validateConfig(mergeDefined(translated.config, overrides));
+      return { config, format: 'endpoint-picker', notices: translated.notices };
+    }
+    return { config: validateConfig(mergeDefined(raw as Record<string, unknown>, overrides)), format: 'fairway', notices: [] };
   } catch (err) {
     if (err instanceof ConfigError) throw new ConfigError('', `${source}: ${err.message}`);
     throw err;
   }
+}
+
+/** {@link loadConfig} without the notices. */
+export function parseConfig(text: string, source = 'config', overrides: Readonly<Record<string, Record<string, unknown>>> = {}): FairwayConfig {
+  return loadConfig(text, source, overrides).config;
+}
+
+/** The configuration as Fairway YAML (what `fairway config check` prints); unlimited limits print as `unlimited`. */
+export function formatConfig(config: FairwayConfig): string {
+  return stringify(config, (_key, value: unknown) => (value === Infinity ? 'unlimited' : value));
 }

@@ -12,9 +12,34 @@ export interface PriorityHoldbackOptions {
   readonly step?: number;
   /** No band's ceiling goes below this. @default 0.5 */
   readonly floor?: number;
+  /**
+   * llm-d's form: the lowest-priority band gets this ceiling, the highest `maxCeiling`, and the bands between are
+   * spaced evenly by rank. When set, `step` and `floor` are not used.
+   */
+  readonly minCeiling?: number;
+  /** With `minCeiling`: the top band's ceiling. @default 1 */
+  readonly maxCeiling?: number;
+}
+
+function linearByRank(minCeiling: number, maxCeiling: number): UsageLimitPolicy {
+  if (!(minCeiling >= 0 && minCeiling < 1)) throw new InvalidArgumentError('usageLimit.minCeiling', minCeiling, 'a number in [0, 1)');
+  if (!(maxCeiling > minCeiling && maxCeiling <= 1)) {
+    throw new InvalidArgumentError('usageLimit.maxCeiling', maxCeiling, `a number in (minCeiling ${minCeiling}, 1]`);
+  }
+  return {
+    name: 'priority-holdback',
+    ceilings: (bands) => {
+      const last = bands.length - 1;
+      return bands.map((b, rank) => {
+        const ceiling = last === 0 ? maxCeiling : maxCeiling - ((maxCeiling - minCeiling) * rank) / last;
+        return Math.min(b.configuredCeiling ?? 1.0, ceiling);
+      });
+    },
+  };
 }
 
 export function priorityHoldback(options: PriorityHoldbackOptions = {}): UsageLimitPolicy {
+  if (options.minCeiling !== undefined) return linearByRank(options.minCeiling, options.maxCeiling ?? 1.0);
   const step = options.step ?? DEFAULT_HOLDBACK_STEP;
   const floor = options.floor ?? DEFAULT_HOLDBACK_FLOOR;
   if (!(step >= 0 && step <= 1)) throw new InvalidArgumentError('usageLimit.step', step, 'a number in [0, 1]');
