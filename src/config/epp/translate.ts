@@ -237,14 +237,15 @@ class Translator {
     return undefined;
   }
 
+  /** Without the gate the Go EPP routes at once and sheds sheddable work when saturated: Fairway's pass-through. */
   private flowControlOff(): Record<string, unknown> {
     if (this.root['flowControl'] !== undefined) {
       this.sink.notice('flowControl: ignored, as the Go EPP ignores it, because the flowControl feature gate is off');
     }
     this.sink.notice(
-      'featureGates: flowControl is off: the Go EPP would route at once and shed sheddable requests when saturated; Fairway always queues while the pool is saturated (Fairway\'s flow control defaults)',
+      'featureGates: flowControl is off: as in the Go EPP, requests of priority >= 0 are routed at once whatever the saturation (flowControl.passThrough); sheddable ones wait up to their TTL instead of being shed at once while the pool is saturated',
     );
-    return { inflightEviction: { enabled: false } };
+    return { passThrough: true, inflightEviction: { enabled: false } };
   }
 
   private flowControl(): Record<string, unknown> {

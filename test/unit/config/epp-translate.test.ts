@@ -73,6 +73,7 @@ describe('EndpointPickerConfig translation: published shapes', () => {
     expect(config.flowControl.bandTemplate.ceiling).toBe(0.9);
     expect(config.flowControl.bands).toEqual([{ priority: 10, ceiling: 0.9 }]);
     expect(config.flowControl.inflightEviction.enabled).toBe(false);
+    expect(config.flowControl.passThrough).toBe(false);
   });
 
   it('llm-d\'s prefix producer sets the block size in tokens (4 bytes each), the prefix cap in tokens and the LRU size; decode-filter is a logged no-op', () => {
@@ -94,6 +95,8 @@ describe('EndpointPickerConfig translation: published shapes', () => {
       picker: { type: 'random-picker' },
     });
     expect(config.saturation).toEqual({ detector: 'concurrency', options: { maxRequests: 64, maxTokens: 200_000, mode: 'both' } });
+    // Without the gate the Go EPP routes at once: Fairway's pass-through.
+    expect(config.flowControl.passThrough).toBe(true);
     expect(config.flowControl.inflightEviction.enabled).toBe(false);
     expect(notices.some((n) => n.includes('active-request-scorer') && n.includes('inflight-load-scorer'))).toBe(true);
   });
