@@ -34,6 +34,10 @@ export class CombinedInflight implements InflightFeed {
     return this.local.end(ticket);
   }
 
+  move(ticket: InflightTicket, endpointId: string): InflightTicket {
+    return this.local.move(ticket, endpointId);
+  }
+
   load(endpointId: string): InflightLoad {
     const local = this.local.load(endpointId);
     const peer = this.peers.peerLoad(endpointId);

@@ -119,6 +119,22 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
    * since-scrape counts (no scrape counted it, so there is nothing to take back).
    */
   end(ticket: InflightTicket): boolean {
+    return this.release(ticket, true);
+  }
+
+  /**
+   * The request was served by another endpoint than the one it was begun on (a fallback took it after the first
+   * refused the connection): it leaves the first without finished-work credit, since that endpoint never ran it,
+   * and counts on `endpointId` from now on, as work its metrics have not seen yet. Returns the ticket to end
+   * later; an ended ticket is returned unchanged.
+   */
+  move(ticket: InflightTicket, endpointId: string): InflightTicket {
+    requireNonEmptyString('endpointId', endpointId);
+    if (ticket.endpointId === endpointId || !this.release(ticket, false)) return ticket;
+    return this.begin(endpointId, ticket.tokens);
+  }
+
+  private release(ticket: InflightTicket, credit: boolean): boolean {
     if (!(ticket instanceof Ticket) || ticket.owner !== this) {
       throw new InvalidArgumentError('ticket', ticket, 'a ticket from this tracker');
     }
@@ -132,7 +148,7 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
       ticket.unseen = false;
       ledger.requestsSinceScrape--;
       ledger.tokensSinceScrape -= ticket.tokens;
-    } else {
+    } else if (credit) {
       ledger.requestsEndedSinceScrape++;
       ledger.tokensEndedSinceScrape += ticket.tokens;
     }

@@ -44,6 +44,8 @@ export interface ConnectFailureEvent {
 /** A model server answered a routed request (its response began): evidence that the endpoint is reachable. */
 export interface ServedEvent {
   readonly endpoint: string;
+  /** Another endpoint than the primary served (a fallback): in-flight counts and prefix records moved to it. */
+  readonly fallback?: boolean;
 }
 
 export interface GatewayObserver {

@@ -4,7 +4,7 @@ import { type Context, ROOT_CONTEXT, SpanStatusCode, context, propagation, trace
 import { type Clock, type Logger, noopLogger, systemClock } from '../core/index.js';
 import { type InflightTicket, type InflightView, type PoolView } from '../datalayer/index.js';
 import { type EvictionTarget, type FlowRequest, type Lease, type Outcome } from '../flowcontrol/index.js';
-import { MAX_ENDPOINT_COUNT, type ScheduleRequest, type ScheduleResult } from '../scheduler/index.js';
+import { MAX_ENDPOINT_COUNT, type RoutingRecord, type ScheduleRequest, type ScheduleResult } from '../scheduler/index.js';
 import { type Decision, type InferenceRequest, type RequestHandler, type ResponseObserver } from './contract.js';
 import { EvictionRelay } from './eviction-relay.js';
 import { StreamProgress } from './stream-progress.js';
@@ -38,7 +38,10 @@ export interface FlowControlPort {
 }
 export interface SchedulerPort {
   schedule(request: ScheduleRequest, pool: ReturnType<PoolView['current']>, inflight: InflightView): ScheduleResult;
-  recordRouting(prefixHashes: ArrayLike<number>, endpoint: { readonly id: string }): void;
+  /** The real scheduler returns what it recorded, so a fallback that serves can take it back from the primary. */
+  recordRouting(prefixHashes: ArrayLike<number>, endpoint: { readonly id: string }): RoutingRecord | void;
+  /** Takes back what was recorded for an endpoint beyond the blocks it held before (the request went elsewhere). */
+  forgetRouting?(prefixHashes: ArrayLike<number>, endpointId: string, record: RoutingRecord): void;
   /** Whether any endpoint serves `model` (multi-model pools); absent: every endpoint serves every model. */
   modelAvailability?(model: string, pool: ReturnType<PoolView['current']>): 'served' | 'not-found' | 'down';
 }
@@ -53,6 +56,8 @@ export interface ModelRewritePort {
 export interface InflightPort extends InflightView {
   begin(endpointId: string, estimatedTokens: number): InflightTicket;
   end(ticket: InflightTicket): boolean;
+  /** Moves a request's count to the endpoint that really served it (no finished-work credit where it was). */
+  move?(ticket: InflightTicket, endpointId: string): InflightTicket;
 }
 
 /** Characters per token for the pre-dispatch estimate; the actual usage corrects it at release. */
@@ -90,7 +95,16 @@ export interface PipelineOptions {
 interface Placement {
   readonly result: ScheduleResult;
   readonly ticket: InflightTicket | undefined;
+  /** What recording the prompt's prefix on the primary left, to take back if a fallback serves. */
+  readonly held: RoutingRecord | undefined;
   readonly scheduleMs: number;
+}
+
+/** Where a routed request was sent, for moving its accounting if a fallback serves it. */
+interface Routing {
+  readonly primary: string;
+  readonly hashes: Float64Array;
+  readonly held: RoutingRecord | undefined;
 }
 
 const headerGetter = {
@@ -289,7 +303,7 @@ export class RequestPipeline implements RequestHandler {
       // As body-based routing does, so HTTPRoutes and the model server's access logs can see the model.
       if (body !== undefined) setHeaders.set(HEADER_MODEL_NAME, labels.targetModel);
       const forwardBody = target?.body ?? request.body;
-      const response = this.responseObserver(labels, arrivedAt, outcome.lease, p.ticket, { primary: endpoints[0] ?? '', hashes }, eviction);
+      const response = this.responseObserver(labels, arrivedAt, outcome.lease, p.ticket, { primary: endpoints[0] ?? '', hashes, held: p.held }, eviction);
       handedOver = true;
       if (!outcome.lease.evictable) {
         eviction.close();
@@ -325,14 +339,15 @@ export class RequestPipeline implements RequestHandler {
     const result = this.o.scheduler.schedule(scheduleRequest, this.o.pool.current(), this.o.inflight);
     const primary = result.kind === 'scheduled' ? result.endpoints[0] : undefined;
     const ticket = primary !== undefined ? this.o.inflight.begin(primary.id, estimatedCost) : undefined;
+    let held: RoutingRecord | undefined;
     if (primary !== undefined && hashes.length > 0) {
       try {
-        this.o.scheduler.recordRouting(hashes, primary);
+        held = this.o.scheduler.recordRouting(hashes, primary) ?? undefined;
       } catch (err) {
         this.logger.error({ err, requestId }, 'recording the prefix routing failed; routing anyway');
       }
     }
-    return { result, ticket, scheduleMs: this.clock.now() - t0 };
+    return { result, ticket, held, scheduleMs: this.clock.now() - t0 };
   }
 
   private responseObserver(
@@ -340,7 +355,7 @@ export class RequestPipeline implements RequestHandler {
     arrivedAt: number,
     lease: Lease,
     ticket: InflightTicket | undefined,
-    routing: { readonly primary: string; readonly hashes: Float64Array },
+    routing: Routing,
     eviction: EvictionRelay,
   ): ResponseObserver {
     const usage = new UsageReader();
@@ -348,13 +363,18 @@ export class RequestPipeline implements RequestHandler {
     const progress = lease.evictable ? new StreamProgress() : undefined;
     let status = 0;
     let ended = false;
+    let current = ticket;
+    let moved = false;
     return {
       onConnectFailed: (endpoint, retrying) => this.observer.onConnectFailure?.({ endpoint, retried: retrying }),
-      // In-flight accounting stays with the primary's ticket for the life of the request; what the served
-      // endpoint changes today is where the prompt's prefix now lives.
       onServedEndpoint: (endpoint) => {
-        this.observer.onServed?.({ endpoint });
-        if (endpoint !== routing.primary) this.recordServed(endpoint, routing.hashes);
+        const fallback = endpoint !== routing.primary;
+        this.observer.onServed?.({ endpoint, fallback });
+        // Reported once per request (ext_proc on the response path, the proxy after its connect retries).
+        if (fallback && !moved && !ended) {
+          moved = true;
+          current = this.moveToServed(current, endpoint, routing);
+        }
       },
       onHeaders: (s, headers) => {
         status = s;
@@ -374,7 +394,7 @@ export class RequestPipeline implements RequestHandler {
         const u = how === 'complete' ? usage.usage() : undefined;
         // An evicted request's tenant is charged nothing: the client got none of the work.
         lease.release(how === 'evicted' ? { promptTokens: 0, outputTokens: 0 } : u);
-        if (ticket !== undefined) this.o.inflight.end(ticket);
+        if (current !== undefined) this.o.inflight.end(current);
         this.observer.onResponse({
           ...labels,
           status,
@@ -387,16 +407,32 @@ export class RequestPipeline implements RequestHandler {
     };
   }
 
-  /** A fallback served: its cache now holds the prompt's prefix, so later requests can follow it there. */
-  private recordServed(endpointId: string, hashes: Float64Array): void {
-    if (hashes.length === 0) return;
+  /**
+   * A fallback served: the request's in-flight count moves from the primary to it, and so does its prompt's prefix
+   * (the fallback's cache holds it now; the primary keeps only the blocks it held before this request).
+   */
+  private moveToServed(ticket: InflightTicket | undefined, endpointId: string, routing: Routing): InflightTicket | undefined {
+    // O(pool), on the rare fallback only.
     const served = this.o.pool.current().endpoints.find((e) => e.id === endpointId);
-    if (served === undefined) return;
-    try {
-      this.o.scheduler.recordRouting(hashes, served);
-    } catch (err) {
-      this.logger.error({ err, endpoint: endpointId }, 'recording the prefix routing of a fallback failed');
+    if (served === undefined) {
+      this.logger.debug({ endpoint: endpointId }, 'the served endpoint is not in the pool; accounting stays with the primary');
+      return ticket;
     }
+    let moved = ticket;
+    if (ticket !== undefined) {
+      const inflight = this.o.inflight;
+      if (inflight.move !== undefined) moved = inflight.move(ticket, endpointId);
+      else if (inflight.end(ticket)) moved = inflight.begin(endpointId, ticket.tokens);
+    }
+    if (routing.hashes.length > 0) {
+      try {
+        this.o.scheduler.recordRouting(routing.hashes, served);
+        if (routing.held !== undefined) this.o.scheduler.forgetRouting?.(routing.hashes, routing.primary, routing.held);
+      } catch (err) {
+        this.logger.error({ err, endpoint: endpointId }, 'moving the prefix routing to the served endpoint failed');
+      }
+    }
+    return moved;
   }
 
   private finishReject(decision: Decision & { kind: 'reject' }, labels: RequestLabels, queueMs: number, scheduleMs: number): Decision {

@@ -9,7 +9,7 @@ import {
   type InflightEvictionEvent,
   type OutcomeEvent,
 } from '../flowcontrol/index.js';
-import { type ConnectFailureEvent, type DecisionEvent, type GatewayObserver, type ResponseEvent } from '../gateway/index.js';
+import { type ConnectFailureEvent, type DecisionEvent, type GatewayObserver, type ResponseEvent, type ServedEvent } from '../gateway/index.js';
 import { BoundedLabel } from './bounded-label.js';
 import { EvictionMetrics } from './eviction-metrics.js';
 import { ScrapeMetrics } from './scrape-metrics.js';
@@ -82,6 +82,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
   private readonly rewrites: Counter<'model_rewrite_name' | 'model_name' | 'target_model'>;
   private readonly servedTokens: Counter<'fairness_id'>;
   private readonly connectFailures: Counter<'outcome'>;
+  private readonly fallbackServed: Counter;
   private readonly evictions: EvictionMetrics;
   /** Give to the PoolMonitor as its observer: failed scrapes by reason. */
   readonly scrapes: ScrapeMetrics;
@@ -164,6 +165,11 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
       name: name(FAIRWAY_METRICS.upstreamConnectFailures),
       help: 'Proxy mode: connections to a model server that failed before anything was sent, by what followed (retried on the next candidate, or exhausted: answered 503).',
       labelNames: ['outcome'],
+      registers,
+    });
+    this.fallbackServed = new Counter({
+      name: name(FAIRWAY_METRICS.fallbackServed),
+      help: 'Routed requests served by a fallback endpoint instead of the primary (proxy retry, or Envoy reporting x-gateway-destination-endpoint-served); their in-flight count and prefix records moved to it.',
       registers,
     });
     this.rewrites = new Counter({
@@ -267,6 +273,10 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
 
   onConnectFailure(event: ConnectFailureEvent): void {
     this.connectFailures.inc({ outcome: event.retried ? 'retried' : 'exhausted' });
+  }
+
+  onServed(event: ServedEvent): void {
+    if (event.fallback === true) this.fallbackServed.inc();
   }
 
   // --- scrape-time sources ---

@@ -43,6 +43,8 @@ export const FAIRWAY_METRICS = {
   metricsScrapeFailures: 'fairway_metrics_scrape_failures_total',
   /** Endpoints whose scrapes fail now, by the `reason` of the latest failure (read at scrape time). */
   metricsScrapeFailingEndpoints: 'fairway_metrics_scrape_failing_endpoints',
+  /** Requests a fallback endpoint served instead of the primary (its in-flight count and prefix moved to it). */
+  fallbackServed: 'fairway_fallback_served_total',
   /**
    * In-flight evictions carried out (the victim's front end aborted it and answered the client), labelled by the
    * victim's band (`priority`), `reason` (`preempted`: made room for blocked higher-priority work) and

@@ -8,7 +8,7 @@ export {
   type Scorer,
   type Picker,
 } from './types.js';
-export { Scheduler, type SchedulerOptions, MAX_ENDPOINT_COUNT } from './scheduler.js';
+export { Scheduler, type SchedulerOptions, type RoutingRecord, MAX_ENDPOINT_COUNT } from './scheduler.js';
 export { SchedulerProfile, type WeightedScorer, type ProfileOutcome } from './profile.js';
 export {
   ProfileConfigSchema,

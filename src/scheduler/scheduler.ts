@@ -20,6 +20,14 @@ const TOKENS_PER_PREFIX_BLOCK = 16;
 /** Fallbacks beyond this are never useful to a proxy and would only cost sorting time. */
 export const MAX_ENDPOINT_COUNT = 16;
 
+/** What recording a routing left in the prefix index, so it can be taken back (see forgetRouting). */
+export interface RoutingRecord {
+  /** Leading blocks the endpoint held before. */
+  readonly held: number;
+  /** The prefix index's record; 0 when nothing was recorded. */
+  readonly seq: number;
+}
+
 export interface SchedulerOptions {
   /** @default createDefaultProfile() */
   readonly profile?: SchedulerProfile;
@@ -132,8 +140,19 @@ export class Scheduler {
    * Records that a request with these prefix hashes was sent to `endpoint`, which will now cache them. Call it
    * with the endpoint actually used (the primary, or the fallback the proxy reports as served). O(blocks).
    */
-  recordRouting(prefixHashes: ArrayLike<number>, endpoint: EndpointSnapshot): void {
-    this.prefixIndex.record(prefixHashes, endpoint.id, this.capacityOf(endpoint.metrics));
+  /**
+   * Remembers that `endpoint` was sent (and will cache) this prompt's blocks; returns what {@link forgetRouting}
+   * needs if the request ends up served elsewhere (how many leading blocks the endpoint held before, the record).
+   */
+  recordRouting(prefixHashes: ArrayLike<number>, endpoint: EndpointSnapshot): RoutingRecord {
+    const held = this.prefixIndex.matchLength(prefixHashes, endpoint.id);
+    const seq = this.prefixIndex.record(prefixHashes, endpoint.id, this.capacityOf(endpoint.metrics));
+    return { held, seq };
+  }
+
+  /** Takes back what {@link recordRouting} added for `endpointId` beyond the blocks it held before. */
+  forgetRouting(prefixHashes: ArrayLike<number>, endpointId: string, record: RoutingRecord): void {
+    if (record.seq !== 0) this.prefixIndex.forget(prefixHashes, endpointId, record.held, record.seq);
   }
 
   /** Index capacity in our blocks: the server's KV blocks, rescaled when its blocks are not 16 tokens. */

@@ -7,6 +7,8 @@ const INITIAL_SLOTS = 256;
 const MAX_REMEMBERED = 16_384;
 const INITIAL_REMEMBERED = 64;
 const TWO_POW_32 = 4294967296;
+/** Owner of a withdrawn key: dead (below every watermark, which starts at 1), yet not 0, which ends a probe run. */
+const WITHDRAWN = 0.5;
 
 /**
  * Open addressing with linear probing over one Float64Array of (key, owner) pairs, where the owner is the
@@ -59,10 +61,13 @@ export class BlockTable {
     }
   }
 
-  /** Records the first `min(keys.length, capacity)` keys as one request, the newest. */
-  add(keys: ArrayLike<number>): void {
+  /**
+   * Records the first `min(keys.length, capacity)` keys as one request, the newest; returns its sequence number
+   * (0 when nothing was recorded), which {@link withdraw} takes.
+   */
+  add(keys: ArrayLike<number>): number {
     const count = Math.min(keys.length, this.cap);
-    if (count === 0) return;
+    if (count === 0) return 0;
     this.makeRoomForRequest();
     const seq = ++this.seq;
     this.owned[seq & this.ringMask] = 0;
@@ -70,6 +75,33 @@ export class BlockTable {
       this.put(keys[i] as number, seq);
       // Forgetting as the request goes keeps the live keys (and so the table) within the capacity.
       while (this.live > this.cap && this.watermark < seq) this.forgetOldest();
+    }
+    return seq;
+  }
+
+  /**
+   * Takes back keys `from..` of request `seq` (the same keys it was given) wherever no newer request recorded them
+   * since: the request was served elsewhere, so this endpoint never cached those blocks. The request stays
+   * remembered for its first `from` keys (held before it). O(keys - from).
+   */
+  withdraw(keys: ArrayLike<number>, from: number, seq: number): void {
+    if (seq < this.watermark) return; // forgotten already
+    const count = Math.min(keys.length, this.cap);
+    const slots = this.slots;
+    for (let i = Math.max(0, from); i < count; i++) {
+      const key = keys[i] as number;
+      for (let s = this.slotOf(key); ; s = (s + 1) & this.mask) {
+        const owner = slots[2 * s + 1] as number;
+        if (owner === 0) break;
+        if (slots[2 * s] === key) {
+          if (owner === seq) {
+            slots[2 * s + 1] = WITHDRAWN;
+            this.count(seq, -1);
+            this.live--;
+          }
+          break;
+        }
+      }
     }
   }
 

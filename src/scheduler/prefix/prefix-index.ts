@@ -30,9 +30,12 @@ export class PrefixIndex {
     );
   }
 
-  /** Remembers that `endpointId` was sent (and will cache) these blocks. */
-  record(hashes: ArrayLike<number>, endpointId: string, capacity = this.defaultCapacity): void {
-    if (hashes.length === 0) return;
+  /**
+   * Remembers that `endpointId` was sent (and will cache) these blocks; returns the record's sequence number for
+   * {@link forget} (0 when nothing was recorded).
+   */
+  record(hashes: ArrayLike<number>, endpointId: string, capacity = this.defaultCapacity): number {
+    if (hashes.length === 0) return 0;
     let set = this.endpoints.get(endpointId);
     if (set === undefined) {
       set = new BlockTable(capacity);
@@ -40,7 +43,15 @@ export class PrefixIndex {
     } else if (set.capacity !== capacity) {
       set.resize(capacity);
     }
-    set.add(hashes);
+    return set.add(hashes);
+  }
+
+  /**
+   * Takes back blocks `from..` of record `seq` for `endpointId` when the request went elsewhere after all (the
+   * blocks before `from` were held already and stay). O(hashes.length - from).
+   */
+  forget(hashes: ArrayLike<number>, endpointId: string, from: number, seq: number): void {
+    this.endpoints.get(endpointId)?.withdraw(hashes, from, seq);
   }
 
   /** Number of leading blocks of `hashes` that `endpointId` holds. */

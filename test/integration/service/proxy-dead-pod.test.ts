@@ -1,6 +1,6 @@
 // A pod that dies between two scrapes still looks like the best pick until its next scrape fails. In proxy mode the
 // request then fails to connect before anything was sent, so Fairway sends it to the next-best pod instead of
-// answering 503, and counts the retry.
+// answering 503, counts the retry, and moves the request's accounting to the pod that served it.
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -60,6 +60,8 @@ describe('proxy mode with a pod that just died', () => {
     const text = await h.server.registry.metrics();
     expect(metricValue(text, 'fairway_upstream_connect_failures_total', { outcome: 'retried' })).toBe(5);
     expect(metricValue(text, 'fairway_upstream_connect_failures_total', { outcome: 'exhausted' })).toBe(0);
+    // Each was served by the fallback: its in-flight count and prefix record moved there, and it was counted.
+    expect(metricValue(text, 'fairway_fallback_served_total')).toBe(5);
     expect(h.server.inflight.load(liveId).requests + h.server.inflight.load(deadId).requests).toBe(0);
   });
 });

@@ -213,3 +213,38 @@ describe('InflightTracker', () => {
     );
   });
 });
+
+describe('InflightTracker.move (a fallback served the request)', () => {
+  it('moves an unseen request to the served endpoint: gone from the first, unseen on the second', () => {
+    const clock = new ManualClock();
+    const tracker = new InflightTracker({ clock });
+    const t = tracker.begin('a:1', 100);
+    clock.advance(1);
+    const moved = tracker.move(t, 'b:1');
+    expect(tracker.load('a:1')).toBe(NO_INFLIGHT);
+    expect(tracker.load('b:1')).toMatchObject({ requests: 1, tokens: 100, requestsSinceScrape: 1, tokensSinceScrape: 100 });
+    expect(tracker.end(moved)).toBe(true);
+    expect(tracker.end(t)).toBe(false); // the first ticket ended with the move
+    expect(tracker.totalRequests()).toBe(0);
+  });
+
+  it('gives the first endpoint no finished-work credit, even after a scrape there counted the request', () => {
+    const clock = new ManualClock();
+    const tracker = new InflightTracker({ clock });
+    const keep = tracker.begin('a:1', 10);
+    const t = tracker.begin('a:1', 50);
+    clock.advance(5);
+    tracker.markScraped('a:1', 5); // both seen
+    const moved = tracker.move(t, 'b:1');
+    // Never ran on a:1, so nothing finished there: no credit that would open the gate early.
+    expect(tracker.load('a:1')).toMatchObject({ requests: 1, tokens: 10, requestsSinceScrape: 0, requestsEndedSinceScrape: 0 });
+    expect(tracker.load('b:1').requests).toBe(1);
+    expect(tracker.move(moved, 'b:1')).toBe(moved); // same endpoint: nothing to do
+    tracker.end(moved);
+    tracker.end(keep);
+    expect(tracker.end(keep)).toBe(false);
+    // An ended ticket is returned unchanged and counts nowhere.
+    expect(tracker.move(keep, 'c:1')).toBe(keep);
+    expect(tracker.load('c:1')).toBe(NO_INFLIGHT);
+  });
+});

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
 import { InflightTracker } from '../../../src/datalayer/index.js';
 import { FlowController } from '../../../src/flowcontrol/index.js';
-import { type ConnectFailureEvent, type Decision, type GatewayObserver, type InferenceRequest, RequestPipeline } from '../../../src/gateway/index.js';
+import { type ConnectFailureEvent, type Decision, type GatewayObserver, type InferenceRequest, RequestPipeline, type ServedEvent } from '../../../src/gateway/index.js';
 import { Scheduler, createPrefixHasher } from '../../../src/scheduler/index.js';
 import { flushMicrotasks } from '../../support/flush.js';
 import { SettableSaturation } from '../../support/settable-saturation.js';
@@ -49,8 +49,9 @@ async function setup(
     },
     recordRouting: (...args: Parameters<Scheduler['recordRouting']>) => {
       if (faults.throwOnRecord === true) throw new Error('prefix index exploded');
-      real.recordRouting(...args);
+      return real.recordRouting(...args);
     },
+    forgetRouting: (...args: Parameters<Scheduler['forgetRouting']>) => real.forgetRouting(...args),
   };
   const hasher = await createPrefixHasher();
   const pipeline = new RequestPipeline({
@@ -120,21 +121,55 @@ describe('RequestPipeline', () => {
     expect(asked.inflight.totalRequests()).toBe(1);
   });
 
-  it('reports failed connections to its observer and records the prompt prefix on the endpoint that served', async () => {
+  it('reports failed connections to its observer; in-flight count and prompt prefix move to the endpoint that served', async () => {
     const failures: ConnectFailureEvent[] = [];
-    const observer: GatewayObserver = { onDecision: () => {}, onResponse: () => {}, onConnectFailure: (e) => failures.push(e) };
-    const { pipeline, scheduler, hasher } = await setup({ observer });
+    const served: ServedEvent[] = [];
+    const observer: GatewayObserver = { onDecision: () => {}, onResponse: () => {}, onConnectFailure: (e) => failures.push(e), onServed: (e) => served.push(e) };
+    const { pipeline, scheduler, hasher, inflight } = await setup({ observer });
     const body = { ...completion, prompt: 'a long shared system prompt '.repeat(20) };
     const d = await pipeline.handle(request(body, {}, { endpointCount: 2 }));
     if (d.kind !== 'route') throw new Error('expected a route');
     const [primary, fallback] = d.endpoints as [string, string];
     const hashes = hasher.hashBody(body, body.model);
     expect(scheduler.prefixIndex.matchLength(hashes, fallback)).toBe(0);
+    expect(scheduler.prefixIndex.matchLength(hashes, primary)).toBe(hashes.length);
+    expect(inflight.load(primary).requests).toBe(1);
     d.response.onConnectFailed?.(primary, true);
     d.response.onServedEndpoint?.(fallback);
+    d.response.onServedEndpoint?.(fallback); // reported twice (several response messages): moved once
     expect(failures).toEqual([{ endpoint: primary, retried: true }]);
+    expect(served).toEqual([
+      { endpoint: fallback, fallback: true },
+      { endpoint: fallback, fallback: true },
+    ]);
     expect(scheduler.prefixIndex.matchLength(hashes, fallback)).toBe(hashes.length);
+    // The primary never saw the prompt: what this request recorded there is taken back.
+    expect(scheduler.prefixIndex.matchLength(hashes, primary)).toBe(0);
+    expect(inflight.load(primary).requests).toBe(0);
+    expect(inflight.load(fallback)).toMatchObject({ requests: 1, requestsSinceScrape: 1 });
     d.response.onEnd('complete');
+    expect(inflight.totalRequests()).toBe(0);
+  });
+
+  it('keeps the prefix blocks the primary held before the request when a fallback serves it', async () => {
+    const { pipeline, scheduler, hasher } = await setup();
+    const shared = 'a long shared system prompt '.repeat(20);
+    const first = { ...completion, prompt: shared };
+    const d1 = await pipeline.handle(request(first));
+    if (d1.kind !== 'route') throw new Error('expected a route');
+    const primary = d1.endpoints[0] as string;
+    d1.response.onEnd('complete');
+    const second = { ...completion, prompt: `${shared} and then a different question about something else entirely` };
+    const d2 = await pipeline.handle(request(second, {}, { endpointCount: 2 }));
+    if (d2.kind !== 'route') throw new Error('expected a route');
+    expect(d2.endpoints[0]).toBe(primary); // the prefix follows its endpoint
+    const held = scheduler.prefixIndex.matchLength(hasher.hashBody(first, first.model), primary);
+    const hashes = hasher.hashBody(second, second.model);
+    expect(held).toBeGreaterThan(0);
+    expect(held).toBeLessThan(hashes.length);
+    d2.response.onServedEndpoint?.(d2.endpoints[1] as string);
+    expect(scheduler.prefixIndex.matchLength(hashes, primary)).toBe(held);
+    d2.response.onEnd('complete');
   });
 
   it('answers 400 with a drop reason for invalid JSON and for a missing model', async () => {
