@@ -153,7 +153,7 @@ export class ExtProcStream {
         this.reportServed(msg.metadata);
         this.responseStarted = true;
         this.observe((o) => o.onHeaders(statusOf(msg.headers), headerMap(msg.headers)));
-        this.transport.send(responseHeadersContinue(this.requestId));
+        this.transport.send(responseHeadersContinue(this.requestId, this.extraResponseHeaders()));
         if (msg.endOfStream) this.complete();
         return;
       case 'response_body':
@@ -372,6 +372,16 @@ export class ExtProcStream {
   }
 
   /** Observer code is someone else's: its exceptions are logged, never allowed to break the stream. */
+  /** What the pipeline adds to the client's response (the session token), never failing the stream. */
+  private extraResponseHeaders(): ReadonlyMap<string, string> | undefined {
+    try {
+      return this.observer?.responseHeaders?.();
+    } catch (err) {
+      this.options.logger.error({ err, requestId: this.requestId }, 'response observer threw');
+      return undefined;
+    }
+  }
+
   private observe(fn: (observer: ResponseObserver) => void): void {
     if (this.observer === undefined) return;
     try {

@@ -104,12 +104,10 @@ export function streamedBodyResponse(
 }
 
 /** CONTINUE for response headers; echoes the request id to the client unless the model server set one. */
-export function responseHeadersContinue(requestId: string): ProcessingResponse {
-  return {
-    response_headers: {
-      response: { header_mutation: { set_headers: [headerOption(HEADER_REQUEST_ID, requestId, 'ADD_IF_ABSENT')] } },
-    },
-  };
+export function responseHeadersContinue(requestId: string, extra?: ReadonlyMap<string, string>): ProcessingResponse {
+  const set = [headerOption(HEADER_REQUEST_ID, requestId, 'ADD_IF_ABSENT')];
+  for (const [name, value] of extra ?? []) set.push(headerOption(name, value));
+  return { response_headers: { response: { header_mutation: { set_headers: set } } } };
 }
 
 export const REQUEST_TRAILERS_CONTINUE: ProcessingResponse = { request_trailers: {} };

@@ -41,6 +41,11 @@ export interface ResponseObserver {
    */
   onServedEndpoint?(endpoint: string): void;
   /**
+   * Headers to add to the client's response (lower-cased names), asked once when the response headers go to the
+   * client, after any `onServedEndpoint`: the session-affinity token of the endpoint that served.
+   */
+  responseHeaders?(): ReadonlyMap<string, string> | undefined;
+  /**
    * Proxy mode: connecting to `endpoint` failed before any byte of the request was sent; `retrying` says whether
    * the next candidate is tried now. Called once per failed attempt, before `onServedEndpoint` or `onEnd`.
    */

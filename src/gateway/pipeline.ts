@@ -4,7 +4,7 @@ import { type Context, ROOT_CONTEXT, SpanStatusCode, context, propagation, trace
 import { type Clock, type Logger, noopLogger, systemClock } from '../core/index.js';
 import { type InflightTicket, type InflightView, type PoolView } from '../datalayer/index.js';
 import { type EvictionTarget, type FlowRequest, type Lease, type Outcome } from '../flowcontrol/index.js';
-import { MAX_ENDPOINT_COUNT, type RoutingRecord, type ScheduleRequest, type ScheduleResult } from '../scheduler/index.js';
+import { MAX_ENDPOINT_COUNT, type RoutingRecord, type ScheduleRequest, type ScheduleResult, encodeSessionToken } from '../scheduler/index.js';
 import { type Decision, type InferenceRequest, type RequestHandler, type ResponseObserver } from './contract.js';
 import { EvictionRelay } from './eviction-relay.js';
 import { StreamProgress } from './stream-progress.js';
@@ -44,6 +44,8 @@ export interface SchedulerPort {
   forgetRouting?(prefixHashes: ArrayLike<number>, endpointId: string, record: RoutingRecord): void;
   /** Whether any endpoint serves `model` (multi-model pools); absent: every endpoint serves every model. */
   modelAvailability?(model: string, pool: ReturnType<PoolView['current']>): 'served' | 'not-found' | 'down';
+  /** The response header carrying the session-affinity token, when the profile has such a scorer. */
+  sessionHeader?(): string | undefined;
 }
 export interface PrefixHasherPort {
   /** `body` is the scanned prompt (ParsedBody.prompt): strings may be byte ranges of the body (PromptBytes). */
@@ -234,6 +236,7 @@ export class RequestPipeline implements RequestHandler {
       estimatedTokens: estimatedCost,
       subsetHint: request.subsetHint,
       endpointCount: endpointCountOf(request, this.endpointCount),
+      headers: request.headers,
     };
 
     // Picking happens inside the dispatch itself, so the in-flight count rises before the gate is asked again.
@@ -365,16 +368,22 @@ export class RequestPipeline implements RequestHandler {
     let ended = false;
     let current = ticket;
     let moved = false;
+    let servedBy = routing.primary;
     return {
       onConnectFailed: (endpoint, retrying) => this.observer.onConnectFailure?.({ endpoint, retried: retrying }),
       onServedEndpoint: (endpoint) => {
         const fallback = endpoint !== routing.primary;
         this.observer.onServed?.({ endpoint, fallback });
+        servedBy = endpoint;
         // Reported once per request (ext_proc on the response path, the proxy after its connect retries).
         if (fallback && !moved && !ended) {
           moved = true;
           current = this.moveToServed(current, endpoint, routing);
         }
+      },
+      responseHeaders: () => {
+        const header = this.o.scheduler.sessionHeader?.();
+        return header === undefined || servedBy === '' ? undefined : new Map([[header, encodeSessionToken(servedBy)]]);
       },
       onHeaders: (s, headers) => {
         status = s;

@@ -291,6 +291,7 @@ export class ProxyServer {
       safe(() => observer.onServedEndpoint?.(endpoint));
       const headers = clientResponseHeaders(response.headers);
       if (headers[HEADER_REQUEST_ID] === undefined) headers[HEADER_REQUEST_ID] = request.requestId;
+      for (const [name, value] of safe(() => observer.responseHeaders?.()) ?? []) headers[name] = value;
       safe(() => observer.onHeaders(response.statusCode, responseHeaderMap(headers)));
       // An evictable request's headers wait for its first byte: evicted before that, the client gets a clean 429.
       const startResponse = (): void => {
@@ -339,11 +340,12 @@ export class ProxyServer {
   }
 }
 
-function safe(fn: () => void): void {
+function safe<T>(fn: () => T): T | undefined {
   try {
-    fn();
+    return fn();
   } catch {
     // observer errors must not break the relay; onEnd still follows
+    return undefined;
   }
 }
 

@@ -13,6 +13,7 @@ import { LORA_AFFINITY_SCORER, LoraAffinityScorer } from './scorers/lora-affinit
 import { PREFIX_CACHE_SCORER, PrefixCacheScorer } from './scorers/prefix-cache-scorer.js';
 import { QUEUE_SCORER, QueueScorer } from './scorers/queue-scorer.js';
 import { RUNNING_REQUESTS_SCORER, RunningRequestsScorer } from './scorers/running-requests-scorer.js';
+import { SESSION_AFFINITY_SCORER, SessionAffinityScorer } from './scorers/session-affinity-scorer.js';
 import { TOKEN_LOAD_SCORER, TokenLoadScorer } from './scorers/token-load-scorer.js';
 
 const noParameters = z.object({}).strict();
@@ -45,6 +46,13 @@ export function createBuiltinRegistries(): SchedulerRegistries {
   scorers.register(PREFIX_CACHE_SCORER, definePlugin(noParameters, () => new PrefixCacheScorer()));
   scorers.register(TOKEN_LOAD_SCORER, definePlugin(noParameters, () => new TokenLoadScorer()));
   scorers.register(INFLIGHT_LOAD_SCORER, definePlugin(noParameters, () => new InflightLoadScorer()));
+  scorers.register(
+    SESSION_AFFINITY_SCORER,
+    definePlugin(
+      z.object({ header: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name').optional() }).strict(),
+      (p) => new SessionAffinityScorer(p),
+    ),
+  );
 
   const pickers: SchedulerRegistries['pickers'] = new Registry('picker');
   pickers.register(MAX_SCORE_PICKER, definePlugin(noParameters, () => new MaxScorePicker()));

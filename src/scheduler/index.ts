@@ -41,6 +41,13 @@ export { LoraAffinityScorer, LORA_AFFINITY_SCORER, loraAffinity } from './scorer
 export { PrefixCacheScorer, PREFIX_CACHE_SCORER } from './scorers/prefix-cache-scorer.js';
 export { TokenLoadScorer, TOKEN_LOAD_SCORER } from './scorers/token-load-scorer.js';
 export { InflightLoadScorer, INFLIGHT_LOAD_SCORER } from './scorers/inflight-load-scorer.js';
+export {
+  SessionAffinityScorer,
+  SESSION_AFFINITY_SCORER,
+  DEFAULT_SESSION_HEADER,
+  encodeSessionToken,
+  decodeSessionToken,
+} from './scorers/session-affinity-scorer.js';
 export { minMaxLowerIsBetter } from './scorers/min-max.js';
 export { MaxScorePicker, MAX_SCORE_PICKER } from './pickers/max-score-picker.js';
 export { RandomPicker, RANDOM_PICKER } from './pickers/random-picker.js';

@@ -17,11 +17,16 @@ export type ProfileOutcome =
  * weighted, so one misbehaving scorer cannot outweigh the others. O(filters x n + scorers x n + picker).
  */
 export class SchedulerProfile {
+  /** The header a session-affinity scorer (weight > 0) issues its token in; undefined without one. */
+  readonly sessionHeader: string | undefined;
+
   constructor(
     readonly filters: readonly Filter[],
     readonly scorers: readonly WeightedScorer[],
     readonly picker: Picker,
-  ) {}
+  ) {
+    this.sessionHeader = scorers.find((s) => s.weight > 0 && s.scorer.sessionHeader !== undefined)?.scorer.sessionHeader;
+  }
 
   run(ctx: SchedulingContext, input: readonly EndpointSnapshot[], count: number, random: Random): ProfileOutcome {
     let candidates = input;

@@ -86,6 +86,11 @@ export class Scheduler {
     this.currentProfile = profile;
   }
 
+  /** The response header for the session token, while the profile has a session-affinity scorer. */
+  sessionHeader(): string | undefined {
+    return this.currentProfile.sessionHeader;
+  }
+
   schedule(request: ScheduleRequest, pool: PoolSnapshot, inflight: InflightView): ScheduleResult {
     const count = requireIntegerInRange('endpointCount', request.endpointCount ?? 1, 1, MAX_ENDPOINT_COUNT);
     this.forgetDepartedEndpoints(pool);

@@ -17,6 +17,8 @@ export interface ScheduleRequest {
   readonly subsetHint?: readonly string[];
   /** Endpoints wanted: the primary plus fallbacks. @default 1 */
   readonly endpointCount?: number;
+  /** Request headers (lower-cased names), for scorers that read one (session affinity). */
+  readonly headers?: ReadonlyMap<string, string>;
 }
 
 /** `model-not-found` answers 404; the others mean "no serving capacity" (503). */
@@ -61,6 +63,11 @@ export interface Filter {
 /** Writes one raw score per candidate into `out` (same index); the profile clamps each to [0, 1]. */
 export interface Scorer {
   readonly type: string;
+  /**
+   * A session-affinity scorer names the header in which the response must carry the token of the endpoint that
+   * served (and in which the client sends it back).
+   */
+  readonly sessionHeader?: string;
   score(ctx: SchedulingContext, candidates: readonly EndpointSnapshot[], out: Float64Array): void;
 }
 

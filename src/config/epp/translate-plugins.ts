@@ -58,9 +58,26 @@ function prefixSettings(spec: PluginSpec, sink: TranslationSink): void {
   }
 }
 
-/** Scorers take no parameters in Fairway; what theirs configure is translated or named. */
-export function translateScorer(spec: PluginSpec, sink: TranslationSink): void {
+/** A scorer's Fairway parameters (most take none); what theirs configure elsewhere is translated or named. */
+export function translateScorer(spec: PluginSpec, sink: TranslationSink): Record<string, unknown> | undefined {
   switch (spec.type) {
+    case 'session-affinity-scorer': {
+      checkParameters(spec, ['strategy', 'encodedEndpointHeaderConfig', 'sessionIdConfig', 'profileName'], sink);
+      const strategy = optionalString(spec.parameters['strategy'], param(spec, 'strategy'));
+      if (strategy !== undefined && strategy !== 'encoded_endpoint_header') {
+        throw new ConfigError(
+          param(spec, 'strategy'),
+          `Fairway's session-affinity-scorer issues the serving endpoint's token to the client; nearest: encoded_endpoint_header (got ${describe(strategy)})`,
+        );
+      }
+      if (optionalString(spec.parameters['profileName'], param(spec, 'profileName')) !== undefined) {
+        sink.notice(`${label(spec)}: profileName: Fairway runs one profile; the token names the endpoint that served`);
+      }
+      const cfg = asObject(spec.parameters['encodedEndpointHeaderConfig'], param(spec, 'encodedEndpointHeaderConfig'));
+      const header = optionalString(cfg['header'], `${param(spec, 'encodedEndpointHeaderConfig')}.header`);
+      sink.notice(`${label(spec)}: tokens name endpoints (host:port), not pods: tokens issued by the Go EPP match none, so those sessions re-pin once`);
+      return header !== undefined ? { header: header.trim().toLowerCase() } : undefined;
+    }
     case 'prefix-cache-scorer': {
       checkParameters(spec, ['blockSize', 'blockSizeTokens', 'maxPrefixBlocksToMatch', 'maxPrefixTokensToMatch', 'lruCapacityPerServer', 'autoTune', 'prefixMatchInfoProducerName', 'matchLengthWeight', 'matchLengthScaleTokens'], sink);
       prefixSettings(spec, sink);
@@ -68,22 +85,23 @@ export function translateScorer(spec: PluginSpec, sink: TranslationSink): void {
       if (w !== undefined && w !== 0) {
         sink.notice(`${label(spec)}: matchLengthWeight ${w}: Fairway scores the matched fraction of the prompt only (as with 0)`);
       }
-      return;
+      return undefined;
     }
     case 'token-load-scorer':
       checkParameters(spec, ['queueThresholdTokens', 'inFlightLoadProducerName'], sink);
       if (spec.parameters['queueThresholdTokens'] !== undefined) {
         sink.notice(`${label(spec)}: queueThresholdTokens: Fairway's token-load-scorer normalises in-flight tokens min-max over the candidates instead of against a threshold`);
       }
-      return;
+      return undefined;
     case 'active-request-scorer':
       checkParameters(spec, ['requestTimeout', 'idleThreshold', 'maxBusyScore', 'inFlightLoadProducerName'], sink);
       sink.notice(
         `${label(spec)}: mapped to inflight-load-scorer (waiting queue as last scraped plus requests Fairway sent since, min-max normalised; a request leaves when its response ends, so requestTimeout, idleThreshold and maxBusyScore are not used)`,
       );
-      return;
+      return undefined;
     default:
       checkParameters(spec, [], sink);
+      return undefined;
   }
 }
 

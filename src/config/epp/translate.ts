@@ -183,8 +183,8 @@ class Translator {
           // The Go loader's default weight for a scorer listed without one.
           const w = weight ?? 1;
           if (w < 0) throw new ConfigError(`${path}.weight`, `must be >= 0 (got ${w})`);
-          translateScorer(spec, this.sink);
-          scorers.push({ type: mapping.to, weight: w });
+          const parameters = translateScorer(spec, this.sink);
+          scorers.push({ type: mapping.to, weight: w, ...(parameters !== undefined ? { parameters } : {}) });
           break;
         }
         case 'picker':
