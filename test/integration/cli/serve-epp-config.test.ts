@@ -54,7 +54,7 @@ describe('fairway serve with an EndpointPickerConfig (compiled CLI, real process
   it('--config-file with --endpoints: starts, logs the notices once each, and routes a request', async () => {
     const s = serve(['--config-file', join(FIXTURES, 'llm-d-prefix-decode.yaml'), '--endpoints', endpoints()]);
     children.push(s.child);
-    await waitFor('fairway serve to listen', () => portsFrom(s.stderr()) !== undefined, 20_000);
+    await waitFor('fairway serve to listen', () => portsFrom(s.stderr()) !== undefined, 60_000);
     const ports = portsFrom(s.stderr()) as Ports;
     expect(s.stderr()).toContain('EndpointPickerConfig translated');
     expect(s.stderr().match(/decode-filter\): accepted/g)).toHaveLength(1);
@@ -67,7 +67,7 @@ describe('fairway serve with an EndpointPickerConfig (compiled CLI, real process
     expect(res.status).toBe(200);
     expect(((await res.json()) as { model: string }).model).toBe(TEST_MODEL);
     s.child.kill('SIGTERM');
-  });
+  }, 90_000);
 
   it('--config-text takes the document itself', async () => {
     const text = [
@@ -79,25 +79,25 @@ describe('fairway serve with an EndpointPickerConfig (compiled CLI, real process
     ].join('\n');
     const s = serve(['--config-text', text, '--endpoints', endpoints()]);
     children.push(s.child);
-    await waitFor('fairway serve to listen', () => portsFrom(s.stderr()) !== undefined, 20_000);
+    await waitFor('fairway serve to listen', () => portsFrom(s.stderr()) !== undefined, 60_000);
     const ports = portsFrom(s.stderr()) as Ports;
     const res = await fetch(`http://127.0.0.1:${ports.proxy}/v1/completions`, { method: 'POST', body: completionBody() });
     expect(res.status).toBe(200);
     s.child.kill('SIGTERM');
-  });
+  }, 90_000);
 
   it('refuses to start on a plug-in Fairway lacks, naming it and the nearest equivalent', () => {
     const out = spawnSync(process.execPath, [CLI, 'serve', '--config-text', 'apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins: [{ type: no-hit-lru-scorer }]', ...PORT_FLAGS], {
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: 60_000,
     });
     expect(out.status).toBe(1);
     expect(out.stderr).toMatch(/--config-text: plugins\.0\.type: plug-in type "no-hit-lru-scorer" has no Fairway equivalent; nearest: prefix-cache-scorer/);
-  });
+  }, 120_000);
 });
 
 describe('fairway config check', () => {
-  const check = (...args: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [CLI, 'config', 'check', ...args], { encoding: 'utf8', timeout: 20_000 });
+  const check = (...args: string[]): ReturnType<typeof spawnSync> => spawnSync(process.execPath, [CLI, 'config', 'check', ...args], { encoding: 'utf8', timeout: 60_000 });
 
   it('prints the effective Fairway configuration of an EndpointPickerConfig, which validates as a Fairway file', () => {
     const out = check(join(FIXTURES, 'llm-d-flow-control.yaml'));
@@ -112,7 +112,7 @@ describe('fairway config check', () => {
     const again = check(file);
     expect(again.status).toBe(0);
     expect(String(again.stdout)).toBe(String(out.stdout));
-  });
+  }, 120_000);
 
   it('checks a Fairway file too, and exits 1 with the field\'s path on error', () => {
     expect(check(new URL('../../../examples/fairway.yaml', import.meta.url).pathname).status).toBe(0);
@@ -122,5 +122,5 @@ describe('fairway config check', () => {
     expect(out.status).toBe(1);
     expect(String(out.stderr)).toMatch(/bad\.yaml: flowControl\.defaultRequestTTL: must be a Go duration/);
     expect(String(out.stdout)).toBe('');
-  });
+  }, 120_000);
 });
