@@ -114,6 +114,11 @@ export const ConfigSchema = z.strictObject({
   flowControl: z
     .strictObject({
       defaultTtlMs: duration.default(60_000),
+      /**
+       * Scale from zero: while the pool has no endpoints at all, requests wait up to this long for one to appear
+       * (then flow control as usual, with a fresh TTL). Unset: 503 no-endpoints at once.
+       */
+      noEndpointRequestTtlMs: duration.optional(),
       maxQueuedRequests: limit.default(Infinity),
       maxQueuedBytes: limit.default(Infinity),
       maxFlows: positive.default(100_000),

@@ -5,7 +5,7 @@ import { type Clock, type Logger, noopLogger, systemClock } from '../core/index.
 import { type InflightTicket, type InflightView, type PoolView } from '../datalayer/index.js';
 import { type EvictionTarget, type FlowRequest, type Lease, type Outcome } from '../flowcontrol/index.js';
 import { MAX_ENDPOINT_COUNT, type RoutingRecord, type ScheduleRequest, type ScheduleResult, encodeSessionToken } from '../scheduler/index.js';
-import { type Decision, type InferenceRequest, type RequestHandler, type ResponseObserver } from './contract.js';
+import { type Decision, type InferenceRequest, type RejectDecision, type RequestHandler, type ResponseObserver } from './contract.js';
 import { EvictionRelay } from './eviction-relay.js';
 import { StreamProgress } from './stream-progress.js';
 import { type ParsedBody, parseRequestBody } from './body-parser.js';
@@ -28,6 +28,8 @@ import {
 } from './outcome-response.js';
 import { type IdentityOptions, resolveIdentity } from './request-identity.js';
 import { UsageReader } from './usage-reader.js';
+import { type PendingCount, PendingRequests } from './pending-requests.js';
+import { EndpointWaitingRoom } from './waiting-room.js';
 
 /** Ports the pipeline needs; each is satisfied by the real subsystem and by small fakes in tests. */
 export interface FlowControlPort {
@@ -90,6 +92,11 @@ export interface PipelineOptions {
   readonly fallbackEndpoints?: number;
   /** Upper bound of a request's estimated cost in tokens (prompt + output). @default 1,000,000 */
   readonly maxEstimatedTokens?: number;
+  /**
+   * Scale from zero: while the pool has no endpoints at all, a request waits up to this long (ms) for one to
+   * appear, then goes on to flow control with a fresh TTL. @default undefined (503 no-endpoints at once)
+   */
+  readonly noEndpointTtlMs?: number;
   /** Model-name rewrites and weighted splits. @default none */
   readonly rewriter?: ModelRewritePort;
 }
@@ -120,6 +127,8 @@ export interface LivePipelineOptions {
   readonly retry?: RetryAdvice;
   readonly expectedOutputTokens?: number;
   readonly fallbackEndpoints?: number;
+  /** `null` turns the waiting room off. */
+  readonly noEndpointTtlMs?: number | null;
 }
 
 export class RequestPipeline implements RequestHandler {
@@ -128,6 +137,9 @@ export class RequestPipeline implements RequestHandler {
   private readonly observer: GatewayObserver;
   private retry: RetryAdvice;
   private identity: IdentityOptions;
+  private noEndpointTtlMs: number | undefined;
+  private readonly waitingRoom: EndpointWaitingRoom;
+  private readonly pending = new PendingRequests();
   private expectedOutput: number;
   private endpointCount: number;
   private readonly maxEstimatedTokens: number;
@@ -144,6 +156,18 @@ export class RequestPipeline implements RequestHandler {
     this.endpointCount = 1 + (o.fallbackEndpoints ?? DEFAULT_FALLBACK_ENDPOINTS);
     this.maxEstimatedTokens = o.maxEstimatedTokens ?? DEFAULT_MAX_ESTIMATED_TOKENS;
     this.identityHeaders = identityHeadersOf(o.identity.mode, o.identity.tenantHeader);
+    this.noEndpointTtlMs = o.noEndpointTtlMs;
+    this.waitingRoom = new EndpointWaitingRoom(o.pool, this.clock);
+  }
+
+  /** Requests not yet routed (waiting for an endpoint, or queued in flow control), by priority and target model. */
+  pendingRequests(): PendingCount[] {
+    return this.pending.snapshot();
+  }
+
+  /** Shutting down: requests in the waiting room are answered 503 shutdown, and no more wait there. */
+  close(): void {
+    this.waitingRoom.close();
   }
 
   /** Applies reloaded settings; requests already in the pipeline keep what they started with. */
@@ -155,6 +179,7 @@ export class RequestPipeline implements RequestHandler {
     if (live.retry !== undefined) this.retry = live.retry;
     if (live.expectedOutputTokens !== undefined) this.expectedOutput = live.expectedOutputTokens;
     if (live.fallbackEndpoints !== undefined) this.endpointCount = 1 + live.fallbackEndpoints;
+    if (live.noEndpointTtlMs !== undefined) this.noEndpointTtlMs = live.noEndpointTtlMs ?? undefined;
   }
 
   async handle(request: InferenceRequest): Promise<Decision> {
@@ -202,9 +227,11 @@ export class RequestPipeline implements RequestHandler {
       fairnessId: identity.fairnessId,
       priority: identity.priority,
     };
-    const pool = this.o.pool.current();
+    let pool = this.o.pool.current();
     if (pool.endpoints.length === 0) {
-      return this.finishReject(unavailable('no-endpoints', 'no model-server endpoints in the pool', this.retry), labels, 0, 0);
+      const waited = await this.waitForEndpoints(request, control.values.ttlMs, labels);
+      if (waited !== undefined) return this.finishReject(waited, labels, this.clock.now() - arrivedAt, 0);
+      pool = this.o.pool.current();
     }
     if (request.subsetHint !== undefined) {
       const allowed = new Set(request.subsetHint);
@@ -246,6 +273,7 @@ export class RequestPipeline implements RequestHandler {
     let placementError: Error | undefined;
     let lease: Lease | undefined;
     const place = (dispatched: Lease): void => {
+      dequeued();
       lease = dispatched;
       try {
         placement = this.place(scheduleRequest, hashes, estimatedCost, request.requestId);
@@ -268,6 +296,7 @@ export class RequestPipeline implements RequestHandler {
     let handedOver = false;
     // Flow control may take the request back once dispatched (sheddable work only); the front end carries it out.
     const eviction = new EvictionRelay(this.retry);
+    const dequeued = this.pending.add('queued', identity.priority, labels.targetModel);
     try {
       const outcome = await context.with(ctx, () =>
         this.o.flowControl.enqueueAndWait(flowRequest, { signal: request.signal, onDispatch: place, evictionTarget: eviction }),
@@ -314,12 +343,38 @@ export class RequestPipeline implements RequestHandler {
       }
       return { kind: 'route', endpoints, body: forwardBody, setHeaders, response, eviction };
     } finally {
+      dequeued();
       queueSpan.end();
       if (!handedOver) {
         eviction.close();
         lease?.release();
         if (placement?.ticket !== undefined) this.o.inflight.end(placement.ticket);
       }
+    }
+  }
+
+  /**
+   * The pool has no endpoints at all. Without a waiting room that is 503 no-endpoints at once; with one, the request
+   * waits (within its own TTL too) for an endpoint to appear. Returns the rejection, or undefined to go on.
+   */
+  private async waitForEndpoints(request: InferenceRequest, requestTtlMs: number | undefined, labels: RequestLabels): Promise<RejectDecision | undefined> {
+    const roomTtl = this.noEndpointTtlMs;
+    if (roomTtl === undefined) return unavailable('no-endpoints', 'no model-server endpoints in the pool', this.retry);
+    const ttl = Math.min(roomTtl, requestTtlMs ?? Infinity);
+    const left = this.pending.add('waiting-for-endpoints', labels.priority, labels.targetModel);
+    try {
+      switch (await this.waitingRoom.wait(ttl, request.signal)) {
+        case 'ready':
+          return undefined;
+        case 'cancelled':
+          return { kind: 'reject', status: 499, reason: 'cancelled', message: 'client went away while waiting for an endpoint' };
+        case 'shutdown':
+          return unavailable('shutdown', 'shutting down', this.retry);
+        case 'timeout':
+          return unavailable('no-endpoints', `no model-server endpoint appeared within ${ttl} ms`, this.retry);
+      }
+    } finally {
+      left();
     }
   }
 

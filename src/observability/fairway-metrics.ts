@@ -9,8 +9,9 @@ import {
   type InflightEvictionEvent,
   type OutcomeEvent,
 } from '../flowcontrol/index.js';
-import { type ConnectFailureEvent, type DecisionEvent, type GatewayObserver, type ResponseEvent, type ServedEvent } from '../gateway/index.js';
+import { type ConnectFailureEvent, type DecisionEvent, type GatewayObserver, type PendingCount, type ResponseEvent, type ServedEvent } from '../gateway/index.js';
 import { BoundedLabel } from './bounded-label.js';
+import { registerScrapeGauge } from './scrape-gauge.js';
 import { EvictionMetrics } from './eviction-metrics.js';
 import { ScrapeMetrics } from './scrape-metrics.js';
 import { registerFlowControlGauges } from './flow-control-gauges.js';
@@ -309,6 +310,22 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
    * Pool averages (KV cache, server queue), endpoint counts and, given `reachability`, whether any endpoint
    * answers (`fairway_pool_reachable`), read at each scrape. Once.
    */
+  /** Requests not yet routed, by stage, priority and target model (what a KEDA ScaledObject scales on). */
+  bindPending(read: () => readonly PendingCount[]): void {
+    registerScrapeGauge(
+      this.ctx.registry,
+      this.ctx.logger,
+      {
+        name: this.ctx.name(FAIRWAY_METRICS.pendingRequests),
+        help: 'Requests not yet routed: waiting for the pool\'s first endpoint (scale from zero) or queued in flow control, by priority and target model.',
+        labelNames: ['stage', 'priority', 'target_model_name'],
+      },
+      (g) => {
+        for (const p of read()) g.inc({ stage: p.stage, priority: String(p.priority), target_model_name: this.models.of(p.targetModel) }, p.requests);
+      },
+    );
+  }
+
   bindPool(pool: PoolView, reachability?: ReachabilityView): void {
     if (this.poolBound) throw new FairwayError('ERR_ALREADY_BOUND', 'FairwayMetrics.bindPool called twice');
     this.poolBound = true;

@@ -46,6 +46,11 @@ export const FAIRWAY_METRICS = {
   /** Requests a fallback endpoint served instead of the primary (its in-flight count and prefix moved to it). */
   fallbackServed: 'fairway_fallback_served_total',
   /**
+   * Requests not yet routed, by `stage` (`waiting-for-endpoints`: the pool has no endpoints and the scale-from-zero
+   * waiting room holds them; `queued`: in flow control), `priority` and `target_model_name`: an autoscaler's input.
+   */
+  pendingRequests: 'fairway_pending_requests',
+  /**
    * In-flight evictions carried out (the victim's front end aborted it and answered the client), labelled by the
    * victim's band (`priority`), `reason` (`preempted`: made room for blocked higher-priority work) and
    * `for_priority` (the band it made room for).

@@ -375,7 +375,9 @@ export class FairwayServer {
       expectedOutputTokens: c.flowControl.expectedOutputTokens,
       fallbackEndpoints: c.scheduler.fallbackEndpoints,
       rewriter: this.rewriter,
+      noEndpointTtlMs: c.flowControl.noEndpointRequestTtlMs,
     }));
+    this.metrics.bindPending(() => pipeline.pendingRequests());
     const handler = this.kubernetes?.elector !== undefined ? this.leaderOnly(pipeline) : pipeline;
     this.flowControl.start();
     this.shared?.exchange.start();
@@ -445,6 +447,7 @@ export class FairwayServer {
     this.health.setAll('NOT_SERVING');
     // Hand the lease over now, not after the grace period: a standby serves within one retry period.
     await this.kubernetes?.stepDown();
+    this.pipeline?.close();
     await this.flowControl.close();
     await this.waitForInflight(graceMs);
     await Promise.all([this.extProc?.close(1_000), this.proxy?.close(1_000)]);

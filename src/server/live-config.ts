@@ -102,6 +102,7 @@ export function applyLiveConfig(targets: LiveTargets, running: FairwayConfig, ne
     retry: { contendedSeconds: c.server.retryAfterSeconds.contended, unavailableSeconds: c.server.retryAfterSeconds.unavailable },
     expectedOutputTokens: c.flowControl.expectedOutputTokens,
     fallbackEndpoints: c.scheduler.fallbackEndpoints,
+    noEndpointTtlMs: c.flowControl.noEndpointRequestTtlMs ?? null,
   });
   const keptBandPolicies = report.kept.map((k) => `flowControl.bands[priority ${k.priority}].${k.field}`);
   return { result: 'applied', changed: plan.changed, restartRequired: plan.restartRequired, keptBandPolicies, effective: c };

@@ -54,6 +54,8 @@ const TOP_KEYS = [
 ];
 /** Feature gates the two projects register, with their defaults. */
 const KNOWN_GATES: Readonly<Record<string, boolean>> = { flowControl: false, haPopulateNonLeaderDatastore: true, dataLayer: true };
+/** llm-d's default queue-wait budget (defaultRequestTTL, and noEndpointRequestTTL following it). */
+const DEFAULT_EPP_TTL_MS = 60_000;
 /** Node timers cannot wait longer; the Go EPP's "0s" (never expire) becomes this. */
 const MAX_TTL_MS = 2_147_483_647;
 /** Fairway's scheduler.prefix bounds on the translated values. */
@@ -266,14 +268,21 @@ class Translator {
     const maxRequests = limit('maxRequests');
     if (maxBytes !== undefined) out['maxQueuedBytes'] = maxBytes;
     if (maxRequests !== undefined) out['maxQueuedRequests'] = maxRequests;
-    if (fc['defaultRequestTTL'] !== undefined) {
-      const ms = parseGoDuration(fc['defaultRequestTTL'], `${path}.defaultRequestTTL`);
-      if (ms === 0) this.sink.notice(`${path}.defaultRequestTTL: 0s (never expire) becomes Fairway's longest TTL, ${MAX_TTL_MS} ms (24.8 days)`);
-      out['defaultTtlMs'] = ms === 0 ? MAX_TTL_MS : Math.min(MAX_TTL_MS, Math.ceil(ms));
-    }
-    if (fc['noEndpointRequestTTL'] !== undefined) {
-      parseGoDuration(fc['noEndpointRequestTTL'], `${path}.noEndpointRequestTTL`);
-      this.sink.notice(`${path}.noEndpointRequestTTL: not supported yet: a pool with no endpoints answers 503 at once`);
+    const ttl = (key: string): number | undefined => {
+      if (fc[key] === undefined) return undefined;
+      const ms = parseGoDuration(fc[key], `${path}.${key}`);
+      if (ms === 0) this.sink.notice(`${path}.${key}: 0s (never expire) becomes Fairway's longest wait, ${MAX_TTL_MS} ms (24.8 days)`);
+      return ms === 0 ? MAX_TTL_MS : Math.min(MAX_TTL_MS, Math.max(1, Math.ceil(ms)));
+    };
+    const defaultTtl = ttl('defaultRequestTTL');
+    if (defaultTtl !== undefined) out['defaultTtlMs'] = defaultTtl;
+    // As in llm-d, a pool with no endpoints holds requests: for noEndpointRequestTTL, else defaultRequestTTL, else 60 s.
+    const noEndpointTtl = ttl('noEndpointRequestTTL');
+    out['noEndpointRequestTtlMs'] = noEndpointTtl ?? defaultTtl ?? DEFAULT_EPP_TTL_MS;
+    if (noEndpointTtl === undefined) {
+      this.sink.notice(
+        `${path}.noEndpointRequestTTL unset: as in llm-d, requests wait up to ${String(out['noEndpointRequestTtlMs'])} ms for the pool's first endpoint (scale from zero), the default request TTL`,
+      );
     }
     if (fc['defaultNegativePriorityBand'] !== undefined) {
       throw new ConfigError(

@@ -39,6 +39,8 @@ describe('EndpointPickerConfig translation: published shapes', () => {
     expect(fc.maxQueuedRequests).toBe(10_000);
     expect(fc.maxQueuedBytes).toBe(2 * 1024 ** 3);
     expect(fc.defaultTtlMs).toBe(45_000);
+    // noEndpointRequestTTL unset follows defaultRequestTTL, as in llm-d: the scale-from-zero waiting room.
+    expect(fc.noEndpointRequestTtlMs).toBe(45_000);
     expect(fc.bandTemplate).toEqual({ maxRequests: 500, fairness: 'round-robin' });
     expect(fc.bands).toEqual([
       { priority: 100, ordering: 'fcfs', maxBytes: 500_000_000 },
@@ -69,6 +71,7 @@ describe('EndpointPickerConfig translation: published shapes', () => {
     expect(config.saturation).toEqual({ detector: 'utilization', options: { queueThreshold: 10, kvThreshold: 0.7, stalenessMs: 300 } });
     expect(config.flowControl.maxQueuedBytes).toBe(1024);
     expect(config.flowControl.defaultTtlMs).toBe(90_000);
+    expect(config.flowControl.noEndpointRequestTtlMs).toBe(90_000);
     // static-usage-limit-policy's threshold is every band's ceiling.
     expect(config.flowControl.bandTemplate.ceiling).toBe(0.9);
     expect(config.flowControl.bands).toEqual([{ priority: 10, ceiling: 0.9 }]);
@@ -95,8 +98,9 @@ describe('EndpointPickerConfig translation: published shapes', () => {
       picker: { type: 'random-picker' },
     });
     expect(config.saturation).toEqual({ detector: 'concurrency', options: { maxRequests: 64, maxTokens: 200_000, mode: 'both' } });
-    // Without the gate the Go EPP routes at once: Fairway's pass-through.
+    // Without the gate the Go EPP routes at once: Fairway's pass-through, and no waiting room.
     expect(config.flowControl.passThrough).toBe(true);
+    expect(config.flowControl.noEndpointRequestTtlMs).toBeUndefined();
     expect(config.flowControl.inflightEviction.enabled).toBe(false);
     expect(notices.some((n) => n.includes('active-request-scorer') && n.includes('inflight-load-scorer'))).toBe(true);
   });
@@ -174,6 +178,13 @@ describe('EndpointPickerConfig translation: refusals name the field', () => {
     const { config, notices } = loadConfig(`${header}featureGates: [flowControl]\nplugins: []\nflowControl: { defaultRequestTTL: 0s }\n`);
     expect(config.flowControl.defaultTtlMs).toBe(2_147_483_647);
     expect(notices.some((n) => n.includes('defaultRequestTTL: 0s'))).toBe(true);
+  });
+
+  it('noEndpointRequestTTL: the waiting room\'s budget; with neither TTL set, llm-d\'s 60 s', () => {
+    const own = loadConfig(`${header}featureGates: [flowControl]\nplugins: []\nflowControl: { defaultRequestTTL: 10s, noEndpointRequestTTL: 5m }\n`).config;
+    expect(own.flowControl.defaultTtlMs).toBe(10_000);
+    expect(own.flowControl.noEndpointRequestTtlMs).toBe(300_000);
+    expect(loadConfig(`${header}featureGates: [flowControl]\nplugins: []\n`).config.flowControl.noEndpointRequestTtlMs).toBe(60_000);
   });
 });
 
