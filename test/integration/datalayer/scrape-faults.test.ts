@@ -1,9 +1,6 @@
 // Misbehaving metrics endpoints against real HTTP(S) servers on 127.0.0.1 ephemeral ports: each fault marks its
 // own endpoint stale with its reason (snapshot, counter, one log line per change) while a good endpoint scraped
 // beside it stays fresh; backoff, recovery, no overlap, HTTPS and bearer tokens.
-import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import { type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SystemClock } from '../../../src/core/index.js';
 import {
@@ -15,6 +12,7 @@ import {
 } from '../../../src/datalayer/index.js';
 import { generateSelfSignedCertificate } from '../../../src/extproc/index.js';
 import { RecordingLogger } from '../../unit/datalayer/fakes.js';
+import { type Handler, LoopbackServer, waitFor } from './loopback-server.js';
 
 const GOOD = `# TYPE vllm:num_requests_waiting gauge
 vllm:num_requests_waiting{model_name="m"} 2
@@ -22,49 +20,9 @@ vllm:num_requests_running{model_name="m"} 5
 vllm:kv_cache_usage_perc{model_name="m"} 0.4
 `;
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void;
-
-class TestServer {
-  handler: Handler = (_req, res) => res.end(GOOD);
-  requests = 0;
-  active = 0;
-  maxActive = 0;
-  readonly sockets = new Set<Socket>();
-  readonly server: Server;
-  port = 0;
-
+class TestServer extends LoopbackServer {
   constructor(tls?: { cert: string; key: string }) {
-    const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
-      this.requests++;
-      this.active++;
-      this.maxActive = Math.max(this.maxActive, this.active);
-      res.on('close', () => this.active--);
-      this.handler(req, res);
-    };
-    this.server = tls === undefined ? createServer(onRequest) : createHttpsServer(tls, onRequest);
-    this.server.on(tls === undefined ? 'connection' : 'secureConnection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-  }
-
-  async listen(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-async function waitFor(what: string, condition: () => boolean, deadlineMs = 10_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > deadlineMs) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    super((_req, res) => res.end(GOOD), tls);
   }
 }
 

@@ -1,8 +1,6 @@
 // Scraping on a worker thread against real HTTP servers on 127.0.0.1: the dispatch thread gets the same metrics
 // and failure reasons as in-thread scraping, endpoints come and go with their sockets, close() ends the thread,
 // and `auto` moves scraping to the worker once the pool is large. Needs the compiled worker (npm test builds it).
-import { type Server, type ServerResponse, createServer } from 'node:http';
-import { type AddressInfo, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, SystemClock } from '../../../src/core/index.js';
 import {
@@ -13,6 +11,7 @@ import {
   StaticEndpointSource,
 } from '../../../src/datalayer/index.js';
 import { RecordingLogger } from '../../unit/datalayer/fakes.js';
+import { LoopbackServer, waitFor } from './loopback-server.js';
 
 const PAGE = `# TYPE vllm:num_requests_waiting gauge
 vllm:num_requests_waiting{model_name="m"} 2
@@ -22,43 +21,16 @@ vllm:lora_requests_info{max_lora="3",running_lora_adapters="a,b",waiting_lora_ad
 vllm:cache_config_info{block_size="16",num_gpu_blocks="1000"} 1
 `;
 
-class PageServer {
+/** Serves PAGE (or whatever `body` and `status` say now). */
+class PageServer extends LoopbackServer {
   body = PAGE;
   status = 200;
-  requests = 0;
-  readonly sockets = new Set<Socket>();
-  readonly server: Server;
-  port = 0;
 
   constructor() {
-    this.server = createServer((_req, res: ServerResponse) => {
-      this.requests++;
+    super((_req, res) => {
       res.statusCode = this.status;
       res.end(this.body);
     });
-    this.server.on('connection', (socket: Socket) => {
-      this.sockets.add(socket);
-      socket.on('close', () => this.sockets.delete(socket));
-    });
-  }
-
-  async listen(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-async function waitFor(what: string, condition: () => boolean, deadlineMs = 15_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > deadlineMs) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
 
