@@ -13,6 +13,10 @@ const limit = z
   .union([z.number().positive(), z.literal('unlimited'), z.custom<number>((v) => v === Infinity, 'must be a number > 0 or "unlimited"')])
   .transform((v) => (v === 'unlimited' ? Infinity : v));
 const priority = z.number().int().min(-1_000_000).max(1_000_000);
+/** A concurrency or queue cap: a whole number >= 1, or `unlimited`. */
+const cap = z
+  .union([z.number().int().min(1), z.literal('unlimited'), z.custom<number>((v) => v === Infinity, 'must be an integer >= 1 or "unlimited"')])
+  .transform((v) => (v === 'unlimited' ? Infinity : v));
 
 const endpoint = z.strictObject({
   host: z.string().min(1),
@@ -102,8 +106,30 @@ export const ConfigSchema = z.strictObject({
   modelRewrites: ModelRewritesSchema,
   /** Per tenant (fairness id): weight for weighted-fair sharing, and the highest priority it may claim. */
   tenants: z
-    .record(z.string().min(1), z.strictObject({ weight: positive.default(1), maxPriority: priority.optional() }))
+    .record(
+      z.string().min(1),
+      z.strictObject({
+        weight: positive.default(1),
+        maxPriority: priority.optional(),
+        /** This tenant's requests in flight, over the pool (every replica sharing state). */
+        maxConcurrency: cap.optional(),
+        /** This tenant's requests queued, over the pool. */
+        maxQueued: cap.optional(),
+      }),
+    )
     .default({}),
+  /**
+   * Concurrency and queue caps enforced over the whole pool: one process alone, or every replica sharing state
+   * (`sharedState`), each holding a part of each cap (see README, "Pool-wide limits").
+   */
+  limits: z
+    .strictObject({
+      maxConcurrency: cap.default(Infinity),
+      maxQueued: cap.default(Infinity),
+      /** Defaults for every tenant; `tenants.<id>` overrides them. */
+      tenant: z.strictObject({ maxConcurrency: cap.default(Infinity), maxQueued: cap.default(Infinity) }).prefault({}),
+    })
+    .prefault({}),
   trust: z
     .strictObject({
       mode: z.enum(['trusted', 'strip']).default('trusted'),

@@ -96,6 +96,14 @@ export class Band {
     return this.arrivals.size;
   }
 
+  /** Queued requests of tenants held at their concurrency cap: their flows are out of the fairness state. */
+  parkedRequests = 0;
+
+  /** Queued requests that may be dispatched (not held by their tenant's concurrency cap). */
+  get readyRequests(): number {
+    return this.arrivals.size - this.parkedRequests;
+  }
+
   oldestEnqueuedAt(): number | undefined {
     return this.arrivals.head?.enqueuedAt;
   }

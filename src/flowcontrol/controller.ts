@@ -7,6 +7,8 @@ import { BandSet } from './band-set.js';
 import { ExpiryTracker } from './expiry-tracker.js';
 import { type Flow } from './flow.js';
 import { type EvictionEntry, InflightEvictionIndex } from './inflight-eviction.js';
+import { LimitLedger } from './limit-ledger.js';
+import { localBudget } from './pool-limits.js';
 import { FlowLease, type LeaseAccount, type LeaseReleaser, actualTotal } from './lease.js';
 import { type FlowControlObserver, noopFlowControlObserver } from './observer.js';
 import { type FlowControllerOptions, type ResolvedOptions, resolveOptions } from './options.js';
@@ -90,6 +92,10 @@ export class FlowController {
   private queued = 0;
   private queuedBytes = 0;
   private inflight = 0;
+  /** Queued requests of tenants held at their concurrency cap (out of the fairness state; see `park`). */
+  private parkedItems = 0;
+  /** Per-tenant counts against the concurrency and queue caps (counting only once some cap is configured). */
+  private readonly ledger: LimitLedger;
   private started = false;
   private draining = false;
   /** Set while the pool can take no work at all: why, for the outcome messages (see `setUnavailable`). */
@@ -123,6 +129,9 @@ export class FlowController {
     this.outbox = new Outbox(this.clock, this.logger, this.options.maxDispatchesPerCycle, () => this.checkDrained());
     this.expiry = new ExpiryTracker(this.clock, (item) => this.evictNow(item, 'ttl'));
     this.evictions = new InflightEvictionIndex(this.options.inflightEviction, this.clock.now());
+    const budget = options.limitBudget ?? localBudget;
+    this.ledger = new LimitLedger(this.options.limits, budget);
+    budget.attach(this.ledger, () => this.budgetChanged());
   }
 
   /** Subscribes to saturation changes. Idempotent; `enqueueAndWait` calls it too. */
@@ -196,7 +205,8 @@ export class FlowController {
       !this.inCycle &&
       !this.outbox.nested &&
       this.saturation.saturation() < band.ceiling &&
-      band.fairness.contended?.() !== true
+      band.fairness.contended?.() !== true &&
+      (!this.ledger.tracking || (this.ledger.globalOpen() && this.ledger.tenantOpen(request.fairnessId)))
     ) {
       this.bands.flowlessLeaseBegan(band);
       const lease = new FlowLease(band, request.fairnessId, request.estimatedCost, now, this.releaser);
@@ -204,6 +214,8 @@ export class FlowController {
       return;
     }
 
+    const capped = this.ledger.tracking ? this.ledger.queueRefusal(request.fairnessId) : undefined;
+    if (capped !== undefined) return this.refuse(request, 'capacity', capped, onOutcome);
     const flow = this.bands.flow(band, request.fairnessId);
     if (flow === undefined) {
       return this.refuse(request, 'flow-limit', `flow limit reached: ${this.options.maxFlows} live flows`, onOutcome);
@@ -236,6 +248,8 @@ export class FlowController {
     const kept = this.bands.reconfigure(resolved);
     this.options = resolved;
     this.evictions.reconfigure(resolved.inflightEviction);
+    this.ledger.setLimits(resolved.limits);
+    this.reviewParked();
     // Raised limits or ceilings may let waiting work go now.
     this.kick();
     return { kept };
@@ -440,7 +454,14 @@ export class FlowController {
     const band = flow.band;
     const wasEmpty = flow.queue.size === 0;
     flow.queue.push(item);
-    if (wasEmpty) band.fairness.activate(flow);
+    if (this.ledger.tracking) {
+      this.ledger.enqueued(flow.fairnessId);
+      if (!flow.parked && this.ledger.isParked(flow.fairnessId)) flow.parked = true;
+    }
+    if (flow.parked) {
+      band.parkedRequests++;
+      this.parkedItems++;
+    } else if (wasEmpty) band.fairness.activate(flow);
     else if (flow.queue.peek() === item) band.fairness.headChanged(flow);
     band.lengths?.grew(flow);
     band.arrivals.push(item);
@@ -463,7 +484,11 @@ export class FlowController {
     const band = flow.band;
     const wasHead = flow.queue.peek() === item;
     flow.queue.remove(item);
-    if (flow.queue.size === 0) band.fairness.deactivate(flow);
+    if (this.ledger.tracking) this.ledger.dequeued(flow.fairnessId);
+    if (flow.parked) {
+      band.parkedRequests--;
+      this.parkedItems--;
+    } else if (flow.queue.size === 0) band.fairness.deactivate(flow);
     else if (wasHead) band.fairness.headChanged(flow);
     band.lengths?.shrank(flow);
     band.arrivals.remove(item);
@@ -512,6 +537,7 @@ export class FlowController {
     this.outbox.post(onOutcome, { kind: 'dispatched', lease, waitMs }, request);
     const flow = lease.flow;
     this.inflight++;
+    if (this.ledger.tracking) this.ledger.dispatched(lease.fairnessId);
     if (flow !== undefined) {
       flow.leases++;
       flow.band.fairness.charge(flow, lease.estimatedCost);
@@ -535,6 +561,10 @@ export class FlowController {
   private release(lease: LeaseAccount, actual: ActualCost | undefined): void {
     const flow = lease.flow;
     this.inflight--;
+    if (this.ledger.tracking) {
+      this.ledger.released(lease.fairnessId);
+      if (this.ledger.isParked(lease.fairnessId) && this.ledger.tenantOpen(lease.fairnessId)) this.unpark(lease.fairnessId);
+    }
     const entry = lease.evictionEntry;
     if (entry !== undefined) {
       lease.evictionEntry = undefined;
@@ -569,7 +599,7 @@ export class FlowController {
   /** Asks for a dispatch cycle soon (a microtask), coalescing the many triggers of one tick into one cycle. */
   private kick(): void {
     // While a yield is pending the continuation runs the next cycle: a microtask now would not let I/O in.
-    if (this.cycleScheduled || this.continuationPending || this.closed || this.queued === 0) return;
+    if (this.cycleScheduled || this.continuationPending || this.closed || this.queued === this.parkedItems) return;
     this.cycleScheduled = true;
     queueMicrotask(() => this.runCycle());
   }
@@ -587,11 +617,13 @@ export class FlowController {
     const started = this.observing ? this.clock.now() : 0;
     let dispatched = 0;
     try {
-      while (this.queued > 0) {
+      while (this.queued > this.parkedItems) {
         if (this.sinceYield >= this.options.maxDispatchesPerCycle) {
           this.yieldTurn();
           break;
         }
+        // At the cap over all tenants: a release, or a larger budget, starts the next cycle.
+        if (this.ledger.tracking && !this.ledger.globalOpen()) break;
         const now = this.clock.now();
         const saturation = this.saturation.saturation();
         const band = this.options.arbitration.pick(this.bands.highestFirst, saturation, now);
@@ -600,8 +632,9 @@ export class FlowController {
           this.armFallback();
           break;
         }
-        const item = band.fairness.pick()?.queue.peek();
-        if (item === undefined) {
+        const picked = band.fairness.pick();
+        const item = picked?.queue.peek();
+        if (item === undefined || picked === undefined) {
           // A band sharing fairness with other replicas holds while the pool's capacity is owed to a tenant queued
           // elsewhere: like a closed gate (the head-of-line rule), it waits for the next sync or the fallback timer.
           if (band.fairness.holding?.() === true) this.armFallback();
@@ -610,6 +643,10 @@ export class FlowController {
         }
         if (now >= item.expiresAt) {
           this.evict(item, 'ttl');
+          continue;
+        }
+        if (this.ledger.tracking && !this.ledger.tenantOpen(picked.fairnessId)) {
+          this.park(picked.fairnessId);
           continue;
         }
         this.detach(item);
@@ -637,7 +674,7 @@ export class FlowController {
     if (ev.size === 0) return;
     let demand: Band | undefined;
     for (const band of this.bands.highestFirst) {
-      if (band.queuedRequests === 0) continue;
+      if (band.readyRequests === 0) continue;
       if (saturation >= band.ceiling) demand = band;
       break;
     }
@@ -646,7 +683,7 @@ export class FlowController {
     // Evictions of this round count as covering demand even when their request lets go at once (inside the
     // target): the blocked requests dispatch in the cycle that the release starts, not in this one.
     let covered = ev.outstanding;
-    while (covered < demand.queuedRequests) {
+    while (covered < demand.readyRequests) {
       const victim = ev.peekVictim(limit);
       if (victim === undefined || !ev.tryTake(now)) return;
       if (this.evictInflight(victim, demand.priority, now)) covered++;
@@ -687,6 +724,57 @@ export class FlowController {
       });
     }
     return accepted;
+  }
+
+  /**
+   * Holds `tenant` at its concurrency cap: its flows leave their bands' fairness states (so the band picks other
+   * tenants) and its queued requests stop counting as ready, until `unpark`. O(bands).
+   */
+  private park(tenant: string): void {
+    this.ledger.setParked(tenant, true);
+    for (const band of this.bands.highestFirst) {
+      const flow = band.flows.get(tenant);
+      if (flow === undefined || flow.parked) continue;
+      flow.parked = true;
+      const n = flow.queue.size;
+      if (n === 0) continue;
+      band.fairness.deactivate(flow);
+      band.parkedRequests += n;
+      this.parkedItems += n;
+    }
+  }
+
+  /** Lets `tenant`'s queued requests compete again (a request of it ended, or the cap or budget grew). O(bands). */
+  private unpark(tenant: string): void {
+    this.ledger.setParked(tenant, false);
+    for (const band of this.bands.highestFirst) {
+      const flow = band.flows.get(tenant);
+      if (flow === undefined || !flow.parked) continue;
+      flow.parked = false;
+      const n = flow.queue.size;
+      if (n === 0) continue;
+      band.parkedRequests -= n;
+      this.parkedItems -= n;
+      band.fairness.activate(flow);
+    }
+    this.kick();
+  }
+
+  /** Releases every held tenant that its cap (as the budget now allows it) lets go again. */
+  private reviewParked(): void {
+    for (const tenant of this.ledger.parkedTenants()) if (this.ledger.tenantOpen(tenant)) this.unpark(tenant);
+  }
+
+  /** The budget of some cap grew (shared state): held tenants and the cap over all tenants may let work go. */
+  private budgetChanged(): void {
+    if (this.closed) return;
+    this.outbox.enter();
+    try {
+      this.reviewParked();
+    } finally {
+      this.outbox.leave();
+    }
+    this.kick();
   }
 
   /** Lets sockets and timers have their turn under a heavy backlog; the dispatching continues on the next turn. */

@@ -33,6 +33,8 @@ export class Flow extends ListQueue implements ListLink<Flow> {
   leases = 0;
   /** Set when collected; late lease releases then skip fairness correction. */
   collected = false;
+  /** Its tenant is at its concurrency cap: the flow is kept out of the band's fairness state until released. */
+  parked = false;
 
   readonly queue: FlowQueue;
 

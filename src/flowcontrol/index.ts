@@ -47,6 +47,16 @@ export {
   type PeerTenantState,
 } from './fairness-exchange.js';
 export {
+  type LimitKind,
+  type TenantCaps,
+  type PoolLimitsOptions,
+  type LimitDemand,
+  type LimitUsageSource,
+  type LimitBudget,
+  ResolvedLimits,
+  localBudget,
+} from './pool-limits.js';
+export {
   type FlowControllerOptions,
   type BandConfig,
   type BandTemplate,

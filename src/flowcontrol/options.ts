@@ -11,6 +11,7 @@ import {
   type ResolvedEvictionOptions,
 } from './inflight-eviction.js';
 import { type FairnessExchange } from './fairness-exchange.js';
+import { type LimitBudget, type PoolLimitsOptions, ResolvedLimits } from './pool-limits.js';
 import { type FlowControlObserver } from './observer.js';
 import { type ArbitrationPolicy } from './policies/arbitration/arbitration-policy.js';
 import { arbitrationPolicies } from './policies/arbitration/registry.js';
@@ -128,6 +129,13 @@ export interface FlowControllerOptions {
    * `weighted-fair` ignore it.
    */
   readonly fairnessExchange?: FairnessExchange;
+  /** Concurrency and queue caps, per tenant and over all tenants (pool-limits.ts). Live: may change on reconfigure. */
+  readonly limits?: PoolLimitsOptions;
+  /**
+   * Replicas of one pool share the caps through this budget (src/sharedstate): each enforces its part of every
+   * cap; absent, this controller enforces the whole caps itself.
+   */
+  readonly limitBudget?: LimitBudget;
 }
 
 export interface ResolvedOptions {
@@ -146,6 +154,7 @@ export interface ResolvedOptions {
   readonly arbitration: ArbitrationPolicy;
   readonly usageLimit: UsageLimitPolicy;
   readonly inflightEviction: ResolvedEvictionOptions;
+  readonly limits: ResolvedLimits;
 }
 
 function positive(field: string, v: number | undefined, fallback: number, allowInfinity = false): number {
@@ -249,6 +258,7 @@ export function resolveOptions(o: FlowControllerOptions): ResolvedOptions {
     arbitration: arbitrationPolicies.get(arbitration.name)(arbitration.params ?? {}),
     usageLimit: usageLimitPolicies.get(usageLimit.name)(usageLimit.params ?? {}),
     inflightEviction: resolveEviction(o.inflightEviction ?? {}),
+    limits: new ResolvedLimits(o.limits),
   };
 }
 

@@ -219,6 +219,7 @@ export class FairwayServer {
       observer: fanOutFlowControlObserver(this.metrics, this.statusRecorder),
       ...flowControlOptions(config),
       fairnessExchange: this.shared?.fairness,
+      limitBudget: this.shared?.limits,
     });
     this.metrics.bindFlowControl(() => this.flowControl.stats());
     this.metrics.bindSaturation(this.saturation);

@@ -51,6 +51,14 @@ export function flowControlOptions(config: FairwayConfig): LiveFlowControlOption
     usageLimit: fc.usageLimit,
     tenantWeights: Object.fromEntries(Object.entries(config.tenants).map(([t, v]) => [t, v.weight])),
     inflightEviction: fc.inflightEviction,
+    limits: {
+      maxConcurrency: config.limits.maxConcurrency,
+      maxQueued: config.limits.maxQueued,
+      tenant: config.limits.tenant,
+      tenants: Object.fromEntries(
+        Object.entries(config.tenants).map(([t, v]) => [t, { maxConcurrency: v.maxConcurrency, maxQueued: v.maxQueued }]),
+      ),
+    },
   };
 }
 

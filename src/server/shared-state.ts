@@ -1,6 +1,7 @@
 // Wires the pool's shared state from `sharedState` in the config: the Redis client and transport (or a transport
 // handed in, e.g. the workers' primary), the exchange, and the channels that implement the consumers' ports:
-// weighted-fair counters (flow control), in-flight counts (data layer), and scrape-once-per-pool sharing.
+// weighted-fair counters and pool-wide caps (flow control), in-flight counts (data layer), and
+// scrape-once-per-pool sharing.
 import { hostname } from 'node:os';
 import { type Cluster, type Redis } from 'ioredis';
 import { type FairwayConfig } from '../config/index.js';
@@ -12,6 +13,7 @@ import {
   type LocalScrapeOptions,
   FairnessChannel,
   InflightChannel,
+  LimitsChannel,
   RedisTransport,
   ScrapeSharing,
   SharedStateExchange,
@@ -22,6 +24,8 @@ export interface SharedStateParts {
   readonly exchange: SharedStateExchange;
   readonly fairness: FairnessChannel;
   readonly inflight: InflightChannel;
+  /** Pool-wide concurrency and queue caps: this replica's part of each (flow control's LimitBudget). */
+  readonly limits: LimitsChannel;
   /** Scrape once per pool (`sharedState.shareScrapes`); undefined: this replica scrapes every endpoint itself. */
   readonly scrapes: ScrapeSharing | undefined;
   close(): Promise<void>;
@@ -68,6 +72,8 @@ export function buildSharedState(config: FairwayConfig, deps: SharedStateDeps): 
   });
   const fairness = new FairnessChannel();
   exchange.register(fairness);
+  const limits = new LimitsChannel();
+  exchange.register(limits);
   let scrapes: ScrapeSharing | undefined;
   const inflight = new InflightChannel({
     local: deps.inflight,
@@ -92,6 +98,7 @@ export function buildSharedState(config: FairwayConfig, deps: SharedStateDeps): 
     exchange,
     fairness,
     inflight,
+    limits,
     scrapes,
     close: async () => {
       await scrapes?.close();

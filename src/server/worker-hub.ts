@@ -3,7 +3,7 @@
 // Rounds are small messages every sync interval, never on a request's path.
 import { type Worker } from 'node:cluster';
 import { systemClock } from '../core/index.js';
-import { type ExchangeTransport, MemoryHub, type PeerReply, type RoundReply, type RoundRequest } from '../sharedstate/index.js';
+import { type BudgetClaim, type ExchangeTransport, MemoryHub, type PeerReply, type RoundReply, type RoundRequest } from '../sharedstate/index.js';
 
 interface WireRequest {
   readonly origin: string;
@@ -14,11 +14,18 @@ interface WireRequest {
   readonly del: string[];
   readonly known: [string, string][];
   readonly lease?: { readonly name: string; readonly ttlMs: number; readonly want: boolean };
+  readonly claims?: BudgetClaim[];
 }
 
 type WireReply =
   | { readonly kind: 'lost' }
-  | { readonly kind: 'ok'; readonly serverTimeMs: number; readonly peers: [string, string, [string, string][] | null][]; readonly leaseHolder: string | null };
+  | {
+      readonly kind: 'ok';
+      readonly serverTimeMs: number;
+      readonly peers: [string, string, [string, string][] | null][];
+      readonly leaseHolder: string | null;
+      readonly granted?: [string, number][];
+    };
 
 interface SyncMessage {
   readonly fairwaySync: number;
@@ -100,11 +107,31 @@ export function ipcTransport(): ExchangeTransport {
 }
 
 function toWireRequest(r: RoundRequest): WireRequest {
-  return { origin: r.origin, ttlMs: r.ttlMs, full: r.full, epoch: r.epoch, set: [...r.set], del: [...r.del], known: [...r.known], lease: r.lease };
+  return {
+    origin: r.origin,
+    ttlMs: r.ttlMs,
+    full: r.full,
+    epoch: r.epoch,
+    set: [...r.set],
+    del: [...r.del],
+    known: [...r.known],
+    lease: r.lease,
+    ...(r.claims !== undefined ? { claims: [...r.claims] } : {}),
+  };
 }
 
 function fromWire(r: WireRequest): RoundRequest {
-  return { origin: r.origin, ttlMs: r.ttlMs, full: r.full, epoch: r.epoch, set: new Map(r.set), del: r.del, known: new Map(r.known), lease: r.lease };
+  return {
+    origin: r.origin,
+    ttlMs: r.ttlMs,
+    full: r.full,
+    epoch: r.epoch,
+    set: new Map(r.set),
+    del: r.del,
+    known: new Map(r.known),
+    lease: r.lease,
+    ...(r.claims !== undefined ? { claims: r.claims } : {}),
+  };
 }
 
 function toWire(r: RoundReply): WireReply {
@@ -114,6 +141,7 @@ function toWire(r: RoundReply): WireReply {
     serverTimeMs: r.serverTimeMs,
     peers: [...r.peers].map(([origin, p]) => [origin, p.version, p.fields === undefined ? null : [...p.fields]]),
     leaseHolder: r.leaseHolder ?? null,
+    ...(r.granted !== undefined ? { granted: [...r.granted] } : {}),
   };
 }
 
@@ -121,5 +149,11 @@ function fromWireReply(r: WireReply): RoundReply {
   if (r.kind === 'lost') return r;
   const peers = new Map<string, PeerReply>();
   for (const [origin, version, fields] of r.peers) peers.set(origin, { version, fields: fields === null ? undefined : new Map(fields) });
-  return { kind: 'ok', serverTimeMs: r.serverTimeMs, peers, leaseHolder: r.leaseHolder ?? undefined };
+  return {
+    kind: 'ok',
+    serverTimeMs: r.serverTimeMs,
+    peers,
+    leaseHolder: r.leaseHolder ?? undefined,
+    ...(r.granted !== undefined ? { granted: new Map(r.granted) } : {}),
+  };
 }

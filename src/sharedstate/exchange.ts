@@ -9,7 +9,7 @@
 // the replica rejoins. Own data carries a TTL of `ttlIntervals` sync intervals, so a replica that dies or stops
 // drops out of every other replica's view within that many intervals.
 import { type Clock, type Logger, type TimerHandle, noopLogger, requirePositive, systemClock } from '../core/index.js';
-import { CHANNEL_SEPARATOR, type ExchangeTransport, type RoundReply, type RoundRequest } from './transport.js';
+import { type BudgetClaim, CHANNEL_SEPARATOR, type ExchangeTransport, type RoundReply, type RoundRequest } from './transport.js';
 
 /** @default 20 ms */
 export const DEFAULT_SYNC_INTERVAL_MS = 20;
@@ -29,6 +29,8 @@ export interface ExchangeChannel {
 export interface ChannelWrites {
   readonly set: ReadonlyMap<string, string>;
   readonly del: readonly string[];
+  /** Budget claims on pool-wide caps (channel-local field names; see BudgetClaim), answered in `PeerView.granted`. */
+  readonly claims?: readonly BudgetClaim[];
 }
 
 /** What a channel learns after each round. */
@@ -39,6 +41,8 @@ export interface PeerView {
   readonly peers: ReadonlyMap<string, ReadonlyMap<string, string>>;
   /** Peers whose fields of this channel may have changed since the previous apply (joined, changed, left). */
   readonly changed: ReadonlySet<string>;
+  /** Budget granted for this channel's claims of the round (channel-local field names); empty when none. */
+  readonly granted: ReadonlyMap<string, number>;
   /** Converts a time of the pool's common base (the store's clock) to this replica's clock, and back. */
   readonly toLocal: (sharedMs: number) => number;
   readonly toShared: (localMs: number) => number;
@@ -86,6 +90,7 @@ interface Peer {
 }
 
 const EMPTY_FIELDS: ReadonlyMap<string, string> = new Map();
+const NO_GRANTS: ReadonlyMap<string, number> = new Map();
 
 export class SharedStateExchange {
   readonly origin: string;
@@ -233,11 +238,13 @@ export class SharedStateExchange {
     if (full) this.fullWrites++;
     const set = new Map<string, string>();
     const del: string[] = [];
+    const claims: BudgetClaim[] = [];
     for (const channel of this.channels.values()) {
       const writes = channel.collect(full);
       const prefix = channel.id + CHANNEL_SEPARATOR;
       for (const [k, v] of writes.set) set.set(prefix + k, v);
       if (!full) for (const k of writes.del) del.push(prefix + k);
+      for (const c of writes.claims ?? []) claims.push({ ...c, field: prefix + c.field });
     }
     const known = new Map<string, string>();
     for (const [origin, peer] of this.peers) known.set(origin, peer.version);
@@ -250,6 +257,7 @@ export class SharedStateExchange {
       del,
       known,
       lease: this.lease,
+      ...(claims.length > 0 ? { claims } : {}),
     };
   }
 
@@ -278,7 +286,7 @@ export class SharedStateExchange {
       changed.add(origin);
       this.peers.set(origin, { version: p.version, channels: splitChannels(p.fields) });
     }
-    this.publish(true, changed);
+    this.publish(true, changed, reply.granted);
   }
 
   private failed(err: unknown, sentAt: number): void {
@@ -296,7 +304,8 @@ export class SharedStateExchange {
     this.settleIdle();
   }
 
-  private publish(connected: boolean, changed: ReadonlySet<string>): void {
+  private publish(connected: boolean, changed: ReadonlySet<string>, granted?: ReadonlyMap<string, number>): void {
+    const grants = granted !== undefined && granted.size > 0 ? splitChannels(granted) : undefined;
     for (const [id, channel] of this.channels) {
       const peers = new Map<string, ReadonlyMap<string, string>>();
       for (const [origin, peer] of this.peers) peers.set(origin, peer.channels.get(id) ?? EMPTY_FIELDS);
@@ -305,6 +314,7 @@ export class SharedStateExchange {
           connected,
           peers,
           changed,
+          granted: grants?.get(id) ?? NO_GRANTS,
           toLocal: (ms) => this.toLocal(ms),
           toShared: (ms) => this.toShared(ms),
         });
@@ -322,8 +332,9 @@ export class SharedStateExchange {
   }
 }
 
-function splitChannels(fields: ReadonlyMap<string, string>): Map<string, Map<string, string>> {
-  const out = new Map<string, Map<string, string>>();
+/** Splits `<channel>|<field>` keys by channel, with the channel-local field names. */
+function splitChannels<V>(fields: ReadonlyMap<string, V>): Map<string, Map<string, V>> {
+  const out = new Map<string, Map<string, V>>();
   for (const [k, v] of fields) {
     const cut = k.indexOf(CHANNEL_SEPARATOR);
     if (cut <= 0) continue;

@@ -12,7 +12,7 @@ export {
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_TTL_INTERVALS,
 } from './exchange.js';
-export { type ExchangeTransport, type RoundRequest, type RoundReply, type PeerReply } from './transport.js';
+export { type ExchangeTransport, type RoundRequest, type RoundReply, type PeerReply, type BudgetClaim, budgetSlack } from './transport.js';
 export { MemoryHub } from './memory-hub.js';
 export { FairnessChannel, FAIRNESS_CHANNEL } from './fairness-channel.js';
 export { RedisTransport, type RedisTransportOptions } from './redis-transport.js';
@@ -25,3 +25,4 @@ export {
   SCRAPE_CHANNEL,
   SCRAPE_LEASE,
 } from './scrape-sharing.js';
+export { LimitsChannel, LIMITS_CHANNEL } from './limits-channel.js';

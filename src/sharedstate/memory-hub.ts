@@ -1,8 +1,8 @@
-// In-memory store with the Redis transport's semantics (per-origin data with a TTL, versions, one lease), on an
-// injected Clock: deterministic simulations and tests run replicas against it in virtual time, and the primary
-// of `fairway serve --workers N` hosts one for its workers. A hub can be made unreachable or slow on demand.
+// In-memory store with the Redis transport's semantics (per-origin data with a TTL, versions, one lease, budget
+// grants), on an injected Clock: deterministic simulations and tests run replicas against it in virtual time, and
+// the primary of `fairway serve --workers N` hosts one for its workers. A hub can be made unreachable or slow on demand.
 import { type Clock } from '../core/index.js';
-import { type ExchangeTransport, type PeerReply, type RoundReply, type RoundRequest } from './transport.js';
+import { type BudgetClaim, type ExchangeTransport, type PeerReply, type RoundReply, type RoundRequest, budgetSlack } from './transport.js';
 
 interface OriginData {
   readonly fields: Map<string, string>;
@@ -14,6 +14,13 @@ interface OriginData {
 interface Lease {
   holder: string;
   expiresAt: number;
+}
+
+/** `held,demand,used` of a budget field; zeros when absent or malformed. */
+function parseBudget(value: string | undefined): [number, number, number] {
+  if (value === undefined) return [0, 0, 0];
+  const [h, d, u] = value.split(',').map(Number);
+  return [Number.isFinite(h) ? (h as number) : 0, Number.isFinite(d) ? (d as number) : 0, Number.isFinite(u) ? (u as number) : 0];
 }
 
 /**
@@ -70,8 +77,9 @@ export class MemoryHub {
     }
     for (const [k, v] of request.set) own.fields.set(k, v);
     for (const k of request.del) own.fields.delete(k);
-    if (request.full || request.set.size > 0 || request.del.length > 0) own.writes++;
     own.expiresAt = now + request.ttlMs;
+    const granted = request.claims !== undefined && request.claims.length > 0 ? this.grant(request.origin, own.fields, request.claims) : undefined;
+    if (request.full || request.set.size > 0 || request.del.length > 0 || granted !== undefined) own.writes++;
     const peers = new Map<string, PeerReply>();
     for (const [origin, data] of this.origins) {
       if (origin === request.origin) continue;
@@ -79,7 +87,26 @@ export class MemoryHub {
       const fields = request.known.get(origin) === version ? undefined : new Map(data.fields);
       peers.set(origin, { version, fields });
     }
-    return { kind: 'ok', serverTimeMs: now, peers, leaseHolder: this.lease(request, now) };
+    return { kind: 'ok', serverTimeMs: now, peers, leaseHolder: this.lease(request, now), ...(granted !== undefined ? { granted } : {}) };
+  }
+
+  /** The Redis script's grant rule (see BudgetClaim), over the live origins. */
+  private grant(origin: string, own: Map<string, string>, claims: readonly BudgetClaim[]): Map<string, number> {
+    const granted = new Map<string, number>();
+    for (const c of claims) {
+      const b = budgetSlack(c.cap, this.origins.size);
+      let others = 0;
+      for (const [o, data] of this.origins) {
+        if (o === origin) continue;
+        const [held, , used] = parseBudget(data.fields.get(c.field));
+        others += Math.max(held + b, used);
+      }
+      const [ownHeld] = parseBudget(own.get(c.field));
+      const g = Math.max(0, ownHeld, Math.min(c.want, c.cap - b - others));
+      own.set(c.field, `${g},${c.demand},${c.used}`);
+      granted.set(c.field, g);
+    }
+    return granted;
   }
 
   private lease(request: RoundRequest, now: number): string | undefined {

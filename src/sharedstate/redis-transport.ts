@@ -6,6 +6,8 @@
 //   <prefix>o:<origin>     hash: the origin's own fields plus `_v` (its version); PEXPIREd every round (heartbeat)
 //   <prefix>lease:<name>   string: holder's origin, with a TTL (scrape leadership)
 // Each replica writes only its own hash, so replicas never conflict; a dead one's hash and membership expire.
+// Budget claims on pool-wide caps (BudgetClaim) are granted inside the same script: it reads the other live
+// replicas' fields of the cap and writes the grant into the claimant's own hash, so grants never race.
 import { type Cluster, type Redis } from 'ioredis';
 import { type ExchangeTransport, type PeerReply, type RoundReply, type RoundRequest, VERSION_FIELD } from './transport.js';
 
@@ -22,6 +24,35 @@ local wrote = full
 for _ = 1, nset do redis.call('HSET', own, ARGV[i], ARGV[i + 1]); i = i + 2; wrote = true end
 local ndel = tonumber(ARGV[i]); i = i + 1
 for _ = 1, ndel do redis.call('HDEL', own, ARGV[i]); i = i + 1; wrote = true end
+redis.call('ZADD', members, now + ttl, origin)
+redis.call('ZREMRANGEBYSCORE', members, '-inf', now)
+redis.call('PEXPIRE', members, ttl * 10)
+local live = redis.call('ZRANGEBYSCORE', members, now, '+inf')
+local function budget(v)
+  if not v then return 0, 0 end
+  local h, _, u = string.match(v, '^([^,]*),([^,]*),([^,]*)$')
+  return tonumber(h) or 0, tonumber(u) or 0
+end
+local granted = {}
+local nclaims = tonumber(ARGV[i]); i = i + 1
+for _ = 1, nclaims do
+  local field, cap, want, demand, used = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2]), ARGV[i + 3], ARGV[i + 4]
+  i = i + 5
+  local b = math.max(1, math.floor(cap / (8 * #live)))
+  local others = 0
+  for _, m in ipairs(live) do
+    if m ~= origin then
+      local held, u = budget(redis.call('HGET', prefix .. 'o:' .. m, field))
+      others = others + math.max(held + b, u)
+    end
+  end
+  local ownHeld = budget(redis.call('HGET', own, field))
+  local g = math.max(0, ownHeld, math.min(want, cap - b - others))
+  redis.call('HSET', own, field, g .. ',' .. demand .. ',' .. used)
+  table.insert(granted, field)
+  table.insert(granted, tostring(g))
+  wrote = true
+end
 if full then redis.call('HSET', own, '${VERSION_FIELD}', epoch .. '.0')
 elseif wrote then
   local v = redis.call('HGET', own, '${VERSION_FIELD}') or (epoch .. '.0')
@@ -29,9 +60,6 @@ elseif wrote then
   redis.call('HSET', own, '${VERSION_FIELD}', string.sub(v, 1, dot) .. (tonumber(string.sub(v, dot + 1)) + 1))
 end
 redis.call('PEXPIRE', own, ttl)
-redis.call('ZADD', members, now + ttl, origin)
-redis.call('ZREMRANGEBYSCORE', members, '-inf', now)
-redis.call('PEXPIRE', members, ttl * 10)
 local known = {}
 local nknown = tonumber(ARGV[i]); i = i + 1
 for _ = 1, nknown do known[ARGV[i]] = ARGV[i + 1]; i = i + 2 end
@@ -45,8 +73,8 @@ elseif leaseWant == '0' then
   holder = redis.call('GET', leaseKey)
   if holder == origin then redis.call('DEL', leaseKey); holder = false end
 end
-local out = {'ok', tostring(now), holder or ''}
-for _, m in ipairs(redis.call('ZRANGEBYSCORE', members, now, '+inf')) do
+local out = {'ok', tostring(now), holder or '', granted}
+for _, m in ipairs(live) do
   if m ~= origin then
     local key = prefix .. 'o:' .. m
     local v = redis.call('HGET', key, '${VERSION_FIELD}')
@@ -100,6 +128,9 @@ export class RedisTransport implements ExchangeTransport {
     ];
     for (const [k, v] of request.set) args.push(k, v);
     args.push(request.del.length, ...request.del);
+    const claims = request.claims ?? [];
+    args.push(claims.length);
+    for (const c of claims) args.push(c.field, c.cap, c.want, c.demand, c.used);
     args.push(request.known.size);
     for (const [k, v] of request.known) args.push(k, v);
     args.push(request.lease === undefined ? '' : request.lease.want ? '1' : '0');
@@ -124,15 +155,24 @@ function parseReply(raw: unknown): RoundReply {
   if (values[0] === 'lost') return { kind: 'lost' };
   const serverTimeMs = Number(values[1]);
   const holder = typeof values[2] === 'string' && values[2].length > 0 ? values[2] : undefined;
+  const grants = values[3];
+  const granted = new Map<string, number>();
+  if (Array.isArray(grants)) {
+    for (let i = 0; i + 1 < grants.length; i += 2) {
+      const field: unknown = grants[i];
+      const g = Number(grants[i + 1]);
+      if (typeof field === 'string' && Number.isFinite(g)) granted.set(field, g);
+    }
+  }
   const peers = new Map<string, PeerReply>();
-  for (let i = 3; i + 2 < values.length; i += 3) {
+  for (let i = 4; i + 2 < values.length; i += 3) {
     const origin = values[i];
     const version = values[i + 1];
     const fields = values[i + 2];
     if (typeof origin !== 'string' || typeof version !== 'string') break;
     peers.set(origin, { version, fields: Array.isArray(fields) ? toFields(fields) : undefined });
   }
-  return { kind: 'ok', serverTimeMs, peers, leaseHolder: holder };
+  return { kind: 'ok', serverTimeMs, peers, leaseHolder: holder, ...(granted.size > 0 ? { granted } : {}) };
 }
 
 function toFields(flat: unknown[]): Map<string, string> {

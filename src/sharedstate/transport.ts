@@ -18,6 +18,32 @@ export interface RoundRequest {
   readonly known: ReadonlyMap<string, string>;
   /** A named lease to take or renew (`want`) or to give up, for leader election (scrape once per pool). */
   readonly lease?: { readonly name: string; readonly ttlMs: number; readonly want: boolean };
+  /** Budget claims on pool-wide caps, granted atomically by the store after `set`/`del` (see BudgetClaim). */
+  readonly claims?: readonly BudgetClaim[];
+}
+
+/**
+ * A claim on one pool-wide cap (budget handed out in batches; see limits-channel.ts). Every live replica's own
+ * field for the cap reads `held,demand,used`. The store grants
+ *   held' = max(held, min(want, cap - b - sum over the other live replicas of max(held_j + b, used_j)))
+ * (never below 0), with b = budgetSlack(cap, live replicas), writes `held',demand,used` into the claimant's own
+ * field and answers held'. Every replica may use up to its held + b, so the replicas' use stays within the cap.
+ */
+export interface BudgetClaim {
+  /** The claimant's own field holding its share of the cap. */
+  readonly field: string;
+  readonly cap: number;
+  readonly want: number;
+  readonly demand: number;
+  readonly used: number;
+}
+
+/**
+ * What every replica may use of a cap beyond the budget it holds, without asking: max(1, floor(cap / 8n)) for n
+ * live replicas. The Redis script computes the same (keep them equal).
+ */
+export function budgetSlack(cap: number, replicas: number): number {
+  return Math.max(1, Math.floor(cap / (8 * Math.max(1, replicas))));
 }
 
 export interface PeerReply {
@@ -39,6 +65,8 @@ export type RoundReply =
       readonly peers: ReadonlyMap<string, PeerReply>;
       /** Who holds the requested lease now (undefined: nobody, or no lease asked). */
       readonly leaseHolder: string | undefined;
+      /** Budget granted per claimed field (absent: no claims). */
+      readonly granted?: ReadonlyMap<string, number>;
     };
 
 export interface ExchangeTransport {

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { type ArbitratedBand, arbitrationPolicies } from '../../src/flowcontrol/index.js';
 
 function band(priority: number, queued: number, ceiling: number, oldest: number | undefined, weight = 1): ArbitratedBand {
-  return { priority, queuedRequests: queued, ceiling, settings: { weight }, oldestEnqueuedAt: () => oldest, pass: 0 };
+  return { priority, readyRequests: queued, ceiling, settings: { weight }, oldestEnqueuedAt: () => oldest, pass: 0 };
 }
 
 describe.each(arbitrationPolicies.names())('arbitration policy %s', (name) => {
@@ -24,15 +24,15 @@ describe.each(arbitrationPolicies.names())('arbitration policy %s', (name) => {
             return band(100 - i, s.queued, cap, s.queued > 0 ? i * 1_000 : undefined);
           });
           const picked = policy.pick(bands, saturation, now);
-          const top = bands.find((b) => b.queuedRequests > 0);
+          const top = bands.find((b) => b.readyRequests > 0);
           if (top === undefined || saturation >= top.ceiling) {
             expect(picked).toBeUndefined();
             return;
           }
           expect(picked).toBeDefined();
-          expect(picked!.queuedRequests).toBeGreaterThan(0);
+          expect(picked!.readyRequests).toBeGreaterThan(0);
           expect(saturation).toBeLessThan(picked!.ceiling);
-          const blockedAbove = bands.find((b) => b.queuedRequests > 0 && saturation >= b.ceiling);
+          const blockedAbove = bands.find((b) => b.readyRequests > 0 && saturation >= b.ceiling);
           if (blockedAbove !== undefined) expect(picked!.priority).toBeGreaterThan(blockedAbove.priority);
         },
       ),

@@ -4,7 +4,8 @@ import { PASS_THROUGH_CEILING } from '../../band.js';
 /** What an arbiter sees of a band. */
 export interface ArbitratedBand {
   readonly priority: number;
-  readonly queuedRequests: number;
+  /** Queued requests that may be dispatched now (not held by their tenant's concurrency cap). */
+  readonly readyRequests: number;
   readonly ceiling: number;
   readonly settings: { readonly weight: number };
   /** Enqueue time of the band's oldest queued request, if any. */
@@ -32,7 +33,7 @@ export interface ArbitrationPolicy {
 export function* eligibleBands<B extends ArbitratedBand>(bands: readonly B[], saturation: number): Generator<B> {
   let blocked = false;
   for (const band of bands) {
-    if (band.queuedRequests === 0) continue;
+    if (band.readyRequests === 0) continue;
     if (band.ceiling === PASS_THROUGH_CEILING) yield band;
     else if (!blocked && saturation < band.ceiling) yield band;
     else blocked = true;

@@ -8,7 +8,7 @@ export const strictArbitration: ArbitrationPolicy = {
   pick<B extends ArbitratedBand>(bands: readonly B[], saturation: number): B | undefined {
     let blocked = false;
     for (const band of bands) {
-      if (band.queuedRequests === 0) continue;
+      if (band.readyRequests === 0) continue;
       if (band.ceiling === PASS_THROUGH_CEILING || (!blocked && saturation < band.ceiling)) return band;
       blocked = true;
     }
