@@ -8,6 +8,12 @@
 // publication's since-scrape counts and finished-work credit are dropped. Until then they count (the safe error:
 // work counted twice for at most a sync interval, never work missed). Requests in flight always count until the
 // peer reports them ended, or the peer's data expires (3 sync intervals after it stopped syncing).
+//
+// Between two syncs the others' latest dispatches are unknown, so each replica estimates them: for every request
+// it dispatched to an endpoint since the last sync, it counts r more, r being the others' requests in flight per
+// own request at that sync (n - 1 for n replicas when nothing was in flight anywhere: an idle pool hit by a burst
+// spread over every replica; 0 when only one side was busy: a tenant served by one replica alone costs nothing). The next sync replaces the estimate by what the others report. Without it, a burst that
+// reaches every replica in the same instant lands n times on the same headroom until the first sync.
 import { type Clock, systemClock } from '../core/index.js';
 import { type InflightLoad, type InflightView, NO_INFLIGHT, type PeerInflightSource, type ScrapeListener } from '../datalayer/index.js';
 import { type ChannelWrites, type ExchangeChannel, type PeerView } from './exchange.js';
@@ -72,6 +78,12 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
   private readonly listeners = new Set<(endpointId: string) => void>();
   private changes = 0;
   private connected = false;
+  /** The others' requests in flight per own request, as of the last sync (see the header); 0 while local-only. */
+  private ratio = 0;
+  /** Own since-scrape counts per endpoint at the last sync: what the others' reports may already reflect. */
+  private readonly ownAtSync = new Map<string, { requests: number; tokens: number }>();
+  /** Estimated loads, cached per (reported, own) pair so that reads allocate only when something changed. */
+  private readonly estimates = new Map<string, { reported: InflightLoad; own: InflightLoad; ratio: number; load: InflightLoad }>();
 
   constructor(options: InflightChannelOptions) {
     this.options = options;
@@ -83,7 +95,26 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
   }
 
   peerLoad(endpointId: string): InflightLoad {
-    return this.sums.get(endpointId) ?? NO_INFLIGHT;
+    const reported = this.sums.get(endpointId) ?? NO_INFLIGHT;
+    if (this.ratio === 0) return reported;
+    const own = this.options.local.load(endpointId);
+    const base = this.ownAtSync.get(endpointId);
+    const unseen = own.requestsSinceScrape - (base?.requests ?? 0);
+    if (unseen <= 0) return reported;
+    const c = this.estimates.get(endpointId);
+    if (c !== undefined && c.reported === reported && c.own === own && c.ratio === this.ratio) return c.load;
+    const extra = Math.round(this.ratio * unseen);
+    const extraTokens = Math.round(this.ratio * Math.max(0, own.tokensSinceScrape - (base?.tokens ?? 0)));
+    const load: InflightLoad = Object.freeze({
+      ...reported,
+      requests: reported.requests + extra,
+      tokens: reported.tokens + extraTokens,
+      requestsSinceScrape: reported.requestsSinceScrape + extra,
+      tokensSinceScrape: reported.tokensSinceScrape + extraTokens,
+    });
+    if (this.estimates.size > 4_096) this.estimates.clear(); // endpoints come and go; keep the cache bounded
+    this.estimates.set(endpointId, { reported, own, ratio: this.ratio, load });
+    return load;
   }
 
   onDrop(listener: (endpointId: string) => void): () => void {
@@ -95,11 +126,15 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
 
   markScraped(endpointId: string, takenAt: number): void {
     this.scrapedAt.set(endpointId, takenAt);
+    // The local ledger restarts its since-scrape counts: what it counts from now on is all unseen by the others.
+    this.ownAtSync.delete(endpointId);
     this.resum(endpointId);
   }
 
   forget(endpointId: string): void {
     this.scrapedAt.delete(endpointId);
+    this.ownAtSync.delete(endpointId);
+    this.estimates.delete(endpointId);
   }
 
   collect(all: boolean): ChannelWrites {
@@ -150,6 +185,31 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
       this.peers.clear();
     }
     for (const id of touched) this.resum(id);
+    this.rebase(view.connected ? view.peers.size : 0);
+  }
+
+  /** After a sync: the estimates restart from the own counts now, with the others' share as now reported. */
+  private rebase(peers: number): void {
+    const dropped: string[] = [];
+    let own = 0;
+    let others = 0;
+    for (const id of this.options.endpoints()) {
+      const l = this.options.local.load(id);
+      const base = this.ownAtSync.get(id);
+      if (this.ratio > 0 && l.requestsSinceScrape > (base?.requests ?? 0)) dropped.push(id);
+      own += l.requests;
+      others += (this.sums.get(id) ?? NO_INFLIGHT).requests;
+      if (l.requestsSinceScrape > 0) this.ownAtSync.set(id, { requests: l.requestsSinceScrape, tokens: l.tokensSinceScrape });
+      else this.ownAtSync.delete(id);
+    }
+    // Nothing in flight anywhere: assume the others take what this replica takes (a burst spread over every
+    // replica). Only the others busy: their next dispatches follow their own traffic, not this replica's.
+    this.ratio = peers === 0 ? 0 : own === 0 ? (others === 0 ? peers : 0) : Math.min(peers, others / own);
+    if (dropped.length > 0) {
+      // Estimates fell back to the reports: the gate may reopen there.
+      this.changes++;
+      for (const id of dropped) for (const l of this.listeners) l(id);
+    }
   }
 
   private resum(endpointId: string): void {

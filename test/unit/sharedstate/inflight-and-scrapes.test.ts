@@ -64,6 +64,32 @@ describe('in-flight counts shared across replicas', () => {
     expect(b.view.load(E)).toMatchObject({ requests: 2, requestsSinceScrape: 1 });
   });
 
+  it('between two syncs, a replica of an idle pool counts n - 1 more for each of its own dispatches; the next sync replaces the estimate by the reports', async () => {
+    const clock = new ManualClock(0);
+    const hub = new MemoryHub(clock);
+    const rs = ['a', 'b', 'c'].map((o) => replica(clock, hub, o));
+    for (const r of rs) r.exchange.start();
+    await tick(clock, 3 * T);
+    const [a, b, c] = rs as [(typeof rs)[0], (typeof rs)[0], (typeof rs)[0]];
+    // A burst reaches every replica in the same instant: each sees its own two and estimates the others' four.
+    for (const r of rs) {
+      r.tracker.begin(E, 10);
+      r.tracker.begin(E, 10);
+    }
+    expect(a.view.load(E)).toMatchObject({ requests: 2 + 4, requestsSinceScrape: 2 + 4, tokens: 20 + 40 });
+    let drops = 0;
+    a.view.onRelease(() => drops++);
+    await tick(clock, 2 * T + 1);
+    // Synced: the estimate gives way to what b and c reported (the same here), and the gate is told.
+    expect(a.view.load(E)).toMatchObject({ requests: 6, requestsSinceScrape: 6 });
+    expect(drops).toBeGreaterThan(0);
+    // Traffic on a alone from now on: b and c are busy as much as a (ratio 2), so a's next one counts 3.
+    a.tracker.begin(E, 10);
+    expect(a.view.load(E).requests).toBe(6 + 1 + 2);
+    expect(b.view.load(E).requests).toBe(6);
+    void c;
+  });
+
   it('forgets a dead replica\'s counts within 3 intervals, and counts nobody else\'s while the store is down', async () => {
     const clock = new ManualClock(0);
     const hub = new MemoryHub(clock);
