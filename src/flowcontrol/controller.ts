@@ -59,6 +59,8 @@ export interface FlowControlStats {
   readonly evictableInflight: number;
   /** In-flight evictions carried out whose request has not yet let go of its capacity. */
   readonly evictionsOutstanding: number;
+  /** Queued requests held by their tenant's concurrency cap (limits; this replica's part of it when shared). */
+  readonly heldAtCaps: number;
   readonly bands: readonly BandStats[];
 }
 
@@ -290,6 +292,7 @@ export class FlowController {
       liveFlows: this.bands.liveFlows,
       evictableInflight: this.evictions.size,
       evictionsOutstanding: this.evictions.outstanding,
+      heldAtCaps: this.parkedItems,
       bands: this.bands.highestFirst.map((b) => ({
         priority: b.priority,
         name: b.settings.name,

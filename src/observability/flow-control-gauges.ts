@@ -74,4 +74,10 @@ export function registerFlowControlGauges(ctx: MetricContext, stats: () => FlowC
     { name: ctx.name(FAIRWAY_METRICS.evictableInflight), help: 'Dispatched requests that flow control may still evict in flight (sheddable work).' },
     (g) => g.set(stats().evictableInflight),
   );
+  registerScrapeGauge(
+    registry,
+    logger,
+    { name: ctx.name(FAIRWAY_METRICS.heldAtCaps), help: 'Queued requests held because their tenant is at its concurrency cap (pool-wide limits).' },
+    (g) => g.set(stats().heldAtCaps),
+  );
 }

@@ -63,6 +63,8 @@ export const FAIRWAY_METRICS = {
   inflightEvictionsDeclined: 'fairway_inflight_evictions_declined_total',
   /** Dispatched requests that may still be evicted in flight (sheddable, not yet chosen), read at scrape time. */
   evictableInflight: 'fairway_evictable_inflight_requests',
+  /** Queued requests held by their tenant's concurrency cap (`limits`, `tenants.<id>.maxConcurrency`). */
+  heldAtCaps: 'fairway_requests_held_at_cap',
   sharedStateUp: 'fairway_shared_state_up',
   sharedStatePeers: 'fairway_shared_state_peers',
   sharedStateScrapeLeader: 'fairway_shared_state_scrape_leader',

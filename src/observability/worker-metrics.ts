@@ -14,6 +14,7 @@ export const ADDITIVE_GAUGES: readonly string[] = [
   FAIRWAY_METRICS.liveFlows,
   FAIRWAY_METRICS.bandFlows,
   FAIRWAY_METRICS.evictableInflight,
+  FAIRWAY_METRICS.heldAtCaps,
   // How many workers scrape the pool: 1 when scrapes are shared.
   FAIRWAY_METRICS.sharedStateScrapeLeader,
 ];

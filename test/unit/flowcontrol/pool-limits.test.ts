@@ -52,6 +52,7 @@ describe('pool limits in one controller', () => {
     expect(h.inflightOf('a')).toBe(2);
     expect(h.inflightOf('b')).toBe(2);
     expect(h.fc.stats().queuedRequests).toBe(3);
+    expect(h.fc.stats().heldAtCaps).toBe(3);
     h.release('a');
     await flushMicrotasks();
     expect(h.inflightOf('a')).toBe(2);

@@ -198,6 +198,7 @@ describe('FairwayMetrics scrape-time gauges', () => {
       liveFlows: 4,
       evictableInflight: 2,
       evictionsOutstanding: 0,
+      heldAtCaps: 6,
       bands: [
         { priority: 10, name: 'high', queuedRequests: 5, queuedBytes: 5000, flows: 3, ceiling: 8, oldestEnqueuedAt: 7_500 },
         { priority: 0, name: 'low', queuedRequests: 2, queuedBytes: 2000, flows: 1, ceiling: 2, oldestEnqueuedAt: undefined },
@@ -213,6 +214,7 @@ describe('FairwayMetrics scrape-time gauges', () => {
     expect(value(s, FAIRWAY_METRICS.inflightRequests)).toBe(3);
     expect(value(s, FAIRWAY_METRICS.liveFlows)).toBe(4);
     expect(value(s, FAIRWAY_METRICS.evictableInflight)).toBe(2);
+    expect(value(s, FAIRWAY_METRICS.heldAtCaps)).toBe(6);
     expect(value(s, FAIRWAY_METRICS.bandOldestWait, { priority: '10', band: 'high' })).toBe(2.5);
     expect(value(s, FAIRWAY_METRICS.bandOldestWait, { priority: '0', band: 'low' })).toBe(0);
 
@@ -224,6 +226,7 @@ describe('FairwayMetrics scrape-time gauges', () => {
       liveFlows: 1,
       evictableInflight: 0,
       evictionsOutstanding: 0,
+      heldAtCaps: 0,
       bands: [{ priority: 10, name: 'high', queuedRequests: 1, queuedBytes: 10, flows: 1, ceiling: 8, oldestEnqueuedAt: undefined }],
     };
     s = await scrape(registry);
