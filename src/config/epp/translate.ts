@@ -234,7 +234,7 @@ class Translator {
       throw new ConfigError('plugins', `${detectors.length} saturation detectors defined and none referenced: name one in flowControl.saturationDetector.pluginRef`);
     }
     this.sink.notice(
-      'no saturation detector named: Fairway\'s hybrid detector runs (the utilization thresholds, 5 waiting / 0.8 KV cache, plus what Fairway sent since each scrape)',
+      'no saturation detector named: Fairway\'s hybrid detector runs (5 waiting, KV cache 0.9 where the Go EPP\'s utilization detector uses 0.8, plus what Fairway sent since each scrape); name utilization-detector to keep the Go thresholds',
     );
     return undefined;
   }

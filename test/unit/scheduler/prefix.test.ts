@@ -151,6 +151,28 @@ describe('block table and prefix index', () => {
     expect([1, 3, 4, 5, 6].map((k) => table.has(k))).toEqual([true, false, false, true, true]);
   });
 
+  it('withdraws a request\'s own keys beyond those held before it (a fallback served it), leaving newer owners alone', () => {
+    const table = new BlockTable(100);
+    table.add([1, 2]); // held before
+    const seq = table.add([1, 2, 3, 4, 5]);
+    table.add([5, 6]); // a newer request recorded 5 again: it stays
+    table.withdraw([1, 2, 3, 4, 5], 2, seq);
+    expect([1, 2, 3, 4, 5, 6].map((k) => table.has(k))).toEqual([true, true, false, false, true, true]);
+    expect(table.size).toBe(4);
+    // Withdrawn keys can be recorded again, and forgetting the withdrawn request later counts nothing twice.
+    table.add([3]);
+    expect(table.has(3)).toBe(true);
+    expect(table.size).toBe(5);
+    const small = new BlockTable(3);
+    const first = small.add([7, 8, 9]);
+    small.withdraw([7, 8, 9], 0, first);
+    expect(small.size).toBe(0);
+    small.add([10, 11, 12]);
+    small.add([13]); // over capacity: the withdrawn request goes first, then the next oldest as needed
+    expect(small.size).toBeLessThanOrEqual(3);
+    expect(small.has(13)).toBe(true);
+  });
+
   it('records at most capacity keys of one request, from its first block', () => {
     const table = new BlockTable(3);
     table.add([10, 11, 12, 13, 14]);
