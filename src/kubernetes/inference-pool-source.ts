@@ -15,7 +15,8 @@ export interface PoolRef {
   readonly group: string;
 }
 
-export interface InferencePoolSourceOptions extends WatchTuning, EndpointMappingOptions {
+/** What every watch serving one pool is built from (the pool's own, and those of objects attached to it). */
+export interface PoolWatchOptions extends WatchTuning {
   readonly clients: KubeClients;
   readonly pool: PoolRef;
   readonly clock?: Clock;
@@ -23,6 +24,13 @@ export interface InferencePoolSourceOptions extends WatchTuning, EndpointMapping
   readonly logger?: Logger;
   /** Reachability of the API server, as the watches see it. */
   readonly onReachable?: (reachable: boolean) => void;
+}
+
+export interface InferencePoolSourceOptions extends PoolWatchOptions, EndpointMappingOptions {}
+
+/** The logger of a pool's watches: the pool's namespace/name on every line. */
+export function poolLogger(o: PoolWatchOptions): Logger {
+  return (o.logger ?? noopLogger).child({ pool: `${o.pool.namespace}/${o.pool.name}` });
 }
 
 type Listener = (endpoints: readonly EndpointSpec[]) => void;
@@ -47,7 +55,7 @@ export class InferencePoolEndpointSource implements EndpointSource {
   private reachable = true;
 
   constructor(private readonly o: InferencePoolSourceOptions) {
-    this.logger = (o.logger ?? noopLogger).child({ pool: `${o.pool.namespace}/${o.pool.name}` });
+    this.logger = poolLogger(o);
     const { clients, pool } = o;
     const version = poolVersionOf(pool.group);
     const common = sharedWatchOptions({ ...o, kubeConfig: clients.config }, this.logger);

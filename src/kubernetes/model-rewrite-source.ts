@@ -1,11 +1,19 @@
 // InferenceModelRewrite watch: the rewrite objects whose poolRef names our pool (as the Go EPP filters them), kept
 // by name with their creation time, which orders them (the API: the oldest object wins a tie). Listeners get the
 // whole ordered list after each change; turning it into rewrite rules is the server's business.
-import { type Logger, noopLogger } from '../core/index.js';
+import { type Logger } from '../core/index.js';
 import { PoolAttachedWatch, type PoolAttachedSourceOptions, attachedTo } from './pool-attached-watch.js';
 import { type ModelRewriteObject, REWRITE_GROUP, REWRITE_VERSION, objectKey, parseInferenceModelRewrite } from './resources.js';
 
 export type ModelRewriteSourceOptions = PoolAttachedSourceOptions;
+
+const KIND = {
+  group: REWRITE_GROUP,
+  version: REWRITE_VERSION,
+  plural: 'inferencemodelrewrites',
+  kind: 'InferenceModelRewrite',
+  fallback: 'model rewrites come from the config file only',
+};
 
 export class InferenceModelRewriteSource {
   private readonly logger: Logger;
@@ -15,19 +23,8 @@ export class InferenceModelRewriteSource {
   private ordered: readonly ModelRewriteObject[] = [];
 
   constructor(private readonly o: ModelRewriteSourceOptions) {
-    this.logger = (o.logger ?? noopLogger).child({ pool: `${o.pool.namespace}/${o.pool.name}` });
-    const kind = {
-      group: REWRITE_GROUP,
-      version: REWRITE_VERSION,
-      plural: 'inferencemodelrewrites',
-      kind: 'InferenceModelRewrite',
-      fallback: 'model rewrites come from the config file only',
-    };
-    this.watch = new PoolAttachedWatch(o, this.logger, kind, {
-      onAdd: (obj) => this.changed(obj),
-      onUpdate: (obj) => this.changed(obj),
-      onDelete: (obj) => this.deleted(obj),
-    });
+    this.watch = new PoolAttachedWatch(o, KIND, { onChange: (obj) => this.changed(obj), onDelete: (obj) => this.deleted(obj) });
+    this.logger = this.watch.logger;
   }
 
   /** Lists and watches; a missing CRD is tolerated (the config file's rewrites still apply), RBAC denials reject. */

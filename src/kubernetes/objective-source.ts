@@ -1,7 +1,7 @@
 // InferenceObjective watch: objective name -> priority for the objectives whose poolRef names our pool (as the
 // Go EPP filters them). Lookups read a Map that watch events replace entries of, so a priority change applies to
 // the next request at once; what is queued keeps the priority it was admitted with.
-import { type Logger, noopLogger } from '../core/index.js';
+import { type Logger } from '../core/index.js';
 import { PoolAttachedWatch, type PoolAttachedSourceOptions, attachedTo } from './pool-attached-watch.js';
 import { OBJECTIVE_GROUP, OBJECTIVE_VERSION, objectKey, parseInferenceObjective } from './resources.js';
 
@@ -16,14 +16,10 @@ export class InferenceObjectiveSource {
   private readonly priorities = new Map<string, number>();
 
   constructor(private readonly o: ObjectiveSourceOptions) {
-    this.logger = (o.logger ?? noopLogger).child({ pool: `${o.pool.namespace}/${o.pool.name}` });
     // Without the CRD (the Go EPP skips it too) objectives come from the config file only.
     const kind = { group: OBJECTIVE_GROUP, version: OBJECTIVE_VERSION, plural: 'inferenceobjectives', kind: 'InferenceObjective', fallback: 'objectives come from the config file only' };
-    this.watch = new PoolAttachedWatch(o, this.logger, kind, {
-      onAdd: (obj) => this.changed(obj),
-      onUpdate: (obj) => this.changed(obj),
-      onDelete: (obj) => this.deleted(obj),
-    });
+    this.watch = new PoolAttachedWatch(o, kind, { onChange: (obj) => this.changed(obj), onDelete: (obj) => this.deleted(obj) });
+    this.logger = this.watch.logger;
   }
 
   /** Lists and watches; a missing CRD is tolerated, RBAC denials reject. */

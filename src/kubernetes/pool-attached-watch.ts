@@ -1,21 +1,14 @@
 // The watch of a kind of object that attaches to the pool through `spec.poolRef` (InferenceObjective,
 // InferenceModelRewrite): one namespaced custom resource in the pool's namespace, listed and watched like the pool's
 // other watches, and optional: a cluster without the CRD is served from the config file alone, as the Go EPP does.
-import { type Clock, type Logger, type Random } from '../core/index.js';
+import { type Logger } from '../core/index.js';
 import { KubernetesResourceMissingError } from './api-errors.js';
-import { type PoolRef } from './inference-pool-source.js';
-import { type KubeClients, asList } from './kube-clients.js';
-import { ResourceWatch, type WatchTuning, sharedWatchOptions } from './resource-watch.js';
+import { type PoolRef, type PoolWatchOptions, poolLogger } from './inference-pool-source.js';
+import { asList } from './kube-clients.js';
+import { ResourceWatch, sharedWatchOptions } from './resource-watch.js';
 
-/** What a source of pool-attached objects is built from. */
-export interface PoolAttachedSourceOptions extends WatchTuning {
-  readonly clients: KubeClients;
-  readonly pool: PoolRef;
-  readonly clock?: Clock;
-  readonly random?: Random;
-  readonly logger?: Logger;
-  readonly onReachable?: (reachable: boolean) => void;
-}
+/** What a source of pool-attached objects is built from: the same as the pool's own watches. */
+export type PoolAttachedSourceOptions = PoolWatchOptions;
 
 export interface AttachedKind {
   readonly group: string;
@@ -28,29 +21,33 @@ export interface AttachedKind {
 }
 
 export interface AttachedHandlers {
-  readonly onAdd: (obj: unknown) => void;
-  readonly onUpdate: (obj: unknown) => void;
+  /** An object was added or updated. */
+  readonly onChange: (obj: unknown) => void;
   readonly onDelete: (obj: unknown) => void;
 }
 
 export class PoolAttachedWatch {
+  /** The sources' logger too: the pool's namespace/name on every line. */
+  readonly logger: Logger;
   private readonly watch: ResourceWatch;
   private available = false;
 
   constructor(
     o: PoolAttachedSourceOptions,
-    private readonly logger: Logger,
     private readonly kind: AttachedKind,
     handlers: AttachedHandlers,
   ) {
+    this.logger = poolLogger(o);
     const { group, version, plural } = kind;
     const namespace = o.pool.namespace;
     this.watch = new ResourceWatch({
-      ...sharedWatchOptions({ ...o, kubeConfig: o.clients.config }, logger),
+      ...sharedWatchOptions({ ...o, kubeConfig: o.clients.config }, this.logger),
       path: `/apis/${group}/${version}/namespaces/${namespace}/${plural}`,
       list: async () => asList(await o.clients.custom.listNamespacedCustomObject({ group, version, namespace, plural })),
       what: { resource: plural, group, namespace },
-      ...handlers,
+      onAdd: handlers.onChange,
+      onUpdate: handlers.onChange,
+      onDelete: handlers.onDelete,
       onReachable: o.onReachable,
     });
   }
