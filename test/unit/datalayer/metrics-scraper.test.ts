@@ -15,6 +15,8 @@ function setup(intervalMs = 50, timeoutMs = 1000) {
     names: VLLM_METRICS,
     clock,
     logger,
+    // Backoff jitter at its low end: the call counts below are exact, not a matter of chance.
+    random: { next: () => 0 },
     intervalMs,
     timeoutMs,
     onOutcome: (o) => outcomes.push(o),
