@@ -3,7 +3,7 @@
 // until they end or the replica dies; and one replica (the lease holder) scrapes the pool for all of them, with
 // a follower taking over when the scraper dies and everyone scraping while the store is down.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../src/core/index.js';
+import { ManualClock, SeededRandom } from '../../../src/core/index.js';
 import { CombinedInflight, InflightTracker, PoolReachability, StaticEndpointSource, fanOutScrapes } from '../../../src/datalayer/index.js';
 import { InflightChannel, MemoryHub, ScrapeSharing, SharedStateExchange } from '../../../src/sharedstate/index.js';
 import { flushMicrotasks } from '../../support/flush.js';
@@ -132,6 +132,10 @@ describe('scrape once per pool', () => {
       scrape: {
         scrapeIntervalMs: 50,
         staggerStart: false,
+        // Backoff after refused scrapes is jittered: a seeded source and a 100 ms cap keep the test's timeline
+        // (recovery seen within 300 ms of the pool answering again) independent of chance.
+        maxBackoffMs: 100,
+        random: new SeededRandom(7),
         fetcherFactory: (target) => {
           const f = new ScriptedFetcher(target);
           f.respond = pageOrRefused.current;
