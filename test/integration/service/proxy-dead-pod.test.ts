@@ -21,8 +21,11 @@ beforeAll(async () => {
     replicas: 2,
     proxy: true,
     // Replica 0 looks idle and replica 1 busy, so every request picks replica 0 first. Scrapes are slow (1.5 s) so
-    // the kill below happens well inside one scrape interval: the dead pod still looks fresh and best.
-    fakeMetrics: [{ waiting: 0, kvUsage: 0.1 }, { waiting: 3, kvUsage: 0.1 }],
+    // the kill below happens well inside one scrape interval: the dead pod still looks fresh and best. Running
+    // counts are pinned at 0: a scrape catching one real request running beside the 3 fake waiting ones reads as
+    // a server with one batch slot (the hybrid detector's slot learner), which then rightly leaves replica 1 out
+    // of the candidates and made the retry's outcome depend on scrape timing.
+    fakeMetrics: [{ waiting: 0, running: 0, kvUsage: 0.1 }, { waiting: 3, running: 0, kvUsage: 0.1 }],
     config: {
       pool: { metrics: { intervalMs: 1_500, stalenessMs: 5_000 } },
       saturation: { detector: 'hybrid', options: { stalenessMs: 5_000 } },
