@@ -107,6 +107,7 @@ export {
 export {
   type ModelListAnswer,
   type ModelListClient,
+  type ModelListAccess,
   type ModelPollerOptions,
   ModelPoller,
   HttpModelListClient,

@@ -49,6 +49,15 @@ export interface MetricsTlsOptions {
   readonly serverName?: string;
 }
 
+/** undici's connect options for an HTTPS model server (shared by the scraper and the model-list poller). */
+export function tlsConnectOptions(tls: MetricsTlsOptions | undefined): { rejectUnauthorized: boolean; ca?: string; servername?: string } {
+  return {
+    rejectUnauthorized: tls?.insecureSkipVerify !== true,
+    ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
+    ...(tls?.serverName !== undefined ? { servername: tls.serverName } : {}),
+  };
+}
+
 export interface HttpMetricsFetcherOptions {
   /** @default DEFAULT_MAX_BODY_BYTES */
   readonly maxBodyBytes?: number;
@@ -98,15 +107,7 @@ export class HttpMetricsFetcher implements MetricsFetcher {
       keepAliveMaxTimeout: keepAlive,
       headersTimeout: 60_000,
       bodyTimeout: 60_000,
-      ...(scheme === 'https'
-        ? {
-            connect: {
-              rejectUnauthorized: tls?.insecureSkipVerify !== true,
-              ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
-              ...(tls?.serverName !== undefined ? { servername: tls.serverName } : {}),
-            },
-          }
-        : {}),
+      ...(scheme === 'https' ? { connect: tlsConnectOptions(tls) } : {}),
     });
   }
 

@@ -4,6 +4,7 @@
 import { Agent } from 'undici';
 import { type Clock, type Logger, type TimerHandle, describe, noopLogger, requirePositive, systemClock } from '../core/index.js';
 import { endpointId } from './endpoint.js';
+import { type HttpMetricsFetcherOptions, tlsConnectOptions } from './metrics-fetcher.js';
 import { type EndpointSource, type EndpointSpec } from './endpoint-source.js';
 import { type ServedModels, type ServedModelsView, parseModelList } from './served-models.js';
 
@@ -179,17 +180,38 @@ function sameModels(a: ServedModels | undefined, b: ServedModels | undefined): b
   return true;
 }
 
+/**
+ * How model servers are reached: the scraper's own scheme, CA and bearer token, since a server that secures
+ * `/metrics` (vLLM's `--api-key`, TLS) secures `/v1/models` the same way.
+ */
+export type ModelListAccess = Pick<HttpMetricsFetcherOptions, 'scheme' | 'tls' | 'bearerToken'>;
+
 /** undici over its own keep-alive agent (closed with the poller); bodies over 1 MiB are cut and refused. */
 export class HttpModelListClient implements ModelListClient {
-  private readonly agent = new Agent({ keepAliveTimeout: 30_000, connections: 1, headersTimeout: 60_000, bodyTimeout: 60_000 });
+  private readonly agent: Agent;
+  private readonly scheme: 'http' | 'https';
+  private readonly token: (() => string | undefined) | undefined;
+
+  constructor(access: ModelListAccess = {}) {
+    this.scheme = access.scheme ?? 'http';
+    this.token = access.bearerToken;
+    this.agent = new Agent({
+      keepAliveTimeout: 30_000,
+      connections: 1,
+      headersTimeout: 60_000,
+      bodyTimeout: 60_000,
+      ...(this.scheme === 'https' ? { connect: tlsConnectOptions(access.tls) } : {}),
+    });
+  }
 
   async fetch(target: { readonly host: string; readonly port: number; readonly path: string }, signal: AbortSignal): Promise<ModelListAnswer> {
+    const token = this.token?.();
     const { statusCode, body } = await this.agent.request({
-      origin: `http://${endpointId(target.host, target.port)}`,
+      origin: `${this.scheme}://${endpointId(target.host, target.port)}`,
       path: target.path,
       method: 'GET',
       signal,
-      headers: { accept: 'application/json' },
+      headers: token !== undefined && token !== '' ? { accept: 'application/json', authorization: `Bearer ${token}` } : { accept: 'application/json' },
     });
     body.on('error', () => undefined);
     if (statusCode !== 200) {

@@ -10,6 +10,7 @@ import {
   CombinedInflight,
   InflightTracker,
   ModelPoller,
+  HttpModelListClient,
   PoolMonitor,
   PoolReachability,
   StaticEndpointSource,
@@ -163,6 +164,8 @@ export class FairwayServer {
       apiReachable: this.kubernetes !== undefined ? () => this.kubernetes?.apiReachable() ?? true : undefined,
     });
     this.inflight = new InflightTracker({ clock: this.clock, logger: this.logger });
+    // One reader of the credential files for both the scraper and the model-list poller.
+    const metricsAccess = metricsFetchOptions(config.pool.metrics, this.clock, this.logger.child({ subsystem: 'datalayer' }));
     const scrape = {
       scrapeIntervalMs: config.pool.metrics.intervalMs,
       scrapeTimeoutMs: config.pool.metrics.timeoutMs,
@@ -171,7 +174,7 @@ export class FairwayServer {
       defaultEngine: config.pool.metrics.engine,
       maxBackoffMs: config.pool.metrics.maxBackoffMs,
       scrapeThread: config.pool.metrics.scrapeThread,
-      fetch: metricsFetchOptions(config.pool.metrics, this.clock, this.logger.child({ subsystem: 'datalayer' })),
+      fetch: metricsAccess,
       observer: this.metrics.scrapes,
     };
     const reachability =
@@ -209,6 +212,7 @@ export class FairwayServer {
           intervalMs: config.pool.models.intervalMs,
           timeoutMs: config.pool.models.timeoutMs,
           path: config.pool.models.path,
+          client: new HttpModelListClient(metricsAccess),
         })
       : undefined;
     this.saturation = new SwappableSaturationDetector(this.buildDetector(config));

@@ -2,9 +2,11 @@
 // they change, a server without a listing (404, not JSON) is unknown, a server going down keeps its last
 // listing, a hanging one times out, and an endpoint leaving the pool takes its listing with it.
 import { type Server, createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { ModelPoller, StaticEndpointSource } from '../../../src/datalayer/index.js';
+import { HttpModelListClient, ModelPoller, StaticEndpointSource } from '../../../src/datalayer/index.js';
+import { generateSelfSignedCertificate } from '../../../src/extproc/index.js';
 import { waitFor } from '../../support/service-harness.js';
 
 type Behaviour = { kind: 'list'; models: { id: string; parent?: string }[] } | { kind: 'status'; code: number } | { kind: 'text'; body: string } | { kind: 'hang' };
@@ -111,5 +113,38 @@ describe('ModelPoller over HTTP', () => {
     await waitFor('a second poll after the timeout', () => hang.paths.length >= 2, 3_000);
     hang.behaviour = { kind: 'list', models: [{ id: 'late' }] };
     await waitFor('the listing once it answers', () => poller?.of(id(hang))?.bases.has('late') === true, 3_000);
+  });
+});
+
+describe('ModelPoller against a secured model server', () => {
+  const tls = generateSelfSignedCertificate({ ipAddresses: ['127.0.0.1'] });
+
+  it('lists over HTTPS with the scrape settings (CA, bearer token); without the token the server is unknown', async () => {
+    let refused = 0;
+    const server = createHttpsServer({ cert: tls.cert, key: tls.key }, (req, res) => {
+      if (req.headers.authorization !== 'Bearer s3cret') {
+        refused++;
+        res.writeHead(401).end('{"error":"unauthorized"}');
+        return;
+      }
+      res.end(JSON.stringify({ object: 'list', data: [{ id: 'llama', object: 'model', parent: null }] }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const port = (server.address() as AddressInfo).port;
+    const source = new StaticEndpointSource([{ host: '127.0.0.1', port }]);
+    const anonymous = new ModelPoller({ source, intervalMs: 50, client: new HttpModelListClient({ scheme: 'https', tls: { ca: tls.cert } }) });
+    try {
+      poller = new ModelPoller({ source, intervalMs: 50, client: new HttpModelListClient({ scheme: 'https', tls: { ca: tls.cert }, bearerToken: () => 's3cret' }) });
+      poller.start();
+      anonymous.start();
+      await waitFor('the listing over https', () => poller?.of(`127.0.0.1:${port}`) !== undefined);
+      await waitFor('an answer to the poller without the token', () => refused > 0);
+      expect([...(poller.of(`127.0.0.1:${port}`)?.bases ?? [])]).toEqual(['llama']);
+      expect(anonymous.of(`127.0.0.1:${port}`)).toBeUndefined();
+    } finally {
+      await anonymous.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
   });
 });
