@@ -1,21 +1,13 @@
 // Engine benchmark (issue 2): the real FlowController against p-queue on the same workloads; prints a markdown
 // table and writes bench/results/engine.json. Run: node --expose-gc dist/bench/engine/run.js [--quick].
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { planFor, TARGETS } from './plan.js';
 import { ZIPF_EXPONENT } from './requests.js';
 import { markdown, verdicts } from './report.js';
+import { writeResults } from '../results-file.js';
 import { runSuite } from './suite.js';
 import { gcAvailable } from './stats.js';
-
-/** bench/results/engine.json, from src (bench/engine) or from the build (dist/bench/engine). */
-function resultsPath(): string {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const root = here.split(path.sep).includes('dist') ? path.resolve(here, '../../..') : path.resolve(here, '../..');
-  return path.join(root, 'bench', 'results', 'engine.json');
-}
 
 function machineInfo(): { cpu: string; cores: number; node: string; platform: string; memoryGiB: number; loadAverage: number[] } {
   const cpus = os.cpus();
@@ -53,9 +45,7 @@ export async function run(options: { quick?: boolean } = {}): Promise<object> {
       verdicts: list,
       ...results,
     };
-    const file = resultsPath();
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+    const file = writeResults('engine.json', json);
     console.log(`wrote ${file} in ${json.durationSec} s`);
     return json;
   } finally {

@@ -4,9 +4,10 @@
 // bare-proxy.ts, forwarding to the same stand-ins). Per body size: server CPU per request and throughput
 // (closed loop), medians of several alternating repetitions; then latency at an open-loop rate of 225 KB bodies.
 //   node dist/bench/extproc/long-context.js [--quick] [--sizes=1k,64k,225k,1m] [--reps=3] [--only=extproc|proxy]
-import { type ChildProcess, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { HttpLoad } from './http-load.js';
+import { type ServerHandle, startServer } from './server-handle.js';
 import { LoadClient, type LoadResult } from './load-client.js';
 
 const MODEL = 'bench-model';
@@ -18,12 +19,6 @@ const SIZES: Record<string, number> = { '1k': 1_000, '64k': 64_000, '225k': 225_
 
 type Kind = 'bare' | 'fairway';
 const KINDS: readonly Kind[] = ['bare', 'fairway'];
-
-interface ServerHandle {
-  readonly port: number;
-  cpuMicros(): Promise<number>;
-  stop(): Promise<void>;
-}
 
 /** Closed and open loops against one server, over gRPC (ext_proc) or HTTP (proxy). */
 interface Loader {
@@ -49,36 +44,6 @@ async function startSink(count: number): Promise<{ ports: number[]; stop: () => 
   );
   return {
     ports,
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.send('exit');
-        setTimeout(() => child.kill('SIGKILL'), 3_000).unref();
-      }),
-  };
-}
-
-async function startServer(kind: string, arg?: string, execArgv: string[] = []): Promise<ServerHandle> {
-  const entry = fileURLToPath(new URL('./server-process.js', import.meta.url));
-  const child: ChildProcess = fork(entry, arg === undefined ? [kind] : [kind, arg], {
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    execArgv,
-  });
-  const ask = <T>(msg: string, key: string): Promise<T> =>
-    new Promise((resolve) => {
-      const on = (m: unknown): void => {
-        if (typeof m === 'object' && m !== null && key in m) {
-          child.off('message', on);
-          resolve((m as Record<string, T>)[key] as T);
-        }
-      };
-      child.on('message', on);
-      if (msg !== '') child.send(msg);
-    });
-  const port = await ask<number>('', 'port');
-  return {
-    port,
-    cpuMicros: () => ask<number>('cpu', 'cpuMicros'),
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());

@@ -1,7 +1,7 @@
 // ext_proc benchmark: our ExtProcService (trivial fixed-route handler) vs a bare protocol-only server, each in
 // its own child process, driven by the same load client in the same run. Loopback only, bounded time.
-import { type ChildProcess, fork } from 'node:child_process';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
+import { type ServerHandle, startServer } from './server-handle.js';
 import { LoadClient, type LoadResult } from './load-client.js';
 
 const SMALL_BODY = Buffer.from(JSON.stringify({ model: 'm', prompt: 'Say hello in one short sentence.', max_tokens: 16 }));
@@ -12,39 +12,6 @@ const ROUNDS = 2;
 const WARMUP_MS = 1_000;
 const CONCURRENCY = 32;
 const LARGE_CONCURRENCY = 8;
-
-interface ServerHandle {
-  readonly port: number;
-  cpuMicros(): Promise<number>;
-  stop(): Promise<void>;
-}
-
-async function startServer(kind: 'fairway' | 'bare'): Promise<ServerHandle> {
-  const entry = fileURLToPath(new URL('./server-process.js', import.meta.url));
-  const child: ChildProcess = fork(entry, [kind], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const ask = <T>(msg: string, key: string): Promise<T> =>
-    new Promise((resolve) => {
-      const on = (m: unknown): void => {
-        if (typeof m === 'object' && m !== null && key in m) {
-          child.off('message', on);
-          resolve((m as Record<string, T>)[key] as T);
-        }
-      };
-      child.on('message', on);
-      if (msg !== '') child.send(msg);
-    });
-  const port = await ask<number>('', 'port');
-  return {
-    port,
-    cpuMicros: () => ask<number>('cpu', 'cpuMicros'),
-    stop: () =>
-      new Promise((resolve) => {
-        child.once('exit', () => resolve());
-        child.send('exit');
-        setTimeout(() => child.kill('SIGKILL'), 2_000).unref();
-      }),
-  };
-}
 
 interface Measured {
   readonly load: LoadResult;

@@ -4,10 +4,9 @@
 // readiness changes per second: CPU per watch event (minus the same window idle) and the time from the API
 // server emitting the event to the routing snapshot changing (goal: p99 under 5 ms).
 import { type ChildProcess, fork } from 'node:child_process';
-import { writeFileSync, mkdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeResults } from '../results-file.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { percentile } from '../../src/core/index.js';
 import { type MetricsFetcherFactory, PoolMonitor } from '../../src/datalayer/index.js';
@@ -186,12 +185,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
     latencyMaxMs: median(all.map((f) => f.churn.latencyMs.max)),
   };
   console.log('\nmedians of', reps, 'runs:', JSON.stringify(summary, null, 2));
-  // bench/results/kubernetes.json, from the build (dist/bench/kubernetes) or from src.
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const root = here.split(path.sep).includes('dist') ? path.resolve(here, '../../..') : path.resolve(here, '../..');
-  mkdirSync(path.join(root, 'bench', 'results'), { recursive: true });
-  writeFileSync(
-    path.join(root, 'bench', 'results', 'kubernetes.json'),
-    JSON.stringify({ node: process.version, loadAverage: loadavg(), generatedAt: new Date().toISOString(), runs: all, summary }, null, 2),
-  );
+  writeResults('kubernetes.json', { node: process.version, loadAverage: loadavg(), generatedAt: new Date().toISOString(), runs: all, summary });
 }

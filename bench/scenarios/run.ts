@@ -1,10 +1,11 @@
 // Multi-tenant scenarios against the simulated pool, in virtual time: Fairway and two baselines (no flow
 // control; the Go reference's defaults) over identical seeded traffic. Prints markdown, writes JSON results and
 // SVG plots. `node dist/bench/scenarios/run.js [--full] [--only=noisy-tenant,drain]`.
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { repoRoot } from '../results-file.js';
 import { createPrefixHasher } from '../../src/scheduler/index.js';
 import { renderScenario } from './report.js';
 import { type ScenarioContext, type ScenarioReport } from './scenario.js';
@@ -25,17 +26,6 @@ export const SCENARIOS: readonly (readonly [string, (ctx: ScenarioContext) => Pr
   ['drain', runDrain],
   ['replicas', runReplicaScenario],
 ];
-
-/** The repository root: the nearest ancestor of this file holding package.json (works from src and dist). */
-function repoRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('repository root not found');
-    dir = up;
-  }
-  return dir;
-}
 
 export async function run(options: { quick?: boolean; only?: string[] } = {}): Promise<object> {
   const quick = options.quick ?? true;

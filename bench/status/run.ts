@@ -8,10 +8,10 @@
 // Reports median dispatches/s per variant, the paired ratios to `metrics`, and the snapshot's build time and size
 // at the same scale. Run: node --expose-gc dist/bench/status/run.js [--quick]; under the bench lock.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { writeResults } from '../results-file.js';
 import { Registry } from 'prom-client';
 import { validateConfig } from '../../src/config/index.js';
 import { noopLogger } from '../../src/core/index.js';
@@ -182,10 +182,7 @@ export async function run(options: { quick?: boolean } = {}): Promise<object> {
       console.log(`snapshot with ${s.activeTenants} active tenants, ${s.queuedFlows} queued flows: ${Math.round(s.buildUs)} us to build and serialize, ${s.bytes} bytes`);
     }
     const json = { benchmark: 'status', date: new Date().toISOString(), node: process.version, cpu: os.cpus()[0]?.model, cores: os.cpus().length, loadAverage: os.loadavg(), plan, results, snapshots };
-    const root = here.split(path.sep).includes('dist') ? path.resolve(here, '../../..') : path.resolve(here, '../..');
-    const file = path.join(root, 'bench', 'results', 'status.json');
-    mkdirSync(path.dirname(file), { recursive: true });
-    writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
+    const file = writeResults('status.json', json);
     console.log(`wrote ${file}`);
     return json;
   } finally {
