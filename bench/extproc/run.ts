@@ -72,7 +72,7 @@ export async function run(): Promise<object> {
   const large = Buffer.alloc(LARGE_BODY_BYTES, 'a');
   large.write('{"model":"m","prompt":"');
   large.write('"}', LARGE_BODY_BYTES - 2);
-  const servers = { bare: await startServer('bare'), fairway: await startServer('fairway') };
+  const servers = { bare: await startServer('bare'), fairway: await startServer('fixed') };
   try {
     for (const kind of KINDS) await measure(servers[kind], (c) => c.closedLoop(SMALL_BODY, CONCURRENCY, WARMUP_MS));
     const sat = await alternate(servers, (c) => c.closedLoop(SMALL_BODY, CONCURRENCY, PHASE_MS));
