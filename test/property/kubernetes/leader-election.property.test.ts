@@ -67,7 +67,11 @@ describe('leader election (virtual time, client-go timings)', () => {
             if (f.kind === 'pause') {
               r.process.pause();
               lastFaultEnd = Math.max(lastFaultEnd, f.at + f.forMs);
-              clock.setTimeout(() => r.process.resume(), f.forMs);
+              // A replica that crashes while paused stays dead: resuming it would bring back a process that
+              // no longer counts as serving yet still renews the lease, starving every live replica.
+              clock.setTimeout(() => {
+                if (r.alive) r.process.resume();
+              }, f.forMs);
               return;
             }
             if (r.elector.isLeader()) lastLeaderDeath = Math.max(lastLeaderDeath, f.at);
@@ -95,7 +99,11 @@ describe('leader election (virtual time, client-go timings)', () => {
         const from = Math.max(lastFaultEnd, lastLeaderDeath);
         expect((servedAfterFaults as number) - from).toBeLessThanOrEqual(LIVENESS_BOUND);
       }),
-      { numRuns: 40 },
+      {
+        numRuns: 40,
+        // Found by CI: a replica paused then crashed before its pause ended.
+        examples: [[[{ kind: 'crash', at: 1, replica: 0 }, { kind: 'pause', at: 0, replica: 0, forMs: 1 }], 28]],
+      },
     );
   }, 180_000);
 
