@@ -49,8 +49,8 @@ export const ConfigSchema = z.strictObject({
     .strictObject({
       endpoints: z.array(endpoint).default([]),
       /**
-       * After this long with no endpoint answering (every connection refused, reset or timing out, from scrapes and
-       * the proxy), queued and new requests are answered 503 `pool-unreachable` instead of held; 0 turns it off.
+       * After this long with no endpoint answering (every connection refused, reset or not made in time, from scrapes
+       * and the proxy; a slow metrics page on an accepted connection is an answer), queued and new requests are answered 503 `pool-unreachable` instead of held; 0 turns it off.
        */
       unreachableAfterMs: z.number().int().nonnegative().default(3_000),
       metrics: z

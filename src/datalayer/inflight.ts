@@ -60,8 +60,8 @@ export interface ScrapeListener {
   /** The endpoint left the pool: drop whatever is kept for it that no ticket still needs. */
   forget?(endpointId: string): void;
   /**
-   * A scrape failed: `unreachable` when the endpoint could not be talked to (refused, reset, timed out), false
-   * when it answered badly. `reason` is the error, for logs.
+   * A scrape failed: `unreachable` when the endpoint could not be talked to (refused, reset, no connection within
+   * the timeout), false when it answered badly or slowly (a connection accepted, the page late). `reason` is the error, for logs.
    */
   scrapeFailed?(endpointId: string, unreachable: boolean, reason: string): void;
 }

@@ -4,7 +4,7 @@
 import { type Dispatcher, Pool } from 'undici';
 import { requirePositive } from '../core/index.js';
 import { endpointId } from './endpoint.js';
-import { ScrapeFailure, toScrapeFailure } from './scrape-failure.js';
+import { ScrapeFailure, timeoutWhileConnected, toScrapeFailure } from './scrape-failure.js';
 
 export interface MetricsTarget {
   readonly host: string;
@@ -23,7 +23,8 @@ export interface MetricsBodySink {
 export interface MetricsFetcher {
   /**
    * Streams a 200 answer's body into `sink` and resolves when the answer is complete; rejects with a
-   * {@link ScrapeFailure} (network error, non-200 status, oversize body, wrong content type, abort).
+   * {@link ScrapeFailure} (network error, non-200 status, oversize body, wrong content type, abort). An abort
+   * rejects with the signal's reason, except that a 'timeout' on a connection already made becomes 'slow'.
    */
   fetch(signal: AbortSignal, sink: MetricsBodySink): Promise<void>;
   /** Releases connections; idempotent. */
@@ -119,10 +120,9 @@ export class HttpMetricsFetcher implements MetricsFetcher {
         reject(toScrapeFailure(abortReason()));
         return;
       }
+      // Set once the connection is up (undici starts the request on a connected socket).
       let controller: Dispatcher.DispatchController | undefined;
       let settled = false;
-      const onAbort = (): void => controller?.abort(abortReason());
-      signal.addEventListener('abort', onAbort, { once: true });
       const settle = (err?: unknown): void => {
         if (settled) return;
         settled = true;
@@ -130,6 +130,14 @@ export class HttpMetricsFetcher implements MetricsFetcher {
         if (err === undefined) resolve();
         else reject(toScrapeFailure(err));
       };
+      // Connected: a timeout means a slow page (stale metrics), not an unreachable pod. Not connected yet: settle
+      // now rather than when the connect attempt ends (undici's connect timeout is 10 s); the queued request is
+      // aborted by onRequestStart if the connection comes up after all.
+      const onAbort = (): void => {
+        if (controller === undefined) settle(abortReason());
+        else controller.abort(timeoutWhileConnected(abortReason()));
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
       const max = this.maxBodyBytes;
       let status = 0;
       let size = 0;

@@ -42,8 +42,8 @@ interface Entry {
 
 /**
  * Per endpoint, the latest evidence wins: an answer of any kind (a scrape, even an HTTP error or unparsable
- * metrics; a response through the front end) makes it reachable, a connection refused, reset or timed out makes
- * it failing from that moment on. The pool is unreachable once every endpoint in it is failing (an endpoint with
+ * metrics, a page slower than the scrape timeout; a response through the front end) makes it reachable, a
+ * connection refused, reset or not made within the timeout makes it failing from that moment on. The pool is unreachable once every endpoint in it is failing (an endpoint with
  * no evidence yet, say a pod just added, counts as reachable) and the newest of their failing streaks is
  * `unreachableAfterMs` old. One answer from any endpoint makes it reachable again at once.
  *
@@ -86,7 +86,7 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
     this.answered(endpointId);
   }
 
-  /** A failed scrape (ScrapeListener): `unreachable` when the connection failed or the scrape timed out. */
+  /** A failed scrape (ScrapeListener): `unreachable` when the connection failed, or none came up in time. */
   scrapeFailed(endpointId: string, unreachable: boolean, reason = 'scrape failed'): void {
     if (unreachable) this.failed(endpointId, reason, true);
     else this.answered(endpointId);

@@ -5,8 +5,13 @@ import { FairwayError, isConnectError, isUnreachableError } from '../core/index.
 export type ScrapeFailureReason =
   /** Connecting failed (refused, no route, DNS): nothing listens there. */
   | 'connect'
-  /** No complete answer within the scrape timeout (hung or dribbling server). */
+  /** No connection within the scrape timeout (nothing answers the SYN, or the handshake never completes). */
   | 'timeout'
+  /**
+   * Connected, but no complete answer within the scrape timeout (a slow or dribbling /metrics page): the metrics
+   * are late, the pod is there. Not unreachable: a pod whose metrics page is slow may serve inference well.
+   */
+  | 'slow'
   /** The connection was reset or cut mid-answer. */
   | 'reset'
   /** TLS handshake or certificate verification failed. */
@@ -31,6 +36,7 @@ export type ScrapeFailureReason =
 export const SCRAPE_FAILURE_REASONS: readonly ScrapeFailureReason[] = [
   'connect',
   'timeout',
+  'slow',
   'reset',
   'tls',
   'http-status',
@@ -45,8 +51,8 @@ export const SCRAPE_FAILURE_REASONS: readonly ScrapeFailureReason[] = [
 
 /**
  * Reasons that say the server could not be talked to, as opposed to one that answered, only badly (a TLS
- * handshake that fails is an answer). A pool whose every endpoint fails for one of these is unreachable from
- * here (network, DNS, all pods down).
+ * handshake that fails is an answer) or slowly (a connection accepted, the page late: 'slow'). A pool whose
+ * every endpoint fails for one of these is unreachable from here (network, DNS, all pods down).
  */
 const UNREACHABLE: ReadonlySet<ScrapeFailureReason> = new Set(['connect', 'timeout', 'reset']);
 
@@ -68,6 +74,15 @@ export class ScrapeFailure extends FairwayError {
 /** Certificate and handshake error codes from Node's TLS layer (OpenSSL names). */
 const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|EPROTO|HOSTNAME|ALTNAME/;
 
+/**
+ * The scrape timeout fired after the connection was made: the server is there, its page is late ('slow', not
+ * the unreachable 'timeout'). Other failures pass through.
+ */
+export function timeoutWhileConnected(err: Error): Error {
+  if (!(err instanceof ScrapeFailure) || err.reason !== 'timeout') return err;
+  return new ScrapeFailure('slow', `${err.message} (connected: the metrics page is slow)`, { cause: err });
+}
+
 /** Maps whatever a fetch threw to a ScrapeFailure, keeping the original as the cause. */
 export function toScrapeFailure(err: unknown): ScrapeFailure {
   if (err instanceof ScrapeFailure) return err;
@@ -77,7 +92,7 @@ export function toScrapeFailure(err: unknown): ScrapeFailure {
   let reason: ScrapeFailureReason = 'other';
   if (TLS_CODES.test(code)) reason = 'tls';
   else if (isConnectError(err)) reason = code === 'UND_ERR_CONNECT_TIMEOUT' ? 'timeout' : 'connect';
-  else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') reason = 'timeout';
+  else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') reason = 'slow';
   else if (code.startsWith('HPE_') || code === 'UND_ERR_RESPONSE_STATUS_CODE' || code === 'UND_ERR_INFO') reason = 'bad-http';
   else if (isUnreachableError(err) || code === 'UND_ERR_CLOSED') reason = 'reset';
   return new ScrapeFailure(reason, detail, { cause: err });

@@ -1,6 +1,7 @@
 // Misbehaving metrics endpoints against real HTTP(S) servers on 127.0.0.1 ephemeral ports: each fault marks its
 // own endpoint stale with its reason (snapshot, counter, one log line per change) while a good endpoint scraped
 // beside it stays fresh; backoff, recovery, no overlap, HTTPS and bearer tokens.
+import { type AddressInfo, createServer as createNetServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SystemClock } from '../../../src/core/index.js';
 import {
@@ -41,7 +42,10 @@ async function serve(handler?: Handler, tls?: { cert: string; key: string }): Pr
   return s;
 }
 
-function monitorFor(list: TestServer[], options: { fetch?: HttpMetricsFetcherOptions; timeoutMs?: number; maxBackoffMs?: number } = {}) {
+function monitorFor(
+  list: TestServer[],
+  options: { fetch?: HttpMetricsFetcherOptions; timeoutMs?: number; maxBackoffMs?: number; onFailure?: (unreachable: boolean) => void } = {},
+) {
   const failures: { id: string; reason: ScrapeFailureReason }[] = [];
   const logger = new RecordingLogger();
   const monitor = new PoolMonitor({
@@ -54,6 +58,7 @@ function monitorFor(list: TestServer[], options: { fetch?: HttpMetricsFetcherOpt
     staleAfterMs: 2_000,
     maxBackoffMs: options.maxBackoffMs ?? 200,
     observer: { onScrapeFailure: (id, reason) => failures.push({ id, reason }) },
+    ...(options.onFailure !== undefined ? { scrapeListener: { markScraped: () => undefined, scrapeFailed: (_id: string, unreachable: boolean) => options.onFailure?.(unreachable) } } : {}),
     ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
   });
   monitors.push(monitor);
@@ -102,15 +107,57 @@ describe('scrape faults, each on its own endpoint beside a good one', () => {
     await expectFault(bad, 'too-large', { fetch: { maxBodyBytes: 256 * 1024 }, timeoutMs: 2_000 });
   });
 
-  it('a slowloris page (a byte every 50 ms, never done) fails with timeout', async () => {
+  it("a slowloris page (a byte every 50 ms, never done) fails with slow: late metrics, not an unreachable pod", async () => {
     const bad = await serve((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       const timer = setInterval(() => res.write('#'), 50);
       res.on('close', () => clearInterval(timer));
     });
-    const m = await expectFault(bad, 'timeout', { timeoutMs: 150 });
+    const unreachable: boolean[] = [];
+    const m = await expectFault(bad, 'slow', { timeoutMs: 150, onFailure: (u) => unreachable.push(u) });
     expect(bad.maxActive).toBe(1); // never two scrapes at once, even while one hangs
     expect(m.endpoint(bad)?.metrics).toBeUndefined();
+    expect(unreachable.length).toBeGreaterThan(0);
+    expect(unreachable.every((u) => !u)).toBe(true);
+  });
+
+  it('a page that never starts (headers never sent) on an accepted connection fails with slow, not unreachable', async () => {
+    const bad = await serve(() => undefined);
+    const unreachable: boolean[] = [];
+    await expectFault(bad, 'slow', { timeoutMs: 150, onFailure: (u) => unreachable.push(u) });
+    expect(unreachable.every((u) => !u)).toBe(true);
+  });
+
+  it('a connection that never completes (TLS handshake unanswered) fails with timeout, unreachable, without waiting for the connect timeout', async () => {
+    // Accepts TCP and never speaks: undici has no connection until the handshake completes (its own connect
+    // timeout is 10 s; the scrape must give up at its timeout and count the endpoint unreachable).
+    const mute = createNetServer((socket) => socket.on('error', () => undefined));
+    await new Promise<void>((resolve) => mute.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (mute.address() as AddressInfo).port;
+      const unreachable: boolean[] = [];
+      const failures: ScrapeFailureReason[] = [];
+      const monitor = new PoolMonitor({
+        source: new StaticEndpointSource([{ host: '127.0.0.1', port }]),
+        clock: new SystemClock(),
+        logger: new RecordingLogger(),
+        scrapeIntervalMs: 20,
+        scrapeTimeoutMs: 150,
+        staleAfterMs: 2_000,
+        maxBackoffMs: 100,
+        fetch: { scheme: 'https', tls: { insecureSkipVerify: true } },
+        observer: { onScrapeFailure: (_id, reason) => failures.push(reason) },
+        scrapeListener: { markScraped: () => undefined, scrapeFailed: (_id, u) => void unreachable.push(u) },
+      });
+      monitors.push(monitor);
+      await monitor.start();
+      // Three scrapes that each end at the scrape timeout; waiting on the connect instead would take 30 s.
+      await waitFor('three timeout failures', () => failures.filter((r) => r === 'timeout').length >= 3, 8_000);
+      expect(failures.every((r) => r === 'timeout')).toBe(true);
+      expect(unreachable.every((u) => u)).toBe(true);
+    } finally {
+      mute.close();
+    }
   });
 
   it('binary garbage fails with garbage', async () => {

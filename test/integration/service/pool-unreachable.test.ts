@@ -1,7 +1,8 @@
 // The whole pool down (every model server refusing connections) must not hang requests for their full TTL: after
 // pool.unreachableAfterMs with no endpoint answering, queued and new requests get 503 pool-unreachable at once,
 // through both front ends, counted and shown on /readyz (which stays 200); an endpoint that answers again resumes
-// routing at once. Metrics that are merely bad (a pod up, its /metrics failing) keep the old behaviour: hold.
+// routing at once. Metrics that are merely bad (a pod up, its /metrics failing) or late (a /metrics page slower
+// than the scrape timeout on a connection the pod accepted) keep the old behaviour: hold.
 import { type Server, createServer } from 'node:http';
 import { type AddressInfo } from 'node:net';
 import { Agent, request } from 'undici';
@@ -146,5 +147,57 @@ describe('a pod up with failing metrics (late or broken metrics, not an unreacha
     expect(answer).toMatchObject({ status: 429, reason: 'ttl' });
     expect(server.availability?.note()).toBeUndefined();
     expect(metricValue(await server.registry.metrics(), 'fairway_pool_reachable')).toBe(1);
+  });
+});
+
+describe('pods up whose metrics pages are slower than the scrape timeout (stale metrics, not an unreachable pool)', () => {
+  let pod: Server;
+  let server: FairwayServer;
+  let ports: { proxy: number | undefined };
+
+  beforeAll(async () => {
+    // Accepts every connection; /metrics never answers within the scrape timeout (200 ms: the staleness limit),
+    // inference answers at once. Before scrape timeouts on accepted connections counted as 'slow', these pods
+    // made the pool "unreachable" after unreachableAfterMs and every request got 503.
+    pod = createServer((req, res) => {
+      if (req.url === '/metrics') return; // hangs until the scraper gives up and closes the socket
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"choices":[{"text":"ok"}]}');
+    });
+    await new Promise<void>((resolve) => pod.listen(0, '127.0.0.1', resolve));
+    const { port } = pod.address() as AddressInfo;
+    server = new FairwayServer(
+      validateConfig({
+        pool: { endpoints: [{ host: '127.0.0.1', port }], unreachableAfterMs: 200 },
+        saturation: { detector: 'hybrid' },
+        server: { host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0, proxyPort: 0, shutdownGraceMs: 500 },
+        logging: { level: 'silent' },
+      }),
+      { logger: noopLogger },
+    );
+    ports = await server.start();
+  });
+
+  afterAll(async () => {
+    await server?.shutdown(200);
+    pod?.closeAllConnections();
+    await new Promise<void>((resolve) => pod.close(() => resolve()));
+  });
+
+  it("counts their scrapes as 'slow', keeps the pool reachable past unreachableAfterMs, and never answers pool-unreachable", async () => {
+    const slow = async (): Promise<number> =>
+      metricValue(await server.registry.metrics(), 'fairway_metrics_scrape_failures_total', { reason: 'slow' });
+    await waitFor('a slow scrape', async () => (await slow()) > 0, 10_000);
+    // Slow scrapes for more than twice unreachableAfterMs (a lower bound on the time waited, not a timing check).
+    const firstSeen = Date.now();
+    const before = await slow();
+    await waitFor('more slow scrapes, over twice unreachableAfterMs', async () => (await slow()) > before + 1 && Date.now() - firstSeen > 400, 10_000);
+    const metrics = await server.registry.metrics();
+    expect(metricValue(metrics, 'fairway_metrics_scrape_failures_total', { reason: 'timeout' })).toBe(0);
+    expect(metricValue(metrics, 'fairway_pool_reachable')).toBe(1);
+    expect(server.availability?.note()).toBeUndefined();
+    // Stale metrics hold the request (the gate fails closed) until its TTL, as for any late metrics.
+    const answer = await viaProxy(ports.proxy as number, { 'x-fairway-request-ttl-ms': '600' });
+    expect(answer).toMatchObject({ status: 429, reason: 'ttl' });
+    expect(metricValue(await server.registry.metrics(), 'fairway_shed_requests_total', { reason: 'pool-unreachable' })).toBe(0);
   });
 });
