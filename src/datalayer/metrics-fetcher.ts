@@ -1,9 +1,11 @@
-// Metrics fetcher port and its HTTP(S) implementation: one keep-alive undici Pool per endpoint (removing an
-// endpoint closes exactly its socket), driven through undici's low-level dispatch API so body chunks go
-// straight from the socket to the page reader: no stream objects, no async iteration, no concatenated body.
-import { type Dispatcher, Pool } from 'undici';
+// Metrics fetcher port and its HTTP(S) implementation: one keep-alive HTTP/1.1 connection per endpoint over a
+// plain net.Socket (or tls.connect), a request prepared once as bytes, and every read handed straight to the
+// response parser and on to the page reader: no stream objects, no per-read buffers, no concatenated body.
+// Measured against undici's dispatch API for this one job in bench/datalayer (see the README's dependencies).
+import { type Socket, connect as netConnect, isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { requirePositive } from '../core/index.js';
-import { endpointId } from './endpoint.js';
+import { COMPLETE, Http1ResponseParser } from './http1-response-parser.js';
 import { ScrapeFailure, timeoutWhileConnected, toScrapeFailure } from './scrape-failure.js';
 
 export interface MetricsTarget {
@@ -37,8 +39,6 @@ export type MetricsFetcherFactory = (target: MetricsTarget) => MetricsFetcher;
 export const DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024;
 /** @default 30 s: far above the scrape interval, so the connection is reused between scrapes. */
 export const DEFAULT_KEEP_ALIVE_MS = 30_000;
-/** An error page is read this far (so the connection survives it), then the connection is dropped. */
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 /** How to reach secured model servers' metrics. */
 export interface MetricsTlsOptions {
@@ -62,133 +62,269 @@ export function tlsConnectOptions(tls: MetricsTlsOptions | undefined): { rejectU
 export interface HttpMetricsFetcherOptions {
   /** @default DEFAULT_MAX_BODY_BYTES */
   readonly maxBodyBytes?: number;
-  /** @default DEFAULT_KEEP_ALIVE_MS */
+  /** A connection idle this long is not reused (the server may be closing it). @default DEFAULT_KEEP_ALIVE_MS */
   readonly keepAliveMs?: number;
   /** `https` scrapes over TLS. @default 'http' */
   readonly scheme?: 'http' | 'https';
   readonly tls?: MetricsTlsOptions;
-  /** Sent as `Authorization: Bearer <token>`; read when each connection's request is built, so it may rotate. */
+  /** Sent as `Authorization: Bearer <token>`; read at every request, so it may rotate. */
   readonly bearerToken?: () => string | undefined;
 }
 
 /**
- * Content types a metrics page may come as. A missing header is accepted (some exporters send none);
- * `text/html` or `application/json` means the path points at something else.
+ * Plain-TCP reads land in this one buffer (net.Socket's `onread`), shared by every connection of the thread:
+ * reads are handled synchronously and whatever outlives one (a cut line, a cut head) is copied.
  */
-function isMetricsContentType(value: string | string[] | undefined): boolean {
-  if (value === undefined) return true;
-  const type = (Array.isArray(value) ? (value[0] ?? '') : value).split(';', 1)[0]?.trim().toLowerCase() ?? '';
-  return type === '' || type === 'text/plain' || type === 'application/openmetrics-text';
+let sharedReadBuffer: Buffer | undefined;
+const READ_BUFFER_BYTES = 64 * 1024;
+
+/** Called once per answer: undefined when it was a complete 200, else why not. */
+export type FetchDone = (failure: ScrapeFailure | undefined) => void;
+
+interface InFlight {
+  readonly sink: MetricsBodySink;
+  readonly done: FetchDone;
+  /** The request went out on a connection that had carried earlier ones (a keep-alive race may retry once). */
+  readonly reused: boolean;
+  readonly retried: boolean;
 }
 
+/**
+ * One endpoint's metrics over one keep-alive HTTP/1.1 connection (no pipelining: scrapes never overlap). A
+ * connection that saw anything unexpected is dropped and the next request opens a new one.
+ *
+ * Per request: one write of the prepared request bytes; per read, the parser's framing and the page reader.
+ */
 export class HttpMetricsFetcher implements MetricsFetcher {
-  private readonly pool: Pool;
   private readonly maxBodyBytes: number;
-  private readonly token: (() => string | undefined) | undefined;
-  private readonly baseHeaders: Record<string, string>;
-  private closed: Promise<void> | undefined;
+  private readonly keepAliveMs: number;
+  private readonly parser: Http1ResponseParser;
+  private socket: Socket | undefined;
+  /** Whether the current socket has carried a complete answer (so a close before any byte may be a race). */
+  private socketUsed = false;
+  /** The current socket is connected (and its TLS handshake done). */
+  private connected = false;
+  private idleSince = 0;
+  private current: InFlight | undefined;
+  private request: Buffer = Buffer.alloc(0);
+  /** The token `request` was built with; unset until the first request is built. */
+  private requestToken: { readonly value: string | undefined } | undefined;
+  private closed = false;
 
   constructor(
     private readonly target: MetricsTarget,
-    options: HttpMetricsFetcherOptions = {},
+    private readonly options: HttpMetricsFetcherOptions = {},
   ) {
     this.maxBodyBytes = requirePositive('maxBodyBytes', options.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
-    const keepAlive = requirePositive('keepAliveMs', options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS);
-    this.token = options.bearerToken;
-    // identity encoding: compressing 40 KB costs the model server more CPU than the loopback or pod network saves.
-    this.baseHeaders = { accept: 'text/plain;version=0.0.4', 'accept-encoding': 'identity' };
-    const scheme = options.scheme ?? 'http';
-    const tls = options.tls;
-    // One connection, no pipelining: scrapes never overlap, and a second socket would only be a leak risk.
-    // Timeouts live in the scraper (through the injected Clock); undici's own are a generous backstop.
-    this.pool = new Pool(`${scheme}://${endpointId(target.host, target.port)}`, {
-      connections: 1,
-      pipelining: 1,
-      keepAliveTimeout: keepAlive,
-      keepAliveMaxTimeout: keepAlive,
-      headersTimeout: 60_000,
-      bodyTimeout: 60_000,
-      ...(scheme === 'https' ? { connect: tlsConnectOptions(tls) } : {}),
-    });
+    this.keepAliveMs = requirePositive('keepAliveMs', options.keepAliveMs ?? DEFAULT_KEEP_ALIVE_MS);
+    this.parser = new Http1ResponseParser(this.maxBodyBytes);
   }
 
   fetch(signal: AbortSignal, sink: MetricsBodySink): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      const abortReason = (): Error =>
-        signal.reason instanceof Error ? signal.reason : new ScrapeFailure('other', 'scrape aborted');
+      const abortReason = (): ScrapeFailure =>
+        toScrapeFailure(signal.reason instanceof Error ? signal.reason : new ScrapeFailure('other', 'scrape aborted'));
       if (signal.aborted) {
-        reject(toScrapeFailure(abortReason()));
+        reject(abortReason());
         return;
       }
-      // Set once the connection is up (undici starts the request on a connected socket).
-      let controller: Dispatcher.DispatchController | undefined;
-      let settled = false;
-      const settle = (err?: unknown): void => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener('abort', onAbort);
-        if (err === undefined) resolve();
-        else reject(toScrapeFailure(err));
-      };
-      // Connected: a timeout means a slow page (stale metrics), not an unreachable pod. Not connected yet: settle
-      // now rather than when the connect attempt ends (undici's connect timeout is 10 s); the queued request is
-      // aborted by onRequestStart if the connection comes up after all.
-      const onAbort = (): void => {
-        if (controller === undefined) settle(abortReason());
-        else controller.abort(timeoutWhileConnected(abortReason()));
-      };
+      const onAbort = (): void => this.abort(abortReason());
       signal.addEventListener('abort', onAbort, { once: true });
-      const max = this.maxBodyBytes;
-      let status = 0;
-      let size = 0;
-      let wanting = true;
-      const token = this.token?.();
-      const headers = token === undefined ? this.baseHeaders : { ...this.baseHeaders, authorization: `Bearer ${token}` };
-      this.pool.dispatch(
-        { path: this.target.path, method: 'GET', headers },
-        {
-          onRequestStart(c) {
-            controller = c;
-            if (signal.aborted) c.abort(abortReason());
-          },
-          onResponseStart(c, statusCode, responseHeaders) {
-            status = statusCode;
-            if (statusCode !== 200) return;
-            const length = Number(responseHeaders['content-length']);
-            if (length > max) {
-              c.abort(new ScrapeFailure('too-large', `metrics page of ${length} bytes is over the ${max}-byte limit`));
-            } else if (!isMetricsContentType(responseHeaders['content-type'])) {
-              c.abort(new ScrapeFailure('wrong-type', `content type ${String(responseHeaders['content-type'])} is not a metrics page`));
-            }
-          },
-          onResponseData(c, chunk) {
-            size += chunk.length;
-            if (status !== 200) {
-              if (size > MAX_ERROR_BODY_BYTES) c.abort(new ScrapeFailure('http-status', `HTTP status ${status}`));
-              return;
-            }
-            if (size > max) {
-              c.abort(new ScrapeFailure('too-large', `metrics page larger than the ${max}-byte limit`));
-              return;
-            }
-            if (wanting) wanting = sink.push(chunk);
-          },
-          onResponseEnd() {
-            settle(status === 200 ? undefined : new ScrapeFailure('http-status', `HTTP status ${status}`));
-          },
-          onResponseError(_c, err) {
-            settle(err);
-          },
-        },
-      );
+      this.start(sink, (failure) => {
+        signal.removeEventListener('abort', onAbort);
+        if (failure === undefined) resolve();
+        else reject(failure);
+      });
     });
   }
 
-  close(): Promise<void> {
-    // destroy, not close: close would wait for a hanging request, and the endpoint is gone anyway.
-    this.closed ??= this.pool.destroy().catch(() => undefined);
-    return this.closed;
+  /**
+   * Sends the request; `done` is called exactly once, asynchronously, when the answer is complete or failed
+   * (or `abort` was called). One request at a time: a second start before `done` fails at once.
+   */
+  start(sink: MetricsBodySink, done: FetchDone): void {
+    if (this.current !== undefined || this.closed) {
+      queueMicrotask(() => done(new ScrapeFailure('other', this.closed ? 'fetcher closed' : 'a scrape of this endpoint is already running')));
+      return;
+    }
+    this.send(sink, done, false);
   }
+
+  /**
+   * Ends the request in progress with `failure`; its connection is dropped. A 'timeout' once the connection is
+   * up (TLS handshake done) becomes 'slow': the pod is there, its page is late.
+   */
+  abort(failure: ScrapeFailure): void {
+    const current = this.current;
+    if (current === undefined) return;
+    const reason = this.connected ? toScrapeFailure(timeoutWhileConnected(failure)) : failure;
+    this.drop();
+    this.settle(current, reason);
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    this.abort(new ScrapeFailure('other', 'fetcher closed'));
+    this.drop();
+    return Promise.resolve();
+  }
+
+  private send(sink: MetricsBodySink, done: FetchDone, retried: boolean): void {
+    const token = this.options.bearerToken?.();
+    if (this.requestToken === undefined || token !== this.requestToken.value) {
+      try {
+        this.request = this.buildRequest(token);
+      } catch (err: unknown) {
+        queueMicrotask(() => done(toScrapeFailure(err)));
+        return;
+      }
+    }
+    // Idle past the keep-alive time: the server may be closing it right now; a fresh one avoids the race.
+    if (this.socket !== undefined && performance.now() - this.idleSince > this.keepAliveMs) this.drop();
+    const reused = this.socket !== undefined;
+    const socket = this.socket ?? this.open();
+    this.current = { sink, done, reused: reused && this.socketUsed, retried };
+    this.parser.begin(sink);
+    socket.write(this.request);
+  }
+
+  private buildRequest(token: string | undefined): Buffer {
+    // Checked per request, not in the constructor: a bad endpoint spec fails its scrapes, it never throws.
+    if (/\s/.test(this.target.path) || !this.target.path.startsWith('/')) {
+      throw new ScrapeFailure('other', `metrics path ${JSON.stringify(this.target.path)} is not an absolute path without blanks`);
+    }
+    if (token !== undefined && /[\r\n]/.test(token)) throw new ScrapeFailure('other', 'bearer token holds a line break');
+    this.requestToken = { value: token };
+    const host = isIP(this.target.host) === 6 ? `[${this.target.host}]` : this.target.host;
+    return Buffer.from(
+      `GET ${this.target.path} HTTP/1.1\r\nhost: ${host}:${this.target.port}\r\n` +
+        // identity: compressing 40 KB costs the model server more CPU than the loopback or pod network saves.
+        'accept: text/plain;version=0.0.4\r\naccept-encoding: identity\r\nuser-agent: fairway\r\n' +
+        (token === undefined ? '' : `authorization: Bearer ${token}\r\n`) +
+        '\r\n',
+      'latin1',
+    );
+  }
+
+  private open(): Socket {
+    const { host, port } = this.target;
+    let socket: Socket;
+    if (this.options.scheme === 'https') {
+      const tls = this.options.tls;
+      const servername = tls?.serverName ?? (isIP(host) === 0 ? host : undefined);
+      socket = tlsConnect({
+        host,
+        port,
+        rejectUnauthorized: tls?.insecureSkipVerify !== true,
+        ALPNProtocols: ['http/1.1'],
+        ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
+        ...(servername !== undefined ? { servername } : {}),
+      });
+      socket.on('data', (chunk: Buffer) => this.onBytes(socket, chunk));
+      socket.once('secureConnect', () => this.onConnected(socket));
+    } else {
+      sharedReadBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
+      socket = netConnect({
+        host,
+        port,
+        onread: {
+          buffer: sharedReadBuffer,
+          callback: (bytes: number, buf: Uint8Array): boolean => {
+            this.onBytes(socket, (buf as Buffer).subarray(0, bytes));
+            return true;
+          },
+        },
+      });
+    }
+    if (this.options.scheme !== 'https') socket.once('connect', () => this.onConnected(socket));
+    socket.setNoDelay(true);
+    socket.on('error', (err: Error) => this.onSocketGone(socket, err));
+    socket.on('end', () => this.onSocketGone(socket, undefined));
+    socket.on('close', () => this.onSocketGone(socket, undefined));
+    this.socket = socket;
+    this.socketUsed = false;
+    this.connected = false;
+    return socket;
+  }
+
+  private onConnected(socket: Socket): void {
+    if (socket === this.socket) this.connected = true;
+  }
+
+  private onBytes(socket: Socket, chunk: Buffer): void {
+    const current = this.current;
+    if (socket !== this.socket || current === undefined) {
+      // Bytes nobody asked for: this connection's framing can no longer be trusted.
+      if (socket === this.socket) this.drop();
+      else socket.destroy();
+      return;
+    }
+    let result;
+    try {
+      result = this.parser.push(chunk);
+    } catch (err: unknown) {
+      this.drop();
+      this.settle(current, toScrapeFailure(err));
+      return;
+    }
+    if (result !== COMPLETE) return;
+    if (this.parser.reusable) {
+      this.socketUsed = true;
+      this.idleSince = performance.now();
+    } else {
+      this.drop();
+    }
+    this.settle(current, this.parser.failure);
+  }
+
+  private onSocketGone(socket: Socket, err: Error | undefined): void {
+    if (socket !== this.socket) return;
+    const current = this.current;
+    this.drop();
+    if (current === undefined) return;
+    if (err === undefined) {
+      try {
+        if (this.parser.end() === COMPLETE) {
+          this.settle(current, this.parser.failure);
+          return;
+        }
+      } catch (failure: unknown) {
+        // A kept-alive connection the server closed just as the request went out: once more on a new one.
+        if (current.reused && !current.retried && this.parser.received === 0 && !this.closed) {
+          this.current = undefined;
+          this.send(current.sink, current.done, true);
+          return;
+        }
+        this.settle(current, toScrapeFailure(failure));
+        return;
+      }
+    }
+    if (current.reused && !current.retried && this.parser.received === 0 && !this.closed && isResetBeforeAnswer(err)) {
+      this.current = undefined;
+      this.send(current.sink, current.done, true);
+      return;
+    }
+    this.settle(current, toScrapeFailure(err));
+  }
+
+  private settle(current: InFlight, failure: ScrapeFailure | undefined): void {
+    if (this.current !== current) return;
+    this.current = undefined;
+    current.done(failure);
+  }
+
+  private drop(): void {
+    const socket = this.socket;
+    if (socket === undefined) return;
+    this.socket = undefined;
+    this.connected = false;
+    socket.destroy();
+  }
+}
+
+function isResetBeforeAnswer(err: Error | undefined): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return code === 'ECONNRESET' || code === 'EPIPE';
 }
 
 export function httpMetricsFetcherFactory(options: HttpMetricsFetcherOptions = {}): MetricsFetcherFactory {

@@ -1,0 +1,164 @@
+// HttpMetricsFetcher's own HTTP/1.1 client against raw TCP servers on 127.0.0.1 ephemeral ports: framings a
+// model server may use, connections it closes, and answers that are not HTTP.
+import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { HttpMetricsFetcher, type MetricsBodySink } from '../../../src/datalayer/index.js';
+import { waitFor } from './loopback-server.js';
+
+const PAGE = 'vllm:num_requests_waiting 2\nvllm:num_requests_running 5\n';
+
+/** A TCP server that answers each request (one per `\r\n\r\n`) with what `answer` returns for its number. */
+class RawServer {
+  requests = 0;
+  connections = 0;
+  readonly sockets = new Set<Socket>();
+  readonly server: Server;
+  port = 0;
+
+  constructor(public answer: (n: number, socket: Socket) => void) {
+    this.server = createServer((socket) => {
+      this.connections++;
+      this.sockets.add(socket);
+      socket.on('close', () => this.sockets.delete(socket));
+      socket.on('error', () => undefined);
+      let pending = '';
+      socket.on('data', (data: Buffer) => {
+        pending += data.toString('latin1');
+        while (pending.includes('\r\n\r\n')) {
+          pending = pending.slice(pending.indexOf('\r\n\r\n') + 4);
+          this.answer(++this.requests, socket);
+        }
+      });
+    });
+  }
+
+  async listen(): Promise<this> {
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+    this.port = (this.server.address() as AddressInfo).port;
+    return this;
+  }
+
+  async close(): Promise<void> {
+    for (const s of this.sockets) s.destroy();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+const servers: RawServer[] = [];
+const fetchers: HttpMetricsFetcher[] = [];
+afterEach(async () => {
+  await Promise.all(fetchers.splice(0).map((f) => f.close()));
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function setup(answer: (n: number, socket: Socket) => void) {
+  const server = await new RawServer(answer).listen();
+  servers.push(server);
+  const fetcher = new HttpMetricsFetcher({ host: '127.0.0.1', port: server.port, path: '/metrics' });
+  fetchers.push(fetcher);
+  const get = async (): Promise<string> => {
+    const parts: Buffer[] = [];
+    const sink: MetricsBodySink = { push: (chunk) => (parts.push(Buffer.from(chunk)), true) };
+    await fetcher.fetch(new AbortController().signal, sink);
+    return Buffer.concat(parts).toString();
+  };
+  return { server, fetcher, get };
+}
+
+const withLength = (body: string, extra = ''): string => `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
+
+describe('HttpMetricsFetcher over raw TCP', () => {
+  it('sends one GET with host, accept and identity encoding, and reuses the connection', async () => {
+    let request = '';
+    const { server, get } = await setup((_n, socket) => socket.write(withLength(PAGE)));
+    server.server.prependListener('connection', (socket: Socket) => socket.once('data', (d: Buffer) => (request = d.toString())));
+    expect(await get()).toBe(PAGE);
+    expect(await get()).toBe(PAGE);
+    expect(request).toMatch(/^GET \/metrics HTTP\/1\.1\r\n/);
+    expect(request).toContain(`host: 127.0.0.1:${server.port}\r\n`);
+    expect(request).toContain('accept-encoding: identity\r\n');
+    expect(server.connections).toBe(1);
+  });
+
+  it('reads a chunked page written in pieces', async () => {
+    const { get } = await setup((_n, socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\ncontent-type: text/plain\r\n\r\n');
+      for (const line of PAGE.split(/(?<=\n)/)) socket.write(`${Buffer.byteLength(line).toString(16)}\r\n${line}\r\n`);
+      socket.write('0\r\n\r\n');
+    });
+    expect(await get()).toBe(PAGE);
+    expect(await get()).toBe(PAGE);
+  });
+
+  it('a server answering `connection: close` gets a new connection per scrape', async () => {
+    const { server, get } = await setup((_n, socket) => socket.end(withLength(PAGE, 'connection: close\r\n')));
+    for (let i = 0; i < 3; i++) expect(await get()).toBe(PAGE);
+    expect(server.connections).toBe(3);
+  });
+
+  it('an HTTP/1.0 answer framed by closing the connection is read whole', async () => {
+    const { get } = await setup((_n, socket) => socket.end(`HTTP/1.0 200 OK\r\ncontent-type: text/plain\r\n\r\n${PAGE}`));
+    expect(await get()).toBe(PAGE);
+    expect(await get()).toBe(PAGE);
+  });
+
+  it('a kept-alive connection the server drops as the next request arrives is retried once on a new one', async () => {
+    const { server, get } = await setup((n, socket) => {
+      if (n === 2) socket.destroy(); // the idle-close race: the request met a closing connection
+      else socket.write(withLength(PAGE));
+    });
+    expect(await get()).toBe(PAGE);
+    expect(await get()).toBe(PAGE);
+    expect(server.requests).toBe(3);
+    expect(server.connections).toBe(2);
+  });
+
+  it('a connection cut mid-answer fails with reset, and is not retried', async () => {
+    const { server, get } = await setup((_n, socket) => {
+      socket.write(`HTTP/1.1 200 OK\r\ncontent-length: 1000\r\n\r\n${PAGE}`);
+      setImmediate(() => socket.destroy());
+    });
+    await expect(get()).rejects.toMatchObject({ reason: 'reset' });
+    expect(server.requests).toBe(1);
+  });
+
+  it('an answer that is not HTTP fails with bad-http and drops the connection', async () => {
+    const { server, get } = await setup((n, socket) => {
+      if (n === 1) socket.write('SSH-2.0-OpenSSH_9.6\r\n\r\n');
+      else socket.write(withLength(PAGE));
+    });
+    await expect(get()).rejects.toMatchObject({ reason: 'bad-http' });
+    await waitFor('bad connection closed', () => server.sockets.size === 0);
+    expect(await get()).toBe(PAGE);
+    expect(server.connections).toBe(2);
+  });
+
+  it('bytes sent while no request is in flight drop the connection', async () => {
+    const { server, get } = await setup((_n, socket) => {
+      socket.write(withLength(PAGE));
+      setTimeout(() => socket.write('surprise'), 5);
+    });
+    expect(await get()).toBe(PAGE);
+    await waitFor('connection dropped', () => server.sockets.size === 0);
+    expect(await get()).toBe(PAGE);
+    expect(server.connections).toBe(2);
+  });
+
+  it('aborting a hanging request fails it with the abort reason and closes its socket', async () => {
+    const { server, fetcher } = await setup(() => undefined);
+    const controller = new AbortController();
+    const pending = fetcher.fetch(controller.signal, { push: () => true });
+    await waitFor('request arrived', () => server.requests === 1);
+    controller.abort(new Error('gave up'));
+    await expect(pending).rejects.toThrow('gave up');
+    await waitFor('socket closed', () => server.sockets.size === 0);
+  });
+
+  it('a metrics path that is not an absolute path fails each scrape instead of throwing, and opens no connection', async () => {
+    const { server } = await setup(() => undefined);
+    const fetcher = new HttpMetricsFetcher({ host: '127.0.0.1', port: server.port, path: 'metrics now' });
+    fetchers.push(fetcher);
+    await expect(fetcher.fetch(new AbortController().signal, { push: () => true })).rejects.toMatchObject({ reason: 'other' });
+    expect(server.connections).toBe(0);
+  });
+});
