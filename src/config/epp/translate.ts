@@ -52,8 +52,20 @@ const TOP_KEYS = [
   'saturationDetector',
   'parser',
 ];
-/** Feature gates the two projects register, with their defaults. */
-const KNOWN_GATES: Readonly<Record<string, boolean>> = { flowControl: false, haPopulateNonLeaderDatastore: true, dataLayer: true };
+/** Feature gates the two projects register (or registered: files written for older releases still name them), with their defaults. */
+const KNOWN_GATES: Readonly<Record<string, boolean>> = {
+  flowControl: false,
+  haPopulateNonLeaderDatastore: true,
+  dataLayer: true,
+  enableLegacyMetrics: false,
+  prepareDataPlugins: false,
+};
+/** Gates that change nothing in Fairway, and why: a file naming one is accepted with a notice. */
+const NO_OP_GATES: Readonly<Record<string, string>> = {
+  dataLayer: 'Fairway always scrapes through its own data layer (pool.metrics)',
+  enableLegacyMetrics: 'Fairway scrapes every endpoint itself (pool.metrics); there is no legacy metrics poller to fall back to',
+  prepareDataPlugins: 'Fairway always prepares what scheduling reads (prefix hashes, target model) before it schedules',
+};
 /** llm-d's default queue-wait budget (defaultRequestTTL, and noEndpointRequestTTL following it). */
 const DEFAULT_EPP_TTL_MS = 60_000;
 /** Node timers cannot wait longer; the Go EPP's "0s" (never expire) becomes this. */
@@ -104,6 +116,8 @@ class Translator {
         throw new ConfigError(path, `unknown feature gate "${name}" (known: ${Object.keys(KNOWN_GATES).join(', ')})`);
       }
       out[name] = value !== 'false';
+      const why = NO_OP_GATES[name];
+      if (why !== undefined) this.sink.notice(`${path} (${entry}): accepted; it changes nothing in Fairway: ${why}`);
     });
     if (out['haPopulateNonLeaderDatastore'] === false) {
       this.sink.notice('featureGates: haPopulateNonLeaderDatastore=false: a Fairway standby replica keeps its pool view current anyway');

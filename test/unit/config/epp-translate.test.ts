@@ -186,6 +186,16 @@ describe('EndpointPickerConfig translation: refusals name the field', () => {
     expect(own.flowControl.noEndpointRequestTtlMs).toBe(300_000);
     expect(loadConfig(`${header}featureGates: [flowControl]\nplugins: []\n`).config.flowControl.noEndpointRequestTtlMs).toBe(60_000);
   });
+
+  it('gates the projects register that change nothing here (llm-d\'s enableLegacyMetrics, the Go EPP\'s prepareDataPlugins, dataLayer) are accepted with a notice each', () => {
+    const plain = loadConfig(`${header}featureGates: [flowControl]\nplugins: []\n`).config;
+    const { config, notices } = loadConfig(`${header}featureGates: [flowControl, enableLegacyMetrics, prepareDataPlugins=true, dataLayer]\nplugins: []\n`);
+    expect(config).toEqual(plain);
+    for (const [i, gate] of ['enableLegacyMetrics', 'prepareDataPlugins=true', 'dataLayer'].entries()) {
+      expect(notices.filter((n) => n.startsWith(`featureGates.${i + 1} (${gate}): accepted; it changes nothing in Fairway`))).toHaveLength(1);
+    }
+    expect(notices.some((n) => n.startsWith('featureGates.0'))).toBe(false);
+  });
 });
 
 describe('priority-holdback in llm-d\'s form (minCeiling..maxCeiling, evenly by rank)', () => {
