@@ -9,6 +9,7 @@ import { WEIGHTED_RANDOM_PICKER, WeightedRandomPicker } from './pickers/weighted
 import { definePlugin, type SchedulerRegistries } from './plugin-registries.js';
 import { INFLIGHT_LOAD_SCORER, InflightLoadScorer } from './scorers/inflight-load-scorer.js';
 import { KV_CACHE_SCORER, KvCacheScorer } from './scorers/kv-cache-scorer.js';
+import { LOAD_AWARE_SCORER, LoadAwareScorer } from './scorers/load-aware-scorer.js';
 import { LORA_AFFINITY_SCORER, LoraAffinityScorer } from './scorers/lora-affinity-scorer.js';
 import { PREFIX_CACHE_SCORER, PrefixCacheScorer } from './scorers/prefix-cache-scorer.js';
 import { QUEUE_SCORER, QueueScorer } from './scorers/queue-scorer.js';
@@ -46,6 +47,10 @@ export function createBuiltinRegistries(): SchedulerRegistries {
   scorers.register(PREFIX_CACHE_SCORER, definePlugin(noParameters, () => new PrefixCacheScorer()));
   scorers.register(TOKEN_LOAD_SCORER, definePlugin(noParameters, () => new TokenLoadScorer()));
   scorers.register(INFLIGHT_LOAD_SCORER, definePlugin(noParameters, () => new InflightLoadScorer()));
+  scorers.register(
+    LOAD_AWARE_SCORER,
+    definePlugin(z.object({ threshold: z.number().int().positive().optional() }).strict(), (p) => new LoadAwareScorer(p)),
+  );
   scorers.register(
     SESSION_AFFINITY_SCORER,
     definePlugin(

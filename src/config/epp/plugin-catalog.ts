@@ -30,7 +30,7 @@ export const PLUGIN_CATALOG: ReadonlyMap<string, PluginMapping> = new Map<string
   ['running-requests-size-scorer', { kind: 'scorer', to: 'running-requests-size-scorer' }],
   ['token-load-scorer', { kind: 'scorer', to: 'token-load-scorer' }],
   ['active-request-scorer', { kind: 'scorer', to: 'inflight-load-scorer' }],
-  ['load-aware-scorer', unsupported('queue-scorer (min-max normalised waiting queue) or inflight-load-scorer')],
+  ['load-aware-scorer', { kind: 'scorer', to: 'load-aware-scorer' }],
   ['session-affinity-scorer', { kind: 'scorer', to: 'session-affinity-scorer' }],
   ['no-hit-lru-scorer', unsupported('prefix-cache-scorer')],
   ['precise-prefix-cache-scorer', unsupported('prefix-cache-scorer (approximate: routing history, no KV events)')],

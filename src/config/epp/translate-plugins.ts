@@ -93,6 +93,18 @@ export function translateScorer(spec: PluginSpec, sink: TranslationSink): Record
         sink.notice(`${label(spec)}: queueThresholdTokens: Fairway's token-load-scorer normalises in-flight tokens min-max over the candidates instead of against a threshold`);
       }
       return undefined;
+    case 'load-aware-scorer': {
+      checkParameters(spec, ['threshold'], sink);
+      const threshold = optionalNumber(spec.parameters['threshold'], param(spec, 'threshold'));
+      if (threshold === undefined) return undefined;
+      if (!Number.isInteger(threshold)) throw new ConfigError(param(spec, 'threshold'), `must be a whole number of waiting requests (got ${describe(threshold)})`);
+      if (threshold <= 0) {
+        // llm-d replaces a non-positive threshold with its default (and logs it); so does Fairway.
+        sink.notice(`${label(spec)}: threshold ${threshold} is not positive; the default (128) applies, as in llm-d`);
+        return undefined;
+      }
+      return { threshold };
+    }
     case 'active-request-scorer':
       checkParameters(spec, ['requestTimeout', 'idleThreshold', 'maxBusyScore', 'inFlightLoadProducerName'], sink);
       sink.notice(

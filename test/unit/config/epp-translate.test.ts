@@ -105,6 +105,23 @@ describe('EndpointPickerConfig translation: published shapes', () => {
     expect(notices.some((n) => n.includes('active-request-scorer') && n.includes('inflight-load-scorer'))).toBe(true);
   });
 
+  it('llm-d\'s estimate-mode prefix config: load-aware-scorer keeps its threshold; a non-positive one takes the default with a notice', () => {
+    const doc = (threshold: string): string =>
+      `${header}plugins:\n- type: single-profile-handler\n- type: decode-filter\n- type: prefix-cache-scorer\n- type: load-aware-scorer\n  parameters: { threshold: ${threshold} }\n- type: max-score-picker\n` +
+      'schedulingProfiles:\n- name: default\n  plugins:\n  - pluginRef: decode-filter\n  - pluginRef: prefix-cache-scorer\n    weight: 1.0\n  - pluginRef: load-aware-scorer\n    weight: 1.0\n  - pluginRef: max-score-picker\n';
+    expect(translate(doc('100')).config.scheduler.profile).toMatchObject({
+      scorers: [
+        { type: 'prefix-cache-scorer', weight: 1 },
+        { type: 'load-aware-scorer', weight: 1, parameters: { threshold: 100 } },
+      ],
+    });
+    const { config, notices } = translate(doc('0'));
+    expect(config.scheduler.profile).toMatchObject({ scorers: [{ type: 'prefix-cache-scorer' }, { type: 'load-aware-scorer', weight: 1 }] });
+    expect(JSON.stringify(config.scheduler.profile)).not.toContain('threshold');
+    expect(notices.filter((n) => n.includes('threshold 0 is not positive; the default (128) applies'))).toHaveLength(1);
+    expect(() => translate(doc('2.5'))).toThrow(/plugins\.3\.parameters\.threshold: must be a whole number/);
+  });
+
   it('command-line overrides apply over the translated file (a static pool from --endpoints)', () => {
     const { config } = loadConfig(fixture('llm-d-prefix-decode.yaml'), 'x', { pool: { endpoints: [{ host: '10.0.0.1', port: 8000 }] } });
     expect(config.pool.endpoints).toEqual([{ host: '10.0.0.1', port: 8000 }]);

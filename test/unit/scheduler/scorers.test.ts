@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   InflightLoadScorer,
   KvCacheScorer,
+  LoadAwareScorer,
   LoraAffinityScorer,
   PrefixCacheScorer,
   PrefixIndex,
@@ -23,6 +24,18 @@ describe('queue scorer (min-max, lower is better)', () => {
   it('scores an endpoint without metrics 0 and normalises over the others', () => {
     const eps = [endpoint('a:1', null), endpoint('b:1', { waitingQueue: 2 }), endpoint('c:1', { waitingQueue: 4 })];
     expect(scoresOf(new QueueScorer(), eps)).toEqual([0, 1, 0]);
+  });
+});
+
+describe('load-aware scorer (llm-d load-aware-scorer)', () => {
+  it('scores an empty queue 0.5, falling linearly to 0 at the threshold and staying there beyond it', () => {
+    const eps = [0, 32, 64, 128, 500].map((w, i) => endpoint(`e${i}:1`, { waitingQueue: w }));
+    expect(scoresOf(new LoadAwareScorer(), eps)).toEqual([0.5, 0.375, 0.25, 0, 0]);
+    expect(scoresOf(new LoadAwareScorer({ threshold: 4 }), eps.slice(0, 2))).toEqual([0.5, 0]);
+  });
+  it('scores against the threshold, not the other candidates: equal queues keep their score, and no metrics is 0', () => {
+    const eps = [endpoint('a:1', { waitingQueue: 10 }), endpoint('b:1', { waitingQueue: 10 }), endpoint('c:1', null)];
+    expect(scoresOf(new LoadAwareScorer({ threshold: 20 }), eps)).toEqual([0.25, 0.25, 0]);
   });
 });
 
