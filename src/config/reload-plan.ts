@@ -16,6 +16,8 @@ export const RESTART_ONLY_FIELDS: readonly string[] = [
   'server.proxyPort',
   'server.tls',
   'server.maxBodyBytes',
+  // The ext_proc service reads it when it is built.
+  'server.extProc',
   'pool.metrics',
   'pool.models',
   'pool.unreachableAfterMs',

@@ -227,6 +227,17 @@ export const ConfigSchema = z.strictObject({
         }),
       shutdownGraceMs: z.number().nonnegative().default(30_000),
       maxBodyBytes: positive.default(16 * 1024 * 1024),
+      /**
+       * Envoy's ext_proc body modes (its `processing_mode`), for Envoys that do not announce them: a stream whose
+       * first message carries `protocol_config` follows that instead. The request body must be FULL_DUPLEX_STREAMED
+       * or BUFFERED (the others let the request go before Fairway has read it); see the README's "Envoy processing modes".
+       */
+      extProc: z
+        .strictObject({
+          requestBodyMode: z.enum(['FULL_DUPLEX_STREAMED', 'BUFFERED']).default('FULL_DUPLEX_STREAMED'),
+          responseBodyMode: z.enum(['FULL_DUPLEX_STREAMED', 'STREAMED', 'BUFFERED', 'BUFFERED_PARTIAL', 'NONE']).default('FULL_DUPLEX_STREAMED'),
+        })
+        .prefault({}),
       /** Request headers beyond this are answered 431 `header-too-large` (both front ends). Envoy's default is 60 KiB. */
       maxHeaderBytes: z.number().int().min(1024).max(16 * 1024 * 1024).default(64 * 1024),
       retryAfterSeconds: z

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type Clock, type Logger, ClosedError, FairwayError, noopLogger, requireIntegerInRange, systemClock } from '../core/index.js';
 import { type RequestHandler, type StartedResponseEviction } from '../gateway/index.js';
 import { type StreamFailure, type StreamTransport, ExtProcStream } from './ext-proc-stream.js';
+import { type BodyModes } from './processing-mode.js';
 import { loadExtProcProtos } from './protos.js';
 import { type ProcessingResponse } from './responses.js';
 import { type CertificateAndKey } from './self-signed-cert.js';
@@ -18,8 +19,12 @@ import {
 /** The Go picker's chunk size for streamed bodies (below Envoy's 64 KiB default buffer). */
 export const DEFAULT_BODY_CHUNK_BYTES = 62_000;
 export const DEFAULT_MAX_REQUEST_BODY_BYTES = 64 * 1024 * 1024;
-/** Envoy sends bodies in chunks, so single messages stay small; this only bounds a misbehaving peer. */
+/**
+ * Streamed bodies come in chunks, so their messages stay small; a BUFFERED body is one message, so the limit in force
+ * is at least the body limit plus framing (a too-large body is then answered 413, not cut by gRPC).
+ */
 export const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+const MESSAGE_FRAMING_BYTES = 64 * 1024;
 export const DEFAULT_CLOSE_GRACE_MS = 5_000;
 /** As the proxy's (Envoy's own default limit is 60 KiB, so Envoy normally refuses first). */
 export const DEFAULT_MAX_REQUEST_HEADER_BYTES = 64 * 1024;
@@ -36,12 +41,17 @@ export interface ExtProcServiceOptions {
   readonly maxRequestBodyBytes?: number;
   /** Larger request headers are answered 431 (`header-too-large`) without calling the handler. @default 64 KiB */
   readonly maxRequestHeaderBytes?: number;
-  /** gRPC message size limit, both directions. @default 16 MiB */
+  /** gRPC message size limit, both directions; raised to fit a BUFFERED body of `maxRequestBodyBytes`. @default 16 MiB */
   readonly maxMessageBytes?: number;
   /** Request ids for requests without `x-request-id`. @default crypto.randomUUID */
   readonly newRequestId?: () => string;
   /** What an in-flight eviction does once response headers have arrived (see gateway/eviction-relay.ts). @default 'end' */
   readonly startedResponseEviction?: StartedResponseEviction;
+  /**
+   * Envoy's request and response body modes, for Envoys that do not announce them (`protocol_config` in a stream's
+   * first message wins). @default FULL_DUPLEX_STREAMED both ways
+   */
+  readonly bodyModes?: BodyModes;
 }
 
 export interface StartedServer {
@@ -66,6 +76,7 @@ export class ExtProcService {
   private readonly maxRequestHeaderBytes: number;
   private readonly newRequestId: (() => string) | undefined;
   private readonly startedResponseEviction: StartedResponseEviction | undefined;
+  private readonly bodyModes: BodyModes | undefined;
   private readonly streams = new Set<ExtProcStream>();
   private server: grpc.Server | undefined;
   private starting: Promise<StartedServer> | undefined;
@@ -88,7 +99,9 @@ export class ExtProcService {
       1024,
       Number.MAX_SAFE_INTEGER,
     );
-    this.maxMessageBytes = requireIntegerInRange('maxMessageBytes', options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 1024, 2 ** 31 - 1);
+    const maxMessageBytes = requireIntegerInRange('maxMessageBytes', options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 1024, 2 ** 31 - 1);
+    this.maxMessageBytes = Math.min(2 ** 31 - 1, Math.max(maxMessageBytes, this.maxRequestBodyBytes + MESSAGE_FRAMING_BYTES));
+    this.bodyModes = options.bodyModes;
     this.newRequestId = options.newRequestId;
     this.startedResponseEviction = options.startedResponseEviction;
   }
@@ -169,6 +182,7 @@ export class ExtProcService {
       maxRequestHeaderBytes: this.maxRequestHeaderBytes,
       ...(this.newRequestId === undefined ? {} : { newRequestId: this.newRequestId }),
       ...(this.startedResponseEviction === undefined ? {} : { startedResponseEviction: this.startedResponseEviction }),
+      ...(this.bodyModes === undefined ? {} : { bodyModes: this.bodyModes }),
     });
     this.streams.add(current);
     call.on('data', (message: unknown) => current.onMessage(message));

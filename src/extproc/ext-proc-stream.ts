@@ -1,5 +1,6 @@
-// One ext_proc stream (one HTTP request) in FULL_DUPLEX_STREAMED mode: buffers the request body, asks the
-// handler, answers with a route or an immediate response, then passes the response through to the observer.
+// One ext_proc stream (one HTTP request): reads the request body (streamed in FULL_DUPLEX_STREAMED, one message in
+// BUFFERED), asks the handler, answers with a route or an immediate response, then passes the response through to
+// the observer.
 import { randomUUID } from 'node:crypto';
 import { type Clock, type Logger } from '../core/index.js';
 import {
@@ -11,19 +12,25 @@ import {
   type ResponseObserver,
   type RouteDecision,
   type StartedResponseEviction,
+  type RequestBody,
   BodyReader,
   DEFAULT_STARTED_RESPONSE_EVICTION,
   HEADER_REQUEST_ID,
   bodyChunks,
+  bodyToBuffer,
 } from '../gateway/index.js';
 import { readServedEndpoint, readSubsetHint } from './metadata.js';
+import { type BodyModes, DEFAULT_BODY_MODES, isRoutableRequestMode } from './processing-mode.js';
 import { type FilterMetadata, type HeaderList, type ProcessingMessage, parseProcessingRequest } from './processing-request.js';
 import {
   type ProcessingResponse,
+  REQUEST_HEADERS_CONTINUE,
   REQUEST_TRAILERS_CONTINUE,
+  RESPONSE_BODY_CONTINUE,
   RESPONSE_TRAILERS_CONTINUE,
   rejectResponse,
   responseHeadersContinue,
+  routeBodyResponse,
   routeHeadersResponse,
   streamedBodyResponse,
   streamedBodyResponses,
@@ -52,12 +59,15 @@ export interface ExtProcStreamOptions {
   readonly newRequestId?: () => string;
   /** What an in-flight eviction does once response headers have arrived (see gateway/eviction-relay.ts). */
   readonly startedResponseEviction?: StartedResponseEviction;
+  /** Envoy's body modes when its first message carries no `protocol_config`. @default FULL_DUPLEX_STREAMED both ways */
+  readonly bodyModes?: BodyModes;
 }
 
 type Phase = 'headers' | 'body' | 'deciding' | 'routed' | 'closed';
 
 const BODY_TOO_LARGE = { status: 413, reason: 'body-too-large' } as const;
 const HEADER_TOO_LARGE = { status: 431, reason: 'header-too-large' } as const;
+const UNSUPPORTED_MODE = { status: 500, reason: 'unsupported-processing-mode' } as const;
 
 export class ExtProcStream {
   private phase: Phase = 'headers';
@@ -71,6 +81,12 @@ export class ExtProcStream {
   /** Keeps the chunks as they arrive and scans each at once, so the body is read once and never concatenated. */
   private body = new BodyReader();
   private headerOnly = false;
+  /** Envoy's body modes for this stream: its `protocol_config` when sent, else the configured ones. */
+  private modes: BodyModes;
+  /** The request body comes in one BUFFERED message and the route goes back in that message's answer. */
+  private buffered = false;
+  /** The body handed to the handler: a decision returning this same object left it unchanged. */
+  private requestBody: RequestBody | undefined;
   private requestTrailers = false;
   private requestTrailersAnswered = false;
   private observer: ResponseObserver | undefined;
@@ -83,7 +99,9 @@ export class ExtProcStream {
   constructor(
     private readonly transport: StreamTransport,
     private readonly options: ExtProcStreamOptions,
-  ) {}
+  ) {
+    this.modes = options.bodyModes ?? DEFAULT_BODY_MODES;
+  }
 
   /** True once the stream has ended (in exactly one way). */
   get closed(): boolean {
@@ -108,6 +126,8 @@ export class ExtProcStream {
   /** Envoy closed its side: nothing more will come, so an unfinished request or response is aborted. */
   onHalfClose(): void {
     if (this.phase === 'closed') return;
+    // With response_body_mode NONE the body never comes through here: the end of the stream is its end.
+    if (this.responseStarted && this.modes.response === 'NONE' && !this.responseDone) this.complete();
     this.finishAborted();
     this.phase = 'closed';
     this.transport.end();
@@ -121,6 +141,7 @@ export class ExtProcStream {
   }
 
   private dispatch(msg: ProcessingMessage): void {
+    if (msg.protocol !== undefined) this.modes = msg.protocol;
     switch (msg.kind) {
       case 'request_headers':
         if (this.phase !== 'headers') return this.violation('FAILED_PRECONDITION', 'request_headers received twice');
@@ -134,17 +155,19 @@ export class ExtProcStream {
           return;
         }
         if (msg.endOfStream) {
+          // No body in any mode: the headers answer carries the route.
           this.headerOnly = true;
           this.decide();
         } else {
-          this.phase = 'body';
+          this.expectBody();
         }
         return;
       case 'request_body':
         if (this.phase !== 'body') return this.violation('FAILED_PRECONDITION', `request_body in phase ${this.phase}`);
         this.readMetadata(msg.metadata);
         this.addBodyChunk(msg.body);
-        if (this.phase === 'body' && msg.endOfStream) this.decide();
+        // BUFFERED sends the whole body in one message; without end_of_stream only the trailers are still to come.
+        if (this.phase === 'body' && (msg.endOfStream || this.buffered)) this.decide();
         return;
       case 'request_trailers':
         return this.onRequestTrailers(msg.metadata);
@@ -160,8 +183,11 @@ export class ExtProcStream {
         if (!this.expectingResponse()) return this.violation('FAILED_PRECONDITION', `response_body in phase ${this.phase}`);
         this.reportServed(msg.metadata);
         if (msg.body.length > 0) this.observe((o) => o.onBody(msg.body));
-        // FULL_DUPLEX_STREAMED: every chunk must be sent back, or Envoy forwards nothing.
-        this.transport.send(streamedBodyResponse('response_body', msg.body, msg.endOfStream));
+        // FULL_DUPLEX_STREAMED: every chunk must be sent back, or Envoy forwards nothing. The other modes keep the
+        // chunk in Envoy until this answer, which then carries no bytes.
+        this.transport.send(
+          this.modes.response === 'FULL_DUPLEX_STREAMED' ? streamedBodyResponse('response_body', msg.body, msg.endOfStream) : RESPONSE_BODY_CONTINUE,
+        );
         if (msg.endOfStream) this.complete();
         return;
       case 'response_trailers':
@@ -170,6 +196,27 @@ export class ExtProcStream {
         this.transport.send(RESPONSE_TRAILERS_CONTINUE);
         this.complete();
         return;
+    }
+  }
+
+  /** A body follows the headers: how it comes depends on Envoy's request body mode. */
+  private expectBody(): void {
+    const mode = this.modes.request;
+    if (!isRoutableRequestMode(mode)) {
+      // The request would leave Envoy before Fairway saw its body: refuse rather than route it blind.
+      this.options.logger.warn({ requestId: this.requestId, mode }, 'ext_proc request body mode cannot be routed in');
+      this.rejectNow({
+        kind: 'reject',
+        ...UNSUPPORTED_MODE,
+        message: `Envoy's request_body_mode ${mode} cannot carry a routing decision; use FULL_DUPLEX_STREAMED or BUFFERED`,
+      });
+      return;
+    }
+    this.phase = 'body';
+    if (mode === 'BUFFERED') {
+      // Envoy sends the buffered body only after this answer, and keeps the headers until the body's answer.
+      this.buffered = true;
+      this.transport.send(REQUEST_HEADERS_CONTINUE);
     }
   }
 
@@ -213,7 +260,10 @@ export class ExtProcStream {
       return this.violation('FAILED_PRECONDITION', `request_trailers in phase ${this.phase}`);
     }
     this.requestTrailers = true;
-    if (this.phase === 'body') {
+    if (this.phase === 'body' && this.buffered) {
+      // Trailers without a body message: only a trailers answer is left, and it cannot carry the route.
+      this.rejectNow({ kind: 'reject', status: 400, reason: 'bad-request', message: 'a request with trailers but no body cannot be routed in BUFFERED mode' });
+    } else if (this.phase === 'body') {
       // Trailers end the request body: it is complete now.
       this.readMetadata(metadata);
       this.decide();
@@ -228,6 +278,7 @@ export class ExtProcStream {
     this.decideStartedAt = this.options.clock.now();
     const body = this.body.finish();
     this.body = new BodyReader();
+    this.requestBody = body;
     const request: InferenceRequest = {
       requestId: this.requestId,
       method: this.method,
@@ -284,6 +335,21 @@ export class ExtProcStream {
     this.observer = decision.response;
     this.phase = 'routed';
     decision.eviction?.listen((rejection) => this.evictInFlight(rejection));
+    if (this.buffered) {
+      // Envoy forwards the body it holds unless the answer replaces it (a model rewrite): then one copy goes back.
+      const replacement = decision.body === this.requestBody ? undefined : bodyToBuffer(decision.body);
+      this.transport.send(
+        routeBodyResponse({
+          endpoints: decision.endpoints,
+          setHeaders: decision.setHeaders,
+          bodyLength: replacement?.length,
+          generatedRequestId: this.generatedRequestId,
+          ...(replacement === undefined ? {} : { replacement }),
+        }),
+      );
+      if (this.requestTrailers) this.answerRequestTrailers();
+      return;
+    }
     this.transport.send(
       routeHeadersResponse({
         endpoints: decision.endpoints,

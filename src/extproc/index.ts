@@ -24,8 +24,19 @@ export {
   loadExtProcProtos,
   envoyProtoIncludeDirs,
   addStreamedBodyResponse,
+  addProtocolConfiguration,
 } from './protos.js';
 export { type ProcessingResponse } from './responses.js';
+export {
+  type BodyModes,
+  type BodySendMode,
+  type RequestBodyMode,
+  type ResponseBodyMode,
+  BODY_SEND_MODES,
+  ROUTABLE_REQUEST_BODY_MODES,
+  RESPONSE_BODY_MODES,
+  DEFAULT_BODY_MODES,
+} from './processing-mode.js';
 export { type ProcessingMessage, type HeaderList, type FilterMetadata, parseProcessingRequest } from './processing-request.js';
 export { type ListenOptions, type TlsOption, DEFAULT_LISTEN_HOST } from './server-credentials.js';
 export { type CertificateAndKey, type SelfSignedOptions, generateSelfSignedCertificate } from './self-signed-cert.js';

@@ -1,5 +1,6 @@
 // Turns a decoded ext_proc ProcessingRequest into a typed, discriminated message (or a protocol error).
 import { type UnknownRecord, arrayField, boolField, bytesField, isRecord, recordField, stringField } from './narrow.js';
+import { type BodyModes, readProtocolConfig } from './processing-mode.js';
 
 /** Header name/value pairs in arrival order, names lower-cased. */
 export type HeaderList = readonly (readonly [name: string, value: string])[];
@@ -9,6 +10,8 @@ export type FilterMetadata = ReadonlyMap<string, UnknownRecord>;
 
 interface Common {
   readonly metadata: FilterMetadata | undefined;
+  /** Envoy's body modes, from `protocol_config` (only on a stream's first message, and only from recent Envoys). */
+  readonly protocol?: BodyModes;
 }
 
 export type ProcessingMessage =
@@ -34,6 +37,8 @@ export function parseProcessingRequest(raw: unknown): ProcessingMessage | string
   if (kind === undefined || !KINDS.has(kind)) return 'ProcessingRequest has no request oneof set';
   const payload = recordField(raw, kind) ?? {};
   const metadata = readFilterMetadata(raw);
+  const protocol = readProtocolConfig(raw);
+  const common = protocol === undefined ? { metadata } : { metadata, protocol };
   switch (kind as ProcessingKind) {
     case 'request_headers':
     case 'response_headers':
@@ -41,7 +46,7 @@ export function parseProcessingRequest(raw: unknown): ProcessingMessage | string
         kind: kind as 'request_headers' | 'response_headers',
         headers: readHeaderMap(recordField(payload, 'headers')),
         endOfStream: boolField(payload, 'end_of_stream'),
-        metadata,
+        ...common,
       };
     case 'request_body':
     case 'response_body':
@@ -49,14 +54,14 @@ export function parseProcessingRequest(raw: unknown): ProcessingMessage | string
         kind: kind as 'request_body' | 'response_body',
         body: bytesField(payload, 'body'),
         endOfStream: boolField(payload, 'end_of_stream'),
-        metadata,
+        ...common,
       };
     case 'request_trailers':
     case 'response_trailers':
       return {
         kind: kind as 'request_trailers' | 'response_trailers',
         trailers: readHeaderMap(recordField(payload, 'trailers')),
-        metadata,
+        ...common,
       };
   }
 }

@@ -1,4 +1,5 @@
-// Loads Envoy's ext_proc protos (bundled in @grpc/grpc-js-xds) and patches in the FULL_DUPLEX_STREAMED body field.
+// Loads Envoy's ext_proc protos (bundled in @grpc/grpc-js-xds) and patches in what newer Envoy APIs added: the
+// FULL_DUPLEX_STREAMED body field and mode, and the protocol_config Envoy sends with its first message.
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -55,6 +56,7 @@ export function loadExtProcProtos(): ExtProcProtos {
   try {
     root.loadSync(EXT_PROC_PROTO, { keepCase: true });
     addStreamedBodyResponse(root);
+    addProtocolConfiguration(root);
     root.resolveAll();
   } catch (err) {
     throw new FairwayError('ERR_PROTO_LOAD', `cannot load Envoy ext_proc protos from ${includeDirs[0] ?? '?'}`, {
@@ -95,4 +97,34 @@ export function addStreamedBodyResponse(root: protobuf.Root): void {
     if (oneof === undefined) throw new FairwayError('ERR_PROTO_LOAD', 'BodyMutation.mutation oneof missing');
     oneof.add(field);
   }
+}
+
+const BODY_SEND_MODE = 'envoy.extensions.filters.http.ext_proc.v3.ProcessingMode.BodySendMode';
+
+/**
+ * The bundled Envoy API also predates the body modes added since and the processing request's `protocol_config`
+ * (today's Envoy API declares both):
+ *   enum BodySendMode { ...; FULL_DUPLEX_STREAMED = 4; GRPC = 5; }
+ *   message ProtocolConfiguration { BodySendMode request_body_mode = 1; BodySendMode response_body_mode = 2;
+ *                                   bool send_body_without_waiting_for_header_response = 3; }
+ *   message ProcessingRequest { ...; ProtocolConfiguration protocol_config = 11; }
+ * Envoy puts `protocol_config` in the first message of each stream: it is how a stream learns Envoy's body modes.
+ * Idempotent, like addStreamedBodyResponse.
+ */
+export function addProtocolConfiguration(root: protobuf.Root): void {
+  const pkg = root.lookup('envoy.service.ext_proc.v3');
+  if (!(pkg instanceof protobuf.Namespace)) throw new FairwayError('ERR_PROTO_LOAD', 'ext_proc package missing');
+  const modes = root.lookupEnum(BODY_SEND_MODE);
+  if (modes.values['FULL_DUPLEX_STREAMED'] === undefined) modes.add('FULL_DUPLEX_STREAMED', 4);
+  if (modes.values['GRPC'] === undefined) modes.add('GRPC', 5);
+  if (pkg.get('ProtocolConfiguration') === null) {
+    pkg.add(
+      new protobuf.Type('ProtocolConfiguration')
+        .add(new protobuf.Field('request_body_mode', 1, BODY_SEND_MODE))
+        .add(new protobuf.Field('response_body_mode', 2, BODY_SEND_MODE))
+        .add(new protobuf.Field('send_body_without_waiting_for_header_response', 3, 'bool')),
+    );
+  }
+  const request = root.lookupType('envoy.service.ext_proc.v3.ProcessingRequest');
+  if (request.fields['protocol_config'] === undefined) request.add(new protobuf.Field('protocol_config', 11, 'ProtocolConfiguration'));
 }

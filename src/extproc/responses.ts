@@ -19,14 +19,17 @@ export interface HeaderValueOption {
 interface CommonResponse {
   readonly clear_route_cache?: boolean;
   readonly header_mutation?: { readonly set_headers: readonly HeaderValueOption[] };
-  readonly body_mutation?: { readonly streamed_response: { readonly body: Buffer; readonly end_of_stream: boolean } };
+  /** `streamed_response` in FULL_DUPLEX_STREAMED; `body` (the whole new body) in BUFFERED. */
+  readonly body_mutation?:
+    | { readonly streamed_response: { readonly body: Buffer; readonly end_of_stream: boolean } }
+    | { readonly body: Buffer };
 }
 
 /** The ProcessingResponse shapes we send (a subset of the proto). */
 export type ProcessingResponse =
   | { readonly request_headers: { readonly response: CommonResponse }; readonly dynamic_metadata?: StructMessage }
   | { readonly response_headers: { readonly response: CommonResponse } }
-  | { readonly request_body: { readonly response: CommonResponse } }
+  | { readonly request_body: { readonly response: CommonResponse }; readonly dynamic_metadata?: StructMessage }
   | { readonly response_body: { readonly response: CommonResponse } }
   | { readonly request_trailers: Record<string, never> }
   | { readonly response_trailers: Record<string, never> }
@@ -52,7 +55,7 @@ export interface RouteHeadersInput {
   /** Primary then fallbacks, already formatted by the handler (IPv6 as `[addr]:port`). */
   readonly endpoints: readonly string[];
   readonly setHeaders: ReadonlyMap<string, string>;
-  /** Final body length; undefined for header-only requests (no Content-Length then). */
+  /** Final body length; undefined when Content-Length stays as it is (header-only requests, BUFFERED bodies kept). */
   readonly bodyLength: number | undefined;
   /** Set when the id was generated here, so the model server sees the same id as our logs. */
   readonly generatedRequestId: string | undefined;
@@ -60,16 +63,37 @@ export interface RouteHeadersInput {
 
 /** The one request_headers answer of a routed request: destination header and identical `envoy.lb` metadata. */
 export function routeHeadersResponse(input: RouteHeadersInput): ProcessingResponse {
+  const { response, destination } = routeMutation(input);
+  return { request_headers: { response }, dynamic_metadata: destinationMetadata(destination) };
+}
+
+/**
+ * The route as the answer to a BUFFERED body: Envoy still holds the request headers then, so the same header
+ * mutation and metadata apply. Without `replacement` the answer carries no body, and Envoy forwards the body it kept;
+ * with one, it replaces the whole body, and `bodyLength` must be its length (Envoy refuses a mismatched
+ * Content-Length).
+ */
+export function routeBodyResponse(input: RouteHeadersInput & { readonly replacement?: Buffer }): ProcessingResponse {
+  const { response, destination } = routeMutation(input);
+  const common: CommonResponse =
+    input.replacement === undefined ? response : { ...response, body_mutation: { body: input.replacement } };
+  return { request_body: { response: common }, dynamic_metadata: destinationMetadata(destination) };
+}
+
+function routeMutation(input: RouteHeadersInput): { response: CommonResponse; destination: string } {
   const destination = input.endpoints.join(',');
   const setHeaders: HeaderValueOption[] = [headerOption(HEADER_DESTINATION, destination)];
   if (input.bodyLength !== undefined) setHeaders.push(headerOption('content-length', String(input.bodyLength)));
   if (input.generatedRequestId !== undefined) setHeaders.push(headerOption(HEADER_REQUEST_ID, input.generatedRequestId));
   for (const [name, value] of input.setHeaders) setHeaders.push(headerOption(name.toLowerCase(), value));
-  return {
-    request_headers: { response: { clear_route_cache: true, header_mutation: { set_headers: setHeaders } } },
-    dynamic_metadata: destinationMetadata(destination),
-  };
+  return { response: { clear_route_cache: true, header_mutation: { set_headers: setHeaders } }, destination };
 }
+
+/** CONTINUE for request headers whose route waits for a BUFFERED body (Envoy holds the headers until then). */
+export const REQUEST_HEADERS_CONTINUE: ProcessingResponse = { request_headers: { response: {} } };
+
+/** CONTINUE for a response chunk in the modes where Envoy keeps the chunk itself (all but FULL_DUPLEX_STREAMED). */
+export const RESPONSE_BODY_CONTINUE: ProcessingResponse = { response_body: { response: {} } };
 
 /**
  * The body's chunks as FULL_DUPLEX_STREAMED request_body answers, in order: each chunk as it is, or cut into views

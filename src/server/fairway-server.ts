@@ -398,6 +398,7 @@ export class FairwayServer {
       maxRequestBodyBytes: c.server.maxBodyBytes,
       maxRequestHeaderBytes: c.server.maxHeaderBytes,
       startedResponseEviction: c.flowControl.inflightEviction.startedResponses,
+      bodyModes: { request: c.server.extProc.requestBodyMode, response: c.server.extProc.responseBodyMode },
     });
     const tls = await this.tlsOption();
     const grpc = (await this.extProc.start({ host, port: c.server.grpcPort, tls })).port;

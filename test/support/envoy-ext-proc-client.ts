@@ -1,5 +1,6 @@
 // Drives the ext_proc service as Envoy does: a real gRPC client on loopback, Envoy's protos, FULL_DUPLEX_STREAMED
-// bodies (request headers, body chunks, optional trailers; then the response path), with decoding helpers.
+// bodies (request headers, body chunks, optional trailers; then the response path) or BUFFERED ones (headers, wait
+// for their answer, then the whole body in one message), with decoding helpers.
 import * as grpc from '@grpc/grpc-js';
 import { loadExtProcProtos } from '../../src/extproc/index.js';
 import {
@@ -31,6 +32,8 @@ export interface RequestSpec {
   readonly metadata?: MetadataInput;
   /** Request trailers: the last body chunk then has end_of_stream false, as Envoy sends it. */
   readonly trailers?: HeaderInput;
+  /** `protocol_config` on the first message, as recent Envoys send it; absent by default (older Envoys). */
+  readonly protocolConfig?: { readonly request_body_mode?: string; readonly response_body_mode?: string };
 }
 
 export interface ResponseSpec {
@@ -63,6 +66,23 @@ export interface RequestExchange {
   /** The streamed request_body answers, in order. */
   readonly bodyChunks: readonly { readonly body: Buffer; readonly endOfStream: boolean }[];
   readonly body: Buffer;
+}
+
+/** What the picker answered to a BUFFERED request: the route comes with the body's answer. */
+export interface BufferedExchange {
+  readonly stream: EnvoyStream;
+  readonly responses: readonly UnknownRecord[];
+  readonly immediate?: ImmediateResponseView;
+  /** The request_headers answer's header mutation (empty when the route waits for the body). */
+  readonly headersAnswerSetHeaders: ReadonlyMap<string, string>;
+  /** The route's header mutation: from the body's answer, or the headers' answer of a header-only request. */
+  readonly setHeaders: ReadonlyMap<string, string>;
+  readonly clearRouteCache: boolean;
+  readonly metadataDestination?: string;
+  /** `body_mutation.body` of the body's answer: the body Envoy forwards instead of its own. */
+  readonly replacedBody?: Buffer;
+  /** What Envoy forwards upstream: the replacement, or the body it kept. */
+  readonly forwardedBody: Buffer;
 }
 
 export interface ResponseExchange {
@@ -99,8 +119,12 @@ export class EnvoyStream {
     this.call.write(message);
   }
 
-  sendRequestHeaders(headers: HeaderInput, endOfStream: boolean, metadata?: MetadataInput): void {
-    this.send({ request_headers: { headers: headerMap(headers), end_of_stream: endOfStream }, ...metadataContext(metadata) });
+  sendRequestHeaders(headers: HeaderInput, endOfStream: boolean, metadata?: MetadataInput, protocolConfig?: RequestSpec['protocolConfig']): void {
+    this.send({
+      request_headers: { headers: headerMap(headers), end_of_stream: endOfStream },
+      ...metadataContext(metadata),
+      ...(protocolConfig === undefined ? {} : { protocol_config: protocolConfig }),
+    });
   }
 
   sendRequestBody(chunk: Buffer | string, endOfStream: boolean, metadata?: MetadataInput): void {
@@ -235,13 +259,7 @@ export class EnvoyExtProcClient {
     const chunks = spec.bodyChunks ?? [];
     const headerOnly = spec.endOfStreamOnHeaders === true;
     const hasTrailers = spec.trailers !== undefined;
-    const headers: [string, string][] = [
-      [':method', spec.method ?? (headerOnly ? 'GET' : 'POST')],
-      [':path', spec.path ?? '/v1/completions'],
-      [':authority', 'gateway.local'],
-      ...entries(spec.headers ?? {}),
-    ];
-    stream.sendRequestHeaders(headers, headerOnly, spec.metadata);
+    stream.sendRequestHeaders(requestHeaders(spec), headerOnly, spec.metadata, spec.protocolConfig);
     if (!headerOnly) {
       chunks.forEach((c, i) => stream.sendRequestBody(c, i === chunks.length - 1 && !hasTrailers));
       if (spec.trailers !== undefined) stream.sendRequestTrailers(spec.trailers);
@@ -249,9 +267,79 @@ export class EnvoyExtProcClient {
     return readRequestPhase(stream, { expectBody: !headerOnly, expectTrailers: hasTrailers && !headerOnly });
   }
 
+  /**
+   * Sends one request as Envoy does in BUFFERED request body mode: the headers, then (unless they ended the request
+   * or were answered with an immediate response) the whole body in one message once their answer is in, with
+   * end_of_stream unless trailers follow; then the trailers.
+   */
+  async sendBufferedRequest(spec: RequestSpec): Promise<BufferedExchange> {
+    const stream = this.openStream();
+    const headerOnly = spec.endOfStreamOnHeaders === true;
+    const hasTrailers = spec.trailers !== undefined;
+    stream.sendRequestHeaders(requestHeaders(spec), headerOnly, spec.metadata, spec.protocolConfig);
+    const responses: UnknownRecord[] = [];
+    const headersAnswer = await stream.expectNext();
+    responses.push(headersAnswer);
+    const early = immediateOf(headersAnswer);
+    const original = Buffer.concat((spec.bodyChunks ?? []).map(toBuffer));
+    const headersAnswerSetHeaders = setHeadersOf(headersAnswer, 'request_headers');
+    if (early !== undefined) return bufferedExchange(stream, responses, early, headersAnswerSetHeaders, headersAnswer, 'request_headers', original);
+    if (stringField(headersAnswer, 'response') !== 'request_headers') {
+      throw new Error(`expected a request_headers answer, got ${stringField(headersAnswer, 'response') ?? '?'}`);
+    }
+    if (headerOnly) return bufferedExchange(stream, responses, undefined, headersAnswerSetHeaders, headersAnswer, 'request_headers', original);
+    stream.sendRequestBody(original, !hasTrailers);
+    const bodyAnswer = await stream.expectNext();
+    responses.push(bodyAnswer);
+    const immediate = immediateOf(bodyAnswer);
+    if (immediate === undefined && stringField(bodyAnswer, 'response') !== 'request_body') {
+      throw new Error(`expected a request_body answer, got ${stringField(bodyAnswer, 'response') ?? '?'}`);
+    }
+    if (immediate === undefined && spec.trailers !== undefined) {
+      stream.sendRequestTrailers(spec.trailers);
+      responses.push(await stream.expectNext());
+    }
+    return bufferedExchange(stream, responses, immediate, headersAnswerSetHeaders, bodyAnswer, 'request_body', original);
+  }
+
   close(): void {
     this.client.close();
   }
+}
+
+function requestHeaders(spec: RequestSpec): [string, string][] {
+  return [
+    [':method', spec.method ?? (spec.endOfStreamOnHeaders === true ? 'GET' : 'POST')],
+    [':path', spec.path ?? '/v1/completions'],
+    [':authority', 'gateway.local'],
+    ...entries(spec.headers ?? {}),
+  ];
+}
+
+function bufferedExchange(
+  stream: EnvoyStream,
+  responses: UnknownRecord[],
+  immediate: ImmediateResponseView | undefined,
+  headersAnswerSetHeaders: ReadonlyMap<string, string>,
+  routeAnswer: UnknownRecord,
+  phase: 'request_headers' | 'request_body',
+  original: Buffer,
+): BufferedExchange {
+  const common = recordField(recordField(routeAnswer, phase) ?? {}, 'response') ?? {};
+  const mutation = recordField(common, 'body_mutation');
+  const replaced = mutation !== undefined && 'body' in mutation ? Buffer.from(bytesField(mutation, 'body')) : undefined;
+  const destination = metadataDestinationOf(routeAnswer);
+  return {
+    stream,
+    responses,
+    ...(immediate === undefined ? {} : { immediate }),
+    headersAnswerSetHeaders,
+    setHeaders: immediate === undefined ? headerOptions(recordField(common, 'header_mutation')) : new Map(),
+    clearRouteCache: boolField(common, 'clear_route_cache'),
+    ...(destination === undefined ? {} : { metadataDestination: destination }),
+    ...(replaced === undefined ? {} : { replacedBody: replaced }),
+    forwardedBody: replaced ?? original,
+  };
 }
 
 /** Reads the request-phase answers already requested on `stream`. */

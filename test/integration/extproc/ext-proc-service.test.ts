@@ -1,9 +1,8 @@
 // The ext_proc service driven exactly as Envoy drives it (real gRPC on loopback, FULL_DUPLEX_STREAMED).
 import * as grpc from '@grpc/grpc-js';
-import { afterEach, describe, expect, it } from 'vitest';
-import { ExtProcService } from '../../../src/extproc/index.js';
-import { type RequestHandler, bodyToBuffer } from '../../../src/gateway/index.js';
-import { EnvoyExtProcClient } from '../../support/envoy-ext-proc-client.js';
+import { describe, expect, it } from 'vitest';
+import { bodyToBuffer } from '../../../src/gateway/index.js';
+import { useExtProcService } from '../../support/ext-proc-fixture.js';
 import {
   rejectsWith,
   rewritesBody,
@@ -14,21 +13,7 @@ import {
 
 const JSON_BODY = JSON.stringify({ model: 'm', prompt: 'hello' });
 
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const c of cleanup.splice(0).reverse()) await c();
-});
-
-async function serve(handler: RequestHandler, opts: { bodyChunkBytes?: number; maxRequestBodyBytes?: number } = {}) {
-  const service = new ExtProcService({ handler, ...opts });
-  const { port } = await service.start({ host: '127.0.0.1', port: 0 });
-  const client = new EnvoyExtProcClient(`127.0.0.1:${port}`);
-  cleanup.push(async () => {
-    client.close();
-    await service.close(100);
-  });
-  return { service, client };
-}
+const serve = useExtProcService();
 
 describe('ExtProcService request path', () => {
   it('routes a chunked body: header, identical metadata, Content-Length, body back unchanged', async () => {

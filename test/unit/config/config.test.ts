@@ -34,6 +34,13 @@ describe('configuration', () => {
     expect(() => validateConfig({ flowControl: { bands: [{ priority: 1, ttlMs: 3e9 }] } })).toThrow(/flowControl\.bands\.0\.ttlMs/);
   });
 
+  it('takes the Envoy body modes Fairway can route in, and refuses the others by name', () => {
+    expect(validateConfig({}).server.extProc).toEqual({ requestBodyMode: 'FULL_DUPLEX_STREAMED', responseBodyMode: 'FULL_DUPLEX_STREAMED' });
+    const buffered = validateConfig({ server: { extProc: { requestBodyMode: 'BUFFERED', responseBodyMode: 'STREAMED' } } });
+    expect(buffered.server.extProc).toEqual({ requestBodyMode: 'BUFFERED', responseBodyMode: 'STREAMED' });
+    expect(() => validateConfig({ server: { extProc: { requestBodyMode: 'STREAMED' } } })).toThrow(/server\.extProc\.requestBodyMode/);
+  });
+
   it('refuses unknown keys rather than silently ignoring a typo', () => {
     expect(() => validateConfig({ flowControll: {} })).toThrow(/flowControll/);
     expect(() => validateConfig({ server: { grpcport: 1 } })).toThrow(/grpcport/);

@@ -31,6 +31,19 @@ describe('loadExtProcProtos', () => {
     });
   });
 
+  it('adds ProcessingRequest.protocol_config (field 11) with the BUFFERED and FULL_DUPLEX_STREAMED body modes', () => {
+    const { processMethod } = loadExtProcProtos();
+    const bytes = processMethod.requestSerialize({
+      request_headers: { end_of_stream: false },
+      protocol_config: { request_body_mode: 'BUFFERED', response_body_mode: 'FULL_DUPLEX_STREAMED' },
+    });
+    // ProcessingRequest.protocol_config(11, wire tag 0x5a) > request_body_mode(1) = 2, response_body_mode(2) = 4
+    expect(bytes.includes(Buffer.from([0x5a, 0x04, 0x08, 0x02, 0x10, 0x04]))).toBe(true);
+    expect(processMethod.requestDeserialize(bytes)).toMatchObject({
+      protocol_config: { request_body_mode: 'BUFFERED', response_body_mode: 'FULL_DUPLEX_STREAMED' },
+    });
+  });
+
   it('loads once and returns the same definition', () => {
     expect(loadExtProcProtos()).toBe(loadExtProcProtos());
   });
