@@ -4,6 +4,7 @@
 // bare-proxy.ts, forwarding to the same stand-ins). Per body size: server CPU per request and throughput
 // (closed loop), medians of several alternating repetitions; then latency at an open-loop rate of 225 KB bodies.
 //   node dist/bench/extproc/long-context.js [--quick] [--sizes=1k,64k,225k,1m] [--reps=3] [--only=extproc|proxy]
+//     [--open-rate=100 (0: no open-loop phase)] [--cpu-prof-dir=DIR] [--node-args='--trace-gc ...' (Fairway child)]
 import { fork } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { HttpLoad } from './http-load.js';
@@ -199,10 +200,12 @@ async function runFront(front: Front, sinkPorts: readonly number[], o: LongConte
       netCpuRatio[size] = round(median(m.fairway.map((f, i) => f.netCpuMicrosPerReq / (m.bare[i] as Measured).netCpuMicrosPerReq)));
       for (const kind of KINDS) rows.push(row(front, `${size} closed loop c=${concurrency}`, kind, next().length, m[kind]));
     }
-    const big = bodyFactory(SIZES['225k'] as number);
-    const open = await alternate(front, servers, reps, (c) => c.openLoop(big, rate, phaseMs));
-    for (const kind of KINDS) rows.push(row(front, `225k open loop ${rate}/s`, kind, big().length, open[kind]));
-    openLoopP99Ms = round(median(open.fairway.map((x) => x.load.latencyMs.percentile(99))));
+    if (rate > 0) {
+      const big = bodyFactory(SIZES['225k'] as number);
+      const open = await alternate(front, servers, reps, (c) => c.openLoop(big, rate, phaseMs));
+      for (const kind of KINDS) rows.push(row(front, `225k open loop ${rate}/s`, kind, big().length, open[kind]));
+      openLoopP99Ms = round(median(open.fairway.map((x) => x.load.latencyMs.percentile(99))));
+    }
   } finally {
     await Promise.all([servers.bare.stop(), servers.fairway.stop()]);
   }
@@ -257,11 +260,12 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const only = arg('only');
   run({
     ...(only !== undefined ? { fronts: only.split(',') as Front[] } : {}),
-    sizes: arg('sizes')?.split(','),
+    sizes: arg('sizes')?.split(',').filter((s) => s !== ''),
     reps: Number(arg('reps') ?? (quick ? 1 : 3)),
     phaseMs: Number(arg('phase-ms') ?? (quick ? 1_500 : 3_000)),
+    ...(arg('open-rate') !== undefined ? { openLoopRate: Number(arg('open-rate')) } : {}),
     ...(arg('config') !== undefined ? { fairwayConfig: JSON.parse(arg('config') as string) as Record<string, unknown> } : {}),
-    ...(prof !== undefined ? { fairwayExecArgv: ['--cpu-prof', `--cpu-prof-dir=${prof}`] } : {}),
+    fairwayExecArgv: [...(prof !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(arg('node-args')?.split(' ').filter((a) => a !== '') ?? [])],
   }).then(
     (r) => console.log(JSON.stringify(r)),
     (err: unknown) => {

@@ -1,6 +1,6 @@
 // Child process of the Kubernetes benchmark: the in-process API server with the pool, driven over IPC, so its
 // CPU is not counted against Fairway's. Each change is stamped (wall clock, sub-millisecond) when it is emitted.
-import { FakeKubeApi, PODS, POOLS_V1, inferencePoolV1, pod } from '../../src/simulator/index.js';
+import { FakeKubeApi, PODS, POOLS_V1, inferencePoolV1, pod } from '../../src/simulator/kube-api/index.js';
 
 type Command = { cmd: 'burst'; n: number } | { cmd: 'churn'; rate: number; seconds: number } | { cmd: 'stop' };
 

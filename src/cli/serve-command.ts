@@ -115,7 +115,7 @@ export function registerServeCommand(program: Command): void {
       const worker = cluster.isWorker;
       // A secret belongs in the environment (a Kubernetes Secret), not in the config file.
       const adminToken = process.env['FAIRWAY_ADMIN_TOKEN'];
-      const server = new FairwayServer(config, {
+      const server = await FairwayServer.create(config, {
         logger,
         sharedStateTransport: worker && config.sharedState.backend !== 'redis' ? ipcTransport() : undefined,
         ...(adminToken !== undefined && adminToken !== '' ? { adminToken } : {}),

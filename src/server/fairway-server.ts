@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { Registry as PromRegistry } from 'prom-client';
 import { type FairwayConfig } from '../config/index.js';
-import { type Clock, type Logger, type Random, SeededRandom, mathRandom, systemClock } from '../core/index.js';
+import { type Clock, type Logger, type Random, FairwayError, SeededRandom, mathRandom, systemClock } from '../core/index.js';
 import {
   type EndpointSource,
   type PoolFeed,
@@ -26,16 +26,17 @@ import {
   RequestPipeline,
   fanOutGatewayObserver,
 } from '../gateway/index.js';
-import { type KubeClients, type WatchTuning } from '../kubernetes/index.js';
+import type { KubeClients, WatchTuning } from '../kubernetes/index.js';
 import { ControlPlaneMetrics, FairwayMetrics } from '../observability/index.js';
 import { ProxyServer } from '../proxy/index.js';
 import { type SaturationDetector, SwappableSaturationDetector, createSaturationDetectorRegistry } from '../saturation/index.js';
 import { DEFAULT_PROFILE_CONFIG, PrefixIndex, Scheduler, buildProfile, createPrefixHasher, prefixDepthBlocks } from '../scheduler/index.js';
-import { type ExchangeTransport } from '../sharedstate/index.js';
+import type { ExchangeTransport } from '../sharedstate/index.js';
 import { StatusRecorder, StatusService, hashTenantName, summarizeConfig, tenantNamer } from '../status/index.js';
 import { AdminHttpServer } from './admin-http-server.js';
 import { type SharedStateParts, buildSharedState } from './shared-state.js';
-import { KubernetesMode } from './kubernetes-mode.js';
+// Type only: Kubernetes mode is loaded on demand (FairwayServer.create), see `loadKubernetesMode`.
+import type { KubernetesMode } from './kubernetes-mode.js';
 import { type Leadership, alwaysLeader } from './leadership.js';
 import { type ReloadReport, applyLiveConfig, flowControlOptions, identityOptions } from './live-config.js';
 import { metricsFetchOptions } from './metrics-credentials.js';
@@ -70,6 +71,18 @@ export interface ListeningPorts {
   readonly health: number;
   readonly metrics: number;
   readonly proxy: number | undefined;
+}
+
+/**
+ * Kubernetes mode's class, loaded on demand: @kubernetes/client-node is about 28 MB of heap, which a server with
+ * static endpoints would otherwise carry, and every major GC marks the whole heap (with long bodies, Buffers
+ * trigger one every few dozen requests: the bigger the heap, the more CPU each request pays for it).
+ */
+let kubernetesModeClass: typeof KubernetesMode | undefined;
+
+/** Loads Kubernetes mode (once); `FairwayServer.create` calls it when the config names an InferencePool. */
+export async function loadKubernetesMode(): Promise<void> {
+  kubernetesModeClass ??= (await import('./kubernetes-mode.js')).KubernetesMode;
 }
 
 /** A request reaching a replica that is not the leader (Envoy's health checks should keep this rare). */
@@ -124,6 +137,15 @@ export class FairwayServer {
   private shutdownPromise: Promise<void> | undefined;
   private readonly unsubscribes: (() => void)[] = [];
 
+  /**
+   * Builds the server after loading what its configuration needs: in Kubernetes mode (`kubernetes.poolName`), the
+   * Kubernetes client. `new FairwayServer` serves static pools only (or once `loadKubernetesMode` has run).
+   */
+  static async create(config: FairwayConfig, deps: FairwayServerDeps): Promise<FairwayServer> {
+    if (config.kubernetes.poolName !== undefined) await loadKubernetesMode();
+    return new FairwayServer(config, deps);
+  }
+
   constructor(
     config: FairwayConfig,
     private readonly deps: FairwayServerDeps,
@@ -143,7 +165,11 @@ export class FairwayServer {
     });
     this.statusRecorder = new StatusRecorder({ weightOf });
     if (config.kubernetes.poolName !== undefined) {
-      this.kubernetes = new KubernetesMode(config.kubernetes, {
+      const Mode = kubernetesModeClass;
+      if (Mode === undefined) {
+        throw new FairwayError('ERR_KUBERNETES_NOT_LOADED', 'Kubernetes mode: build the server with `await FairwayServer.create(config, deps)`, which loads the Kubernetes client');
+      }
+      this.kubernetes = new Mode(config.kubernetes, {
         clients: deps.kubeClients,
         clock: this.clock,
         random: deps.random ?? mathRandom,

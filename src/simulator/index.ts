@@ -50,17 +50,5 @@ export {
   type ReplicaModels,
   DEFAULT_REPLICAS,
 } from './pool.js';
-export {
-  FakeKubeApi,
-  type FakeKubeApiOptions,
-  type ResourceType,
-  type PolicyRule,
-  type ApiCall,
-  type KubeObject,
-  PODS,
-  LEASES,
-  POOLS_V1,
-  POOLS_V1ALPHA2,
-  OBJECTIVES,
-} from './kube-api/kube-api-server.js';
-export { type PodOptions, pod, inferencePoolV1, inferencePoolV1alpha2, inferenceObjective } from './kube-api/kube-objects.js';
+// The fake Kubernetes API server is in ./kube-api/index.js: it loads @kubernetes/client-node (tens of MB of
+// heap), which the CLI (whose demo imports this index) must not carry into `fairway serve`.

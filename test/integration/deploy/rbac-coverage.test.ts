@@ -21,7 +21,7 @@ async function runFairway(api: FakeKubeApi, group: string): Promise<void> {
     server: { host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0 },
     logging: { level: 'silent' },
   });
-  const server = new FairwayServer(config, { logger: noopLogger, kubeClients: makeKubeClients(api.kubeConfig()), watchTuning: { backoffInitialMs: 20 } });
+  const server = await FairwayServer.create(config, { logger: noopLogger, kubeClients: makeKubeClients(api.kubeConfig()), watchTuning: { backoffInitialMs: 20 } });
   await server.start();
   try {
     await waitFor('leading with the pool listed', () => server.isReady(), 5_000);
@@ -69,7 +69,7 @@ describe('RBAC in deploy/ covers every call the code makes', () => {
     await api.start();
     try {
       api.apply(POOLS_V1, NS, inferencePoolV1('llama', { app: 'llama' }, [8000]));
-      const server = new FairwayServer(
+      const server = await FairwayServer.create(
         validateConfig({ kubernetes: { poolName: 'llama', poolNamespace: NS }, server: { host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0 }, logging: { level: 'silent' } }),
         { logger: noopLogger, kubeClients: makeKubeClients(api.kubeConfig()) },
       );

@@ -40,7 +40,7 @@ beforeAll(async () => {
   api.apply(POOLS_V1, NS, inferencePoolV1('llama', { app: 'llama' }, [llama.port, qwen.port]));
   api.apply(PODS, NS, pod('a', { ip: '127.0.0.1', labels: { app: 'llama' }, annotations: { [ACTIVE]: String(llama.port) } }));
   api.apply(PODS, NS, pod('b', { ip: '127.0.0.1', labels: { app: 'llama' }, annotations: { [ACTIVE]: String(qwen.port) } }));
-  server = new FairwayServer(config(FILE_REWRITES), {
+  server = await FairwayServer.create(config(FILE_REWRITES), {
     logger: noopLogger,
     kubeClients: makeKubeClients(api.kubeConfig()),
     watchTuning: { backoffInitialMs: 20, backoffMaxMs: 200 },
@@ -149,7 +149,7 @@ describe('a cluster without the InferenceModelRewrite CRD', () => {
     await bare.start();
     const [llama] = sims.servers;
     bare.apply(POOLS_V1, NS, inferencePoolV1('llama', { app: 'llama' }, [llama?.port ?? 1]));
-    const alone = new FairwayServer(config(FILE_REWRITES), { logger: noopLogger, kubeClients: makeKubeClients(bare.kubeConfig()) });
+    const alone = await FairwayServer.create(config(FILE_REWRITES), { logger: noopLogger, kubeClients: makeKubeClients(bare.kubeConfig()) });
     try {
       await alone.start();
       expect(alone.kubernetes?.rewrites.watching).toBe(false);

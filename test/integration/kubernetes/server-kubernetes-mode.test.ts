@@ -51,7 +51,7 @@ async function startFairway(api: FakeKubeApi, extra: Record<string, unknown> = {
     server: { host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0, shutdownGraceMs: 1_000 },
     logging: { level: 'silent' },
   });
-  const server = new FairwayServer(config, {
+  const server = await FairwayServer.create(config, {
     logger: noopLogger,
     kubeClients: makeKubeClients(api.kubeConfig()),
     watchTuning: { backoffInitialMs: 20, backoffMaxMs: 200 },
@@ -180,7 +180,7 @@ describe('FairwayServer in Kubernetes mode', () => {
       kubernetes: { poolName: 'llama', poolNamespace: NS },
       server: { host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0 },
     });
-    const server = new FairwayServer(config, { logger: noopLogger, kubeClients: makeKubeClients(api.kubeConfig()) });
+    const server = await FairwayServer.create(config, { logger: noopLogger, kubeClients: makeKubeClients(api.kubeConfig()) });
     await expect(server.start()).rejects.toThrow(/not allowed to list inferencepools\.inference\.networking\.k8s\.io in namespace "models"/);
   });
 });
