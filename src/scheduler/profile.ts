@@ -15,6 +15,8 @@ export type ProfileOutcome =
 /**
  * Runs the pipeline over one candidate list. Each raw score is clamped to [0, 1] (NaN counts 0) before it is
  * weighted, so one misbehaving scorer cannot outweigh the others. O(filters x n + scorers x n + picker).
+ * Fallbacks (count > 1) beyond the endpoints that passed every filter are live endpoints a fail-open filter
+ * removed, scored among themselves and listed after all the others.
  */
 export class SchedulerProfile {
   /** The header a session-affinity scorer (weight > 0) issues its token in; undefined without one. */
@@ -30,11 +32,39 @@ export class SchedulerProfile {
 
   run(ctx: SchedulingContext, input: readonly EndpointSnapshot[], count: number, random: Random): ProfileOutcome {
     let candidates = input;
+    // Endpoints only a fail-open filter removed (no headroom, no LoRA room): with count > 1 they are the
+    // fallbacks of last resort, see below. Kept only when fallbacks are asked for, so one pick costs nothing more.
+    let spare: EndpointSnapshot[] = [];
     for (const f of this.filters) {
       const kept = f.filter(ctx, candidates);
-      if (kept.length > 0) candidates = kept;
-      else if (!f.failOpen) return { kind: 'filtered', filter: f.type };
+      if (kept.length > 0) {
+        if (count > 1 && f.failOpen && kept.length < candidates.length) {
+          const keptSet = new Set(kept);
+          for (const c of candidates) if (!keptSet.has(c)) spare.push(c);
+        } else if (count > 1 && !f.failOpen && spare.length > 0) {
+          spare = [...f.filter(ctx, spare)];
+        }
+        candidates = kept;
+      } else if (!f.failOpen) return { kind: 'filtered', filter: f.type };
     }
+    const picked = this.scoreAndPick(ctx, candidates, count, random);
+    if (picked.endpoints.length >= count || spare.length === 0) return picked;
+    // Fewer candidates passed than endpoints were asked for: the rest of the list (tried only when connecting to
+    // the ones before failed) is filled with live endpoints that are merely full, best first. A full pod queues
+    // the request in its own waiting queue, which beats a 503 when the primary just died. Stale or never-scraped
+    // endpoints are left out: nothing says they are there at all.
+    const live = spare.filter((e) => !e.stale && e.metrics !== undefined);
+    if (live.length === 0) return picked;
+    const more = this.scoreAndPick(ctx, live, count - picked.endpoints.length, random);
+    return { kind: 'picked', endpoints: [...picked.endpoints, ...more.endpoints], scores: [...picked.scores, ...more.scores] };
+  }
+
+  private scoreAndPick(
+    ctx: SchedulingContext,
+    candidates: readonly EndpointSnapshot[],
+    count: number,
+    random: Random,
+  ): { kind: 'picked'; endpoints: EndpointSnapshot[]; scores: number[] } {
     const n = candidates.length;
     const totals = new Float64Array(n);
     const raw = new Float64Array(n);

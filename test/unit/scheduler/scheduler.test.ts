@@ -99,6 +99,24 @@ describe('Scheduler with the saturation detector view', () => {
     }
   });
 
+  it('lists live full endpoints as the last fallbacks (after those with headroom), never stale or unscraped ones', () => {
+    const eps = [
+      endpoint('room:1', { waitingQueue: 1 }),
+      endpoint('full-busy:1', { waitingQueue: 9 }),
+      endpoint('full-idle:1', { waitingQueue: 6 }),
+      endpoint('stale:1', { waitingQueue: 0 }, true),
+      endpoint('unscraped:1', null),
+    ];
+    const room = new Set(['room:1']);
+    const s = new Scheduler({ random: new SeededRandom(5), saturation: { endpointSaturation: (id) => (room.has(id) ? 0.3 : 1.2) } });
+    const r = s.schedule({ model: 'm', endpointCount: 4 }, pool(eps), noInflight);
+    // The primary is the one with headroom; the full ones follow, the less loaded first; nothing stale.
+    expect(r.kind === 'scheduled' && r.endpoints.map((e) => e.id)).toEqual(['room:1', 'full-idle:1', 'full-busy:1']);
+    // One endpoint asked for: exactly the one with headroom, as before.
+    const one = s.schedule({ model: 'm', endpointCount: 1 }, pool(eps), noInflight);
+    expect(one.kind === 'scheduled' && one.endpoints.map((e) => e.id)).toEqual(['room:1']);
+  });
+
   it('fails open when the detector says no endpoint has headroom', () => {
     const s = new Scheduler({ random: new SeededRandom(3), saturation: { endpointSaturation: () => 1.5 } });
     expect(s.schedule({ model: 'm' }, three, noInflight).kind).toBe('scheduled');
