@@ -142,7 +142,7 @@ export const ConfigSchema = z.strictObject({
       defaultTtlMs: duration.default(60_000),
       /**
        * Scale from zero: while the pool has no endpoints at all, requests wait up to this long for one to appear
-       * (then flow control as usual, with a fresh TTL). Unset: 503 no-endpoints at once.
+       * (then flow control as usual; the TTL still counts from arrival). Unset: 503 no-endpoints at once.
        */
       noEndpointRequestTtlMs: duration.optional(),
       maxQueuedRequests: limit.default(Infinity),
