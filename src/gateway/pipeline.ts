@@ -48,6 +48,8 @@ export interface SchedulerPort {
   modelAvailability?(model: string, pool: ReturnType<PoolView['current']>): 'served' | 'not-found' | 'down';
   /** The response header carrying the session-affinity token, when the profile has such a scorer. */
   sessionHeader?(): string | undefined;
+  /** The token naming the endpoint that served, for `sessionHeader`. */
+  sessionToken?(endpointId: string): string | undefined;
 }
 export interface PrefixHasherPort {
   /** `body` is the scanned prompt (ParsedBody.prompt): strings may be byte ranges of the body (PromptBytes). */
@@ -438,7 +440,8 @@ export class RequestPipeline implements RequestHandler {
       },
       responseHeaders: () => {
         const header = this.o.scheduler.sessionHeader?.();
-        return header === undefined || servedBy === '' ? undefined : new Map([[header, encodeSessionToken(servedBy)]]);
+        if (header === undefined || servedBy === '') return undefined;
+        return new Map([[header, this.o.scheduler.sessionToken?.(servedBy) ?? encodeSessionToken(servedBy)]]);
       },
       onHeaders: (s, headers) => {
         status = s;

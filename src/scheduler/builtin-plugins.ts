@@ -54,7 +54,12 @@ export function createBuiltinRegistries(): SchedulerRegistries {
   scorers.register(
     SESSION_AFFINITY_SCORER,
     definePlugin(
-      z.object({ header: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name').optional() }).strict(),
+      z
+        .object({
+          header: z.string().regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, 'must be an HTTP header name').optional(),
+          secret: z.string().min(16, 'at least 16 characters').optional(),
+        })
+        .strict(),
       (p) => new SessionAffinityScorer(p),
     ),
   );

@@ -21,13 +21,20 @@ export type ProfileOutcome =
 export class SchedulerProfile {
   /** The header a session-affinity scorer (weight > 0) issues its token in; undefined without one. */
   readonly sessionHeader: string | undefined;
+  private readonly session: Scorer | undefined;
 
   constructor(
     readonly filters: readonly Filter[],
     readonly scorers: readonly WeightedScorer[],
     readonly picker: Picker,
   ) {
-    this.sessionHeader = scorers.find((s) => s.weight > 0 && s.scorer.sessionHeader !== undefined)?.scorer.sessionHeader;
+    this.session = scorers.find((s) => s.weight > 0 && s.scorer.sessionHeader !== undefined)?.scorer;
+    this.sessionHeader = this.session?.sessionHeader;
+  }
+
+  /** The token naming `endpointId` in `sessionHeader`, while the profile has a session-affinity scorer. */
+  sessionToken(endpointId: string): string | undefined {
+    return this.session?.sessionToken?.(endpointId);
   }
 
   run(ctx: SchedulingContext, input: readonly EndpointSnapshot[], count: number, random: Random): ProfileOutcome {

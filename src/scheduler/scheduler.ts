@@ -91,6 +91,11 @@ export class Scheduler {
     return this.currentProfile.sessionHeader;
   }
 
+  /** The session token naming `endpointId`, while the profile has a session-affinity scorer. */
+  sessionToken(endpointId: string): string | undefined {
+    return this.currentProfile.sessionToken(endpointId);
+  }
+
   schedule(request: ScheduleRequest, pool: PoolSnapshot, inflight: InflightView): ScheduleResult {
     const count = requireIntegerInRange('endpointCount', request.endpointCount ?? 1, 1, MAX_ENDPOINT_COUNT);
     this.forgetDepartedEndpoints(pool);

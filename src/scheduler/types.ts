@@ -68,6 +68,8 @@ export interface Scorer {
    * served (and in which the client sends it back).
    */
   readonly sessionHeader?: string;
+  /** A session-affinity scorer's token naming `endpointId` (what the response carries in `sessionHeader`). */
+  sessionToken?(endpointId: string): string;
   score(ctx: SchedulingContext, candidates: readonly EndpointSnapshot[], out: Float64Array): void;
 }
 

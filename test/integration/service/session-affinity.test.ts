@@ -54,7 +54,11 @@ describe('session-affinity-scorer through the proxy', () => {
     for (const id of h.ids) {
       const token = encodeSessionToken(id);
       for (let turn = 0; turn < 6; turn++) expect(await send(token)).toBe(token);
+      // A token of the first format (base64 of host:port, issued before the hashed ones) keeps its session too,
+      // and the answer carries the new token.
+      expect(await send(Buffer.from(id).toString('base64'))).toBe(token);
     }
+    expect(first).not.toContain(Buffer.from(h.ids[0] as string).toString('base64'));
   });
 });
 

@@ -13,8 +13,25 @@ const withToken = (id: string, header = 'x-session-token'): ReturnType<typeof co
   context({ headers: new Map([[header, encodeSessionToken(id)]]) });
 
 describe('session tokens', () => {
-  it('round-trip every endpoint id, IPv6 included', () => {
-    for (const e of [a, b, c]) expect(decodeSessionToken(encodeSessionToken(e.id))).toBe(e.id);
+  it('do not contain the address: a hash, the same for the same id (every replica issues the same)', () => {
+    for (const e of [a, b, c]) {
+      const token = encodeSessionToken(e.id);
+      expect(token).toMatch(/^fw1\.[A-Za-z0-9_-]{22}$/);
+      expect(token).toBe(encodeSessionToken(e.id));
+      expect(Buffer.from(token.slice(4), 'base64url').toString('latin1')).not.toContain(e.host);
+    }
+    expect(new Set([a, b, c].map((e) => encodeSessionToken(e.id))).size).toBe(3);
+  });
+
+  it('with a secret, differ from the unkeyed ones and between secrets', () => {
+    const plain = encodeSessionToken(a.id);
+    const keyed = encodeSessionToken(a.id, 'a-secret-of-16+chars');
+    expect(keyed).not.toBe(plain);
+    expect(keyed).not.toBe(encodeSessionToken(a.id, 'another-secret-16+chars'));
+  });
+
+  it('of the first format (base64 of the id) still decode, every endpoint id, IPv6 included', () => {
+    for (const e of [a, b, c]) expect(decodeSessionToken(Buffer.from(e.id).toString('base64'))).toBe(e.id);
   });
 
   it.each([undefined, '', '***', 'not base64!', 'A'.repeat(600), Buffer.from([0xff, 0xfe]).toString('base64')])('%j names no endpoint', (token) => {
@@ -33,6 +50,20 @@ describe('session-affinity-scorer', () => {
     expect(scoresOf(s, [a, b], withToken('10.9.9.9:1'))).toEqual([0, 0]);
     expect(scoresOf(s, [a, b], withToken(a.id, 'x-other'))).toEqual([0, 0]);
     expect(scoresOf(new SessionAffinityScorer({ header: 'X-Conversation' }), [a, b], withToken(a.id, 'x-conversation'))).toEqual([1, 0]);
+  });
+
+  it('still honours a token of the first format (base64 of host:port), so sessions survive the upgrade', () => {
+    const legacy = context({ headers: new Map([['x-session-token', Buffer.from(c.id).toString('base64')]]) });
+    expect(scoresOf(new SessionAffinityScorer(), [a, b, c], legacy)).toEqual([0, 0, 1]);
+  });
+
+  it('with a secret, honours its own tokens and not unkeyed ones (or another secret\'s)', () => {
+    const s = new SessionAffinityScorer({ secret: 'a-secret-of-16+chars' });
+    expect(s.sessionToken(b.id)).toBe(encodeSessionToken(b.id, 'a-secret-of-16+chars'));
+    const token = (t: string): ReturnType<typeof context> => context({ headers: new Map([['x-session-token', t]]) });
+    expect(scoresOf(s, [a, b], token(s.sessionToken(b.id)))).toEqual([0, 1]);
+    expect(scoresOf(s, [a, b], token(encodeSessionToken(b.id)))).toEqual([0, 0]);
+    expect(scoresOf(s, [a, b], token(encodeSessionToken(b.id, 'another-secret-16+chars')))).toEqual([0, 0]);
   });
 
   it('lets the session move off an endpoint that is stale or has no headroom', () => {
@@ -54,6 +85,7 @@ describe('session-affinity-scorer', () => {
       picker: { type: 'max-score-picker' },
     });
     expect(profile.sessionHeader).toBe('x-session');
+    expect(profile.sessionToken(a.id)).toBe(encodeSessionToken(a.id));
     const off = buildProfile({ filters: [], scorers: [{ type: 'session-affinity-scorer', weight: 0 }], picker: { type: 'max-score-picker' } });
     expect(off.sessionHeader).toBeUndefined();
     expect(() => buildProfile({ filters: [], scorers: [{ type: 'session-affinity-scorer', weight: 1, parameters: { header: 'bad header' } }], picker: { type: 'max-score-picker' } })).toThrow(
