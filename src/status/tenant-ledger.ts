@@ -53,7 +53,8 @@ function usableWeight(w: number): number {
 
 /**
  * Complexity: `touch` O(1) (a map lookup; a move in the map at a tenant's first event of a tick); `serve` O(1) plus O(log N) when the tenant is or becomes one of the top N; `tick`
- * O(tenants expired), plus O(tenants) when the landmark moves and
+ * O(tenants expired), plus O(tenants) when the landmark moves or the expired tenants held nearly all the service,
+ * and
  * O(tenants log N) in the rare tick after a top tenant expired; readings O(N log N). Memory: one entry per tenant
  * active in the window.
  */
@@ -192,6 +193,7 @@ export class TenantLedger {
   /** Drops tenants idle for the window: they are at the front of the activity order. O(expired). */
   private expire(): void {
     const cutoff = this.tickNo - this.activeTicks;
+    let removedX2 = 0;
     for (const entry of this.entries.values()) {
       if (entry.lastTick > cutoff) break;
       this.entries.delete(entry.id);
@@ -200,12 +202,14 @@ export class TenantLedger {
       this.sumWeight -= entry.weight;
       this.sumX -= x;
       this.sumX2 -= x * x;
+      removedX2 += x * x;
       if (this.top.remove(entry) && this.entries.size > this.top.size) this.topDirty = true;
     }
-    if (this.entries.size === 0) {
-      // Exact zero rather than rounding residue.
-      this.sumScaled = this.sumWeight = this.sumX = this.sumX2 = 0;
-    }
+    // Subtracting most of a sum leaves rounding residue as large as what remains (say the only served tenants
+    // expire and the rest have served nothing: sumX2 is then ~1e-10, not 0, and Jain's index comes out 1/n
+    // instead of 1). When the expired tenants held nearly all of it, the sums are recomputed from the survivors:
+    // O(tenants), but only in a tick where the few heaviest tenants leave at once.
+    if (removedX2 > 0 && !(this.sumX2 > removedX2 * 1e-6)) this.recomputeSums();
   }
 
   /** Moves the landmark to now: every stored value is divided by the current factor; sums are recomputed exactly. */
@@ -213,16 +217,20 @@ export class TenantLedger {
     const f = this.factor;
     this.landmark = this.tickNo;
     this.factor = 1;
+    for (const e of this.entries.values()) e.scaled /= f;
+    this.recomputeSums();
+    this.rebuildTop();
+  }
+
+  private recomputeSums(): void {
     this.sumScaled = this.sumWeight = this.sumX = this.sumX2 = 0;
     for (const e of this.entries.values()) {
-      e.scaled /= f;
       const x = e.scaled / e.weight;
       this.sumScaled += e.scaled;
       this.sumWeight += e.weight;
       this.sumX += x;
       this.sumX2 += x * x;
     }
-    this.rebuildTop();
   }
 
   private rebuildTop(): void {

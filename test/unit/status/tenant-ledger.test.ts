@@ -109,7 +109,22 @@ describe('TenantLedger', () => {
         const expected = jainIndex(model.active().map((id) => model.decayed(id) / weightOf(id)));
         expect(Math.abs(ledger.jainIndex() - expected)).toBeLessThan(1e-6);
       }),
-      { numRuns: 300 },
+      {
+        numRuns: 300,
+        // Found by CI: the only served tenants expire; rounding residue in the sums made Jain 0.5 instead of 1.
+        examples: [
+          [
+            [
+              { kind: 'serve', tenant: 2, tokens: 77 },
+              { kind: 'serve', tenant: 0, tokens: 146 },
+              { kind: 'tick', n: 7 },
+              { kind: 'touch', tenant: 1 },
+              { kind: 'tick', n: 8 },
+              { kind: 'touch', tenant: 0 },
+            ],
+          ],
+        ],
+      },
     );
   });
 
