@@ -25,6 +25,8 @@ export const PLUGIN_CATALOG: ReadonlyMap<string, PluginMapping> = new Map<string
   // Scorers with a Fairway counterpart of the same name.
   ['queue-scorer', { kind: 'scorer', to: 'queue-scorer' }],
   ['kv-cache-utilization-scorer', { kind: 'scorer', to: 'kv-cache-utilization-scorer' }],
+  // The Go EPP's earlier name of the same scorer (its v0.5 releases).
+  ['kv-cache-scorer', { kind: 'scorer', to: 'kv-cache-utilization-scorer' }],
   ['prefix-cache-scorer', { kind: 'scorer', to: 'prefix-cache-scorer' }],
   ['lora-affinity-scorer', { kind: 'scorer', to: 'lora-affinity-scorer' }],
   ['running-requests-size-scorer', { kind: 'scorer', to: 'running-requests-size-scorer' }],
@@ -59,6 +61,12 @@ export const PLUGIN_CATALOG: ReadonlyMap<string, PluginMapping> = new Map<string
   ['multicluster-session-affinity-filter', unsupported('session-affinity-scorer (one cluster)')],
   ['topology-affinity-filter', unsupported('none')],
   ['context-length-aware', unsupported('none')],
+  // The Go EPP's legacy filter tree (v0.5 releases), which its scoring profiles replaced.
+  ['decision-tree-filter', unsupported('one profile of queue-scorer, kv-cache-utilization-scorer and lora-affinity-scorer behind saturation-filter (what replaced the filter tree there)')],
+  ['low-queue-filter', unsupported('saturation-filter (queueDepthThreshold)')],
+  ['least-queue-filter', unsupported('queue-scorer')],
+  ['least-kv-cache-filter', unsupported('kv-cache-utilization-scorer')],
+  ['lora-affinity-filter', unsupported('lora-affinity-scorer (with lora-capacity-filter)')],
 
   // Pickers and profile handlers.
   ['max-score-picker', { kind: 'picker', to: 'max-score-picker' }],

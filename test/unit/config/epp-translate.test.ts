@@ -181,6 +181,14 @@ describe('EndpointPickerConfig translation: refusals name the field', () => {
     });
   }
 
+  it('the Go EPP\'s v0.5 plug-ins: its legacy filter tree is refused by name with the nearest equivalent, kv-cache-scorer is the KV scorer\'s old name', () => {
+    for (const type of ['decision-tree-filter', 'low-queue-filter', 'least-queue-filter', 'least-kv-cache-filter', 'lora-affinity-filter']) {
+      expect(() => loadConfig(`${header}plugins:\n- type: ${type}\n`, 'f')).toThrow(new RegExp(`plug-in type "${type}" has no Fairway equivalent; nearest: \\S`));
+    }
+    const { config } = translate(`${header}plugins:\n- type: kv-cache-scorer\n- type: max-score-picker\n`);
+    expect(config.scheduler.profile).toMatchObject({ scorers: [{ type: 'kv-cache-utilization-scorer', weight: 1 }] });
+  });
+
   it('an apiVersion of neither project', () => {
     expect(() => loadConfig('apiVersion: v1\nkind: EndpointPickerConfig\nplugins: []\n', 'f')).toThrow(/apiVersion: must be one of inference\.networking\.x-k8s\.io\/v1alpha1, llm-d\.ai\/v1alpha1/);
   });
