@@ -3,12 +3,13 @@
 // consumers read synchronously. Nothing on a request's path ever waits for it.
 //
 // Faults. A round that fails, or does not answer within the round timeout, turns the replica local-only at once
-// (logged once, `up` false): channels keep the others' last figures where that keeps keys stable but stop
+// (`up` false; logged once per outage, one-round blips folded, see outage-log.ts): channels keep the others' last figures where that keeps keys stable but stop
 // counting anyone as waiting elsewhere. The next round that succeeds rewrites all own data (so a store that
 // restarted empty, or that expired this replica's data while it was paused, gets it back whole, never twice) and
 // the replica rejoins. Own data carries a TTL of `ttlIntervals` sync intervals, so a replica that dies or stops
 // drops out of every other replica's view within that many intervals.
 import { type Clock, type Logger, type TimerHandle, noopLogger, requirePositive, systemClock } from '../core/index.js';
+import { OutageLog } from './outage-log.js';
 import { type BudgetClaim, CHANNEL_SEPARATOR, type ExchangeTransport, type RoundReply, type RoundRequest } from './transport.js';
 
 /** @default 20 ms */
@@ -99,6 +100,7 @@ export class SharedStateExchange {
   private readonly transport: ExchangeTransport;
   private readonly clock: Clock;
   private readonly logger: Logger;
+  private readonly outages: OutageLog;
   private readonly roundTimeoutMs: number;
   private readonly observer: ExchangeObserver | undefined;
   private readonly channels = new Map<string, ExchangeChannel>();
@@ -125,6 +127,7 @@ export class SharedStateExchange {
     if (this.origin.length === 0) throw new Error('shared state origin must not be empty');
     this.clock = options.clock ?? systemClock;
     this.logger = options.logger ?? noopLogger;
+    this.outages = new OutageLog({ logger: this.logger, origin: this.origin });
     this.syncIntervalMs = requirePositive('syncIntervalMs', options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS);
     this.ttlMs = this.syncIntervalMs * requirePositive('ttlIntervals', options.ttlIntervals ?? DEFAULT_TTL_INTERVALS);
     this.roundTimeoutMs = requirePositive('roundTimeoutMs', options.roundTimeoutMs ?? this.syncIntervalMs);
@@ -276,7 +279,7 @@ export class SharedStateExchange {
     this.leaseHolder = reply.leaseHolder;
     if (!this.up) {
       this.up = true;
-      this.logger.info({ origin: this.origin, peers: reply.peers.size }, 'shared state connected');
+      this.outages.up(now, reply.peers.size);
     }
     const changed = new Set<string>();
     for (const origin of this.peers.keys()) if (!reply.peers.has(origin)) changed.add(origin);
@@ -295,11 +298,10 @@ export class SharedStateExchange {
     this.observer?.onRound(this.clock.now() - sentAt, false);
     if (this.up) {
       this.up = false;
-      this.logger.warn(
-        { origin: this.origin, err: err instanceof Error ? err.message : String(err) },
-        'shared state unreachable: serving local-only until it is back',
-      );
+      this.outages.down(this.clock.now(), err instanceof Error ? err.message : String(err));
       this.publish(false, new Set(this.peers.keys()));
+    } else {
+      this.outages.stillDown(this.clock.now());
     }
     this.settleIdle();
   }
