@@ -33,6 +33,7 @@ const hybridSchema = z.strictObject({
   ...thresholds,
   unseenRequestWeight: z.number().nonnegative().finite().optional(),
   unseenTokenWeight: z.number().nonnegative().finite().optional(),
+  queuedTokenWeight: z.number().nonnegative().finite().optional(),
   finishedRequestCredit: z.number().nonnegative().finite().optional(),
   maxRequests: positive.optional(),
   maxTokens: positive.optional(),

@@ -28,6 +28,8 @@ export const DEFAULT_HYBRID_KV_THRESHOLD = 0.9;
 export const DEFAULT_UNSEEN_REQUEST_WEIGHT = 1;
 /** @default 1: each unseen estimated token counts as one KV token (needs the server's cache geometry). */
 export const DEFAULT_UNSEEN_TOKEN_WEIGHT = 1;
+/** @default 1: each request in the server's queue counts as one request of Fairway's mean estimate there. */
+export const DEFAULT_QUEUED_TOKEN_WEIGHT = 1;
 /** @default 1: each scraped request that finished since the scrape frees one slot and its estimated tokens. */
 export const DEFAULT_FINISHED_REQUEST_CREDIT = 1;
 
@@ -39,6 +41,14 @@ export interface HybridOptions extends UtilizationThresholds {
    * capacity (`kvBlockSize x kvNumBlocks` from cache_config_info; ignored when unknown). @default 1
    */
   readonly unseenTokenWeight?: number;
+  /**
+   * KV tokens added per request in the server's waiting queue (after the finished-work credit), as a multiple of
+   * the mean estimated tokens of Fairway's requests in flight on that server: queued requests hold no KV blocks
+   * yet, so the scraped KV usage leaves them out, though each needs its blocks to start. Without this term a
+   * KV-bound server reads as having room while requests wait in its queue for blocks. 0 leaves them out.
+   * @default 1
+   */
+  readonly queuedTokenWeight?: number;
   /**
    * Credit for work the last scrape counted that has finished since: each such request takes this many
    * requests off the scraped waiting queue and this many times its estimated tokens off the scraped KV usage
@@ -64,7 +74,9 @@ export interface HybridOptions extends UtilizationThresholds {
 /**
  * Per endpoint, with c = finishedRequestCredit and capacity = blockSize x numBlocks:
  *   waiting' = max(0, waiting - c x requestsEndedSinceScrape) + unseenRequestWeight x requestsSinceScrape
+ *   queued   = max(0, waiting - c x requestsEndedSinceScrape)
  *   kv'      = max(0, kvUsage - c x tokensEndedSinceScrape / capacity) + unseenTokenWeight x tokensSinceScrape / capacity
+ *              + queuedTokenWeight x queued x (inflight tokens / inflight requests) / capacity
  *   held'    = max(0, running + waiting - c x requestsEndedSinceScrape) + unseenRequestWeight x requestsSinceScrape
  *   score    = max(waiting' / queueThreshold, kv' / kvThreshold[, held' / slotLimit, requests / maxRequests,
  *              tokens / maxTokens])
@@ -78,6 +90,7 @@ export class HybridDetector extends CachedSaturationDetector {
   readonly thresholds: ResolvedThresholds;
   readonly unseenRequestWeight: number;
   readonly unseenTokenWeight: number;
+  readonly queuedTokenWeight: number;
   readonly finishedRequestCredit: number;
   readonly maxRequests: number | undefined;
   readonly maxTokens: number | undefined;
@@ -95,6 +108,7 @@ export class HybridDetector extends CachedSaturationDetector {
     this.thresholds = thresholds;
     this.unseenRequestWeight = nonNegative('unseenRequestWeight', options.unseenRequestWeight ?? DEFAULT_UNSEEN_REQUEST_WEIGHT);
     this.unseenTokenWeight = nonNegative('unseenTokenWeight', options.unseenTokenWeight ?? DEFAULT_UNSEEN_TOKEN_WEIGHT);
+    this.queuedTokenWeight = nonNegative('queuedTokenWeight', options.queuedTokenWeight ?? DEFAULT_QUEUED_TOKEN_WEIGHT);
     this.finishedRequestCredit = nonNegative(
       'finishedRequestCredit',
       options.finishedRequestCredit ?? DEFAULT_FINISHED_REQUEST_CREDIT,
@@ -115,6 +129,7 @@ export class HybridDetector extends CachedSaturationDetector {
       ...this.thresholds,
       unseenRequestWeight: this.unseenRequestWeight,
       unseenTokenWeight: this.unseenTokenWeight,
+      queuedTokenWeight: this.queuedTokenWeight,
       finishedRequestCredit: this.finishedRequestCredit,
       ...(this.maxRequests !== undefined ? { maxRequests: this.maxRequests } : {}),
       ...(this.maxTokens !== undefined ? { maxTokens: this.maxTokens } : {}),
@@ -133,9 +148,8 @@ export class HybridDetector extends CachedSaturationDetector {
     // scraped queue is drained a freed slot admits no scraped request, and if unseen work takes it, that work
     // still counts as waiting here (the safe error). The caps below need no credit: Fairway's own totals drop
     // at once on end().
-    const waiting =
-      Math.max(0, metrics.waitingQueue - credit * (load.requestsEndedSinceScrape ?? 0)) +
-      this.unseenRequestWeight * load.requestsSinceScrape;
+    const queued = Math.max(0, metrics.waitingQueue - credit * (load.requestsEndedSinceScrape ?? 0));
+    const waiting = queued + this.unseenRequestWeight * load.requestsSinceScrape;
     let kv = metrics.kvCacheUsage;
     const { kvBlockSize, kvNumBlocks } = metrics;
     if (kvBlockSize !== undefined && kvNumBlocks !== undefined && kvBlockSize * kvNumBlocks > 0) {
@@ -145,6 +159,9 @@ export class HybridDetector extends CachedSaturationDetector {
       // the next scrape corrects it, and the waiting-queue term is unaffected.
       kv = Math.max(0, kv - (credit * (load.tokensEndedSinceScrape ?? 0)) / capacity);
       kv += (this.unseenTokenWeight * load.tokensSinceScrape) / capacity;
+      // Requests in the server's queue hold no KV yet but need it to start: at the mean estimate of what Fairway
+      // has in flight there (the scrape does not say whose they are).
+      if (load.requests > 0) kv += (this.queuedTokenWeight * queued * (load.tokens / load.requests)) / capacity;
     }
     let score = rooflineScore(waiting, kv, queueThreshold, kvThreshold);
     const slots = this.slotLimit ?? this.learnSlots(endpoint, metrics);

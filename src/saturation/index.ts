@@ -31,6 +31,7 @@ export {
   HybridDetector,
   DEFAULT_UNSEEN_REQUEST_WEIGHT,
   DEFAULT_UNSEEN_TOKEN_WEIGHT,
+  DEFAULT_QUEUED_TOKEN_WEIGHT,
   DEFAULT_FINISHED_REQUEST_CREDIT,
   DEFAULT_HYBRID_KV_THRESHOLD,
 } from './hybrid-detector.js';
@@ -40,4 +41,4 @@ export {
   createSaturationDetectorRegistry,
 } from './detector-registry.js';
 export { SwappableSaturationDetector } from './swappable-detector.js';
-export { type BatchReading, SLOT_PROBE_READINGS, SlotLimitLearner } from './slot-limit.js';
+export { type BatchReading, SLOT_PROBE_MAX_READINGS, SLOT_PROBE_READINGS, SLOT_PROVISIONAL_GROWTH, SlotLimitLearner } from './slot-limit.js';

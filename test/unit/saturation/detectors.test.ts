@@ -158,7 +158,7 @@ describe('HybridDetector', () => {
 
   it('credits a finished request the scrape had counted at once: one slot freed, one waiting request admitted, its tokens freed', () => {
     const f = poolOf([{ waiting: 0, kv: 0, ageMs: 0, blockSize: 16, numBlocks: 1000 }]);
-    const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock }, { queueThreshold: 5, kvThreshold: 0.8 });
+    const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock }, { queueThreshold: 5, kvThreshold: 0.8, queuedTokenWeight: 0 });
     const id = f.ids[0]!;
     const running = [f.inflight.begin(id, 1600), f.inflight.begin(id, 1600)];
     f.clock.advance(1);
@@ -176,6 +176,18 @@ describe('HybridDetector', () => {
     f.clock.advance(1);
     f.scrape(id, 4, 0.45); // the next scrape reflects the end; the credit is dropped, not applied twice
     expect(d.endpointSaturation(id)).toBeCloseTo(0.8, 10);
+  });
+
+  it('counts the KV that requests in the server queue will need, at the mean estimate of our requests there', () => {
+    const f = poolOf([{ waiting: 0, kv: 0, ageMs: 0, blockSize: 16, numBlocks: 1000 }]);
+    const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock }, { queueThreshold: 100, kvThreshold: 0.8, learnSlotLimit: false });
+    const off = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock }, { queueThreshold: 100, kvThreshold: 0.8, learnSlotLimit: false, queuedTokenWeight: 0 });
+    const id = f.ids[0]!;
+    for (let i = 0; i < 4; i++) f.inflight.begin(id, 1600);
+    f.clock.advance(1);
+    f.scrape(id, 2, 0.4); // two of the four wait: 0.4 in use, 2 x 1,600 tokens of 16,000 still to come
+    expect(off.endpointSaturation(id)).toBeCloseTo(0.4 / 0.8, 10);
+    expect(d.endpointSaturation(id)).toBeCloseTo((0.4 + 0.2) / 0.8, 10);
   });
 
   it('never credits finished work below zero waiting or zero KV, and adds the open loop after the floor', () => {

@@ -27,6 +27,7 @@ describe('detector settings', () => {
       aggregation: 'mean',
       unseenRequestWeight: 1,
       unseenTokenWeight: 1,
+      queuedTokenWeight: 1,
       finishedRequestCredit: 1,
       maxRequests: 32,
       slotLimit: 'learned',
