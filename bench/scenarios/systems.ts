@@ -123,8 +123,9 @@ export function buildSystem(
         bands: settings.bands.map((b) => ({ ...b, fairness: 'global-strict', overflow: 'reject' as const })),
         bandTemplate: { ...settings.bandTemplate, fairness: 'global-strict', overflow: 'reject' },
         usageLimit: { name: 'static' },
-        // The Go EPP had eviction code but never wired it.
+        // The Go EPP had eviction code but never wired it, and keeps no reserve for light tenants.
         inflightEviction: { enabled: false },
+        tenantReserve: 0,
       });
       return {
         name,

@@ -164,6 +164,8 @@ export const ConfigSchema = z.strictObject({
       arbitration: plugin.default({ name: 'strict' }),
       usageLimit: plugin.default({ name: 'static' }),
       expectedOutputTokens: z.number().int().nonnegative().default(256),
+      /** Headroom a tenant holding more than its share may not fill while another tenant has work (README). */
+      tenantReserve: z.number().min(0).lt(1).default(0.02),
       /** Taking back dispatched sheddable requests when higher-priority work is blocked (see README). */
       inflightEviction: z
         .strictObject({

@@ -120,11 +120,20 @@ export class BandSet {
   }
 
   /** A fast-path lease (it has no flow) began in `band`: the band is in use until it ends. */
-  flowlessLeaseBegan(band: Band): void {
+  flowlessLeaseBegan(band: Band, fairnessId: string): void {
     band.flowlessLeases++;
+    const n = band.flowlessByTenant.get(fairnessId) ?? 0;
+    band.flowlessByTenant.set(fairnessId, n + 1);
+    if (n === 0) band.flowlessWeight += this.options.weightOf(fairnessId);
   }
 
-  flowlessLeaseEnded(band: Band): void {
+  flowlessLeaseEnded(band: Band, fairnessId: string): void {
+    const n = (band.flowlessByTenant.get(fairnessId) ?? 1) - 1;
+    if (n > 0) {
+      band.flowlessByTenant.set(fairnessId, n);
+    } else if (band.flowlessByTenant.delete(fairnessId)) {
+      band.flowlessWeight = band.flowlessByTenant.size === 0 ? 0 : band.flowlessWeight - this.options.weightOf(fairnessId);
+    }
     if (--band.flowlessLeases > 0 || band.flows.size > 0) return;
     band.idleSince = this.clock.now();
     if (!band.settings.isStatic) this.armSweep();

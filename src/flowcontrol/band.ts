@@ -68,6 +68,19 @@ export class Band {
   pass = 0;
   /** Fast-path leases in flight (they have no flow): the band is in use while any is. */
   flowlessLeases = 0;
+  /**
+   * Fast-path leases in flight per tenant (entries leave at 0): a tenant that took the pool on the fast path
+   * counts them against its share under the tenant reserve. O(1) per lease; at most one entry per tenant in flight.
+   */
+  readonly flowlessByTenant = new Map<string, number>();
+  /** Sum of the weights of the tenants in `flowlessByTenant` (a tenant with a flow too is counted twice). */
+  flowlessWeight = 0;
+  /** Every lease of the band in flight, fast-path ones included. */
+  leases = 0;
+  /** Sum of the weights of the band's flows with something queued or in flight (tenant reserve). */
+  activeWeight = 0;
+  /** Flows of the band with something queued or in flight. */
+  activeFlows = 0;
   /** When the band last became unused: no flows and no fast-path lease. */
   idleSince = 0;
 

@@ -206,11 +206,12 @@ export class FlowController {
       this.queued === 0 &&
       !this.inCycle &&
       !this.outbox.nested &&
-      this.saturation.saturation() < band.ceiling &&
+      // Below the tenant reserve only: above it, the cycle decides by the tenant's share (heldByReserve).
+      this.saturation.saturation() < band.ceiling - this.options.tenantReserve &&
       band.fairness.contended?.() !== true &&
       (!this.ledger.tracking || (this.ledger.globalOpen() && this.ledger.tenantOpen(request.fairnessId)))
     ) {
-      this.bands.flowlessLeaseBegan(band);
+      this.bands.flowlessLeaseBegan(band, request.fairnessId);
       const lease = new FlowLease(band, request.fairnessId, request.estimatedCost, now, this.releaser);
       this.dispatch(lease, request, options, 0, onOutcome);
       return;
@@ -468,6 +469,7 @@ export class FlowController {
     else if (flow.queue.peek() === item) band.fairness.headChanged(flow);
     band.lengths?.grew(flow);
     band.arrivals.push(item);
+    if (wasEmpty) markActivity(flow);
     const bytes = item.byteSize;
     band.queuedBytes += bytes;
     this.queued++;
@@ -495,6 +497,7 @@ export class FlowController {
     else if (wasHead) band.fairness.headChanged(flow);
     band.lengths?.shrank(flow);
     band.arrivals.remove(item);
+    markActivity(flow);
     const bytes = item.byteSize;
     band.queuedBytes -= bytes;
     this.queued--;
@@ -540,9 +543,11 @@ export class FlowController {
     this.outbox.post(onOutcome, { kind: 'dispatched', lease, waitMs }, request);
     const flow = lease.flow;
     this.inflight++;
+    lease.band.leases++;
     if (this.ledger.tracking) this.ledger.dispatched(lease.fairnessId);
     if (flow !== undefined) {
       flow.leases++;
+      markActivity(flow);
       flow.band.fairness.charge(flow, lease.estimatedCost);
     }
     this.options.arbitration.dispatched(lease.band);
@@ -564,6 +569,7 @@ export class FlowController {
   private release(lease: LeaseAccount, actual: ActualCost | undefined): void {
     const flow = lease.flow;
     this.inflight--;
+    lease.band.leases--;
     if (this.ledger.tracking) {
       this.ledger.released(lease.fairnessId);
       if (this.ledger.isParked(lease.fairnessId) && this.ledger.tenantOpen(lease.fairnessId)) this.unpark(lease.fairnessId);
@@ -576,10 +582,11 @@ export class FlowController {
     }
     const total = actualTotal(actual);
     if (flow === undefined) {
-      this.bands.flowlessLeaseEnded(lease.band);
+      this.bands.flowlessLeaseEnded(lease.band, lease.fairnessId);
     } else {
       flow.leases--;
       if (!flow.collected) {
+        markActivity(flow);
         if (total !== undefined) flow.band.fairness.correct(flow, total - lease.estimatedCost);
         this.bands.maybeIdle(flow);
       }
@@ -635,7 +642,16 @@ export class FlowController {
           this.armFallback();
           break;
         }
-        const picked = band.fairness.pick();
+        let picked = band.fairness.pick();
+        // Near the ceiling a tenant above its share leaves the last headroom to the next tenant in line.
+        if (picked !== undefined && this.heldByReserve(band, picked, saturation)) {
+          const other = band.fairness.runnerUp?.();
+          if (other === undefined || this.heldByReserve(band, other, saturation)) {
+            this.armFallback();
+            break;
+          }
+          picked = other;
+        }
         const item = picked?.queue.peek();
         if (item === undefined || picked === undefined) {
           // A band sharing fairness with other replicas holds while the pool's capacity is owed to a tenant queued
@@ -663,6 +679,22 @@ export class FlowController {
     }
     if (this.observing) this.observer.onDispatchCycle(this.clock.now() - started, dispatched);
     this.checkDrained();
+  }
+
+  /**
+   * Whether `flow`, picked next in `band`, must leave the tenant reserve (the last `tenantReserve` below the
+   * band's ceiling) to others: it holds more than its weighted share of the band's in-flight requests while
+   * another tenant of the band has work. Some active flow is always at or below its share, so the reserve never
+   * holds everyone; a tenant alone in its band is never held. O(1).
+   */
+  private heldByReserve(band: Band, flow: Flow, saturation: number): boolean {
+    const reserve = this.options.tenantReserve;
+    if (reserve === 0 || saturation < band.ceiling - reserve) return false;
+    const fastPath = band.flowlessByTenant;
+    const own = fastPath.get(flow.fairnessId) ?? 0;
+    // Another tenant has work: another active flow, or fast-path leases of another tenant.
+    if (band.activeFlows < 2 && fastPath.size <= (own > 0 ? 1 : 0)) return false;
+    return (flow.leases + own) * (band.activeWeight + band.flowlessWeight) > band.leases * flow.activeWeight;
   }
 
   /**
@@ -806,6 +838,20 @@ export class FlowController {
       resolve();
     }
   }
+}
+
+/**
+ * Keeps the band's `activeWeight` (sum of the weights of its flows with work queued or in flight) in step with
+ * `flow` after its queue or lease count changed. O(1). A weight changed by reconfiguration counts from the
+ * flow's next idle-to-active transition.
+ */
+function markActivity(flow: Flow): void {
+  const active = flow.queue.size > 0 || flow.leases > 0;
+  if (active === flow.activeWeight > 0) return;
+  const w = active ? flow.weight : 0;
+  flow.band.activeFlows += active ? 1 : -1;
+  flow.band.activeWeight += w - flow.activeWeight;
+  flow.activeWeight = w;
 }
 
 function whereOf(item: QueueItem): string {

@@ -31,6 +31,8 @@ export class Flow extends ListQueue implements ListLink<Flow> {
   idleSince = 0;
   /** Dispatched requests of this flow whose lease is not yet released. */
   leases = 0;
+  /** Weight this flow adds to its band's `activeWeight` (0 while it has nothing queued and nothing in flight). */
+  activeWeight = 0;
   /** Set when collected; late lease releases then skip fairness correction. */
   collected = false;
   /** Its tenant is at its concurrency cap: the flow is kept out of the band's fairness state until released. */

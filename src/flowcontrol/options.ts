@@ -34,6 +34,8 @@ export const DEFAULT_BAND_IDLE_TTL_MS = 60_000;
 export const DEFAULT_MAX_DISPATCHES_PER_CYCLE = 1_024;
 export const DEFAULT_FALLBACK_INTERVAL_MS = 20;
 export const DEFAULT_FAIRNESS = 'weighted-fair';
+/** @default 0.02 of the pool's saturation scale: see `tenantReserve`. */
+export const DEFAULT_TENANT_RESERVE = 0.02;
 export const DEFAULT_ORDERING = 'fcfs';
 
 /** One band as configured; everything but the priority has a default. */
@@ -121,6 +123,13 @@ export interface FlowControllerOptions {
    * inflight-eviction.ts). Applies to requests enqueued with an `evictionTarget`. @default on, below priority 0
    */
   readonly inflightEviction?: InflightEvictionOptions;
+  /**
+   * Headroom below each band's ceiling that a tenant already holding more than its weighted share of the band's
+   * in-flight requests may not fill while another tenant of the band is active: the last `tenantReserve` of the
+   * pool is kept for a light or new tenant, which then starts at once instead of waiting for the heavy tenant's
+   * requests to finish. A tenant alone in its band is never held back. 0 turns it off. @default 0.03
+   */
+  readonly tenantReserve?: number;
   readonly fairnessRegistry?: Registry<FairnessPolicy>;
   readonly orderingRegistry?: Registry<OrderingPolicy>;
   /**
@@ -154,6 +163,7 @@ export interface ResolvedOptions {
   readonly arbitration: ArbitrationPolicy;
   readonly usageLimit: UsageLimitPolicy;
   readonly inflightEviction: ResolvedEvictionOptions;
+  readonly tenantReserve: number;
   readonly limits: ResolvedLimits;
 }
 
@@ -258,8 +268,14 @@ export function resolveOptions(o: FlowControllerOptions): ResolvedOptions {
     arbitration: arbitrationPolicies.get(arbitration.name)(arbitration.params ?? {}),
     usageLimit: usageLimitPolicies.get(usageLimit.name)(usageLimit.params ?? {}),
     inflightEviction: resolveEviction(o.inflightEviction ?? {}),
+    tenantReserve: fraction('tenantReserve', o.tenantReserve ?? DEFAULT_TENANT_RESERVE),
     limits: new ResolvedLimits(o.limits),
   };
+}
+
+function fraction(field: string, v: unknown): number {
+  if (typeof v !== 'number' || !(v >= 0 && v < 1)) throw new InvalidArgumentError(field, v, 'a number in [0, 1)');
+  return v;
 }
 
 function resolveEviction(e: InflightEvictionOptions): ResolvedEvictionOptions {

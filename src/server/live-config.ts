@@ -51,6 +51,7 @@ export function flowControlOptions(config: FairwayConfig): LiveFlowControlOption
     usageLimit: fc.usageLimit,
     tenantWeights: Object.fromEntries(Object.entries(config.tenants).map(([t, v]) => [t, v.weight])),
     inflightEviction: fc.inflightEviction,
+    tenantReserve: fc.tenantReserve,
     limits: {
       maxConcurrency: config.limits.maxConcurrency,
       maxQueued: config.limits.maxQueued,

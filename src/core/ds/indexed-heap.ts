@@ -28,6 +28,14 @@ export class IndexedHeap<T> {
     return this.items[0];
   }
 
+  /** The item `pop()` would return after the top one: the lesser of the top's children. O(1). */
+  peekSecond(): T | undefined {
+    const a = this.items[1];
+    const b = this.items[2];
+    if (a === undefined || b === undefined) return a;
+    return this.less(b, a) ? b : a;
+  }
+
   has(item: T): boolean {
     const i = this.slot.get(item);
     return i >= 0 && i < this.items.length && this.items[i] === item;

@@ -16,6 +16,11 @@ export interface FairnessState {
    * `holding`).
    */
   pick(): Flow | undefined;
+  /**
+   * The flow that would go next if the one `pick()` returned could not (the tenant reserve holds it back), or
+   * undefined when there is none or the policy cannot tell. O(1).
+   */
+  runnerUp?(): Flow | undefined;
   /** One item of `flow` was dispatched with estimated cost `cost` (tokens). The flow may now be inactive. */
   charge(flow: Flow, cost: number): void;
   /** The actual cost differed from the estimate by `delta` tokens (release-time correction). */

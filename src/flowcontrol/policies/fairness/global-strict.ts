@@ -33,6 +33,10 @@ class GlobalStrictState implements FairnessState {
     return this.heap.peek();
   }
 
+  runnerUp(): Flow | undefined {
+    return this.heap.peekSecond();
+  }
+
   charge(): void {}
 
   correct(): void {}

@@ -21,6 +21,11 @@ class RoundRobinState implements FairnessState {
     return this.ring.head;
   }
 
+  runnerUp(): Flow | undefined {
+    const head = this.ring.head;
+    return head === undefined ? undefined : this.ring.next(head);
+  }
+
   charge(flow: Flow): void {
     // The served flow goes to the back of the ring, if it is still active.
     if (this.ring.remove(flow)) this.ring.push(flow);

@@ -54,6 +54,10 @@ class WeightedFairState implements FairnessState {
     return flow;
   }
 
+  runnerUp(): Flow | undefined {
+    return this.heap.peekSecond();
+  }
+
   charge(flow: Flow, cost: number): void {
     const normalised = cost / flow.weight;
     if (normalised > this.maxCharge) this.maxCharge = normalised;
