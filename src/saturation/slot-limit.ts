@@ -117,7 +117,10 @@ function learn(state: SlotState, reading: BatchReading, kvRoom: number): void {
   // Not grown since the previous reading: a server whose step budget, not its slots, holds the queue admits
   // some of it at every step, so its running count climbs while it queues.
   const stalled = running <= state.runningBefore;
-  if (running >= state.maxRunning && waited && state.waitedBefore && stalled && running > 0) state.phase = 'confirmed';
+  // A provisional probe that found the server queueing without running more is the same evidence: it was sent
+  // work beyond the bound and did not start it.
+  const probeWaited = state.phase === 'provisional' && state.probe > 0;
+  if (running >= state.maxRunning && waited && (state.waitedBefore || probeWaited) && stalled && running > 0) state.phase = 'confirmed';
   else if (state.phase === 'unknown' && queueing && running > 0) state.phase = 'provisional';
   if (state.probe > 0) {
     const ran = running > state.maxRunning && !queueing;

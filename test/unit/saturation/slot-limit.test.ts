@@ -35,6 +35,14 @@ describe('SlotLimitLearner', () => {
     expect(feed(l, [[15, 1]], 3000)).toBe(15); // queued again: the probe closes at the most it ran
   });
 
+  it('confirms a provisional bound whose probe found the server queueing without running more', () => {
+    const l = new SlotLimitLearner(0.8);
+    expect(feed(l, [[8, 1]])).toBe(8);
+    expect(feed(l, [[8, 0]], 1000)).toBe(9); // a provisional probe
+    expect(feed(l, [[8, 1]], 2000)).toBe(8); // it waited and nothing more ran: 8 is the limit
+    expect(feed(l, [[8, 0]], 3000)).toBe(8); // confirmed: no probe at the next full reading
+  });
+
   it('does not confirm from a queue held by a full KV cache', () => {
     const l = new SlotLimitLearner(0.8);
     feed(l, [[20, 3, 0.95], [20, 3, 0.95]]);
