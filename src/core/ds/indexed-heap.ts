@@ -9,7 +9,7 @@ export interface HeapSlot<T> {
 }
 
 /**
- * Complexity: push, pop, remove, update O(log n); peek, size, has O(1).
+ * Complexity: push, pop, remove, update O(log n); peek, peekSecond, size, has O(1).
  * An element may live in one IndexedHeap per slot accessor at a time.
  */
 export class IndexedHeap<T> {
