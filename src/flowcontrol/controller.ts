@@ -684,8 +684,10 @@ export class FlowController {
   /**
    * Whether `flow`, picked next in `band`, must leave the tenant reserve (the last `tenantReserve` below the
    * band's ceiling) to others: it holds more than its weighted share of the band's in-flight requests while
-   * another tenant of the band has work. Some active flow is always at or below its share, so the reserve never
-   * holds everyone; a tenant alone in its band is never held. O(1).
+   * another tenant of the band has work. It holds work back only inside the reserve, where completions soon
+   * bring the pool back below it (the reserve may stay empty while the light tenant has nothing queued: that is its
+   * cost, at most `tenantReserve` of the pool); a tenant alone in its band is never held. A tenant with fast-path
+   * leases and a flow counts its weight twice, which only makes the others' shares smaller. O(1).
    */
   private heldByReserve(band: Band, flow: Flow, saturation: number): boolean {
     const reserve = this.options.tenantReserve;
