@@ -2,6 +2,7 @@
 // (datalayer's EndpointSource port), the InferenceObjective priorities, the InferenceModelRewrite objects, and Lease
 // leader election.
 export { type KubeClients, makeKubeClients } from './kube-clients.js';
+export { ApiReachability } from './api-reachability.js';
 export {
   type ApiErrorKind,
   type ClassifiedError,

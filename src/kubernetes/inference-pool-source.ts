@@ -3,6 +3,7 @@
 // namespace and applies the pool's selector itself, so a selector change applies at once, with no relist.
 import { type Clock, type Logger, type Random, noopLogger } from '../core/index.js';
 import { type EndpointSource, type EndpointSpec, endpointId } from '../datalayer/index.js';
+import { type ApiReachability } from './api-reachability.js';
 import { type KubeClients, asList } from './kube-clients.js';
 import { type EndpointMappingOptions, podEndpoints } from './pool-endpoints.js';
 import { type PodInfo, type PoolSpec, objectKey, parseInferencePool, parsePod, poolVersionOf } from './resources.js';
@@ -24,6 +25,8 @@ export interface PoolWatchOptions extends WatchTuning {
   readonly logger?: Logger;
   /** Reachability of the API server, as the watches see it. */
   readonly onReachable?: (reachable: boolean) => void;
+  /** One log line for all the pool's watches when the API server goes away or returns (see ApiReachability). */
+  readonly reachability?: ApiReachability;
 }
 
 export interface InferencePoolSourceOptions extends PoolWatchOptions, EndpointMappingOptions {}

@@ -10,6 +10,7 @@ import {
   Watch,
 } from '@kubernetes/client-node';
 import { type Clock, type Logger, type Random, type TimerHandle, mathRandom, noopLogger, systemClock } from '../core/index.js';
+import { type ApiReachability } from './api-reachability.js';
 import { type ClassifiedError, KubernetesPermissionError, KubernetesResourceMissingError, classifyApiError } from './api-errors.js';
 
 export const DEFAULT_BACKOFF_INITIAL_MS = 800;
@@ -27,6 +28,8 @@ export interface WatchContext extends WatchTuning {
   readonly kubeConfig: KubeConfig;
   readonly clock?: Clock;
   readonly random?: Random;
+  /** Shared by the pool's watches, so that the API server going away is logged once, not once per watch. */
+  readonly reachability?: ApiReachability;
 }
 
 /** The options every watch of one pool has in common. */
@@ -35,6 +38,7 @@ export function sharedWatchOptions(c: WatchContext, logger: Logger): WatchContex
     kubeConfig: c.kubeConfig,
     clock: c.clock,
     random: c.random,
+    reachability: c.reachability,
     logger,
     backoffInitialMs: c.backoffInitialMs,
     backoffMaxMs: c.backoffMaxMs,
@@ -63,6 +67,8 @@ export interface ResourceWatchOptions {
   readonly onDelete?: (obj: unknown) => void;
   /** Called with false when the API server stops answering, with true when it answers again. */
   readonly onReachable?: (reachable: boolean) => void;
+  /** Logs the API server's reachability for all the pool's watches together; without it this watch logs its own. */
+  readonly reachability?: ApiReachability;
   readonly clock?: Clock;
   readonly random?: Random;
   readonly logger?: Logger;
@@ -278,7 +284,8 @@ export class ResourceWatch {
   private setReachable(reachable: boolean, cause?: ClassifiedError): void {
     if (this.reachable === reachable) return;
     this.reachable = reachable;
-    if (reachable) this.logger.info({}, 'Kubernetes API server reachable again; watch resumed');
+    if (this.o.reachability !== undefined) this.o.reachability.report(this, this.o.what.resource, reachable, cause?.message);
+    else if (reachable) this.logger.info({}, 'Kubernetes API server reachable again; watch resumed');
     else this.logger.warn({ error: cause?.message }, 'Kubernetes API server unreachable; serving the last known state');
     this.o.onReachable?.(reachable);
   }

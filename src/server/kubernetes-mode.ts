@@ -9,6 +9,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { type FairwayConfig } from '../config/index.js';
 import { type Clock, type Logger, type Random } from '../core/index.js';
 import {
+  ApiReachability,
   InferenceModelRewriteSource,
   InferenceObjectiveSource,
   InferencePoolEndpointSource,
@@ -72,7 +73,9 @@ export class KubernetesMode {
     const clients = deps.clients ?? makeKubeClients(loadKubeConfig(config.kubeconfig));
     this.pool = { name, namespace: resolvePoolNamespace(config.poolNamespace), group: config.poolGroup };
     const logger = deps.logger.child({ subsystem: 'kubernetes' });
-    const common = { clients, pool: this.pool, clock: deps.clock, random: deps.random, logger, ...deps.watchTuning };
+    // The pool's watches share one reachability log: the API server going away is one line, not one per watch.
+    const reachability = new ApiReachability(logger.child({ pool: `${this.pool.namespace}/${this.pool.name}` }));
+    const common = { clients, pool: this.pool, clock: deps.clock, random: deps.random, logger, reachability, ...deps.watchTuning };
     this.source = new InferencePoolEndpointSource({ ...common, engineLabel: config.engineLabel, onReachable: (r) => this.setReachable('pool', r) });
     this.objectives = new InferenceObjectiveSource({ ...common, onReachable: (r) => this.setReachable('objectives', r) });
     this.rewrites = new InferenceModelRewriteSource({ ...common, onReachable: (r) => this.setReachable('rewrites', r) });

@@ -5,7 +5,7 @@
 // the standby answers 503 not-leader, and a stopped leader hands over; an RBAC denial fails the start.
 import { afterEach, beforeAll, afterAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/index.js';
-import { noopLogger } from '../../../src/core/index.js';
+import { type Logger, noopLogger } from '../../../src/core/index.js';
 import { makeKubeClients } from '../../../src/kubernetes/index.js';
 import { FairwayServer } from '../../../src/server/index.js';
 import { type SimulatedPool, startSimulatedPool } from '../../../src/simulator/index.js';
@@ -42,7 +42,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function startFairway(api: FakeKubeApi, extra: Record<string, unknown> = {}, identity?: string): Promise<Running> {
+async function startFairway(api: FakeKubeApi, extra: Record<string, unknown> = {}, identity?: string, logger: Logger = noopLogger): Promise<Running> {
   const config = validateConfig({
     kubernetes: { poolName: 'llama', poolNamespace: NS, ...extra },
     objectives: { chat: 1, batch: -1 },
@@ -52,7 +52,7 @@ async function startFairway(api: FakeKubeApi, extra: Record<string, unknown> = {
     logging: { level: 'silent' },
   });
   const server = await FairwayServer.create(config, {
-    logger: noopLogger,
+    logger,
     kubeClients: makeKubeClients(api.kubeConfig()),
     watchTuning: { backoffInitialMs: 20, backoffMaxMs: 200 },
     leaderIdentity: identity,
@@ -164,6 +164,30 @@ describe('FairwayServer in Kubernetes mode', () => {
     const metrics = await (await fetch(`${second.metricsUrl}/metrics`)).text();
     expect(metrics).toMatch(/^fairway_leader 1$/m);
     expect(metrics).toMatch(/^fairway_kubernetes_api_reachable 1$/m);
+  });
+
+  it('logs the API server going away once, and once when every watch is back, not once per watch', async () => {
+    const api = new FakeKubeApi();
+    await api.start();
+    cleanups.push(() => api.stop());
+    seedPool(api);
+    const lines: { level: string; msg: string }[] = [];
+    const record = (level: string) => (_obj: object, msg?: string): void => void lines.push({ level, msg: msg ?? '' });
+    const logger: Logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error'), child: () => logger };
+    const r = await startFairway(api, {}, undefined, logger);
+    const gauge = async (): Promise<string | undefined> =>
+      (await (await fetch(`${r.metricsUrl}/metrics`)).text()).split('\n').find((l) => l.startsWith('fairway_kubernetes_api_reachable'));
+    await waitFor('serving the pool', async () => (await readyz(r)) === 200, 10_000);
+    await api.stop();
+    await waitFor('API server seen unreachable', async () => (await gauge())?.endsWith(' 0') === true, 10_000);
+    // Give the other watches time to fail too (their streams were cut at the same moment).
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(await destination(r)).toMatch(/^127\.0\.0\.1:/);
+    await api.start();
+    await waitFor('API server reachable again', async () => (await gauge())?.endsWith(' 1') === true, 10_000);
+    const about = (text: string): string[] => lines.filter((l) => l.msg.startsWith(text)).map((l) => l.level);
+    expect(about('Kubernetes API server unreachable')).toEqual(['warn']);
+    expect(about('Kubernetes API server reachable again')).toEqual(['info']);
   });
 
   it('fails to start when RBAC denies a watch it needs, naming the verb and resource', async () => {
