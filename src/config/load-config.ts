@@ -83,7 +83,7 @@ export function loadConfig(text: string, source = 'config', overrides: Readonly<
   try {
     if (isEndpointPickerConfig(raw)) {
       const translated = translateEndpointPickerConfig(raw);
-      const config = validateConfig(mergeDefined(translated.config, overrides));
+      const config = validateConfig(mergeDefined(mergeDefined(translated.config, translated.fairwaySections), overrides));
       return { config, format: 'endpoint-picker', notices: translated.notices };
     }
     return { config: validateConfig(mergeDefined(raw as Record<string, unknown>, overrides)), format: 'fairway', notices: [] };

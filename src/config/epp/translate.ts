@@ -17,6 +17,7 @@ import {
   optionalString,
   readPluginSpecs,
 } from './document.js';
+import { ConfigSchema } from '../schema.js';
 import { PLUGIN_CATALOG, type PluginMapping } from './plugin-catalog.js';
 import {
   type DetectorSettings,
@@ -37,6 +38,11 @@ export interface EppTranslation {
   readonly config: Record<string, unknown>;
   /** What was accepted but differs or does nothing in Fairway: log each once at start-up. */
   readonly notices: readonly string[];
+  /**
+   * Fairway's own top-level sections written beside the EndpointPickerConfig's (`server`, `tenants`, `sharedState`,
+   * ...): merge them over `config`, as a Fairway file's would apply (their paths in errors are the file's own).
+   */
+  readonly fairwaySections: Readonly<Record<string, unknown>>;
 }
 
 const TOP_KEYS = [
@@ -52,6 +58,11 @@ const TOP_KEYS = [
   'saturationDetector',
   'parser',
 ];
+/**
+ * Fairway's own sections that may sit beside an EndpointPickerConfig's in one file (a Helm chart's defaults, or
+ * settings the EPP format has no words for: TLS, tenants' weights, shared state). `flowControl` there is the EPP's.
+ */
+const FAIRWAY_SECTIONS: readonly string[] = Object.keys(ConfigSchema.shape).filter((k) => !TOP_KEYS.includes(k));
 /** Feature gates the two projects register (or registered: files written for older releases still name them), with their defaults. */
 const KNOWN_GATES: Readonly<Record<string, boolean>> = {
   flowControl: false,
@@ -100,7 +111,7 @@ class Translator {
     const config: Record<string, unknown> = { scheduler, flowControl };
     if (saturation !== undefined) config['saturation'] = { detector: saturation.detector, options: defined(saturation.options) };
     if (Object.keys(this.sink.metrics).length > 0) config['pool'] = { metrics: { ...this.sink.metrics } };
-    return { config, notices: this.notices };
+    return { config, notices: this.notices, fairwaySections: {} };
   }
 
   private gates(): Record<string, boolean> {
@@ -402,7 +413,9 @@ function defined(o: Readonly<Record<string, unknown>>): Record<string, unknown> 
 /** Translates a parsed EndpointPickerConfig document; throws ConfigError with the field's path in the file. */
 export function translateEndpointPickerConfig(doc: unknown): EppTranslation {
   const root = asObject(doc, '');
-  checkKeys(root, TOP_KEYS, '');
+  checkKeys(root, [...TOP_KEYS, ...FAIRWAY_SECTIONS], '');
   checkHeader(root);
-  return new Translator(root).run();
+  const translated = new Translator(root).run();
+  const fairwaySections = Object.fromEntries(FAIRWAY_SECTIONS.filter((k) => root[k] !== undefined).map((k) => [k, root[k]]));
+  return { ...translated, fairwaySections };
 }

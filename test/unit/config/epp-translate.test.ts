@@ -122,6 +122,31 @@ describe('EndpointPickerConfig translation: published shapes', () => {
     expect(() => translate(doc('2.5'))).toThrow(/plugins\.3\.parameters\.threshold: must be a whole number/);
   });
 
+  it('Fairway\'s own sections beside an EndpointPickerConfig\'s apply over the translation (TLS, tenants, shared state, fallbacks)', () => {
+    const { config } = translate(
+      `${header}plugins:\n- type: queue-scorer\n- type: max-score-picker\n` +
+        'server: { tls: { mode: self-signed } }\ntenants: { gold: { weight: 3 } }\nsharedState: { backend: redis, url: "redis://r:6379" }\nscheduler: { fallbackEndpoints: 1 }\n',
+    );
+    expect(config.server.tls.mode).toBe('self-signed');
+    expect(config.tenants['gold']?.weight).toBe(3);
+    expect(config.sharedState).toMatchObject({ backend: 'redis', url: 'redis://r:6379' });
+    // Merged into the translated scheduler section: the file's profile stays.
+    expect(config.scheduler.fallbackEndpoints).toBe(1);
+    expect(config.scheduler.profile).toMatchObject({ scorers: [{ type: 'queue-scorer', weight: 1 }] });
+    expect(() => loadConfig(`${header}plugins: []\nserver: { tls: { mode: sometimes } }\n`, 'f')).toThrow(/server\.tls\.mode/);
+  });
+
+  it('the Helm chart\'s default config with an operator\'s EndpointPickerConfig merged in (as helm merges values) loads', () => {
+    const values = parseConfigDocument(readFileSync(new URL('../../../deploy/helm/fairway/values.yaml', import.meta.url), 'utf8')) as {
+      inferenceExtension: { config: Record<string, unknown> };
+    };
+    const epp = parseConfigDocument(fixture('llm-d-flow-control.yaml')) as Record<string, unknown>;
+    const merged = { ...values.inferenceExtension.config, ...epp };
+    const { config, format } = loadConfig(JSON.stringify(merged), 'values');
+    expect(format).toBe('endpoint-picker');
+    expect(config.server.tls.mode).toBe('self-signed');
+  });
+
   it('command-line overrides apply over the translated file (a static pool from --endpoints)', () => {
     const { config } = loadConfig(fixture('llm-d-prefix-decode.yaml'), 'x', { pool: { endpoints: [{ host: '10.0.0.1', port: 8000 }] } });
     expect(config.pool.endpoints).toEqual([{ host: '10.0.0.1', port: 8000 }]);
