@@ -11,6 +11,7 @@ import { INFLIGHT_LOAD_SCORER, InflightLoadScorer } from './scorers/inflight-loa
 import { KV_CACHE_SCORER, KvCacheScorer } from './scorers/kv-cache-scorer.js';
 import { LOAD_AWARE_SCORER, LoadAwareScorer } from './scorers/load-aware-scorer.js';
 import { LORA_AFFINITY_SCORER, LoraAffinityScorer } from './scorers/lora-affinity-scorer.js';
+import { NO_HIT_LRU_SCORER, NoHitLruScorer } from './scorers/no-hit-lru-scorer.js';
 import { PREFIX_CACHE_SCORER, PrefixCacheScorer } from './scorers/prefix-cache-scorer.js';
 import { QUEUE_SCORER, QueueScorer } from './scorers/queue-scorer.js';
 import { RUNNING_REQUESTS_SCORER, RunningRequestsScorer } from './scorers/running-requests-scorer.js';
@@ -47,6 +48,10 @@ export function createBuiltinRegistries(): SchedulerRegistries {
   scorers.register(PREFIX_CACHE_SCORER, definePlugin(noParameters, () => new PrefixCacheScorer()));
   scorers.register(TOKEN_LOAD_SCORER, definePlugin(noParameters, () => new TokenLoadScorer()));
   scorers.register(INFLIGHT_LOAD_SCORER, definePlugin(noParameters, () => new InflightLoadScorer()));
+  scorers.register(
+    NO_HIT_LRU_SCORER,
+    definePlugin(z.object({ lruSize: z.number().int().positive().optional() }).strict(), (p) => new NoHitLruScorer(p)),
+  );
   scorers.register(
     LOAD_AWARE_SCORER,
     definePlugin(z.object({ threshold: z.number().int().positive().optional() }).strict(), (p) => new LoadAwareScorer(p)),

@@ -41,6 +41,7 @@ export { LoraAffinityScorer, LORA_AFFINITY_SCORER, loraAffinity } from './scorer
 export { PrefixCacheScorer, PREFIX_CACHE_SCORER } from './scorers/prefix-cache-scorer.js';
 export { TokenLoadScorer, TOKEN_LOAD_SCORER } from './scorers/token-load-scorer.js';
 export { InflightLoadScorer, INFLIGHT_LOAD_SCORER } from './scorers/inflight-load-scorer.js';
+export { NoHitLruScorer, NO_HIT_LRU_SCORER, DEFAULT_NO_HIT_LRU_SIZE, type NoHitLruOptions } from './scorers/no-hit-lru-scorer.js';
 export { LoadAwareScorer, LOAD_AWARE_SCORER, DEFAULT_LOAD_AWARE_THRESHOLD, type LoadAwareOptions } from './scorers/load-aware-scorer.js';
 export {
   SessionAffinityScorer,

@@ -22,6 +22,8 @@ export class SchedulerProfile {
   /** The header a session-affinity scorer (weight > 0) issues its token in; undefined without one. */
   readonly sessionHeader: string | undefined;
   private readonly session: Scorer | undefined;
+  /** Scorers (weight > 0) that want to hear of the pick; usually none. */
+  private readonly learners: readonly Scorer[];
 
   constructor(
     readonly filters: readonly Filter[],
@@ -30,6 +32,7 @@ export class SchedulerProfile {
   ) {
     this.session = scorers.find((s) => s.weight > 0 && s.scorer.sessionHeader !== undefined)?.scorer;
     this.sessionHeader = this.session?.sessionHeader;
+    this.learners = scorers.filter((s) => s.weight > 0 && s.scorer.picked !== undefined).map((s) => s.scorer);
   }
 
   /** The token naming `endpointId` in `sessionHeader`, while the profile has a session-affinity scorer. */
@@ -55,6 +58,9 @@ export class SchedulerProfile {
       } else if (!f.failOpen) return { kind: 'filtered', filter: f.type };
     }
     const picked = this.scoreAndPick(ctx, candidates, count, random);
+    // Scorers that learn from their picks hear of the primary only (fallbacks serve only when it fails).
+    const primary = picked.endpoints[0];
+    if (primary !== undefined) for (const learner of this.learners) learner.picked?.(ctx, primary);
     if (picked.endpoints.length >= count || spare.length === 0) return picked;
     // Fewer candidates passed than endpoints were asked for: the rest of the list (tried only when connecting to
     // the ones before failed) is filled with live endpoints that are merely full, best first. A full pod queues

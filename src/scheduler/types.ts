@@ -71,6 +71,11 @@ export interface Scorer {
   /** A session-affinity scorer's token naming `endpointId` (what the response carries in `sessionHeader`). */
   sessionToken?(endpointId: string): string;
   score(ctx: SchedulingContext, candidates: readonly EndpointSnapshot[], out: Float64Array): void;
+  /**
+   * Told which endpoint the profile picked first, in the same synchronous call that just scored `ctx`: for scorers
+   * that learn from their own picks (no-hit-lru-scorer). Optional; most scorers keep no state.
+   */
+  picked?(ctx: SchedulingContext, endpoint: EndpointSnapshot): void;
 }
 
 /** Chooses up to `count` distinct candidate indices, best first. `scores` are the weighted totals. */

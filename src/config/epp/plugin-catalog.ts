@@ -34,7 +34,7 @@ export const PLUGIN_CATALOG: ReadonlyMap<string, PluginMapping> = new Map<string
   ['active-request-scorer', { kind: 'scorer', to: 'inflight-load-scorer' }],
   ['load-aware-scorer', { kind: 'scorer', to: 'load-aware-scorer' }],
   ['session-affinity-scorer', { kind: 'scorer', to: 'session-affinity-scorer' }],
-  ['no-hit-lru-scorer', unsupported('prefix-cache-scorer')],
+  ['no-hit-lru-scorer', { kind: 'scorer', to: 'no-hit-lru-scorer' }],
   ['precise-prefix-cache-scorer', unsupported('prefix-cache-scorer (approximate: routing history, no KV events)')],
   ['latency-scorer', unsupported('queue-scorer with inflight-load-scorer; order by TTFT objective with the slo-deadline ordering')],
   ['mm-embeddings-cache-scorer', unsupported('prefix-cache-scorer')],

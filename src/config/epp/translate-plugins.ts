@@ -93,6 +93,14 @@ export function translateScorer(spec: PluginSpec, sink: TranslationSink): Record
         sink.notice(`${label(spec)}: queueThresholdTokens: Fairway's token-load-scorer normalises in-flight tokens min-max over the candidates instead of against a threshold`);
       }
       return undefined;
+    case 'no-hit-lru-scorer': {
+      // Which prefix scorer tells cold from warm: Fairway has one prefix index, so either name means it.
+      checkParameters(spec, ['prefixPluginType', 'prefixPluginName', 'lruSize'], sink);
+      const lruSize = optionalNumber(spec.parameters['lruSize'], param(spec, 'lruSize'));
+      if (lruSize === undefined) return undefined;
+      if (!Number.isInteger(lruSize) || lruSize <= 0) throw new ConfigError(param(spec, 'lruSize'), `must be a whole number of endpoints > 0 (got ${describe(lruSize)})`);
+      return { lruSize };
+    }
     case 'load-aware-scorer': {
       checkParameters(spec, ['threshold'], sink);
       const threshold = optionalNumber(spec.parameters['threshold'], param(spec, 'threshold'));

@@ -147,6 +147,25 @@ describe('EndpointPickerConfig translation: published shapes', () => {
     expect(config.server.tls.mode).toBe('self-signed');
   });
 
+  it('llm-d-router\'s optimized baseline (queue 2, kv 2, prefix 3, no-hit-lru 2) translates whole; no-hit-lru-scorer keeps its lruSize', () => {
+    const { config } = translate(
+      `${header}plugins:\n- type: queue-scorer\n- type: kv-cache-utilization-scorer\n- type: approx-prefix-cache-producer\n  parameters: { maxPrefixTokensToMatch: 100000 }\n` +
+        '- type: prefix-cache-scorer\n- type: no-hit-lru-scorer\n  parameters: { prefixPluginName: prefix-cache-scorer, lruSize: 64 }\n' +
+        'schedulingProfiles:\n- name: default\n  plugins:\n  - { pluginRef: queue-scorer, weight: 2 }\n  - { pluginRef: kv-cache-utilization-scorer, weight: 2 }\n' +
+        '  - { pluginRef: prefix-cache-scorer, weight: 3 }\n  - { pluginRef: no-hit-lru-scorer, weight: 2 }\n',
+    );
+    expect(config.scheduler.profile).toMatchObject({
+      scorers: [
+        { type: 'queue-scorer', weight: 2 },
+        { type: 'kv-cache-utilization-scorer', weight: 2 },
+        { type: 'prefix-cache-scorer', weight: 3 },
+        { type: 'no-hit-lru-scorer', weight: 2, parameters: { lruSize: 64 } },
+      ],
+    });
+    expect(config.scheduler.prefix.maxPrefixTokensToMatch).toBe(100_000);
+    expect(() => translate(`${header}plugins:\n- type: no-hit-lru-scorer\n  parameters: { lruSize: 0 }\n`)).toThrow(/plugins\.0\.parameters\.lruSize: must be a whole number of endpoints > 0/);
+  });
+
   it('command-line overrides apply over the translated file (a static pool from --endpoints)', () => {
     const { config } = loadConfig(fixture('llm-d-prefix-decode.yaml'), 'x', { pool: { endpoints: [{ host: '10.0.0.1', port: 8000 }] } });
     expect(config.pool.endpoints).toEqual([{ host: '10.0.0.1', port: 8000 }]);
