@@ -1,6 +1,6 @@
 // Turns YAML text into a validated, frozen FairwayConfig; every error names the path and the bad value.
 // Pure: reading the file is the composition root's job.
-import { parseDocument, stringify } from 'yaml';
+import { parseAllDocuments, parseDocument, stringify } from 'yaml';
 import { type ZodError } from 'zod';
 import { ConfigError, describe } from '../core/index.js';
 import { isEndpointPickerConfig, translateEndpointPickerConfig } from './epp/index.js';
@@ -43,6 +43,12 @@ export function validateConfig(input: unknown): FairwayConfig {
 /** Parses YAML text into a plain document, not yet validated; `source` names the file in error messages. */
 export function parseConfigDocument(text: string, source = 'config'): unknown {
   const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.some((e) => e.code === 'MULTIPLE_DOCS')) {
+    // A Kubernetes manifest (a ConfigMap beside a Deployment, say) rather than the configuration it carries.
+    const docs = parseAllDocuments(text);
+    const count = Array.isArray(docs) ? docs.length : 1;
+    throw new ConfigError('', `${source}: holds ${count} YAML documents (a Kubernetes manifest?); give the configuration alone, e.g. the ConfigMap's data entry`);
+  }
   if (doc.errors.length > 0) {
     throw new ConfigError('', `${source}: invalid YAML: ${doc.errors.map((e) => e.message).join('; ')}`);
   }

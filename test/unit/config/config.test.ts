@@ -48,6 +48,9 @@ describe('configuration', () => {
 
   it('reports YAML syntax errors with the source name', () => {
     expect(() => parseConfig('pool: [unclosed', 'bad.yaml')).toThrow(/bad\.yaml: invalid YAML/);
+    expect(() => parseConfig('kind: ConfigMap\n---\nkind: Deployment\n', 'manifest.yaml')).toThrow(
+      /manifest\.yaml: holds 2 YAML documents \(a Kubernetes manifest\?\); give the configuration alone/,
+    );
   });
 
   it('needs cert and key files for TLS mode "files"', () => {
