@@ -87,12 +87,12 @@ describe('fairway serve with an EndpointPickerConfig (compiled CLI, real process
   }, 90_000);
 
   it('refuses to start on a plug-in Fairway lacks, naming it and the nearest equivalent', () => {
-    const out = spawnSync(process.execPath, [CLI, 'serve', '--config-text', 'apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins: [{ type: no-hit-lru-scorer }]', ...PORT_FLAGS], {
+    const out = spawnSync(process.execPath, [CLI, 'serve', '--config-text', 'apiVersion: llm-d.ai/v1alpha1\nkind: EndpointPickerConfig\nplugins: [{ type: precise-prefix-cache-scorer }]', ...PORT_FLAGS], {
       encoding: 'utf8',
       timeout: 60_000,
     });
     expect(out.status).toBe(1);
-    expect(out.stderr).toMatch(/--config-text: plugins\.0\.type: plug-in type "no-hit-lru-scorer" has no Fairway equivalent; nearest: prefix-cache-scorer/);
+    expect(out.stderr).toMatch(/--config-text: plugins\.0\.type: plug-in type "precise-prefix-cache-scorer" has no Fairway equivalent; nearest: prefix-cache-scorer \(approximate/);
   }, 120_000);
 });
 
