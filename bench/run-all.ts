@@ -8,12 +8,14 @@ import { run as kubernetes } from './kubernetes/run.js';
 import { run as longContext } from './extproc/long-context.js';
 import { run as scenarios } from './scenarios/run.js';
 import { run as scheduler } from './scheduler/run.js';
+import { run as prefixDepth } from './scheduler/prefix-depth.js';
 import { run as simulator } from './simulator/run.js';
 
 const quick = !process.argv.includes('--full');
 const suites: [string, () => Promise<object>][] = [
   ['engine', () => engine({ quick })],
   ['scheduler', scheduler],
+  ['prefix-depth', () => prefixDepth({ quick })],
   ['datalayer', datalayer],
   ['simulator', simulator],
   ['extproc', extproc],
