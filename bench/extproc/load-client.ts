@@ -1,5 +1,6 @@
 // The load client both servers face: real gRPC, each request a full Envoy-like exchange (headers, body chunks,
-// then a one-chunk response). Latency = request headers sent -> last request-body answer received.
+// then a one-chunk response). Latency = request headers sent -> last request-body answer received. In BUFFERED
+// mode, as Envoy then does: headers (announcing the mode), their answer, the whole body in one message.
 import * as grpc from '@grpc/grpc-js';
 import { Summary } from '../../src/core/index.js';
 import { loadExtProcProtos } from '../../src/extproc/index.js';
@@ -22,7 +23,11 @@ export interface LoadClientOptions {
   readonly chunkBytes?: number;
   /** `:path` of every request. @default /v1/completions */
   readonly path?: string;
+  /** Envoy's request body mode. @default FULL_DUPLEX_STREAMED */
+  readonly bodyMode?: BodyMode;
 }
+
+export type BodyMode = 'FULL_DUPLEX_STREAMED' | 'BUFFERED';
 
 export class LoadClient {
   private readonly clients: grpc.Client[];
@@ -30,8 +35,10 @@ export class LoadClient {
   private next = 0;
   private readonly chunkBytes: number;
   private readonly path: Buffer;
+  private readonly buffered: boolean;
 
   constructor(address: string, options: LoadClientOptions = {}) {
+    this.buffered = options.bodyMode === 'BUFFERED';
     const channels = options.channels ?? 4;
     this.chunkBytes = options.chunkBytes ?? ENVOY_CHUNK;
     this.path = Buffer.from(options.path ?? '/v1/completions');
@@ -59,7 +66,9 @@ export class LoadClient {
       let answers = 0;
       call.on('data', (m: { response?: string; request_body?: { response?: { body_mutation?: { streamed_response?: { end_of_stream?: boolean } } } } }) => {
         answers++;
-        if (m.response === 'request_body' && m.request_body?.response?.body_mutation?.streamed_response?.end_of_stream === true) {
+        if (m.response === 'request_headers' && this.buffered) {
+          call.write({ request_body: { body, end_of_stream: true } });
+        } else if (m.response === 'request_body' && (this.buffered || m.request_body?.response?.body_mutation?.streamed_response?.end_of_stream === true)) {
           latency = performance.now() - t0;
           call.write({ response_headers: { headers: { headers: [{ key: ':status', raw_value: Buffer.from('200') }] } } });
           call.write({ response_body: { body: Buffer.from('{"usage":{"prompt_tokens":1}}'), end_of_stream: true } });
@@ -84,7 +93,9 @@ export class LoadClient {
             ],
           },
         },
+        ...(this.buffered ? { protocol_config: { request_body_mode: 'BUFFERED', response_body_mode: 'FULL_DUPLEX_STREAMED' } } : {}),
       });
+      if (this.buffered) return;
       for (let o = 0; o < body.length; o += this.chunkBytes) {
         const end = Math.min(body.length, o + this.chunkBytes);
         call.write({ request_body: { body: body.subarray(o, end), end_of_stream: end === body.length } });
