@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock, noopLogger } from '../../../src/core/index.js';
-import { type ProcessingResponse, type StreamTransport, ExtProcStream } from '../../../src/extproc/index.js';
+import { type BodyModes, type ProcessingResponse, type StreamTransport, ExtProcStream } from '../../../src/extproc/index.js';
 import { type RequestHandler } from '../../../src/gateway/index.js';
 import { type StartedResponseEviction } from '../../../src/gateway/index.js';
 import { RoutesEvictably, rejectsWith, routesToFixedEndpoint } from '../../support/fake-request-handlers.js';
@@ -21,7 +21,7 @@ class FakeTransport implements StreamTransport {
   }
 }
 
-function newStream(handler: RequestHandler, startedResponseEviction?: StartedResponseEviction) {
+function newStream(handler: RequestHandler, startedResponseEviction?: StartedResponseEviction, bodyModes?: BodyModes) {
   const transport = new FakeTransport();
   const stream = new ExtProcStream(transport, {
     handler,
@@ -31,6 +31,7 @@ function newStream(handler: RequestHandler, startedResponseEviction?: StartedRes
     maxRequestBodyBytes: 1_000,
     maxRequestHeaderBytes: 4_096,
     ...(startedResponseEviction === undefined ? {} : { startedResponseEviction }),
+    ...(bodyModes === undefined ? {} : { bodyModes }),
   });
   return { transport, stream };
 }
@@ -131,10 +132,14 @@ describe('ExtProcStream', () => {
     expect(stream.closed).toBe(true);
   });
 
-  it('every sequence of messages and closes ends the stream at most once and the observer at most once', async () => {
+  it('every sequence of messages and closes, in every body mode, ends the stream at most once and the observer at most once, with at most one route', async () => {
+    const announced = (request: string, response: string) => ({ ...headers(false), protocol_config: { request_body_mode: request, response_body_mode: response } });
     const message = fc.oneof(
       fc.constant(headers(false)),
       fc.constant(headers(true)),
+      fc.constant(announced('BUFFERED', 'STREAMED')),
+      fc.constant(announced('FULL_DUPLEX_STREAMED', 'NONE')),
+      fc.constant(announced('STREAMED', 'STREAMED')),
       fc.constant(reqBody('x', false)),
       fc.constant(reqBody('{"model":"m"}', true)),
       fc.constant({ request: 'request_trailers', request_trailers: {} }),
@@ -149,16 +154,22 @@ describe('ExtProcStream', () => {
       fc.constant({ request: 'bogus' }),
       fc.constant(reqBody('y'.repeat(600), false)),
     );
+    const modes = fc.constantFrom<BodyModes | undefined>(
+      undefined,
+      { request: 'BUFFERED', response: 'FULL_DUPLEX_STREAMED' },
+      { request: 'BUFFERED', response: 'STREAMED' },
+      { request: 'FULL_DUPLEX_STREAMED', response: 'NONE' },
+    );
     const step = fc.oneof(
       { weight: 8, arbitrary: message.map((m) => ({ m })) },
       { weight: 1, arbitrary: fc.constantFrom('halfclose', 'cancel', 'flush') },
     );
     await fc.assert(
-      fc.asyncProperty(fc.array(step, { maxLength: 14 }), fc.boolean(), async (steps, reject) => {
+      fc.asyncProperty(fc.array(step, { maxLength: 14 }), fc.boolean(), modes, async (steps, reject, bodyModes) => {
         const handler = reject
           ? rejectsWith({ status: 429, reason: 'capacity', message: 'full', retryAfterSeconds: 1 })
           : routesToFixedEndpoint('1.2.3.4:5');
-        const { transport, stream } = newStream(handler);
+        const { transport, stream } = newStream(handler, undefined, bodyModes);
         for (const s of steps) {
           if (s === 'halfclose') stream.onHalfClose();
           else if (s === 'cancel') stream.onCancel();
@@ -170,6 +181,10 @@ describe('ExtProcStream', () => {
         await flush();
         expect(transport.closes.length).toBeLessThanOrEqual(1);
         expect(stream.closed).toBe(true);
+        // A route is given once, in the headers' answer or (BUFFERED) in the body's, never both.
+        const routes = transport.sent.filter((r) => JSON.stringify(r).includes('x-gateway-destination-endpoint'));
+        expect(routes.length).toBeLessThanOrEqual(1);
+        expect(routes.length).toBeLessThanOrEqual(handler.requests.length);
         for (const o of handler.observers) {
           if (!reject) expect(o.ends.length).toBe(1);
         }
