@@ -5,6 +5,7 @@
 // (closed loop), medians of several alternating repetitions; then latency at an open-loop rate of 225 KB bodies.
 //   node dist/bench/extproc/long-context.js [--quick] [--sizes=1k,64k,225k,1m] [--reps=3] [--only=extproc|proxy]
 //     [--open-rate=100 (0: no open-loop phase)] [--cpu-prof-dir=DIR] [--node-args='--trace-gc ...' (Fairway child)]
+//     [--baseline-root=DIR (another build's repository root: its Fairway runs beside this one as 'before')]
 import { fork } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { HttpLoad } from './http-load.js';
@@ -18,8 +19,8 @@ const CHUNK_BYTES = 65_536;
 const DOCUMENTS = 12;
 const SIZES: Record<string, number> = { '1k': 1_000, '64k': 64_000, '225k': 225_000, '1m': 1_000_000 };
 
-type Kind = 'bare' | 'fairway';
-const KINDS: readonly Kind[] = ['bare', 'fairway'];
+/** `before`: another build's Fairway (`--baseline-root`), measured in the same run for before/after figures. */
+type Kind = 'bare' | 'fairway' | 'before';
 
 /** Closed and open loops against one server, over gRPC (ext_proc) or HTTP (proxy). */
 interface Loader {
@@ -95,6 +96,9 @@ interface Measured {
   readonly cpuMicrosPerReq: number;
   /** The phase's CPU less the server's idle CPU over the same time (Fairway scrapes its pool when idle too). */
   readonly netCpuMicrosPerReq: number;
+  /** Major (mark-compact) collections per 1,000 requests, and all GC pauses per request (ms). */
+  readonly majorGcPer1k: number;
+  readonly gcPauseMsPerReq: number;
 }
 
 /** CPU (µs) a server spends per second with no requests: background work such as scraping. */
@@ -110,13 +114,21 @@ const idleCpu = new Map<ServerHandle, number>();
 async function measure(front: Front, server: ServerHandle, run: (c: Loader) => Promise<LoadResult>): Promise<Measured> {
   const client = loaderFor(front, server.port);
   try {
+    const gc0 = await server.gcStats();
     const cpu0 = await server.cpuMicros();
     const load = await run(client);
     const cpu = (await server.cpuMicros()) - cpu0;
+    const gc1 = await server.gcStats();
     if (load.errors > 0) throw new Error(`${load.errors} requests failed`);
     const served = Math.max(1, load.completed);
     const background = (idleCpu.get(server) ?? 0) * load.seconds;
-    return { load, cpuMicrosPerReq: cpu / served, netCpuMicrosPerReq: Math.max(0, cpu - background) / served };
+    return {
+      load,
+      cpuMicrosPerReq: cpu / served,
+      netCpuMicrosPerReq: Math.max(0, cpu - background) / served,
+      majorGcPer1k: ((gc1.major - gc0.major) * 1000) / served,
+      gcPauseMsPerReq: (gc1.pauseMs - gc0.pauseMs) / served,
+    };
   } finally {
     await client.close();
   }
@@ -131,16 +143,19 @@ function median(values: readonly number[]): number {
 /** `reps` repetitions per server, alternating which goes first, so drift and neighbours hit both alike. */
 async function alternate(
   front: Front,
-  servers: Record<Kind, ServerHandle>,
+  servers: Servers,
   reps: number,
   load: (c: Loader) => Promise<LoadResult>,
 ): Promise<Record<Kind, Measured[]>> {
-  const out: Record<Kind, Measured[]> = { bare: [], fairway: [] };
+  const out: Record<Kind, Measured[]> = { bare: [], fairway: [], before: [] };
+  const kinds = [...servers.keys()];
   for (let r = 0; r < reps; r++) {
-    for (const kind of r % 2 === 0 ? KINDS : [...KINDS].reverse()) out[kind].push(await measure(front, servers[kind], load));
+    for (const kind of r % 2 === 0 ? kinds : [...kinds].reverse()) out[kind].push(await measure(front, servers.get(kind) as ServerHandle, load));
   }
   return out;
 }
+
+type Servers = ReadonlyMap<Kind, ServerHandle>;
 
 const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits;
 
@@ -154,6 +169,8 @@ export interface LongContextOptions {
   readonly fairwayConfig?: Record<string, unknown>;
   /** Node flags for the Fairway child (e.g. --cpu-prof). */
   readonly fairwayExecArgv?: string[];
+  /** Repository root of another build (its `dist/`) whose Fairway runs beside this one as `before`. */
+  readonly baselineRoot?: string;
 }
 
 interface FrontResult {
@@ -164,7 +181,9 @@ interface FrontResult {
   readonly netCpuRatio: Record<string, number>;
   readonly openLoopP99Ms: number;
   /** CPU ms per second with no requests. */
-  readonly idleCpuMsPerSec: Record<Kind, number>;
+  readonly idleCpuMsPerSec: Partial<Record<Kind, number>>;
+  /** With a baseline: the same ratios for the `before` build. */
+  readonly before?: { readonly cpuRatio: Record<string, number>; readonly netCpuRatio: Record<string, number>; readonly openLoopP99Ms: number };
 }
 
 async function runFront(front: Front, sinkPorts: readonly number[], o: LongContextOptions): Promise<FrontResult> {
@@ -174,42 +193,58 @@ async function runFront(front: Front, sinkPorts: readonly number[], o: LongConte
   const rate = o.openLoopRate ?? 100;
   const endpoints = sinkPorts.map((port) => ({ host: '127.0.0.1', port }));
   const fairwayArg = JSON.stringify({ endpoints, config: o.fairwayConfig ?? {}, proxy: front === 'proxy' });
-  const servers: Record<Kind, ServerHandle> = {
-    bare: front === 'proxy' ? await startServer('bare-proxy', `127.0.0.1:${sinkPorts[0] ?? 0}`) : await startServer('bare'),
-    fairway: await startServer('fairway', fairwayArg, o.fairwayExecArgv),
-  };
+  const servers = new Map<Kind, ServerHandle>([
+    ['bare', front === 'proxy' ? await startServer('bare-proxy', `127.0.0.1:${sinkPorts[0] ?? 0}`) : await startServer('bare')],
+    ['fairway', await startServer('fairway', fairwayArg, o.fairwayExecArgv)],
+  ]);
+  if (o.baselineRoot !== undefined) {
+    servers.set('before', await startServer('fairway', fairwayArg, o.fairwayExecArgv, `${o.baselineRoot}/dist/bench/extproc/server-process.js`));
+  }
+  const kinds = [...servers.keys()];
   const rows: Record<string, string | number>[] = [];
-  const cpuRatio: Record<string, number> = {};
-  const netCpuRatio: Record<string, number> = {};
-  let openLoopP99Ms = Number.NaN;
-  let idleCpuMsPerSec = { bare: 0, fairway: 0 };
+  const ratios = { fairway: { cpu: {} as Record<string, number>, net: {} as Record<string, number>, p99: Number.NaN }, before: { cpu: {} as Record<string, number>, net: {} as Record<string, number>, p99: Number.NaN } };
+  const idleCpuMsPerSec: Partial<Record<Kind, number>> = {};
   try {
     // Fairway routes only once it has scraped its pool; then each server's idle CPU, for the net figures.
     await new Promise((r) => setTimeout(r, 500));
-    for (const kind of KINDS) idleCpu.set(servers[kind], await idleCpuPerSecond(servers[kind]));
-    idleCpuMsPerSec = { bare: round((idleCpu.get(servers.bare) ?? 0) / 1000), fairway: round((idleCpu.get(servers.fairway) ?? 0) / 1000) };
+    for (const [kind, server] of servers) {
+      idleCpu.set(server, await idleCpuPerSecond(server));
+      idleCpuMsPerSec[kind] = round((idleCpu.get(server) ?? 0) / 1000);
+    }
     for (const size of sizes) {
       const bytes = SIZES[size];
       if (bytes === undefined) throw new Error(`unknown size ${size}`);
       const next = bodyFactory(bytes);
       const concurrency = bytes >= 200_000 ? 8 : 16;
-      for (const kind of KINDS) await measure(front, servers[kind], (c) => c.closedLoop(next, concurrency, phaseMs / 3));
+      for (const server of servers.values()) await measure(front, server, (c) => c.closedLoop(next, concurrency, phaseMs / 3));
       const m = await alternate(front, servers, reps, (c) => c.closedLoop(next, concurrency, phaseMs));
-      // Per repetition, so each ratio compares two phases measured back to back.
-      cpuRatio[size] = round(median(m.fairway.map((f, i) => f.cpuMicrosPerReq / (m.bare[i] as Measured).cpuMicrosPerReq)));
-      netCpuRatio[size] = round(median(m.fairway.map((f, i) => f.netCpuMicrosPerReq / (m.bare[i] as Measured).netCpuMicrosPerReq)));
-      for (const kind of KINDS) rows.push(row(front, `${size} closed loop c=${concurrency}`, kind, next().length, m[kind]));
+      // Per repetition, so each ratio compares phases measured back to back.
+      for (const k of ['fairway', 'before'] as const) {
+        if (m[k].length === 0) continue;
+        ratios[k].cpu[size] = round(median(m[k].map((f, i) => f.cpuMicrosPerReq / (m.bare[i] as Measured).cpuMicrosPerReq)));
+        ratios[k].net[size] = round(median(m[k].map((f, i) => f.netCpuMicrosPerReq / (m.bare[i] as Measured).netCpuMicrosPerReq)));
+      }
+      for (const kind of kinds) rows.push(row(front, `${size} closed loop c=${concurrency}`, kind, next().length, m[kind]));
     }
     if (rate > 0) {
       const big = bodyFactory(SIZES['225k'] as number);
       const open = await alternate(front, servers, reps, (c) => c.openLoop(big, rate, phaseMs));
-      for (const kind of KINDS) rows.push(row(front, `225k open loop ${rate}/s`, kind, big().length, open[kind]));
-      openLoopP99Ms = round(median(open.fairway.map((x) => x.load.latencyMs.percentile(99))));
+      for (const kind of kinds) rows.push(row(front, `225k open loop ${rate}/s`, kind, big().length, open[kind]));
+      for (const k of ['fairway', 'before'] as const) {
+        if (open[k].length > 0) ratios[k].p99 = round(median(open[k].map((x) => x.load.latencyMs.percentile(99))));
+      }
     }
   } finally {
-    await Promise.all([servers.bare.stop(), servers.fairway.stop()]);
+    await Promise.all([...servers.values()].map((s) => s.stop()));
   }
-  return { rows, cpuRatio, netCpuRatio, openLoopP99Ms, idleCpuMsPerSec };
+  return {
+    rows,
+    cpuRatio: ratios.fairway.cpu,
+    netCpuRatio: ratios.fairway.net,
+    openLoopP99Ms: ratios.fairway.p99,
+    idleCpuMsPerSec,
+    ...(servers.has('before') ? { before: { cpuRatio: ratios.before.cpu, netCpuRatio: ratios.before.net, openLoopP99Ms: ratios.before.p99 } } : {}),
+  };
 }
 
 function row(front: Front, phase: string, server: Kind, bodyBytes: number, ms: readonly Measured[]): Record<string, string | number> {
@@ -223,6 +258,8 @@ function row(front: Front, phase: string, server: Kind, bodyBytes: number, ms: r
     cpuMsPerReq: round(cpu / 1000, 3),
     netCpuMsPerReq: round(median(ms.map((x) => x.netCpuMicrosPerReq)) / 1000, 3),
     reqPerServerCore: Math.round(1e6 / cpu),
+    majorGcPer1kReq: round(median(ms.map((x) => x.majorGcPer1k)), 1),
+    gcPauseMsPerReq: round(median(ms.map((x) => x.gcPauseMsPerReq)), 3),
     p50Ms: round(median(ms.map((x) => x.load.latencyMs.percentile(50)))),
     p99Ms: round(median(ms.map((x) => x.load.latencyMs.percentile(99)))),
   };
@@ -242,6 +279,9 @@ export async function run(options: LongContextOptions = {}): Promise<object> {
   for (const [front, r] of Object.entries(results)) {
     console.log(`${front}: CPU per request, Fairway / bare (median of per-repetition ratios): ${JSON.stringify(r.cpuRatio)}`);
     console.log(`${front}:   net of idle CPU (bare ${r.idleCpuMsPerSec.bare} ms/s, Fairway ${r.idleCpuMsPerSec.fairway} ms/s): ${JSON.stringify(r.netCpuRatio)}; open-loop p99 ${r.openLoopP99Ms} ms`);
+    if (r.before !== undefined) {
+      console.log(`${front}: before (baseline build), CPU per request / bare: ${JSON.stringify(r.before.cpuRatio)}; net of idle CPU (${r.idleCpuMsPerSec.before} ms/s): ${JSON.stringify(r.before.netCpuRatio)}; open-loop p99 ${r.before.openLoopP99Ms} ms`);
+    }
   }
   return { rows, results, targets: { cpuRatio: { '1k': 1.2, '225k': 1.0, '1m': 1.0 }, openLoopP99Ms: 20 } };
 }
@@ -264,6 +304,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     reps: Number(arg('reps') ?? (quick ? 1 : 3)),
     phaseMs: Number(arg('phase-ms') ?? (quick ? 1_500 : 3_000)),
     ...(arg('open-rate') !== undefined ? { openLoopRate: Number(arg('open-rate')) } : {}),
+    ...(arg('baseline-root') !== undefined ? { baselineRoot: arg('baseline-root') } : {}),
     ...(arg('config') !== undefined ? { fairwayConfig: JSON.parse(arg('config') as string) as Record<string, unknown> } : {}),
     fairwayExecArgv: [...(prof !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(arg('node-args')?.split(' ').filter((a) => a !== '') ?? [])],
   }).then(

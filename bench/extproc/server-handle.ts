@@ -3,15 +3,27 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 
+/** The server's garbage collections since it started (see server-process.ts). */
+export interface GcStats {
+  readonly major: number;
+  readonly minor: number;
+  readonly pauseMs: number;
+}
+
 export interface ServerHandle {
   readonly port: number;
   cpuMicros(): Promise<number>;
+  gcStats(): Promise<GcStats>;
   stop(): Promise<void>;
 }
 
 /** Forks server-process.js with `kind` (and its argument), and waits for the port it listens on. */
-export async function startServer(kind: string, arg?: string, execArgv: string[] = []): Promise<ServerHandle> {
-  const entry = fileURLToPath(new URL('./server-process.js', import.meta.url));
+export async function startServer(
+  kind: string,
+  arg?: string,
+  execArgv: string[] = [],
+  entry = fileURLToPath(new URL('./server-process.js', import.meta.url)),
+): Promise<ServerHandle> {
   const child: ChildProcess = fork(entry, arg === undefined ? [kind] : [kind, arg], {
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     execArgv,
@@ -31,6 +43,7 @@ export async function startServer(kind: string, arg?: string, execArgv: string[]
   return {
     port,
     cpuMicros: () => ask<number>('cpu', 'cpuMicros'),
+    gcStats: () => ask<GcStats>('gc', 'gc'),
     stop: () =>
       new Promise((resolve) => {
         child.once('exit', () => resolve());

@@ -6,6 +6,7 @@
 //   bare     the protocol-only baseline (bare-ext-proc-server.ts)
 //   bare-proxy  a bare Node reverse proxy to the upstream given as argument (bare-proxy.ts)
 // With `"proxy": true` in its argument, `fairway` reports its HTTP proxy's port instead of the gRPC one.
+import { PerformanceObserver, constants } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { validateConfig } from '../../src/config/index.js';
 import { noopLogger } from '../../src/core/index.js';
@@ -42,7 +43,21 @@ async function startFairway(endpoints: unknown, extra: Record<string, unknown>, 
   return { port, close: () => server.shutdown(0) };
 }
 
+/** Garbage collections since start: counts by kind and their pauses (incremental marking steps not included). */
+const gc = { major: 0, minor: 0, pauseMs: 0 };
+function observeGc(): void {
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.major++;
+      else gc.minor++;
+      gc.pauseMs += entry.duration;
+    }
+  }).observe({ entryTypes: ['gc'] });
+}
+
 async function main(kind: string, arg: string | undefined): Promise<void> {
+  observeGc();
   let port: number;
   let close: () => Promise<void> | void;
   if (kind === 'fixed') {
@@ -63,6 +78,8 @@ async function main(kind: string, arg: string | undefined): Promise<void> {
     if (m === 'cpu') {
       const u = process.cpuUsage();
       process.send?.({ cpuMicros: u.user + u.system });
+    } else if (m === 'gc') {
+      process.send?.({ gc: { ...gc } });
     } else if (m === 'exit') {
       void Promise.resolve(close()).then(() => process.exit(0));
     }
