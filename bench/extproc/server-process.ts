@@ -12,7 +12,7 @@ import { validateConfig } from '../../src/config/index.js';
 import { noopLogger } from '../../src/core/index.js';
 import { ExtProcService } from '../../src/extproc/index.js';
 import { type Decision, type InferenceRequest, type RequestHandler } from '../../src/gateway/index.js';
-import { FairwayServer } from '../../src/server/index.js';
+import { FairwayServer, tuneHeapGrowth } from '../../src/server/index.js';
 import { startBareExtProcServer } from './bare-ext-proc-server.js';
 import { startBareProxy } from './bare-proxy.js';
 
@@ -58,6 +58,8 @@ function observeGc(): void {
 
 async function main(kind: string, arg: string | undefined): Promise<void> {
   observeGc();
+  // Our servers run with the heap growth the CLI sets (src/server/heap-growth.ts); the bare ones with Node's default.
+  if (kind === 'fixed' || kind === 'fairway') tuneHeapGrowth(process.execArgv, process.env['NODE_OPTIONS']);
   let port: number;
   let close: () => Promise<void> | void;
   if (kind === 'fixed') {

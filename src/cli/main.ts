@@ -1,11 +1,15 @@
 #!/usr/bin/env node
 // The `fairway` command: serve, sim, demo, top, config check.
 import { Command } from 'commander';
+import { tuneHeapGrowth } from '../server/index.js';
 import { registerConfigCommand } from './config-command.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerSimCommand } from './sim-command.js';
 import { registerTopCommand } from './top-command.js';
+
+// Before any server starts: with long bodies, V8's default heap growth chains major GCs (src/server/heap-growth.ts).
+tuneHeapGrowth(process.execArgv, process.env['NODE_OPTIONS']);
 
 const program = new Command()
   .name('fairway')
