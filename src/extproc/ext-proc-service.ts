@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type Clock, type Logger, ClosedError, FairwayError, noopLogger, requireIntegerInRange, systemClock } from '../core/index.js';
 import { type RequestHandler, type StartedResponseEviction } from '../gateway/index.js';
 import { type StreamFailure, type StreamTransport, ExtProcStream } from './ext-proc-stream.js';
-import { type BodyModes } from './processing-mode.js';
+import { type BodyModes, type BodySendMode } from './processing-mode.js';
 import { loadExtProcProtos } from './protos.js';
 import { type ProcessingResponse } from './responses.js';
 import { type CertificateAndKey } from './self-signed-cert.js';
@@ -77,6 +77,8 @@ export class ExtProcService {
   private readonly newRequestId: (() => string) | undefined;
   private readonly startedResponseEviction: StartedResponseEviction | undefined;
   private readonly bodyModes: BodyModes | undefined;
+  /** Body modes already reported: one warning per mode, then debug lines (a misconfigured Envoy sends them all). */
+  private readonly unsupportedModesSeen = new Set<BodySendMode>();
   private readonly streams = new Set<ExtProcStream>();
   private server: grpc.Server | undefined;
   private starting: Promise<StartedServer> | undefined;
@@ -153,6 +155,14 @@ export class ExtProcService {
     return certificate === undefined ? { port } : { port, certificate };
   }
 
+  private reportUnsupportedMode(mode: BodySendMode, requestId: string): void {
+    const first = !this.unsupportedModesSeen.has(mode);
+    this.unsupportedModesSeen.add(mode);
+    const fields = { requestId, mode, fix: 'set the ext_proc filter request_body_mode to FULL_DUPLEX_STREAMED or BUFFERED' };
+    if (first) this.logger.warn(fields, 'ext_proc request body mode cannot be routed in: answering 500 unsupported-processing-mode (logged once per mode)');
+    else this.logger.debug(fields, 'ext_proc request body mode cannot be routed in');
+  }
+
   private serve(call: grpc.ServerDuplexStream<unknown, unknown>): void {
     // Only called back after construction, so `current` is initialised by then.
     const forget = (): void => {
@@ -183,6 +193,7 @@ export class ExtProcService {
       ...(this.newRequestId === undefined ? {} : { newRequestId: this.newRequestId }),
       ...(this.startedResponseEviction === undefined ? {} : { startedResponseEviction: this.startedResponseEviction }),
       ...(this.bodyModes === undefined ? {} : { bodyModes: this.bodyModes }),
+      onUnsupportedMode: (mode, requestId) => this.reportUnsupportedMode(mode, requestId),
     });
     this.streams.add(current);
     call.on('data', (message: unknown) => current.onMessage(message));

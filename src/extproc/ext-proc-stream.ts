@@ -20,7 +20,7 @@ import {
   bodyToBuffer,
 } from '../gateway/index.js';
 import { readServedEndpoint, readSubsetHint } from './metadata.js';
-import { type BodyModes, DEFAULT_BODY_MODES, isRoutableRequestMode } from './processing-mode.js';
+import { type BodyModes, type BodySendMode, DEFAULT_BODY_MODES, isRoutableRequestMode } from './processing-mode.js';
 import { type FilterMetadata, type HeaderList, type ProcessingMessage, parseProcessingRequest } from './processing-request.js';
 import {
   type ProcessingResponse,
@@ -61,6 +61,11 @@ export interface ExtProcStreamOptions {
   readonly startedResponseEviction?: StartedResponseEviction;
   /** Envoy's body modes when its first message carries no `protocol_config`. @default FULL_DUPLEX_STREAMED both ways */
   readonly bodyModes?: BodyModes;
+  /**
+   * Told when a request arrives in a body mode no route can be given in; the service logs each mode once, since a
+   * misconfigured Envoy sends every request that way. @default a warning per request
+   */
+  readonly onUnsupportedMode?: (mode: BodySendMode, requestId: string) => void;
 }
 
 type Phase = 'headers' | 'body' | 'deciding' | 'routed' | 'closed';
@@ -204,7 +209,8 @@ export class ExtProcStream {
     const mode = this.modes.request;
     if (!isRoutableRequestMode(mode)) {
       // The request would leave Envoy before Fairway saw its body: refuse rather than route it blind.
-      this.options.logger.warn({ requestId: this.requestId, mode }, 'ext_proc request body mode cannot be routed in');
+      if (this.options.onUnsupportedMode !== undefined) this.options.onUnsupportedMode(mode, this.requestId);
+      else this.options.logger.warn({ requestId: this.requestId, mode }, 'ext_proc request body mode cannot be routed in');
       this.rejectNow({
         kind: 'reject',
         ...UNSUPPORTED_MODE,

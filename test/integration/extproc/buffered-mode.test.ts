@@ -3,6 +3,7 @@
 // response bodies Envoy keeps itself (STREAMED, NONE).
 import * as grpc from '@grpc/grpc-js';
 import { describe, expect, it } from 'vitest';
+import { type Logger, noopLogger } from '../../../src/core/index.js';
 import { bodyToBuffer } from '../../../src/gateway/index.js';
 import { streamedBodyOf } from '../../support/envoy-ext-proc-client.js';
 import { useExtProcService } from '../../support/ext-proc-fixture.js';
@@ -151,6 +152,17 @@ describe('request body modes that cannot carry a route', () => {
       expect(handler.requests.length).toBe(0);
     });
   }
+
+  it('warns once per mode, however many requests come in it', async () => {
+    const warnings: string[] = [];
+    const logger: Logger = { ...noopLogger, warn: (obj: object) => warnings.push(String((obj as { mode?: string }).mode)), child: () => logger };
+    const { client } = await serve(routesToFixedEndpoint('10.0.0.1:8000'), { logger });
+    for (const mode of ['STREAMED', 'STREAMED', 'STREAMED', 'BUFFERED_PARTIAL', 'BUFFERED_PARTIAL']) {
+      const ex = await client.sendBufferedRequest({ bodyChunks: [JSON_BODY], protocolConfig: { request_body_mode: mode } });
+      expect(ex.immediate?.headers.get('x-fairway-drop-reason')).toBe('unsupported-processing-mode');
+    }
+    expect(warnings).toEqual(['STREAMED', 'BUFFERED_PARTIAL']);
+  });
 
   it('still routes header-only requests in STREAMED mode', async () => {
     const handler = routesToFixedEndpoint('10.0.0.1:8000');
