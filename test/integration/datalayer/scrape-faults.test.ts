@@ -208,11 +208,14 @@ describe('backoff and recovery', () => {
     });
     const m = monitorFor([server], { maxBackoffMs: 400 });
     await m.monitor.start();
-    await waitFor('backed off to the cap', () => server.requests >= 4);
+    await waitFor('backed off to the cap', () => server.requests >= 6);
     const before = server.requests;
+    const t0 = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 1_200));
-    // At the 20 ms interval 60 attempts would fit; backing off towards 200-400 ms apart, at most 8.
-    expect(server.requests - before).toBeLessThanOrEqual(8);
+    // Attempts are now at least 200 ms apart (half the 400 ms cap, at the lowest jitter), against 20 ms at the
+    // interval. Bounded by the time that really passed: on a loaded machine the sleep itself runs long.
+    const elapsed = Date.now() - t0;
+    expect(server.requests - before).toBeLessThanOrEqual(Math.floor(elapsed / 200) + 2);
     expect(m.logger.lines('warn')).toHaveLength(1);
     server.handler = (_req, res) => res.end(GOOD);
     const recoveredFrom = server.requests;
@@ -225,10 +228,10 @@ describe('backoff and recovery', () => {
     expect(freshAfter).toBe(recoveredFrom + 1);
     expect(m.endpoint(server)?.scrapeFailure).toBeUndefined();
     expect(m.logger.lines('info')).toEqual(['metrics scrape recovered']);
-    // Back at the normal interval at once.
+    // Back at the normal interval at once: the exact schedule is checked with a manual clock in the scraper's
+    // unit test; here only that scraping goes on.
     const after = server.requests;
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(server.requests - after).toBeGreaterThanOrEqual(5);
+    await waitFor('scraping goes on', () => server.requests >= after + 5);
   });
 
   it('logs once per change of reason, not once per failed scrape', async () => {

@@ -111,6 +111,26 @@ describe('MetricsScraper', () => {
     await scraper.stop();
   });
 
+  it('backs off while failing and is back at the interval from its first good answer', async () => {
+    const { clock, fetcher, outcomes, scraper } = setup(50, 1000);
+    fetcher.respond = { kind: 'error', message: 'down' };
+    scraper.start();
+    clock.advance(0);
+    await flush();
+    // Failures 1..6 at jitter 0: the interval after the first, then half the doubling ceiling (capped at 1 s).
+    while (outcomes.length < 6) await run(clock, 10);
+    const failedAt = outcomes.map((o) => o.startedAt);
+    expect(failedAt.slice(1).map((t, i) => t - failedAt[i]!)).toEqual([50, 50, 100, 200, 400]);
+    fetcher.respond = { kind: 'text', text: vllmPage(0, 0, 0) };
+    while (!outcomes.at(-1)!.ok) await run(clock, 10);
+    const recoveredAt = outcomes.at(-1)!.startedAt;
+    const before = outcomes.length;
+    await run(clock, 200);
+    // Every 50 ms again from the first good answer on.
+    expect(outcomes.slice(before).map((o) => o.startedAt - recoveredAt)).toEqual([50, 100, 150, 200]);
+    await scraper.stop();
+  });
+
   it('logs failures on transitions only: one warning per outage, one info on recovery', async () => {
     const { clock, fetcher, logger, scraper } = setup();
     fetcher.respond = { kind: 'error', message: 'down' };
