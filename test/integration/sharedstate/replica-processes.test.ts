@@ -21,6 +21,54 @@ interface Proc {
   readonly proxyPort: number;
 }
 
+/** Every child started, for the cleanup. */
+const spawned: ChildProcess[] = [];
+
+/** The last lines a child wrote to stderr (its JSON log), for the error when it exits early. */
+function stderrTail(child: ChildProcess): () => string {
+  let tail = '';
+  child.stderr?.setEncoding('utf8');
+  child.stderr?.on('data', (chunk: string) => {
+    tail = (tail + chunk).slice(-4_000);
+  });
+  return () => tail;
+}
+
+/**
+ * One `fairway serve` on port 0 everywhere: the ports it bound are read from its 'fairway serving' log line (a
+ * port found free beforehand can be taken by any process on the machine before the child binds it).
+ */
+async function serveOnFreePorts(configLines: string[]): Promise<Proc> {
+  const dir = mkdtempSync(join(tmpdir(), 'fairway-replica-'));
+  const config = join(dir, 'fairway.yaml');
+  writeFileSync(config, [...configLines, 'server: { host: 127.0.0.1, metricsPort: 0, proxyPort: 0, grpcPort: 0, healthPort: 0, shutdownGraceMs: 500 }', 'logging: { level: info }'].join('\n'));
+  const child = spawn(process.execPath, [CLI, 'serve', '--config', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  spawned.push(child); // killed after the tests even if it never comes up
+  const tail = stderrTail(child);
+  return new Promise<Proc>((resolve, reject) => {
+    let buffered = '';
+    const onData = (chunk: string): void => {
+      buffered += chunk;
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        if (!line.includes('"fairway serving"')) continue;
+        const ports = (JSON.parse(line) as { ports?: { metrics?: number; proxy?: number } }).ports;
+        child.stderr?.off('data', onData);
+        child.off('exit', onExit);
+        if (ports?.metrics === undefined || ports.proxy === undefined) reject(new Error(`no ports in: ${line}`));
+        else resolve({ child, metricsPort: ports.metrics, proxyPort: ports.proxy });
+        return;
+      }
+    };
+    const onExit = (code: number | null): void => reject(new Error(`fairway serve exited (${code}) before serving:\n${tail()}`));
+    child.stderr?.on('data', onData);
+    child.once('exit', onExit);
+  });
+}
+
+/** `fairway serve --workers`: the primary's ports are chosen beforehand (the workers share them). */
 async function serve(configLines: string[], extraArgs: string[] = []): Promise<Proc> {
   const dir = mkdtempSync(join(tmpdir(), 'fairway-replica-'));
   const config = join(dir, 'fairway.yaml');
@@ -63,9 +111,9 @@ describe('replica processes sharing state', () => {
     pool = await startSimulatedPool({ replicas: 2, profile: 'ci', model: TEST_MODEL, host: '127.0.0.1' });
   });
   afterAll(async () => {
-    for (const p of procs) {
-      p.child.kill('SIGCONT');
-      p.child.kill('SIGKILL');
+    for (const child of new Set([...spawned, ...procs.map((p) => p.child)])) {
+      child.kill('SIGCONT');
+      child.kill('SIGKILL');
     }
     await pool?.close();
     await redis?.stop();
@@ -75,9 +123,14 @@ describe('replica processes sharing state', () => {
 
   // Generous waits: three Node processes start at once on a shared two-core machine.
   it('a paused replica drops out and rejoins when resumed; a killed one drops out while the others keep serving', { timeout: 180_000 }, async () => {
-    for (const id of ['r1', 'r2', 'r3']) {
-      procs.push(await serve([...base(), `sharedState: { backend: redis, url: "${redis.url}", keyPrefix: "{procs}:", syncIntervalMs: 20, replicaId: ${id} }`]));
-    }
+    // Syncs every 100 ms: a replica's data lives 3 intervals, and at 20 ms (60 ms) three processes on a loaded
+    // two-core machine miss their heartbeats often enough that all three rarely see each other at one instant.
+    const started = await Promise.all(
+      ['r1', 'r2', 'r3'].map((id) =>
+        serveOnFreePorts([...base(), `sharedState: { backend: redis, url: "${redis.url}", keyPrefix: "{procs}:", syncIntervalMs: 100, replicaId: ${id} }`]),
+      ),
+    );
+    procs.push(...started);
     const [r1, r2, r3] = procs as [Proc, Proc, Proc];
     await waitFor('three replicas seeing each other', async () => (await peers(r1)) === 2 && (await peers(r2)) === 2 && (await peers(r3)) === 2, 60_000, 100);
     // Exactly one of them scrapes the pool: never two at once, and one once the lease settles (a sample may
