@@ -40,10 +40,21 @@ export class RedisServer {
 
   private constructor(readonly port: number) {}
 
+  /**
+   * On a port found free a moment before; another process may take it first (the server then exits at start), so
+   * a few fresh ports are tried.
+   */
   static async start(): Promise<RedisServer> {
-    const server = new RedisServer(await freePort());
-    await server.restart();
-    return server;
+    for (let attempt = 1; ; attempt++) {
+      const server = new RedisServer(await freePort());
+      try {
+        await server.restart();
+        return server;
+      } catch (err) {
+        await server.kill();
+        if (attempt >= 3) throw err;
+      }
+    }
   }
 
   get url(): string {
