@@ -26,10 +26,10 @@ describe('fairway serve: SIGHUP reload (compiled CLI, real process)', () => {
     writeFileSync(file, configText(1, 0));
     child = spawn(process.execPath, [CLI, 'serve', '--config', file], { stdio: ['ignore', 'ignore', 'pipe'] });
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    await waitFor('fairway serve to listen', () => stderr.includes('fairway serving'), 15_000);
+    await waitFor('fairway serve to listen', () => stderr.includes('fairway serving'), 60_000); // a Node start on a loaded machine
     const line = stderr.split('\n').find((l) => l.includes('fairway serving')) as string;
     metricsPort = (JSON.parse(line) as { ports: { metrics: number } }).ports.metrics;
-  });
+  }, 90_000);
 
   afterAll(() => {
     if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');

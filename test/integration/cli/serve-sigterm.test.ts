@@ -53,8 +53,8 @@ describe('fairway serve (compiled CLI, real process)', () => {
     });
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor('fairway serve to listen', () => portsFrom(stderr) !== undefined, 15_000);
-  });
+    await waitFor('fairway serve to listen', () => portsFrom(stderr) !== undefined, 60_000); // a Node start on a loaded machine
+  }, 90_000);
 
   afterAll(async () => {
     if (child !== undefined && child.exitCode === null) child.kill('SIGKILL');
@@ -70,7 +70,7 @@ describe('fairway serve (compiled CLI, real process)', () => {
       const queued = ['batch', 'interactive'].map((objective) =>
         openRequest(client, inferenceHeaders('tenant-sigterm', objective), completionBody({ prompt: objective })),
       );
-      await waitFor('two requests queued', async () => (await countQueued(ports!.metrics)) === 2);
+      await waitFor('two requests queued', async () => (await countQueued(ports!.metrics)) === 2, 30_000);
       child.kill('SIGTERM');
       for (const s of queued) {
         const imm = immediateOf(await s.expectNext());
