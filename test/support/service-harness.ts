@@ -11,11 +11,15 @@ import { type EnvoyStream, EnvoyExtProcClient, type StreamStatus, setHeadersOf, 
 
 export const TEST_MODEL = 'fairway-e2e-model';
 
-/** Polls `condition` until it holds; fails with `what` after `timeoutMs`. */
+/**
+ * Polls `condition` until it holds; fails with `what` after `timeoutMs`. The deadline only ends a failing test,
+ * so it is generous: conditions that take milliseconds alone took over 5 s while the whole team's suites shared
+ * two cores (the in-flight eviction test's "model server aborts the victim" failed a land run at 5 s).
+ */
 export async function waitFor(
   what: string,
   condition: () => boolean | Promise<boolean>,
-  timeoutMs = 5_000,
+  timeoutMs = 15_000,
   intervalMs = 10,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -123,7 +127,7 @@ export async function waitForScrape(
   server: FairwayServer,
   ids: readonly string[],
   accept: (e: EndpointSnapshot) => boolean,
-  timeoutMs = 5_000,
+  timeoutMs = 15_000,
 ): Promise<void> {
   await waitFor(
     `a scrape of ${ids.join(', ')} matching the expectation`,
@@ -136,7 +140,7 @@ export async function waitForScrape(
 }
 
 /** Waits until flow control holds nothing queued and nothing in flight, and the in-flight ledger is empty. */
-export async function waitForIdle(server: FairwayServer, timeoutMs = 5_000): Promise<void> {
+export async function waitForIdle(server: FairwayServer, timeoutMs = 15_000): Promise<void> {
   await waitFor(
     'flow control and the in-flight ledger to be empty',
     () => {
@@ -175,7 +179,7 @@ export function openRequest(client: EnvoyExtProcClient, headers: Record<string, 
 }
 
 /** The stream's final gRPC status, failing after `timeoutMs` instead of hanging the test. */
-export async function streamStatus(stream: EnvoyStream, timeoutMs = 5_000): Promise<StreamStatus> {
+export async function streamStatus(stream: EnvoyStream, timeoutMs = 15_000): Promise<StreamStatus> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`ext_proc stream did not end within ${timeoutMs} ms`)), timeoutMs);
