@@ -157,7 +157,7 @@ describe('replica processes sharing state', () => {
   });
 
   it('serve --workers 2 shares state through its primary: both workers connected, one scraping, requests served, gauges per worker', { timeout: 120_000 }, async () => {
-    const p = await serve([...base(), 'sharedState: { syncIntervalMs: 20 }'], ['--workers', '2']);
+    const p = await serve([...base(), 'sharedState: { syncIntervalMs: 100 }'], ['--workers', '2']);
     procs.push(p);
     // Gauges that do not add up come once per worker (worker="1", worker="2"), each 1 when connected and
     // seeing the other as its one peer; the scrapers are summed: exactly one of the two scrapes.
