@@ -42,11 +42,12 @@ function nextMessage(child: ChildProcess, kind: string): Promise<Message> {
 /** Counts when each scrape starts; never opens a socket (the pod addresses are not reachable, by design). */
 function countingFetchers(starts: number[]): MetricsFetcherFactory {
   return () => ({
-    fetch: (_signal, sink) => {
+    start: (sink, done) => {
       starts.push(now());
       sink.push(PAGE);
-      return Promise.resolve();
+      queueMicrotask(() => done(undefined));
     },
+    abort: () => undefined,
     close: () => Promise.resolve(),
   });
 }

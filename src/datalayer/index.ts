@@ -65,6 +65,7 @@ export {
   type MetricsFetcher,
   type MetricsFetcherFactory,
   type MetricsBodySink,
+  type FetchDone,
   type MetricsTlsOptions,
   type HttpMetricsFetcherOptions,
   HttpMetricsFetcher,
@@ -88,6 +89,14 @@ export {
   validateEndpointSpec,
 } from './endpoint-source.js';
 export { type PoolStoreOptions, PoolStore, DEFAULT_STALE_AFTER_MS } from './pool-store.js';
+export {
+  type ScheduledScrape,
+  type ScrapeTask,
+  type ScrapeSchedulerOptions,
+  ScrapeScheduler,
+  MIN_IN_FLIGHT,
+  maxInFlightFor,
+} from './scrape-scheduler.js';
 export {
   type ScrapeJob,
   type ScrapeRunner,

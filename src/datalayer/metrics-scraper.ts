@@ -1,20 +1,14 @@
 // Per-endpoint scrape loop: fetch into the streaming page reader, extract, report. Never two scrapes of one
 // endpoint at once; a timeout through the injected Clock; failing endpoints back off with jitter and return to
 // the normal interval on their first good answer; failures logged once per change of reason, not per scrape.
-import {
-  type Clock,
-  type Logger,
-  type Random,
-  type TimerHandle,
-  mathRandom,
-  requirePositive,
-} from '../core/index.js';
+import { type Clock, type Logger, type Random, mathRandom, requirePositive } from '../core/index.js';
 import { type EndpointMetrics } from './endpoint.js';
 import { type EngineMetricNames, extractEndpointMetrics, familiesOf } from './engine-metrics.js';
 import { type MetricsFetcher } from './metrics-fetcher.js';
 import { MetricsPageReader, type PageReadResult } from './metrics-page-reader.js';
 import { type PromSample } from './prometheus-text.js';
 import { type ScrapeFailureReason, ScrapeFailure, isUnreachableReason, toScrapeFailure } from './scrape-failure.js';
+import { type ScheduledScrape, type ScrapeTask, ScrapeScheduler } from './scrape-scheduler.js';
 
 /** @default 50 ms, as the Go EPP. */
 export const DEFAULT_SCRAPE_INTERVAL_MS = 50;
@@ -65,6 +59,8 @@ export interface MetricsScraperOptions {
   readonly maxBackoffMs?: number;
   /** @default DEFAULT_FULL_READ_EVERY */
   readonly fullReadEvery?: number;
+  /** The thread's scheduler, shared by every endpoint (its timeout must equal `timeoutMs`); absent: its own. */
+  readonly scheduler?: ScrapeScheduler;
 }
 
 type Health = { readonly kind: 'unknown' | 'ok' } | { readonly kind: 'failing'; readonly reason: ScrapeFailureReason };
@@ -74,8 +70,11 @@ type Health = { readonly kind: 'unknown' | 'ok' } | { readonly kind: 'failing'; 
  * those are complete. Families describing fixed configuration (cache geometry) do not hold reading up: they are
  * taken from whole-page reads, which come every `fullReadEvery` scrapes, after any failure, and whenever an
  * expected family went missing. A family that starts to appear later is seen at the next whole-page read.
+ *
+ * Timing comes from a ScrapeScheduler (one per thread, shared by every endpoint's scraper; a scraper without
+ * one makes its own): no timer, promise or AbortController per scrape.
  */
-export class MetricsScraper {
+export class MetricsScraper implements ScheduledScrape {
   private readonly intervalMs: number;
   private readonly timeoutMs: number;
   private readonly maxBackoffMs: number;
@@ -83,16 +82,23 @@ export class MetricsScraper {
   private readonly random: Random;
   private readonly reader: MetricsPageReader;
   private readonly staticFamilies: ReadonlySet<string>;
+  private readonly scheduler: ScrapeScheduler;
+  private readonly ownScheduler: boolean;
   /** Wanted, non-static families the last whole-page read found: reading stops once these are complete. */
   private expected: ReadonlySet<string> | undefined;
   private staticSamples = new Map<string, PromSample[]>();
   private sinceFullRead = 0;
   private failures = 0;
-  private timer: TimerHandle | undefined;
-  private abort: AbortController | undefined;
-  private running: Promise<void> | undefined;
+  private task: ScrapeTask | undefined;
+  private startedAt = 0;
+  private fullRead = false;
+  /** Resolves stop() once the scrape in flight when it was called has ended. */
+  private onIdle: (() => void) | undefined;
+  private readonly onFetchDone = (failure: ScrapeFailure | undefined): void => this.complete(failure);
   private health: Health = { kind: 'unknown' };
   private started = false;
+  /** Set as stop() begins (before its promise exists: an abort may end the scrape in flight synchronously). */
+  private stopping = false;
   private stopped: Promise<void> | undefined;
 
   constructor(private readonly options: MetricsScraperOptions) {
@@ -104,62 +110,73 @@ export class MetricsScraper {
     this.reader = new MetricsPageReader({ wanted: familiesOf(options.names) });
     const cache = options.names.cacheConfig?.family;
     this.staticFamilies = new Set(cache === undefined ? [] : [cache]);
+    this.ownScheduler = options.scheduler === undefined;
+    this.scheduler = options.scheduler ?? new ScrapeScheduler({ clock: options.clock, timeoutMs: this.timeoutMs });
   }
 
   /** Schedules the first scrape after `initialDelayMs` (spreads a large pool's scrapes over the interval). */
   start(initialDelayMs = 0): void {
-    if (this.started || this.stopped !== undefined) return;
+    if (this.started || this.stopping) return;
     this.started = true;
-    this.schedule(initialDelayMs);
+    this.task = this.scheduler.add(this, initialDelayMs);
   }
 
-  /** Cancels the timer, aborts a scrape in progress, waits for it to settle and closes the fetcher. */
+  /** Unschedules, aborts a scrape in progress, waits for it to settle and closes the fetcher. */
   stop(): Promise<void> {
+    this.stopping = true;
     this.stopped ??= this.shutdown();
     return this.stopped;
   }
 
   private async shutdown(): Promise<void> {
-    if (this.timer !== undefined) this.options.clock.clearTimeout(this.timer);
-    this.timer = undefined;
-    this.abort?.abort();
-    await this.running;
+    const task = this.task;
+    if (task !== undefined) {
+      this.scheduler.remove(task);
+      if (task.inFlight) {
+        const idle = new Promise<void>((resolve) => (this.onIdle = resolve));
+        this.options.fetcher.abort(new ScrapeFailure('other', 'scraping of this endpoint stopped'));
+        await idle;
+      }
+    }
+    if (this.ownScheduler) this.scheduler.close();
     await this.options.fetcher.close();
   }
 
-  private schedule(delayMs: number): void {
-    this.timer = this.options.clock.setTimeout(() => {
-      this.timer = undefined;
-      this.running = this.scrapeOnce();
-    }, delayMs);
+  /** ScheduledScrape: the scheduler starts a scrape. */
+  run(now: number): void {
+    this.startedAt = now;
+    this.fullRead = this.expected === undefined || this.sinceFullRead >= this.fullReadEvery;
+    this.reader.begin(this.fullRead ? undefined : this.expected);
+    this.options.fetcher.start(this.reader, this.onFetchDone);
   }
 
-  private async scrapeOnce(): Promise<void> {
+  /** ScheduledScrape: the scrape passed its deadline. */
+  timedOut(): void {
+    this.options.fetcher.abort(new ScrapeFailure('timeout', `no complete answer within ${this.timeoutMs} ms`));
+  }
+
+  private complete(failure: ScrapeFailure | undefined): void {
+    const task = this.task;
+    if (task === undefined || !task.inFlight) return;
     const { clock } = this.options;
-    const startedAt = clock.now();
-    const controller = new AbortController();
-    this.abort = controller;
-    // The abort waits for the I/O of the loop turn in which the timer fired: on a lagging event loop timers run
-    // before pending socket reads, and an answer already received must not be thrown away as a timeout (that
-    // would also cost a reconnect, making the lag worse).
-    const timeout = clock.setTimeout(
-      () => clock.defer(() => controller.abort(new ScrapeFailure('timeout', `no complete answer within ${this.timeoutMs} ms`))),
-      this.timeoutMs,
-    );
-    const fullRead = this.expected === undefined || this.sinceFullRead >= this.fullReadEvery;
-    let outcome: ScrapeOutcome;
-    try {
-      this.reader.begin(fullRead ? undefined : this.expected);
-      await this.options.fetcher.fetch(controller.signal, this.reader);
-      outcome = this.judge(this.reader.finish(), fullRead, startedAt);
-    } catch (err: unknown) {
-      const failure = toScrapeFailure(err);
-      outcome = failed(failure.reason, failure.message, startedAt, clock.now());
-    } finally {
-      clock.clearTimeout(timeout);
-      this.abort = undefined;
+    const startedAt = this.startedAt;
+    if (this.stopping) {
+      // removed meanwhile: publish nothing, schedule nothing
+      this.scheduler.finished(task, startedAt);
+      this.onIdle?.();
+      return;
     }
-    if (this.stopped !== undefined) return; // removed meanwhile: publish nothing, schedule nothing
+    let outcome: ScrapeOutcome;
+    if (failure === undefined) {
+      try {
+        outcome = this.judge(this.reader.finish(), this.fullRead, startedAt);
+      } catch (err: unknown) {
+        const f = toScrapeFailure(err);
+        outcome = failed(f.reason, f.message, startedAt, clock.now());
+      }
+    } else {
+      outcome = failed(failure.reason, failure.message, startedAt, clock.now());
+    }
     if (!outcome.ok) this.expected = undefined; // the next attempt reads the whole page again
     this.logTransition(outcome);
     try {
@@ -168,7 +185,7 @@ export class MetricsScraper {
       this.options.logger.error({ endpoint: this.options.endpointId, err }, 'scrape listener threw');
     }
     this.failures = outcome.ok ? 0 : this.failures + 1;
-    this.schedule(Math.max(0, startedAt + this.nextDelay() - clock.now()));
+    this.scheduler.finished(task, startedAt + this.nextDelay());
   }
 
   private judge(page: PageReadResult, fullRead: boolean, startedAt: number): ScrapeOutcome {

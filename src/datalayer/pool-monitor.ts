@@ -60,6 +60,12 @@ export interface PoolMonitorOptions {
   readonly scrapeTimeoutMs?: number;
   /** Longest wait between attempts at a failing endpoint. @default DEFAULT_MAX_BACKOFF_MS (1000) */
   readonly maxBackoffMs?: number;
+  /**
+   * Scrapes in flight at once; due ones wait their turn in due order, so a scraper short of CPU scrapes every
+   * endpoint less often rather than letting answers wait past their timeout. @default maxInFlightFor(pool size):
+   * a quarter of the pool, at least 64
+   */
+  readonly maxScrapesInFlight?: number;
   /** Backoff jitter. @default mathRandom */
   readonly random?: Random;
   readonly observer?: ScrapeObserver;
@@ -146,6 +152,7 @@ export class PoolMonitor {
       intervalMs: this.intervalMs,
       timeoutMs: this.timeoutMs,
       ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
+      ...(options.maxScrapesInFlight !== undefined ? { maxInFlight: requirePositive('maxScrapesInFlight', options.maxScrapesInFlight) } : {}),
     };
     const onOutcome = (id: string, outcome: ScrapeOutcome): void => this.enqueue(id, outcome);
     if (onWorker) {

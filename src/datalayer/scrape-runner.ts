@@ -5,6 +5,7 @@ import { type Clock, type Logger, type Random } from '../core/index.js';
 import { type EngineMetricNames } from './engine-metrics.js';
 import { type MetricsFetcherFactory, type MetricsTarget } from './metrics-fetcher.js';
 import { type ScrapeOutcome, MetricsScraper } from './metrics-scraper.js';
+import { ScrapeScheduler } from './scrape-scheduler.js';
 
 export interface ScrapeJob {
   /** Endpoint id (`host:port`), for outcomes and log lines. */
@@ -19,6 +20,8 @@ export interface ScrapeTiming {
   readonly intervalMs: number;
   readonly timeoutMs: number;
   readonly maxBackoffMs?: number;
+  /** Scrapes in flight at once. @default maxInFlightFor(endpoints) */
+  readonly maxInFlight?: number;
 }
 
 export interface ScrapeRunner {
@@ -41,13 +44,20 @@ export interface InThreadScrapeRunnerOptions {
   readonly onOutcome: OutcomeListener;
 }
 
-/** One MetricsScraper per endpoint on this thread's event loop. add/remove are O(1). */
+/**
+ * One MetricsScraper per endpoint on this thread's event loop, all timed by one ScrapeScheduler. add/remove are
+ * O(log n).
+ */
 export class InThreadScrapeRunner implements ScrapeRunner {
   private readonly scrapers = new Map<string, MetricsScraper>();
   private readonly stopping = new Set<Promise<void>>();
+  private readonly scheduler: ScrapeScheduler;
   private closing: Promise<void> | undefined;
 
-  constructor(private readonly options: InThreadScrapeRunnerOptions) {}
+  constructor(private readonly options: InThreadScrapeRunnerOptions) {
+    const { timeoutMs, maxInFlight } = options.timing;
+    this.scheduler = new ScrapeScheduler({ clock: options.clock, timeoutMs, ...(maxInFlight !== undefined ? { maxInFlight } : {}) });
+  }
 
   add(job: ScrapeJob): void {
     if (this.closing !== undefined) return;
@@ -62,6 +72,7 @@ export class InThreadScrapeRunner implements ScrapeRunner {
       random,
       intervalMs: timing.intervalMs,
       timeoutMs: timing.timeoutMs,
+      scheduler: this.scheduler,
       ...(timing.maxBackoffMs !== undefined ? { maxBackoffMs: timing.maxBackoffMs } : {}),
       onOutcome: (outcome) => onOutcome(job.id, outcome),
     });
@@ -82,6 +93,7 @@ export class InThreadScrapeRunner implements ScrapeRunner {
     this.closing ??= (async () => {
       for (const id of [...this.scrapers.keys()]) void this.remove(id);
       await Promise.all([...this.stopping]);
+      this.scheduler.close();
     })();
     return this.closing;
   }

@@ -1,6 +1,13 @@
 // Test doubles for the data layer, named by behaviour.
 import { type Logger } from '../../../src/core/index.js';
-import { type MetricsBodySink, type MetricsFetcher, type MetricsTarget } from '../../../src/datalayer/index.js';
+import {
+  type FetchDone,
+  type MetricsBodySink,
+  type MetricsFetcher,
+  type MetricsTarget,
+  type ScrapeFailure,
+  toScrapeFailure,
+} from '../../../src/datalayer/index.js';
 
 /** Records every log call; `lines(level)` lists the messages. */
 export class RecordingLogger implements Logger {
@@ -37,10 +44,24 @@ export class ScriptedFetcher implements MetricsFetcher {
   maxActive = 0;
   closed = false;
   private release: ((text: string) => void) | undefined;
+  private controller: AbortController | undefined;
 
   constructor(readonly target?: MetricsTarget) {}
 
-  async fetch(signal: AbortSignal, sink: MetricsBodySink): Promise<void> {
+  start(sink: MetricsBodySink, done: FetchDone): void {
+    const controller = new AbortController();
+    this.controller = controller;
+    this.fetch(controller.signal, sink).then(
+      () => done(undefined),
+      (err: unknown) => done(toScrapeFailure(err)),
+    );
+  }
+
+  abort(failure: ScrapeFailure): void {
+    this.controller?.abort(failure);
+  }
+
+  private async fetch(signal: AbortSignal, sink: MetricsBodySink): Promise<void> {
     this.calls++;
     this.active++;
     this.maxActive = Math.max(this.maxActive, this.active);
