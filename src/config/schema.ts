@@ -81,10 +81,29 @@ export const ConfigSchema = z.strictObject({
           maxBodyBytes: positive.default(4 * 1024 * 1024),
           /** Where scrapes run: this thread, a worker thread, or auto (a worker once the pool reaches 64 endpoints). */
           scrapeThread: z.enum(['main', 'worker', 'auto']).default('auto'),
+          /** Scrapes in flight at once (default: a quarter of the pool, at least 64); due ones wait in due order. */
+          maxInFlight: positive.optional(),
+          /**
+           * Opt-in: per endpoint, scrape every minIntervalMs while it queues or its KV cache is >= kvNearFull, and
+           * stretch towards maxIntervalMs (capped at half of stalenessMs) while it is idle. Off by default: a busy
+           * pool is near saturation most of the time, so it would double the scrape cost where it is highest.
+           */
+          adaptiveInterval: z
+            .strictObject({
+              enabled: z.boolean().default(false),
+              minIntervalMs: positive.default(25),
+              maxIntervalMs: positive.default(100),
+              kvNearFull: z.number().gt(0).lte(1).default(0.8),
+            })
+            .prefault({}),
         })
         .prefault({})
         .refine((m) => m.intervalMs < m.stalenessMs, {
           message: 'intervalMs must be below stalenessMs, or every endpoint turns stale between two scrapes',
+        })
+        .refine((m) => !m.adaptiveInterval.enabled || (m.adaptiveInterval.minIntervalMs <= m.intervalMs && m.adaptiveInterval.maxIntervalMs >= m.intervalMs), {
+          message: 'adaptiveInterval needs minIntervalMs <= intervalMs <= maxIntervalMs',
+          path: ['adaptiveInterval'],
         }),
       /**
        * Multi-model pools: each endpoint's `/v1/models` is polled, and a request goes only to endpoints serving its

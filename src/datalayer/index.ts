@@ -90,6 +90,12 @@ export {
 } from './endpoint-source.js';
 export { type PoolStoreOptions, PoolStore, DEFAULT_STALE_AFTER_MS } from './pool-store.js';
 export {
+  type AdaptiveIntervalOptions,
+  AdaptiveInterval,
+  validateAdaptiveInterval,
+  DEFAULT_KV_NEAR_FULL,
+} from './adaptive-interval.js';
+export {
   type ScheduledScrape,
   type ScrapeTask,
   type ScrapeSchedulerOptions,

@@ -2,6 +2,7 @@
 // endpoint at once; a timeout through the injected Clock; failing endpoints back off with jitter and return to
 // the normal interval on their first good answer; failures logged once per change of reason, not per scrape.
 import { type Clock, type Logger, type Random, mathRandom, requirePositive } from '../core/index.js';
+import { type AdaptiveIntervalOptions, AdaptiveInterval } from './adaptive-interval.js';
 import { type EndpointMetrics } from './endpoint.js';
 import { type EngineMetricNames, extractEndpointMetrics, familiesOf } from './engine-metrics.js';
 import { type MetricsFetcher } from './metrics-fetcher.js';
@@ -61,6 +62,8 @@ export interface MetricsScraperOptions {
   readonly fullReadEvery?: number;
   /** The thread's scheduler, shared by every endpoint (its timeout must equal `timeoutMs`); absent: its own. */
   readonly scheduler?: ScrapeScheduler;
+  /** Scrape faster near saturation and slower when idle, within these bounds; absent: every `intervalMs`. */
+  readonly adaptive?: AdaptiveIntervalOptions;
 }
 
 type Health = { readonly kind: 'unknown' | 'ok' } | { readonly kind: 'failing'; readonly reason: ScrapeFailureReason };
@@ -84,6 +87,7 @@ export class MetricsScraper implements ScheduledScrape {
   private readonly staticFamilies: ReadonlySet<string>;
   private readonly scheduler: ScrapeScheduler;
   private readonly ownScheduler: boolean;
+  private readonly adaptive: AdaptiveInterval | undefined;
   /** Wanted, non-static families the last whole-page read found: reading stops once these are complete. */
   private expected: ReadonlySet<string> | undefined;
   private staticSamples = new Map<string, PromSample[]>();
@@ -110,6 +114,7 @@ export class MetricsScraper implements ScheduledScrape {
     this.reader = new MetricsPageReader({ wanted: familiesOf(options.names) });
     const cache = options.names.cacheConfig?.family;
     this.staticFamilies = new Set(cache === undefined ? [] : [cache]);
+    this.adaptive = options.adaptive === undefined ? undefined : new AdaptiveInterval(this.intervalMs, options.adaptive);
     this.ownScheduler = options.scheduler === undefined;
     this.scheduler = options.scheduler ?? new ScrapeScheduler({ clock: options.clock, timeoutMs: this.timeoutMs });
   }
@@ -185,7 +190,7 @@ export class MetricsScraper implements ScheduledScrape {
       this.options.logger.error({ endpoint: this.options.endpointId, err }, 'scrape listener threw');
     }
     this.failures = outcome.ok ? 0 : this.failures + 1;
-    this.scheduler.finished(task, startedAt + this.nextDelay());
+    this.scheduler.finished(task, startedAt + this.nextDelay(outcome));
   }
 
   private judge(page: PageReadResult, fullRead: boolean, startedAt: number): ScrapeOutcome {
@@ -216,15 +221,19 @@ export class MetricsScraper implements ScheduledScrape {
   }
 
   /**
-   * Start-to-start delay: the interval while healthy and after the first failure (a blip costs nothing), then
+   * Start-to-start delay: the interval (or the adaptive one) while healthy, the interval after the first failure
+   * (a blip costs nothing), then
    * doubling per failure up to the cap, with "equal jitter" (half fixed, half random) so a pool that failed
    * together does not retry in lock-step.
    */
-  private nextDelay(): number {
+  private nextDelay(outcome: ScrapeOutcome): number {
+    if (outcome.ok) return this.adaptive?.next(outcome.metrics) ?? this.intervalMs;
+    this.adaptive?.reset();
     if (this.failures <= 1) return this.intervalMs;
     const ceiling = Math.min(this.maxBackoffMs, this.intervalMs * 2 ** Math.min(this.failures - 1, 30));
     return ceiling / 2 + (ceiling / 2) * this.random.next();
   }
+
 
   private logTransition(outcome: ScrapeOutcome): void {
     const previous = this.health;

@@ -12,6 +12,7 @@ import {
   requirePositive,
   systemClock,
 } from '../core/index.js';
+import { type AdaptiveIntervalOptions, validateAdaptiveInterval } from './adaptive-interval.js';
 import { type PoolView, endpointId } from './endpoint.js';
 import { type EndpointSource, type EndpointSpec } from './endpoint-source.js';
 import { type EngineMetricNames, type EngineName, DEFAULT_ENGINE_METRICS } from './engine-metrics.js';
@@ -66,6 +67,11 @@ export interface PoolMonitorOptions {
    * a quarter of the pool, at least 64
    */
   readonly maxScrapesInFlight?: number;
+  /**
+   * Adaptive interval: per endpoint, every `minIntervalMs` while it queues or its KV cache is near full, growing
+   * towards `maxIntervalMs` while it is idle (capped below the staleness limit). Absent: every scrapeIntervalMs.
+   */
+  readonly adaptiveInterval?: AdaptiveIntervalOptions;
   /** Backoff jitter. @default mathRandom */
   readonly random?: Random;
   readonly observer?: ScrapeObserver;
@@ -109,6 +115,7 @@ export class PoolMonitor {
   private readonly retired = new Set<Promise<void>>();
   private readonly intervalMs: number;
   private readonly timeoutMs: number;
+  private readonly adaptive: AdaptiveIntervalOptions | undefined;
   private readonly random: Random;
   /** Outcomes waiting for the next deferred flush: many scrapes finishing together publish one snapshot. */
   private pending: { id: string; outcome: ScrapeOutcome }[] = [];
@@ -128,6 +135,7 @@ export class PoolMonitor {
       this.logger.warn({ scrapeTimeoutMs: timeoutMs, staleAfterMs }, 'scrape timeout lowered to the staleness limit');
     }
     this.timeoutMs = Math.min(timeoutMs, staleAfterMs);
+    this.adaptive = adaptiveWithin(options.adaptiveInterval, this.intervalMs, staleAfterMs, this.logger);
     this.random = options.random ?? mathRandom;
     this.store = new PoolStore({ clock: this.clock, logger: this.logger, staleAfterMs });
     this.onWorker = options.scrapeThread === 'worker';
@@ -153,6 +161,7 @@ export class PoolMonitor {
       timeoutMs: this.timeoutMs,
       ...(options.maxBackoffMs !== undefined ? { maxBackoffMs: options.maxBackoffMs } : {}),
       ...(options.maxScrapesInFlight !== undefined ? { maxInFlight: requirePositive('maxScrapesInFlight', options.maxScrapesInFlight) } : {}),
+      ...(this.adaptive !== undefined ? { adaptive: this.adaptive } : {}),
     };
     const onOutcome = (id: string, outcome: ScrapeOutcome): void => this.enqueue(id, outcome);
     if (onWorker) {
@@ -291,6 +300,19 @@ export class PoolMonitor {
       this.store.recordFailure(id, outcome.reason, outcome.finishedAt);
     }
   }
+}
+
+/**
+ * The adaptive bounds checked against the interval, the longest one lowered to half the staleness limit: an idle
+ * endpoint must be scraped again (and may miss one scrape) before its metrics count as stale.
+ */
+function adaptiveWithin(options: AdaptiveIntervalOptions | undefined, intervalMs: number, staleAfterMs: number, logger: Logger): AdaptiveIntervalOptions | undefined {
+  if (options === undefined) return undefined;
+  const cap = Math.max(intervalMs, staleAfterMs / 2);
+  const bounded = options.maxIntervalMs > cap ? { ...options, maxIntervalMs: cap } : options;
+  if (bounded !== options) logger.warn({ maxIntervalMs: options.maxIntervalMs, staleAfterMs }, 'adaptive maxIntervalMs lowered to half the staleness limit');
+  validateAdaptiveInterval(bounded, intervalMs);
+  return bounded;
 }
 
 function scrapeConfigEqual(a: EndpointSpec, b: EndpointSpec): boolean {

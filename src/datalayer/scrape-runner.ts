@@ -2,6 +2,7 @@
 // runs them on the caller's event loop; the worker runner (worker-scrape-runner.ts) runs this same in-thread
 // runner inside a worker thread, so the dispatch thread only applies compact results.
 import { type Clock, type Logger, type Random } from '../core/index.js';
+import { type AdaptiveIntervalOptions } from './adaptive-interval.js';
 import { type EngineMetricNames } from './engine-metrics.js';
 import { type MetricsFetcherFactory, type MetricsTarget } from './metrics-fetcher.js';
 import { type ScrapeOutcome, MetricsScraper } from './metrics-scraper.js';
@@ -22,6 +23,8 @@ export interface ScrapeTiming {
   readonly maxBackoffMs?: number;
   /** Scrapes in flight at once. @default maxInFlightFor(endpoints) */
   readonly maxInFlight?: number;
+  /** Adaptive interval bounds; absent: a fixed interval. */
+  readonly adaptive?: AdaptiveIntervalOptions;
 }
 
 export interface ScrapeRunner {
@@ -73,6 +76,7 @@ export class InThreadScrapeRunner implements ScrapeRunner {
       intervalMs: timing.intervalMs,
       timeoutMs: timing.timeoutMs,
       scheduler: this.scheduler,
+      ...(timing.adaptive !== undefined ? { adaptive: timing.adaptive } : {}),
       ...(timing.maxBackoffMs !== undefined ? { maxBackoffMs: timing.maxBackoffMs } : {}),
       onOutcome: (outcome) => onOutcome(job.id, outcome),
     });

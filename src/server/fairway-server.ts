@@ -200,6 +200,8 @@ export class FairwayServer {
       defaultEngine: config.pool.metrics.engine,
       maxBackoffMs: config.pool.metrics.maxBackoffMs,
       scrapeThread: config.pool.metrics.scrapeThread,
+      ...(config.pool.metrics.maxInFlight !== undefined ? { maxScrapesInFlight: config.pool.metrics.maxInFlight } : {}),
+      ...(config.pool.metrics.adaptiveInterval.enabled ? { adaptiveInterval: config.pool.metrics.adaptiveInterval } : {}),
       fetch: metricsAccess,
       observer: this.metrics.scrapes,
     };

@@ -50,4 +50,32 @@ describe('scrape scheduling', () => {
     expect(Math.max(...counts) - Math.min(...counts)).toBeLessThanOrEqual(2);
     expect(monitor.pool.current().endpoints.every((e) => !e.stale)).toBe(true);
   });
+
+  it('adaptive interval: a queueing server is scraped far more often than a busy one, an idle one no more often', async () => {
+    const page = (waiting: number, running: number): string =>
+      `vllm:num_requests_waiting{model_name="m"} ${waiting}\nvllm:num_requests_running{model_name="m"} ${running}\nvllm:kv_cache_usage_perc{model_name="m"} 0.3\n`;
+    const [queueing, busy, idle] = await Promise.all(
+      [page(5, 32), page(0, 12), page(0, 0)].map(async (body) => {
+        const server = await new LoopbackServer((_req, res) => res.end(body)).listen();
+        servers.push(server);
+        return server;
+      }),
+    );
+    const monitor = new PoolMonitor({
+      source: new StaticEndpointSource([queueing!, busy!, idle!].map((s) => ({ host: '127.0.0.1', port: s.port }))),
+      clock: new SystemClock(),
+      scrapeIntervalMs: 200,
+      staleAfterMs: 5_000,
+      staggerStart: false,
+      adaptiveInterval: { minIntervalMs: 10, maxIntervalMs: 1_000 },
+    });
+    monitors.push(monitor);
+    await monitor.start();
+    await waitFor('the queueing server scraped 40 times', () => queueing!.requests >= 40);
+    // Every 10 ms against every 200 ms: however slow the machine, both slow down alike.
+    expect(busy!.requests * 2).toBeLessThan(queueing!.requests);
+    // Same start, never a shorter interval than the busy one's.
+    expect(idle!.requests).toBeLessThanOrEqual(busy!.requests);
+    expect(monitor.pool.current().endpoints.every((e) => !e.stale)).toBe(true);
+  });
 });

@@ -183,4 +183,27 @@ describe('MetricsScraper', () => {
     expect(logger.lines('error').length).toBe(3);
     await scraper.stop();
   });
+
+  it('adaptive interval: every minIntervalMs while the server queues, stretching towards maxIntervalMs while idle', async () => {
+    const clock = new ManualClock();
+    const fetcher = new ScriptedFetcher();
+    const starts: number[] = [];
+    const scraper = new MetricsScraper({
+      endpointId: 'h:1', fetcher, names: VLLM_METRICS, clock, logger: new RecordingLogger(), intervalMs: 50,
+      adaptive: { minIntervalMs: 20, maxIntervalMs: 120 },
+      onOutcome: (o) => void starts.push(o.startedAt),
+    });
+    fetcher.respond = { kind: 'text', text: vllmPage(4, 32, 0.5) }; // queueing: near saturation
+    scraper.start();
+    clock.advance(0);
+    await flush();
+    await run(clock, 100);
+    expect(starts).toEqual([0, 20, 40, 60, 80, 100]);
+    fetcher.respond = { kind: 'text', text: vllmPage(0, 0, 0) }; // idle
+    starts.length = 0;
+    await run(clock, 600);
+    // 100 + 20 (the min after the last queueing scrape), then 50, 75, 112.5 and 120 apart.
+    expect(starts.slice(0, 6)).toEqual([120, 170, 245, 357.5, 477.5, 597.5]);
+    await scraper.stop();
+  });
 });
