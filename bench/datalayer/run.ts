@@ -103,6 +103,11 @@ interface ScrapeFigures {
   readonly loopDelayMaxMs: number;
   /** Answering endpoints fresh at the end of the window. */
   readonly goodFresh: number;
+  /**
+   * Good scrapes per answering endpoint during the window: fewest, median, most. When scraping cannot keep up,
+   * a fair scheduler keeps these close (everyone scraped less often); an unfair one leaves some near 0.
+   */
+  readonly perEndpoint: readonly [number, number, number];
   readonly faultyStale: number;
 }
 
@@ -134,7 +139,14 @@ async function measureScrape(
   warmupMs: number,
 ): Promise<ScrapeFigures> {
   let good = 0;
-  const listener: ScrapeListener = { markScraped: () => void good++ };
+  let counting = false;
+  const perEndpoint = new Map<string, number>();
+  const listener: ScrapeListener = {
+    markScraped: (id) => {
+      good++;
+      if (counting) perEndpoint.set(id, (perEndpoint.get(id) ?? 0) + 1);
+    },
+  };
   const options = {
     source: new StaticEndpointSource(ports.map((port) => ({ host: '127.0.0.1', port }))),
     clock: new SystemClock(),
@@ -154,7 +166,9 @@ async function measureScrape(
     const cpuBefore = process.cpuUsage();
     const wallBefore = performance.now();
     delay.enable();
+    counting = true;
     await sleep(windowMs);
+    counting = false;
     delay.disable();
     const cpu = process.cpuUsage(cpuBefore);
     const wall = performance.now() - wallBefore;
@@ -163,6 +177,7 @@ async function measureScrape(
     const byPort = new Map(monitor.pool.current().endpoints.map((e) => [e.port, e.stale]));
     const goodPorts = ports.slice(0, endpoints - faulty);
     const faultyPorts = ports.slice(endpoints - faulty);
+    const counts = goodPorts.map((p) => perEndpoint.get(`127.0.0.1:${p}`) ?? 0).sort((a, b) => a - b);
     return {
       impl,
       endpoints,
@@ -175,6 +190,7 @@ async function measureScrape(
       loopDelayP99Ms: beyondTick(delay.percentile(99)),
       loopDelayMaxMs: beyondTick(delay.max),
       goodFresh: goodPorts.filter((p) => byPort.get(p) === false).length,
+      perEndpoint: [counts[0] ?? 0, counts[Math.floor(counts.length / 2)] ?? 0, counts[counts.length - 1] ?? 0],
       faultyStale: faultyPorts.filter((p) => byPort.get(p) === true).length,
     };
   } finally {
@@ -212,11 +228,11 @@ export async function run(options: DatalayerBenchOptions = {}): Promise<object> 
     for (const impl of IMPLS) scrape.push(await benchScrape(impl, n, faulty, windowMs, warmupMs));
   }
   console.log(`\n### Scraping every ${DEFAULT_INTERVAL_MS} ms (vLLM v1 page with LoRA; faulty: half hung, half refusing)\n`);
-  console.log('| data layer | endpoints (faulty) | good scrapes/s (target) | CPU, share of one core | CPU us/scrape | main-thread loop delay p50 / p99 / max ms | good fresh | faulty stale |');
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  console.log('| data layer | endpoints (faulty) | good scrapes/s (target) | CPU, share of one core | CPU us/scrape | main-thread loop delay p50 / p99 / max ms | good fresh | good scrapes per endpoint min / median / max | faulty stale |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const s of scrape) {
     console.log(
-      `| ${s.impl} | ${s.endpoints} (${s.faulty}) | ${s.scrapesPerSec} (${s.targetScrapesPerSec}) | ${(s.cpuShareOfOneCore * 100).toFixed(1)}% | ${s.cpuUsPerScrape} | ${s.loopDelayP50Ms} / ${s.loopDelayP99Ms} / ${s.loopDelayMaxMs} | ${s.goodFresh}/${s.endpoints - s.faulty} | ${s.faultyStale}/${s.faulty} |`,
+      `| ${s.impl} | ${s.endpoints} (${s.faulty}) | ${s.scrapesPerSec} (${s.targetScrapesPerSec}) | ${(s.cpuShareOfOneCore * 100).toFixed(1)}% | ${s.cpuUsPerScrape} | ${s.loopDelayP50Ms} / ${s.loopDelayP99Ms} / ${s.loopDelayMaxMs} | ${s.goodFresh}/${s.endpoints - s.faulty} | ${s.perEndpoint.join(' / ')} | ${s.faultyStale}/${s.faulty} |`,
     );
   }
   return { parse, scrape };
