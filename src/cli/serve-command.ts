@@ -122,11 +122,8 @@ export function registerServeCommand(program: Command): void {
       });
       const ports = await server.start();
 
-      const pool = server.kubernetes?.pool;
-      logger.info(
-        pool !== undefined ? { ports, pool, leaderElection: server.kubernetes?.elector !== undefined } : { ports, endpoints: config.pool.endpoints.length },
-        'fairway serving',
-      );
+      // Signal handlers first, then the line saying we serve: whoever waits for that line may signal at once, and
+      // SIGHUP's or SIGTERM's default action would end the process (a reload test lost its server that way).
       const removeReload = installReload({
         path: configPath,
         load,
@@ -141,5 +138,10 @@ export function registerServeCommand(program: Command): void {
       };
       if (worker) runAsWorker(server.registry, logger, stop);
       else installShutdown(logger, stop);
+      const pool = server.kubernetes?.pool;
+      logger.info(
+        pool !== undefined ? { ports, pool, leaderElection: server.kubernetes?.elector !== undefined } : { ports, endpoints: config.pool.endpoints.length },
+        'fairway serving',
+      );
     });
 }
