@@ -1,21 +1,26 @@
 // Builds QueueItems for queue and policy tests without a controller around them.
 import { ManualClock } from '../../src/core/index.js';
-import { Band, Flow, QueueItem, fairnessPolicies, orderingPolicies } from '../../src/flowcontrol/index.js';
+import { Band, type BandSettings, Flow, QueueItem, fairnessPolicies, orderingPolicies } from '../../src/flowcontrol/index.js';
 
-const band = new Band({
-  priority: 0,
-  name: 'test',
-  fairness: fairnessPolicies.get('round-robin'),
-  ordering: orderingPolicies.get('fcfs'),
-  maxRequests: Infinity,
-  maxBytes: Infinity,
-  ttlMs: Infinity,
-  ceiling: undefined,
-  weight: 1,
-  isStatic: true,
-  overflow: 'reject',
-  passThrough: false,
-});
+/** An unbounded static band of priority 0 with FCFS ordering and the named fairness policy. */
+export function unboundedBandSettings(fairness: string, name = 'p0'): BandSettings {
+  return {
+    priority: 0,
+    name,
+    fairness: fairnessPolicies.get(fairness),
+    ordering: orderingPolicies.get('fcfs'),
+    maxRequests: Infinity,
+    maxBytes: Infinity,
+    ttlMs: Infinity,
+    ceiling: undefined,
+    weight: 1,
+    isStatic: true,
+    overflow: 'reject',
+    passThrough: false,
+  };
+}
+
+const band = new Band(unboundedBandSettings('round-robin', 'test'));
 const clock = new ManualClock();
 
 export function makeFlow(fairnessId = 'f', seq = 0, weight = 1, ordering = 'fcfs', inBand: Band = band): Flow {

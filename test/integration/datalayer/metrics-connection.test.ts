@@ -1,21 +1,20 @@
 // HttpMetricsFetcher's own HTTP/1.1 client against raw TCP servers on 127.0.0.1 ephemeral ports: framings a
 // model server may use, connections it closes, and answers that are not HTTP.
-import { type AddressInfo, type Server, type Socket, createServer } from 'node:net';
+import { type Server, type Socket, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HttpMetricsFetcher, type MetricsBodySink } from '../../../src/datalayer/index.js';
-import { waitFor } from './loopback-server.js';
+import { LoopbackListener, waitFor } from './loopback-server.js';
 
 const PAGE = 'vllm:num_requests_waiting 2\nvllm:num_requests_running 5\n';
 
 /** A TCP server that answers each request (one per `\r\n\r\n`) with what `answer` returns for its number. */
-class RawServer {
+class RawServer extends LoopbackListener<Server> {
   requests = 0;
   connections = 0;
-  readonly sockets = new Set<Socket>();
   readonly server: Server;
-  port = 0;
 
   constructor(public answer: (n: number, socket: Socket) => void) {
+    super();
     this.server = createServer((socket) => {
       this.connections++;
       this.sockets.add(socket);
@@ -30,17 +29,6 @@ class RawServer {
         }
       });
     });
-  }
-
-  async listen(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this.sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 }
 

@@ -114,6 +114,21 @@ describe('every model server down', () => {
   });
 });
 
+/** A FairwayServer in front of the one pod `pod` (listened on here), calling the pool unreachable after 200 ms. */
+async function serveOnePod(pod: Server): Promise<FairwayServer> {
+  await new Promise<void>((resolve) => pod.listen(0, '127.0.0.1', resolve));
+  const { port } = pod.address() as AddressInfo;
+  return new FairwayServer(
+    validateConfig({
+      pool: { endpoints: [{ host: '127.0.0.1', port }], unreachableAfterMs: 200 },
+      saturation: { detector: 'hybrid' },
+      server: { host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0, proxyPort: 0, shutdownGraceMs: 500 },
+      logging: { level: 'silent' },
+    }),
+    { logger: noopLogger },
+  );
+}
+
 describe('a pod up with failing metrics (late or broken metrics, not an unreachable pool)', () => {
   let pod: Server;
   let server: FairwayServer;
@@ -122,17 +137,7 @@ describe('a pod up with failing metrics (late or broken metrics, not an unreacha
   beforeAll(async () => {
     // Answers every scrape with HTTP 500: the pod is there, its metrics are not.
     pod = createServer((_req, res) => res.writeHead(500).end('metrics unavailable'));
-    await new Promise<void>((resolve) => pod.listen(0, '127.0.0.1', resolve));
-    const { port } = pod.address() as AddressInfo;
-    server = new FairwayServer(
-      validateConfig({
-        pool: { endpoints: [{ host: '127.0.0.1', port }], unreachableAfterMs: 200 },
-        saturation: { detector: 'hybrid' },
-        server: { host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0, proxyPort: 0, shutdownGraceMs: 500 },
-        logging: { level: 'silent' },
-      }),
-      { logger: noopLogger },
-    );
+    server = await serveOnePod(pod);
     ports = await server.start();
   });
 
@@ -163,17 +168,7 @@ describe('pods up whose metrics pages are slower than the scrape timeout (stale 
       if (req.url === '/metrics') return; // hangs until the scraper gives up and closes the socket
       res.writeHead(200, { 'content-type': 'application/json' }).end('{"choices":[{"text":"ok"}]}');
     });
-    await new Promise<void>((resolve) => pod.listen(0, '127.0.0.1', resolve));
-    const { port } = pod.address() as AddressInfo;
-    server = new FairwayServer(
-      validateConfig({
-        pool: { endpoints: [{ host: '127.0.0.1', port }], unreachableAfterMs: 200 },
-        saturation: { detector: 'hybrid' },
-        server: { host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0, proxyPort: 0, shutdownGraceMs: 500 },
-        logging: { level: 'silent' },
-      }),
-      { logger: noopLogger },
-    );
+    server = await serveOnePod(pod);
     ports = await server.start();
   });
 

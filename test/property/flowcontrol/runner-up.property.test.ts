@@ -1,7 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { IndexedHeap } from '../../../src/core/index.js';
-import { Band, type BandSettings, Flow, fairnessPolicies, orderingPolicies } from '../../../src/flowcontrol/index.js';
+import { Band, Flow } from '../../../src/flowcontrol/index.js';
+import { unboundedBandSettings } from '../../support/queue-items.js';
 
 interface Keyed {
   key: number;
@@ -12,22 +13,6 @@ interface Keyed {
 const slot = { get: (k: Keyed) => k.index, set: (k: Keyed, i: number) => void (k.index = i) };
 const less = (a: Keyed, b: Keyed): boolean => a.key < b.key || (a.key === b.key && a.id < b.id);
 
-function settings(fairness: string): BandSettings {
-  return {
-    priority: 0,
-    name: 'p0',
-    fairness: fairnessPolicies.get(fairness),
-    ordering: orderingPolicies.get('fcfs'),
-    maxRequests: Infinity,
-    maxBytes: Infinity,
-    ttlMs: Infinity,
-    ceiling: undefined,
-    weight: 1,
-    isStatic: true,
-    overflow: 'reject',
-    passThrough: false,
-  };
-}
 
 describe('runner-up (the tenant reserve skips the picked flow for it)', () => {
   it('property: IndexedHeap.peekSecond is what pop() returns once the top is popped', () => {
@@ -69,7 +54,7 @@ describe('runner-up (the tenant reserve skips the picked flow for it)', () => {
             maxLength: 40,
           }),
           (ops) => {
-            const band = new Band(settings(policy));
+            const band = new Band(unboundedBandSettings(policy));
             const state = band.fairness;
             const flows = Array.from({ length: 6 }, (_, i) => new Flow(`t${i}`, band, 1 + (i % 3), undefined, i));
             const active = new Set<Flow>();
