@@ -1,7 +1,7 @@
 // The scraper against real HTTP servers on 127.0.0.1 ephemeral ports: bad pages and a hanging server make
 // only their own endpoint stale; endpoints come and go without leaking sockets.
 import { type Server, type ServerResponse, createServer } from 'node:http';
-import { type AddressInfo, type Socket } from 'node:net';
+import { type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SystemClock } from '../../../src/core/index.js';
 import {
@@ -10,6 +10,7 @@ import {
   PoolMonitor,
   StaticEndpointSource,
 } from '../../../src/datalayer/index.js';
+import { LoopbackListener, waitFor } from './loopback-server.js';
 
 type Behaviour = 'ok' | 'garbage' | 'missing' | 'nan' | 'hang' | 'status500';
 
@@ -20,16 +21,15 @@ vllm:kv_cache_usage_perc{model_name="m"} 0.4
 vllm:cache_config_info{block_size="16",num_gpu_blocks="1000"} 1
 `;
 
-class MetricsServer {
+class MetricsServer extends LoopbackListener<Server> {
   behaviour: Behaviour = 'ok';
   requests = 0;
   connections = 0;
-  readonly sockets = new Set<Socket>();
   private readonly hanging = new Set<ServerResponse>();
   readonly server: Server;
-  port = 0;
 
   constructor() {
+    super();
     this.server = createServer((req, res) => {
       this.requests++;
       switch (this.behaviour) {
@@ -61,25 +61,9 @@ class MetricsServer {
     });
   }
 
-  async listen(): Promise<this> {
-    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
-    return this;
-  }
-
-  async close(): Promise<void> {
+  override async close(): Promise<void> {
     for (const res of this.hanging) res.destroy();
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
-/** Polls a condition until it holds; the deadline only bounds a failing test, it asserts no timing. */
-async function waitFor(what: string, condition: () => boolean, deadlineMs = 8_000): Promise<void> {
-  const start = Date.now();
-  while (!condition()) {
-    if (Date.now() - start > deadlineMs) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await super.close();
   }
 }
 
