@@ -64,8 +64,8 @@ export class KubernetesMode {
   readonly objectives: InferenceObjectiveSource;
   readonly rewrites: InferenceModelRewriteSource;
   readonly elector: LeaderElector | undefined;
-  private reachable = true;
-  private readonly reachability = new Map<string, boolean>();
+  /** Every watch of the pool reports to it: the API server is reachable when no watch is cut off. */
+  private readonly reachability: ApiReachability;
 
   constructor(config: FairwayConfig['kubernetes'], deps: KubernetesModeDeps) {
     const name = config.poolName;
@@ -75,10 +75,11 @@ export class KubernetesMode {
     const logger = deps.logger.child({ subsystem: 'kubernetes' });
     // The pool's watches share one reachability log: the API server going away is one line, not one per watch.
     const reachability = new ApiReachability(logger.child({ pool: `${this.pool.namespace}/${this.pool.name}` }));
+    this.reachability = reachability;
     const common = { clients, pool: this.pool, clock: deps.clock, random: deps.random, logger, reachability, ...deps.watchTuning };
-    this.source = new InferencePoolEndpointSource({ ...common, engineLabel: config.engineLabel, onReachable: (r) => this.setReachable('pool', r) });
-    this.objectives = new InferenceObjectiveSource({ ...common, onReachable: (r) => this.setReachable('objectives', r) });
-    this.rewrites = new InferenceModelRewriteSource({ ...common, onReachable: (r) => this.setReachable('rewrites', r) });
+    this.source = new InferencePoolEndpointSource({ ...common, engineLabel: config.engineLabel });
+    this.objectives = new InferenceObjectiveSource(common);
+    this.rewrites = new InferenceModelRewriteSource(common);
     const le = config.leaderElection;
     this.elector = le.enabled
       ? new LeaderElector({
@@ -112,11 +113,6 @@ export class KubernetesMode {
   }
 
   apiReachable(): boolean {
-    return this.reachable;
-  }
-
-  private setReachable(watch: string, reachable: boolean): void {
-    this.reachability.set(watch, reachable);
-    this.reachable = [...this.reachability.values()].every(Boolean);
+    return this.reachability.reachable;
   }
 }
