@@ -3,7 +3,7 @@
 import cluster from 'node:cluster';
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
-import { loadConfig } from '../config/index.js';
+import { loadConfig, parseConfig } from '../config/index.js';
 import { FairwayServer, ipcTransport } from '../server/index.js';
 import { startTracing } from '../observability/index.js';
 import { cliLogger } from './logger.js';
@@ -85,7 +85,7 @@ export function registerServeCommand(program: Command): void {
       const workers = o.workers ?? 1;
       // A worker of `--workers N`: the primary serves /metrics (summed over the workers), so its own is unused.
       if (cluster.isWorker) overrides.server.metricsPort = 0;
-      const load = (text: string, source: string): ReturnType<typeof loadConfig>['config'] => loadConfig(text, source, overrides).config;
+      const load = (text: string, source: string) => parseConfig(text, source, overrides);
       const text = configPath !== undefined ? await readFile(configPath, 'utf8') : (o.configText ?? '{}');
       const loaded = loadConfig(text, configPath ?? (o.configText !== undefined ? '--config-text' : 'defaults'), overrides);
       const config = loaded.config;
