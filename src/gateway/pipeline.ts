@@ -63,7 +63,7 @@ export interface InflightPort extends InflightView {
   begin(endpointId: string, estimatedTokens: number): InflightTicket;
   end(ticket: InflightTicket): boolean;
   /** Moves a request's count to the endpoint that really served it (no finished-work credit where it was). */
-  move?(ticket: InflightTicket, endpointId: string): InflightTicket;
+  move(ticket: InflightTicket, endpointId: string): InflightTicket;
 }
 
 /** Characters per token for the pre-dispatch estimate; the actual usage corrects it at release. */
@@ -485,12 +485,7 @@ export class RequestPipeline implements RequestHandler {
       this.logger.debug({ endpoint: endpointId }, 'the served endpoint is not in the pool; accounting stays with the primary');
       return ticket;
     }
-    let moved = ticket;
-    if (ticket !== undefined) {
-      const inflight = this.o.inflight;
-      if (inflight.move !== undefined) moved = inflight.move(ticket, endpointId);
-      else if (inflight.end(ticket)) moved = inflight.begin(endpointId, ticket.tokens);
-    }
+    const moved = ticket === undefined ? undefined : this.o.inflight.move(ticket, endpointId);
     if (routing.hashes.length > 0) {
       try {
         this.o.scheduler.recordRouting(routing.hashes, served);
