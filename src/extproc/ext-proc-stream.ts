@@ -181,7 +181,8 @@ export class ExtProcStream {
         this.reportServed(msg.metadata);
         this.responseStarted = true;
         this.observe((o) => o.onHeaders(statusOf(msg.headers), headerMap(msg.headers)));
-        this.transport.send(responseHeadersContinue(this.requestId, this.extraResponseHeaders()));
+        // What the pipeline adds to the client's response (the session token).
+        this.transport.send(responseHeadersContinue(this.requestId, this.observe((o) => o.responseHeaders?.())));
         if (msg.endOfStream) this.complete();
         return;
       case 'response_body':
@@ -444,22 +445,13 @@ export class ExtProcStream {
   }
 
   /** Observer code is someone else's: its exceptions are logged, never allowed to break the stream. */
-  /** What the pipeline adds to the client's response (the session token), never failing the stream. */
-  private extraResponseHeaders(): ReadonlyMap<string, string> | undefined {
+  private observe<T>(fn: (observer: ResponseObserver) => T): T | undefined {
+    if (this.observer === undefined) return undefined;
     try {
-      return this.observer?.responseHeaders?.();
+      return fn(this.observer);
     } catch (err) {
       this.options.logger.error({ err, requestId: this.requestId }, 'response observer threw');
       return undefined;
-    }
-  }
-
-  private observe(fn: (observer: ResponseObserver) => void): void {
-    if (this.observer === undefined) return;
-    try {
-      fn(this.observer);
-    } catch (err) {
-      this.options.logger.error({ err, requestId: this.requestId }, 'response observer threw');
     }
   }
 }

@@ -30,11 +30,7 @@ export { type ProcessingResponse } from './responses.js';
 export {
   type BodyModes,
   type BodySendMode,
-  type RequestBodyMode,
-  type ResponseBodyMode,
   BODY_SEND_MODES,
-  ROUTABLE_REQUEST_BODY_MODES,
-  RESPONSE_BODY_MODES,
   DEFAULT_BODY_MODES,
 } from './processing-mode.js';
 export { type ProcessingMessage, type HeaderList, type FilterMetadata, parseProcessingRequest } from './processing-request.js';

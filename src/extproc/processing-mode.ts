@@ -15,10 +15,6 @@ export type BodySendMode = (typeof BODY_SEND_MODES)[number];
 export const ROUTABLE_REQUEST_BODY_MODES = ['FULL_DUPLEX_STREAMED', 'BUFFERED'] as const;
 export type RequestBodyMode = (typeof ROUTABLE_REQUEST_BODY_MODES)[number];
 
-/** Response body modes Fairway answers: FULL_DUPLEX_STREAMED sends each chunk back, the others let Envoy keep it. */
-export const RESPONSE_BODY_MODES = ['FULL_DUPLEX_STREAMED', 'STREAMED', 'BUFFERED', 'BUFFERED_PARTIAL', 'NONE'] as const;
-export type ResponseBodyMode = (typeof RESPONSE_BODY_MODES)[number];
-
 export interface BodyModes {
   readonly request: BodySendMode;
   readonly response: BodySendMode;
