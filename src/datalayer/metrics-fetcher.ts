@@ -61,7 +61,7 @@ export interface MetricsTlsOptions {
   readonly serverName?: string;
 }
 
-/** undici's connect options for an HTTPS model server (shared by the scraper and the model-list poller). */
+/** TLS connect options for an HTTPS model server (shared by the scraper and the model-list poller). */
 export function tlsConnectOptions(tls: MetricsTlsOptions | undefined): { rejectUnauthorized: boolean; ca?: string; servername?: string } {
   return {
     rejectUnauthorized: tls?.insecureSkipVerify !== true,
@@ -219,15 +219,14 @@ export class HttpMetricsFetcher implements MetricsFetcher {
     const { host, port } = this.target;
     let socket: Socket;
     if (this.options.scheme === 'https') {
-      const tls = this.options.tls;
-      const servername = tls?.serverName ?? (isIP(host) === 0 ? host : undefined);
+      const tls = tlsConnectOptions(this.options.tls);
+      // SNI defaults to the host when it is a name (an IP address cannot be sent as one).
       socket = tlsConnect({
         host,
         port,
-        rejectUnauthorized: tls?.insecureSkipVerify !== true,
         ALPNProtocols: ['http/1.1'],
-        ...(tls?.ca !== undefined ? { ca: tls.ca } : {}),
-        ...(servername !== undefined ? { servername } : {}),
+        ...tls,
+        ...(tls.servername === undefined && isIP(host) === 0 ? { servername: host } : {}),
       });
       socket.on('data', (chunk: Buffer) => this.onBytes(socket, chunk));
       socket.once('secureConnect', () => this.onConnected(socket));
@@ -244,8 +243,8 @@ export class HttpMetricsFetcher implements MetricsFetcher {
           },
         },
       });
+      socket.once('connect', () => this.onConnected(socket));
     }
-    if (this.options.scheme !== 'https') socket.once('connect', () => this.onConnected(socket));
     socket.setNoDelay(true);
     socket.on('error', (err: Error) => this.onSocketGone(socket, err));
     socket.on('end', () => this.onSocketGone(socket, undefined));

@@ -62,7 +62,7 @@ export class WorkerScrapeRunner implements ScrapeRunner {
     const slot = this.nextSlot++;
     this.jobs.set(job.id, { job, slot });
     this.idBySlot.set(slot, job.id);
-    this.post({ kind: 'add', slot, id: job.id, target: job.target, names: job.names, initialDelayMs: job.initialDelayMs });
+    this.postAdd(job, slot);
   }
 
   remove(id: string): Promise<void> {
@@ -101,6 +101,10 @@ export class WorkerScrapeRunner implements ScrapeRunner {
     this.worker.postMessage(message);
   }
 
+  private postAdd(job: ScrapeJob, slot: number): void {
+    this.post({ kind: 'add', slot, id: job.id, target: job.target, names: job.names, initialDelayMs: job.initialDelayMs });
+  }
+
   private spawn(): Worker {
     const { fetch } = this.options;
     const init: ScrapeWorkerInit = {
@@ -131,9 +135,7 @@ export class WorkerScrapeRunner implements ScrapeRunner {
       }
       this.options.logger.error({ code }, 'scrape worker exited; starting a new one');
       this.worker = this.spawn();
-      for (const { job, slot } of this.jobs.values()) {
-        this.post({ kind: 'add', slot, id: job.id, target: job.target, names: job.names, initialDelayMs: job.initialDelayMs });
-      }
+      for (const { job, slot } of this.jobs.values()) this.postAdd(job, slot);
     });
     return worker;
   }
