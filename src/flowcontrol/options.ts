@@ -127,7 +127,7 @@ export interface FlowControllerOptions {
    * Headroom below each band's ceiling that a tenant already holding more than its weighted share of the band's
    * in-flight requests may not fill while another tenant of the band is active: the last `tenantReserve` of the
    * pool is kept for a light or new tenant, which then starts at once instead of waiting for the heavy tenant's
-   * requests to finish. A tenant alone in its band is never held back. 0 turns it off. @default 0.03
+   * requests to finish. A tenant alone in its band is never held back. 0 turns it off. @default 0.02
    */
   readonly tenantReserve?: number;
   readonly fairnessRegistry?: Registry<FairnessPolicy>;

@@ -306,10 +306,6 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     return registerSharedStateMetrics(this.ctx, stats);
   }
 
-  /**
-   * Pool averages (KV cache, server queue), endpoint counts and, given `reachability`, whether any endpoint
-   * answers (`fairway_pool_reachable`), read at each scrape. Once.
-   */
   /** Requests not yet routed, by stage, priority and target model (what a KEDA ScaledObject scales on). */
   bindPending(read: () => readonly PendingCount[]): void {
     registerScrapeGauge(
@@ -326,6 +322,10 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     );
   }
 
+  /**
+   * Pool averages (KV cache, server queue), endpoint counts and, given `reachability`, whether any endpoint
+   * answers (`fairway_pool_reachable`), read at each scrape. Once.
+   */
   bindPool(pool: PoolView, reachability?: ReachabilityView): void {
     if (this.poolBound) throw new FairwayError('ERR_ALREADY_BOUND', 'FairwayMetrics.bindPool called twice');
     this.poolBound = true;

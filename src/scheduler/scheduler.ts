@@ -147,12 +147,9 @@ export class Scheduler {
   }
 
   /**
-   * Records that a request with these prefix hashes was sent to `endpoint`, which will now cache them. Call it
-   * with the endpoint actually used (the primary, or the fallback the proxy reports as served). O(blocks).
-   */
-  /**
    * Remembers that `endpoint` was sent (and will cache) this prompt's blocks; returns what {@link forgetRouting}
    * needs if the request ends up served elsewhere (how many leading blocks the endpoint held before, the record).
+   * Call it with the endpoint actually used (the primary, or the fallback the proxy reports as served). O(blocks).
    */
   recordRouting(prefixHashes: ArrayLike<number>, endpoint: EndpointSnapshot): RoutingRecord {
     const held = this.prefixIndex.matchLength(prefixHashes, endpoint.id);
