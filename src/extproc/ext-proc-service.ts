@@ -1,7 +1,7 @@
 // The Envoy ext_proc gRPC service: one ExtProcStream per Process call, over the shared RequestHandler.
 import * as grpc from '@grpc/grpc-js';
 import { type Clock, type Logger, ClosedError, FairwayError, noopLogger, requireIntegerInRange, systemClock } from '../core/index.js';
-import { type RequestHandler, type StartedResponseEviction } from '../gateway/index.js';
+import { type RefusalObserver, type RequestHandler, type StartedResponseEviction } from '../gateway/index.js';
 import { type StreamFailure, type StreamTransport, ExtProcStream } from './ext-proc-stream.js';
 import { type BodyModes, type BodySendMode } from './processing-mode.js';
 import { loadExtProcProtos } from './protos.js';
@@ -52,6 +52,8 @@ export interface ExtProcServiceOptions {
    * first message wins). @default FULL_DUPLEX_STREAMED both ways
    */
   readonly bodyModes?: BodyModes;
+  /** Told of each request the service refuses itself (413, 431, 500 `unsupported-processing-mode`, ...). */
+  readonly observer?: RefusalObserver;
 }
 
 export interface StartedServer {
@@ -77,6 +79,7 @@ export class ExtProcService {
   private readonly newRequestId: (() => string) | undefined;
   private readonly startedResponseEviction: StartedResponseEviction | undefined;
   private readonly bodyModes: BodyModes | undefined;
+  private readonly observer: RefusalObserver | undefined;
   /** Body modes already reported: one warning per mode, then debug lines (a misconfigured Envoy sends them all). */
   private readonly unsupportedModesSeen = new Set<BodySendMode>();
   private readonly streams = new Set<ExtProcStream>();
@@ -104,6 +107,7 @@ export class ExtProcService {
     const maxMessageBytes = requireIntegerInRange('maxMessageBytes', options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, 1024, 2 ** 31 - 1);
     this.maxMessageBytes = Math.min(2 ** 31 - 1, Math.max(maxMessageBytes, this.maxRequestBodyBytes + MESSAGE_FRAMING_BYTES));
     this.bodyModes = options.bodyModes;
+    this.observer = options.observer;
     this.newRequestId = options.newRequestId;
     this.startedResponseEviction = options.startedResponseEviction;
   }
@@ -193,6 +197,7 @@ export class ExtProcService {
       ...(this.newRequestId === undefined ? {} : { newRequestId: this.newRequestId }),
       ...(this.startedResponseEviction === undefined ? {} : { startedResponseEviction: this.startedResponseEviction }),
       ...(this.bodyModes === undefined ? {} : { bodyModes: this.bodyModes }),
+      ...(this.observer === undefined ? {} : { observer: this.observer }),
       onUnsupportedMode: (mode, requestId) => this.reportUnsupportedMode(mode, requestId),
     });
     this.streams.add(current);

@@ -6,6 +6,7 @@ import { type Clock, type Logger } from '../core/index.js';
 import {
   type Decision,
   type InferenceRequest,
+  type RefusalObserver,
   type RejectDecision,
   type RequestHandler,
   type ResponseEnd,
@@ -66,6 +67,8 @@ export interface ExtProcStreamOptions {
    * misconfigured Envoy sends every request that way. @default a warning per request
    */
   readonly onUnsupportedMode?: (mode: BodySendMode, requestId: string) => void;
+  /** Told of each request this stream refuses itself, before the handler sees it (431, 413, 500 mode, 400). */
+  readonly observer?: RefusalObserver;
 }
 
 type Phase = 'headers' | 'body' | 'deciding' | 'routed' | 'closed';
@@ -152,7 +155,7 @@ export class ExtProcStream {
         if (this.phase !== 'headers') return this.violation('FAILED_PRECONDITION', 'request_headers received twice');
         this.readRequestHeaders(msg.headers, msg.metadata);
         if (headerBytes(msg.headers) > this.options.maxRequestHeaderBytes) {
-          this.rejectNow({
+          this.refuse({
             kind: 'reject',
             ...HEADER_TOO_LARGE,
             message: `request headers exceed ${this.options.maxRequestHeaderBytes} bytes`,
@@ -212,7 +215,7 @@ export class ExtProcStream {
       // The request would leave Envoy before Fairway saw its body: refuse rather than route it blind.
       if (this.options.onUnsupportedMode !== undefined) this.options.onUnsupportedMode(mode, this.requestId);
       else this.options.logger.warn({ requestId: this.requestId, mode }, 'ext_proc request body mode cannot be routed in');
-      this.rejectNow({
+      this.refuse({
         kind: 'reject',
         ...UNSUPPORTED_MODE,
         message: `Envoy's request_body_mode ${mode} cannot carry a routing decision; use FULL_DUPLEX_STREAMED or BUFFERED`,
@@ -252,7 +255,7 @@ export class ExtProcStream {
   private addBodyChunk(chunk: Buffer): void {
     if (chunk.length === 0) return;
     if (this.body.length + chunk.length > this.options.maxRequestBodyBytes) {
-      this.rejectNow({
+      this.refuse({
         kind: 'reject',
         ...BODY_TOO_LARGE,
         message: `request body exceeds ${this.options.maxRequestBodyBytes} bytes`,
@@ -269,7 +272,7 @@ export class ExtProcStream {
     this.requestTrailers = true;
     if (this.phase === 'body' && this.buffered) {
       // Trailers without a body message: only a trailers answer is left, and it cannot carry the route.
-      this.rejectNow({ kind: 'reject', status: 400, reason: 'bad-request', message: 'a request with trailers but no body cannot be routed in BUFFERED mode' });
+      this.refuse({ kind: 'reject', status: 400, reason: 'bad-request', message: 'a request with trailers but no body cannot be routed in BUFFERED mode' });
     } else if (this.phase === 'body') {
       // Trailers end the request body: it is complete now.
       this.readMetadata(metadata);
@@ -398,6 +401,16 @@ export class ExtProcStream {
     if (this.requestTrailersAnswered) return;
     this.requestTrailersAnswered = true;
     this.transport.send(REQUEST_TRAILERS_CONTINUE);
+  }
+
+  /** A refusal of the stream's own (the handler never saw the request): reported, then answered. */
+  private refuse(decision: RejectDecision): void {
+    try {
+      this.options.observer?.onRefused?.({ reason: decision.reason, status: decision.status });
+    } catch (err) {
+      this.options.logger.error({ err, requestId: this.requestId }, 'refusal observer threw');
+    }
+    this.rejectNow(decision);
   }
 
   private rejectNow(decision: Decision & { kind: 'reject' }): void {

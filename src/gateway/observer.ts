@@ -48,12 +48,26 @@ export interface ServedEvent {
   readonly fallback?: boolean;
 }
 
+/**
+ * A front end answered a request itself, before the pipeline saw it (headers or body over the limit, an ext_proc
+ * body mode no route can be given in, malformed HTTP): no identity, model or priority is known yet.
+ */
+export interface RefusedEvent {
+  /** The drop reason sent in `x-fairway-drop-reason`. */
+  readonly reason: string;
+  readonly status: number;
+}
+
 export interface GatewayObserver {
   onDecision(event: DecisionEvent): void;
   onResponse(event: ResponseEvent): void;
   onConnectFailure?(event: ConnectFailureEvent): void;
   onServed?(event: ServedEvent): void;
+  onRefused?(event: RefusedEvent): void;
 }
+
+/** What a front end reports to: only its own refusals (everything else reaches the observer through the pipeline). */
+export type RefusalObserver = Pick<GatewayObserver, 'onRefused'>;
 
 export const noopGatewayObserver: GatewayObserver = {
   onDecision: () => {},
@@ -76,6 +90,9 @@ export function fanOutGatewayObserver(...observers: GatewayObserver[]): GatewayO
     },
     onServed: (event) => {
       for (const o of observers) o.onServed?.(event);
+    },
+    onRefused: (event) => {
+      for (const o of observers) o.onRefused?.(event);
     },
   };
 }

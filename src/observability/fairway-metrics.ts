@@ -9,7 +9,7 @@ import {
   type InflightEvictionEvent,
   type OutcomeEvent,
 } from '../flowcontrol/index.js';
-import { type ConnectFailureEvent, type DecisionEvent, type GatewayObserver, type PendingCount, type ResponseEvent, type ServedEvent } from '../gateway/index.js';
+import { type ConnectFailureEvent, type DecisionEvent, type GatewayObserver, type PendingCount, type RefusedEvent, type ResponseEvent, type ServedEvent } from '../gateway/index.js';
 import { BoundedLabel } from './bounded-label.js';
 import { registerScrapeGauge } from './scrape-gauge.js';
 import { EvictionMetrics } from './eviction-metrics.js';
@@ -31,6 +31,8 @@ export const DEFAULT_POOL_NAME = 'default';
 export const DEFAULT_MAX_TENANT_LABELS = 100;
 export const DEFAULT_MAX_MODEL_LABELS = 50;
 export const DEFAULT_FAIRNESS_WINDOW_SECONDS = 60;
+/** The `priority` label of requests a front end refused before the pipeline read their identity (413, 431, ...). */
+export const REFUSED_PRIORITY = 'none';
 
 export interface FairwayMetricsOptions {
   /** Prepended to every metric name. The Go-compatible names match the Go EPP only with no prefix. @default '' */
@@ -158,7 +160,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     });
     this.shed = new Counter({
       name: name(FAIRWAY_METRICS.shedRequests),
-      help: 'Requests answered without being routed, by drop reason, priority and HTTP status.',
+      help: `Requests answered without being routed, by drop reason, priority and HTTP status (priority "${REFUSED_PRIORITY}": refused by the front end before the request's identity was read).`,
       labelNames: ['reason', 'priority', 'status'],
       registers,
     });
@@ -278,6 +280,11 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
 
   onServed(event: ServedEvent): void {
     if (event.fallback === true) this.fallbackServed.inc();
+  }
+
+  onRefused(event: RefusedEvent): void {
+    // Refused before identity was read: no band to name.
+    this.shed.inc({ reason: event.reason, priority: REFUSED_PRIORITY, status: String(event.status) });
   }
 
   // --- scrape-time sources ---

@@ -7,6 +7,7 @@ export {
   DEFAULT_MAX_TENANT_LABELS,
   DEFAULT_MAX_MODEL_LABELS,
   DEFAULT_FAIRNESS_WINDOW_SECONDS,
+  REFUSED_PRIORITY,
 } from './fairway-metrics.js';
 export { type SaturationReadout } from './saturation-gauges.js';
 export { GO_METRICS, FAIRWAY_METRICS, BUCKETS } from './metric-names.js';

@@ -34,6 +34,8 @@ export interface ClientErrorContext {
   readonly maxHeaderBytes: number;
   readonly newRequestId: () => string;
   readonly logger: Logger;
+  /** Told of each refusal answered (a reset or unwritable socket gets no answer and is not told). */
+  readonly onRefused?: (status: number, reason: string) => void;
 }
 
 /** The 'clientError' handler of the proxy's HTTP server. */
@@ -45,6 +47,7 @@ export function answerClientError(err: Error & { code?: string }, socket: Duplex
   const refusal = refusalFor(err.code, ctx.maxHeaderBytes);
   const requestId = ctx.newRequestId();
   ctx.logger.debug({ code: err.code, status: refusal.status, requestId }, 'request refused before parsing completed');
+  ctx.onRefused?.(refusal.status, refusal.reason);
   const body = openAiErrorBody(refusal.status, refusal.reason, refusal.message);
   const head = [
     `HTTP/1.1 ${refusal.status} ${STATUS_CODES[refusal.status] ?? ''}`,

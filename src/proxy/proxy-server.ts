@@ -6,6 +6,7 @@ import { Agent, type Dispatcher } from 'undici';
 import { type Logger, ClosedError, FairwayError, noopLogger, requireIntegerInRange } from '../core/index.js';
 import {
   type InferenceRequest,
+  type RefusalObserver,
   type RejectDecision,
   type RequestHandler,
   type ResponseEnd,
@@ -70,6 +71,8 @@ export interface ProxyServerOptions {
   readonly connectAttempts?: number;
   /** What an in-flight eviction does to a response that has started (see gateway/eviction-relay.ts). @default 'end' */
   readonly startedResponseEviction?: StartedResponseEviction;
+  /** Told of each request the proxy refuses itself (413, 431, malformed HTTP, a handler that threw). */
+  readonly observer?: RefusalObserver;
 }
 
 export interface ProxyListenOptions {
@@ -91,6 +94,7 @@ export class ProxyServer {
   private readonly trustSubsetHeader: boolean;
   private readonly connectAttempts: number;
   private readonly startedResponseEviction: StartedResponseEviction;
+  private readonly observer: RefusalObserver | undefined;
   private readonly inFlight = new Set<Promise<void>>();
   private server: Server | undefined;
   private starting: Promise<{ port: number }> | undefined;
@@ -106,6 +110,7 @@ export class ProxyServer {
     this.trustSubsetHeader = options.trustSubsetHeader ?? true;
     this.connectAttempts = requireIntegerInRange('connectAttempts', options.connectAttempts ?? DEFAULT_CONNECT_ATTEMPTS, 1, 16);
     this.startedResponseEviction = options.startedResponseEviction ?? DEFAULT_STARTED_RESPONSE_EVICTION;
+    this.observer = options.observer;
     this.ownsDispatcher = options.dispatcher === undefined;
     this.dispatcher =
       options.dispatcher ??
@@ -126,7 +131,12 @@ export class ProxyServer {
     this.starting ??= new Promise((resolve, reject) => {
       const server = createServer({ noDelay: true, maxHeaderSize: this.maxHeaderBytes }, (req, res) => this.track(this.serve(req, res)));
       server.on('clientError', (err: Error & { code?: string }, socket) =>
-        answerClientError(err, socket, { maxHeaderBytes: this.maxHeaderBytes, newRequestId: this.newRequestId, logger: this.logger }),
+        answerClientError(err, socket, {
+          maxHeaderBytes: this.maxHeaderBytes,
+          newRequestId: this.newRequestId,
+          logger: this.logger,
+          onRefused: (status, reason) => this.reportRefusal(status, reason),
+        }),
       );
       server.once('error', (err) => reject(new FairwayError('ERR_LISTEN', `proxy cannot listen on port ${listen.port}`, { cause: err })));
       server.listen(listen.port, listen.host ?? '0.0.0.0', () => {
@@ -181,7 +191,7 @@ export class ProxyServer {
     if (read.kind === 'aborted') return;
     if (read.kind === 'too-large') {
       res.setHeader('connection', 'close'); // the unread body makes the connection unusable
-      this.reject(res, requestId, { kind: 'reject', status: 413, reason: 'body-too-large', message: `request body exceeds ${this.maxBodyBytes} bytes` });
+      this.refuse(res, requestId, { kind: 'reject', status: 413, reason: 'body-too-large', message: `request body exceeds ${this.maxBodyBytes} bytes` });
       return;
     }
     const subset = this.trustSubsetHeader ? headers.get(HEADER_DESTINATION_SUBSET) : undefined;
@@ -200,11 +210,25 @@ export class ProxyServer {
       decision = await this.handler.handle(request);
     } catch (err) {
       this.logger.error({ err, requestId }, 'request handler threw');
-      this.reject(res, requestId, { kind: 'reject', status: 500, reason: 'internal', message: 'internal error' });
+      this.refuse(res, requestId, { kind: 'reject', status: 500, reason: 'internal', message: 'internal error' });
       return;
     }
     if (decision.kind === 'reject') this.reject(res, requestId, decision);
     else await this.forward(request, decision, res, abort.signal);
+  }
+
+  /** A refusal of the proxy's own (the pipeline did not decide it, so did not count it): reported, then answered. */
+  private refuse(res: ServerResponse, requestId: string, decision: RejectDecision): void {
+    this.reportRefusal(decision.status, decision.reason);
+    this.reject(res, requestId, decision);
+  }
+
+  private reportRefusal(status: number, reason: string): void {
+    try {
+      this.observer?.onRefused?.({ reason, status });
+    } catch (err) {
+      this.logger.error({ err }, 'refusal observer threw');
+    }
   }
 
   private reject(res: ServerResponse, requestId: string, decision: RejectDecision): void {

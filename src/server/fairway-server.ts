@@ -394,6 +394,7 @@ export class FairwayServer {
       models: this.models,
       prefixIndex: new PrefixIndex({ defaultCapacity: prefix.lruCapacityPerServer }),
     }));
+    const gatewayObserver = fanOutGatewayObserver(this.metrics, this.statusRecorder, ...(this.availability !== undefined ? [this.availability.observer] : []));
     const pipeline = (this.pipeline = new RequestPipeline({
       flowControl: this.flowControl,
       scheduler,
@@ -403,7 +404,7 @@ export class FairwayServer {
       identity: identityOptions(c, this.objectives),
       clock: this.clock,
       logger: this.logger.child({ subsystem: 'gateway' }),
-      observer: fanOutGatewayObserver(this.metrics, this.statusRecorder, ...(this.availability !== undefined ? [this.availability.observer] : [])),
+      observer: gatewayObserver,
       retry: { contendedSeconds: c.server.retryAfterSeconds.contended, unavailableSeconds: c.server.retryAfterSeconds.unavailable },
       expectedOutputTokens: c.flowControl.expectedOutputTokens,
       fallbackEndpoints: c.scheduler.fallbackEndpoints,
@@ -427,6 +428,7 @@ export class FairwayServer {
       maxRequestHeaderBytes: c.server.maxHeaderBytes,
       startedResponseEviction: c.flowControl.inflightEviction.startedResponses,
       bodyModes: { request: c.server.extProc.requestBodyMode, response: c.server.extProc.responseBodyMode },
+      observer: gatewayObserver,
     });
     const tls = await this.tlsOption();
     const grpc = (await this.extProc.start({ host, port: c.server.grpcPort, tls })).port;
@@ -456,6 +458,7 @@ export class FairwayServer {
         trustSubsetHeader: c.trust.mode === 'trusted',
         connectAttempts: c.server.proxyConnectAttempts,
         startedResponseEviction: c.flowControl.inflightEviction.startedResponses,
+        observer: gatewayObserver,
       });
       proxy = (await this.proxy.start({ host, port: c.server.proxyPort })).port;
     }

@@ -2,7 +2,7 @@
 // and evicted per reason, routed) and the tenant ledger. Every event is O(1) (O(log N) when a top tenant's
 // service grows); nothing here allocates per event beyond a tenant's first appearance in the window.
 import { type FlowControlObserver, type InflightEvictionEvent, type OutcomeEvent } from '../flowcontrol/index.js';
-import { type DecisionEvent, type GatewayObserver } from '../gateway/index.js';
+import { type DecisionEvent, type GatewayObserver, type RefusedEvent } from '../gateway/index.js';
 import { TenantLedger, type TenantLedgerOptions } from './tenant-ledger.js';
 
 /** Counter keys of `StatusRecorder.counters()`: a family, then `:` and a band priority or a reason. */
@@ -75,6 +75,10 @@ export class StatusRecorder implements FlowControlObserver, GatewayObserver {
   }
 
   onResponse(): void {}
+
+  onRefused(event: RefusedEvent): void {
+    this.count('shed', event.reason);
+  }
 
   /**
    * Counts one request of `family` for `reason`; for sources beyond the two observer ports (in-flight eviction of

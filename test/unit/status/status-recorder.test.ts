@@ -14,6 +14,8 @@ describe('StatusRecorder', () => {
     r.onDecision({ ...labels, result: 'capacity', status: 429 });
     r.onDecision({ ...labels, result: 'some-future-reason', status: 503 });
     r.onDecision({ ...labels, result: 'routed', status: 200 });
+    // A front end's own refusal (before the pipeline) is shed too.
+    r.onRefused({ reason: 'unsupported-processing-mode', status: 500 });
     const victim = { reason: 'preempted' as const, priority: -1, fairnessId: 'b', forPriority: 10, progress: 3, ranMs: 40 };
     r.onInflightEviction({ ...victim, outcome: 'evicted' });
     r.onInflightEviction({ ...victim, outcome: 'declined' });
@@ -23,9 +25,10 @@ describe('StatusRecorder', () => {
       [COUNTER.dispatchedBand(10)]: 1,
       [COUNTER.dispatchedBand(-1)]: 1,
       [COUNTER.routed]: 1,
-      [COUNTER.shed]: 2,
+      [COUNTER.shed]: 3,
       'shed:capacity': 1,
       'shed:some-future-reason': 1,
+      'shed:unsupported-processing-mode': 1,
       'evicted:ttl': 1,
       'evicted:in-flight:preempted': 1,
       'evicted:pool-unreachable': 1,
