@@ -3,6 +3,7 @@
 import { Command } from 'commander';
 import { tuneHeapGrowth } from '../server/index.js';
 import { registerConfigCommand } from './config-command.js';
+import { exitAfterLogs } from './logger.js';
 import { registerDemoCommand } from './demo-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { registerSimCommand } from './sim-command.js';
@@ -23,5 +24,5 @@ registerConfigCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(`fairway: ${err instanceof Error ? err.message : String(err)}`);
-  process.exit(1);
+  exitAfterLogs(1);
 });

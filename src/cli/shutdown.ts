@@ -1,6 +1,7 @@
 // Signal handling for long-running commands: the first SIGTERM/SIGINT shuts down gracefully and exits 0;
-// a second one exits at once.
+// a second one exits at once. A graceful exit gives what is logged a bounded time to reach stderr (exitAfterLogs).
 import { type Logger } from '../core/index.js';
+import { exitAfterLogs } from './logger.js';
 
 export function installShutdown(logger: Logger, shutdown: () => Promise<void>): void {
   let stopping = false;
@@ -12,10 +13,10 @@ export function installShutdown(logger: Logger, shutdown: () => Promise<void>): 
     stopping = true;
     logger.info({ signal }, 'shutting down');
     shutdown().then(
-      () => process.exit(0),
+      () => exitAfterLogs(0),
       (err: unknown) => {
         logger.error({ err }, 'shutdown failed');
-        process.exit(1);
+        exitAfterLogs(1);
       },
     );
   };

@@ -11,6 +11,7 @@ import { type Registry } from 'prom-client';
 import { type Logger } from '../core/index.js';
 import { type WorkerMetrics, mergeWorkerMetrics } from '../observability/index.js';
 import { newWorkerHub, serveWorker } from '../server/index.js';
+import { exitAfterLogs } from './logger.js';
 
 interface ReadyMessage {
   readonly fairwayWorkerReady: true;
@@ -167,10 +168,10 @@ export function runAsWorker(registry: Registry, logger: Logger, shutdown: () => 
     if (stopping || typeof m !== 'object' || m === null || (m as { fairwayShutdown?: unknown }).fairwayShutdown !== true) return;
     stopping = true;
     shutdown().then(
-      () => process.exit(0),
+      () => exitAfterLogs(0),
       (err: unknown) => {
         logger.error({ err }, 'worker shutdown failed');
-        process.exit(1);
+        exitAfterLogs(1);
       },
     );
   });

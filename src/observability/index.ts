@@ -25,6 +25,7 @@ export {
   DEFAULT_OTLP_ENDPOINT,
 } from './tracing.js';
 export { createPinoLogger, type PinoLoggerOptions, type LogLevel, LOG_LEVELS, DEFAULT_LOG_LEVEL } from './pino-logger.js';
+export { boundedDestination, type BoundedDestination } from './bounded-destination.js';
 export {
   ControlPlaneMetrics,
   type ControlPlaneSources,

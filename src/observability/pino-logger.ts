@@ -1,7 +1,9 @@
 // The core Logger port on pino: JSON lines by default, a compact human format with `pretty`. pino's API already
-// has the port's shape (object first, message second; child loggers), so it is passed through as is.
+// has the port's shape (object first, message second; child loggers), so it is passed through as is. stdout and
+// stderr are written through a bounded destination, never pino's file-descriptor one (see bounded-destination.ts).
 import pino, { type DestinationStream } from 'pino';
 import { InvalidArgumentError, type Logger } from '../core/index.js';
+import { boundedDestination } from './bounded-destination.js';
 import { prettyStream } from './pretty-stream.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -13,8 +15,8 @@ export interface PinoLoggerOptions {
   readonly level?: LogLevel | (string & {});
   /** Human-readable lines instead of JSON (for terminals and the demo). @default false */
   readonly pretty?: boolean;
-  /** Where lines go: a file descriptor (1 stdout, 2 stderr) or a stream. @default 1 */
-  readonly destination?: number | DestinationStream;
+  /** Where lines go: 1 (stdout), 2 (stderr) or a stream. @default 1 */
+  readonly destination?: 1 | 2 | DestinationStream;
   /** Bound to every record, e.g. `{ service: 'fairway' }`. */
   readonly base?: Record<string, unknown>;
 }
@@ -25,7 +27,7 @@ export function createPinoLogger(options: PinoLoggerOptions = {}): Logger {
     throw new InvalidArgumentError('level', level, `one of ${LOG_LEVELS.join(', ')}`);
   }
   const dest = options.destination ?? 1;
-  const target = typeof dest === 'number' ? pino.destination(dest) : dest;
+  const target = dest === 1 ? boundedDestination(process.stdout) : dest === 2 ? boundedDestination(process.stderr) : dest;
   const destination = options.pretty === true ? prettyStream(target) : target;
   return pino(
     {

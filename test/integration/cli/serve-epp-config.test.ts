@@ -10,23 +10,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { type SimulatedPool, startSimulatedPool } from '../../../src/simulator/index.js';
 import { TEST_MODEL, completionBody, waitFor } from '../../support/service-harness.js';
+import { servingPorts } from '../../support/serving-ports.js';
 
 const CLI = new URL('../../../dist/src/cli/main.js', import.meta.url).pathname;
 const FIXTURES = new URL('../../unit/config/epp-fixtures/', import.meta.url).pathname;
 const PORT_FLAGS = ['--grpc-port', '0', '--health-port', '0', '--metrics-port', '0', '--proxy-port', '0'];
-
-interface Ports {
-  readonly proxy?: number;
-  readonly metrics: number;
-}
-
-function portsFrom(stderr: string): Ports | undefined {
-  for (const line of stderr.split('\n')) {
-    if (!line.includes('fairway serving')) continue;
-    return (JSON.parse(line) as { ports: Ports }).ports;
-  }
-  return undefined;
-}
 
 function serve(args: readonly string[]): { child: ChildProcess; stderr: () => string } {
   const child = spawn(process.execPath, [CLI, 'serve', ...args, ...PORT_FLAGS], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -54,8 +42,8 @@ describe('fairway serve with an EndpointPickerConfig (compiled CLI, real process
   it('--config-file with --endpoints: starts, logs the notices once each, and routes a request', async () => {
     const s = serve(['--config-file', join(FIXTURES, 'llm-d-prefix-decode.yaml'), '--endpoints', endpoints()]);
     children.push(s.child);
-    await waitFor('fairway serve to listen', () => portsFrom(s.stderr()) !== undefined, 60_000);
-    const ports = portsFrom(s.stderr()) as Ports;
+    await waitFor('fairway serve to listen', () => servingPorts(s.stderr()) !== undefined, 60_000);
+    const ports = servingPorts(s.stderr())!;
     expect(s.stderr()).toContain('EndpointPickerConfig translated');
     expect(s.stderr().match(/decode-filter\): accepted/g)).toHaveLength(1);
     expect(s.stderr()).toContain('"endpoints":2');
@@ -79,8 +67,8 @@ describe('fairway serve with an EndpointPickerConfig (compiled CLI, real process
     ].join('\n');
     const s = serve(['--config-text', text, '--endpoints', endpoints()]);
     children.push(s.child);
-    await waitFor('fairway serve to listen', () => portsFrom(s.stderr()) !== undefined, 60_000);
-    const ports = portsFrom(s.stderr()) as Ports;
+    await waitFor('fairway serve to listen', () => servingPorts(s.stderr()) !== undefined, 60_000);
+    const ports = servingPorts(s.stderr())!;
     const res = await fetch(`http://127.0.0.1:${ports.proxy}/v1/completions`, { method: 'POST', body: completionBody() });
     expect(res.status).toBe(200);
     s.child.kill('SIGTERM');

@@ -8,23 +8,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimulatedPool, startSimulatedPool } from '../../../src/simulator/index.js';
 import { EnvoyExtProcClient, immediateOf } from '../../support/envoy-ext-proc-client.js';
 import { TEST_MODEL, completionBody, inferenceHeaders, openRequest, streamStatus, waitFor } from '../../support/service-harness.js';
+import { servingPorts } from '../../support/serving-ports.js';
 
 const CLI = new URL('../../../dist/src/cli/main.js', import.meta.url).pathname;
-
-interface Ports {
-  grpc: number;
-  metrics: number;
-}
-
-/** Reads the ports from the "fairway serving" log line (pino JSON on stderr). */
-function portsFrom(stderr: string): Ports | undefined {
-  for (const line of stderr.split('\n')) {
-    if (!line.includes('fairway serving')) continue;
-    const parsed = JSON.parse(line) as { ports?: Ports };
-    if (parsed.ports !== undefined) return parsed.ports;
-  }
-  return undefined;
-}
 
 describe('fairway serve (compiled CLI, real process)', () => {
   let pool: SimulatedPool;
@@ -53,7 +39,7 @@ describe('fairway serve (compiled CLI, real process)', () => {
     });
     child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
     exit = new Promise((resolve) => child.once('exit', (code) => resolve(code)));
-    await waitFor('fairway serve to listen', () => portsFrom(stderr) !== undefined, 60_000); // a Node start on a loaded machine
+    await waitFor('fairway serve to listen', () => servingPorts(stderr) !== undefined, 60_000); // a Node start on a loaded machine
   }, 90_000);
 
   afterAll(async () => {
@@ -62,7 +48,7 @@ describe('fairway serve (compiled CLI, real process)', () => {
   });
 
   it('answers queued requests 503 shutdown on SIGTERM and exits 0', async () => {
-    const ports = portsFrom(stderr);
+    const ports = servingPorts(stderr);
     expect(ports).toBeDefined();
     const client = new EnvoyExtProcClient(`127.0.0.1:${ports!.grpc}`);
     try {
