@@ -1,10 +1,11 @@
-// Child process for the scrape benchmark: N metrics endpoints on 127.0.0.1, kept out of the measuring process
-// so its CPU time is the scraper's alone. The good ones are minimal HTTP/1.1 keep-alive responders writing one
-// prepared answer (a realistic vLLM page), so 20,000 answers/s fit in the machine's other core; `hang` ones
-// accept and never answer (a stuck server), `dead` ones are closed ports (connection refused).
-// argv: good hang dead. Reports ports (good first, then hang, then dead) over IPC.
+// Child process for the scrape benchmark where the C stand-ins (metrics-servers.c) cannot be built: N metrics
+// endpoints on 127.0.0.1, kept out of the measuring process so its CPU time is the scraper's alone. The good
+// ones are minimal HTTP/1.1 keep-alive responders writing one prepared answer (a realistic vLLM page), at about
+// twice the C ones' CPU per answer; `hang` ones accept and never answer (a stuck server), `dead` ones are
+// closed ports (connection refused).
+// argv: good hang dead. Reports ports (good first, then hang, then dead) over IPC, and its CPU time when asked.
 import { type Socket, type AddressInfo, createServer } from 'node:net';
-import { vllmMetricsPage } from './vllm-metrics-page.js';
+import { metricsAnswer } from './stand-ins.js';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
@@ -16,14 +17,7 @@ async function listen(onSocket: (socket: Socket) => void): Promise<{ port: numbe
 
 async function main(): Promise<void> {
   const [good, hang, dead] = [2, 3, 4].map((i) => Number(process.argv[i] ?? '0'));
-  const body = Buffer.from(vllmMetricsPage());
-  const answer = Buffer.concat([
-    Buffer.from(
-      `HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
-        'keep-alive: timeout=60\r\n\r\n',
-    ),
-    body,
-  ]);
+  const answer = metricsAnswer();
   const ports: number[] = [];
   for (let i = 0; i < (good ?? 0); i++) {
     const s = await listen((socket) => {
@@ -47,7 +41,11 @@ async function main(): Promise<void> {
     ports.push(s.port);
   }
   for (const close of closing) close();
-  process.send?.({ ports, pageBytes: body.length });
+  process.send?.({ ports });
+  // The harness asks for this process's CPU time at the edges of its window, to report it beside Fairway's.
+  process.on('message', (m: unknown) => {
+    if (m === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+  });
   process.on('disconnect', () => process.exit(0));
 }
 

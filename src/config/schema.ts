@@ -81,6 +81,11 @@ export const ConfigSchema = z.strictObject({
           maxBodyBytes: positive.default(4 * 1024 * 1024),
           /** Where scrapes run: this thread, a worker thread, or auto (a worker once the pool reaches 64 endpoints). */
           scrapeThread: z.enum(['main', 'worker', 'auto']).default('auto'),
+          /**
+           * Added to the scrape worker thread's nice value (Linux only; elsewhere ignored), so the dispatch thread
+           * wins a contended core; 0 keeps the worker at the process's priority.
+           */
+          workerNice: z.number().int().min(0).max(19).default(10),
           /** Scrapes in flight at once (default: a quarter of the pool, at least 64); due ones wait in due order. */
           maxInFlight: positive.optional(),
           /**

@@ -82,6 +82,11 @@ export interface PoolMonitorOptions {
    * clock and fetcher allow it). @default 'main'
    */
   readonly scrapeThread?: 'main' | 'worker' | 'auto';
+  /**
+   * Added to the scrape worker thread's nice value (Linux; 0-19), so the dispatch thread wins a contended core.
+   * @default DEFAULT_SCRAPE_WORKER_NICE (10)
+   */
+  readonly scrapeWorkerNice?: number;
   /** @default DEFAULT_STALE_AFTER_MS (200) */
   readonly staleAfterMs?: number;
   /** @default DEFAULT_METRICS_PATH */
@@ -165,7 +170,14 @@ export class PoolMonitor {
     };
     const onOutcome = (id: string, outcome: ScrapeOutcome): void => this.enqueue(id, outcome);
     if (onWorker) {
-      return new WorkerScrapeRunner({ timing, clock: this.clock, logger: this.logger, onOutcome, ...(options.fetch !== undefined ? { fetch: options.fetch } : {}) });
+      return new WorkerScrapeRunner({
+        timing,
+        clock: this.clock,
+        logger: this.logger,
+        onOutcome,
+        ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
+        ...(options.scrapeWorkerNice !== undefined ? { nice: options.scrapeWorkerNice } : {}),
+      });
     }
     return new InThreadScrapeRunner({
       fetcherFactory: options.fetcherFactory ?? httpMetricsFetcherFactory(options.fetch),

@@ -33,13 +33,16 @@ export interface PoolStoreOptions {
 
 interface Entry {
   snapshot: EndpointSnapshot;
-  /** At most one staleness timer per endpoint, re-armed lazily (not on every scrape). */
-  staleTimer: TimerHandle | undefined;
 }
 
 /**
  * Writes are O(n) in the pool size (the endpoint array is copied into a new frozen snapshot); reads
  * (`current()`) are O(1) and never see a half-applied change.
+ *
+ * Staleness: one timer for the whole pool, at the earliest moment a fresh endpoint's metrics reach the limit; it
+ * sweeps every endpoint (O(n)), marks the aged ones stale in one snapshot and re-arms at the next expiry. With
+ * endpoints scraped every interval that is about once per (limit - interval) in all, where a timer per endpoint
+ * fired n times per limit (5,000 timer callbacks a second for 1,000 endpoints at 200 ms).
  */
 export class PoolStore implements PoolView {
   private readonly clock: Clock;
@@ -49,6 +52,9 @@ export class PoolStore implements PoolView {
   private readonly listeners = new Set<(snapshot: PoolSnapshot) => void>();
   private snapshot: PoolSnapshot;
   private closed = false;
+  private sweepTimer: TimerHandle | undefined;
+  /** When the sweep timer fires; +Infinity when none is armed. */
+  private sweepAt = Number.POSITIVE_INFINITY;
   /** Inside batch(): writes mark the store dirty and one snapshot is published at the end. */
   private batchDepth = 0;
   private dirty = false;
@@ -88,7 +94,7 @@ export class PoolStore implements PoolView {
         scrapedAt: undefined,
         stale: true,
       });
-      this.entries.set(id, { snapshot, staleTimer: undefined });
+      this.entries.set(id, { snapshot });
     } else {
       entry.snapshot = Object.freeze({ ...entry.snapshot, labels });
     }
@@ -99,7 +105,6 @@ export class PoolStore implements PoolView {
   remove(id: string): boolean {
     const entry = this.entries.get(id);
     if (entry === undefined) return false;
-    if (entry.staleTimer !== undefined) this.clock.clearTimeout(entry.staleTimer);
     this.entries.delete(id);
     this.publish();
     return true;
@@ -111,7 +116,7 @@ export class PoolStore implements PoolView {
     if (entry === undefined) return;
     const { scrapeFailure: _cleared, ...rest } = entry.snapshot;
     entry.snapshot = Object.freeze({ ...rest, metrics, scrapedAt, stale: false });
-    this.armStaleTimer(id, entry);
+    this.armSweep(scrapedAt + this.staleAfterMs);
     this.publish();
   }
 
@@ -152,28 +157,42 @@ export class PoolStore implements PoolView {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const entry of this.entries.values()) {
-      if (entry.staleTimer !== undefined) this.clock.clearTimeout(entry.staleTimer);
-      entry.staleTimer = undefined;
-    }
+    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
+    this.sweepTimer = undefined;
+    this.sweepAt = Number.POSITIVE_INFINITY;
     this.listeners.clear();
   }
 
-  private armStaleTimer(id: string, entry: Entry): void {
-    if (entry.staleTimer !== undefined || this.closed) return;
-    const scrapedAt = entry.snapshot.scrapedAt ?? this.clock.now();
-    const delay = scrapedAt + this.staleAfterMs - this.clock.now();
-    entry.staleTimer = this.clock.setTimeout(() => {
-      entry.staleTimer = undefined;
-      if (this.entries.get(id) !== entry || entry.snapshot.stale) return;
-      const age = this.clock.now() - (entry.snapshot.scrapedAt ?? Number.NEGATIVE_INFINITY);
-      if (age >= this.staleAfterMs) {
-        entry.snapshot = Object.freeze({ ...entry.snapshot, stale: true });
-        this.publish();
-      } else {
-        this.armStaleTimer(id, entry); // a newer scrape landed meanwhile: wait for its own expiry
+  /** Keeps the one sweep timer at or before `expiry`; O(1), nothing to do while it already fires earlier. */
+  private armSweep(expiry: number): void {
+    if (this.closed || expiry >= this.sweepAt) return;
+    if (this.sweepTimer !== undefined) this.clock.clearTimeout(this.sweepTimer);
+    this.sweepAt = expiry;
+    this.sweepTimer = this.clock.setTimeout(() => this.sweep(), Math.max(0, expiry - this.clock.now()));
+  }
+
+  /** Marks every endpoint whose metrics reached the limit stale (one snapshot) and re-arms at the next expiry. */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    this.sweepAt = Number.POSITIVE_INFINITY;
+    if (this.closed) return;
+    const now = this.clock.now();
+    let next = Number.POSITIVE_INFINITY;
+    this.batch(() => {
+      for (const entry of this.entries.values()) {
+        const { snapshot } = entry;
+        if (snapshot.stale || snapshot.scrapedAt === undefined) continue;
+        const expiry = snapshot.scrapedAt + this.staleAfterMs;
+        if (expiry <= now) {
+          entry.snapshot = Object.freeze({ ...snapshot, stale: true });
+          this.publish();
+        } else if (expiry < next) {
+          next = expiry;
+        }
       }
-    }, delay);
+    });
+    // Never sooner than the clock's next millisecond: endpoints expiring within one are swept together.
+    if (next !== Number.POSITIVE_INFINITY) this.armSweep(Math.max(next, now + 1));
   }
 
   private publish(): void {

@@ -18,6 +18,8 @@ export interface ScrapeWorkerInit {
     readonly keepAliveMs?: number;
   };
   readonly token: string | undefined;
+  /** Added to the worker thread's nice value (see thread-priority.ts); 0 leaves it as it is. */
+  readonly nice: number;
 }
 
 export type ToWorker =

@@ -4,6 +4,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { type Logger, mathRandom, systemClock } from '../core/index.js';
 import { httpMetricsFetcherFactory } from './metrics-fetcher.js';
 import { InThreadScrapeRunner } from './scrape-runner.js';
+import { lowerThreadPriority } from './thread-priority.js';
 import { type FromWorker, type ScrapeWorkerInit, type ToWorker, OutcomeBatchWriter } from './scrape-wire.js';
 
 /** @default 2 ms: at most 500 messages/s to the dispatch thread, whatever the pool size. */
@@ -21,6 +22,9 @@ function main(): void {
     error: (obj, msg) => send({ kind: 'log', level: 'error', obj: plain(obj), msg }),
     child: () => logger,
   };
+  const priority = lowerThreadPriority(init.nice);
+  if (priority.applied) logger.debug({ nice: priority.nice }, 'scrape worker thread priority lowered');
+  else if (init.nice > 0) logger.info({ reason: priority.reason }, 'scrape worker thread priority left as it is');
   let token = init.token;
   const slots = new Map<string, number>();
   const batch = new OutcomeBatchWriter(performance.timeOrigin);

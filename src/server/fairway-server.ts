@@ -200,6 +200,7 @@ export class FairwayServer {
       defaultEngine: config.pool.metrics.engine,
       maxBackoffMs: config.pool.metrics.maxBackoffMs,
       scrapeThread: config.pool.metrics.scrapeThread,
+      scrapeWorkerNice: config.pool.metrics.workerNice,
       ...(config.pool.metrics.maxInFlight !== undefined ? { maxScrapesInFlight: config.pool.metrics.maxInFlight } : {}),
       ...(config.pool.metrics.adaptiveInterval.enabled ? { adaptiveInterval: config.pool.metrics.adaptiveInterval } : {}),
       fetch: metricsAccess,

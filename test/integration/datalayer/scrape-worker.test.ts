@@ -1,6 +1,7 @@
 // Scraping on a worker thread against real HTTP servers on 127.0.0.1: the dispatch thread gets the same metrics
 // and failure reasons as in-thread scraping, endpoints come and go with their sockets, close() ends the thread,
 // and `auto` moves scraping to the worker once the pool is large. Needs the compiled worker (npm test builds it).
+import { readFileSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, SystemClock } from '../../../src/core/index.js';
 import {
@@ -48,7 +49,7 @@ async function startServers(n: number): Promise<PageServer[]> {
   return list;
 }
 
-function monitorFor(list: PageServer[], scrapeThread: 'worker' | 'auto') {
+function monitorFor(list: PageServer[], scrapeThread: 'worker' | 'auto', scrapeWorkerNice?: number) {
   const source = new StaticEndpointSource(list.map((s) => ({ host: '127.0.0.1', port: s.port })));
   const failures: ScrapeFailureReason[] = [];
   const logger = new RecordingLogger();
@@ -60,6 +61,7 @@ function monitorFor(list: PageServer[], scrapeThread: 'worker' | 'auto') {
     scrapeIntervalMs: 20,
     staleAfterMs: 2_000,
     scrapeThread,
+    ...(scrapeWorkerNice !== undefined ? { scrapeWorkerNice } : {}),
     observer: { onScrapeFailure: (_id, reason) => failures.push(reason) },
     scrapeListener: { markScraped: () => void scraped++ },
   });
@@ -145,5 +147,23 @@ describe('scraping on a worker thread', () => {
     expect(
       () => new PoolMonitor({ source: new StaticEndpointSource([]), clock: new ManualClock(), scrapeThread: 'worker' }),
     ).toThrow(/scrapeThread/);
+  });
+
+  it.runIf(process.platform === 'linux')('runs the worker thread at the process\'s nice value plus scrapeWorkerNice; the dispatch thread keeps its own', async () => {
+    const niceOf = (tid: string): number => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+    };
+    const mainNice = niceOf(String(process.pid));
+    const before = new Set(readdirSync('/proc/self/task'));
+    const [server] = await startServers(1);
+    const m = monitorFor([server!], 'worker', 7);
+    await m.monitor.start();
+    await waitFor('fresh', () => m.endpoint(server!)?.stale === false);
+    const lowered = m.logger.entries.find((e) => e.msg === 'scrape worker thread priority lowered');
+    expect(lowered?.obj).toEqual({ nice: Math.min(19, mainNice + 7) });
+    const added = readdirSync('/proc/self/task').filter((tid) => !before.has(tid));
+    expect(added.map(niceOf)).toContain(Math.min(19, mainNice + 7));
+    expect(niceOf(String(process.pid))).toBe(mainNice);
   });
 });

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
 import { type EndpointMetrics, type PoolSnapshot, PoolStore } from '../../../src/datalayer/index.js';
@@ -72,21 +73,61 @@ describe('PoolStore', () => {
     expect(store.current().version).toBe(v);
   });
 
-  it('remove() clears the endpoint timer; close() clears all; results for unknown ids are ignored', () => {
+  it('one staleness timer serves the whole pool; close() clears it; results for unknown ids are ignored', () => {
     const clock = new ManualClock();
     const store = new PoolStore({ clock });
     const a = store.upsert({ host: 'a', port: 1 });
     const b = store.upsert({ host: 'b', port: 1 });
     store.recordMetrics(a, M, 0);
     store.recordMetrics(b, M, 0);
-    expect(clock.pendingTimers()).toBe(2);
+    expect(clock.pendingTimers()).toBe(1);
     expect(store.remove(a)).toBe(true);
     expect(store.remove(a)).toBe(false);
-    expect(clock.pendingTimers()).toBe(1);
     store.recordMetrics(a, M, 1);
     expect(store.current().endpoints.map((e) => e.id)).toEqual(['b:1']);
     store.close();
     expect(clock.pendingTimers()).toBe(0);
+  });
+
+  it('property: every endpoint turns stale exactly when its own metrics reach the limit, with at most one timer pending', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 6 }),
+        fc.array(fc.record({ endpoint: fc.nat(5), at: fc.integer({ min: 0, max: 600 }), fail: fc.boolean() }), { maxLength: 40 }),
+        (count, events) => {
+          const clock = new ManualClock();
+          const store = new PoolStore({ clock, staleAfterMs: 100 });
+          const ids = Array.from({ length: count }, (_, i) => store.upsert({ host: 'h', port: i + 1 }));
+          const lastGood = new Map<string, number>();
+          const failed = new Set<string>();
+          const byTime = [...events].sort((x, y) => x.at - y.at);
+          let next = 0;
+          for (let now = 0; now <= 800; now++) {
+            if (now > 0) clock.advance(1);
+            for (; next < byTime.length && (byTime[next]?.at ?? Infinity) <= now; next++) {
+              const e = byTime[next];
+              const id = ids[(e?.endpoint ?? 0) % count] ?? '';
+              if (e?.fail === true) {
+                store.recordFailure(id, 'timeout', now);
+                failed.add(id);
+              } else {
+                store.recordMetrics(id, M, now);
+                lastGood.set(id, now);
+                failed.delete(id);
+              }
+            }
+            for (const ep of store.current().endpoints) {
+              const at = lastGood.get(ep.id);
+              const expected = failed.has(ep.id) || at === undefined || now - at >= 100;
+              if (ep.stale !== expected) return false;
+            }
+            if (clock.pendingTimers() > 1) return false;
+          }
+          return true;
+        },
+      ),
+      { seed: 14, numRuns: 60 },
+    );
   });
 
   it('notifies subscribers with each snapshot; a throwing listener is logged and does not stop the others', () => {
