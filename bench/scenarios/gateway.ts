@@ -43,10 +43,10 @@ export class SimGateway {
 
     let ticket: InflightTicket | undefined;
     let endpoint: string | undefined;
-    const place = (): void => {
+    const place = (dispatched?: Lease): void => {
       system.gate?.consume();
       const result = system.scheduler.schedule(
-        { model: MODEL, prefixHashes: r.schedulerHashes, estimatedTokens: estimatedCost, endpointCount: 1 },
+        { model: MODEL, prefixHashes: r.schedulerHashes, estimatedTokens: estimatedCost, endpointCount: 1, pacePrefill: dispatched?.pacePrefill === true },
         pool.store.current(),
         this.inflight,
       );
@@ -54,7 +54,8 @@ export class SimGateway {
       const primary = result.endpoints[0];
       if (primary === undefined) return;
       endpoint = primary.id;
-      ticket = this.inflight.begin(primary.id, estimatedCost);
+      // Every simulated request streams, so its first token says when its prefill is done.
+      ticket = this.inflight.begin(primary.id, estimatedCost, r.promptTokens);
       this.onDispatched();
       if (r.schedulerHashes.length > 0) system.scheduler.recordRouting(r.schedulerHashes, primary);
     };
@@ -112,6 +113,7 @@ export class SimGateway {
       {
         onToken: (index, t) => {
           if (index === 0) {
+            if (held !== undefined) this.inflight.started(held);
             rec.ttftMs = t - arrivedAt;
             recorder.tokens(r.tenant, r.promptTokens, t);
           }

@@ -21,7 +21,8 @@ import { TickGate } from './tick-gate.js';
 
 /** What the simulated gateway needs of an in-flight ledger. */
 export interface InflightPort extends InflightView {
-  begin(endpointId: string, estimatedTokens: number): InflightTicket;
+  begin(endpointId: string, estimatedTokens: number, unstartedTokens?: number): InflightTicket;
+  started(ticket: InflightTicket): boolean;
   end(ticket: InflightTicket): boolean;
 }
 

@@ -26,8 +26,12 @@ export class CombinedInflight implements InflightFeed {
     return this.local.version + this.peers.version;
   }
 
-  begin(endpointId: string, estimatedTokens: number): InflightTicket {
-    return this.local.begin(endpointId, estimatedTokens);
+  begin(endpointId: string, estimatedTokens: number, unstartedTokens = 0): InflightTicket {
+    return this.local.begin(endpointId, estimatedTokens, unstartedTokens);
+  }
+
+  started(ticket: InflightTicket): boolean {
+    return this.local.started(ticket);
   }
 
   end(ticket: InflightTicket): boolean {
@@ -51,6 +55,8 @@ export class CombinedInflight implements InflightFeed {
       tokensSinceScrape: local.tokensSinceScrape + peer.tokensSinceScrape,
       requestsEndedSinceScrape: (local.requestsEndedSinceScrape ?? 0) + (peer.requestsEndedSinceScrape ?? 0),
       tokensEndedSinceScrape: (local.tokensEndedSinceScrape ?? 0) + (peer.tokensEndedSinceScrape ?? 0),
+      // Peers do not report their unstarted prompts (a backlog lasts a step or two, shorter than a sync).
+      unstartedTokens: local.unstartedTokens ?? 0,
     });
     if (this.cache.size > 4_096) this.cache.clear(); // endpoints come and go; keep the cache bounded
     this.cache.set(endpointId, { local, peer, sum });

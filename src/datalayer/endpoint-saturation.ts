@@ -8,6 +8,11 @@ export interface EndpointSaturationView {
    * while inputs are unchanged.
    */
   endpointSaturation(endpointId: string): number;
+  /**
+   * As `endpointSaturation`, counting the endpoint's prefill backlog too (the hybrid detector's paced score);
+   * absent when the detector does not pace.
+   */
+  pacedEndpointSaturation?(endpointId: string): number;
 }
 
 /** An endpoint has headroom when its saturation is below 1.0. */

@@ -23,6 +23,8 @@ export interface InflightTicket {
   readonly tokens: number;
   /** Clock time of `begin()`. */
   readonly beganAt: number;
+  /** Prompt tokens still counted as not started on `endpointId` (0 once started, ended or never counted). */
+  readonly unstartedTokens: number;
 }
 
 class Ticket implements InflightTicket {
@@ -38,6 +40,7 @@ class Ticket implements InflightTicket {
     readonly endpointId: string,
     readonly tokens: number,
     readonly beganAt: number,
+    public unstartedTokens: number,
   ) {}
 }
 
@@ -49,6 +52,10 @@ interface EndpointLedger {
   /** Seen tickets that ended since the last scrape landed; zeroed by the next landing. */
   requestsEndedSinceScrape: number;
   tokensEndedSinceScrape: number;
+  /** Prompt tokens of live tickets not started yet (first byte not seen). */
+  unstartedTokens: number;
+  /** Live tickets with unstarted tokens, so the sum can be zeroed exactly (no float drift) when it empties. */
+  unstartedRequests: number;
   /** Unseen tickets in begin order (= time order, the clock is monotonic); ended ones are dropped lazily. */
   readonly unseen: Denque<Ticket>;
   /** Frozen view handed to readers, rebuilt lazily after a change. */
@@ -63,7 +70,7 @@ export interface InflightTrackerOptions {
 }
 
 /**
- * Complexity: begin O(1); end O(1) amortised; load O(1); markScraped O(tickets begun before the scrape),
+ * Complexity: begin O(1); started O(1); end O(1) amortised; load O(1); markScraped O(tickets begun before the scrape),
  * each ticket popped at most once. Memory is bounded by live tickets plus one ledger per endpoint holding
  * only finished-work credit: a ledger is deleted once it has no live ticket and no credit (credit clears at
  * the endpoint's next scrape, or `forget()`), and the lazy queue is compacted when dead entries outnumber
@@ -85,10 +92,15 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
     return this.changes;
   }
 
-  begin(endpointId: string, estimatedTokens: number): InflightTicket {
+  /**
+   * Counts a dispatch to `endpointId`. `unstartedTokens` (a streamed request's prompt tokens) stay counted as
+   * prefill the server has not done until `started()`, `end()` or `move()` releases them, whichever comes first.
+   */
+  begin(endpointId: string, estimatedTokens: number, unstartedTokens = 0): InflightTicket {
     requireNonEmptyString('endpointId', endpointId);
     requireFiniteNonNegative('estimatedTokens', estimatedTokens);
-    const ticket = new Ticket(this, endpointId, estimatedTokens, this.clock.now());
+    requireFiniteNonNegative('unstartedTokens', unstartedTokens);
+    const ticket = new Ticket(this, endpointId, estimatedTokens, this.clock.now(), unstartedTokens);
     let ledger = this.ledgers.get(endpointId);
     if (ledger === undefined) {
       ledger = {
@@ -98,6 +110,8 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
         tokensSinceScrape: 0,
         requestsEndedSinceScrape: 0,
         tokensEndedSinceScrape: 0,
+        unstartedTokens: 0,
+        unstartedRequests: 0,
         unseen: new Denque(),
         view: undefined,
       };
@@ -107,6 +121,10 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
     ledger.tokens += estimatedTokens;
     ledger.requestsSinceScrape++;
     ledger.tokensSinceScrape += estimatedTokens;
+    if (unstartedTokens > 0) {
+      ledger.unstartedTokens += unstartedTokens;
+      ledger.unstartedRequests++;
+    }
     ledger.unseen.push(ticket);
     ledger.view = undefined;
     this.changes++;
@@ -123,6 +141,23 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
   }
 
   /**
+   * The request's first response byte arrived: the server has done its prefill, so its prompt no longer counts
+   * as unstarted. Returns false (and changes nothing) when there was nothing left to release: already started,
+   * ended, or begun without unstarted tokens. O(1). Notifies release listeners: a server's prefill backlog fell.
+   */
+  started(ticket: InflightTicket): boolean {
+    const t = this.own(ticket);
+    if (t.ended || t.unstartedTokens === 0) return false;
+    const ledger = this.ledgers.get(t.endpointId);
+    if (ledger === undefined) return false; // unreachable: a live ticket keeps its ledger
+    releaseUnstarted(ledger, t);
+    ledger.view = undefined;
+    this.changes++;
+    this.emitRelease(t.endpointId);
+    return true;
+  }
+
+  /**
    * The request was served by another endpoint than the one it was begun on (a fallback took it after the first
    * refused the connection): it leaves the first without finished-work credit, since that endpoint never ran it,
    * and counts on `endpointId` from now on, as work its metrics have not seen yet. Returns the ticket to end
@@ -130,18 +165,26 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
    */
   move(ticket: InflightTicket, endpointId: string): InflightTicket {
     requireNonEmptyString('endpointId', endpointId);
-    if (ticket.endpointId === endpointId || !this.release(ticket, false)) return ticket;
-    return this.begin(endpointId, ticket.tokens);
+    if (ticket.endpointId === endpointId) return ticket;
+    const unstarted = ticket.unstartedTokens;
+    if (!this.release(ticket, false)) return ticket;
+    return this.begin(endpointId, ticket.tokens, unstarted);
   }
 
-  private release(ticket: InflightTicket, credit: boolean): boolean {
+  private own(ticket: InflightTicket): Ticket {
     if (!(ticket instanceof Ticket) || ticket.owner !== this) {
       throw new InvalidArgumentError('ticket', ticket, 'a ticket from this tracker');
     }
+    return ticket;
+  }
+
+  private release(t: InflightTicket, credit: boolean): boolean {
+    const ticket = this.own(t);
     if (ticket.ended) return false;
     ticket.ended = true;
     const ledger = this.ledgers.get(ticket.endpointId);
     if (ledger === undefined) return false; // unreachable: a live ticket keeps its ledger
+    if (ticket.unstartedTokens > 0) releaseUnstarted(ledger, ticket);
     ledger.requests--;
     ledger.tokens -= ticket.tokens;
     if (ticket.unseen) {
@@ -226,6 +269,7 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
       tokensSinceScrape: ledger.tokensSinceScrape,
       requestsEndedSinceScrape: ledger.requestsEndedSinceScrape,
       tokensEndedSinceScrape: ledger.tokensEndedSinceScrape,
+      unstartedTokens: ledger.unstartedTokens,
     });
     return ledger.view;
   }
@@ -253,6 +297,13 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
       }
     }
   }
+}
+
+/** Releases a live ticket's unstarted tokens (the caller checked it has some). O(1). */
+function releaseUnstarted(ledger: EndpointLedger, ticket: Ticket): void {
+  ledger.unstartedRequests--;
+  ledger.unstartedTokens = ledger.unstartedRequests === 0 ? 0 : ledger.unstartedTokens - ticket.unstartedTokens;
+  ticket.unstartedTokens = 0;
 }
 
 /** Drops ended tickets from the lazy queue, keeping order. O(queue length), amortised by the 2x trigger. */

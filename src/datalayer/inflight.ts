@@ -23,6 +23,13 @@ export interface InflightLoad {
   readonly requestsEndedSinceScrape?: number;
   /** Estimated tokens of `requestsEndedSinceScrape`. Absent reads as 0. */
   readonly tokensEndedSinceScrape?: number;
+  /**
+   * Prompt tokens of streamed requests sent and not yet started: no response byte seen (the first token), so the
+   * server still has their prefill to do, queued or in chunks. Released exactly once, on the first byte, the
+   * end, an eviction or an error. Non-streamed requests are not counted: their first byte is their last.
+   * Absent reads as 0.
+   */
+  readonly unstartedTokens?: number;
 }
 
 export const NO_INFLIGHT: InflightLoad = Object.freeze({
@@ -32,6 +39,7 @@ export const NO_INFLIGHT: InflightLoad = Object.freeze({
   tokensSinceScrape: 0,
   requestsEndedSinceScrape: 0,
   tokensEndedSinceScrape: 0,
+  unstartedTokens: 0,
 });
 
 /** Read side of the in-flight tracker, for saturation detectors and scorers. O(1) per lookup. */

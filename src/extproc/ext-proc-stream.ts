@@ -184,6 +184,8 @@ export class ExtProcStream {
         this.reportServed(msg.metadata);
         this.responseStarted = true;
         this.observe((o) => o.onHeaders(statusOf(msg.headers), headerMap(msg.headers)));
+        // No body will come through here: the headers are the first sign of the server's answer.
+        if (this.modes.response === 'NONE') this.observe((o) => o.onResponseStarted?.());
         // What the pipeline adds to the client's response (the session token).
         this.transport.send(responseHeadersContinue(this.requestId, this.observe((o) => o.responseHeaders?.())));
         if (msg.endOfStream) this.complete();

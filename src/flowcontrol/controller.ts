@@ -206,8 +206,10 @@ export class FlowController {
       this.queued === 0 &&
       !this.inCycle &&
       !this.outbox.nested &&
-      // Below the tenant reserve only: above it, the cycle decides by the tenant's share (heldByReserve).
+      // Below the tenant reserve only, and, while another tenant of the band has work, only while prefill pacing
+      // leaves room: otherwise the cycle decides by the tenant's share (heldByReserve).
       this.saturation.saturation() < band.ceiling - this.options.tenantReserve &&
+      ((this.saturation.pacedSaturation?.() ?? 0) < band.ceiling || !sharedByTenants(band, request.fairnessId, false)) &&
       band.fairness.contended?.() !== true &&
       (!this.ledger.tracking || (this.ledger.globalOpen() && this.ledger.tenantOpen(request.fairnessId)))
     ) {
@@ -551,6 +553,7 @@ export class FlowController {
       flow.band.fairness.charge(flow, lease.estimatedCost);
     }
     this.options.arbitration.dispatched(lease.band);
+    if (this.saturation.pacedSaturation !== undefined) lease.pacePrefill = sharedByTenants(lease.band, lease.fairnessId, flow !== undefined);
     const target = options.evictionTarget;
     if (target !== undefined && this.evictions.covers(lease.priority)) {
       lease.evictionEntry = this.evictions.track(target, lease.priority, lease.fairnessId, lease.estimatedCost, lease.dispatchedAt);
@@ -643,7 +646,8 @@ export class FlowController {
           break;
         }
         let picked = band.fairness.pick();
-        // Near the ceiling a tenant above its share leaves the last headroom to the next tenant in line.
+        // Near the ceiling, or while every endpoint has prompts queued up to the paced bound, a tenant above its
+        // share leaves the room to the next tenant in line.
         if (picked !== undefined && this.heldByReserve(band, picked, saturation)) {
           const other = band.fairness.runnerUp?.();
           if (other === undefined || this.heldByReserve(band, other, saturation)) {
@@ -682,16 +686,20 @@ export class FlowController {
   }
 
   /**
-   * Whether `flow`, picked next in `band`, must leave the tenant reserve (the last `tenantReserve` below the
-   * band's ceiling) to others: it holds more than its weighted share of the band's in-flight requests while
-   * another tenant of the band has work. It holds work back only inside the reserve, where completions soon
-   * bring the pool back below it (the reserve may stay empty while the light tenant has nothing queued: that is its
-   * cost, at most `tenantReserve` of the pool); a tenant alone in its band is never held. A tenant with fast-path
-   * leases and a flow counts its weight twice, which only makes the others' shares smaller. O(1).
+   * Whether `flow`, picked next in `band`, must leave the room to others: it holds more than its weighted share of
+   * the band's in-flight requests while another tenant of the band has work, and either the pool is inside the
+   * tenant reserve (the last `tenantReserve` below the band's ceiling) or prefill pacing is at the ceiling
+   * (`pacedSaturation`: every endpoint with room already has half a step of prompts it has not started). It
+   * holds work back only where completions, or first tokens, soon bring the pool back (the reserve may stay empty
+   * while the light tenant has nothing queued: that is its cost, at most `tenantReserve` of the pool; pacing
+   * costs the heavy tenant the prompts it could have queued in the servers, which would only have delayed the
+   * others' first tokens); a tenant alone in its band is never held. A tenant with fast-path leases and a flow
+   * counts its weight twice, which only makes the others' shares smaller. O(1).
    */
   private heldByReserve(band: Band, flow: Flow, saturation: number): boolean {
     const reserve = this.options.tenantReserve;
-    if (reserve === 0 || saturation < band.ceiling - reserve) return false;
+    const inReserve = reserve > 0 && saturation >= band.ceiling - reserve;
+    if (!inReserve && (this.saturation.pacedSaturation?.() ?? 0) < band.ceiling) return false;
     const fastPath = band.flowlessByTenant;
     const own = fastPath.get(flow.fairnessId) ?? 0;
     // Another tenant has work: another active flow, or fast-path leases of another tenant.
@@ -874,4 +882,15 @@ function evictionMessage(reason: Exclude<EvictReason, 'unavailable'>, item: Queu
     case 'shutdown':
       return `flow control shut down while the request was queued (${where})`;
   }
+}
+
+/**
+ * Whether another tenant than `fairnessId` has work in `band` (queued or in flight), counting fast-path leases, as
+ * `heldByReserve` asks it. For a fast-path lease the active flows may include the tenant's own (not looked up): the
+ * answer only turns prefill pacing's routing preference on. O(1).
+ */
+function sharedByTenants(band: Band, fairnessId: string, ownFlow: boolean): boolean {
+  const fastPath = band.flowlessByTenant;
+  const otherFastPath = fastPath.size - (fastPath.has(fairnessId) ? 1 : 0);
+  return otherFastPath + band.activeFlows - (ownFlow ? 1 : 0) > 0;
 }

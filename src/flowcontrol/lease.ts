@@ -18,6 +18,8 @@ export interface LeaseAccount {
   readonly estimatedCost: number;
   /** Its place in the in-flight eviction index while it is evictable; set and cleared by the controller. */
   evictionEntry: EvictionEntry | undefined;
+  /** Set by the controller at dispatch: see `Lease.pacePrefill`. */
+  pacePrefill: boolean;
 }
 
 export type LeaseReleaser = (lease: LeaseAccount, actual: ActualCost | undefined) => void;
@@ -26,6 +28,7 @@ export type LeaseReleaser = (lease: LeaseAccount, actual: ActualCost | undefined
 export class FlowLease implements Lease, LeaseAccount {
   private released = false;
   evictionEntry: EvictionEntry | undefined = undefined;
+  pacePrefill = false;
 
   constructor(
     readonly band: Band,

@@ -36,6 +36,7 @@ export class QueueItem implements Lease, LeaseAccount {
   private releaser: LeaseReleaser | undefined;
   /** Its place in the in-flight eviction index while dispatched and evictable (see inflight-eviction.ts). */
   evictionEntry: EvictionEntry | undefined = undefined;
+  pacePrefill = false;
   /** Copied from the request so queue upkeep and dispatch never read the (by then cold) request object. */
   readonly byteSize: number;
   readonly estimatedCost: number;

@@ -39,6 +39,13 @@ export interface Lease {
    */
   readonly evictable: boolean;
   /**
+   * Prefill pacing is in force for this request: its band had work of more than one tenant at dispatch and the
+   * saturation source paces prefill. Where to start it should then prefer an endpoint below the paced bound
+   * (the scheduler's headroom filter does), so that its own prompt, and the other tenants' next
+   * ones, are not queued behind a backlog. Absent reads as false.
+   */
+  readonly pacePrefill?: boolean;
+  /**
    * Output tokens the request has produced so far, as the front end sees them (streamed chunks). Feeds the victim
    * rule (least progress goes first); a no-op unless the lease is evictable. O(log n).
    */

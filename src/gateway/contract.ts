@@ -32,8 +32,13 @@ export interface InferenceRequest {
 export interface ResponseObserver {
   /** Response status and headers (lower-cased names), once. */
   onHeaders(status: number, headers: ReadonlyMap<string, string>): void;
-  /** Each response body chunk in order; SSE arrives chunk by chunk. */
+  /** Each response body chunk in order; SSE arrives chunk by chunk. The first one marks the first token. */
   onBody(chunk: Buffer): void;
+  /**
+   * The response started and no body will pass through Fairway (ext_proc with `response_body_mode: NONE`): its
+   * headers are the only sign that the server began answering, so they stand in for the first token.
+   */
+  onResponseStarted?(): void;
   /**
    * The endpoint that actually served (`x-gateway-destination-endpoint-served` from Envoy; the proxy's own
    * attempt that connected). It differs from the primary after a fallback or a retry; at most once, before

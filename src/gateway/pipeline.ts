@@ -60,7 +60,10 @@ export interface ModelRewritePort {
   resolve(model: string): RewriteDecision | undefined;
 }
 export interface InflightPort extends InflightView {
-  begin(endpointId: string, estimatedTokens: number): InflightTicket;
+  /** `unstartedTokens`: the prompt of a streamed request, counted as prefill the server still owes until `started`. */
+  begin(endpointId: string, estimatedTokens: number, unstartedTokens?: number): InflightTicket;
+  /** The first response byte arrived (prefill done); releases the ticket's unstarted tokens once. */
+  started(ticket: InflightTicket): boolean;
   end(ticket: InflightTicket): boolean;
   /** Moves a request's count to the endpoint that really served it (no finished-work credit where it was). */
   move(ticket: InflightTicket, endpointId: string): InflightTicket;
@@ -278,7 +281,9 @@ export class RequestPipeline implements RequestHandler {
       dequeued();
       lease = dispatched;
       try {
-        placement = this.place(scheduleRequest, hashes, estimatedCost, request.requestId);
+        const pacedRequest = dispatched.pacePrefill === true ? { ...scheduleRequest, pacePrefill: true } : scheduleRequest;
+        // Only a stream's first byte says when its prefill is done; a plain response's first byte is its last.
+        placement = this.place(pacedRequest, hashes, estimatedCost, body?.stream === true ? promptTokens : 0, request.requestId);
       } catch (err) {
         // Flow control would only log it: keep it, so the request is answered 500 as the unexpected failure it is.
         placementError = err instanceof Error ? err : new Error('placing the request failed', { cause: err });
@@ -394,11 +399,11 @@ export class RequestPipeline implements RequestHandler {
   }
 
   /** Picks the endpoint and counts the request in flight there; runs inside the dispatch. */
-  private place(scheduleRequest: ScheduleRequest, hashes: Float64Array, estimatedCost: number, requestId: string): Placement {
+  private place(scheduleRequest: ScheduleRequest, hashes: Float64Array, estimatedCost: number, unstartedTokens: number, requestId: string): Placement {
     const t0 = this.clock.now();
     const result = this.o.scheduler.schedule(scheduleRequest, this.o.pool.current(), this.o.inflight);
     const primary = result.kind === 'scheduled' ? result.endpoints[0] : undefined;
-    const ticket = primary !== undefined ? this.o.inflight.begin(primary.id, estimatedCost) : undefined;
+    const ticket = primary !== undefined ? this.o.inflight.begin(primary.id, estimatedCost, unstartedTokens) : undefined;
     let held: RoutingRecord | undefined;
     if (primary !== undefined && hashes.length > 0) {
       try {
@@ -447,7 +452,12 @@ export class RequestPipeline implements RequestHandler {
         status = s;
         usage.onHeaders(headers);
       },
+      onResponseStarted: () => {
+        if (current !== undefined && !ended) this.o.inflight.started(current);
+      },
       onBody: (chunk) => {
+        // The first byte of the body is the first token: the server has done the prompt's prefill.
+        if (current !== undefined && current.unstartedTokens > 0 && !ended) this.o.inflight.started(current);
         usage.onBody(chunk);
         if (progress !== undefined && lease.evictable) {
           progress.onChunk(chunk);

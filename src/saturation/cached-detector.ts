@@ -20,6 +20,13 @@ export interface SaturationDetails {
   readonly staleEndpoints: number;
   /** Per-endpoint saturation by endpoint id (>= 1.0: no headroom). */
   readonly endpoints: ReadonlyMap<string, number>;
+  /**
+   * The pool figure `pacedSaturation()` returns: as `saturation`, with each endpoint's prefill backlog counted
+   * (its paced score). Equal to `saturation` for detectors that do not pace.
+   */
+  readonly pacedSaturation: number;
+  /** Per-endpoint paced scores, only where they differ from `endpoints` (others read the plain score). */
+  readonly pacedEndpoints: ReadonlyMap<string, number>;
   readonly poolVersion: number;
   readonly inflightVersion: number;
   /** Clock time of the evaluation. */
@@ -29,6 +36,8 @@ export interface SaturationDetails {
 export interface SaturationDetector extends SaturationSource, EndpointSaturationView {
   /** Registry name: `utilization`, `concurrency`, `hybrid`, ... */
   readonly name: string;
+  pacedSaturation(): number;
+  pacedEndpointSaturation(endpointId: string): number;
   details(): SaturationDetails;
   /** The detector's effective settings (configured values with defaults filled in), for the operator's view. */
   settings(): DetectorSettings;
@@ -63,6 +72,8 @@ export interface ScoreNotes {
   stale: boolean;
   /** Clock time after which this score expires on its own (metrics turn stale); +Infinity if never. */
   expiresAfter: number;
+  /** The endpoint's paced score (>= the returned score); NaN, the preset, reads as the returned score. */
+  paced: number;
 }
 
 /**
@@ -94,6 +105,15 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
 
   endpointSaturation(endpointId: string): number {
     return this.refresh().endpoints.get(endpointId) ?? 1;
+  }
+
+  pacedSaturation(): number {
+    return this.refresh().pacedSaturation;
+  }
+
+  pacedEndpointSaturation(endpointId: string): number {
+    const details = this.refresh();
+    return details.pacedEndpoints.get(endpointId) ?? details.endpoints.get(endpointId) ?? 1;
   }
 
   details(): SaturationDetails {
@@ -145,24 +165,33 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
       return c;
     }
     const scores: number[] = [];
+    const pacedScores: number[] = [];
     const byId = new Map<string, number>();
-    const notes: ScoreNotes = { stale: false, expiresAfter: Number.POSITIVE_INFINITY };
+    const pacedById = new Map<string, number>();
+    const notes: ScoreNotes = { stale: false, expiresAfter: Number.POSITIVE_INFINITY, paced: Number.NaN };
     let stale = 0;
     let expiresAfter = Number.POSITIVE_INFINITY;
     for (const endpoint of snapshot.endpoints) {
       notes.stale = false;
       notes.expiresAfter = Number.POSITIVE_INFINITY;
+      notes.paced = Number.NaN;
       const score = this.scoreEndpoint(endpoint, now, notes);
       if (notes.stale) stale++;
       expiresAfter = Math.min(expiresAfter, notes.expiresAfter);
       scores.push(score);
       byId.set(endpoint.id, score);
+      const paced = Number.isNaN(notes.paced) ? score : Math.max(score, notes.paced);
+      pacedScores.push(paced);
+      if (paced !== score) pacedById.set(endpoint.id, paced);
     }
     this.cachedExpiresAfter = expiresAfter;
+    const saturation = aggregate(scores, this.aggregation);
     this.cached = Object.freeze({
-      saturation: aggregate(scores, this.aggregation),
+      saturation,
       staleEndpoints: stale,
       endpoints: byId,
+      pacedSaturation: pacedById.size === 0 ? saturation : aggregate(pacedScores, this.aggregation),
+      pacedEndpoints: pacedById,
       poolVersion: snapshot.version,
       inflightVersion,
       evaluatedAt: now,

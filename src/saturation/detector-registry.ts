@@ -39,6 +39,7 @@ const hybridSchema = z.strictObject({
   maxTokens: positive.optional(),
   slotLimit: positive.optional(),
   learnSlotLimit: z.boolean().optional(),
+  maxNumBatchedTokens: z.number().nonnegative().finite().optional(),
 });
 
 function parse<T>(name: string, schema: z.ZodType<T>, raw: unknown): T {

@@ -30,6 +30,19 @@ export const DEFAULT_UNSEEN_REQUEST_WEIGHT = 1;
 export const DEFAULT_UNSEEN_TOKEN_WEIGHT = 1;
 /** @default 1: each request in the server's queue counts as one request of Fairway's mean estimate there. */
 export const DEFAULT_QUEUED_TOKEN_WEIGHT = 1;
+/**
+ * @default 2,048: the step token budget of the `ci` simulator profile and a common `--max-num-batched-tokens`;
+ * vLLM's own default depends on its version and the GPU, so operators should state their servers' value.
+ */
+export const DEFAULT_MAX_NUM_BATCHED_TOKENS = 2_048;
+/**
+ * The share of the step budget an endpoint's unstarted prompts may reach before it stops taking paced work. The
+ * check comes before the dispatch, so with prompts up to half a step the backlog after it stays within about one
+ * step, and the next step still has room for another tenant's prompt beside the decodes. In the noisy-tenant
+ * scenario (1,024-token prompts, 2,048-token steps) pacing at the whole budget left tenant B at 3.06x its solo TTFT
+ * p99 (three quarters: 3.02x), at half 2.31x, for 0.973 -> 0.965 of the pool's served tokens.
+ */
+export const PACED_STEP_SHARE = 0.5;
 /** @default 1: each scraped request that finished since the scrape frees one slot and its estimated tokens. */
 export const DEFAULT_FINISHED_REQUEST_CREDIT = 1;
 
@@ -69,6 +82,14 @@ export interface HybridOptions extends UtilizationThresholds {
   readonly slotLimit?: number;
   /** Learn each server's slot limit from its scrapes when `slotLimit` is not given. @default true */
   readonly learnSlotLimit?: boolean;
+  /**
+   * The servers' step token budget (vLLM `--max-num-batched-tokens`). Sets the paced score: an endpoint whose
+   * unstarted prompt tokens (streamed requests sent, first byte not seen) reach half of it (`PACED_STEP_SHARE`)
+   * has enough prefill queued that one more prompt there would fill its next step with prefill chunks. Flow control holds a tenant
+   * above its share of its band while no endpoint is below it (`pacedSaturation`), and the scheduler's headroom
+   * filter prefers endpoints below it. 0 turns pacing off. @default 2,048
+   */
+  readonly maxNumBatchedTokens?: number;
 }
 
 /**
@@ -80,6 +101,7 @@ export interface HybridOptions extends UtilizationThresholds {
  *   held'    = max(0, running + waiting - c x requestsEndedSinceScrape) + unseenRequestWeight x requestsSinceScrape
  *   score    = max(waiting' / queueThreshold, kv' / kvThreshold[, held' / slotLimit, requests / maxRequests,
  *              tokens / maxTokens])
+ *   paced    = max(score, unstartedTokens / (PACED_STEP_SHARE x maxNumBatchedTokens))   (score when it is 0)
  * where slotLimit is configured or learned (slot-limit.ts) and the term is left out while it is unknown.
  * When the endpoint's scrape lands, the tracker drops the dispatches it saw and the finished-work credit, so
  * nothing is counted twice for long. Between scrapes each dispatch raises the score and each finished
@@ -95,6 +117,7 @@ export class HybridDetector extends CachedSaturationDetector {
   readonly maxRequests: number | undefined;
   readonly maxTokens: number | undefined;
   readonly slotLimit: number | undefined;
+  readonly maxNumBatchedTokens: number;
   private readonly inflight: InflightFeed;
   private readonly slots: SlotLimitLearner | undefined;
 
@@ -116,6 +139,7 @@ export class HybridDetector extends CachedSaturationDetector {
     this.maxRequests = optionalPositive('maxRequests', options.maxRequests);
     this.maxTokens = optionalPositive('maxTokens', options.maxTokens);
     this.slotLimit = optionalPositive('slotLimit', options.slotLimit);
+    this.maxNumBatchedTokens = nonNegative('maxNumBatchedTokens', options.maxNumBatchedTokens ?? DEFAULT_MAX_NUM_BATCHED_TOKENS);
     this.slots = this.slotLimit === undefined && options.learnSlotLimit !== false ? new SlotLimitLearner(thresholds.kvThreshold) : undefined;
   }
 
@@ -134,6 +158,7 @@ export class HybridDetector extends CachedSaturationDetector {
       ...(this.maxRequests !== undefined ? { maxRequests: this.maxRequests } : {}),
       ...(this.maxTokens !== undefined ? { maxTokens: this.maxTokens } : {}),
       slotLimit: this.slotLimit ?? (this.slots !== undefined ? 'learned' : 'off'),
+      maxNumBatchedTokens: this.maxNumBatchedTokens,
     };
   }
 
@@ -175,6 +200,8 @@ export class HybridDetector extends CachedSaturationDetector {
     }
     if (this.maxRequests !== undefined) score = Math.max(score, load.requests / this.maxRequests);
     if (this.maxTokens !== undefined) score = Math.max(score, load.tokens / this.maxTokens);
+    const budget = this.maxNumBatchedTokens * PACED_STEP_SHARE;
+    notes.paced = budget > 0 ? Math.max(score, (load.unstartedTokens ?? 0) / budget) : score;
     return score;
   }
 

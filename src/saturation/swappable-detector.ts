@@ -40,6 +40,14 @@ export class SwappableSaturationDetector implements SaturationDetector {
     return this.current.endpointSaturation(endpointId);
   }
 
+  pacedSaturation(): number {
+    return this.current.pacedSaturation();
+  }
+
+  pacedEndpointSaturation(endpointId: string): number {
+    return this.current.pacedEndpointSaturation(endpointId);
+  }
+
   details(): SaturationDetails {
     return this.current.details();
   }

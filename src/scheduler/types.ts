@@ -19,6 +19,11 @@ export interface ScheduleRequest {
   readonly endpointCount?: number;
   /** Request headers (lower-cased names), for scorers that read one (session affinity). */
   readonly headers?: ReadonlyMap<string, string>;
+  /**
+   * Flow control paces prefill for this request (`Lease.pacePrefill`): the headroom filter prefers endpoints
+   * below the paced bound (half a step of unstarted prompts). @default false
+   */
+  readonly pacePrefill?: boolean;
 }
 
 /** `model-not-found` answers 404; the others mean "no serving capacity" (503). */

@@ -38,6 +38,13 @@ export class RecordingObserver implements ResponseObserver {
     this.chunks.push(Buffer.from(chunk));
   }
 
+  /** Counted apart from `events`, which tests compare whole. */
+  responseStarts = 0;
+
+  onResponseStarted(): void {
+    this.responseStarts++;
+  }
+
   onServedEndpoint(endpoint: string): void {
     this.events.push('served');
     this.served = endpoint;

@@ -29,6 +29,7 @@ const TTL_ONLY = 'fairway, capacity not binding';
 const KV80 = 'fairway, kvThreshold 0.8';
 const SLOTS_NAME = 'fairway, slotLimit stated (32)';
 const NO_RESERVE = 'fairway, tenantReserve 0';
+const NO_PACING = 'fairway, prefill pacing off';
 
 export function noisySpec(quick: boolean): ScenarioSpec {
   const durationMs = quick ? 20_000 : 60_000;
@@ -79,6 +80,7 @@ export async function runNoisyTenant(ctx: ScenarioContext): Promise<ScenarioRepo
     [SLOTS_NAME, await runReference(spec, 'fairway', requests, { ...spec.settings, configOverrides: { saturation: { options: { slotLimit: 32 } } } })],
     [KV80, await runReference(spec, 'fairway', requests, { ...spec.settings, configOverrides: { saturation: { options: { kvThreshold: 0.8 } } } })],
     [NO_RESERVE, await runReference(spec, 'fairway', requests, { ...spec.settings, configOverrides: { flowControl: { tenantReserve: 0 } } })],
+    [NO_PACING, await runReference(spec, 'fairway', requests, { ...spec.settings, configOverrides: { saturation: { options: { maxNumBatchedTokens: 0 } } } })],
   ]);
   const systems = Object.fromEntries([...runs].map(([name, run]) => [name, systemReport(spec, run, fairness(run))]));
   const references: Record<string, SystemReport> = {
@@ -145,7 +147,7 @@ export async function runNoisyTenant(ctx: ScenarioContext): Promise<ScenarioRepo
       },
     ],
     notes: [
-      `Diagnosis runs, not baselines: "${TTL_ONLY}" (the band capacity lifted to 1,000,000 so that only the 20 s TTL sheds), "${BEFORE_NAME}" (\`learnSlotLimit: false, kvThreshold: 0.8, queuedTokenWeight: 0\`, in-flight eviction off, \`tenantReserve: 0\`), "${SLOTS_NAME}" (\`saturation.options.slotLimit: 32\`), "${KV80}" (\`saturation.options.kvThreshold: 0.8\`, the Go reference's figure and hybrid's default before issue 13), "${NO_RESERVE}" (\`flowControl.tenantReserve: 0\`: no headroom kept for a light tenant).`,
+      `Diagnosis runs, not baselines: "${TTL_ONLY}" (the band capacity lifted to 1,000,000 so that only the 20 s TTL sheds), "${BEFORE_NAME}" (\`learnSlotLimit: false, kvThreshold: 0.8, queuedTokenWeight: 0\`, in-flight eviction off, \`tenantReserve: 0\`), "${SLOTS_NAME}" (\`saturation.options.slotLimit: 32\`), "${KV80}" (\`saturation.options.kvThreshold: 0.8\`, the Go reference's figure and hybrid's default before issue 13), "${NO_RESERVE}" (\`flowControl.tenantReserve: 0\`: no headroom kept for a light tenant), "${NO_PACING}" (\`saturation.options.maxNumBatchedTokens: 0\`: no tenant is held for the servers' prefill backlog).`,
       'Backlogged = at least one request arrived and not yet admitted into an engine batch (waiting in the gateway or in an engine queue). A second counts when both tenants were backlogged at every instant of it.',
       "Max-min form: Jain's x_i = served_i / fair_i, where fair_i is the weighted max-min (water-filling) share of the tokens the pool served, given each tenant's offered tokens; B asks for less than half, so its fair share is its demand.",
     ],

@@ -39,7 +39,20 @@ export class SaturationFilter implements Filter {
     return queue < this.queueDepthThreshold && m.kvCacheUsage < this.kvCacheThreshold;
   }
 
+  /**
+   * With prefill pacing (a request flow control marks `pacePrefill`: its band is shared by tenants), the endpoints
+   * with headroom whose unstarted prompts are also below the servers' step budget go first: a prompt sent there
+   * starts in the next step instead of sharing it with queued prefill chunks (paced headroom implies headroom).
+   * Only if none has that room, every endpoint with headroom. Not for a band one tenant has to itself: steering its
+   * work by prefill backlog instead of by the scorers only moved it into the servers' queues (interactive TTFT p99
+   * 3.99x -> 4.51x unloaded in the priority scenario). O(n).
+   */
   filter(ctx: SchedulingContext, candidates: readonly EndpointSnapshot[]): readonly EndpointSnapshot[] {
+    const view = ctx.saturation;
+    if (ctx.request.pacePrefill === true && view?.pacedEndpointSaturation !== undefined) {
+      const paced = candidates.filter((c) => (view.pacedEndpointSaturation?.(c.id) ?? 1) < 1);
+      if (paced.length > 0) return paced;
+    }
     return candidates.filter((c) => this.hasHeadroom(ctx, c));
   }
 }

@@ -16,6 +16,7 @@ describe('InflightTracker', () => {
       tokensSinceScrape: 150,
       requestsEndedSinceScrape: 0,
       tokensEndedSinceScrape: 0,
+      unstartedTokens: 0,
     });
     expect(tracker.load('b:1').requests).toBe(1);
     expect(tracker.load('c:1')).toBe(NO_INFLIGHT);
@@ -35,7 +36,7 @@ describe('InflightTracker', () => {
     const tracker = new InflightTracker({ clock: new ManualClock() });
     const foreign = other.begin('a:1', 1);
     expect(() => tracker.end(foreign)).toThrow(/ticket/);
-    expect(() => tracker.end({ endpointId: 'a:1', tokens: 1, beganAt: 0 })).toThrow(/ticket/);
+    expect(() => tracker.end({ endpointId: 'a:1', tokens: 1, beganAt: 0, unstartedTokens: 0 })).toThrow(/ticket/);
   });
 
   it('a scrape taken at T hides dispatches begun strictly before T from the since-scrape counts only', () => {
@@ -79,6 +80,7 @@ describe('InflightTracker', () => {
       tokensSinceScrape: 0,
       requestsEndedSinceScrape: 1,
       tokensEndedSinceScrape: 30,
+      unstartedTokens: 0,
     });
     clock.advance(1);
     tracker.markScraped('a:1', 2); // taken after the end: its metrics reflect it, the credit goes
@@ -204,6 +206,7 @@ describe('InflightTracker', () => {
             tokensSinceScrape: unseen.reduce((s, m) => s + m.ticket.tokens, 0),
             requestsEndedSinceScrape: ended.length,
             tokensEndedSinceScrape: ended.reduce((s, m) => s + m.ticket.tokens, 0),
+            unstartedTokens: 0,
           };
           if (live.length === 0 && ended.length === 0) expect(tracker.load(ep)).toBe(NO_INFLIGHT); // no idle ledger kept
           else expect(tracker.load(ep)).toEqual(expected);
@@ -246,5 +249,117 @@ describe('InflightTracker.move (a fallback served the request)', () => {
     // An ended ticket is returned unchanged and counts nowhere.
     expect(tracker.move(keep, 'c:1')).toBe(keep);
     expect(tracker.load('c:1')).toBe(NO_INFLIGHT);
+  });
+
+  describe('unstarted prompt tokens (prefill the server still owes)', () => {
+    it('counts a streamed prompt until its first byte, once, and a plain request not at all', () => {
+      const tracker = new InflightTracker({ clock: new ManualClock() });
+      const released: string[] = [];
+      tracker.onRelease((id) => released.push(id));
+      const a = tracker.begin('a:1', 1_152, 1_024);
+      const b = tracker.begin('a:1', 320, 256);
+      const plain = tracker.begin('a:1', 500); // no first-token signal: never counted
+      expect(tracker.load('a:1').unstartedTokens).toBe(1_280);
+      expect(a.unstartedTokens).toBe(1_024);
+      const version = tracker.version;
+      expect(tracker.started(a)).toBe(true);
+      expect(tracker.version).toBeGreaterThan(version);
+      expect(released).toEqual(['a:1']); // the backlog fell: the gate may reopen
+      expect(tracker.load('a:1')).toMatchObject({ requests: 3, tokens: 1_972, unstartedTokens: 256 });
+      expect(tracker.started(a)).toBe(false); // second first byte: nothing left to release
+      expect(tracker.started(plain)).toBe(false);
+      expect(tracker.end(b)).toBe(true); // ended before its first byte (error, eviction, client gone)
+      expect(tracker.load('a:1').unstartedTokens).toBe(0);
+      expect(tracker.started(b)).toBe(false); // a first byte after the end changes nothing
+      tracker.end(a);
+      tracker.end(plain);
+      expect(tracker.load('a:1')).toBe(NO_INFLIGHT);
+    });
+
+    it('moves what is still unstarted with the request to the endpoint that served it', () => {
+      const tracker = new InflightTracker({ clock: new ManualClock() });
+      const t = tracker.begin('a:1', 600, 512);
+      const moved = tracker.move(t, 'b:1');
+      expect(tracker.load('a:1')).toBe(NO_INFLIGHT);
+      expect(tracker.load('b:1').unstartedTokens).toBe(512);
+      expect(tracker.started(moved)).toBe(true);
+      const again = tracker.move(moved, 'c:1'); // started: nothing unstarted travels
+      expect(tracker.load('c:1').unstartedTokens).toBe(0);
+      tracker.end(again);
+      expect(tracker.load('c:1')).toBe(NO_INFLIGHT);
+    });
+
+    it('refuses a negative or non-finite prompt count', () => {
+      const tracker = new InflightTracker({ clock: new ManualClock() });
+      expect(() => tracker.begin('a:1', 10, -1)).toThrow(/unstartedTokens/);
+      expect(() => tracker.begin('a:1', 10, Number.NaN)).toThrow(/unstartedTokens/);
+      expect(tracker.load('a:1')).toBe(NO_INFLIGHT);
+    });
+
+    it('property: every dispatched request releases its unstarted tokens exactly once (first byte, end, move or error), and the ledger always equals the sum over requests not started', () => {
+      const endpoints = ['a:1', 'b:1', 'c:1'];
+      const op = fc.oneof(
+        fc.record({ kind: fc.constant('begin' as const), endpoint: fc.nat(2), prompt: fc.integer({ min: 0, max: 4_096 }) }),
+        fc.record({ kind: fc.constantFrom('started' as const, 'end' as const, 'error' as const), pick: fc.nat() }),
+        fc.record({ kind: fc.constant('move' as const), pick: fc.nat(), endpoint: fc.nat(2) }),
+        fc.record({ kind: fc.constant('scrape' as const), endpoint: fc.nat(2) }),
+      );
+      fc.assert(
+        fc.property(fc.array(op, { maxLength: 80 }), (ops) => {
+          const clock = new ManualClock();
+          const tracker = new InflightTracker({ clock });
+          // The model: per live ticket, the tokens it still owes; a release anywhere must match it exactly.
+          const live: { ticket: ReturnType<InflightTracker['begin']>; owed: number }[] = [];
+          let releases = 0;
+          let releasable = 0;
+          const expectLedger = (): void => {
+            for (const id of endpoints) {
+              const owed = live.filter((l) => l.ticket.endpointId === id).reduce((sum, l) => sum + l.owed, 0);
+              expect(tracker.load(id).unstartedTokens ?? 0).toBe(owed);
+            }
+          };
+          for (const o of ops) {
+            clock.advance(1);
+            if (o.kind === 'begin') {
+              const ticket = tracker.begin(endpoints[o.endpoint] ?? 'a:1', o.prompt + 100, o.prompt);
+              live.push({ ticket, owed: o.prompt });
+              if (o.prompt > 0) releasable++;
+            } else if (o.kind === 'scrape') {
+              tracker.markScraped(endpoints[o.endpoint] ?? 'a:1', clock.now());
+            } else if (live.length > 0) {
+              const i = o.pick % live.length;
+              const l = live[i];
+              if (l === undefined) continue;
+              if (o.kind === 'started') {
+                expect(tracker.started(l.ticket)).toBe(l.owed > 0);
+                if (l.owed > 0) releases++;
+                l.owed = 0;
+                expect(tracker.started(l.ticket)).toBe(false); // never twice
+              } else if (o.kind === 'move') {
+                const target = endpoints[o.endpoint] ?? 'a:1';
+                const moved = tracker.move(l.ticket, target);
+                if (moved !== l.ticket) live[i] = { ticket: moved, owed: l.owed }; // still owed, now there
+              } else {
+                // 'end' and 'error' both end the ticket: an error is an end without a first byte.
+                if (l.owed > 0) releases++;
+                expect(tracker.end(l.ticket)).toBe(true);
+                expect(tracker.started(l.ticket)).toBe(false);
+                live.splice(i, 1);
+              }
+            }
+            expectLedger();
+          }
+          for (const l of live.splice(0)) {
+            if (l.owed > 0) releases++;
+            tracker.end(l.ticket);
+          }
+          expectLedger();
+          // Each request with a prompt to start released it once: a moved one counts once, where it ended.
+          expect(releases).toBe(releasable);
+          for (const id of endpoints) expect(tracker.load(id)).toMatchObject({ requests: 0, unstartedTokens: 0 });
+        }),
+        { seed: 1_313, numRuns: 300 },
+      );
+    });
   });
 });

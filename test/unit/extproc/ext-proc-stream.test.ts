@@ -45,6 +45,25 @@ const respHeaders = (eos: boolean) => ({
 });
 const respBody = (s: string, eos: boolean) => ({ request: 'response_body', response_body: { body: Buffer.from(s), end_of_stream: eos } });
 
+describe('ExtProcStream first-token signal', () => {
+  it('takes the response headers as the start of the answer only when no response body will pass through (response_body_mode NONE)', async () => {
+    for (const [response, starts] of [
+      ['NONE', 1],
+      ['FULL_DUPLEX_STREAMED', 0],
+    ] as const) {
+      const handler = routesToFixedEndpoint('1.2.3.4:5');
+      const { stream } = newStream(handler, undefined, { request: 'FULL_DUPLEX_STREAMED', response });
+      stream.onMessage(headers(false));
+      stream.onMessage(reqBody('{"model":"m","stream":true}', true));
+      await flush();
+      stream.onMessage(respHeaders(false));
+      const observer = handler.observers[0];
+      expect(observer?.responseStarts).toBe(starts);
+      stream.onCancel();
+    }
+  });
+});
+
 describe('ExtProcStream in-flight eviction', () => {
   async function routed(policy?: StartedResponseEviction) {
     const handler = new RoutesEvictably('1.2.3.4:5');

@@ -5,10 +5,27 @@ import { FlowController, type FlowControllerOptions, type Lease } from '../../..
 import { flushMicrotasks } from '../../support/flush.js';
 import { ConcurrencyLimitSaturation } from '../../support/settable-saturation.js';
 
+/**
+ * A concurrency-limit pool that also paces prefill: `pacedSaturation()` is what the test sets (the detector's
+ * figure for "every endpoint has half a step of prompts it has not started").
+ */
+class PacedSaturation extends ConcurrencyLimitSaturation {
+  paced = 0;
+
+  pacedSaturation(): number {
+    return Math.max(this.saturation(), this.paced);
+  }
+
+  setPaced(value: number): void {
+    this.paced = value;
+    this.notify();
+  }
+}
+
 /** A pool of `limit` slots (saturation = in flight / limit) and a controller whose dispatches hold a slot each. */
 function pool(limit: number, options: Partial<FlowControllerOptions> = {}) {
   const clock = new ManualClock();
-  const saturation = new ConcurrencyLimitSaturation(limit);
+  const saturation = new PacedSaturation(limit);
   const flow = new FlowController({ saturation, clock, ...options });
   const held = new Map<string, Lease[]>();
   let seq = 0;
@@ -33,7 +50,8 @@ function pool(limit: number, options: Partial<FlowControllerOptions> = {}) {
     }
   };
   const running = (tenant: string): number => held.get(tenant)?.length ?? 0;
-  return { flow, send, finish, running };
+  const leases = (tenant: string): readonly Lease[] => held.get(tenant) ?? [];
+  return { flow, send, finish, running, leases, saturation };
 }
 
 describe('tenant reserve', () => {
@@ -127,5 +145,66 @@ describe('tenant reserve', () => {
       ),
       { numRuns: 80, seed: 1313 },
     );
+  });
+
+  describe('prefill pacing (pacedSaturation at the ceiling)', () => {
+    it('holds the tenant above its share while every endpoint has prefill queued, lets the other tenant through, and resumes when prompts start', async () => {
+      const p = pool(100, { tenantReserve: 0.02 });
+      p.saturation.setPaced(1); // prompts queued everywhere; the gate itself has room
+      p.send('a', 20);
+      await flushMicrotasks();
+      expect(p.running('a')).toBe(20); // alone in its band: pacing never holds it
+      p.send('b', 3);
+      await flushMicrotasks();
+      expect(p.running('b')).toBe(3); // below its share: not held
+      p.send('a', 5);
+      await flushMicrotasks();
+      expect(p.running('a')).toBe(20); // above its share while b has work: waits although saturation is 0.23
+      expect(p.flow.queuedFor('a')).toBe(5);
+      p.saturation.setPaced(0.5); // first tokens arrived: room for prompts again
+      await flushMicrotasks();
+      expect(p.running('a')).toBe(25);
+      await p.flow.close();
+    });
+
+    it('never holds a tenant alone in its band, and marks its leases as not paced', async () => {
+      const p = pool(100, { tenantReserve: 0.02 });
+      p.saturation.setPaced(5);
+      p.send('a', 30);
+      await flushMicrotasks();
+      expect(p.running('a')).toBe(30);
+      expect(p.leases('a').every((l) => l.pacePrefill === false)).toBe(true);
+      await p.flow.close();
+    });
+
+    it('marks leases dispatched while another tenant of the band has work as paced, so routing avoids prefill backlogs', async () => {
+      const p = pool(100, { tenantReserve: 0 });
+      p.send('a');
+      await flushMicrotasks();
+      p.send('b');
+      await flushMicrotasks();
+      expect(p.leases('a')[0]?.pacePrefill).toBe(false); // alone when dispatched
+      expect(p.leases('b')[0]?.pacePrefill).toBe(true); // a had work in flight
+      await p.flow.close();
+    });
+
+    it('without a pacing source (pacedSaturation absent) nothing is held and no lease is marked', async () => {
+      const clock = new ManualClock();
+      const saturation = new ConcurrencyLimitSaturation(100);
+      const flow = new FlowController({ saturation, clock, tenantReserve: 0.02 });
+      const leases: Lease[] = [];
+      for (const [i, tenant] of ['a', 'b', 'a', 'b'].entries()) {
+        flow.enqueue({ id: `${tenant}-${i}`, fairnessId: tenant, priority: 0, byteSize: 1, estimatedCost: 1 }, () => {}, {
+          onDispatch: (lease) => {
+            saturation.begin();
+            leases.push(lease);
+          },
+        });
+      }
+      await flushMicrotasks();
+      expect(leases).toHaveLength(4);
+      expect(leases.every((l) => l.pacePrefill !== true)).toBe(true);
+      await flow.close();
+    });
   });
 });

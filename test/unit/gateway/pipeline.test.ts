@@ -301,4 +301,44 @@ describe('RequestPipeline', () => {
     expect(inflight.totalRequests()).toBe(0);
     expect(fc.stats().inflight).toBe(0);
   });
+
+  it("counts a stream's prompt as unstarted on its endpoint until the first response byte, a plain request's not at all", async () => {
+    const { pipeline, inflight } = await setup();
+    const streamed = routed(await pipeline.handle(request({ ...completion, stream: true })));
+    const endpointId = streamed.endpoints[0] ?? '';
+    const prompt = Math.ceil(JSON.stringify({ ...completion, stream: true }).length / 4);
+    expect(inflight.load(endpointId).unstartedTokens).toBe(prompt);
+    streamed.response.onHeaders(200, new Map([['content-type', 'text/event-stream']]));
+    expect(inflight.load(endpointId).unstartedTokens).toBe(prompt); // headers come before the first token
+    streamed.response.onBody(Buffer.from('data: {"choices":[{"text":"hi"}]}\n\n'));
+    expect(inflight.load(endpointId).unstartedTokens).toBe(0);
+    const plain = routed(await pipeline.handle(request(completion, {}, { requestId: 'req-2' })));
+    expect(inflight.load(plain.endpoints[0] ?? '').unstartedTokens ?? 0).toBe(0);
+    // Ended before any byte (an error, an eviction): released by the end, and only once.
+    const broken = routed(await pipeline.handle(request({ ...completion, stream: true }, {}, { requestId: 'req-3' })));
+    expect(inflight.load(broken.endpoints[0] ?? '').unstartedTokens).toBeGreaterThan(0);
+    broken.response.onEnd('aborted');
+    broken.response.onBody(Buffer.from('late'));
+    expect(inflight.load(broken.endpoints[0] ?? '').unstartedTokens ?? 0).toBe(0);
+    streamed.response.onEnd('complete');
+    plain.response.onEnd('complete');
+    expect(inflight.totalRequests()).toBe(0);
+  });
+
+  it('takes the response headers as the first token when no body passes through (ext_proc response_body_mode NONE)', async () => {
+    const { pipeline, inflight } = await setup();
+    const d = routed(await pipeline.handle(request({ ...completion, stream: true })));
+    const endpointId = d.endpoints[0] ?? '';
+    expect(inflight.load(endpointId).unstartedTokens).toBeGreaterThan(0);
+    d.response.onHeaders(200, new Map());
+    d.response.onResponseStarted?.();
+    expect(inflight.load(endpointId).unstartedTokens).toBe(0);
+    d.response.onEnd('complete');
+    expect(inflight.totalRequests()).toBe(0);
+  });
 });
+
+function routed(d: Decision): Decision & { kind: 'route' } {
+  if (d.kind !== 'route') throw new Error(`expected a route, got ${d.status} ${d.reason}`);
+  return d;
+}

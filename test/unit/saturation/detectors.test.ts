@@ -244,6 +244,38 @@ describe('HybridDetector', () => {
     const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock });
     expect(d.details()).toMatchObject({ saturation: 1, staleEndpoints: 1 });
   });
+
+  it('paces prefill: an endpoint whose unstarted prompts reach half the step budget has no paced headroom, the plain score unchanged', () => {
+    const f = poolOf([
+      { waiting: 0, kv: 0, ageMs: 0 },
+      { waiting: 0, kv: 0, ageMs: 0 },
+    ]);
+    const d = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock }, { queueThreshold: 100, learnSlotLimit: false, maxNumBatchedTokens: 2_048 });
+    const [a, b] = [f.ids[0]!, f.ids[1]!];
+    const first = f.inflight.begin(a, 1_152, 1_024);
+    expect(d.pacedEndpointSaturation(a)).toBeCloseTo(1, 10); // 1,024 of the paced 1,024
+    expect(d.endpointSaturation(a)).toBeCloseTo(1 / 100, 10); // the gate's own score does not see it
+    expect(d.pacedEndpointSaturation(b)).toBe(0);
+    expect(d.details().pacedEndpoints.has(b)).toBe(false); // kept only where it differs
+    // headroom aggregation: a is full for paced work, b is idle.
+    expect(d.pacedSaturation()).toBeCloseTo((1 + 0) / 2, 10);
+    f.inflight.begin(b, 600, 512);
+    expect(d.pacedSaturation()).toBeCloseTo((1 + 0.5) / 2, 10);
+    f.inflight.started(first); // its first token: the backlog on a is gone
+    expect(d.pacedEndpointSaturation(a)).toBeCloseTo(d.endpointSaturation(a), 10);
+    // maxNumBatchedTokens 0 turns pacing off: paced equals plain.
+    const off = new HybridDetector({ pool: f.store, inflight: f.inflight, clock: f.clock }, { queueThreshold: 100, learnSlotLimit: false, maxNumBatchedTokens: 0 });
+    expect(off.pacedSaturation()).toBe(off.saturation());
+    expect(() => new HybridDetector({ pool: f.store, inflight: f.inflight }, { maxNumBatchedTokens: -1 })).toThrow(/maxNumBatchedTokens/);
+  });
+
+  it('reports paced figures equal to the plain ones for detectors that do not pace', () => {
+    const f = poolOf([{ waiting: 3, kv: 0.2, ageMs: 0 }]);
+    const u = new UtilizationDetector({ pool: f.store, clock: f.clock });
+    f.inflight.begin(f.ids[0]!, 1_000, 4_096);
+    expect(u.pacedSaturation()).toBe(u.saturation());
+    expect(u.pacedEndpointSaturation(f.ids[0]!)).toBe(u.endpointSaturation(f.ids[0]!));
+  });
 });
 
 describe('saturation detector registry', () => {

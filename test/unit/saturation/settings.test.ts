@@ -31,7 +31,9 @@ describe('detector settings', () => {
       finishedRequestCredit: 1,
       maxRequests: 32,
       slotLimit: 'learned',
+      maxNumBatchedTokens: 2_048,
     });
+    expect(registry.get('hybrid')(deps, { maxNumBatchedTokens: 8_192 }).settings()).toMatchObject({ maxNumBatchedTokens: 8_192 });
     expect(registry.get('hybrid')(deps, { slotLimit: 256 }).settings()).toMatchObject({ slotLimit: 256 });
     expect(registry.get('hybrid')(deps, { learnSlotLimit: false }).settings()).toMatchObject({ slotLimit: 'off' });
   });

@@ -121,6 +121,24 @@ describe('Scheduler with the saturation detector view', () => {
     const s = new Scheduler({ random: new SeededRandom(3), saturation: { endpointSaturation: () => 1.5 } });
     expect(s.schedule({ model: 'm' }, three, noInflight).kind).toBe('scheduled');
   });
+
+  it('sends a paced request (pacePrefill) where no prefill backlog waits, if any such endpoint has headroom; others as before', () => {
+    // Queue scores favour 10.0.0.1, but it and [::1] have half a step of unstarted prompts queued.
+    const eps = [endpoint('10.0.0.1:8000', { waitingQueue: 0 }), endpoint('10.0.0.2:8000', { waitingQueue: 3 }), endpoint('[::1]:8000', { waitingQueue: 0 })];
+    const backlog = new Set(['10.0.0.1:8000', '[::1]:8000']);
+    const view = { endpointSaturation: () => 0.3, pacedEndpointSaturation: (id: string) => (backlog.has(id) ? 1 : 0.3) };
+    const s = new Scheduler({ random: new SeededRandom(3), saturation: view });
+    for (let i = 0; i < 10; i++) {
+      const paced = s.schedule({ model: 'm', pacePrefill: true }, pool(eps), noInflight);
+      expect(paced.kind === 'scheduled' && paced.endpoints[0]?.id).toBe('10.0.0.2:8000');
+      const plain = s.schedule({ model: 'm' }, pool(eps), noInflight);
+      expect(plain.kind === 'scheduled' && plain.endpoints[0]?.id).not.toBe('10.0.0.2:8000');
+    }
+    // Every endpoint with headroom has a backlog: the paced request goes where headroom is, as any other.
+    backlog.add('10.0.0.2:8000');
+    const r = s.schedule({ model: 'm', pacePrefill: true }, pool(eps), noInflight);
+    expect(r.kind === 'scheduled' && r.endpoints[0]?.id).not.toBe('10.0.0.2:8000');
+  });
 });
 
 describe('the default profile and LoRA adapters', () => {
