@@ -7,7 +7,8 @@
 export abstract class PromptBytes {
   /**
    * Writes the text's UTF-8 bytes into `into` from index `at`, whole characters only, stopping at the first that
-   * does not fit (as TextEncoder.encodeInto does); returns the bytes written.
+   * does not fit (as TextEncoder.encodeInto does); returns the bytes written. Bytes of `into` past those may be
+   * changed: it is scratch space.
    */
   abstract writeUtf8(into: Uint8Array, at: number): number;
 }

@@ -208,3 +208,37 @@ describe('model rewrite over chunks', () => {
     );
   });
 });
+
+describe('BodyText.writeUtf8', () => {
+  // Escape-dense text with every escape form and multi-byte characters, some written as \u escapes.
+  const arbText = fc.array(
+    fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 12 }),
+      fc.constantFrom('\n', '"', '\\', '/', '\t', '\b', '\f', '\r', '\u0001', 'é', '中', '😀', '\ud800'),
+      fc.string({ unit: 'grapheme-ascii', minLength: 30, maxLength: 90 }),
+    ),
+    { maxLength: 40 },
+  );
+
+  it('writes the bytes TextEncoder.encodeInto writes, whatever the chunking, room and escape forms (property)', () => {
+    const encoder = new TextEncoder();
+    fc.assert(
+      fc.property(arbText, fc.boolean(), fc.array(fc.integer({ min: 1, max: 64 }), { maxLength: 12 }), fc.nat(600), fc.nat(5), (parts, asUnicode, cuts, room, at) => {
+        const text = parts.join('');
+        let json = JSON.stringify({ model: 'm', prompt: text });
+        // JSON.stringify writes non-ASCII as it stands; the \u form must decode the same.
+        if (asUnicode) json = json.replace(/[^ -~]/gu, (c) => c.split('').map((u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`).join(''));
+        const scanned = ok(scan(json, cuts));
+        const prompt = scanned.prompt.prompt as { writeUtf8(into: Uint8Array, at: number): number };
+        const into = new Uint8Array(at + room).fill(0xaa);
+        const expected = new Uint8Array(at + room).fill(0xaa);
+        const n = prompt.writeUtf8(into, at);
+        const { written } = encoder.encodeInto(text, expected.subarray(at));
+        expect(n).toBe(written);
+        // What comes after the bytes written is scratch (the decoder may have begun a character that did not fit).
+        expect(Buffer.from(into.subarray(0, at + n)).equals(Buffer.from(expected.subarray(0, at + n)))).toBe(true);
+      }),
+      { numRuns: 1500, seed: 19 },
+    );
+  });
+});
