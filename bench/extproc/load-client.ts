@@ -11,6 +11,8 @@ export interface LoadResult {
   readonly seconds: number;
   readonly reqPerSec: number;
   readonly latencyMs: Summary;
+  /** Open loop: how late each request left against its schedule (the client's own stalls; empty in a closed loop). */
+  readonly sendLateMs: Summary;
 }
 
 /** Envoy forwards bodies in buffer-sized pieces; 16 KiB is a typical chunk. */
@@ -142,19 +144,22 @@ export async function closedLoop(
   };
   await Promise.all(Array.from({ length: concurrency }, worker));
   const seconds = (performance.now() - t0) / 1000;
-  return { completed: latencyMs.count, errors, seconds, reqPerSec: latencyMs.count / seconds, latencyMs };
+  return { completed: latencyMs.count, errors, seconds, reqPerSec: latencyMs.count / seconds, latencyMs, sendLateMs: new Summary() };
 }
 
 /** Open loop over any exchange: requests started at a fixed rate regardless of completions, for `durationMs`. */
 export async function openLoop(exchange: (body: Buffer) => Promise<number>, body: Bodies, ratePerSec: number, durationMs: number): Promise<LoadResult> {
   const latencyMs = new Summary();
+  const sendLateMs = new Summary();
   let errors = 0;
   const pending: Promise<void>[] = [];
   const t0 = performance.now();
   const total = Math.floor((ratePerSec * durationMs) / 1000);
   for (let i = 0; i < total; i++) {
-    const wait = t0 + (i * 1000) / ratePerSec - performance.now();
+    const due = t0 + (i * 1000) / ratePerSec;
+    const wait = due - performance.now();
     if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    sendLateMs.add(Math.max(0, performance.now() - due));
     pending.push(
       exchange(typeof body === 'function' ? body() : body).then(
         (ms) => latencyMs.add(ms),
@@ -166,5 +171,5 @@ export async function openLoop(exchange: (body: Buffer) => Promise<number>, body
   }
   await Promise.all(pending);
   const seconds = (performance.now() - t0) / 1000;
-  return { completed: latencyMs.count, errors, seconds, reqPerSec: latencyMs.count / seconds, latencyMs };
+  return { completed: latencyMs.count, errors, seconds, reqPerSec: latencyMs.count / seconds, latencyMs, sendLateMs };
 }

@@ -7,6 +7,7 @@
 //     [--open-rate=100 (0: no open-loop phase)] [--cpu-prof-dir=DIR] [--node-args='--trace-gc ...' (Fairway child)]
 //     [--baseline-root=DIR (another build's repository root: its Fairway runs beside this one as 'before')]
 import { fork } from 'node:child_process';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { HttpLoad } from './http-load.js';
 import { type ServerHandle, startServer } from './server-handle.js';
@@ -71,13 +72,19 @@ function documentText(seed: number, bytes: number): string {
   return parts.join('');
 }
 
-/** Chat bodies of about `bytes`: a shared document as system prompt, then a question unique to the request. */
+/** Bodies built before the phases (at most this many bytes of them), so the load client builds nothing while it measures. */
+const BODY_POOL_BYTES = 32 * 1024 * 1024;
+
+/**
+ * Chat bodies of about `bytes`: a shared document as system prompt, then a question unique to the body. Built up
+ * front (JSON.stringify of a 225 KB prompt costs the client a millisecond, which it would spend while requests it
+ * is timing wait for it) and handed out in turn: 12 to 64 distinct bodies, every document several times.
+ */
 function bodyFactory(bytes: number): () => Buffer {
   const docs = Array.from({ length: DOCUMENTS }, (_, i) => documentText(i, Math.max(0, bytes - 200)));
-  let n = 0;
-  return () => {
-    n++;
-    return Buffer.from(
+  const count = Math.max(DOCUMENTS, Math.min(64, Math.floor(BODY_POOL_BYTES / Math.max(1, bytes))));
+  const pool = Array.from({ length: count }, (_, n) =>
+    Buffer.from(
       JSON.stringify({
         model: MODEL,
         messages: [
@@ -87,8 +94,10 @@ function bodyFactory(bytes: number): () => Buffer {
         max_tokens: 128,
         stream: true,
       }),
-    );
-  };
+    ),
+  );
+  let n = 0;
+  return () => pool[n++ % count] as Buffer;
 }
 
 interface Measured {
@@ -99,6 +108,8 @@ interface Measured {
   /** Major (mark-compact) collections per 1,000 requests, and all GC pauses per request (ms). */
   readonly majorGcPer1k: number;
   readonly gcPauseMsPerReq: number;
+  /** The load client's own event-loop delay over the phase (p99, ms): its stalls show in every latency it times. */
+  readonly clientLagP99Ms: number;
 }
 
 /** CPU (µs) a server spends per second with no requests: background work such as scraping. */
@@ -116,7 +127,10 @@ async function measure(front: Front, server: ServerHandle, run: (c: Loader) => P
   try {
     const gc0 = await server.gcStats();
     const cpu0 = await server.cpuMicros();
+    const lag = monitorEventLoopDelay({ resolution: 1 });
+    lag.enable();
     const load = await run(client);
+    lag.disable();
     const cpu = (await server.cpuMicros()) - cpu0;
     const gc1 = await server.gcStats();
     if (load.errors > 0) throw new Error(`${load.errors} requests failed`);
@@ -128,6 +142,7 @@ async function measure(front: Front, server: ServerHandle, run: (c: Loader) => P
       netCpuMicrosPerReq: Math.max(0, cpu - background) / served,
       majorGcPer1k: ((gc1.major - gc0.major) * 1000) / served,
       gcPauseMsPerReq: (gc1.pauseMs - gc0.pauseMs) / served,
+      clientLagP99Ms: lag.percentile(99) / 1e6,
     };
   } finally {
     await client.close();
@@ -262,6 +277,8 @@ function row(front: Front, phase: string, server: Kind, bodyBytes: number, ms: r
     gcPauseMsPerReq: round(median(ms.map((x) => x.gcPauseMsPerReq)), 3),
     p50Ms: round(median(ms.map((x) => x.load.latencyMs.percentile(50)))),
     p99Ms: round(median(ms.map((x) => x.load.latencyMs.percentile(99)))),
+    clientLagP99Ms: round(median(ms.map((x) => x.clientLagP99Ms))),
+    sendLateP99Ms: round(median(ms.map((x) => x.load.sendLateMs.percentile(99)))),
   };
 }
 
