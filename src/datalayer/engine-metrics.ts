@@ -124,18 +124,29 @@ interface LoraState {
   readonly maxLora: number;
 }
 
+/**
+ * Per sample: its LoRA state. The page reader hands back the same sample object for a line unchanged since the
+ * last scrape, so an unchanged LoRA info line is split once, not every 50 ms, and its lists stay the same
+ * objects (which the worker's batches compare by identity first). Weak: gone with the sample.
+ */
+const loraBySample = new WeakMap<PromSample, LoraState>();
+
 function readLora(series: readonly PromSample[] | undefined): LoraState | undefined {
   let best: PromSample | undefined;
   for (const s of series ?? []) {
     if (Number.isFinite(s.value) && (best === undefined || s.value > best.value)) best = s;
   }
   if (best === undefined) return undefined;
+  const known = loraBySample.get(best);
+  if (known !== undefined) return known;
   const maxLora = Number(best.labels['max_lora']);
-  return {
+  const state: LoraState = {
     running: splitList(best.labels['running_lora_adapters']),
     waiting: splitList(best.labels['waiting_lora_adapters']),
     maxLora: Number.isInteger(maxLora) && maxLora > 0 ? maxLora : 0,
   };
+  loraBySample.set(best, state);
+  return state;
 }
 
 function splitList(raw: string | undefined): readonly string[] {

@@ -35,7 +35,13 @@ const HASH = 35;
 const OPEN_BRACE = 123;
 const LETTER_T = 84;
 const UNSEARCHED = -2;
+/**
+ * How far before the previous page's position of a family a hinted search starts: the page before it may have
+ * shrunk this much (a counter's digits, a histogram reset) and the hint still lands in one short search.
+ */
+const HINT_SLACK_BYTES = 1024;
 const TYPE_PREFIX = Buffer.from('# TYPE ');
+const GAUGE = Buffer.from('gauge');
 /** Types whose samples carry a single current value under the family's own name. */
 const READABLE_TYPES: ReadonlySet<string> = new Set(['gauge', 'counter', 'untyped', 'unknown']);
 
@@ -57,6 +63,9 @@ export class MetricsPageReader {
   private readonly lasts: readonly number[];
   private readonly maxLineBytes: number;
   private expect: readonly boolean[] | undefined;
+  /** The last `stopAfter` given to begin() and its flags per wanted name. */
+  private stopAfter: ReadonlySet<string> | undefined;
+  private expectFor: readonly boolean[] = [];
   private remaining = 0;
   private samples = new Map<string, PromSample[]>();
   private found = new Set<string>();
@@ -72,12 +81,31 @@ export class MetricsPageReader {
   /** Per wanted name: where its needle was found in `hitsChunk` (-1: nowhere after the search start). */
   private readonly hits: number[];
   private hitsChunk: Buffer | undefined;
+  /** Page offset of the current chunk's first byte. */
+  private chunkBase = 0;
+  /** Page offset of the carried (cut) line's first byte. */
+  private carryBase = 0;
+  /**
+   * Per wanted name: the page offset of the newline before its family's first sample line in the last page that
+   * had it. Seeking searches from just before it first (see `seek`); -1: not known.
+   */
+  private readonly lastAt: number[];
+  /**
+   * Per wanted name: the lines kept of this page and of the last one, with what they parsed to, in page order.
+   * A line byte-equal to the last page's line at the same place is not decoded or parsed again: a model
+   * server's LoRA info line and, between changes, its gauges repeat from scrape to scrape.
+   */
+  private kept: KeptLine[][];
+  private lastKept: KeptLine[][];
 
   constructor(options: MetricsPageReaderOptions) {
     this.names = [...options.wanted];
     this.bytes = this.names.map((n) => Buffer.from(n, 'utf8'));
     this.needles = this.names.map((n) => Buffer.from(`\n${n}`, 'utf8'));
     this.hits = this.names.map(() => UNSEARCHED);
+    this.lastAt = this.names.map(() => -1);
+    this.kept = this.names.map(() => []);
+    this.lastKept = this.names.map(() => []);
     this.firsts = this.bytes.map((b) => b[0] ?? -1);
     this.lasts = this.bytes.map((b) => b[b.length - 1] ?? -1);
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
@@ -99,16 +127,33 @@ export class MetricsPageReader {
     this.inExpected = false;
     this.linesRead = 0;
     this.hitsChunk = undefined;
+    this.chunkBase = 0;
     this.expect = undefined;
     this.remaining = 0;
+    // This page's kept lines become the last page's; the older arrays are emptied for reuse.
+    const older = this.lastKept;
+    this.lastKept = this.kept;
+    for (const list of older) list.length = 0;
+    this.kept = older;
     if (stopAfter !== undefined && stopAfter.size > 0) {
-      this.expect = this.names.map((n) => stopAfter.has(n));
-      this.remaining = this.expect.filter(Boolean).length;
+      // The scraper passes the same set until its next whole-page read: its flags are worked out once.
+      if (stopAfter !== this.stopAfter) {
+        this.stopAfter = stopAfter;
+        this.expectFor = this.names.map((n) => stopAfter.has(n));
+      }
+      this.expect = this.expectFor;
+      this.remaining = this.expectFor.filter(Boolean).length;
     }
   }
 
   /** Takes the next body chunk; returns false once the rest of the page is not needed. */
   push(chunk: Buffer): boolean {
+    const more = this.read(chunk);
+    this.chunkBase += chunk.length;
+    return more;
+  }
+
+  private read(chunk: Buffer): boolean {
     if (this.done) return false;
     const length = chunk.length;
     let pos = 0;
@@ -123,7 +168,7 @@ export class MetricsPageReader {
       } else if (this.carry !== undefined) {
         const line = Buffer.concat([this.carry, chunk.subarray(0, nl)]);
         this.carry = undefined;
-        this.line(line, 0, line.length);
+        this.line(line, 0, line.length, this.carryBase);
         if (this.done) return false;
       }
       pos = nl + 1;
@@ -146,7 +191,7 @@ export class MetricsPageReader {
         this.appendCarry(chunk, pos, length);
         break;
       }
-      this.line(chunk, pos, nl);
+      this.line(chunk, pos, nl, this.chunkBase + pos);
       if (this.done) return false;
       pos = nl + 1;
     }
@@ -166,6 +211,12 @@ export class MetricsPageReader {
   /**
    * Index of the newline before the earliest line starting a not-yet-found expected family, or -1. Each name is
    * searched for at most once per chunk: a hit beyond `from` (or none at all) stays valid for later seeks in it.
+   *
+   * A native search runs at about 2-3 GB/s, so finding LoRA info at the end of a 40 KB vLLM page took ~15 us, a
+   * third of a scrape's CPU. Pages keep their layout from scrape to scrape: the search first starts just before
+   * where the family began on the last page, and its hit is taken when the line before it is not of the same
+   * family (so it is the family's first line: a family's lines are contiguous). Otherwise, or when the hint is
+   * not in this chunk, the whole chunk is searched as before.
    */
   private seek(chunk: Buffer, from: number): number {
     if (this.hitsChunk !== chunk) {
@@ -180,11 +231,13 @@ export class MetricsPageReader {
       if (needle === undefined) continue;
       let at = this.hits[i] ?? UNSEARCHED;
       if (at === UNSEARCHED || (at !== -1 && at < from)) {
-        at = chunk.indexOf(needle, from);
-        // The name must end there (`{`, a blank or the line end), not merely start a longer name.
-        while (at !== -1 && at + needle.length < chunk.length && !endsName(chunk[at + needle.length])) {
-          at = chunk.indexOf(needle, at + 1);
+        at = -1;
+        const hinted = (this.lastAt[i] ?? -1) - this.chunkBase - HINT_SLACK_BYTES;
+        if (hinted > from && hinted < chunk.length) {
+          at = this.search(chunk, needle, hinted);
+          if (at !== -1 && !this.startsFamily(chunk, at, i)) at = -1;
         }
+        if (at === -1) at = this.search(chunk, needle, from);
         this.hits[i] = at;
       }
       if (at !== -1 && (best === -1 || at < best)) best = at;
@@ -192,9 +245,27 @@ export class MetricsPageReader {
     return best;
   }
 
+  /** The first `\n<name>` at or after `from` where the name ends (`{`, a blank or the line end), or -1. */
+  private search(chunk: Buffer, needle: Buffer, from: number): number {
+    let at = chunk.indexOf(needle, from);
+    while (at !== -1 && at + needle.length < chunk.length && !endsName(chunk[at + needle.length])) {
+      at = chunk.indexOf(needle, at + 1);
+    }
+    return at;
+  }
+
+  /** Whether the line ending at `nl` (a newline in `chunk`) is there and not a sample of wanted name `index`. */
+  private startsFamily(chunk: Buffer, nl: number, index: number): boolean {
+    if (nl === 0) return false;
+    let start = chunk.lastIndexOf(NEWLINE, nl - 1) + 1;
+    if (start === 0 && this.chunkBase > 0) return false; // the line before began in an earlier chunk: cannot tell
+    while (start < nl && (chunk[start] === SPACE || chunk[start] === TAB)) start++;
+    return this.match(chunk, start, nl) !== index;
+  }
+
   /** Ends the page (a last line without a newline counts) and returns what was kept. */
   finish(): PageReadResult {
-    if (this.carry !== undefined && !this.done) this.line(this.carry, 0, this.carry.length);
+    if (this.carry !== undefined && !this.done) this.line(this.carry, 0, this.carry.length, this.carryBase);
     this.carry = undefined;
     return {
       samples: this.samples,
@@ -215,11 +286,13 @@ export class MetricsPageReader {
       this.invalidLines++;
       return;
     }
+    if (this.carry === undefined) this.carryBase = this.chunkBase + from;
     // Copied: the chunk's memory belongs to the HTTP client once push returns.
     this.carry = this.carry === undefined ? Buffer.from(chunk.subarray(from, to)) : Buffer.concat([this.carry, chunk.subarray(from, to)]);
   }
 
-  private line(buf: Buffer, start: number, lineEnd: number): void {
+  /** One line of the page, `buf[start, lineEnd)`; `at`: the page offset of its first byte. */
+  private line(buf: Buffer, start: number, lineEnd: number, at: number): void {
     this.linesRead++;
     let end = lineEnd;
     if (end > start && buf[end - 1] === CR) end--;
@@ -229,7 +302,7 @@ export class MetricsPageReader {
     if (s >= end) return;
     if (c === HASH) {
       // `# HELP` lines are as many as `# TYPE` ones: one byte tells them apart before the full comparison.
-      if (buf[s + 2] === LETTER_T && end - s > TYPE_PREFIX.length && buf.compare(TYPE_PREFIX, 0, TYPE_PREFIX.length, s, s + TYPE_PREFIX.length) === 0) {
+      if (buf[s + 2] === LETTER_T && end - s > TYPE_PREFIX.length && bytesAt(buf, s, TYPE_PREFIX)) {
         this.typeLine(buf, s + TYPE_PREFIX.length, end);
       }
       return;
@@ -246,18 +319,30 @@ export class MetricsPageReader {
       return;
     }
     if (index === -1) return;
-    const parsed = parseSampleLine(buf.toString('utf8', s, end));
     const name = this.names[index] ?? '';
-    if (parsed === undefined) {
-      this.badWantedLines++;
-      this.invalidLines++;
-      return;
+    const kept = this.kept[index];
+    if (kept === undefined) return;
+    const previous = this.lastKept[index]?.[kept.length];
+    let sample: PromSample;
+    if (previous !== undefined && previous.bytes.length === end - s && bytesAt(buf, s, previous.bytes)) {
+      sample = previous.sample;
+      kept.push(previous);
+    } else {
+      const parsed = parseSampleLine(buf.toString('utf8', s, end));
+      if (parsed === undefined) {
+        this.badWantedLines++;
+        this.invalidLines++;
+        return;
+      }
+      sample = parsed.sample;
+      kept.push({ bytes: Buffer.from(buf.subarray(s, end)), sample });
     }
     const list = this.samples.get(name);
-    if (list === undefined) this.samples.set(name, [parsed.sample]);
-    else list.push(parsed.sample);
+    if (list === undefined) this.samples.set(name, [sample]);
+    else list.push(sample);
     if (!this.found.has(name)) {
       this.found.add(name);
+      this.lastAt[index] = at + (s - start) - 1;
       if (this.expect?.[index] === true) this.remaining--;
     }
   }
@@ -267,7 +352,11 @@ export class MetricsPageReader {
     const index = this.match(buf, s, end);
     if (index === -1) return;
     const name = this.names[index] ?? '';
-    const type = buf.toString('latin1', s + name.length, end).trim();
+    let t = s + name.length;
+    while (t < end && (buf[t] === SPACE || buf[t] === TAB)) t++;
+    // The common case, checked on the bytes: `gauge` and the line's end.
+    if (end - t === GAUGE.length && bytesAt(buf, t, GAUGE)) return;
+    const type = buf.toString('latin1', t, end).trim();
     if (type !== '' && !READABLE_TYPES.has(type)) this.wrongTypes.push(`${name}: ${type}`);
   }
 
@@ -284,10 +373,25 @@ export class MetricsPageReader {
         if (next !== OPEN_BRACE && next !== SPACE && next !== TAB) continue;
       }
       if (buf[s] !== this.firsts[i] || buf[after - 1] !== this.lasts[i]) continue;
-      if (buf.compare(name, 0, name.length, s, after) === 0) return i;
+      if (bytesAt(buf, s, name)) return i;
     }
     return -1;
   }
+}
+
+/** A sample line as read (its own copy) and what it parsed to; samples are never changed once made. */
+interface KeptLine {
+  readonly bytes: Buffer;
+  readonly sample: PromSample;
+}
+
+/**
+ * Whether `buf` holds `bytes` at `at` (the caller checked the length fits). A byte loop: the operands are short
+ * (names, prefixes, single lines), where Buffer.compare's argument checks and native call cost several times more.
+ */
+function bytesAt(buf: Buffer, at: number, bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) if (buf[at + i] !== bytes[i]) return false;
+  return true;
 }
 
 /** What may follow a complete metric name on its line. */

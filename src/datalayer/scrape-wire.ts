@@ -122,5 +122,5 @@ export class OutcomeBatchReader {
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {
-  return a.length === b.length && a.every((v, i) => v === b[i]);
+  return a === b || (a.length === b.length && a.every((v, i) => v === b[i]));
 }

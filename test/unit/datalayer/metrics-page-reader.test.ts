@@ -63,6 +63,56 @@ describe('MetricsPageReader', () => {
     }
   });
 
+  it('property: a reader reused from page to page (seek hints, unchanged lines not parsed again) keeps exactly the expected families\' samples as the layout shifts', () => {
+    const reader = new MetricsPageReader({ wanted: WANTED });
+    const dynamic = new Set(['vllm:num_requests_running', 'vllm:num_requests_waiting', 'vllm:kv_cache_usage_perc', 'vllm:lora_requests_info']);
+    const pageArb = fc.record({
+      before: fc.integer({ min: 0, max: 60 }),
+      // Up to ~6 KB between the gauges and LoRA info: pages shift by more than the hint's slack both ways.
+      middle: fc.integer({ min: 0, max: 150 }),
+      digits: fc.integer({ min: 1, max: 12 }),
+      waiting: fc.nat(50),
+      loraLines: fc.integer({ min: 1, max: 3 }),
+      adapters: fc.subarray(['a', 'sql-lora', 'chat-lora']),
+      loraFirst: fc.boolean(),
+    });
+    type Page = typeof pageArb extends fc.Arbitrary<infer T> ? T : never;
+    const build = (p: Page): string => {
+      const filler = (prefix: string, n: number) =>
+        Array.from({ length: n }, (_, i) => `vllm:${prefix}_seconds_bucket{le="${i}"} ${'7'.repeat(p.digits)}\n`).join('');
+      const gauges =
+        `# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running 3\n# TYPE vllm:num_requests_waiting gauge\n` +
+        `vllm:num_requests_waiting ${p.waiting}\nvllm:kv_cache_usage_perc 0.5\n`;
+      const lora =
+        '# TYPE vllm:lora_requests_info gauge\n' +
+        Array.from({ length: p.loraLines }, (_, i) => `vllm:lora_requests_info{max_lora="4",running_lora_adapters="${p.adapters.join(',')}",waiting_lora_adapters=""} ${i + 1}\n`).join('');
+      const [first, second] = p.loraFirst ? [lora, gauges] : [gauges, lora];
+      return `${filler('early', p.before)}${first}${filler('middle', p.middle)}${second}vllm:cache_config_info{block_size="16",num_gpu_blocks="9"} 1\n`;
+    };
+    fc.assert(
+      fc.property(fc.array(fc.tuple(pageArb, fc.array(fc.nat(), { maxLength: 6 })), { minLength: 1, maxLength: 8 }), (pages) => {
+        for (const [p, cuts] of pages) {
+          const text = build(p);
+          const length = Buffer.byteLength(text);
+          const result = read(reader, text, cuts.map((c) => c % (length + 1)), dynamic);
+          const whole = onlyWanted(text);
+          for (const name of dynamic) expect(result.samples.get(name)).toEqual(whole.get(name));
+        }
+      }),
+      { seed: 14, numRuns: 200 },
+    );
+  });
+
+  it('hands back the last page\'s sample for a line that did not change, and a new one for a line that did', () => {
+    const reader = new MetricsPageReader({ wanted: WANTED });
+    const page = (waiting: number) => `vllm:num_requests_waiting ${waiting}\nvllm:lora_requests_info{max_lora="2",running_lora_adapters="a"} 1\n`;
+    const first = read(reader, page(1), []);
+    const second = read(reader, page(2), []);
+    expect(second.samples.get('vllm:lora_requests_info')?.[0]).toBe(first.samples.get('vllm:lora_requests_info')?.[0]);
+    expect(second.samples.get('vllm:num_requests_waiting')?.[0]).not.toBe(first.samples.get('vllm:num_requests_waiting')?.[0]);
+    expect(second.samples.get('vllm:num_requests_waiting')?.[0]?.value).toBe(2);
+  });
+
   it('keeps UTF-8 label values split across chunks intact', () => {
     const reader = new MetricsPageReader({ wanted: WANTED });
     const page = 'vllm:lora_requests_info{max_lora="2",running_lora_adapters="日本語-lora",waiting_lora_adapters=""} 1\n';
