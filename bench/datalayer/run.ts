@@ -37,7 +37,7 @@ export interface DatalayerBenchOptions {
   readonly sizes?: readonly number[];
   /** Rounds per case, the variants alternating within each; figures are medians. @default 1 */
   readonly rounds?: number;
-  /** Variants: before, base-main, base-worker (with baselineRoot), main, worker. @default before, main, worker */
+  /** Variants: floor (no scraping), before, base-main, base-worker (with baselineRoot), main, worker. @default floor, before, main, worker */
   readonly impls?: readonly string[];
   /** Another build's repository root (its dist/ built): its data layer runs as `baseline build`. */
   readonly baselineRoot?: string;
@@ -75,7 +75,7 @@ function chunks(buf: Buffer): Buffer[] {
   return out;
 }
 
-function benchParse(): ParseFigures[] {
+function benchParse(baseline: BaselineReader | undefined): ParseFigures[] {
   const keep = familiesOf(VLLM_METRICS);
   const reader = new MetricsPageReader({ wanted: keep });
   const figures: ParseFigures[] = [];
@@ -98,6 +98,14 @@ function benchParse(): ParseFigures[] {
   add('before: decode whole page + keep-list parse + extract', {}, before);
   add('after: streaming reader, whole page', {}, after(undefined));
   add('after: early stop, vLLM v1 order with LoRA (LoRA info near the end)', {}, after(withLora));
+  if (baseline !== undefined) {
+    const old = new baseline.MetricsPageReader({ wanted: keep });
+    add('baseline build: early stop, vLLM v1 order with LoRA', {}, (parts) => {
+      old.begin(withLora);
+      for (const p of parts) if (!old.push(p)) break;
+      extractEndpointMetrics(old.finish(), VLLM_METRICS);
+    });
+  }
   add('after: early stop, vLLM v1 order without LoRA', { lora: false }, after(dynamic));
   add('after: early stop, LoRA info right after the gauges', { layout: 'gauges-first' }, after(withLora));
   return figures;
@@ -142,6 +150,24 @@ async function baselineBuild(root: string): Promise<{ Monitor: MonitorClass; sou
     clock: new core.SystemClock(),
   };
 }
+
+/** Another build's page reader (its dist/), for the page-reading figures. */
+interface BaselineReader {
+  readonly MetricsPageReader: new (options: { wanted: ReadonlySet<string> }) => Pick<MetricsPageReader, 'begin' | 'push' | 'finish'>;
+}
+
+async function baselineReader(root: string): Promise<BaselineReader> {
+  return (await import(pathToFileURL(`${root}/dist/src/datalayer/index.js`).href)) as BaselineReader;
+}
+
+/**
+ * No scraping at all: the dispatch thread's loop delay on this host as it is (other processes, the stand-ins),
+ * the floor under every variant's figure.
+ */
+const HOST_FLOOR: Impl = {
+  name: 'no scraping (host floor)',
+  make: () => ({ start: () => Promise.resolve(), close: () => Promise.resolve(), pool: { current: () => ({ endpoints: [] }) } }),
+};
 
 interface ScrapeFigures {
   readonly impl: string;
@@ -244,10 +270,10 @@ async function measureScrape(impl: Impl, endpoints: number, faulty: number, serv
       scrapesPerSec: Math.round((scrapes / wall) * 1000),
       targetScrapesPerSec: Math.round(((endpoints - faulty) * 1000) / DEFAULT_INTERVAL_MS),
       cpuShareOfOneCore: Number((cpuMs / wall).toFixed(3)),
-      cpuUsPerScrape: Math.round((cpuMs * 1000) / Math.max(1, scrapes)),
+      cpuUsPerScrape: scrapes === 0 ? Number.NaN : Math.round((cpuMs * 1000) / scrapes),
       mainThreadCpuShare: Number((mainMs / wall).toFixed(3)),
       standInCpuShare: Number((standInUs / 1000 / wall).toFixed(3)),
-      standInUsPerAnswer: Math.round(standInUs / Math.max(1, scrapes)),
+      standInUsPerAnswer: scrapes === 0 ? Number.NaN : Math.round(standInUs / scrapes),
       loopDelayP50Ms: beyondTick(delay.percentile(50)),
       loopDelayP99Ms: beyondTick(delay.percentile(99)),
       loopDelayMaxMs: beyondTick(delay.max),
@@ -281,8 +307,9 @@ function median(values: readonly number[]): number {
 
 /** The variants to run: the frozen pre-issue copy, another build (`baselineRoot`), this build on each thread. */
 async function impls(options: DatalayerBenchOptions): Promise<Impl[]> {
-  const wanted = options.impls ?? ['before', 'main', 'worker'];
+  const wanted = options.impls ?? ['floor', 'before', 'main', 'worker'];
   const out: Impl[] = [];
+  if (wanted.includes('floor')) out.push(HOST_FLOOR);
   // Before: the old defaults (1 s timeout, no backoff); after: the current defaults.
   if (wanted.includes('before')) out.push({ name: 'before issue 14', make: (o) => new BaselinePoolMonitor(o as ConstructorParameters<typeof BaselinePoolMonitor>[0]) });
   if (options.baselineRoot !== undefined && (wanted.includes('base-main') || wanted.includes('base-worker'))) {
@@ -323,7 +350,7 @@ export async function run(options: DatalayerBenchOptions = {}): Promise<object> 
   const standIns = options.standIns ?? 'c';
   let parse: ParseFigures[] = [];
   if (options.parse !== false) {
-    parse = benchParse();
+    parse = benchParse(options.baselineRoot === undefined ? undefined : await baselineReader(options.baselineRoot));
     console.log('\n### Reading a realistic vLLM /metrics page (38.8 KB, 14 histograms), per page\n');
     console.log('| case | page bytes | us/page | MB/s |');
     console.log('|---|---:|---:|---:|');
@@ -349,6 +376,7 @@ export async function run(options: DatalayerBenchOptions = {}): Promise<object> 
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const show = (runs: ScrapeFigures[], pick: (s: ScrapeFigures) => number, digits = 0): string => {
     const values = runs.map(pick);
+    if (values.every((v) => Number.isNaN(v))) return '-';
     const m = median(values).toFixed(digits);
     return runs.length === 1 ? m : `${m} (${values.map((v) => v.toFixed(digits)).join(', ')})`;
   };
