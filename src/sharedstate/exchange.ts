@@ -6,16 +6,29 @@
 // (`up` false; logged once per outage, one-round blips folded, see outage-log.ts): channels keep the others' last figures where that keeps keys stable but stop
 // counting anyone as waiting elsewhere. The next round that succeeds rewrites all own data (so a store that
 // restarted empty, or that expired this replica's data while it was paused, gets it back whole, never twice) and
-// the replica rejoins. Own data carries a TTL of `ttlIntervals` sync intervals, so a replica that dies or stops
-// drops out of every other replica's view within that many intervals.
+// the replica rejoins. Own data carries a TTL of `ttlIntervals` sync intervals but at least MIN_DATA_TTL_MS
+// (sharedStateTtlMs), so a replica that dies or stops drops out of every other replica's view within that time,
+// and one paused for less (a major GC, a busy event loop) stays in it. The lease keeps `ttlIntervals` intervals:
+// a dead scraper must be replaced before the shared scrapes go stale, and a paused one losing it costs one handover.
 import { type Clock, type Logger, type TimerHandle, noopLogger, requirePositive, systemClock } from '../core/index.js';
 import { OutageLog } from './outage-log.js';
 import { type BudgetClaim, CHANNEL_SEPARATOR, type ExchangeTransport, type RoundReply, type RoundRequest } from './transport.js';
 
 /** @default 20 ms */
 export const DEFAULT_SYNC_INTERVAL_MS = 20;
-/** A replica's data outlives its last round by this many intervals (the heartbeat TTL). @default 3 */
+/** A replica's data outlives its last round by this many intervals (the heartbeat TTL), or MIN_DATA_TTL_MS. @default 3 */
 export const DEFAULT_TTL_INTERVALS = 3;
+/**
+ * The shortest TTL of a replica's data. Three 20 ms intervals are 60 ms: a GC pause or a busy event loop that long
+ * would drop a live replica from its peers' view (its in-flight counts, budget parts and fairness figures gone, then
+ * back). Past it the cost is a dead replica's figures counted for up to 1 s longer.
+ */
+export const MIN_DATA_TTL_MS = 1_000;
+
+/** The TTL of a replica's data: `ttlIntervals` sync intervals, never below MIN_DATA_TTL_MS. */
+export function sharedStateTtlMs(syncIntervalMs: number, ttlIntervals: number): number {
+  return Math.max(MIN_DATA_TTL_MS, syncIntervalMs * ttlIntervals);
+}
 
 /** One consumer's part of the replica's data: fields under its id. */
 export interface ExchangeChannel {
@@ -74,7 +87,7 @@ export interface SharedStateExchangeOptions {
   readonly logger?: Logger;
   /** @default 20 */
   readonly syncIntervalMs?: number;
-  /** @default 3 */
+  /** The data's TTL in sync intervals (never below MIN_DATA_TTL_MS). @default 3 */
   readonly ttlIntervals?: number;
   /**
    * A round still unanswered after this long counts as failed. @default the sync interval (a slow store turns the
@@ -96,7 +109,10 @@ const NO_GRANTS: ReadonlyMap<string, number> = new Map();
 export class SharedStateExchange {
   readonly origin: string;
   readonly syncIntervalMs: number;
+  /** Of own data (sharedStateTtlMs). */
   readonly ttlMs: number;
+  /** Of the lease: `ttlIntervals` intervals, no floor. */
+  private readonly leaseTtlMs: number;
   private readonly transport: ExchangeTransport;
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -129,7 +145,9 @@ export class SharedStateExchange {
     this.logger = options.logger ?? noopLogger;
     this.outages = new OutageLog({ logger: this.logger, origin: this.origin });
     this.syncIntervalMs = requirePositive('syncIntervalMs', options.syncIntervalMs ?? DEFAULT_SYNC_INTERVAL_MS);
-    this.ttlMs = this.syncIntervalMs * requirePositive('ttlIntervals', options.ttlIntervals ?? DEFAULT_TTL_INTERVALS);
+    const ttlIntervals = requirePositive('ttlIntervals', options.ttlIntervals ?? DEFAULT_TTL_INTERVALS);
+    this.ttlMs = sharedStateTtlMs(this.syncIntervalMs, ttlIntervals);
+    this.leaseTtlMs = this.syncIntervalMs * ttlIntervals;
     this.roundTimeoutMs = requirePositive('roundTimeoutMs', options.roundTimeoutMs ?? this.syncIntervalMs);
     this.observer = options.observer;
   }
@@ -144,7 +162,7 @@ export class SharedStateExchange {
 
   /** Asks for (or gives up) the named lease at each round; `leaseHolder` says who holds it. */
   setLease(name: string, want: boolean): void {
-    this.lease = { name, ttlMs: this.ttlMs, want };
+    this.lease = { name, ttlMs: this.leaseTtlMs, want };
   }
 
   get isUp(): boolean {

@@ -11,6 +11,8 @@ export {
   SharedStateExchange,
   DEFAULT_SYNC_INTERVAL_MS,
   DEFAULT_TTL_INTERVALS,
+  MIN_DATA_TTL_MS,
+  sharedStateTtlMs,
 } from './exchange.js';
 export { type ExchangeTransport, type RoundRequest, type RoundReply, type PeerReply, type BudgetClaim, budgetSlack } from './transport.js';
 export { MemoryHub } from './memory-hub.js';

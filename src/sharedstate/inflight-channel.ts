@@ -7,7 +7,7 @@
 // applies a scrape of the endpoint sent after it, those dispatches are in the scrape's metrics, and the
 // publication's since-scrape counts and finished-work credit are dropped. Until then they count (the safe error:
 // work counted twice for at most a sync interval, never work missed). Requests in flight always count until the
-// peer reports them ended, or the peer's data expires (3 sync intervals after it stopped syncing).
+// peer reports them ended, or the peer's data expires (its TTL after it stopped syncing: 3 intervals, at least 1 s).
 //
 // Between two syncs the others' latest dispatches are unknown, so each replica estimates them: for every request
 // it dispatched to an endpoint since the last sync, it counts r more, r being the others' requests in flight per

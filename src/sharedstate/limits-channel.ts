@@ -14,7 +14,7 @@
 // Bound (stated in the README). While every replica syncs: the pool's use never exceeds the cap when the cap is
 // at least 8n (b <= cap / 8n, so n b <= cap); below that, by at most n - 1 (b is at least 1). A tenant served by
 // one replica alone reaches cap - (n - 1) b >= 7/8 of its cap (the others' slack is kept for them). A replica
-// that stops syncing (paused past its TTL, or cut off) loses its part after 3 intervals, while requests it had
+// that stops syncing (paused past its TTL, or cut off) loses its part after its TTL, while requests it had
 // in flight may still run: the pool can then exceed the cap by what it held. Local-only (the store down), each
 // replica enforces ceil(cap / n) for the n replicas it last saw (at most n - 1 over, once the excess of the
 // moment of the failure has drained); a replica that never reached the store counts itself alone.

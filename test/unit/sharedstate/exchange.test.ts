@@ -1,5 +1,6 @@
 // The exchange's timing contract in virtual time (an in-memory hub on a ManualClock): a dead replica leaves the
-// others' view within 3 sync intervals of its last round (plus the reader's own interval), a store that stops
+// others' view within its TTL (3 sync intervals, at least 1 s) of its last round (plus the reader's own interval)
+// and a paused one stays in it, a store that stops
 // answering turns every replica local-only within one interval (a hung round times out one interval after it began),
 // and a store wiped while down gets every replica's data back, once.
 import { describe, expect, it } from 'vitest';
@@ -9,7 +10,9 @@ import {
   type ExchangeChannel,
   type PeerView,
   MemoryHub,
+  MIN_DATA_TTL_MS,
   SharedStateExchange,
+  sharedStateTtlMs,
 } from '../../../src/sharedstate/index.js';
 import { flushMicrotasks } from '../../support/flush.js';
 
@@ -55,7 +58,17 @@ function replicas(n: number, latencyMs = 0) {
 }
 
 describe('shared-state exchange (virtual time)', () => {
-  it('a replica that stops syncing leaves the others\' view within 3 intervals of its last round, plus one of the reader\'s', async () => {
+  it('the data\'s TTL is ttlIntervals sync intervals, never below MIN_DATA_TTL_MS', () => {
+    expect(MIN_DATA_TTL_MS).toBe(1_000);
+    expect(sharedStateTtlMs(20, 3)).toBe(MIN_DATA_TTL_MS); // 60 ms would lose a replica to one GC pause
+    expect(sharedStateTtlMs(100, 3)).toBe(MIN_DATA_TTL_MS);
+    expect(sharedStateTtlMs(500, 3)).toBe(1_500);
+    expect(sharedStateTtlMs(20, 100)).toBe(2_000);
+    const exchange = new SharedStateExchange({ transport: new MemoryHub(new ManualClock(0)).transport(), origin: 'r', syncIntervalMs: 400 });
+    expect(exchange.ttlMs).toBe(1_200);
+  });
+
+  it('a replica that stops syncing leaves the others\' view within its TTL of its last round, plus one of the reader\'s, and not before', async () => {
     const { clock, rs } = replicas(2);
     for (const r of rs) r.exchange.start();
     await tick(clock, 3 * T);
@@ -63,13 +76,35 @@ describe('shared-state exchange (virtual time)', () => {
     // r1 dies without withdrawing (its timer stops; its data stays until the TTL).
     (rs[1]!.exchange as unknown as { state: string }).state = 'closed';
     const lastRound = clock.now();
+    const ttl = rs[1]!.exchange.ttlMs;
+    expect(ttl).toBe(MIN_DATA_TTL_MS); // 3 intervals of 20 ms are below the floor
     let goneAt: number | undefined;
-    for (let t = 0; t < 10 * T && goneAt === undefined; t++) {
-      await tick(clock, 1);
+    for (let t = 0; t < ttl + 10 * T && goneAt === undefined; t += 5) {
+      await tick(clock, 5);
       if (rs[0]!.channel.sum() === 0) goneAt = clock.now();
     }
     expect(goneAt).toBeDefined();
-    expect(goneAt! - lastRound).toBeLessThanOrEqual(3 * T + T);
+    // Still seen through a pause of 3 intervals (the TTL without the floor), and of anything shorter than the TTL.
+    expect(goneAt! - lastRound).toBeGreaterThan(ttl - T);
+    expect(goneAt! - lastRound).toBeLessThanOrEqual(ttl + T + 5);
+  });
+
+  it('a replica paused for 10 intervals (200 ms) stays in the others\' view throughout and resumes counted once', async () => {
+    const { clock, rs } = replicas(2);
+    for (const r of rs) r.exchange.start();
+    await tick(clock, 3 * T);
+    // r1 stops syncing (its timer stops) as a stalled event loop would, then carries on.
+    const paused = rs[1]!.exchange as unknown as { state: string };
+    paused.state = 'closed';
+    for (let t = 0; t < 10 * T; t += 5) {
+      await tick(clock, 5);
+      expect(rs[0]!.channel.sum()).toBe(2);
+    }
+    paused.state = 'new';
+    rs[1]!.exchange.start();
+    await tick(clock, 3 * T);
+    expect(rs[0]!.channel.sum()).toBe(2);
+    expect(rs[0]!.exchange.stats().peers).toBe(1);
   });
 
   it('a store that stops answering turns replicas local-only one interval after the first unanswered round began; refusing, at the next round', async () => {

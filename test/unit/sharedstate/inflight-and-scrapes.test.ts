@@ -90,7 +90,7 @@ describe('in-flight counts shared across replicas', () => {
     void c;
   });
 
-  it('forgets a dead replica\'s counts within 3 intervals, and counts nobody else\'s while the store is down', async () => {
+  it('forgets a dead replica\'s counts within its TTL, and counts nobody else\'s while the store is down', async () => {
     const clock = new ManualClock(0);
     const hub = new MemoryHub(clock);
     const a = replica(clock, hub, 'a');
@@ -103,7 +103,9 @@ describe('in-flight counts shared across replicas', () => {
     await tick(clock, 2 * T + 1);
     expect(b.view.load(E).requests).toBe(3 - 1);
     (a.exchange as unknown as { state: string }).state = 'closed'; // a dies
-    await tick(clock, 4 * T + 1);
+    await tick(clock, a.exchange.ttlMs - 2 * T);
+    expect(b.view.load(E).requests).toBe(3 - 1); // a pause shorter than the TTL forgets nothing
+    await tick(clock, 3 * T + 1);
     expect(b.view.load(E).requests).toBe(1);
     hub.setReachable(false);
     await tick(clock, T + 1);
