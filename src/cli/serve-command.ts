@@ -106,7 +106,7 @@ export function registerServeCommand(program: Command): void {
         installShutdown(logger, () => primary.stop());
         return;
       }
-      const tracing = startTracing({
+      const tracing = await startTracing({
         serviceName: config.tracing.serviceName,
         exporter: config.tracing.exporter,
         otlpEndpoint: config.tracing.otlpEndpoint,

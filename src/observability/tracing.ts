@@ -1,19 +1,10 @@
 // OpenTelemetry tracing: a NodeTracerProvider with a parent-based ratio sampler and the W3C trace-context propagator,
-// so Fairway continues the caller's `traceparent` and forwards it upstream (the Go EPP starts a new trace).
+// so Fairway continues the caller's `traceparent` and forwards it upstream (the Go EPP starts a new trace). The SDK
+// (tracing-sdk.ts: provider, exporters, about 2 MB of heap and a few hundred ms of start-up) is loaded only when spans
+// are recorded; with `exporter: none` the propagator alone forwards the caller's trace.
 import { context, propagation, trace } from '@opentelemetry/api';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-// A dependency of sdk-trace-base; the only place that builds a Resource carrying service.name.
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  ConsoleSpanExporter,
-  ParentBasedSampler,
-  SimpleSpanProcessor,
-  type SpanProcessor,
-  TraceIdRatioBasedSampler,
-} from '@opentelemetry/sdk-trace-base';
-import { NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
+import type { SpanProcessor } from '@opentelemetry/sdk-trace-base';
 import { InvalidArgumentError, requireNonEmptyString } from '../core/index.js';
 
 export const TRACE_EXPORTERS = ['none', 'console', 'otlp'] as const;
@@ -45,20 +36,11 @@ export interface TracingHandle {
   shutdown(): Promise<void>;
 }
 
-function exporterProcessors(options: TracingOptions): SpanProcessor[] {
-  switch (options.exporter) {
-    case 'none':
-      return [];
-    case 'console':
-      return [new SimpleSpanProcessor(new ConsoleSpanExporter())];
-    case 'otlp':
-      // Batched: exporting one span per request would put a network call on every request's path.
-      return [new BatchSpanProcessor(new OTLPTraceExporter({ url: options.otlpEndpoint ?? DEFAULT_OTLP_ENDPOINT }))];
-  }
-}
-
-/** Registers tracing globally for the process (the pipeline uses `@opentelemetry/api`'s globals). Call once. */
-export function startTracing(options: TracingOptions): TracingHandle {
+/**
+ * Registers tracing globally for the process (the pipeline uses `@opentelemetry/api`'s globals). Call once. Async:
+ * the SDK is imported on demand.
+ */
+export async function startTracing(options: TracingOptions): Promise<TracingHandle> {
   const serviceName = requireNonEmptyString('serviceName', options.serviceName);
   if (!(TRACE_EXPORTERS as readonly string[]).includes(options.exporter)) {
     throw new InvalidArgumentError('exporter', options.exporter, `one of ${TRACE_EXPORTERS.join(', ')}`);
@@ -67,10 +49,9 @@ export function startTracing(options: TracingOptions): TracingHandle {
   if (!(ratio >= 0 && ratio <= 1)) throw new InvalidArgumentError('sampleRatio', ratio, 'a number in [0, 1]');
 
   const propagator = new W3CTraceContextPropagator();
-  const processors = [...exporterProcessors(options), ...(options.spanProcessors ?? [])];
   let stopped = false;
 
-  if (processors.length === 0) {
+  if (options.exporter === 'none' && (options.spanProcessors ?? []).length === 0) {
     // Nothing would ever be exported: skip the SDK. The API's no-op tracer then hands the extracted parent through
     // as the "current span", so inject() forwards the caller's traceparent as it came.
     propagation.setGlobalPropagator(propagator);
@@ -83,13 +64,8 @@ export function startTracing(options: TracingOptions): TracingHandle {
     };
   }
 
-  const provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': serviceName }),
-    sampler: new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) }),
-    spanProcessors: processors,
-  });
-  // Also installs the AsyncLocalStorage context manager, so context.with() carries the span across awaits.
-  provider.register({ propagator });
+  const { startTracerProvider } = await import('./tracing-sdk.js');
+  const provider = startTracerProvider({ ...options, serviceName, sampleRatio: ratio }, propagator);
   return {
     shutdown: async () => {
       if (stopped) return;

@@ -34,7 +34,7 @@ import { DEFAULT_PROFILE_CONFIG, PrefixIndex, Scheduler, buildProfile, createPre
 import type { ExchangeTransport } from '../sharedstate/index.js';
 import { StatusRecorder, StatusService, hashTenantName, summarizeConfig, tenantNamer } from '../status/index.js';
 import { AdminHttpServer } from './admin-http-server.js';
-import { type SharedStateParts, buildSharedState } from './shared-state.js';
+import { type SharedStateParts, buildSharedState, loadRedisClient } from './shared-state.js';
 // Type only: Kubernetes mode is loaded on demand (FairwayServer.create), see `loadKubernetesMode`.
 import type { KubernetesMode } from './kubernetes-mode.js';
 import { type Leadership, alwaysLeader } from './leadership.js';
@@ -139,10 +139,12 @@ export class FairwayServer {
 
   /**
    * Builds the server after loading what its configuration needs: in Kubernetes mode (`kubernetes.poolName`), the
-   * Kubernetes client. `new FairwayServer` serves static pools only (or once `loadKubernetesMode` has run).
+   * Kubernetes client; with `sharedState.backend: redis`, the Redis client. `new FairwayServer` builds neither
+   * (unless `loadKubernetesMode` / `loadRedisClient` have run).
    */
   static async create(config: FairwayConfig, deps: FairwayServerDeps): Promise<FairwayServer> {
     if (config.kubernetes.poolName !== undefined) await loadKubernetesMode();
+    if (config.sharedState.backend === 'redis' && deps.sharedStateTransport === undefined) await loadRedisClient();
     return new FairwayServer(config, deps);
   }
 

@@ -1,11 +1,11 @@
 // Wires the pool's shared state from `sharedState` in the config: the Redis client and transport (or a transport
 // handed in, e.g. the workers' primary), the exchange, and the channels that implement the consumers' ports:
 // weighted-fair counters and pool-wide caps (flow control), in-flight counts (data layer), and
-// scrape-once-per-pool sharing.
+// scrape-once-per-pool sharing. The Redis client (ioredis) is loaded only for `backend: redis` (loadRedisClient).
 import { hostname } from 'node:os';
-import { type Cluster, type Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { type FairwayConfig } from '../config/index.js';
-import { type Clock, type Logger } from '../core/index.js';
+import { type Clock, FairwayError, type Logger } from '../core/index.js';
 import { type EndpointSource, type InflightTracker, type ScrapeListener, fanOutScrapes } from '../datalayer/index.js';
 import {
   type ExchangeObserver,
@@ -18,7 +18,15 @@ import {
   ScrapeSharing,
   SharedStateExchange,
 } from '../sharedstate/index.js';
-import { createRedisClient } from './redis-client.js';
+import type { createRedisClient } from './redis-client.js';
+
+/** redis-client.ts, loaded on demand: ioredis is about 2.4 MB of heap and a slow require that `local` never uses. */
+let redisClientFactory: typeof createRedisClient | undefined;
+
+/** Loads the Redis client (once); `FairwayServer.create` calls it when the config names the Redis backend. */
+export async function loadRedisClient(): Promise<void> {
+  redisClientFactory ??= (await import('./redis-client.js')).createRedisClient;
+}
 
 export interface SharedStateParts {
   readonly exchange: SharedStateExchange;
@@ -58,7 +66,10 @@ export function buildSharedState(config: FairwayConfig, deps: SharedStateDeps): 
   const roundTimeoutMs = c.syncIntervalMs;
   if (transport === undefined) {
     if (c.backend !== 'redis') return undefined;
-    client = createRedisClient({ url: c.url, commandTimeoutMs: roundTimeoutMs, logger: deps.logger });
+    if (redisClientFactory === undefined) {
+      throw new FairwayError('ERR_REDIS_NOT_LOADED', 'sharedState.backend redis: build the server with `await FairwayServer.create(config, deps)`, which loads the Redis client');
+    }
+    client = redisClientFactory({ url: c.url, commandTimeoutMs: roundTimeoutMs, logger: deps.logger });
     transport = new RedisTransport({ client, keyPrefix: c.keyPrefix });
   }
   const exchange = new SharedStateExchange({

@@ -8,7 +8,8 @@
 // Each replica writes only its own hash, so replicas never conflict; a dead one's hash and membership expire.
 // Budget claims on pool-wide caps (BudgetClaim) are granted inside the same script: it reads the other live
 // replicas' fields of the cap and writes the grant into the claimant's own hash, so grants never race.
-import { type Cluster, type Redis } from 'ioredis';
+// Types only (`import type`, so the compiled module does not load ioredis): the client comes from the caller.
+import type { Cluster, Redis } from 'ioredis';
 import { type ExchangeTransport, type PeerReply, type RoundReply, type RoundRequest, VERSION_FIELD } from './transport.js';
 
 const SYNC_SCRIPT = `

@@ -92,7 +92,7 @@ export async function startService(options: ServiceOptions = {}): Promise<Servic
   for (const [key, section] of Object.entries(over)) {
     input[key] = Array.isArray(section) ? section : { ...(base[key] ?? {}), ...section };
   }
-  const server = new FairwayServer(validateConfig(input), { logger: noopLogger });
+  const server = await FairwayServer.create(validateConfig(input), { logger: noopLogger });
   let ports: ListeningPorts;
   try {
     ports = await server.start();

@@ -39,9 +39,9 @@ afterEach(async () => {
 });
 
 describe('startTracing', () => {
-  it("continues the caller's trace: same trace id, caller's span as parent, Fairway's span forwarded", () => {
+  it("continues the caller's trace: same trace id, caller's span as parent, Fairway's span forwarded", async () => {
     const exporter = new InMemorySpanExporter();
-    handle = startTracing({ serviceName: 'fairway-test', exporter: 'none', spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    handle = await startTracing({ serviceName: 'fairway-test', exporter: 'none', spanProcessors: [new SimpleSpanProcessor(exporter)] });
     const upstream = handleLikeThePipeline(new Map([['traceparent', `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01`]]));
 
     const spans = exporter.getFinishedSpans();
@@ -57,17 +57,17 @@ describe('startTracing', () => {
     expect(upstream.get('traceparent')).toBe(`00-${CALLER_TRACE_ID}-${request.spanContext().spanId}-01`);
   });
 
-  it("honours the caller's not-sampled flag (parent-based sampling) yet still forwards the trace", () => {
+  it("honours the caller's not-sampled flag (parent-based sampling) yet still forwards the trace", async () => {
     const exporter = new InMemorySpanExporter();
-    handle = startTracing({ serviceName: 'fairway-test', exporter: 'none', spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    handle = await startTracing({ serviceName: 'fairway-test', exporter: 'none', spanProcessors: [new SimpleSpanProcessor(exporter)] });
     const upstream = handleLikeThePipeline(new Map([['traceparent', `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-00`]]));
     expect(exporter.getFinishedSpans()).toHaveLength(0);
     expect(upstream.get('traceparent')).toMatch(new RegExp(`^00-${CALLER_TRACE_ID}-[0-9a-f]{16}-00$`));
   });
 
-  it('starts a new root trace by the sample ratio when the caller sent none', () => {
+  it('starts a new root trace by the sample ratio when the caller sent none', async () => {
     const exporter = new InMemorySpanExporter();
-    handle = startTracing({ serviceName: 'fairway-test', exporter: 'none', sampleRatio: 0, spanProcessors: [new SimpleSpanProcessor(exporter)] });
+    handle = await startTracing({ serviceName: 'fairway-test', exporter: 'none', sampleRatio: 0, spanProcessors: [new SimpleSpanProcessor(exporter)] });
     handleLikeThePipeline(new Map());
     expect(exporter.getFinishedSpans()).toHaveLength(0);
     // A sampled caller still wins over ratio 0.
@@ -75,26 +75,26 @@ describe('startTracing', () => {
     expect(exporter.getFinishedSpans().map((s) => s.spanContext().traceId)).toEqual([CALLER_TRACE_ID, CALLER_TRACE_ID]);
   });
 
-  it("with exporter 'none' and no processors, forwards the caller's traceparent unchanged", () => {
-    handle = startTracing({ serviceName: 'fairway-test', exporter: 'none' });
+  it("with exporter 'none' and no processors, forwards the caller's traceparent unchanged", async () => {
+    handle = await startTracing({ serviceName: 'fairway-test', exporter: 'none' });
     const traceparent = `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01`;
     const upstream = handleLikeThePipeline(new Map([['traceparent', traceparent]]));
     expect(upstream.get('traceparent')).toBe(traceparent);
   });
 
   it('shutdown unregisters the globals, so tracing can be started again', async () => {
-    handle = startTracing({ serviceName: 'fairway-test', exporter: 'none' });
+    handle = await startTracing({ serviceName: 'fairway-test', exporter: 'none' });
     await handle.shutdown();
     await handle.shutdown();
     const upstream = handleLikeThePipeline(new Map([['traceparent', `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01`]]));
     expect(upstream.size).toBe(0);
-    handle = startTracing({ serviceName: 'fairway-test', exporter: 'none' });
+    handle = await startTracing({ serviceName: 'fairway-test', exporter: 'none' });
     expect(handleLikeThePipeline(new Map([['traceparent', `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01`]])).size).toBe(1);
   });
 
-  it('rejects bad options with the field named', () => {
-    expect(() => startTracing({ serviceName: '', exporter: 'none' })).toThrow(/serviceName/);
-    expect(() => startTracing({ serviceName: 's', exporter: 'none', sampleRatio: 1.5 })).toThrow(/sampleRatio/);
-    expect(() => startTracing({ serviceName: 's', exporter: 'jaeger' as 'none' })).toThrow(/exporter/);
+  it('rejects bad options with the field named', async () => {
+    await expect(startTracing({ serviceName: '', exporter: 'none' })).rejects.toThrow(/serviceName/);
+    await expect(startTracing({ serviceName: 's', exporter: 'none', sampleRatio: 1.5 })).rejects.toThrow(/sampleRatio/);
+    await expect(startTracing({ serviceName: 's', exporter: 'jaeger' as 'none' })).rejects.toThrow(/exporter/);
   });
 });

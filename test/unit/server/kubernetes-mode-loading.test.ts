@@ -1,5 +1,6 @@
-// Kubernetes mode is loaded on demand (the Kubernetes client is tens of MB of heap a static pool need not carry):
-// building a Kubernetes-mode server without loading it fails with an error saying how to build it instead.
+// Kubernetes mode and the Redis client are loaded on demand (the Kubernetes client is tens of MB of heap a static
+// pool need not carry, ioredis a few): building a server that needs one without loading it fails with an error
+// saying how to build it instead.
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/index.js';
 import { noopLogger } from '../../../src/core/index.js';
@@ -8,6 +9,11 @@ import { FairwayServer } from '../../../src/server/index.js';
 describe('FairwayServer construction', () => {
   it('refuses Kubernetes mode through `new` until the Kubernetes client is loaded, naming FairwayServer.create', () => {
     const config = validateConfig({ kubernetes: { poolName: 'llama', poolNamespace: 'models' }, logging: { level: 'silent' } });
+    expect(() => new FairwayServer(config, { logger: noopLogger })).toThrow(/FairwayServer\.create/);
+  });
+
+  it('refuses the Redis backend through `new` until the Redis client is loaded, naming FairwayServer.create', () => {
+    const config = validateConfig({ sharedState: { backend: 'redis', url: 'redis://127.0.0.1:1' }, logging: { level: 'silent' } });
     expect(() => new FairwayServer(config, { logger: noopLogger })).toThrow(/FairwayServer\.create/);
   });
 
