@@ -16,21 +16,18 @@ import { EvictionMetrics } from './eviction-metrics.js';
 import { ScrapeMetrics } from './scrape-metrics.js';
 import { registerFlowControlGauges } from './flow-control-gauges.js';
 import { goQueueOutcome } from './go-outcome.js';
-import { jainIndex } from './jain-index.js';
 import { type ExchangeObserver, type ExchangeStats } from '../sharedstate/index.js';
 import { registerSharedStateMetrics } from './shared-state-gauges.js';
 import { type MetricContext } from './metric-context.js';
 import { BUCKETS, FAIRWAY_METRICS, GO_METRICS } from './metric-names.js';
 import { registerPoolGauges } from './pool-gauges.js';
 import { type SaturationReadout, registerSaturationGauges } from './saturation-gauges.js';
-import { ServedTokenWindow } from './served-token-window.js';
 import { TenantLabels } from './tenant-labels.js';
 
 export const DEFAULT_METRIC_PREFIX = '';
 export const DEFAULT_POOL_NAME = 'default';
 export const DEFAULT_MAX_TENANT_LABELS = 100;
 export const DEFAULT_MAX_MODEL_LABELS = 50;
-export const DEFAULT_FAIRNESS_WINDOW_SECONDS = 60;
 /** The `priority` label of requests a front end refused before the pipeline read their identity (413, 431, ...). */
 export const REFUSED_PRIORITY = 'none';
 
@@ -43,12 +40,8 @@ export interface FairwayMetricsOptions {
   readonly maxTenantLabels?: number;
   /** Distinct values kept for each of `model_name`, `target_model_name`, `objective` (client input). @default 50 */
   readonly maxModelLabels?: number;
-  /** Length of the fairness-index window, seconds (per-second buckets). @default 60 */
-  readonly fairnessWindowSeconds?: number;
   /** How a tenant appears in `fairness_id` labels (a hash, to hide names). @default the name itself */
   readonly tenantLabel?: (fairnessId: string) => string;
-  /** Tenant weight for the fairness index (the flow controller's tenant weights). @default every tenant 1 */
-  readonly weightOf?: (fairnessId: string) => number;
   /** @default systemClock */
   readonly clock?: Clock;
   /** Where failures of scrape-time sources are reported. @default noopLogger */
@@ -57,9 +50,20 @@ export interface FairwayMetricsOptions {
 
 type ModelLabel = 'model_name' | 'target_model_name';
 
-/** A weight that is not a positive finite number counts as 1, so one bad entry cannot make the index NaN. */
-function usableWeight(w: number): number {
-  return Number.isFinite(w) && w > 0 ? w : 1;
+/**
+ * Served tokens per tenant as the status recorder's TenantLedger keeps them (the one place that tracks them): the
+ * fairness gauges read it, and the `fairness_id` labels go to the tenants it says are served.
+ */
+export interface TenantServiceReadout {
+  /** Tenants with any flow-control event in the last `activeTicks` seconds. */
+  readonly activeTenants: number;
+  readonly activeTicks: number;
+  /** Time constant of the service rates, seconds. */
+  readonly decayTicks: number;
+  /** Jain's index over served tokens / weight of the active tenants; 1 when nothing is served. */
+  jainIndex(): number;
+  /** Each active tenant's recent service (any common scale; 0: active but served nothing). O(tenants). */
+  recentService(): ReadonlyMap<string, number>;
 }
 
 export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
@@ -67,10 +71,9 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
   private readonly models: BoundedLabel;
   private readonly objectives: BoundedLabel;
   private readonly tenants: TenantLabels;
-  private readonly window: ServedTokenWindow;
   private readonly clock: Clock;
-  private readonly weightOf: (fairnessId: string) => number;
   private readonly detectors: SaturationReadout[] = [];
+  private tenantService: TenantServiceReadout | undefined;
   private flowControlBound = false;
   private poolBound = false;
 
@@ -96,19 +99,11 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     this.ctx = { registry, logger, poolName: options.poolName ?? DEFAULT_POOL_NAME, name: (base) => `${prefix}${base}` };
     const maxTenants = requireIntegerInRange('maxTenantLabels', options.maxTenantLabels ?? DEFAULT_MAX_TENANT_LABELS, 0, 100_000);
     const maxModels = requireIntegerInRange('maxModelLabels', options.maxModelLabels ?? DEFAULT_MAX_MODEL_LABELS, 0, 100_000);
-    const windowSeconds = requireIntegerInRange(
-      'fairnessWindowSeconds',
-      options.fairnessWindowSeconds ?? DEFAULT_FAIRNESS_WINDOW_SECONDS,
-      1,
-      3600,
-    );
     // model_name and target_model_name share one cap: a rewrite's targets are model names like the requested ones.
     this.models = new BoundedLabel(maxModels);
     this.objectives = new BoundedLabel(maxModels);
     this.tenants = new TenantLabels(maxTenants, options.tenantLabel);
     this.clock = options.clock ?? systemClock;
-    this.window = new ServedTokenWindow(windowSeconds, this.clock);
-    this.weightOf = options.weightOf ?? (() => 1);
     const name = (base: string): string => this.ctx.name(base);
     const registers = [registry];
 
@@ -184,7 +179,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     this.evictions = new EvictionMetrics(this.ctx);
     this.scrapes = new ScrapeMetrics(this.ctx);
     const tenants = this.tenants;
-    const window = this.window;
+    const service = (): TenantServiceReadout | undefined => this.tenantService;
     this.servedTokens = new Counter({
       name: name(FAIRWAY_METRICS.tenantServedTokens),
       help: `Tokens served per tenant (actual usage, else the estimate). At most ${maxTenants} tenants have their own series; the rest are summed under __other__.`,
@@ -192,27 +187,8 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
       registers,
       collect(this: Counter<'fairness_id'>) {
         // Hand idle tenants' series to the busiest unlabelled ones; their sum stays the exact total.
-        for (const label of tenants.rebalance(window.totals())) this.remove({ fairness_id: label });
-      },
-    });
-    const weightOf = this.weightOf;
-    new Gauge({
-      name: name(FAIRWAY_METRICS.fairnessJainIndex),
-      help:
-        `Jain's index (sum x)^2 / (n sum x^2) over x = tokens served / tenant weight, for the n tenants active in the last ` +
-        `${windowSeconds} s (served, or given any flow-control outcome). 1 = equal weighted shares, 1/n = one tenant has all.`,
-      registers,
-      collect(this: Gauge) {
-        const totals = window.totals();
-        this.set(jainIndex([...totals].map(([id, tokens]) => tokens / usableWeight(weightOf(id)))));
-      },
-    });
-    new Gauge({
-      name: name(FAIRWAY_METRICS.fairnessActiveTenants),
-      help: `Tenants active in the fairness-index window (the n of ${FAIRWAY_METRICS.fairnessJainIndex}).`,
-      registers,
-      collect(this: Gauge) {
-        this.set(window.totals().size);
+        const recent = service()?.recentService();
+        if (recent !== undefined) for (const label of tenants.rebalance(recent)) this.remove({ fairness_id: label });
       },
     });
   }
@@ -224,13 +200,6 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
       { priority: String(event.priority), outcome: goQueueOutcome(event), inference_pool: this.ctx.poolName },
       event.waitMs / 1000,
     );
-    // A tenant with demand counts in the fairness index even when it is served nothing.
-    this.window.add(event.fairnessId, 0);
-  }
-
-  onQueued(_priority: number, fairnessId: string): void {
-    // Waiting demand makes a tenant active before any outcome: a starved tenant lowers the index at once.
-    this.window.add(fairnessId, 0);
   }
 
   onDispatchCycle(durationMs: number, _dispatched: number): void {
@@ -242,7 +211,6 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     const tokens = actualCost ?? estimatedCost;
     if (!(tokens > 0)) return;
     this.servedTokens.inc({ fairness_id: this.tenants.of(fairnessId) }, tokens);
-    this.window.add(fairnessId, tokens);
   }
 
   onInflightEviction(event: InflightEvictionEvent): void {
@@ -288,6 +256,35 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
   }
 
   // --- scrape-time sources ---
+
+  /**
+   * The fairness gauges (Jain's index, active tenants) and the choice of labelled tenants, from the one ledger of
+   * served tokens per tenant (the status recorder's; fed by the same events as this adapter). Once.
+   */
+  bindTenantService(readout: TenantServiceReadout): void {
+    if (this.tenantService !== undefined) throw new FairwayError('ERR_ALREADY_BOUND', 'FairwayMetrics.bindTenantService called twice');
+    this.tenantService = readout;
+    const registers = [this.ctx.registry];
+    new Gauge({
+      name: this.ctx.name(FAIRWAY_METRICS.fairnessJainIndex),
+      help:
+        `Jain's index (sum x)^2 / (n sum x^2) over x = tokens served / tenant weight (exponentially weighted, time constant ` +
+        `${readout.decayTicks} s), for the n tenants active in the last ${readout.activeTicks} s (served, queued or given any ` +
+        'flow-control outcome). 1 = equal weighted shares, 1/n = one tenant has all.',
+      registers,
+      collect(this: Gauge) {
+        this.set(readout.jainIndex());
+      },
+    });
+    new Gauge({
+      name: this.ctx.name(FAIRWAY_METRICS.fairnessActiveTenants),
+      help: `Tenants active in the last ${readout.activeTicks} s (the n of ${FAIRWAY_METRICS.fairnessJainIndex}).`,
+      registers,
+      collect(this: Gauge) {
+        this.set(readout.activeTenants);
+      },
+    });
+  }
 
   /** Queue depth/bytes per band, flows, ceilings, in-flight and live flows, read from `stats` at each scrape. Once. */
   bindFlowControl(stats: () => FlowControlStats): void {

@@ -2,11 +2,11 @@
 export {
   FairwayMetrics,
   type FairwayMetricsOptions,
+  type TenantServiceReadout,
   DEFAULT_METRIC_PREFIX,
   DEFAULT_POOL_NAME,
   DEFAULT_MAX_TENANT_LABELS,
   DEFAULT_MAX_MODEL_LABELS,
-  DEFAULT_FAIRNESS_WINDOW_SECONDS,
   REFUSED_PRIORITY,
 } from './fairway-metrics.js';
 export { type SaturationReadout } from './saturation-gauges.js';

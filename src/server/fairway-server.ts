@@ -162,10 +162,11 @@ export class FairwayServer {
     const hashed = config.server.admin.hashTenantNames;
     this.metrics = new FairwayMetrics(this.registry, {
       clock: this.clock,
-      weightOf,
       ...(hashed ? { tenantLabel: hashTenantName } : {}),
     });
     this.statusRecorder = new StatusRecorder({ weightOf });
+    // One ledger of served tokens per tenant: the status page's, which the fairness gauges read too.
+    this.metrics.bindTenantService(this.statusRecorder.tenants);
     if (config.kubernetes.poolName !== undefined) {
       const Mode = kubernetesModeClass;
       if (Mode === undefined) {

@@ -1,6 +1,6 @@
-// Served tokens per tenant for the status page, cheap at 100k tenants: exponentially weighted rates, the active
-// set, Jain's index and the top-N most served, all kept up to date per event in O(1) or O(log N), never by a sort
-// over every tenant.
+// Served tokens per tenant for the status page and the fairness metrics (the one record of them), cheap at 100k
+// tenants: exponentially weighted rates, the active set, Jain's index and the top-N most served, all kept up to date
+// per event in O(1) or O(log N), never by a sort over every tenant.
 //
 // Forward decay (Cormode et al.): a token served at second t is stored as tokens x e^((t - L) / tau) for a landmark
 // L, and read back divided by e^((now - L) / tau). Stored values then only ever grow, so the most-served tenants
@@ -134,6 +134,14 @@ export class TenantLedger {
     if (n === 0 || !(this.sumX2 > 0)) return 1;
     // Running sums can drift a hair past the bounds [1/n, 1].
     return Math.min(1, Math.max(1 / n, (this.sumX * this.sumX) / (n * this.sumX2)));
+  }
+
+  /** Every active tenant's served tokens per tick (exponentially weighted; 0 when served nothing). O(tenants). */
+  recentService(): Map<string, number> {
+    const out = new Map<string, number>();
+    const per = this.factor * this.decayTicks;
+    for (const e of this.entries.values()) out.set(e.id, e.scaled / per);
+    return out;
   }
 
   /** The most served tenants, most first (at most N). */

@@ -1,10 +1,21 @@
 // The fairness_id label stays bounded under a flood of tenant ids, every token is still counted exactly once, and
-// slots move from idle tenants to busy ones at scrape time.
+// slots move from idle tenants to busy ones at scrape time (who is busy: the status recorder's tenant ledger).
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
+import { type FlowControlObserver, fanOutFlowControlObserver } from '../../../src/flowcontrol/index.js';
 import { FAIRWAY_METRICS, FairwayMetrics, OVERFLOW_LABEL } from '../../../src/observability/index.js';
+import { StatusRecorder, type TenantLedger } from '../../../src/status/index.js';
 import { samples, scrape, value } from './scrape.js';
+
+/** Metrics with `maxTenantLabels` slots, reading the ledger of a status recorder fed the same events (as served). */
+function wired(maxTenantLabels: number): { registry: Registry; ledger: TenantLedger; m: FlowControlObserver } {
+  const registry = new Registry();
+  const metrics = new FairwayMetrics(registry, { maxTenantLabels, clock: new ManualClock(0) });
+  const recorder = new StatusRecorder();
+  metrics.bindTenantService(recorder.tenants);
+  return { registry, ledger: recorder.tenants, m: fanOutFlowControlObserver(metrics, recorder) };
+}
 
 const NAME = FAIRWAY_METRICS.tenantServedTokens;
 
@@ -43,9 +54,7 @@ describe('fairway_tenant_served_tokens_total cardinality', () => {
   });
 
   it('hands slots of tenants idle in the window to the busiest tenants without one; series stay monotonic', async () => {
-    const clock = new ManualClock(0);
-    const registry = new Registry();
-    const m = new FairwayMetrics(registry, { maxTenantLabels: 2, clock });
+    const { registry, ledger, m } = wired(2);
     m.onRelease(0, 'early-a', 1, 5);
     m.onRelease(0, 'early-b', 1, 5);
     // Slots are full: the heavy tenant starts in the overflow series.
@@ -56,7 +65,7 @@ describe('fairway_tenant_served_tokens_total cardinality', () => {
     expect(samples(s, NAME, { fairness_id: 'heavy' })).toHaveLength(0);
 
     // 61 s later the early tenants have left the window; heavy and light are still being served.
-    clock.advance(61_000);
+    for (let i = 0; i < 61; i++) ledger.tick();
     m.onRelease(0, 'heavy', 1, 500);
     m.onRelease(0, 'light', 1, 20);
     s = await scrape(registry); // the rebalancing scrape
@@ -76,9 +85,7 @@ describe('fairway_tenant_served_tokens_total cardinality', () => {
   });
 
   it('does not evict a labelled tenant that is still being served', async () => {
-    const clock = new ManualClock(0);
-    const registry = new Registry();
-    const m = new FairwayMetrics(registry, { maxTenantLabels: 1, clock });
+    const { registry, m } = wired(1);
     m.onRelease(0, 'incumbent', 1, 5);
     m.onRelease(0, 'challenger', 1, 5000);
     await scrape(registry);
