@@ -11,7 +11,7 @@ function isIdle(flow: Flow): boolean {
 
 /** No flows (so nothing queued, no flow's lease) and no fast-path lease in flight. */
 function isUnused(band: Band): boolean {
-  return band.flows.size === 0 && band.flowlessLeases === 0;
+  return band.flows.size === 0 && band.flowlessByTenant.size === 0;
 }
 
 /**
@@ -121,7 +121,6 @@ export class BandSet {
 
   /** A fast-path lease (it has no flow) began in `band`: the band is in use until it ends. */
   flowlessLeaseBegan(band: Band, fairnessId: string): void {
-    band.flowlessLeases++;
     const n = band.flowlessByTenant.get(fairnessId) ?? 0;
     band.flowlessByTenant.set(fairnessId, n + 1);
     if (n === 0) band.flowlessWeight += this.options.weightOf(fairnessId);
@@ -134,7 +133,7 @@ export class BandSet {
     } else if (band.flowlessByTenant.delete(fairnessId)) {
       band.flowlessWeight = band.flowlessByTenant.size === 0 ? 0 : band.flowlessWeight - this.options.weightOf(fairnessId);
     }
-    if (--band.flowlessLeases > 0 || band.flows.size > 0) return;
+    if (band.flowlessByTenant.size > 0 || band.flows.size > 0) return;
     band.idleSince = this.clock.now();
     if (!band.settings.isStatic) this.armSweep();
   }

@@ -66,11 +66,10 @@ export class Band {
   ceiling = 1.0;
   /** Virtual pass of stride scheduling under `weighted` arbitration. */
   pass = 0;
-  /** Fast-path leases in flight (they have no flow): the band is in use while any is. */
-  flowlessLeases = 0;
   /**
-   * Fast-path leases in flight per tenant (entries leave at 0): a tenant that took the pool on the fast path
-   * counts them against its share under the tenant reserve. O(1) per lease; at most one entry per tenant in flight.
+   * Fast-path leases in flight per tenant (entries leave at 0; they have no flow, and the band is in use while any
+   * entry is): a tenant that took the pool on the fast path counts them against its share under the tenant reserve.
+   * O(1) per lease; at most one entry per tenant in flight.
    */
   readonly flowlessByTenant = new Map<string, number>();
   /** Sum of the weights of the tenants in `flowlessByTenant` (a tenant with a flow too is counted twice). */
