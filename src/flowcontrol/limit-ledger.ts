@@ -109,9 +109,12 @@ export class LimitLedger implements LimitUsageSource {
     }
   }
 
-  /** Tenants held at their concurrency cap. O(tenants in use). */
+  /**
+   * Tenants held at their concurrency cap. O(tenants in use). The caller may unpark each as it goes: a Map's
+   * iterator carries on past entries deleted behind it (tidy), so no copy is needed.
+   */
   *parkedTenants(): Generator<string> {
-    for (const [tenant, u] of [...this.tenants]) if (u.parked) yield tenant;
+    for (const [tenant, u] of this.tenants) if (u.parked) yield tenant;
   }
 
   *demands(): Generator<LimitDemand> {
@@ -121,7 +124,7 @@ export class LimitLedger implements LimitUsageSource {
       yield { kind: 'queued', tenant: undefined, cap: l.maxQueued, used: this.queued, waiting: this.refusedAll };
       this.refusedAll = 0;
     }
-    for (const [tenant, u] of [...this.tenants]) {
+    for (const [tenant, u] of this.tenants) {
       const c = l.capOf('concurrency', tenant);
       if (c !== Infinity) yield { kind: 'concurrency', tenant, cap: c, used: u.inflight, waiting: u.queued };
       const q = l.capOf('queued', tenant);
