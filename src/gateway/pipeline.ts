@@ -4,7 +4,7 @@ import { type Context, ROOT_CONTEXT, SpanStatusCode, context, propagation, trace
 import { type Clock, type Logger, noopLogger, systemClock } from '../core/index.js';
 import { type InflightTicket, type InflightView, type PoolView } from '../datalayer/index.js';
 import { type EvictionTarget, type FlowRequest, type Lease, type Outcome } from '../flowcontrol/index.js';
-import { MAX_ENDPOINT_COUNT, type RoutingRecord, type ScheduleRequest, type ScheduleResult, encodeSessionToken } from '../scheduler/index.js';
+import { MAX_ENDPOINT_COUNT, type RoutingRecord, type ScheduleRequest, type ScheduleResult } from '../scheduler/index.js';
 import { type Decision, type InferenceRequest, type RejectDecision, type RequestHandler, type ResponseObserver } from './contract.js';
 import { EvictionRelay } from './eviction-relay.js';
 import { StreamProgress } from './stream-progress.js';
@@ -46,10 +46,8 @@ export interface SchedulerPort {
   forgetRouting?(prefixHashes: ArrayLike<number>, endpointId: string, record: RoutingRecord): void;
   /** Whether any endpoint serves `model` (multi-model pools); absent: every endpoint serves every model. */
   modelAvailability?(model: string, pool: ReturnType<PoolView['current']>): 'served' | 'not-found' | 'down';
-  /** The response header carrying the session-affinity token, when the profile has such a scorer. */
-  sessionHeader?(): string | undefined;
-  /** The token naming the endpoint that served, for `sessionHeader`. */
-  sessionToken?(endpointId: string): string | undefined;
+  /** The session-affinity response header (name, token) naming the endpoint that served, when the profile has such a scorer. */
+  sessionResponseHeader?(endpointId: string): readonly [string, string] | undefined;
 }
 export interface PrefixHasherPort {
   /** `body` is the scanned prompt (ParsedBody.prompt): strings may be byte ranges of the body (PromptBytes). */
@@ -444,9 +442,8 @@ export class RequestPipeline implements RequestHandler {
         }
       },
       responseHeaders: () => {
-        const header = this.o.scheduler.sessionHeader?.();
-        if (header === undefined || servedBy === '') return undefined;
-        return new Map([[header, this.o.scheduler.sessionToken?.(servedBy) ?? encodeSessionToken(servedBy)]]);
+        const session = servedBy === '' ? undefined : this.o.scheduler.sessionResponseHeader?.(servedBy);
+        return session === undefined ? undefined : new Map([session]);
       },
       onHeaders: (s, headers) => {
         status = s;

@@ -86,14 +86,11 @@ export class Scheduler {
     this.currentProfile = profile;
   }
 
-  /** The response header for the session token, while the profile has a session-affinity scorer. */
-  sessionHeader(): string | undefined {
-    return this.currentProfile.sessionHeader;
-  }
-
-  /** The session token naming `endpointId`, while the profile has a session-affinity scorer. */
-  sessionToken(endpointId: string): string | undefined {
-    return this.currentProfile.sessionToken(endpointId);
+  /** The response header (name, token) naming `endpointId`, while the profile has a session-affinity scorer. */
+  sessionResponseHeader(endpointId: string): readonly [string, string] | undefined {
+    const header = this.currentProfile.sessionHeader;
+    const token = header === undefined ? undefined : this.currentProfile.sessionToken(endpointId);
+    return header === undefined || token === undefined ? undefined : [header, token];
   }
 
   schedule(request: ScheduleRequest, pool: PoolSnapshot, inflight: InflightView): ScheduleResult {
