@@ -28,4 +28,4 @@ export {
   SCRAPE_LEASE,
 } from './scrape-sharing.js';
 export { LimitsChannel, LIMITS_CHANNEL } from './limits-channel.js';
-export { OutageLog, type OutageLogOptions, DEFAULT_OUTAGE_QUIET_MS, DEFAULT_OUTAGE_PERSIST_MS } from './outage-log.js';
+export { OutageLog, type OutageLogOptions } from './outage-log.js';
