@@ -81,7 +81,7 @@ export interface ListeningPorts {
 let kubernetesModeClass: typeof KubernetesMode | undefined;
 
 /** Loads Kubernetes mode (once); `FairwayServer.create` calls it when the config names an InferencePool. */
-export async function loadKubernetesMode(): Promise<void> {
+async function loadKubernetesMode(): Promise<void> {
   kubernetesModeClass ??= (await import('./kubernetes-mode.js')).KubernetesMode;
 }
 
@@ -140,7 +140,7 @@ export class FairwayServer {
   /**
    * Builds the server after loading what its configuration needs: in Kubernetes mode (`kubernetes.poolName`), the
    * Kubernetes client; with `sharedState.backend: redis`, the Redis client. `new FairwayServer` builds neither
-   * (unless `loadKubernetesMode` / `loadRedisClient` have run).
+   * (unless a `create` in this process has loaded it).
    */
   static async create(config: FairwayConfig, deps: FairwayServerDeps): Promise<FairwayServer> {
     if (config.kubernetes.poolName !== undefined) await loadKubernetesMode();
