@@ -14,7 +14,16 @@ export {
   MIN_DATA_TTL_MS,
   sharedStateTtlMs,
 } from './exchange.js';
-export { type ExchangeTransport, type RoundRequest, type RoundReply, type PeerReply, type BudgetClaim, budgetSlack } from './transport.js';
+export {
+  type ExchangeTransport,
+  type RoundRequest,
+  type RoundReply,
+  type PeerReply,
+  type BudgetClaim,
+  type BudgetPart,
+  budgetSlack,
+  parseBudgetPart,
+} from './transport.js';
 export { MemoryHub } from './memory-hub.js';
 export { FairnessChannel, FAIRNESS_CHANNEL } from './fairness-channel.js';
 export { RedisTransport, type RedisTransportOptions } from './redis-transport.js';

@@ -25,7 +25,7 @@ import {
   type LimitUsageSource,
 } from '../flowcontrol/index.js';
 import { type ChannelWrites, type ExchangeChannel, type PeerView } from './exchange.js';
-import { type BudgetClaim, budgetSlack } from './transport.js';
+import { type BudgetClaim, type BudgetPart, budgetSlack, parseBudgetPart } from './transport.js';
 
 export const LIMITS_CHANNEL = 'l';
 
@@ -45,12 +45,6 @@ interface Part {
 }
 
 /** What a peer published for one cap. */
-interface PeerPart {
-  readonly held: number;
-  readonly demand: number;
-  readonly used: number;
-}
-
 function keyOf(kind: LimitKind, tenant: string | undefined): string {
   // 'C'/'Q' for the caps over all tenants; 'c|<id>'/'q|<id>' per tenant (ids may contain anything).
   if (tenant === undefined) return kind === 'concurrency' ? 'C' : 'Q';
@@ -65,12 +59,6 @@ function parseKey(key: string): { kind: LimitKind; tenant: string | undefined } 
   return undefined;
 }
 
-function parsePart(value: string): PeerPart | undefined {
-  const [h, d, u] = value.split(',').map(Number);
-  if (!Number.isFinite(h) || !Number.isFinite(d) || !Number.isFinite(u)) return undefined;
-  return { held: h as number, demand: d as number, used: u as number };
-}
-
 /**
  * Complexity: `allowance` O(1) (one Map lookup); per sync O(caps in use here + caps the peers reported).
  */
@@ -80,7 +68,7 @@ export class LimitsChannel implements ExchangeChannel, LimitBudget {
   private wake: () => void = () => {};
   private readonly parts = new Map<string, Part>();
   /** The peers' parts per cap: key -> origin -> part. */
-  private peers = new Map<string, Map<string, PeerPart>>();
+  private peers = new Map<string, Map<string, BudgetPart>>();
   private connected = false;
   /** Live replicas, this one included, as of the last round (the last before a failure while local-only). */
   private replicas = 1;
@@ -174,10 +162,10 @@ export class LimitsChannel implements ExchangeChannel, LimitBudget {
       part.claimed = undefined;
     }
     if (view.connected && view.changed.size > 0) {
-      const peers = new Map<string, Map<string, PeerPart>>();
+      const peers = new Map<string, Map<string, BudgetPart>>();
       for (const [origin, fields] of view.peers) {
         for (const [key, value] of fields) {
-          const p = parsePart(value);
+          const p = parseBudgetPart(value);
           if (p === undefined) continue;
           let byOrigin = peers.get(key);
           if (byOrigin === undefined) {

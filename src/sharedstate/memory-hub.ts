@@ -2,7 +2,16 @@
 // grants), on an injected Clock: deterministic simulations and tests run replicas against it in virtual time, and
 // the primary of `fairway serve --workers N` hosts one for its workers. A hub can be made unreachable or slow on demand.
 import { type Clock } from '../core/index.js';
-import { type BudgetClaim, type ExchangeTransport, type PeerReply, type RoundReply, type RoundRequest, budgetSlack } from './transport.js';
+import {
+  type BudgetClaim,
+  type BudgetPart,
+  type ExchangeTransport,
+  type PeerReply,
+  type RoundReply,
+  type RoundRequest,
+  budgetSlack,
+  parseBudgetPart,
+} from './transport.js';
 
 interface OriginData {
   readonly fields: Map<string, string>;
@@ -16,11 +25,10 @@ interface Lease {
   expiresAt: number;
 }
 
-/** `held,demand,used` of a budget field; zeros when absent or malformed. */
-function parseBudget(value: string | undefined): [number, number, number] {
-  if (value === undefined) return [0, 0, 0];
-  const [h, d, u] = value.split(',').map(Number);
-  return [Number.isFinite(h) ? (h as number) : 0, Number.isFinite(d) ? (d as number) : 0, Number.isFinite(u) ? (u as number) : 0];
+/** A budget field as the grant reads it: zeros when absent (or malformed, which no replica writes). */
+const NO_PART: BudgetPart = { held: 0, demand: 0, used: 0 };
+function budgetOf(value: string | undefined): BudgetPart {
+  return (value === undefined ? undefined : parseBudgetPart(value)) ?? NO_PART;
 }
 
 /**
@@ -98,10 +106,10 @@ export class MemoryHub {
       let others = 0;
       for (const [o, data] of this.origins) {
         if (o === origin) continue;
-        const [held, , used] = parseBudget(data.fields.get(c.field));
+        const { held, used } = budgetOf(data.fields.get(c.field));
         others += Math.max(held + b, used);
       }
-      const [ownHeld] = parseBudget(own.get(c.field));
+      const ownHeld = budgetOf(own.get(c.field)).held;
       const g = Math.max(0, ownHeld, Math.min(c.want, c.cap - b - others));
       own.set(c.field, `${g},${c.demand},${c.used}`);
       granted.set(c.field, g);

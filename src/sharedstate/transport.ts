@@ -38,6 +38,23 @@ export interface BudgetClaim {
   readonly used: number;
 }
 
+/** A replica's field for one cap, `held,demand,used`: its part, what it asks, what it uses. */
+export interface BudgetPart {
+  readonly held: number;
+  readonly demand: number;
+  readonly used: number;
+}
+
+/**
+ * Reads a `held,demand,used` budget field (the limits channel's view of its peers, the in-memory store's grant);
+ * undefined when malformed, which no replica writes. The Redis script parses the same format in Lua.
+ */
+export function parseBudgetPart(value: string): BudgetPart | undefined {
+  const [held, demand, used] = value.split(',').map(Number);
+  if (!Number.isFinite(held) || !Number.isFinite(demand) || !Number.isFinite(used)) return undefined;
+  return { held: held as number, demand: demand as number, used: used as number };
+}
+
 /**
  * What every replica may use of a cap beyond the budget it holds, without asking: max(1, floor(cap / 8n)) for n
  * live replicas. The Redis script computes the same (keep them equal).
