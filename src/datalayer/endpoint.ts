@@ -34,16 +34,14 @@ export interface EndpointSnapshot {
   /** True once the last scrape failed or metrics are older than the staleness limit. */
   readonly stale: boolean;
   /**
-   * Set while scrapes fail: why the latest one failed and since when (clock ms) this endpoint has been failing.
-   * Absent once a scrape succeeds. An endpoint stale only because its metrics aged has no failure.
+   * Set while scrapes fail: why the latest one failed. Absent once a scrape succeeds. An endpoint stale only
+   * because its metrics aged has no failure.
    */
   readonly scrapeFailure?: ScrapeFailureInfo;
 }
 
 export interface ScrapeFailureInfo {
   readonly reason: ScrapeFailureReason;
-  /** Clock time (ms) of the first failure of the current run of failures. */
-  readonly since: number;
 }
 
 /** The whole pool as of one moment; swapped whole on every change (copy-on-write). */

@@ -8,7 +8,7 @@ import { type EngineMetricNames, extractEndpointMetrics, familiesOf } from './en
 import { type MetricsFetcher } from './metrics-fetcher.js';
 import { MetricsPageReader, type PageReadResult } from './metrics-page-reader.js';
 import { type PromSample } from './prometheus-text.js';
-import { type ScrapeFailureReason, ScrapeFailure, isUnreachableReason, toScrapeFailure } from './scrape-failure.js';
+import { type ScrapeFailureReason, ScrapeFailure, toScrapeFailure } from './scrape-failure.js';
 import { type ScheduledScrape, type ScrapeTask, ScrapeScheduler } from './scrape-scheduler.js';
 
 /** @default 50 ms, as the Go EPP. */
@@ -31,13 +31,11 @@ export type ScrapeOutcome =
   | {
       readonly ok: false;
       readonly reason: ScrapeFailureReason;
-      /** Human-readable detail for the log line (status code, error code, metric name). */
-      readonly detail: string;
       /**
-       * The endpoint could not be talked to (refused, reset or cut, timed out): see isUnreachableReason. False
-       * when it answered, only badly (an HTTP error, a TLS failure, metrics that do not parse).
+       * Human-readable detail for the log line (status code, error code, metric name). Whether the endpoint
+       * could be talked to at all follows from `reason` (isUnreachableReason).
        */
-      readonly unreachable: boolean;
+      readonly detail: string;
       readonly startedAt: number;
       readonly finishedAt: number;
     };
@@ -255,5 +253,5 @@ export class MetricsScraper implements ScheduledScrape {
 }
 
 function failed(reason: ScrapeFailureReason, detail: string, startedAt: number, finishedAt: number): ScrapeOutcome {
-  return { ok: false, reason, detail, unreachable: isUnreachableReason(reason), startedAt, finishedAt };
+  return { ok: false, reason, detail, startedAt, finishedAt };
 }

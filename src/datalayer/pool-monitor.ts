@@ -24,7 +24,7 @@ import {
 } from './metrics-fetcher.js';
 import { type ScrapeOutcome, DEFAULT_SCRAPE_INTERVAL_MS, DEFAULT_SCRAPE_TIMEOUT_MS } from './metrics-scraper.js';
 import { PoolStore, DEFAULT_STALE_AFTER_MS } from './pool-store.js';
-import { type ScrapeFailureReason } from './scrape-failure.js';
+import { type ScrapeFailureReason, isUnreachableReason } from './scrape-failure.js';
 import { type ScrapeJob, type ScrapeRunner, InThreadScrapeRunner } from './scrape-runner.js';
 import { WorkerScrapeRunner } from './worker-scrape-runner.js';
 
@@ -308,8 +308,8 @@ export class PoolMonitor {
       this.store.recordMetrics(id, outcome.metrics, outcome.finishedAt);
     } else {
       // Before the store publishes, so a snapshot listener can read how the scrape failed.
-      this.options.scrapeListener?.scrapeFailed?.(id, outcome.unreachable, `${outcome.reason}: ${outcome.detail}`);
-      this.store.recordFailure(id, outcome.reason, outcome.finishedAt);
+      this.options.scrapeListener?.scrapeFailed?.(id, isUnreachableReason(outcome.reason), `${outcome.reason}: ${outcome.detail}`);
+      this.store.recordFailure(id, outcome.reason);
     }
   }
 }

@@ -122,16 +122,14 @@ export class PoolStore implements PoolView {
 
   /**
    * A failed scrape: keep the last good metrics for diagnosis, but mark the endpoint stale at once. With a
-   * reason, the snapshot says why and since when; a new snapshot is published only when that changes.
+   * reason, the snapshot says why; a new snapshot is published only when that changes.
    */
-  recordFailure(id: string, reason?: ScrapeFailureReason, at?: number): void {
+  recordFailure(id: string, reason?: ScrapeFailureReason): void {
     const entry = this.entries.get(id);
     if (entry === undefined) return;
     const before = entry.snapshot.scrapeFailure;
     let failure: ScrapeFailureInfo | undefined = before;
-    if (reason !== undefined && before?.reason !== reason) {
-      failure = Object.freeze({ reason, since: before?.since ?? at ?? this.clock.now() });
-    }
+    if (reason !== undefined && before?.reason !== reason) failure = Object.freeze({ reason });
     if (entry.snapshot.stale && failure === before) return;
     entry.snapshot = Object.freeze({ ...entry.snapshot, stale: true, ...(failure === undefined ? {} : { scrapeFailure: failure }) });
     this.publish();

@@ -83,17 +83,16 @@ export function timeoutWhileConnected(err: Error): Error {
   return new ScrapeFailure('slow', `${err.message} (connected: the metrics page is slow)`, { cause: err });
 }
 
-/** Maps whatever a fetch threw to a ScrapeFailure, keeping the original as the cause. */
+/** Maps a socket error (or anything else a fetch ran into) to a ScrapeFailure, keeping the original as the cause. */
 export function toScrapeFailure(err: unknown): ScrapeFailure {
   if (err instanceof ScrapeFailure) return err;
   const message = err instanceof Error ? err.message : String(err);
   const code = typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : '';
   const detail = code === '' ? message : `${code}: ${message}`;
   let reason: ScrapeFailureReason = 'other';
+  // Socket errors only: timeouts, HTTP errors and bad pages come from the fetcher as ScrapeFailures already.
   if (TLS_CODES.test(code)) reason = 'tls';
-  else if (isConnectError(err)) reason = code === 'UND_ERR_CONNECT_TIMEOUT' ? 'timeout' : 'connect';
-  else if (code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT') reason = 'slow';
-  else if (code.startsWith('HPE_') || code === 'UND_ERR_RESPONSE_STATUS_CODE' || code === 'UND_ERR_INFO') reason = 'bad-http';
-  else if (isUnreachableError(err) || code === 'UND_ERR_CLOSED') reason = 'reset';
+  else if (isConnectError(err)) reason = 'connect';
+  else if (isUnreachableError(err)) reason = 'reset';
   return new ScrapeFailure(reason, detail, { cause: err });
 }

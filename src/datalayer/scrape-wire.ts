@@ -5,7 +5,7 @@ import { type EndpointMetrics } from './endpoint.js';
 import { type EngineMetricNames } from './engine-metrics.js';
 import { type MetricsTarget, type MetricsTlsOptions } from './metrics-fetcher.js';
 import { type ScrapeOutcome } from './metrics-scraper.js';
-import { type ScrapeFailureReason, SCRAPE_FAILURE_REASONS, isUnreachableReason } from './scrape-failure.js';
+import { type ScrapeFailureReason, SCRAPE_FAILURE_REASONS } from './scrape-failure.js';
 import { type ScrapeTiming } from './scrape-runner.js';
 
 /** What the worker is started with (workerData). Functions cannot cross threads: the token comes as a value. */
@@ -111,7 +111,7 @@ export class OutcomeBatchReader {
       } else {
         const reason: ScrapeFailureReason = SCRAPE_FAILURE_REASONS[nums[b + 10] ?? -1] ?? 'other';
         const detail = typeof extra === 'string' ? extra : reason;
-        emit(slot, { ok: false, reason, detail, unreachable: isUnreachableReason(reason), startedAt, finishedAt });
+        emit(slot, { ok: false, reason, detail, startedAt, finishedAt });
       }
     }
   }

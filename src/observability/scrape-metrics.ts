@@ -1,7 +1,7 @@
 // Metrics about scraping the model servers: every failed scrape counted by reason, and how many endpoints are
 // failing right now by reason (read from the pool at Prometheus scrape time).
 import { Counter } from 'prom-client';
-import { type PoolView, type ScrapeFailureReason, type ScrapeObserver } from '../datalayer/index.js';
+import { type PoolView, type ScrapeFailureReason, type ScrapeObserver, SCRAPE_FAILURE_REASONS } from '../datalayer/index.js';
 import { type MetricContext } from './metric-context.js';
 import { FAIRWAY_METRICS } from './metric-names.js';
 import { registerScrapeGauge } from './scrape-gauge.js';
@@ -10,6 +10,8 @@ export class ScrapeMetrics implements ScrapeObserver {
   private readonly failures: Counter<'reason'>;
   /** One child per reason, bound on first use: the counter is hit on every failed scrape of a large pool. */
   private readonly children = new Map<ScrapeFailureReason, { inc(): void }>();
+  /** Endpoints failing now per reason (SCRAPE_FAILURE_REASONS order), refilled at each Prometheus scrape. */
+  private readonly failingCounts = new Uint32Array(SCRAPE_FAILURE_REASONS.length);
 
   constructor(private readonly ctx: MetricContext) {
     this.failures = new Counter({
@@ -40,12 +42,14 @@ export class ScrapeMetrics implements ScrapeObserver {
         labelNames: ['reason'],
       },
       (g) => {
-        const counts = new Map<string, number>();
+        const counts = this.failingCounts;
+        counts.fill(0);
         for (const e of pool.current().endpoints) {
           const reason = e.scrapeFailure?.reason;
-          if (reason !== undefined) counts.set(reason, (counts.get(reason) ?? 0) + 1);
+          const i = reason === undefined ? -1 : SCRAPE_FAILURE_REASONS.indexOf(reason);
+          if (i >= 0) counts[i] = (counts[i] ?? 0) + 1;
         }
-        for (const [reason, n] of counts) g.set({ reason }, n);
+        for (const [i, n] of counts.entries()) if (n > 0) g.set({ reason: SCRAPE_FAILURE_REASONS[i] ?? 'other' }, n);
       },
     );
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
-import { MetricsScraper, type ScrapeOutcome, VLLM_METRICS } from '../../../src/datalayer/index.js';
+import { MetricsScraper, type ScrapeOutcome, VLLM_METRICS, isUnreachableReason } from '../../../src/datalayer/index.js';
 import { RecordingLogger, ScriptedFetcher, flush } from './fakes.js';
 import { vllmPage } from './fixtures.js';
 
@@ -70,7 +70,7 @@ describe('MetricsScraper', () => {
     clock.advance(0);
     await flush();
     await run(clock, 100);
-    expect(outcomes[0]).toEqual({ ok: false, reason: 'timeout', detail: 'no complete answer within 100 ms', unreachable: true, startedAt: 0, finishedAt: 100 });
+    expect(outcomes[0]).toEqual({ ok: false, reason: 'timeout', detail: 'no complete answer within 100 ms', startedAt: 0, finishedAt: 100 });
     await scraper.stop();
   });
 
@@ -106,7 +106,7 @@ describe('MetricsScraper', () => {
       // Failing endpoints back off: wait for the next attempt, however far.
       while (outcomes.length < i + 2) await run(clock, 10);
     }
-    expect(outcomes.map((o) => (o.ok ? 'ok' : o.unreachable))).toEqual([true, true, true, false, false]);
+    expect(outcomes.map((o) => (o.ok ? 'ok' : isUnreachableReason(o.reason)))).toEqual([true, true, true, false, false]);
     expect(outcomes.map((o) => (o.ok ? 'ok' : o.reason))).toEqual(['connect', 'reset', 'reset', 'other', 'garbage']);
     await scraper.stop();
   });

@@ -108,7 +108,7 @@ describe('PoolStore', () => {
               const e = byTime[next];
               const id = ids[(e?.endpoint ?? 0) % count] ?? '';
               if (e?.fail === true) {
-                store.recordFailure(id, 'timeout', now);
+                store.recordFailure(id, 'timeout');
                 failed.add(id);
               } else {
                 store.recordMetrics(id, M, now);

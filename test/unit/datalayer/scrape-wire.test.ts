@@ -1,15 +1,15 @@
-// The worker thread's outcome batches carry a failure as its reason's index and the dispatch thread derives
-// `unreachable` from it: every reason must come back as itself, with the reachability meaning it had.
+// The worker thread's outcome batches carry a failure as its reason's index: every reason must come back as
+// itself (the dispatch thread derives whether the endpoint was reachable from it).
 import { describe, expect, it } from 'vitest';
 import { SCRAPE_FAILURE_REASONS, isUnreachableReason } from '../../../src/datalayer/index.js';
 import { type ScrapeOutcome } from '../../../src/datalayer/metrics-scraper.js';
 import { OutcomeBatchReader, OutcomeBatchWriter } from '../../../src/datalayer/scrape-wire.js';
 
 describe('scrape outcome wire format', () => {
-  it('round-trips every failure reason with its unreachable bit', () => {
+  it('round-trips every failure reason', () => {
     const writer = new OutcomeBatchWriter(1_000);
     SCRAPE_FAILURE_REASONS.forEach((reason, slot) => {
-      writer.add(slot, { ok: false, reason, detail: `d-${reason}`, unreachable: isUnreachableReason(reason), startedAt: 1, finishedAt: 2 });
+      writer.add(slot, { ok: false, reason, detail: `d-${reason}`, startedAt: 1, finishedAt: 2 });
     });
     const { nums, extras } = writer.take();
     const read: [number, ScrapeOutcome][] = [];
@@ -17,7 +17,7 @@ describe('scrape outcome wire format', () => {
     expect(read).toEqual(
       SCRAPE_FAILURE_REASONS.map((reason, slot) => [
         slot,
-        { ok: false, reason, detail: `d-${reason}`, unreachable: isUnreachableReason(reason), startedAt: 1, finishedAt: 2 },
+        { ok: false, reason, detail: `d-${reason}`, startedAt: 1, finishedAt: 2 },
       ]),
     );
   });

@@ -16,7 +16,7 @@ describe('scrape metrics', () => {
     const snapshot: PoolSnapshot = {
       version: 1,
       takenAt: 0,
-      endpoints: [endpoint('a', { reason: 'timeout', since: 5 }), endpoint('b', { reason: 'timeout', since: 7 }), endpoint('c', { reason: 'tls', since: 1 }), endpoint('d')],
+      endpoints: [endpoint('a', { reason: 'timeout' }), endpoint('b', { reason: 'timeout' }), endpoint('c', { reason: 'tls' }), endpoint('d')],
     };
     metrics.bindPool({ current: () => snapshot, subscribe: () => () => undefined });
     metrics.scrapes.onScrapeFailure('a', 'timeout');
