@@ -114,8 +114,10 @@ export class PoolStore implements PoolView {
   recordMetrics(id: string, metrics: EndpointMetrics, scrapedAt: number): void {
     const entry = this.entries.get(id);
     if (entry === undefined) return;
-    const { scrapeFailure: _cleared, ...rest } = entry.snapshot;
-    entry.snapshot = Object.freeze({ ...rest, metrics, scrapedAt, stale: false });
+    const { host, port, labels } = entry.snapshot;
+    // Built field by field (the failure, if any, left out): 20,000 times a second at 1,000 endpoints, where a
+    // rest-spread copy of the old snapshot cost several times more.
+    entry.snapshot = Object.freeze({ id, host, port, labels, metrics, scrapedAt, stale: false });
     this.armSweep(scrapedAt + this.staleAfterMs);
     this.publish();
   }
