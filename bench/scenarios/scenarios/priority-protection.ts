@@ -28,11 +28,11 @@ const LOW_CEILING = 0.6;
 const LOW_NAME = `fairway, batch ceiling ${LOW_CEILING}`;
 /**
  * The shipped defaults before issue 13: no slot limit (queue threshold only), KV at 0.8 without the queued
- * requests' KV, no in-flight eviction, no tenant reserve.
+ * requests' KV, no prefill pacing, no in-flight eviction, no tenant reserve.
  */
 export const BEFORE_NAME = 'fairway, defaults before issue 13';
 export const BEFORE: FairwayConfigInput = {
-  saturation: { options: { learnSlotLimit: false, kvThreshold: 0.8, queuedTokenWeight: 0 } },
+  saturation: { options: { learnSlotLimit: false, kvThreshold: 0.8, queuedTokenWeight: 0, maxNumBatchedTokens: 0 } },
   flowControl: { inflightEviction: { enabled: false }, tenantReserve: 0 },
 };
 const HOLDBACK_NAME = 'fairway + priority-holdback';
@@ -156,7 +156,7 @@ export async function runPriorityProtection(ctx: ScenarioContext): Promise<Scena
       },
     ],
     notes: [
-      `Diagnosis runs, not baselines: "${BEFORE_NAME}" (\`learnSlotLimit: false, kvThreshold: 0.8, queuedTokenWeight: 0\`, in-flight eviction off, \`tenantReserve: 0\`), "${HOLDBACK_NAME}" (\`usageLimit: priority-holdback\`), "${SLOTS_NAME}" (\`saturation.options.slotLimit: 32\`, the servers' max_num_seqs stated instead of learned), "${LOW_NAME}" (\`ceiling: ${LOW_CEILING}\` on the batch band).`,
+      `Diagnosis runs, not baselines: "${BEFORE_NAME}" (\`learnSlotLimit: false, kvThreshold: 0.8, queuedTokenWeight: 0, maxNumBatchedTokens: 0\`, in-flight eviction off, \`tenantReserve: 0\`), "${HOLDBACK_NAME}" (\`usageLimit: priority-holdback\`), "${SLOTS_NAME}" (\`saturation.options.slotLimit: 32\`, the servers' max_num_seqs stated instead of learned), "${LOW_NAME}" (\`ceiling: ${LOW_CEILING}\` on the batch band).`,
       `Batch offered at ${3 * POD_CAPACITY_512_128 * spec.pods} req/s for ${(spec.classes[1]?.stopMs ?? 0) - (spec.classes[1]?.startMs ?? 0)} ms: 3x the measured saturated capacity of ${spec.pods} ci pods for 512/128 requests.`,
     ],
     plots: [servedTokensPlot(spec, runs), ttftPlot(spec, runs, references)],
