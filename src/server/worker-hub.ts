@@ -8,6 +8,7 @@ import { type BudgetClaim, type ExchangeTransport, MemoryHub, type PeerReply, ty
 interface WireRequest {
   readonly origin: string;
   readonly ttlMs: number;
+  readonly heartbeatMs: number;
   readonly full: boolean;
   readonly epoch: string;
   readonly set: [string, string][];
@@ -22,7 +23,7 @@ type WireReply =
   | {
       readonly kind: 'ok';
       readonly serverTimeMs: number;
-      readonly peers: [string, string, [string, string][] | null][];
+      readonly peers: [string, string, [string, string][] | null, boolean][];
       readonly leaseHolder: string | null;
       readonly granted?: [string, number][];
     };
@@ -110,6 +111,7 @@ function toWireRequest(r: RoundRequest): WireRequest {
   return {
     origin: r.origin,
     ttlMs: r.ttlMs,
+    heartbeatMs: r.heartbeatMs,
     full: r.full,
     epoch: r.epoch,
     set: [...r.set],
@@ -124,6 +126,7 @@ function fromWire(r: WireRequest): RoundRequest {
   return {
     origin: r.origin,
     ttlMs: r.ttlMs,
+    heartbeatMs: r.heartbeatMs,
     full: r.full,
     epoch: r.epoch,
     set: new Map(r.set),
@@ -139,7 +142,7 @@ function toWire(r: RoundReply): WireReply {
   return {
     kind: 'ok',
     serverTimeMs: r.serverTimeMs,
-    peers: [...r.peers].map(([origin, p]) => [origin, p.version, p.fields === undefined ? null : [...p.fields]]),
+    peers: [...r.peers].map(([origin, p]) => [origin, p.version, p.fields === undefined ? null : [...p.fields], p.stale]),
     leaseHolder: r.leaseHolder ?? null,
     ...(r.granted !== undefined ? { granted: [...r.granted] } : {}),
   };
@@ -148,7 +151,9 @@ function toWire(r: RoundReply): WireReply {
 function fromWireReply(r: WireReply): RoundReply {
   if (r.kind === 'lost') return r;
   const peers = new Map<string, PeerReply>();
-  for (const [origin, version, fields] of r.peers) peers.set(origin, { version, fields: fields === null ? undefined : new Map(fields) });
+  for (const [origin, version, fields, stale] of r.peers) {
+    peers.set(origin, { version, fields: fields === null ? undefined : new Map(fields), stale });
+  }
   return {
     kind: 'ok',
     serverTimeMs: r.serverTimeMs,

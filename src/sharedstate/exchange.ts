@@ -8,8 +8,13 @@
 // restarted empty, or that expired this replica's data while it was paused, gets it back whole, never twice) and
 // the replica rejoins. Own data carries a TTL of `ttlIntervals` sync intervals but at least MIN_DATA_TTL_MS
 // (sharedStateTtlMs), so a replica that dies or stops drops out of every other replica's view within that time,
-// and one paused for less (a major GC, a busy event loop) stays in it. The lease keeps `ttlIntervals` intervals:
-// a dead scraper must be replaced before the shared scrapes go stale, and a paused one losing it costs one handover.
+// and one paused for less (a major GC, a busy event loop) keeps its in-flight counts and service counters in it.
+// But a replica silent for more than `ttlIntervals` intervals (its heartbeat window) is stale at once: peers see
+// it flagged (PeerView.stale) and count neither its queued tenants (fairness hold) nor its budget parts (the
+// store's grant), which a crashed replica would otherwise keep for the whole floor; when a paused one returns,
+// the store answers `lost` and it rewrites its data whole (its budget parts start again from nothing).
+// The lease keeps `ttlIntervals` intervals: a dead scraper must be replaced before the shared scrapes go stale,
+// and a paused one losing it costs one handover.
 import { type Clock, type Logger, type TimerHandle, noopLogger, requirePositive, systemClock } from '../core/index.js';
 import { OutageLog } from './outage-log.js';
 import { type BudgetClaim, CHANNEL_SEPARATOR, type ExchangeTransport, type RoundReply, type RoundRequest } from './transport.js';
@@ -53,7 +58,9 @@ export interface PeerView {
   readonly connected: boolean;
   /** Each live peer's fields of this channel (channel-local field names). */
   readonly peers: ReadonlyMap<string, ReadonlyMap<string, string>>;
-  /** Peers whose fields of this channel may have changed since the previous apply (joined, changed, left). */
+  /** Peers silent past their heartbeat window (maybe crashed): count their in-flight and service, not their demand. */
+  readonly stale: ReadonlySet<string>;
+  /** Peers whose fields of this channel, or whose staleness, may have changed since the previous apply. */
   readonly changed: ReadonlySet<string>;
   /** Budget granted for this channel's claims of the round (channel-local field names); empty when none. */
   readonly granted: ReadonlyMap<string, number>;
@@ -99,6 +106,7 @@ export interface SharedStateExchangeOptions {
 
 interface Peer {
   version: string;
+  stale: boolean;
   /** Fields by channel id, then channel-local field name. */
   channels: Map<string, Map<string, string>>;
 }
@@ -272,6 +280,7 @@ export class SharedStateExchange {
     return {
       origin: this.origin,
       ttlMs: this.ttlMs,
+      heartbeatMs: this.leaseTtlMs,
       full,
       epoch: `${this.fullWrites}`,
       set,
@@ -303,9 +312,16 @@ export class SharedStateExchange {
     for (const origin of this.peers.keys()) if (!reply.peers.has(origin)) changed.add(origin);
     for (const origin of changed) this.peers.delete(origin);
     for (const [origin, p] of reply.peers) {
-      if (p.fields === undefined) continue;
+      const known = this.peers.get(origin);
+      if (p.fields === undefined) {
+        if (known !== undefined && known.stale !== p.stale) {
+          known.stale = p.stale;
+          changed.add(origin);
+        }
+        continue;
+      }
       changed.add(origin);
-      this.peers.set(origin, { version: p.version, channels: splitChannels(p.fields) });
+      this.peers.set(origin, { version: p.version, stale: p.stale, channels: splitChannels(p.fields) });
     }
     this.publish(true, changed, reply.granted);
   }
@@ -328,11 +344,16 @@ export class SharedStateExchange {
     const grants = granted !== undefined && granted.size > 0 ? splitChannels(granted) : undefined;
     for (const [id, channel] of this.channels) {
       const peers = new Map<string, ReadonlyMap<string, string>>();
-      for (const [origin, peer] of this.peers) peers.set(origin, peer.channels.get(id) ?? EMPTY_FIELDS);
+      const stale = new Set<string>();
+      for (const [origin, peer] of this.peers) {
+        peers.set(origin, peer.channels.get(id) ?? EMPTY_FIELDS);
+        if (peer.stale) stale.add(origin);
+      }
       try {
         channel.apply({
           connected,
           peers,
+          stale,
           changed,
           granted: grants?.get(id) ?? NO_GRANTS,
           toLocal: (ms) => this.toLocal(ms),

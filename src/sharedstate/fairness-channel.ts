@@ -1,6 +1,8 @@
 // Implements flow control's FairnessExchange over the shared-state exchange: publishes this replica's own
 // weighted-fair figures per band and tenant, and sums the other replicas' (service summed, floors maxed,
-// "queued here" ORed) into the views weighted-fair reads between syncs.
+// "queued here" ORed) into the views weighted-fair reads between syncs. A stale peer (silent past its heartbeat
+// window, maybe crashed) keeps its service in the sums but none of its tenants count as queued: tenants it can
+// no longer serve must not be held against the pool minimum.
 import {
   type FairnessBandPeers,
   type FairnessBandSource,
@@ -61,6 +63,7 @@ export class FairnessChannel implements ExchangeChannel, FairnessExchange {
   private readonly parsed = new Map<string, Map<number, Map<string, Figures>>>();
   private readonly pendingDeletes: string[] = [];
   private connected = false;
+  private stale: ReadonlySet<string> = new Set();
 
   join(priority: number, source: FairnessBandSource): FairnessBandPeers {
     const band = this.band(priority);
@@ -102,6 +105,7 @@ export class FairnessChannel implements ExchangeChannel, FairnessExchange {
 
   apply(view: PeerView): void {
     this.connected = view.connected;
+    this.stale = view.stale;
     for (const origin of view.changed) {
       const fields = view.peers.get(origin);
       if (fields === undefined) this.parsed.delete(origin);
@@ -122,7 +126,8 @@ export class FairnessChannel implements ExchangeChannel, FairnessExchange {
 
   private aggregate(): void {
     const sums = new Map<number, Map<string, { service: number; floor: number; backlogged: boolean }>>();
-    for (const byBand of this.parsed.values()) {
+    for (const [origin, byBand] of this.parsed) {
+      const live = !this.stale.has(origin);
       for (const [priority, tenants] of byBand) {
         let acc = sums.get(priority);
         if (acc === undefined) {
@@ -131,11 +136,12 @@ export class FairnessChannel implements ExchangeChannel, FairnessExchange {
         }
         for (const [tenant, f] of tenants) {
           const a = acc.get(tenant);
-          if (a === undefined) acc.set(tenant, { service: f.service, floor: f.floor, backlogged: f.backlogged });
+          const backlogged = live && f.backlogged;
+          if (a === undefined) acc.set(tenant, { service: f.service, floor: f.floor, backlogged });
           else {
             a.service += f.service;
             a.floor = Math.max(a.floor, f.floor);
-            a.backlogged ||= f.backlogged;
+            a.backlogged ||= backlogged;
           }
         }
       }

@@ -14,8 +14,9 @@
 // Bound (stated in the README). While every replica syncs: the pool's use never exceeds the cap when the cap is
 // at least 8n (b <= cap / 8n, so n b <= cap); below that, by at most n - 1 (b is at least 1). A tenant served by
 // one replica alone reaches cap - (n - 1) b >= 7/8 of its cap (the others' slack is kept for them). A replica
-// that stops syncing (paused past its TTL, or cut off) loses its part after its TTL, while requests it had
-// in flight may still run: the pool can then exceed the cap by what it held. Local-only (the store down), each
+// that stops syncing (crashed, paused, cut off) loses its part once stale (silent past its heartbeat window,
+// `ttlIntervals` sync intervals; the store grants from it no longer, and it starts from nothing when it returns),
+// while requests it had in flight may still run: the pool can then exceed the cap by what it held. Local-only (the store down), each
 // replica enforces ceil(cap / n) for the n replicas it last saw (at most n - 1 over, once the excess of the
 // moment of the failure has drained); a replica that never reached the store counts itself alone.
 import {
@@ -44,7 +45,6 @@ interface Part {
   claimed: string | undefined;
 }
 
-/** What a peer published for one cap. */
 function keyOf(kind: LimitKind, tenant: string | undefined): string {
   // 'C'/'Q' for the caps over all tenants; 'c|<id>'/'q|<id>' per tenant (ids may contain anything).
   if (tenant === undefined) return kind === 'concurrency' ? 'C' : 'Q';
@@ -164,6 +164,7 @@ export class LimitsChannel implements ExchangeChannel, LimitBudget {
     if (view.connected && view.changed.size > 0) {
       const peers = new Map<string, Map<string, BudgetPart>>();
       for (const [origin, fields] of view.peers) {
+        if (view.stale.has(origin)) continue;
         for (const [key, value] of fields) {
           const p = parseBudgetPart(value);
           if (p === undefined) continue;

@@ -18,6 +18,8 @@ interface OriginData {
   epoch: string;
   writes: number;
   expiresAt: number;
+  /** End of its heartbeat window: past it the origin is stale (RoundRequest.heartbeatMs). */
+  freshUntil: number;
 }
 
 interface Lease {
@@ -78,34 +80,36 @@ export class MemoryHub {
     const now = this.clock.now();
     this.expire();
     let own = this.origins.get(request.origin);
-    if (own === undefined && !request.full) return { kind: 'lost' };
+    if (!request.full && (own === undefined || own.freshUntil < now)) return { kind: 'lost' };
     if (own === undefined || request.full) {
-      own = { fields: new Map(), epoch: request.epoch, writes: 0, expiresAt: 0 };
+      own = { fields: new Map(), epoch: request.epoch, writes: 0, expiresAt: 0, freshUntil: 0 };
       this.origins.set(request.origin, own);
     }
     for (const [k, v] of request.set) own.fields.set(k, v);
     for (const k of request.del) own.fields.delete(k);
     own.expiresAt = now + request.ttlMs;
-    const granted = request.claims !== undefined && request.claims.length > 0 ? this.grant(request.origin, own.fields, request.claims) : undefined;
+    own.freshUntil = now + Math.min(request.heartbeatMs, request.ttlMs);
+    const granted =
+      request.claims !== undefined && request.claims.length > 0 ? this.grant(request.origin, own.fields, request.claims, now) : undefined;
     if (request.full || request.set.size > 0 || request.del.length > 0 || granted !== undefined) own.writes++;
     const peers = new Map<string, PeerReply>();
     for (const [origin, data] of this.origins) {
       if (origin === request.origin) continue;
       const version = `${data.epoch}.${data.writes}`;
       const fields = request.known.get(origin) === version ? undefined : new Map(data.fields);
-      peers.set(origin, { version, fields });
+      peers.set(origin, { version, fields, stale: data.freshUntil < now });
     }
     return { kind: 'ok', serverTimeMs: now, peers, leaseHolder: this.lease(request, now), ...(granted !== undefined ? { granted } : {}) };
   }
 
   /** The Redis script's grant rule (see BudgetClaim), over the live origins. */
-  private grant(origin: string, own: Map<string, string>, claims: readonly BudgetClaim[]): Map<string, number> {
+  private grant(origin: string, own: Map<string, string>, claims: readonly BudgetClaim[], now: number): Map<string, number> {
     const granted = new Map<string, number>();
     for (const c of claims) {
       const b = budgetSlack(c.cap, this.origins.size);
       let others = 0;
       for (const [o, data] of this.origins) {
-        if (o === origin) continue;
+        if (o === origin || data.freshUntil < now) continue;
         const { held, used } = budgetOf(data.fields.get(c.field));
         others += Math.max(held + b, used);
       }

@@ -3,22 +3,27 @@
 //
 // Keys, all under one prefix that carries a {hash tag} so a Redis Cluster keeps them in one slot:
 //   <prefix>members        sorted set: origin -> expiry (server ms); who is in the pool
-//   <prefix>o:<origin>     hash: the origin's own fields plus `_v` (its version); PEXPIREd every round (heartbeat)
+//   <prefix>o:<origin>     hash: the origin's own fields plus `_v` (its version) and `_f` (end of its heartbeat
+//                          window, server ms: past it the origin is stale); PEXPIREd every round
 //   <prefix>lease:<name>   string: holder's origin, with a TTL (scrape leadership)
 // Each replica writes only its own hash, so replicas never conflict; a dead one's hash and membership expire.
 // Budget claims on pool-wide caps (BudgetClaim) are granted inside the same script: it reads the other live
 // replicas' fields of the cap and writes the grant into the claimant's own hash, so grants never race.
 // Types only (`import type`, so the compiled module does not load ioredis): the client comes from the caller.
 import type { Cluster, Redis } from 'ioredis';
-import { type ExchangeTransport, type PeerReply, type RoundReply, type RoundRequest, VERSION_FIELD } from './transport.js';
+import { type ExchangeTransport, type PeerReply, type RoundReply, type RoundRequest, FRESH_FIELD, VERSION_FIELD } from './transport.js';
 
 const SYNC_SCRIPT = `
 local members, own, leaseKey = KEYS[1], KEYS[2], KEYS[3]
 local prefix, origin, ttl, full, epoch = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4] == '1', ARGV[5]
+local heartbeat = math.min(ttl, tonumber(ARGV[6]))
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if not full and redis.call('EXISTS', own) == 0 then return {'lost'} end
-local i = 6
+local function stale(key)
+  return (tonumber(redis.call('HGET', key, '${FRESH_FIELD}')) or 0) < now
+end
+if not full and (redis.call('EXISTS', own) == 0 or stale(own)) then return {'lost'} end
+local i = 7
 local nset = tonumber(ARGV[i]); i = i + 1
 if full then redis.call('DEL', own) end
 local wrote = full
@@ -42,7 +47,7 @@ for _ = 1, nclaims do
   local b = math.max(1, math.floor(cap / (8 * #live)))
   local others = 0
   for _, m in ipairs(live) do
-    if m ~= origin then
+    if m ~= origin and not stale(prefix .. 'o:' .. m) then
       local held, u = budget(redis.call('HGET', prefix .. 'o:' .. m, field))
       others = others + math.max(held + b, u)
     end
@@ -60,6 +65,7 @@ elseif wrote then
   local dot = string.find(v, '.', 1, true)
   redis.call('HSET', own, '${VERSION_FIELD}', string.sub(v, 1, dot) .. (tonumber(string.sub(v, dot + 1)) + 1))
 end
+redis.call('HSET', own, '${FRESH_FIELD}', now + heartbeat)
 redis.call('PEXPIRE', own, ttl)
 local known = {}
 local nknown = tonumber(ARGV[i]); i = i + 1
@@ -82,6 +88,7 @@ for _, m in ipairs(live) do
     if v then
       table.insert(out, m)
       table.insert(out, v)
+      table.insert(out, stale(key) and 1 or 0)
       if known[m] == v then table.insert(out, 0) else table.insert(out, redis.call('HGETALL', key)) end
     end
   end
@@ -125,6 +132,7 @@ export class RedisTransport implements ExchangeTransport {
       Math.max(1, Math.round(request.ttlMs)),
       request.full ? '1' : '0',
       request.epoch,
+      Math.max(1, Math.round(request.heartbeatMs)),
       request.set.size,
     ];
     for (const [k, v] of request.set) args.push(k, v);
@@ -166,12 +174,12 @@ function parseReply(raw: unknown): RoundReply {
     }
   }
   const peers = new Map<string, PeerReply>();
-  for (let i = 4; i + 2 < values.length; i += 3) {
+  for (let i = 4; i + 3 < values.length; i += 4) {
     const origin = values[i];
     const version = values[i + 1];
-    const fields = values[i + 2];
+    const fields = values[i + 3];
     if (typeof origin !== 'string' || typeof version !== 'string') break;
-    peers.set(origin, { version, fields: Array.isArray(fields) ? toFields(fields) : undefined });
+    peers.set(origin, { version, fields: Array.isArray(fields) ? toFields(fields) : undefined, stale: values[i + 2] === 1 });
   }
   return { kind: 'ok', serverTimeMs, peers, leaseHolder: holder, ...(granted.size > 0 ? { granted } : {}) };
 }
@@ -181,7 +189,7 @@ function toFields(flat: unknown[]): Map<string, string> {
   for (let i = 0; i + 1 < flat.length; i += 2) {
     const k = flat[i];
     const v = flat[i + 1];
-    if (typeof k === 'string' && typeof v === 'string' && k !== VERSION_FIELD) out.set(k, v);
+    if (typeof k === 'string' && typeof v === 'string' && k !== VERSION_FIELD && k !== FRESH_FIELD) out.set(k, v);
   }
   return out;
 }

@@ -8,6 +8,12 @@ export interface RoundRequest {
   readonly origin: string;
   /** Own data (and with it the replica's membership) expires this long after the last round: the heartbeat. */
   readonly ttlMs: number;
+  /**
+   * A replica silent for longer than this (its heartbeat window: `ttlIntervals` sync intervals, shorter than
+   * `ttlMs`) is stale: its data stays readable but it counts in no budget grant, peers see it flagged
+   * (`PeerReply.stale`), and its own next round that is not full is answered `lost`, so it rewrites its data whole.
+   */
+  readonly heartbeatMs: number;
   /** Replace own data entirely (first round, after a failed round, after a loss); `epoch` names this write. */
   readonly full: boolean;
   readonly epoch: string;
@@ -26,7 +32,8 @@ export interface RoundRequest {
  * A claim on one pool-wide cap (budget handed out in batches; see limits-channel.ts). Every live replica's own
  * field for the cap reads `held,demand,used`. The store grants
  *   held' = max(held, min(want, cap - b - sum over the other live replicas of max(held_j + b, used_j)))
- * (never below 0), with b = budgetSlack(cap, live replicas), writes `held',demand,used` into the claimant's own
+ * (never below 0), with b = budgetSlack(cap, live replicas) and the sum over the live replicas that are not stale
+ * (see RoundRequest.heartbeatMs: a crashed replica's parts are not kept reserved), writes `held',demand,used` into the claimant's own
  * field and answers held'. Every replica may use up to its held + b, so the replicas' use stays within the cap.
  */
 export interface BudgetClaim {
@@ -68,10 +75,13 @@ export interface PeerReply {
   readonly version: string;
   /** The peer's fields, or undefined when `version` equals the one the request said it knew. */
   readonly fields: ReadonlyMap<string, string> | undefined;
+  /** Silent past its heartbeat window (see RoundRequest.heartbeatMs): alive in the data, but maybe crashed. */
+  readonly stale: boolean;
 }
 
 export type RoundReply =
-  /** Own data was missing (the store restarted empty, or it expired while this replica was paused) and the round
+  /** Own data was missing (the store restarted empty, or it expired while this replica was paused) or stale (this
+   *  replica was silent past its heartbeat window, so the others may have been granted its budget), and the round
    *  was not full: nothing was written; send everything again. */
   | { readonly kind: 'lost' }
   | {
@@ -97,3 +107,5 @@ export interface ExchangeTransport {
 export const CHANNEL_SEPARATOR = '|';
 /** Field carrying the version of an origin's data; never a channel field (no separator). */
 export const VERSION_FIELD = '_v';
+/** Field carrying when an origin's heartbeat window ends (store ms); never a channel field. */
+export const FRESH_FIELD = '_f';

@@ -1,7 +1,8 @@
 // Budget claims on pool-wide caps through a real redis-server (the Lua script) and through the in-memory hub
 // (tests, the workers' primary): the same sequence of rounds gets the same grants from both, each grant leaves
 // the others' parts plus every replica's slack within the cap, a part is never taken from its holder, and a
-// replica's grant is visible to the others as its own field.
+// replica's grant is visible to the others as its own field. A replica silent past its heartbeat window is
+// flagged stale, its part is granted to the others (its data kept), and its next plain round is answered `lost`.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, noopLogger } from '../../../src/core/index.js';
 import { createRedisClient } from '../../../src/server/redis-client.js';
@@ -10,8 +11,8 @@ import { RedisServer } from '../../support/redis-server.js';
 
 const FIELD = 'l|c|a';
 
-function round(t: ExchangeTransport, origin: string, claims: BudgetClaim[], full = false): Promise<RoundReply> {
-  return t.round({ origin, ttlMs: 5_000, full, epoch: '1', set: new Map(), del: [], known: new Map(), ...(claims.length > 0 ? { claims } : {}) });
+function round(t: ExchangeTransport, origin: string, claims: BudgetClaim[], full = false, heartbeatMs = 5_000): Promise<RoundReply> {
+  return t.round({ origin, ttlMs: 5_000, heartbeatMs, full, epoch: '1', set: new Map(), del: [], known: new Map(), ...(claims.length > 0 ? { claims } : {}) });
 }
 
 const claim = (want: number, used = 0): BudgetClaim => ({ field: FIELD, cap: 24, want, demand: want, used });
@@ -24,13 +25,29 @@ async function sequence(t: ExchangeTransport): Promise<{ grants: number[]; peerS
   await round(t, 'B', [], true);
   grants.push(granted(await round(t, 'B', [claim(10)])));
   // A gives part back: a plain write of its own field (what LimitsChannel does), then B claims again.
-  await t.round({ origin: 'A', ttlMs: 5_000, full: false, epoch: '1', set: new Map([[FIELD, '5,5,5']]), del: [], known: new Map() });
+  await t.round({ origin: 'A', ttlMs: 5_000, heartbeatMs: 5_000, full: false, epoch: '1', set: new Map([[FIELD, '5,5,5']]), del: [], known: new Map() });
   grants.push(granted(await round(t, 'B', [claim(10, 1)])));
   // A claims more than is left: it keeps what it holds (never below), gets nothing beyond the room.
   grants.push(granted(await round(t, 'A', [claim(24, 5)])));
   const view = await round(t, 'B', []);
   const peerSeen = view.kind === 'ok' ? view.peers.get('A')?.fields?.get(FIELD) : undefined;
   return { grants, peerSeen };
+}
+
+/** A holds the whole cap with a short heartbeat, then falls silent past it (`wait`); B claims. */
+async function staleSequence(t: ExchangeTransport, wait: () => Promise<void>) {
+  const granted = (r: RoundReply): number => (r.kind === 'ok' ? (r.granted?.get(FIELD) ?? -1) : -1);
+  const aHeld = granted(await round(t, 'A', [claim(30)], true, 5));
+  await wait();
+  const b = await round(t, 'B', [claim(10)], true);
+  const aAgain = await round(t, 'A', [], false, 5);
+  return {
+    aHeld,
+    bGranted: granted(b),
+    aStale: b.kind === 'ok' ? b.peers.get('A')?.stale : undefined,
+    aDataKept: b.kind === 'ok' ? b.peers.get('A')?.fields?.get(FIELD) : undefined,
+    aAgain: aAgain.kind,
+  };
 }
 
 describe('budget claims (pool-wide caps)', () => {
@@ -57,6 +74,29 @@ describe('budget claims (pool-wide caps)', () => {
       // its 10. A asks for 24: it gets what B's part and both slacks leave.
       expect(viaRedis.grants).toEqual([24 - one, 24 - two - (24 - one + two), 10, Math.max(5, 24 - two - (10 + two))]);
       expect(viaRedis.peerSeen).toBe(`${viaRedis.grants[3]},24,5`);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('a stale replica (silent past its heartbeat window) is flagged, counts in no grant, keeps its data, and its next plain round is lost', async () => {
+    const client = createRedisClient({ url: redis.url, commandTimeoutMs: 2_000, logger: noopLogger });
+    try {
+      if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+      // Redis keeps its own clock: waiting 50 ms puts A (heartbeat 5 ms) past its window whatever the load.
+      const viaRedis = await staleSequence(new RedisTransport({ client, keyPrefix: '{stale}:' }), () => new Promise((resolve) => setTimeout(resolve, 50)));
+      const clock = new ManualClock(0);
+      const viaHub = await staleSequence(new MemoryHub(clock).transport(), async () => {
+        clock.advance(50);
+      });
+      expect(viaRedis).toEqual(viaHub);
+      expect(viaRedis).toEqual({
+        aHeld: 24 - budgetSlack(24, 1),
+        bGranted: 10,
+        aStale: true,
+        aDataKept: `${24 - budgetSlack(24, 1)},30,0`,
+        aAgain: 'lost',
+      });
     } finally {
       client.disconnect();
     }

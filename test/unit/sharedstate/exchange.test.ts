@@ -2,7 +2,8 @@
 // others' view within its TTL (3 sync intervals, at least 1 s) of its last round (plus the reader's own interval)
 // and a paused one stays in it, a store that stops
 // answering turns every replica local-only within one interval (a hung round times out one interval after it began),
-// and a store wiped while down gets every replica's data back, once.
+// and a store wiped while down gets every replica's data back, once. A replica silent past its heartbeat window
+// (3 intervals) is flagged stale to the others while its data stays, and rewrites its data whole when it returns.
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
 import {
@@ -146,5 +147,34 @@ describe('shared-state exchange (virtual time)', () => {
     await tick(clock, 2 * T + 1);
     expect(rs.map((r) => r.channel.sum())).toEqual([2, 1]);
     expect(rs.every((r) => r.exchange.isUp)).toBe(true);
+  });
+
+  it('a silent replica is flagged stale within its heartbeat window (3 intervals) plus one reader interval, its data kept; when it returns it rewrites whole and is fresh again', async () => {
+    const { clock, hub, rs } = replicas(2);
+    for (const r of rs) r.exchange.start();
+    await tick(clock, 3 * T);
+    expect(rs[0]!.channel.view?.stale.size).toBe(0);
+    const paused = rs[1]!.exchange as unknown as { state: string; fullWrites: number };
+    paused.state = 'closed';
+    const lastRound = clock.now();
+    let staleAt: number | undefined;
+    for (let t = 0; t < 10 * T && staleAt === undefined; t += 5) {
+      await tick(clock, 5);
+      if (rs[0]!.channel.view?.stale.has('r1') === true) staleAt = clock.now();
+    }
+    expect(staleAt).toBeDefined();
+    expect(staleAt! - lastRound).toBeGreaterThan(3 * T - T);
+    expect(staleAt! - lastRound).toBeLessThanOrEqual(3 * T + T + 5);
+    // Its data (in-flight counts, service) is still there: only the floor's TTL removes it.
+    expect(rs[0]!.channel.sum()).toBe(2);
+    expect(hub.liveOrigins().sort()).toEqual(['r0', 'r1']);
+    const fullBefore = paused.fullWrites;
+    paused.state = 'new';
+    rs[1]!.exchange.start();
+    await tick(clock, 3 * T);
+    // The store answered its first round `lost` (stale): the next was a full rewrite.
+    expect(paused.fullWrites).toBe(fullBefore + 1);
+    expect(rs[0]!.channel.view?.stale.size).toBe(0);
+    expect(rs[0]!.channel.sum()).toBe(2);
   });
 });
