@@ -50,7 +50,8 @@ export interface ServedEvent {
 
 /**
  * A front end answered a request itself, before the pipeline saw it (headers or body over the limit, an ext_proc
- * body mode no route can be given in, malformed HTTP): no identity, model or priority is known yet.
+ * body mode no route can be given in, malformed HTTP): no identity, model or priority is known yet. Also the
+ * pipeline's own 500 `internal` (it failed unexpectedly), labelled the same way.
  */
 export interface RefusedEvent {
   /** The drop reason sent in `x-fairway-drop-reason`. */

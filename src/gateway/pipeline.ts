@@ -197,6 +197,12 @@ export class RequestPipeline implements RequestHandler {
       // The unexpected: log it, answer 500, never leave the request without an outcome.
       this.logger.error({ err, requestId: request.requestId }, 'request pipeline failed');
       span.recordException(err as Error);
+      // Counted as the front ends count their own refusals: what the pipeline knew of the request is not trusted.
+      try {
+        this.observer.onRefused?.({ reason: 'internal', status: 500 });
+      } catch (observerErr) {
+        this.logger.error({ err: observerErr, requestId: request.requestId }, 'refusal observer threw');
+      }
       return { kind: 'reject', status: 500, reason: 'internal', message: 'internal error while routing the request' };
     } finally {
       span.end();

@@ -6,6 +6,7 @@ export {
   type SchedulingContext,
   type Filter,
   type Scorer,
+  type ScorerSession,
   type Picker,
 } from './types.js';
 export { Scheduler, type SchedulerOptions, type RoutingRecord, MAX_ENDPOINT_COUNT } from './scheduler.js';

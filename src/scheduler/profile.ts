@@ -1,7 +1,7 @@
 // A scheduling profile: filters, then weighted scorers, then a picker.
 import { type Random } from '../core/index.js';
 import { type EndpointSnapshot } from '../datalayer/index.js';
-import { type Filter, type Picker, type Scorer, type SchedulingContext } from './types.js';
+import { type Filter, type Picker, type Scorer, type ScorerSession, type SchedulingContext } from './types.js';
 
 export interface WeightedScorer {
   readonly scorer: Scorer;
@@ -21,7 +21,7 @@ export type ProfileOutcome =
 export class SchedulerProfile {
   /** The header a session-affinity scorer (weight > 0) issues its token in; undefined without one. */
   readonly sessionHeader: string | undefined;
-  private readonly session: Scorer | undefined;
+  private readonly session: ScorerSession | undefined;
   /** Scorers (weight > 0) that want to hear of the pick; usually none. */
   private readonly learners: readonly Scorer[];
 
@@ -30,14 +30,14 @@ export class SchedulerProfile {
     readonly scorers: readonly WeightedScorer[],
     readonly picker: Picker,
   ) {
-    this.session = scorers.find((s) => s.weight > 0 && s.scorer.sessionHeader !== undefined)?.scorer;
-    this.sessionHeader = this.session?.sessionHeader;
+    this.session = scorers.find((s) => s.weight > 0 && s.scorer.session !== undefined)?.scorer.session;
+    this.sessionHeader = this.session?.header;
     this.learners = scorers.filter((s) => s.weight > 0 && s.scorer.picked !== undefined).map((s) => s.scorer);
   }
 
   /** The token naming `endpointId` in `sessionHeader`, while the profile has a session-affinity scorer. */
   sessionToken(endpointId: string): string | undefined {
-    return this.session?.sessionToken?.(endpointId);
+    return this.session?.token(endpointId);
   }
 
   run(ctx: SchedulingContext, input: readonly EndpointSnapshot[], count: number, random: Random): ProfileOutcome {

@@ -65,16 +65,19 @@ export interface Filter {
   filter(ctx: SchedulingContext, candidates: readonly EndpointSnapshot[]): readonly EndpointSnapshot[];
 }
 
+/** How a session-affinity scorer has the response name the endpoint that served, for the client to send back. */
+export interface ScorerSession {
+  /** The header (lower case) carrying the token, in the response and in the client's next request. */
+  readonly header: string;
+  /** The token naming `endpointId`. */
+  token(endpointId: string): string;
+}
+
 /** Writes one raw score per candidate into `out` (same index); the profile clamps each to [0, 1]. */
 export interface Scorer {
   readonly type: string;
-  /**
-   * A session-affinity scorer names the header in which the response must carry the token of the endpoint that
-   * served (and in which the client sends it back).
-   */
-  readonly sessionHeader?: string;
-  /** A session-affinity scorer's token naming `endpointId` (what the response carries in `sessionHeader`). */
-  sessionToken?(endpointId: string): string;
+  /** A session-affinity scorer's port: both halves or neither, so the response always gets its header. */
+  readonly session?: ScorerSession;
   score(ctx: SchedulingContext, candidates: readonly EndpointSnapshot[], out: Float64Array): void;
   /**
    * Told which endpoint the profile picked first, in the same synchronous call that just scored `ctx`: for scorers

@@ -4,7 +4,7 @@
 // token is a hash of the endpoint's address (keyed when a secret is configured), never the address itself.
 import { createHash, createHmac } from 'node:crypto';
 import { type EndpointSnapshot, hasHeadroom } from '../../datalayer/index.js';
-import { type Scorer, type SchedulingContext } from '../types.js';
+import { type Scorer, type ScorerSession, type SchedulingContext } from '../types.js';
 
 export const SESSION_AFFINITY_SCORER = 'session-affinity-scorer';
 /** llm-d's default header, in both directions. */
@@ -54,14 +54,16 @@ export interface SessionAffinityOptions {
  */
 export class SessionAffinityScorer implements Scorer {
   readonly type = SESSION_AFFINITY_SCORER;
-  readonly sessionHeader: string;
+  readonly session: ScorerSession;
+  private readonly header: string;
   private readonly secret: string | undefined;
   /** Endpoint id -> its token: a hash per endpoint once, not per request. O(1) per lookup. */
   private readonly tokens = new Map<string, string>();
 
   constructor(options: SessionAffinityOptions = {}) {
-    this.sessionHeader = (options.header ?? DEFAULT_SESSION_HEADER).trim().toLowerCase();
+    this.header = (options.header ?? DEFAULT_SESSION_HEADER).trim().toLowerCase();
     this.secret = options.secret;
+    this.session = { header: this.header, token: (endpointId) => this.sessionToken(endpointId) };
   }
 
   sessionToken(endpointId: string): string {
@@ -75,7 +77,7 @@ export class SessionAffinityScorer implements Scorer {
   }
 
   score(ctx: SchedulingContext, candidates: readonly EndpointSnapshot[], out: Float64Array): void {
-    const token = ctx.request.headers?.get(this.sessionHeader);
+    const token = ctx.request.headers?.get(this.header);
     const hashed = token?.startsWith(TOKEN_PREFIX) === true;
     const legacy = hashed ? undefined : decodeSessionToken(token);
     for (let i = 0; i < candidates.length; i++) {

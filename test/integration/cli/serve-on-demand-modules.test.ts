@@ -3,7 +3,7 @@
 // compiled CLI with a preloaded probe that lists, at exit, which of those packages Node loaded (all are CommonJS,
 // so Node's require cache names them).
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -25,14 +25,17 @@ process.on('exit', () => {
 
 describe('fairway serve loads optional clients on demand (compiled CLI, real process)', () => {
   let child: ChildProcess | undefined;
+  const dirs: string[] = [];
   afterEach(() => {
     if (child !== undefined && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     child = undefined;
+    for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
   });
 
   async function loadedBy(configLines: readonly string[]): Promise<string[]> {
     if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first (\`npm test\` does)`);
     const dir = mkdtempSync(join(tmpdir(), 'fairway-on-demand-'));
+    dirs.push(dir);
     const probe = join(dir, 'probe.mjs');
     writeFileSync(probe, PROBE);
     const config = join(dir, 'fairway.yaml');

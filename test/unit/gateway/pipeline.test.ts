@@ -2,7 +2,16 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
 import { InflightTracker } from '../../../src/datalayer/index.js';
 import { FlowController } from '../../../src/flowcontrol/index.js';
-import { type ConnectFailureEvent, type Decision, type GatewayObserver, type InferenceRequest, RequestPipeline, type ServedEvent } from '../../../src/gateway/index.js';
+import {
+  type ConnectFailureEvent,
+  type Decision,
+  type DecisionEvent,
+  type GatewayObserver,
+  type InferenceRequest,
+  type RefusedEvent,
+  RequestPipeline,
+  type ServedEvent,
+} from '../../../src/gateway/index.js';
 import { Scheduler, createPrefixHasher } from '../../../src/scheduler/index.js';
 import { flushMicrotasks } from '../../support/flush.js';
 import { SettableSaturation } from '../../support/settable-saturation.js';
@@ -269,10 +278,15 @@ describe('RequestPipeline', () => {
     expect(costs[0]).toBeGreaterThan(0);
   });
 
-  it('gives the lease and the in-flight ticket back when scheduling throws, answering 500', async () => {
-    const { pipeline, inflight, fc } = await setup({ faults: { throwOnSchedule: true } });
+  it('gives the lease and the in-flight ticket back when scheduling throws, answering 500 counted once as a refusal', async () => {
+    const refused: RefusedEvent[] = [];
+    const decisions: DecisionEvent[] = [];
+    const observer: GatewayObserver = { onDecision: (e) => decisions.push(e), onResponse: () => {}, onRefused: (e) => refused.push(e) };
+    const { pipeline, inflight, fc } = await setup({ faults: { throwOnSchedule: true }, observer });
     const d = reject(await pipeline.handle(request(completion)));
     expect(d).toMatchObject({ status: 500, reason: 'internal' });
+    expect(refused).toEqual([{ reason: 'internal', status: 500 }]);
+    expect(decisions).toEqual([]);
     expect(fc.stats().inflight).toBe(0);
     expect(inflight.totalRequests()).toBe(0);
   });
