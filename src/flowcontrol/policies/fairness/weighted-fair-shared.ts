@@ -60,7 +60,7 @@ import {
 import { type FairnessState } from './fairness-policy.js';
 import { newFlowHeap } from './flow-heap.js';
 
-/** Syncs after a rejoin before another replica's missing figures count as a departure (its TTL is 3 intervals). */
+/** Syncs after a rejoin before another replica's missing figures count as a departure (a live peer writes every sync). */
 const REJOIN_GRACE_SYNCS = 4;
 
 class TenantRecord implements OwnTenantRecord {
