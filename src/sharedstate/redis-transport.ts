@@ -4,7 +4,8 @@
 // Keys, all under one prefix that carries a {hash tag} so a Redis Cluster keeps them in one slot:
 //   <prefix>members        sorted set: origin -> expiry (server ms); who is in the pool
 //   <prefix>o:<origin>     hash: the origin's own fields plus `_v` (its version) and `_f` (end of its heartbeat
-//                          window, server ms: past it the origin is stale); PEXPIREd every round
+//                          window, server ms: past it the origin is stale; a peer's hash without it was written
+//                          by an older Fairway during a rolling upgrade and counts as fresh); PEXPIREd every round
 //   <prefix>lease:<name>   string: holder's origin, with a TTL (scrape leadership)
 // Each replica writes only its own hash, so replicas never conflict; a dead one's hash and membership expire.
 // Budget claims on pool-wide caps (BudgetClaim) are granted inside the same script: it reads the other live
@@ -19,10 +20,12 @@ local prefix, origin, ttl, full, epoch = ARGV[1], ARGV[2], tonumber(ARGV[3]), AR
 local heartbeat = math.min(ttl, tonumber(ARGV[6]))
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local function stale(key)
-  return (tonumber(redis.call('HGET', key, '${FRESH_FIELD}')) or 0) < now
+local function stale(key, unmarked)
+  local fresh = tonumber(redis.call('HGET', key, '${FRESH_FIELD}'))
+  if fresh == nil then return unmarked end
+  return fresh < now
 end
-if not full and (redis.call('EXISTS', own) == 0 or stale(own)) then return {'lost'} end
+if not full and (redis.call('EXISTS', own) == 0 or stale(own, true)) then return {'lost'} end
 local i = 7
 local nset = tonumber(ARGV[i]); i = i + 1
 if full then redis.call('DEL', own) end
@@ -47,7 +50,7 @@ for _ = 1, nclaims do
   local b = math.max(1, math.floor(cap / (8 * #live)))
   local others = 0
   for _, m in ipairs(live) do
-    if m ~= origin and not stale(prefix .. 'o:' .. m) then
+    if m ~= origin and not stale(prefix .. 'o:' .. m, false) then
       local held, u = budget(redis.call('HGET', prefix .. 'o:' .. m, field))
       others = others + math.max(held + b, u)
     end
@@ -88,7 +91,7 @@ for _, m in ipairs(live) do
     if v then
       table.insert(out, m)
       table.insert(out, v)
-      table.insert(out, stale(key) and 1 or 0)
+      table.insert(out, stale(key, false) and 1 or 0)
       if known[m] == v then table.insert(out, 0) else table.insert(out, redis.call('HGETALL', key)) end
     end
   end

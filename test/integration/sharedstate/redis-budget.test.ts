@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, noopLogger } from '../../../src/core/index.js';
 import { createRedisClient } from '../../../src/server/redis-client.js';
 import { type BudgetClaim, type ExchangeTransport, MemoryHub, type RoundReply, RedisTransport, budgetSlack } from '../../../src/sharedstate/index.js';
+import { FRESH_FIELD } from '../../../src/sharedstate/transport.js';
 import { RedisServer } from '../../support/redis-server.js';
 
 const FIELD = 'l|c|a';
@@ -97,6 +98,26 @@ describe('budget claims (pool-wide caps)', () => {
         aDataKept: `${24 - budgetSlack(24, 1)},30,0`,
         aAgain: 'lost',
       });
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('a peer written by an older Fairway (no heartbeat mark, as in a rolling upgrade) is not stale: its part still counts', async () => {
+    const client = createRedisClient({ url: redis.url, commandTimeoutMs: 2_000, logger: noopLogger });
+    try {
+      if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+      const t = new RedisTransport({ client, keyPrefix: '{upgrade}:' });
+      const granted = (r: RoundReply): number => (r.kind === 'ok' ? (r.granted?.get(FIELD) ?? -1) : -1);
+      const aHeld = granted(await round(t, 'A', [claim(30)], true));
+      await client.hdel(`{upgrade}:o:A`, FRESH_FIELD);
+      const b = await round(t, 'B', [claim(10)], true);
+      expect(b.kind === 'ok' ? b.peers.get('A')?.stale : undefined).toBe(false);
+      // B gets only what A's part and both slacks leave (were A taken for stale, B would get all 10 it asks for).
+      const two = budgetSlack(24, 2);
+      expect(aHeld).toBe(24 - budgetSlack(24, 1));
+      expect(granted(b)).toBe(Math.max(0, 24 - two - (aHeld + two)));
+      expect(granted(b)).toBeLessThan(10);
     } finally {
       client.disconnect();
     }
