@@ -3,6 +3,7 @@
 // the others' parts plus every replica's slack within the cap, a part is never taken from its holder, and a
 // replica's grant is visible to the others as its own field. A replica silent past its heartbeat window is
 // flagged stale, its part is granted to the others (its data kept), and its next plain round is answered `lost`.
+import type { Cluster, Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ManualClock, noopLogger } from '../../../src/core/index.js';
 import { createRedisClient } from '../../../src/server/redis-client.js';
@@ -61,11 +62,19 @@ describe('budget claims (pool-wide caps)', () => {
     await redis.stop();
   });
 
-  it('the Redis script and the in-memory hub grant the same parts, within the cap less every replica\'s slack', async () => {
+  /** Runs `use` with a connected client (no offline queue: a slow Redis fails a round instead of piling up). */
+  async function withClient(use: (client: Redis | Cluster) => Promise<void>): Promise<void> {
     const client = createRedisClient({ url: redis.url, commandTimeoutMs: 2_000, logger: noopLogger });
     try {
-      // No offline queue (a slow Redis fails a round instead of piling up): wait until the client is connected.
       if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+      await use(client);
+    } finally {
+      client.disconnect();
+    }
+  }
+
+  it('the Redis script and the in-memory hub grant the same parts, within the cap less every replica\'s slack', async () => {
+    await withClient(async (client) => {
       const viaRedis = await sequence(new RedisTransport({ client, keyPrefix: '{budget}:' }));
       const viaHub = await sequence(new MemoryHub(new ManualClock(0)).transport());
       expect(viaRedis).toEqual(viaHub);
@@ -75,15 +84,11 @@ describe('budget claims (pool-wide caps)', () => {
       // its 10. A asks for 24: it gets what B's part and both slacks leave.
       expect(viaRedis.grants).toEqual([24 - one, 24 - two - (24 - one + two), 10, Math.max(5, 24 - two - (10 + two))]);
       expect(viaRedis.peerSeen).toBe(`${viaRedis.grants[3]},24,5`);
-    } finally {
-      client.disconnect();
-    }
+    });
   });
 
   it('a stale replica (silent past its heartbeat window) is flagged, counts in no grant, keeps its data, and its next plain round is lost', async () => {
-    const client = createRedisClient({ url: redis.url, commandTimeoutMs: 2_000, logger: noopLogger });
-    try {
-      if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+    await withClient(async (client) => {
       // Redis keeps its own clock: waiting 50 ms puts A (heartbeat 5 ms) past its window whatever the load.
       const viaRedis = await staleSequence(new RedisTransport({ client, keyPrefix: '{stale}:' }), () => new Promise((resolve) => setTimeout(resolve, 50)));
       const clock = new ManualClock(0);
@@ -98,15 +103,11 @@ describe('budget claims (pool-wide caps)', () => {
         aDataKept: `${24 - budgetSlack(24, 1)},30,0`,
         aAgain: 'lost',
       });
-    } finally {
-      client.disconnect();
-    }
+    });
   });
 
   it('a peer written by an older Fairway (no heartbeat mark, as in a rolling upgrade) is not stale: its part still counts', async () => {
-    const client = createRedisClient({ url: redis.url, commandTimeoutMs: 2_000, logger: noopLogger });
-    try {
-      if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve));
+    await withClient(async (client) => {
       const t = new RedisTransport({ client, keyPrefix: '{upgrade}:' });
       const granted = (r: RoundReply): number => (r.kind === 'ok' ? (r.granted?.get(FIELD) ?? -1) : -1);
       const aHeld = granted(await round(t, 'A', [claim(30)], true));
@@ -118,8 +119,6 @@ describe('budget claims (pool-wide caps)', () => {
       expect(aHeld).toBe(24 - budgetSlack(24, 1));
       expect(granted(b)).toBe(Math.max(0, 24 - two - (aHeld + two)));
       expect(granted(b)).toBeLessThan(10);
-    } finally {
-      client.disconnect();
-    }
+    });
   });
 });
