@@ -134,6 +134,11 @@ export interface LivePipelineOptions {
   readonly noEndpointTtlMs?: number | null;
 }
 
+/** Whether a request's decision has reached the observer (one per request, so each is counted once). */
+interface ReportedOutcome {
+  reported: boolean;
+}
+
 export class RequestPipeline implements RequestHandler {
   private readonly clock: Clock;
   private readonly logger: Logger;
@@ -188,8 +193,10 @@ export class RequestPipeline implements RequestHandler {
   async handle(request: InferenceRequest): Promise<Decision> {
     const parent = propagation.extract(ROOT_CONTEXT, request.headers, headerGetter);
     const span = this.tracer.startSpan('fairway.request', { attributes: { 'http.request.method': request.method, 'url.path': request.path } }, parent);
+    // Set once the request's outcome is reported, so a later throw is not counted a second time as a refusal.
+    const report: ReportedOutcome = { reported: false };
     try {
-      const decision = await this.decide(request, trace.setSpan(parent, span));
+      const decision = await this.decide(request, trace.setSpan(parent, span), report);
       span.setAttribute('fairway.decision', decision.kind === 'route' ? 'routed' : decision.reason);
       if (decision.kind === 'reject') span.setStatus({ code: SpanStatusCode.ERROR, message: decision.reason });
       return decision;
@@ -199,7 +206,7 @@ export class RequestPipeline implements RequestHandler {
       span.recordException(err as Error);
       // Counted as the front ends count their own refusals: what the pipeline knew of the request is not trusted.
       try {
-        this.observer.onRefused?.({ reason: 'internal', status: 500 });
+        if (!report.reported) this.observer.onRefused?.({ reason: 'internal', status: 500 });
       } catch (observerErr) {
         this.logger.error({ err: observerErr, requestId: request.requestId }, 'refusal observer threw');
       }
@@ -209,13 +216,13 @@ export class RequestPipeline implements RequestHandler {
     }
   }
 
-  private async decide(request: InferenceRequest, ctx: Context): Promise<Decision> {
+  private async decide(request: InferenceRequest, ctx: Context, report: ReportedOutcome): Promise<Decision> {
     const arrivedAt = this.clock.now();
     const identity = resolveIdentity(request.headers, this.identity);
     const control = readControlHeaders(request.headers, this.identityHeaders);
     if (!control.ok) {
       const labels = { model: '', targetModel: '', objective: identity.objective ?? '', fairnessId: identity.fairnessId, priority: identity.priority };
-      return this.finishReject(badHeader(control.message), labels, 0, 0);
+      return this.finishReject(report, badHeader(control.message), labels, 0, 0);
     }
     const isHeaderOnly = request.body.length === 0 && request.method !== 'POST';
     let body: ParsedBody | undefined;
@@ -223,7 +230,7 @@ export class RequestPipeline implements RequestHandler {
       const parsed = parseRequestBody(request.path, request.body);
       if (!parsed.ok) {
         const labels = { model: '', targetModel: '', objective: identity.objective ?? '', fairnessId: identity.fairnessId, priority: identity.priority };
-        return this.finishReject(badRequest(parsed.message), labels, 0, 0);
+        return this.finishReject(report, badRequest(parsed.message), labels, 0, 0);
       }
       body = parsed.body;
     }
@@ -239,13 +246,14 @@ export class RequestPipeline implements RequestHandler {
     let pool = this.o.pool.current();
     if (pool.endpoints.length === 0) {
       const waited = await this.waitForEndpoints(request, control.values.ttlMs, labels);
-      if (waited !== undefined) return this.finishReject(waited, labels, this.clock.now() - arrivedAt, 0);
+      if (waited !== undefined) return this.finishReject(report, waited, labels, this.clock.now() - arrivedAt, 0);
       pool = this.o.pool.current();
     }
     if (request.subsetHint !== undefined) {
       const allowed = new Set(request.subsetHint);
       if (!pool.endpoints.some((e) => allowed.has(e.id))) {
         return this.finishReject(
+          report,
           unavailable('empty-subset', `none of the ${request.subsetHint.length} endpoints in the subset hint is in the pool`, this.retry),
           labels,
           0,
@@ -255,10 +263,10 @@ export class RequestPipeline implements RequestHandler {
     }
     // A model nobody serves is answered now, not after a wait in the queue; dispatch checks again (pools change).
     const availability = body !== undefined ? this.o.scheduler.modelAvailability?.(labels.targetModel, pool) : undefined;
-    if (availability === 'not-found') return this.finishReject(modelNotFound(notServed(labels)), labels, 0, 0);
+    if (availability === 'not-found') return this.finishReject(report, modelNotFound(notServed(labels)), labels, 0, 0);
     if (availability === 'down') {
       const message = `every endpoint serving the model \`${labels.targetModel}\` is down`;
-      return this.finishReject(unavailable(MODEL_UNAVAILABLE, message, this.retry), labels, 0, 0);
+      return this.finishReject(report, unavailable(MODEL_UNAVAILABLE, message, this.retry), labels, 0, 0);
     }
     // The model server caches prompts per model it serves, so prefix hashes are seeded with the target model.
     const hashes = body !== undefined ? this.o.hasher.hashBody(body.prompt, labels.targetModel) : new Float64Array(0);
@@ -316,17 +324,17 @@ export class RequestPipeline implements RequestHandler {
       const queueMs = this.clock.now() - arrivedAt;
       queueSpan.setAttribute('fairway.outcome', outcome.kind === 'dispatched' ? 'dispatched' : `${outcome.kind}:${outcome.reason}`);
       if (outcome.kind !== 'dispatched') {
-        return this.finishReject(rejectionFor(outcome, this.o.pool.current().endpoints.length > 0, this.retry), labels, queueMs, 0);
+        return this.finishReject(report, rejectionFor(outcome, this.o.pool.current().endpoints.length > 0, this.retry), labels, queueMs, 0);
       }
       const p = placement;
       if (p === undefined || p.result.kind !== 'scheduled' || p.ticket === undefined) {
         const message = p?.result.kind === 'unschedulable' ? p.result.message : 'no endpoint could be picked';
         const reason = p?.result.kind === 'unschedulable' ? p.result.reason : 'no-endpoints';
-        return this.finishReject(unschedulable(reason, message, this.retry), labels, queueMs, p?.scheduleMs ?? 0);
+        return this.finishReject(report, unschedulable(reason, message, this.retry), labels, queueMs, p?.scheduleMs ?? 0);
       }
       if (request.signal.aborted) {
         // The client left between dispatch and now: the capacity goes back at once (in `finally`).
-        return this.finishReject({ kind: 'reject', status: 499, reason: 'cancelled', message: 'client went away' }, labels, queueMs, p.scheduleMs);
+        return this.finishReject(report, { kind: 'reject', status: 499, reason: 'cancelled', message: 'client went away' }, labels, queueMs, p.scheduleMs);
       }
       const evictedAlready = eviction.pending ? eviction.answer : undefined;
       if (evictedAlready !== undefined) {
@@ -334,12 +342,13 @@ export class RequestPipeline implements RequestHandler {
         eviction.close();
         outcome.lease.release({ promptTokens: 0, outputTokens: 0 });
         lease = undefined; // released here, with the zero charge
-        return this.finishReject(evictedAlready, labels, queueMs, p.scheduleMs);
+        return this.finishReject(report, evictedAlready, labels, queueMs, p.scheduleMs);
       }
       const endpoints = p.result.endpoints.map((e) => e.id);
       this.tracer
         .startSpan('fairway.schedule', { attributes: { 'fairway.endpoint': endpoints[0] ?? '' } }, ctx)
         .end();
+      report.reported = true;
       this.observer.onDecision({ ...labels, result: 'routed', status: 200, queueMs, scheduleMs: p.scheduleMs, endpoint: endpoints[0] });
       const setHeaders = new Map<string, string>();
       propagation.inject(ctx, setHeaders, { set: (carrier, key, value) => carrier.set(key, value) });
@@ -510,7 +519,8 @@ export class RequestPipeline implements RequestHandler {
     return moved;
   }
 
-  private finishReject(decision: Decision & { kind: 'reject' }, labels: RequestLabels, queueMs: number, scheduleMs: number): Decision {
+  private finishReject(report: ReportedOutcome, decision: Decision & { kind: 'reject' }, labels: RequestLabels, queueMs: number, scheduleMs: number): Decision {
+    report.reported = true;
     this.observer.onDecision({ ...labels, result: decision.reason, status: decision.status, queueMs, scheduleMs, endpoint: undefined });
     return decision;
   }

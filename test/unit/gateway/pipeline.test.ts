@@ -291,6 +291,24 @@ describe('RequestPipeline', () => {
     expect(inflight.totalRequests()).toBe(0);
   });
 
+  it('counts a request once when an observer throws after its decision was reported (no second count as a 500 refusal)', async () => {
+    const refused: RefusedEvent[] = [];
+    const decisions: DecisionEvent[] = [];
+    const observer: GatewayObserver = {
+      onDecision: (e) => {
+        decisions.push(e);
+        throw new Error('status recorder exploded');
+      },
+      onResponse: () => {},
+      onRefused: (e) => refused.push(e),
+    };
+    const { pipeline } = await setup({ observer });
+    const d = reject(await pipeline.handle(request(completion)));
+    expect(d).toMatchObject({ status: 500, reason: 'internal' });
+    expect(decisions.map((e) => e.result)).toEqual(['routed']);
+    expect(refused).toEqual([]);
+  });
+
   it('still routes when recording the prefix routing throws, and releases everything when the response ends', async () => {
     const { pipeline, inflight, fc } = await setup({ faults: { throwOnRecord: true } });
     const d = await pipeline.handle(request({ ...completion, prompt: 'x'.repeat(500) }));
