@@ -11,7 +11,8 @@
 // and one paused for less (a major GC, a busy event loop) keeps its in-flight counts and service counters in it.
 // But a replica silent for more than `ttlIntervals` intervals (its heartbeat window) is stale at once: peers see
 // it flagged (PeerView.stale) and count neither its queued tenants (fairness hold) nor its budget parts (the
-// store's grant), which a crashed replica would otherwise keep for the whole floor; when a paused one returns,
+// store's grant), which a crashed replica would otherwise keep for the whole floor (the rest of its data, the
+// replica count included, counts until it expires: the cautious side); when a paused one returns,
 // the store answers `lost` and it rewrites its data whole (its budget parts start again from nothing).
 // The lease keeps `ttlIntervals` intervals: a dead scraper must be replaced before the shared scrapes go stale,
 // and a paused one losing it costs one handover.

@@ -96,6 +96,8 @@ describe('fairway serve with an unread stderr (compiled CLI, real process)', () 
       proc.stderr?.resume();
     });
     const refusals = (stderr + rest).split('request refused before parsing completed').length - 1;
+    // Some lines got through before the pipe filled (the line is still logged), but most were dropped.
+    expect(refusals).toBeGreaterThan(0);
     expect(refusals).toBeLessThan(MALFORMED_REQUESTS / 2);
   }, 180_000);
 });
