@@ -700,10 +700,8 @@ export class FlowController {
     const reserve = this.options.tenantReserve;
     const inReserve = reserve > 0 && saturation >= band.ceiling - reserve;
     if (!inReserve && (this.saturation.pacedSaturation?.() ?? 0) < band.ceiling) return false;
-    const fastPath = band.flowlessByTenant;
-    const own = fastPath.get(flow.fairnessId) ?? 0;
-    // Another tenant has work: another active flow, or fast-path leases of another tenant.
-    if (band.activeFlows < 2 && fastPath.size <= (own > 0 ? 1 : 0)) return false;
+    if (!sharedByTenants(band, flow.fairnessId, true)) return false;
+    const own = band.flowlessByTenant.get(flow.fairnessId) ?? 0;
     return (flow.leases + own) * (band.activeWeight + band.flowlessWeight) > band.leases * flow.activeWeight;
   }
 
@@ -885,9 +883,10 @@ function evictionMessage(reason: Exclude<EvictReason, 'unavailable'>, item: Queu
 }
 
 /**
- * Whether another tenant than `fairnessId` has work in `band` (queued or in flight), counting fast-path leases, as
- * `heldByReserve` asks it. For a fast-path lease the active flows may include the tenant's own (not looked up): the
- * answer only turns prefill pacing's routing preference on. O(1).
+ * Whether another tenant than `fairnessId` has work in `band` (queued or in flight): another active flow, or
+ * fast-path leases of another tenant. `ownFlow`: the tenant's flow is among the active ones (a picked flow). For a
+ * fast-path lease the active flows may include the tenant's own (not looked up): there the answer only turns
+ * prefill pacing's routing preference on. O(1).
  */
 function sharedByTenants(band: Band, fairnessId: string, ownFlow: boolean): boolean {
   const fastPath = band.flowlessByTenant;
