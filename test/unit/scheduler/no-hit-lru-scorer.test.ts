@@ -17,6 +17,15 @@ const eps = ['a:1', 'b:1', 'c:1', 'd:1'].map((id) => endpoint(id));
 /** The scores of four candidates at these ranks: 1 - rank / 3. */
 const byRank = (...ranks: number[]): number[] => ranks.map((r) => 1 - r / 3);
 
+/** Cold requests picked at `ids` in turn, each scored first as the profile would. */
+function coldPicks(s: NoHitLruScorer, ids: readonly string[]): void {
+  for (const id of ids) {
+    const ctx = context();
+    scoresOf(s, eps, ctx);
+    s.picked(ctx, endpoint(id));
+  }
+}
+
 describe('no-hit LRU scorer', () => {
   it('scores a cold request never-used first in candidate order, 1 down to 0 by rank', () => {
     expect(scoresOf(new NoHitLruScorer(), eps)).toEqual(byRank(0, 1, 2, 3));
@@ -25,11 +34,7 @@ describe('no-hit LRU scorer', () => {
 
   it('ranks endpoints that took cold requests after the never-used ones, least recent first', () => {
     const s = new NoHitLruScorer();
-    for (const id of ['c:1', 'a:1']) {
-      const ctx = context();
-      scoresOf(s, eps, ctx);
-      s.picked(ctx, endpoint(id));
-    }
+    coldPicks(s, ['c:1', 'a:1']);
     // Never used: b, d (candidate order); then c (cold pick 1), then a (cold pick 2, the most recent).
     expect(scoresOf(s, eps)).toEqual(byRank(3, 0, 2, 1));
   });
@@ -55,11 +60,7 @@ describe('no-hit LRU scorer', () => {
 
   it('remembers at most lruSize endpoints, forgetting the least recent', () => {
     const s = new NoHitLruScorer({ lruSize: 2 });
-    for (const id of ['a:1', 'b:1', 'c:1']) {
-      const ctx = context();
-      scoresOf(s, eps, ctx);
-      s.picked(ctx, endpoint(id));
-    }
+    coldPicks(s, ['a:1', 'b:1', 'c:1']);
     // a was forgotten: never used again (with d); then b, then c.
     expect(scoresOf(s, eps)).toEqual(byRank(0, 2, 3, 1));
   });
