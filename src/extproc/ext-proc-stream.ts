@@ -9,6 +9,7 @@ import {
   type RefusalObserver,
   type RejectDecision,
   type RequestHandler,
+  reportRefusal,
   type ResponseEnd,
   type ResponseObserver,
   type RouteDecision,
@@ -407,11 +408,7 @@ export class ExtProcStream {
 
   /** A refusal of the stream's own (the handler never saw the request): reported, then answered. */
   private refuse(decision: RejectDecision): void {
-    try {
-      this.options.observer?.onRefused?.({ reason: decision.reason, status: decision.status });
-    } catch (err) {
-      this.options.logger.error({ err, requestId: this.requestId }, 'refusal observer threw');
-    }
+    reportRefusal(this.options.observer, { reason: decision.reason, status: decision.status }, this.options.logger, this.requestId);
     this.rejectNow(decision);
   }
 

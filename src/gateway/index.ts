@@ -40,7 +40,7 @@ export {
 } from './request-identity.js';
 export { type ApiKind, type ParsedBody, type BodyParseResult, parseRequestBody, apiKindOf } from './body-parser.js';
 export { UsageReader, type TokenUsage, DEFAULT_USAGE_TAIL_BYTES } from './usage-reader.js';
-export { type GatewayObserver, type ConnectFailureEvent, type DecisionEvent, type ResponseEvent, type ServedEvent, type RefusedEvent, type RefusalObserver, type RequestLabels, noopGatewayObserver, fanOutGatewayObserver } from './observer.js';
+export { type GatewayObserver, type ConnectFailureEvent, type DecisionEvent, type ResponseEvent, type ServedEvent, type RefusedEvent, type RefusalObserver, type RequestLabels, noopGatewayObserver, fanOutGatewayObserver, reportRefusal } from './observer.js';
 export {
   type RetryAdvice,
   DEFAULT_RETRY_ADVICE,

@@ -1,4 +1,5 @@
 // Observability port of the request pipeline, with a no-op default; src/observability implements it.
+import { type Logger } from '../core/index.js';
 
 export interface RequestLabels {
   /** The model the client asked for. */
@@ -69,6 +70,18 @@ export interface GatewayObserver {
 
 /** What a front end reports to: only its own refusals (everything else reaches the observer through the pipeline). */
 export type RefusalObserver = Pick<GatewayObserver, 'onRefused'>;
+
+/**
+ * Reports a refusal to `observer` (the front ends' own, or the pipeline's 500). An observer that throws is logged,
+ * never allowed to keep the request from its answer.
+ */
+export function reportRefusal(observer: RefusalObserver | undefined, event: RefusedEvent, logger: Logger, requestId?: string): void {
+  try {
+    observer?.onRefused?.(event);
+  } catch (err) {
+    logger.error({ err, ...(requestId === undefined ? {} : { requestId }) }, 'refusal observer threw');
+  }
+}
 
 export const noopGatewayObserver: GatewayObserver = {
   onDecision: () => {},

@@ -14,7 +14,7 @@ import { HEADER_MODEL_NAME } from './contract.js';
 import { withBodyModel } from './rewrite/body-model.js';
 import { type BodyBytes } from './body/request-body.js';
 import { type RewriteDecision } from './rewrite/model-rewriter.js';
-import { type GatewayObserver, type RequestLabels, noopGatewayObserver } from './observer.js';
+import { type GatewayObserver, type RequestLabels, noopGatewayObserver, reportRefusal } from './observer.js';
 import {
   DEFAULT_RETRY_ADVICE,
   MODEL_UNAVAILABLE,
@@ -205,11 +205,7 @@ export class RequestPipeline implements RequestHandler {
       this.logger.error({ err, requestId: request.requestId }, 'request pipeline failed');
       span.recordException(err as Error);
       // Counted as the front ends count their own refusals: what the pipeline knew of the request is not trusted.
-      try {
-        if (!report.reported) this.observer.onRefused?.({ reason: 'internal', status: 500 });
-      } catch (observerErr) {
-        this.logger.error({ err: observerErr, requestId: request.requestId }, 'refusal observer threw');
-      }
+      if (!report.reported) reportRefusal(this.observer, { reason: 'internal', status: 500 }, this.logger, request.requestId);
       return { kind: 'reject', status: 500, reason: 'internal', message: 'internal error while routing the request' };
     } finally {
       span.end();

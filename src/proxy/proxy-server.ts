@@ -9,6 +9,7 @@ import {
   type RefusalObserver,
   type RejectDecision,
   type RequestHandler,
+  reportRefusal,
   type ResponseEnd,
   type RouteDecision,
   type StartedResponseEviction,
@@ -224,11 +225,7 @@ export class ProxyServer {
   }
 
   private reportRefusal(status: number, reason: string): void {
-    try {
-      this.observer?.onRefused?.({ reason, status });
-    } catch (err) {
-      this.logger.error({ err }, 'refusal observer threw');
-    }
+    reportRefusal(this.observer, { reason, status }, this.logger);
   }
 
   private reject(res: ServerResponse, requestId: string, decision: RejectDecision): void {
