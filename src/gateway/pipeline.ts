@@ -440,6 +440,10 @@ export class RequestPipeline implements RequestHandler {
     let current = ticket;
     let moved = false;
     let servedBy = routing.primary;
+    // The server's first byte (a body chunk, or the headers when no body passes here): its prefill is done.
+    const started = (): void => {
+      if (current !== undefined && current.unstartedTokens > 0 && !ended) this.o.inflight.started(current);
+    };
     return {
       onConnectFailed: (endpoint, retrying) => this.observer.onConnectFailure?.({ endpoint, retried: retrying }),
       onServedEndpoint: (endpoint) => {
@@ -460,12 +464,9 @@ export class RequestPipeline implements RequestHandler {
         status = s;
         usage.onHeaders(headers);
       },
-      onResponseStarted: () => {
-        if (current !== undefined && !ended) this.o.inflight.started(current);
-      },
+      onResponseStarted: started,
       onBody: (chunk) => {
-        // The first byte of the body is the first token: the server has done the prompt's prefill.
-        if (current !== undefined && current.unstartedTokens > 0 && !ended) this.o.inflight.started(current);
+        started();
         usage.onBody(chunk);
         if (progress !== undefined && lease.evictable) {
           progress.onChunk(chunk);
