@@ -4,10 +4,13 @@
  * than to the servers pretending to be model servers. The Node stand-ins (metrics-servers.ts) do the same job
  * at about twice the CPU per answer; run.ts compiles this with the system's `cc` and falls back to them.
  *
- * argv: answer-file good hang dead. Prints the ports (good, then hung, then closed) as one line on stdout. Each
+ * argv: body-file good hang dead. Prints the ports (good, then hung, then closed) as one line on stdout. Each
  * line read on stdin is answered with this process's CPU time in microseconds ("user system"); stdin's end
  * ends the process.
- * good: answers each request (a blank line ending a head) with the whole prepared answer, keep-alive.
+ * good: answers each request (a blank line ending a head) with a prepared answer, keep-alive: the whole page,
+ * or, when the request target has `name[]` query parameters, the page restricted to those sample names as
+ * Python's prometheus_client restricts it (each kept family with its HELP/TYPE lines; blank values ignored;
+ * none left: the whole page). Restricted answers are built once per distinct query and cached.
  * hang: accepts and never answers. dead: a port that was bound, then closed (connection refused).
  */
 #define _GNU_SOURCE
@@ -16,6 +19,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <arpa/inet.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +32,15 @@
 
 enum kind { K_NONE, K_LISTEN_GOOD, K_LISTEN_HANG, K_GOOD, K_HANG, K_STDIN };
 
+#define MAX_LINE 2048
+#define MAX_CACHED 8
+
+struct answer {
+  char *query; /* NULL: the whole page */
+  char *bytes;
+  size_t len;
+};
+
 struct conn {
   unsigned char kind;
   /* Bytes of the answer still to write (a partial write waits for EPOLLOUT); answers owed after it. */
@@ -35,12 +48,21 @@ struct conn {
   unsigned owed;
   /* How many bytes of "\r\n\r\n" the previous read ended with. */
   unsigned char matched;
+  /* Collecting the request line (it ends at its first CR or LF). */
+  unsigned char in_line;
+  unsigned short line_len;
+  /* What owed answers are: the answer to the last complete request (a scraper never pipelines). */
+  const struct answer *ans;
+  char line[MAX_LINE];
 };
 
 static struct conn *conns;
 static int max_fds;
-static char *answer;
-static size_t answer_len;
+static char *body;
+static size_t body_len;
+static struct answer whole;
+static struct answer cached[MAX_CACHED];
+static int n_cached;
 static int ep;
 
 static void die(const char *what) {
@@ -53,10 +75,132 @@ static void watch(int fd, unsigned char kind, unsigned events) {
     fprintf(stderr, "fd %d over the limit %d\n", fd, max_fds);
     exit(1);
   }
-  memset(&conns[fd], 0, sizeof conns[fd]);
+  memset(&conns[fd], 0, offsetof(struct conn, line));
   conns[fd].kind = kind;
+  conns[fd].in_line = 1;
+  conns[fd].ans = &whole;
   struct epoll_event ev = {.events = events, .data.fd = fd};
   if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl");
+}
+
+/* HTTP/1.1 200 with this body, keep-alive. */
+static void make_answer(struct answer *a, const char *b, size_t len) {
+  char head[256];
+  int h = snprintf(head, sizeof head,
+                   "HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\ncontent-length: %zu\r\n"
+                   "keep-alive: timeout=60\r\n\r\n",
+                   len);
+  a->bytes = malloc((size_t)h + len);
+  if (a->bytes == NULL) die("malloc");
+  memcpy(a->bytes, head, (size_t)h);
+  memcpy(a->bytes + h, b, len);
+  a->len = (size_t)h + len;
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+/* Percent- and plus-decodes s[0..n) into out (at most n bytes); returns the decoded length. */
+static size_t url_decode(const char *s, size_t n, char *out) {
+  size_t o = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (s[i] == '%' && i + 2 < n && hexval(s[i + 1]) >= 0 && hexval(s[i + 2]) >= 0) {
+      out[o++] = (char)(hexval(s[i + 1]) * 16 + hexval(s[i + 2]));
+      i += 2;
+    } else {
+      out[o++] = s[i] == '+' ? ' ' : s[i];
+    }
+  }
+  return o;
+}
+
+/* The page restricted to the sample names listed in names (each NUL-terminated, count n). */
+static void restrict_page(char **names, int n, struct answer *a) {
+  char *out = malloc(body_len + 1);
+  if (out == NULL) die("malloc");
+  size_t o = 0;
+  const char *header = NULL; /* start of the current family's comment lines */
+  size_t header_len = 0;
+  int header_written = 0, after_sample = 0;
+  for (size_t pos = 0; pos < body_len;) {
+    const char *line = body + pos;
+    const char *nl = memchr(line, '\n', body_len - pos);
+    size_t len = nl == NULL ? body_len - pos : (size_t)(nl - line);
+    pos += len + 1;
+    if (len == 0) continue;
+    if (line[0] == '#') {
+      if (after_sample || header == NULL) {
+        header = line;
+        header_len = 0;
+      }
+      header_len = (size_t)(line - header) + len + 1;
+      header_written = 0;
+      after_sample = 0;
+      continue;
+    }
+    after_sample = 1;
+    size_t nlen = 0;
+    while (nlen < len && line[nlen] != '{' && line[nlen] != ' ' && line[nlen] != '\t') nlen++;
+    int wanted = 0;
+    for (int i = 0; i < n && !wanted; i++) wanted = strlen(names[i]) == nlen && memcmp(names[i], line, nlen) == 0;
+    if (!wanted) continue;
+    if (!header_written && header != NULL) {
+      memcpy(out + o, header, header_len);
+      o += header_len;
+      header_written = 1;
+    }
+    memcpy(out + o, line, len);
+    o += len;
+    out[o++] = '\n';
+  }
+  make_answer(a, out, o);
+  free(out);
+}
+
+/* The answer to a request line "GET <target> HTTP/1.1". */
+static const struct answer *answer_for(const char *line, size_t len) {
+  const char *sp = memchr(line, ' ', len);
+  if (sp == NULL) return &whole;
+  const char *target = sp + 1;
+  const char *end = memchr(target, ' ', len - (size_t)(target - line));
+  size_t tlen = end == NULL ? len - (size_t)(target - line) : (size_t)(end - target);
+  const char *q = memchr(target, '?', tlen);
+  if (q == NULL) return &whole;
+  size_t qlen = tlen - (size_t)(q + 1 - target);
+  for (int i = 0; i < n_cached; i++) {
+    if (strlen(cached[i].query) == qlen && memcmp(cached[i].query, q + 1, qlen) == 0) return &cached[i];
+  }
+  char *names[64];
+  int n = 0;
+  char decoded[MAX_LINE];
+  const char *p = q + 1, *qend = q + 1 + qlen;
+  while (p < qend && n < 64) {
+    const char *amp = memchr(p, '&', (size_t)(qend - p));
+    const char *pe = amp == NULL ? qend : amp;
+    const char *eq = memchr(p, '=', (size_t)(pe - p));
+    if (eq != NULL) {
+      size_t k = url_decode(p, (size_t)(eq - p), decoded);
+      if (k == 6 && memcmp(decoded, "name[]", 6) == 0) {
+        size_t v = url_decode(eq + 1, (size_t)(pe - eq - 1), decoded);
+        if (v > 0) names[n++] = strndup(decoded, v);
+      }
+    }
+    p = pe + 1;
+  }
+  if (n == 0) return &whole;
+  struct answer *a = n_cached < MAX_CACHED ? &cached[n_cached++] : &cached[MAX_CACHED - 1];
+  if (a->bytes != NULL) {
+    free(a->bytes);
+    free(a->query);
+  }
+  a->query = strndup(q + 1, qlen);
+  restrict_page(names, n, a);
+  for (int i = 0; i < n; i++) free(names[i]);
+  return a;
 }
 
 static void drop(int fd) {
@@ -83,10 +227,10 @@ static void flush(int fd) {
   struct conn *c = &conns[fd];
   while (c->unsent > 0 || c->owed > 0) {
     if (c->unsent == 0) {
-      c->unsent = answer_len;
+      c->unsent = c->ans->len;
       c->owed--;
     }
-    ssize_t w = write(fd, answer + (answer_len - c->unsent), c->unsent);
+    ssize_t w = write(fd, c->ans->bytes + (c->ans->len - c->unsent), c->unsent);
     if (w < 0) {
       if (errno == EAGAIN) {
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.fd = fd};
@@ -115,10 +259,18 @@ static void readable(int fd) {
   unsigned owed = 0;
   unsigned char m = c->matched;
   for (ssize_t i = 0; i < r; i++) {
+    if (c->in_line) {
+      if (buf[i] == '\r' || buf[i] == '\n') c->in_line = 0;
+      else if (c->line_len < MAX_LINE) c->line[c->line_len++] = buf[i];
+    }
     m = buf[i] == end[m] ? m + 1 : (buf[i] == '\r' ? 1 : 0);
     if (m == 4) {
       owed++;
       m = 0;
+      /* While an answer is half written its bytes stay those of the request it answers. */
+      if (c->unsent == 0) c->ans = answer_for(c->line, c->line_len);
+      c->line_len = 0;
+      c->in_line = 1;
     }
   }
   c->matched = m;
@@ -141,19 +293,20 @@ static void report_cpu(void) {
 
 int main(int argc, char **argv) {
   if (argc < 5) {
-    fprintf(stderr, "usage: %s answer-file good hang dead\n", argv[0]);
+    fprintf(stderr, "usage: %s body-file good hang dead\n", argv[0]);
     return 2;
   }
   int good = atoi(argv[2]), hang = atoi(argv[3]), dead = atoi(argv[4]);
   signal(SIGPIPE, SIG_IGN); /* a scraper closing mid-answer is an error return, not the end of this process */
   FILE *f = fopen(argv[1], "rb");
-  if (f == NULL) die("answer file");
+  if (f == NULL) die("body file");
   struct stat st;
   if (fstat(fileno(f), &st) < 0) die("stat");
-  answer_len = (size_t)st.st_size;
-  answer = malloc(answer_len);
-  if (answer == NULL || fread(answer, 1, answer_len, f) != answer_len) die("read answer");
+  body_len = (size_t)st.st_size;
+  body = malloc(body_len + 1);
+  if (body == NULL || fread(body, 1, body_len, f) != body_len) die("read body");
   fclose(f);
+  make_answer(&whole, body, body_len);
 
   /* Two sockets per endpoint (listener and connection) and a few spare. */
   struct rlimit lim = {.rlim_cur = (rlim_t)(3 * (good + hang + dead) + 64), .rlim_max = (rlim_t)(3 * (good + hang + dead) + 64)};

@@ -1,7 +1,7 @@
 // Child process for the scrape benchmark where the C stand-ins (metrics-servers.c) cannot be built: N metrics
 // endpoints on 127.0.0.1, kept out of the measuring process so its CPU time is the scraper's alone. The good
-// ones are minimal HTTP/1.1 keep-alive responders writing one prepared answer (a realistic vLLM page), at about
-// twice the C ones' CPU per answer; `hang` ones accept and never answer (a stuck server), `dead` ones are
+// ones are minimal HTTP/1.1 keep-alive responders writing a prepared answer (a realistic vLLM page, or the part
+// of it `name[]` asks for, built once per distinct request target), at about twice the C ones' CPU per answer; `hang` ones accept and never answer (a stuck server), `dead` ones are
 // closed ports (connection refused).
 // argv: good hang dead. Reports ports (good first, then hang, then dead) over IPC, and its CPU time when asked.
 import { type Socket, type AddressInfo, createServer } from 'node:net';
@@ -17,14 +17,26 @@ async function listen(onSocket: (socket: Socket) => void): Promise<{ port: numbe
 
 async function main(): Promise<void> {
   const [good, hang, dead] = [2, 3, 4].map((i) => Number(process.argv[i] ?? '0'));
-  const answer = metricsAnswer();
+  const answers = new Map<string, Buffer>();
+  const answerFor = (target: string): Buffer => {
+    let answer = answers.get(target);
+    if (answer === undefined) {
+      answer = metricsAnswer(target);
+      answers.set(target, answer);
+    }
+    return answer;
+  };
   const ports: number[] = [];
   for (let i = 0; i < (good ?? 0); i++) {
     const s = await listen((socket) => {
       socket.on('error', () => undefined);
       // One request per packet is what a scraper that never pipelines sends.
       socket.on('data', (data: Buffer) => {
-        if (data.includes(HEADER_END)) socket.write(answer);
+        if (!data.includes(HEADER_END)) return;
+        // "GET <target> HTTP/1.1": the target between the first two blanks of the request line.
+        const first = data.indexOf(32);
+        const second = data.indexOf(32, first + 1);
+        socket.write(answerFor(first === -1 || second === -1 ? '/metrics' : data.toString('latin1', first + 1, second)));
       });
     });
     ports.push(s.port);

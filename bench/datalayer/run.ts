@@ -18,6 +18,7 @@ import {
   familiesOf,
   parsePrometheusText,
 } from '../../src/datalayer/index.js';
+import { restrictExposition } from '../../src/simulator/name-filter.js';
 import { PoolMonitor as BaselinePoolMonitor } from './baseline/pool-monitor.js';
 import { type StandInKind, type StandIns, startStandIns } from './stand-ins.js';
 import { type PageOptions, vllmMetricsPage } from './vllm-metrics-page.js';
@@ -37,7 +38,11 @@ export interface DatalayerBenchOptions {
   readonly sizes?: readonly number[];
   /** Rounds per case, the variants alternating within each; figures are medians. @default 1 */
   readonly rounds?: number;
-  /** Variants: floor (no scraping), before, base-main, base-worker (with baselineRoot), main, worker. @default floor, before, main, worker */
+  /**
+   * Variants: floor (no scraping), before, base-main, base-worker (with baselineRoot), main, worker (asking for
+   * the families in use, `name[]`: the default for vLLM), main-whole, worker-whole (the whole page, nameFilter
+   * off). @default floor, before, main, worker
+   */
   readonly impls?: readonly string[];
   /** Another build's repository root (its dist/ built): its data layer runs as `baseline build`. */
   readonly baselineRoot?: string;
@@ -107,6 +112,20 @@ function benchParse(baseline: BaselineReader | undefined): ParseFigures[] {
     });
   }
   add('after: early stop, vLLM v1 order without LoRA', { lora: false }, after(dynamic));
+  // What a server honouring name[] sends: the families in use only.
+  const filtered = (parts: Buffer[]): void => {
+    reader.begin(undefined);
+    for (const p of parts) if (!reader.push(p)) break;
+    extractEndpointMetrics(reader.finish(), VLLM_METRICS);
+  };
+  const names = new Set(keep);
+  const addFiltered = (name: string): void => {
+    const whole = Buffer.from(restrictExposition(vllmMetricsPage(), names));
+    const parts = chunks(whole);
+    const us = timeIt(() => filtered(parts));
+    figures.push({ case: name, pageBytes: whole.length, usPerPage: Number(us.toFixed(1)), mbPerSec: Math.round(whole.length / us) });
+  };
+  addFiltered('after: the page restricted by name[] to the families in use, whole read');
   add('after: early stop, LoRA info right after the gauges', { layout: 'gauges-first' }, after(withLora));
   return figures;
 }
@@ -322,12 +341,19 @@ async function impls(options: DatalayerBenchOptions): Promise<Impl[]> {
       });
     }
   }
-  if (wanted.includes('main')) out.push({ name: 'after, main', make: (o) => new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'main' }) });
-  if (wanted.includes('worker')) {
+  // The stand-ins honour name[] as prometheus_client does, so `filtered` reads ~1.3 KB pages, `whole` 38.8 KB.
+  for (const page of ['filtered', 'whole'] as const) {
+    const suffix = page === 'whole' ? '-whole' : '';
+    const nameFilter = page === 'whole' ? 'off' : 'on';
+    if (wanted.includes(`main${suffix}`)) {
+      out.push({ name: `after, main, ${page} page`, make: (o) => new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'main', nameFilter }) });
+    }
+    if (!wanted.includes(`worker${suffix}`)) continue;
     for (const nice of options.workerNice ?? [undefined]) {
       out.push({
-        name: nice === undefined ? 'after, worker' : `after, worker (nice ${nice})`,
-        make: (o) => new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'worker', ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}) }),
+        name: `after, worker${nice === undefined ? '' : ` (nice ${nice})`}, ${page} page`,
+        make: (o) =>
+          new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'worker', nameFilter, ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}) }),
       });
     }
   }

@@ -8,10 +8,11 @@
 // scrape worker's lowered priority would make it yield to them).
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { requestedNames, restrictExposition } from '../../src/simulator/name-filter.js';
 import { vllmMetricsPage } from './vllm-metrics-page.js';
 
 export type StandInKind = 'c' | 'node';
@@ -25,9 +26,14 @@ export interface StandIns {
   stop(): void;
 }
 
-/** The one answer every good stand-in sends: a 38.8 KB vLLM v1 page, keep-alive. */
-export function metricsAnswer(): Buffer {
-  const body = Buffer.from(vllmMetricsPage());
+/**
+ * What a good stand-in answers to a request for `target`: a 38.8 KB vLLM v1 page, keep-alive, restricted to the
+ * samples named by `name[]` query parameters as prometheus_client restricts it (the simulator's filter).
+ */
+export function metricsAnswer(target = '/metrics'): Buffer {
+  const names = requestedNames(target);
+  const page = vllmMetricsPage();
+  const body = Buffer.from(names === undefined ? page : restrictExposition(page, names));
   return Buffer.concat([
     Buffer.from(
       `HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
@@ -54,11 +60,16 @@ function nativeBinary(): string | undefined {
   const dir = join(tmpdir(), 'fairway-bench-datalayer');
   const binary = join(dir, `metrics-servers-${createHash('sha256').update(text).digest('hex').slice(0, 12)}`);
   if (existsSync(binary)) return binary;
+  // Built under a name of its own and renamed into place: a build cut short (or two runs at once) never leaves a
+  // partial binary under the name the next run would take as built.
+  const building = `${binary}.${process.pid}.tmp`;
   try {
     mkdirSync(dir, { recursive: true });
-    execFileSync('cc', ['-O2', '-o', binary, source], { stdio: 'ignore' });
+    execFileSync('cc', ['-O2', '-o', building, source], { stdio: 'ignore' });
+    renameSync(building, binary);
     return binary;
   } catch {
+    rmSync(building, { force: true });
     return undefined;
   }
 }
@@ -69,10 +80,18 @@ export async function startStandIns(good: number, hang: number, dead: number, pr
 }
 
 async function startC(binary: string, good: number, hang: number, dead: number): Promise<StandIns> {
-  const answerFile = join(tmpdir(), 'fairway-bench-datalayer', `answer-${process.pid}`);
-  writeFileSync(answerFile, metricsAnswer());
-  const child = spawn(binary, [answerFile, good, hang, dead].map(String), { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+  // The page the stand-ins serve (they build the head, and the filtered pages, themselves); removed once they
+  // have read it.
+  const bodyFile = join(tmpdir(), 'fairway-bench-datalayer', `page-${process.pid}-${Date.now()}`);
+  writeFileSync(bodyFile, vllmMetricsPage());
+  const child = spawn(binary, [bodyFile, good, hang, dead].map(String), { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
   const waiting: { resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
+  const failAll = (err: Error): void => {
+    for (const w of waiting.splice(0)) w.reject(err);
+  };
+  // A binary that cannot be started (or a pipe that breaks) is an error of this run, not an uncaught exception.
+  child.once('error', (err) => failAll(new Error(`metrics stand-ins: ${err.message}`)));
+  child.stdin?.on('error', () => undefined);
   let buffered = '';
   child.stdout?.setEncoding('utf8');
   child.stdout?.on('data', (text: string) => {
@@ -83,11 +102,17 @@ async function startC(binary: string, good: number, hang: number, dead: number):
       waiting.shift()?.resolve(line);
     }
   });
-  child.once('exit', (code) => {
-    for (const w of waiting.splice(0)) w.reject(new Error(`metrics stand-ins exited with ${String(code)}`));
-  });
+  child.once('exit', (code) => failAll(new Error(`metrics stand-ins exited with ${String(code)}`)));
   const nextLine = (): Promise<string> => new Promise((resolve, reject) => waiting.push({ resolve, reject }));
-  const portLine = await nextLine();
+  let portLine: string;
+  try {
+    portLine = await nextLine();
+  } catch (err: unknown) {
+    stopChild(child);
+    throw err;
+  } finally {
+    rmSync(bodyFile, { force: true });
+  }
   const ports = portLine.trim() === '' ? [] : portLine.trim().split(' ').map(Number);
   return {
     kind: 'c',
@@ -106,6 +131,7 @@ async function startNode(good: number, hang: number, dead: number): Promise<Stan
   const child = fork(fileURLToPath(new URL('./metrics-servers.js', import.meta.url)), [good, hang, dead].map(String), { stdio: 'inherit', detached: true });
   const ports = await new Promise<number[]>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { ports: number[] }).ports));
+    child.once('error', (err) => reject(new Error(`metrics servers: ${err.message}`)));
     child.once('exit', (code) => reject(new Error(`metrics servers exited with ${String(code)}`)));
   });
   return {

@@ -58,6 +58,14 @@ export const DEFAULT_ENGINE_METRICS: Readonly<Record<EngineName, EngineMetricNam
   trtllm: TRTLLM_METRICS,
 });
 
+/**
+ * Engines whose /metrics is prometheus_client's exposition app (vLLM, SGLang), which honours `name[]` query
+ * parameters by leaving every other family out (the ASGI app they mount since prometheus/client_python#1125,
+ * September 2025; older ones ignore the parameters and send the whole page, which reads the same). TensorRT-LLM's server is not known
+ * to, so it is asked for the whole page unless told otherwise.
+ */
+export const NAME_FILTER_ENGINES: ReadonlySet<EngineName> = new Set<EngineName>(['vllm', 'sglang']);
+
 /** Every family name a mapping may read: the parser's keep-list. */
 export function familiesOf(names: EngineMetricNames): ReadonlySet<string> {
   const set = new Set<string>([...names.waitingQueue, ...names.runningRequests, ...names.kvCacheUsage]);

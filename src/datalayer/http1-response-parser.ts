@@ -209,7 +209,7 @@ export class Http1ResponseParser {
         throw new ScrapeFailure('too-large', `metrics page of ${length} bytes is over the ${this.maxBodyBytes}-byte limit`);
       }
     } else {
-      this.failure = new ScrapeFailure('http-status', `HTTP status ${status}`);
+      this.failure = new ScrapeFailure('http-status', `HTTP status ${status}`, { status });
     }
     if (this.mode === 'none' || (this.mode === 'length' && length === 0)) this.finish();
     return false;
@@ -331,7 +331,7 @@ export class Http1ResponseParser {
   private body(buf: Buffer, from: number, to: number): void {
     this.bodyBytes += to - from;
     if (this.status !== 200) {
-      if (this.bodyBytes > MAX_ERROR_BODY_BYTES) throw new ScrapeFailure('http-status', `HTTP status ${this.status}`);
+      if (this.bodyBytes > MAX_ERROR_BODY_BYTES) throw new ScrapeFailure('http-status', `HTTP status ${this.status}`, { status: this.status });
       return;
     }
     if (this.bodyBytes > this.maxBodyBytes) {

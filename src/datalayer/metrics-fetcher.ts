@@ -13,6 +13,12 @@ export interface MetricsTarget {
   readonly port: number;
   /** Request path, e.g. `/metrics`. */
   readonly path: string;
+  /**
+   * Sample names to ask for with `name[]` query parameters (Prometheus client libraries then leave every other
+   * family out of the page); absent: the whole page is asked for. A server that ignores them sends the whole
+   * page, which reads the same.
+   */
+  readonly names?: readonly string[];
 }
 
 /** Takes a metrics body chunk by chunk. */
@@ -32,9 +38,10 @@ export interface MetricsFetcher {
   /**
    * Sends one request and streams a 200 answer's body into `sink`; `done` is called exactly once, never before
    * `start` returns: undefined when the answer was complete, else a {@link ScrapeFailure} (network error,
-   * non-200 status, oversize body, wrong content type, abort).
+   * non-200 status, oversize body, wrong content type, abort). `whole` asks for the whole page even when the
+   * target names the families it wants.
    */
-  start(sink: MetricsBodySink, done: FetchDone): void;
+  start(sink: MetricsBodySink, done: FetchDone, whole?: boolean): void;
   /**
    * Ends the request in progress with `failure` (its `done` still comes, with it); no-op when none is. A
    * 'timeout' on a connection already made becomes 'slow'.
@@ -95,6 +102,7 @@ interface InFlight {
   /** The request went out on a connection that had carried earlier ones (a keep-alive race may retry once). */
   readonly reused: boolean;
   readonly retried: boolean;
+  readonly whole: boolean;
 }
 
 /**
@@ -114,8 +122,11 @@ export class HttpMetricsFetcher implements MetricsFetcher {
   private connected = false;
   private idleSince = 0;
   private current: InFlight | undefined;
+  /** The prepared request naming the target's families (or the whole page's, when it names none). */
   private request: Buffer = Buffer.alloc(0);
-  /** The token `request` was built with; unset until the first request is built. */
+  /** The prepared request for the whole page. */
+  private wholeRequest: Buffer = Buffer.alloc(0);
+  /** The token the requests were built with; unset until the first request is built. */
   private requestToken: { readonly value: string | undefined } | undefined;
   private closed = false;
 
@@ -151,12 +162,12 @@ export class HttpMetricsFetcher implements MetricsFetcher {
    * Sends the request; `done` is called exactly once, asynchronously, when the answer is complete or failed
    * (or `abort` was called). One request at a time: a second start before `done` fails at once.
    */
-  start(sink: MetricsBodySink, done: FetchDone): void {
+  start(sink: MetricsBodySink, done: FetchDone, whole = false): void {
     if (this.current !== undefined || this.closed) {
       queueMicrotask(() => done(new ScrapeFailure('other', this.closed ? 'fetcher closed' : 'a scrape of this endpoint is already running')));
       return;
     }
-    this.send(sink, done, false);
+    this.send(sink, done, whole, false);
   }
 
   /**
@@ -178,11 +189,11 @@ export class HttpMetricsFetcher implements MetricsFetcher {
     return Promise.resolve();
   }
 
-  private send(sink: MetricsBodySink, done: FetchDone, retried: boolean): void {
+  private send(sink: MetricsBodySink, done: FetchDone, whole: boolean, retried: boolean): void {
     const token = this.options.bearerToken?.();
     if (this.requestToken === undefined || token !== this.requestToken.value) {
       try {
-        this.request = this.buildRequest(token);
+        this.buildRequests(token);
       } catch (err: unknown) {
         queueMicrotask(() => done(toScrapeFailure(err)));
         return;
@@ -192,21 +203,28 @@ export class HttpMetricsFetcher implements MetricsFetcher {
     if (this.socket !== undefined && performance.now() - this.idleSince > this.keepAliveMs) this.drop();
     const reused = this.socket !== undefined;
     const socket = this.socket ?? this.open();
-    this.current = { sink, done, reused: reused && this.socketUsed, retried };
+    this.current = { sink, done, reused: reused && this.socketUsed, retried, whole };
     this.parser.begin(sink);
-    socket.write(this.request);
+    socket.write(whole ? this.wholeRequest : this.request);
   }
 
-  private buildRequest(token: string | undefined): Buffer {
+  /** Both requests, built once per token (the bytes are reused for every scrape). */
+  private buildRequests(token: string | undefined): void {
+    const { path, names } = this.target;
     // Checked per request, not in the constructor: a bad endpoint spec fails its scrapes, it never throws.
-    if (/\s/.test(this.target.path) || !this.target.path.startsWith('/')) {
-      throw new ScrapeFailure('other', `metrics path ${JSON.stringify(this.target.path)} is not an absolute path without blanks`);
+    if (/\s/.test(path) || !path.startsWith('/')) {
+      throw new ScrapeFailure('other', `metrics path ${JSON.stringify(path)} is not an absolute path without blanks`);
     }
     if (token !== undefined && /[\r\n]/.test(token)) throw new ScrapeFailure('other', 'bearer token holds a line break');
+    this.wholeRequest = this.buildRequest(path, token);
+    this.request = names === undefined || names.length === 0 ? this.wholeRequest : this.buildRequest(path + nameQuery(path, names), token);
     this.requestToken = { value: token };
+  }
+
+  private buildRequest(path: string, token: string | undefined): Buffer {
     const host = isIP(this.target.host) === 6 ? `[${this.target.host}]` : this.target.host;
     return Buffer.from(
-      `GET ${this.target.path} HTTP/1.1\r\nhost: ${host}:${this.target.port}\r\n` +
+      `GET ${path} HTTP/1.1\r\nhost: ${host}:${this.target.port}\r\n` +
         // identity: compressing 40 KB costs the model server more CPU than the loopback or pod network saves.
         'accept: text/plain;version=0.0.4\r\naccept-encoding: identity\r\nuser-agent: fairway\r\n' +
         (token === undefined ? '' : `authorization: Bearer ${token}\r\n`) +
@@ -300,7 +318,7 @@ export class HttpMetricsFetcher implements MetricsFetcher {
         // A kept-alive connection the server closed just as the request went out: once more on a new one.
         if (current.reused && !current.retried && this.parser.received === 0 && !this.closed) {
           this.current = undefined;
-          this.send(current.sink, current.done, true);
+          this.send(current.sink, current.done, current.whole, true);
           return;
         }
         this.settle(current, toScrapeFailure(failure));
@@ -309,7 +327,7 @@ export class HttpMetricsFetcher implements MetricsFetcher {
     }
     if (current.reused && !current.retried && this.parser.received === 0 && !this.closed && isResetBeforeAnswer(err)) {
       this.current = undefined;
-      this.send(current.sink, current.done, true);
+      this.send(current.sink, current.done, current.whole, true);
       return;
     }
     this.settle(current, toScrapeFailure(err));
@@ -328,6 +346,15 @@ export class HttpMetricsFetcher implements MetricsFetcher {
     this.connected = false;
     socket.destroy();
   }
+}
+
+/**
+ * `?name%5B%5D=vllm:a&name%5B%5D=vllm:b` (after `&` when the path has a query already): the brackets percent-encoded as
+ * a URL query requires, which servers decode back to `name[]` (Python's parse_qs, Node's URLSearchParams).
+ */
+export function nameQuery(path: string, names: readonly string[]): string {
+  // A colon may stand in a query as it is (RFC 3986 pchar), and metric names are full of them.
+  return (path.includes('?') ? '&' : '?') + names.map((n) => `name%5B%5D=${encodeURIComponent(n).replaceAll('%3A', ':')}`).join('&');
 }
 
 function isResetBeforeAnswer(err: Error | undefined): boolean {

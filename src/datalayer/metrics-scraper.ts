@@ -19,6 +19,11 @@ export const DEFAULT_SCRAPE_TIMEOUT_MS = 1_000;
 export const DEFAULT_MAX_BACKOFF_MS = 1_000;
 /** @default 100: one scrape in this many reads the whole page (at 50 ms: every 5 s). */
 export const DEFAULT_FULL_READ_EVERY = 100;
+/**
+ * @default 1,000 (50 s at 50 ms): after a filtered page (`name[]`) came back without a family in use and the whole
+ * page had it, this many scrapes ask for the whole page before the filter is tried again.
+ */
+export const FILTER_PAUSE_SCRAPES = 1_000;
 
 export type ScrapeOutcome =
   | {
@@ -62,11 +67,22 @@ export interface MetricsScraperOptions {
   readonly scheduler?: ScrapeScheduler;
   /** Scrape faster near saturation and slower when idle, within these bounds; absent: every `intervalMs`. */
   readonly adaptive?: AdaptiveIntervalOptions;
+  /**
+   * The fetcher's target names the families in use (`name[]`), so its answers may be filtered pages. @default false
+   */
+  readonly filtered?: boolean;
 }
 
 type Health = { readonly kind: 'unknown' | 'ok' } | { readonly kind: 'failing'; readonly reason: ScrapeFailureReason };
 
 /**
+ * Filtered pages: when the target names its families (`name[]`), a filtered answer that lacks a required one,
+ * is refused (HTTP 4xx) or is not a metrics page is asked for again whole within the same scrape (same deadline),
+ * because servers differ: older prometheus_client ASGI apps ignore the filter (whole page, read as usual), a
+ * multiprocess registry answers it with an empty page, a strict router may refuse the query or route only the
+ * exact path to the metrics. When the whole page is good the filter rests for FILTER_PAUSE_SCRAPES scrapes; when
+ * it fails too, the filter was not the cause.
+ *
  * Early stop: a whole-page read learns which wanted families this endpoint has; later scrapes stop reading once
  * those are complete. Families describing fixed configuration (cache geometry) do not hold reading up: they are
  * taken from whole-page reads, which come every `fullReadEvery` scrapes, after any failure, and whenever an
@@ -94,6 +110,14 @@ export class MetricsScraper implements ScheduledScrape {
   private task: ScrapeTask | undefined;
   private startedAt = 0;
   private fullRead = false;
+  /** This scrape's request named the families in use. */
+  private askedFiltered = false;
+  /** This scrape asked again for the whole page after a filtered one fell short. */
+  private askedWholeAgain = false;
+  /** Scrapes left before the filter is tried again; see FILTER_PAUSE_SCRAPES. */
+  private filterPause = 0;
+  /** The filter was found to drop families in use (logged once, until it works again). */
+  private filterDoubted = false;
   /** Resolves stop() once the scrape in flight when it was called has ended. */
   private onIdle: (() => void) | undefined;
   private readonly onFetchDone = (failure: ScrapeFailure | undefined): void => this.complete(failure);
@@ -149,8 +173,11 @@ export class MetricsScraper implements ScheduledScrape {
   run(now: number): void {
     this.startedAt = now;
     this.fullRead = this.expected === undefined || this.sinceFullRead >= this.fullReadEvery;
+    this.askedFiltered = this.options.filtered === true && this.filterPause === 0;
+    if (this.filterPause > 0) this.filterPause--;
+    this.askedWholeAgain = false;
     this.reader.begin(this.fullRead ? undefined : this.expected);
-    this.options.fetcher.start(this.reader, this.onFetchDone);
+    this.options.fetcher.start(this.reader, this.onFetchDone, !this.askedFiltered);
   }
 
   /** ScheduledScrape: the scrape passed its deadline. */
@@ -180,6 +207,15 @@ export class MetricsScraper implements ScheduledScrape {
     } else {
       outcome = failed(failure.reason, failure.message, startedAt, clock.now());
     }
+    // A server error (5xx) is not about the query; a refused query (4xx), something other than metrics (a router
+    // matching the exact path) or a page short of a family may be.
+    const refused = failure?.status !== undefined && failure.status >= 400 && failure.status < 500;
+    if (this.askedFiltered && (refused || (!outcome.ok && (outcome.reason === 'missing-metric' || outcome.reason === 'wrong-type')))) {
+      this.askWholePage();
+      return;
+    }
+    if (this.askedWholeAgain) this.judgeFilter(outcome);
+    else if (outcome.ok && this.askedFiltered) this.filterDoubted = false;
     if (!outcome.ok) this.expected = undefined; // the next attempt reads the whole page again
     this.logTransition(outcome);
     try {
@@ -189,6 +225,29 @@ export class MetricsScraper implements ScheduledScrape {
     }
     this.failures = outcome.ok ? 0 : this.failures + 1;
     this.scheduler.finished(task, startedAt + this.nextDelay(outcome));
+  }
+
+  /** The filtered answer fell short: the same scrape asks for the whole page (the deadline stays the first's). */
+  private askWholePage(): void {
+    this.askedFiltered = false;
+    this.askedWholeAgain = true;
+    this.fullRead = true;
+    this.expected = undefined;
+    this.startedAt = this.options.clock.now();
+    this.reader.begin(undefined);
+    this.options.fetcher.start(this.reader, this.onFetchDone, true);
+  }
+
+  /** After a whole-page retry: a good page means the filter dropped what it should have kept. */
+  private judgeFilter(outcome: ScrapeOutcome): void {
+    if (!outcome.ok) return;
+    this.filterPause = FILTER_PAUSE_SCRAPES;
+    if (this.filterDoubted) return;
+    this.filterDoubted = true;
+    this.options.logger.info(
+      { endpoint: this.options.endpointId, pauseScrapes: FILTER_PAUSE_SCRAPES },
+      'filtered metrics page (name[]) lacked families the whole page has; asking for the whole page',
+    );
   }
 
   private judge(page: PageReadResult, fullRead: boolean, startedAt: number): ScrapeOutcome {

@@ -62,12 +62,16 @@ export function isUnreachableReason(reason: ScrapeFailureReason): boolean {
 
 /** A scrape failure with its reason; `message` has the detail for the log line. */
 export class ScrapeFailure extends FairwayError {
+  /** The answer's status, for 'http-status'. */
+  readonly status: number | undefined;
+
   constructor(
     readonly reason: ScrapeFailureReason,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; status?: number },
   ) {
     super('ERR_SCRAPE', message, options);
+    this.status = options?.status;
   }
 }
 

@@ -76,6 +76,7 @@ export class InThreadScrapeRunner implements ScrapeRunner {
       intervalMs: timing.intervalMs,
       timeoutMs: timing.timeoutMs,
       scheduler: this.scheduler,
+      filtered: job.target.names !== undefined && job.target.names.length > 0,
       ...(timing.adaptive !== undefined ? { adaptive: timing.adaptive } : {}),
       ...(timing.maxBackoffMs !== undefined ? { maxBackoffMs: timing.maxBackoffMs } : {}),
       onOutcome: (outcome) => onOutcome(job.id, outcome),

@@ -204,6 +204,7 @@ export class FairwayServer {
       maxBackoffMs: config.pool.metrics.maxBackoffMs,
       scrapeThread: config.pool.metrics.scrapeThread,
       scrapeWorkerNice: config.pool.metrics.workerNice,
+      nameFilter: config.pool.metrics.nameFilter,
       ...(config.pool.metrics.maxInFlight !== undefined ? { maxScrapesInFlight: config.pool.metrics.maxInFlight } : {}),
       ...(config.pool.metrics.adaptiveInterval.enabled ? { adaptiveInterval: config.pool.metrics.adaptiveInterval } : {}),
       fetch: metricsAccess,

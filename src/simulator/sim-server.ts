@@ -14,6 +14,7 @@ import { DEFAULT_MAX_LORAS, DEFAULT_SEED, SimEngine } from './engine.js';
 import { type FakeMetrics } from './fake-metrics.js';
 import { type FailureKind, FailureInjector } from './failure-injector.js';
 import { handleInference, type InferenceContext } from './inference-handler.js';
+import { requestedNames, restrictExposition } from './name-filter.js';
 import { ApiError, errorBody } from './openai-errors.js';
 import { type ProfileName, type SimProfile, getProfile } from './profile.js';
 import { SimMetrics } from './sim-metrics.js';
@@ -186,7 +187,8 @@ export class SimServer {
       if (method === 'GET' && path === '/health') {
         res.writeHead(200, { 'content-length': 0 }).end();
       } else if (method === 'GET' && path === '/metrics') {
-        const text = this.metrics.render();
+        const names = requestedNames(req.url ?? '/');
+        const text = names === undefined ? this.metrics.render() : restrictExposition(this.metrics.render(), names);
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' }).end(text);
       } else if (method === 'GET' && path === '/v1/models') {
         sendJson(res, 200, this.modelList());

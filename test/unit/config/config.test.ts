@@ -10,7 +10,7 @@ describe('configuration', () => {
     expect(c.flowControl.defaultTtlMs).toBe(60_000);
     expect(c.flowControl.maxQueuedRequests).toBe(Infinity);
     expect(c.saturation.detector).toBe('hybrid');
-    expect(c.pool.metrics).toMatchObject({ intervalMs: 50, stalenessMs: 200 });
+    expect(c.pool.metrics).toMatchObject({ intervalMs: 50, stalenessMs: 200, nameFilter: 'auto' });
     expect(c.trust.mode).toBe('trusted');
   });
 
@@ -25,6 +25,7 @@ describe('configuration', () => {
     expect(() => validateConfig({ server: { grpcPort: 70_000 } })).toThrow(/server\.grpcPort.*70000/);
     expect(() => validateConfig({ flowControl: { bands: [{ priority: 1.5 }] } })).toThrow(/flowControl\.bands\.0\.priority.*1\.5/);
     expect(() => validateConfig({ objectives: { chat: 'high' } })).toThrow(/objectives\.chat.*"high"/);
+    expect(() => validateConfig({ pool: { metrics: { nameFilter: 'yes' } } })).toThrow(/pool\.metrics\.nameFilter/);
   });
 
   it('refuses a scrape interval that is not below the staleness limit, and TTLs Node timers cannot wait', () => {
