@@ -5,6 +5,7 @@ import { type RefusalObserver, type RequestHandler, type StartedResponseEviction
 import { type StreamFailure, type StreamTransport, ExtProcStream } from './ext-proc-stream.js';
 import { type BodyModes, type BodySendMode } from './processing-mode.js';
 import { loadExtProcProtos } from './protos.js';
+import { processingResponseSerializer } from './response-encoder.js';
 import { type ProcessingResponse } from './responses.js';
 import { type CertificateAndKey } from './self-signed-cert.js';
 import {
@@ -141,7 +142,11 @@ export class ExtProcService {
       'grpc.max_receive_message_length': this.maxMessageBytes,
       'grpc.max_send_message_length': this.maxMessageBytes,
     });
-    const definition: grpc.ServiceDefinition = { Process: processMethod as grpc.MethodDefinition<unknown, unknown> };
+    const method = processMethod as grpc.MethodDefinition<unknown, unknown>;
+    // Our answers go through the direct writer (same bytes as protobufjs, a fraction of its time per message).
+    const definition: grpc.ServiceDefinition = {
+      Process: { ...method, responseSerialize: processingResponseSerializer(method.responseSerialize) as (value: unknown) => Buffer },
+    };
     server.addService(definition, {
       Process: (call: grpc.ServerDuplexStream<unknown, unknown>) => this.serve(call),
     });

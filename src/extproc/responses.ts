@@ -16,7 +16,7 @@ export interface HeaderValueOption {
   readonly append_action: HeaderAppendAction;
 }
 
-interface CommonResponse {
+export interface CommonResponse {
   readonly clear_route_cache?: boolean;
   readonly header_mutation?: { readonly set_headers: readonly HeaderValueOption[] };
   /** `streamed_response` in FULL_DUPLEX_STREAMED; `body` (the whole new body) in BUFFERED. */
