@@ -87,8 +87,11 @@ export class ExtProcStream {
   private generatedRequestId: string | undefined;
   private headers = new Map<string, string>();
   private subsetHint: string[] | undefined;
-  /** Keeps the chunks as they arrive and scans each at once, so the body is read once and never concatenated. */
-  private body = new BodyReader();
+  /**
+   * Keeps the chunks as they arrive and scans each at once, so the body is read once and never concatenated. Made at
+   * the first chunk: a header-only request needs none.
+   */
+  private body: BodyReader | undefined;
   private headerOnly = false;
   /** Envoy's body modes for this stream: its `protocol_config` when sent, else the configured ones. */
   private modes: BodyModes;
@@ -257,7 +260,7 @@ export class ExtProcStream {
 
   private addBodyChunk(chunk: Buffer): void {
     if (chunk.length === 0) return;
-    if (this.body.length + chunk.length > this.options.maxRequestBodyBytes) {
+    if ((this.body?.length ?? 0) + chunk.length > this.options.maxRequestBodyBytes) {
       this.refuse({
         kind: 'reject',
         ...BODY_TOO_LARGE,
@@ -265,7 +268,7 @@ export class ExtProcStream {
       });
       return;
     }
-    this.body.write(chunk);
+    (this.body ??= new BodyReader()).write(chunk);
   }
 
   private onRequestTrailers(metadata: FilterMetadata | undefined): void {
@@ -289,8 +292,9 @@ export class ExtProcStream {
   private decide(): void {
     this.phase = 'deciding';
     this.decideStartedAt = this.options.clock.now();
-    const body = this.body.finish();
-    this.body = new BodyReader();
+    // No chunk came: an empty body, which the pipeline scans only if it needs to (a POST's is refused as empty).
+    const body: RequestBody = this.body?.finish() ?? { chunks: [], length: 0 };
+    this.body = undefined;
     this.requestBody = body;
     const request: InferenceRequest = {
       requestId: this.requestId,
