@@ -11,6 +11,7 @@ import {
 } from '../flowcontrol/index.js';
 import { type ConnectFailureEvent, type DecisionEvent, type GatewayObserver, type PendingCount, type RefusedEvent, type ResponseEvent, type ServedEvent } from '../gateway/index.js';
 import { BoundedLabel } from './bounded-label.js';
+import { DeferredCounter } from './deferred-counter.js';
 import { registerScrapeGauge } from './scrape-gauge.js';
 import { EvictionMetrics } from './eviction-metrics.js';
 import { ScrapeMetrics } from './scrape-metrics.js';
@@ -79,14 +80,15 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
 
   private readonly queueDuration: Histogram<'priority' | 'outcome' | 'inference_pool'>;
   private readonly dispatchCycle: Histogram;
-  private readonly requests: Counter<ModelLabel | 'objective'>;
+  /** inference_objective_request_total (its Counter is reached through collect, which flushes this). */
+  private readonly requests: DeferredCounter<ModelLabel | 'objective'>;
   private readonly requestDuration: Histogram<ModelLabel>;
   private readonly inputTokens: Histogram<ModelLabel>;
   private readonly outputTokens: Histogram<ModelLabel>;
   private readonly schedulerDuration: Histogram;
   private readonly shed: Counter<'reason' | 'priority' | 'status'>;
   private readonly rewrites: Counter<'model_rewrite_name' | 'model_name' | 'target_model'>;
-  private readonly servedTokens: Counter<'fairness_id'>;
+  private readonly servedTokens: DeferredCounter<'fairness_id'>;
   private readonly connectFailures: Counter<'outcome'>;
   private readonly fallbackServed: Counter;
   private readonly evictions: EvictionMetrics;
@@ -120,12 +122,21 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
       buckets: [...BUCKETS.fastSeconds],
       registers,
     });
-    this.requests = new Counter({
-      name: name(GO_METRICS.requestTotal),
-      help: 'Requests that reached a routing decision (routed or rejected), per model and objective.',
-      labelNames: ['model_name', 'target_model_name', 'objective'],
-      registers,
-    });
+    // The two counters every request adds to count through DeferredCounters, which flush at each collect.
+    const deferred: { requests?: DeferredCounter<ModelLabel | 'objective'>; served?: DeferredCounter<'fairness_id'> } = {};
+    const requestLabels = ['model_name', 'target_model_name', 'objective'] as const;
+    this.requests = deferred.requests = new DeferredCounter(
+      new Counter({
+        name: name(GO_METRICS.requestTotal),
+        help: 'Requests that reached a routing decision (routed or rejected), per model and objective.',
+        labelNames: requestLabels,
+        registers,
+        collect() {
+          deferred.requests?.flush();
+        },
+      }),
+      requestLabels,
+    );
     this.requestDuration = new Histogram({
       name: name(GO_METRICS.requestDuration),
       help: 'From arrival to the end of a completed response, seconds.',
@@ -180,17 +191,22 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     this.scrapes = new ScrapeMetrics(this.ctx);
     const tenants = this.tenants;
     const service = (): TenantServiceReadout | undefined => this.tenantService;
-    this.servedTokens = new Counter({
-      name: name(FAIRWAY_METRICS.tenantServedTokens),
-      help: `Tokens served per tenant (actual usage, else the estimate). At most ${maxTenants} tenants have their own series; the rest are summed under __other__.`,
-      labelNames: ['fairness_id'],
-      registers,
-      collect(this: Counter<'fairness_id'>) {
-        // Hand idle tenants' series to the busiest unlabelled ones; their sum stays the exact total.
-        const recent = service()?.recentService();
-        if (recent !== undefined) for (const label of tenants.rebalance(recent)) this.remove({ fairness_id: label });
-      },
-    });
+    this.servedTokens = deferred.served = new DeferredCounter(
+      new Counter({
+        name: name(FAIRWAY_METRICS.tenantServedTokens),
+        help: `Tokens served per tenant (actual usage, else the estimate). At most ${maxTenants} tenants have their own series; the rest are summed under __other__.`,
+        labelNames: ['fairness_id'],
+        registers,
+        collect(this: Counter<'fairness_id'>) {
+          // What was served up to now is in the series before idle ones are handed on.
+          deferred.served?.flush();
+          // Hand idle tenants' series to the busiest unlabelled ones; their sum stays the exact total.
+          const recent = service()?.recentService();
+          if (recent !== undefined) for (const label of tenants.rebalance(recent)) this.remove({ fairness_id: label });
+        },
+      }),
+      ['fairness_id'],
+    );
   }
 
   // --- FlowControlObserver ---
@@ -210,7 +226,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
     // The same figure fairness accounting settles on: the reported usage, else the estimate charged at dispatch.
     const tokens = actualCost ?? estimatedCost;
     if (!(tokens > 0)) return;
-    this.servedTokens.inc({ fairness_id: this.tenants.of(fairnessId) }, tokens);
+    this.servedTokens.inc([this.tenants.of(fairnessId)], tokens);
   }
 
   onInflightEviction(event: InflightEvictionEvent): void {
@@ -222,7 +238,7 @@ export class FairwayMetrics implements FlowControlObserver, GatewayObserver {
   onDecision(event: DecisionEvent): void {
     const model = this.models.of(event.model);
     const target = this.models.of(event.targetModel);
-    this.requests.inc({ model_name: model, target_model_name: target, objective: this.objectives.of(event.objective) });
+    this.requests.inc([model, target, this.objectives.of(event.objective)]);
     // Rewrite names come from the operator's own rules, so they need no cap.
     if (event.rewrite !== undefined) this.rewrites.inc({ model_rewrite_name: event.rewrite, model_name: model, target_model: target });
     const routed = event.result === 'routed';
