@@ -3,12 +3,14 @@
 // the same prefix, replayed on 8 simulated H100 pods in virtual time through the `fairway` system, once per depth
 // (`maxPrefixBlocksToMatch`), for a 6k-token shared system prompt and a 30k-token shared document. Reports the
 // engines' prefix-cache hit rate and TTFT per depth, and what the depth costs the gateway per request in CPU
-// time: hashing the prompt, then scheduling and recording it in the prefix index.
+// time: hashing the prompt, then scheduling and recording it in the prefix index. At the default depth it also
+// compares key schedules (a key per block against the default's sparse keys past the dense head);
+// `--depths=8192 --schedules=1,256:8,256:16` picks depths and schedules (keyEvery, or denseBlocks:keyEvery).
 import { pathToFileURL } from 'node:url';
 import { type Random, SeededRandom, Summary } from '../../src/core/index.js';
 import { type EndpointSnapshot, NO_INFLIGHT } from '../../src/datalayer/index.js';
 import { makePrompt, nextGapMs } from '../../src/loadgen/index.js';
-import { type PrefixHasher, Scheduler, createPrefixHasherSync } from '../../src/scheduler/index.js';
+import { DEFAULT_DENSE_BLOCKS, DEFAULT_KEY_EVERY, DEFAULT_MAX_PREFIX_BLOCKS, type PrefixHasher, Scheduler, createPrefixHasherSync } from '../../src/scheduler/index.js';
 import { H100_8B_PROFILE, textBlockHashes } from '../../src/simulator/index.js';
 import { writeResults } from '../results-file.js';
 import { type RunOutput, runSystem } from '../scenarios/run-system.js';
@@ -32,11 +34,25 @@ export const SHARED_PREFIXES = [
   { name: 'shared document', tokens: 30_000 },
 ] as const;
 
+/** Which blocks get a key: every one of the first `denseBlocks`, then every `keyEvery`-th and the last. */
+export interface KeySchedule {
+  readonly denseBlocks: number;
+  readonly keyEvery: number;
+}
+
+const DEFAULT_SCHEDULE: KeySchedule = { denseBlocks: DEFAULT_DENSE_BLOCKS, keyEvery: DEFAULT_KEY_EVERY };
+/** At the default depth, every block keyed (the index before sparse keys) beside the hasher's default. */
+export const SCHEDULES_AT_DEFAULT_DEPTH: readonly KeySchedule[] = [{ denseBlocks: 0, keyEvery: 1 }, DEFAULT_SCHEDULE];
+
 export interface DepthOptions {
   /** Fewer sessions and shorter traffic. @default false */
   readonly quick?: boolean;
   readonly depths?: readonly number[];
+  /** Key schedules to compare at each depth. @default the hasher's, and every block too at the default depth */
+  readonly schedules?: readonly KeySchedule[];
 }
+
+const scheduleName = (k: KeySchedule): string => (k.keyEvery === 1 ? 'every block' : `${k.denseBlocks} then 1/${k.keyEvery}`);
 
 /** One prompt of the traffic, before any depth is chosen. */
 interface PromptPlan {
@@ -136,7 +152,7 @@ function cpuMs(): number {
  * index (the traffic replayed in arrival order over 8 idle endpoints), in CPU time per request (each reading
  * costs about a microsecond, the same at every depth); median of 3 replays after one that warms up.
  */
-function gatewayCost(prompts: readonly PromptPlan[], depth: number): GatewayCost {
+function gatewayCost(prompts: readonly PromptPlan[], depth: number, keys: KeySchedule): GatewayCost {
   const endpoints: EndpointSnapshot[] = Array.from({ length: PODS }, (_, i) => ({
     id: `pod-${i}:8000`,
     host: `pod-${i}`,
@@ -152,7 +168,7 @@ function gatewayCost(prompts: readonly PromptPlan[], depth: number): GatewayCost
   const reps: GatewayCost[] = [];
   // Replay 0 warms the JIT and is not counted.
   for (let rep = 0; rep < 4; rep++) {
-    const hasher = createPrefixHasherSync({ blockSize: BLOCK_BYTES, maxBlocks: depth });
+    const hasher = createPrefixHasherSync({ blockSize: BLOCK_BYTES, maxBlocks: depth, ...keys });
     const scheduler = new Scheduler({ random: new SeededRandom(SEED + rep) });
     let hash = 0;
     let sched = 0;
@@ -195,6 +211,7 @@ export interface DepthRow {
   readonly sharedPrefix: string;
   readonly sharedPrefixTokens: number;
   readonly depthBlocks: number;
+  readonly keys: string;
   /** Prompt bytes hashed at most (blocks x 64 B) and the tokens that is (4 bytes per token). */
   readonly depthKB: number;
   readonly depthTokens: number;
@@ -234,16 +251,19 @@ export async function run(options: DepthOptions = {}): Promise<object> {
       agentTurns: prompts.filter((p) => p.cls === 'agent').length,
       longestPromptTokens: Math.max(...prompts.map((p) => Math.ceil(p.text.length / 4))),
     });
-    for (const depth of options.depths ?? DEPTHS) rows.push(await measureDepth(prompts, shared, depth));
+    for (const depth of options.depths ?? DEPTHS) {
+      const schedules = options.schedules ?? (depth === DEFAULT_MAX_PREFIX_BLOCKS ? SCHEDULES_AT_DEFAULT_DEPTH : [DEFAULT_SCHEDULE]);
+      for (const keys of schedules) rows.push(await measureDepth(prompts, shared, depth, keys));
+    }
   }
   const result = { pods: PODS, profile: H100_8B_PROFILE.name, quick, node: process.version, traffic, rows };
   console.log(`\n### Prefix hashing depth (${PODS} simulated H100 pods, virtual time; gateway CPU per request)\n`);
   for (const t of traffic) console.log(`- ${JSON.stringify(t)}`);
-  console.log('\n| shared prefix | depth (blocks / KB / tokens) | cache hit | TTFT p50 / p99 / mean (ms) | agent TTFT p50 / p99 | hash us/req (>=100k) | schedule+record us/req (>=100k) |');
-  console.log('|---|---|---:|---:|---:|---:|---:|');
+  console.log('\n| shared prefix | depth (blocks / KB / tokens) | keys | cache hit | TTFT p50 / p99 / mean (ms) | agent TTFT p50 / p99 | hash us/req (>=100k) | schedule+record us/req (>=100k) |');
+  console.log('|---|---|---|---:|---:|---:|---:|---:|');
   for (const r of rows) {
     console.log(
-      `| ${r.sharedPrefixTokens} | ${r.depthBlocks} / ${r.depthKB} / ${r.depthTokens} | ${(r.cacheHitRate * 100).toFixed(1)}% | ` +
+      `| ${r.sharedPrefixTokens} | ${r.depthBlocks} / ${r.depthKB} / ${r.depthTokens} | ${r.keys} | ${(r.cacheHitRate * 100).toFixed(1)}% | ` +
         `${r.ttftP50Ms} / ${r.ttftP99Ms} / ${r.ttftMeanMs} | ${r.agentTtftP50Ms} / ${r.agentTtftP99Ms} | ` +
         `${round(r.cost.hashUs)} (${round(r.cost.hashUsLongest)}) | ${round(r.cost.scheduleAndRecordUs)} (${round(r.cost.scheduleAndRecordUsLongest)}) |`,
     );
@@ -252,8 +272,8 @@ export async function run(options: DepthOptions = {}): Promise<object> {
   return result;
 }
 
-async function measureDepth(prompts: readonly PromptPlan[], shared: (typeof SHARED_PREFIXES)[number], depth: number): Promise<DepthRow> {
-  const hasher = createPrefixHasherSync({ blockSize: BLOCK_BYTES, maxBlocks: depth });
+async function measureDepth(prompts: readonly PromptPlan[], shared: (typeof SHARED_PREFIXES)[number], depth: number, keys: KeySchedule): Promise<DepthRow> {
+  const hasher = createPrefixHasherSync({ blockSize: BLOCK_BYTES, maxBlocks: depth, ...keys });
   const out = await runSystem({
     system: 'fairway',
     pods: PODS,
@@ -270,6 +290,7 @@ async function measureDepth(prompts: readonly PromptPlan[], shared: (typeof SHAR
     sharedPrefix: shared.name,
     sharedPrefixTokens: shared.tokens,
     depthBlocks: depth,
+    keys: scheduleName(keys),
     depthKB: (depth * BLOCK_BYTES) / 1024,
     depthTokens: (depth * BLOCK_BYTES) / 4,
     completed: all.count,
@@ -279,13 +300,22 @@ async function measureDepth(prompts: readonly PromptPlan[], shared: (typeof SHAR
     ttftMeanMs: round(all.mean()),
     agentTtftP50Ms: round(agent.percentile(50)),
     agentTtftP99Ms: round(agent.percentile(99)),
-    cost: gatewayCost(prompts, depth),
+    cost: gatewayCost(prompts, depth, keys),
     wallMs: Math.round(out.wallMs),
   };
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run({ quick: process.argv.includes('--quick') }).catch((err: unknown) => {
+  // --depths=8192,4096 and --schedules=1,256:8 (keyEvery alone, or denseBlocks:keyEvery) narrow or widen the sweep.
+  const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const depths = arg('depths')?.split(',').map(Number);
+  const schedules = arg('schedules')
+    ?.split(',')
+    .map((s) => {
+      const [a, b] = s.split(':').map(Number);
+      return b === undefined ? { denseBlocks: 0, keyEvery: a ?? 1 } : { denseBlocks: a ?? 0, keyEvery: b };
+    });
+  run({ quick: process.argv.includes('--quick'), depths, schedules }).catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;
   });

@@ -226,7 +226,9 @@ export const ConfigSchema = z.strictObject({
       /**
        * Prefix-cache affinity (the Go EPP's and llm-d's parameter names): prompt bytes per block, how deep each
        * prompt is hashed (the smaller of maxPrefixBlocksToMatch and maxPrefixTokensToMatch at 4 bytes per token
-       * applies), and blocks remembered per server that reports no KV-cache geometry.
+       * applies), and blocks remembered per server that reports no KV-cache geometry. Past the first
+       * `denseBlocks` blocks a prompt gets a key for every `keyEvery`-th block only (and its last): fewer keys to
+       * record, matched to within `keyEvery` blocks there (1: a key per block).
        */
       prefix: z
         .strictObject({
@@ -234,6 +236,8 @@ export const ConfigSchema = z.strictObject({
           maxPrefixBlocksToMatch: z.number().int().min(1).max(1_048_576).default(8192),
           maxPrefixTokensToMatch: z.number().int().min(1).optional(),
           lruCapacityPerServer: z.number().int().min(1).max(1 << 30).default(31_250),
+          denseBlocks: z.number().int().min(0).max(1_048_576).default(256),
+          keyEvery: z.number().int().min(1).max(65_536).default(8),
         })
         .prefault({}),
     })

@@ -64,7 +64,10 @@ export {
   murmur3,
   DEFAULT_BLOCK_SIZE_BYTES,
   DEFAULT_MAX_PREFIX_BLOCKS,
+  DEFAULT_DENSE_BLOCKS,
+  DEFAULT_KEY_EVERY,
+  keyCount,
 } from './prefix/prefix-hasher.js';
-export { PrefixIndex, type PrefixIndexOptions, DEFAULT_LRU_CAPACITY_PER_ENDPOINT } from './prefix/prefix-index.js';
+export { PrefixIndex, type PrefixIndexOptions, DEFAULT_LRU_CAPACITY_PER_ENDPOINT, keyBlocks } from './prefix/prefix-index.js';
 export { BlockTable } from './prefix/block-table.js';
 export { type PromptSink, type PromptText, PromptBytes, writePrompt } from './prefix/prompt-text.js';

@@ -403,7 +403,7 @@ export class FairwayServer {
     const pipeline = (this.pipeline = new RequestPipeline({
       flowControl: this.flowControl,
       scheduler,
-      hasher: await createPrefixHasher({ blockSize: prefix.blockSize, maxBlocks: prefixDepthBlocks(prefix) }),
+      hasher: await createPrefixHasher({ blockSize: prefix.blockSize, maxBlocks: prefixDepthBlocks(prefix), denseBlocks: prefix.denseBlocks, keyEvery: prefix.keyEvery }),
       pool: this.monitor.pool,
       inflight: this.inflightView,
       identity: identityOptions(c, this.objectives),

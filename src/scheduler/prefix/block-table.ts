@@ -8,37 +8,67 @@ const MAX_REMEMBERED = 16_384;
 const INITIAL_REMEMBERED = 64;
 const TWO_POW_32 = 4294967296;
 /** Owner of a withdrawn key: dead (below every watermark, which starts at 1), yet not 0, which ends a probe run. */
-const WITHDRAWN = 0.5;
+const WITHDRAWN = -1;
+/** Sequence numbers are rebased (lowered by a multiple of the ring's length) once they pass this, to stay in an Int32. */
+const DEFAULT_REBASE_AT = 2 ** 30;
+
+/** The 32-bit form of a block key `index * 2^32 + hash32` (or any non-negative integer below 2^53). */
+function key32(key: number): number {
+  const low = key >>> 0;
+  // The hash already chains every earlier block; the index is mixed in so keys of equal hashes stay apart.
+  return (low ^ Math.imul((key - low) / TWO_POW_32, 0x85ebca6b)) | 0;
+}
+
+/** The block index of a key (its high part): a key stands for the blocks after the previous key's, up to its own. */
+function blockIndex(key: number): number {
+  return Math.floor(key / TWO_POW_32);
+}
 
 /**
- * Open addressing with linear probing over one Float64Array of (key, owner) pairs, where the owner is the
- * sequence number of the newest request that recorded the key (0: empty slot). Recording a request's n blocks
- * is n probes, no allocation. Requests are forgotten oldest first by raising a watermark: a key whose owner is
- * below it is dead (its slot is reused by the next insertion that passes it, and dropped when the table is
- * rebuilt), so forgetting a request is O(1) whatever its length; a ring of per-request counts of owned keys
- * keeps the live count exact. What the table holds stays prefix-closed: a request that recorded a block recorded
- * all its ancestors with it (keys chain from block 0), so an ancestor's owner is never older than a
+ * Open addressing with linear probing over one Int32Array of (key, owner) pairs: the key in 32 bits (see
+ * {@link key32}: two different keys share a slot's key with probability 2^-32, which at most lengthens or shortens
+ * one match, a hint's error), the owner the sequence number of the newest request that recorded it (0: empty).
+ * Eight bytes a slot, at most 3/4 of the slots occupied: a probe run mostly stays in one 64-byte cache line.
+ *
+ * Recording a request's n keys is n probes, no allocation. Requests are forgotten oldest first by raising a
+ * watermark: a key whose owner is below it is dead (its slot is reused by the next insertion that passes it, and
+ * dropped when the table is rebuilt), so forgetting a request is O(1) whatever its length; a ring of per-request
+ * counts keeps the live count exact. What the table holds stays prefix-closed: a request that recorded a key
+ * recorded all keys before it with it (keys chain from block 0), so an ancestor's owner is never older than a
  * descendant's and never dies first.
  *
- * Cost: `add` O(n) for n keys plus amortised O(1) rebuilds (dead keys make up at most half the slots before one);
- * `has` O(1) expected. Memory 16 bytes per slot, fewer than 6 slots per key of capacity, plus 4 bytes per
- * remembered request (at most 16,384); the requests' key arrays are not kept.
+ * Keys may skip blocks (the hasher's sparse schedule): each counts for the blocks since the key before it in its
+ * request (`index - previous index`, at least 1), so the capacity and the size are in blocks whatever the schedule.
+ * That weight depends only on the key's index and the schedule, which is the same for every request of a process.
+ *
+ * Cost: `add` O(n) for n keys plus amortised O(1) rebuilds (at least a quarter of the slots are filled between
+ * two); `has` O(1) expected. Memory 8 bytes per slot, 2-4 slots per live key, plus 4 bytes per remembered request
+ * (at most 16,384); the requests' key arrays are not kept.
  */
 export class BlockTable {
-  private slots = new Float64Array(INITIAL_SLOTS * 2);
+  private slots = new Int32Array(INITIAL_SLOTS * 2);
   private mask = INITIAL_SLOTS - 1;
-  /** Slots holding a key, live or dead. */
+  /** 32 - log2(slots): a key's home slot is the top bits of its Fibonacci product. */
+  private shift = 32 - Math.log2(INITIAL_SLOTS);
+  /** Slots holding a key, live or dead, and how many may before a rebuild (3/4 of them). */
   private occupied = 0;
+  private maxOccupied = (INITIAL_SLOTS * 3) >> 2;
+  /** Blocks the live keys stand for. */
   private live = 0;
   /** The newest request's sequence number; requests below `watermark` are forgotten. */
   private seq = 0;
   private watermark = 1;
-  /** Keys each remembered request owns, at index seq & ringMask. */
+  /** Blocks each remembered request owns, at index seq & ringMask. */
   private owned = new Int32Array(INITIAL_REMEMBERED);
   private ringMask = INITIAL_REMEMBERED - 1;
 
-  constructor(private cap: number) {}
+  /** `rebaseAt`: tests lower it to exercise the sequence numbers' rebase. */
+  constructor(
+    private cap: number,
+    private readonly rebaseAt = DEFAULT_REBASE_AT,
+  ) {}
 
+  /** Blocks held (the live keys' weights). */
   get size(): number {
     return this.live;
   }
@@ -53,27 +83,37 @@ export class BlockTable {
   }
 
   has(key: number): boolean {
+    const k = key32(key);
     const slots = this.slots;
-    for (let s = this.slotOf(key); ; s = (s + 1) & this.mask) {
+    const mask = this.mask;
+    for (let s = Math.imul(k, 0x9e3779b1) >>> this.shift; ; s = (s + 1) & mask) {
       const owner = slots[2 * s + 1] as number;
       if (owner === 0) return false;
-      if (slots[2 * s] === key) return owner >= this.watermark;
+      if (slots[2 * s] === k) return owner >= this.watermark;
     }
   }
 
   /**
-   * Records the first `min(keys.length, capacity)` keys as one request, the newest; returns its sequence number
-   * (0 when nothing was recorded), which {@link withdraw} takes.
+   * Records the leading keys that stand for at most `capacity` blocks as one request, the newest; returns its
+   * sequence number (0 when nothing was recorded), which {@link withdraw} takes.
    */
   add(keys: ArrayLike<number>): number {
-    const count = Math.min(keys.length, this.cap);
-    if (count === 0) return 0;
+    const n = keys.length;
+    if (n === 0) return 0;
+    if (this.seq >= this.rebaseAt) this.rebase();
     this.makeRoomForRequest();
     const seq = ++this.seq;
     this.owned[seq & this.ringMask] = 0;
-    for (let i = 0; i < count; i++) {
-      this.put(keys[i] as number, seq);
-      // Forgetting as the request goes keeps the live keys (and so the table) within the capacity.
+    let previous = -1;
+    let blocks = 0;
+    for (let i = 0; i < n; i++) {
+      const key = keys[i] as number;
+      const index = blockIndex(key);
+      const weight = index > previous ? index - previous : 1;
+      previous = index;
+      if ((blocks += weight) > this.cap) break;
+      this.put(key32(key), seq, weight);
+      // Forgetting as the request goes keeps the live blocks (and so the table) within the capacity.
       while (this.live > this.cap && this.watermark < seq) this.forgetOldest();
     }
     return seq;
@@ -82,22 +122,29 @@ export class BlockTable {
   /**
    * Takes back keys `from..` of request `seq` (the same keys it was given) wherever no newer request recorded them
    * since: the request was served elsewhere, so this endpoint never cached those blocks. The request stays
-   * remembered for its first `from` keys (held before it). O(keys - from).
+   * remembered for its first `from` keys (held before it). O(keys).
    */
   withdraw(keys: ArrayLike<number>, from: number, seq: number): void {
     if (seq < this.watermark) return; // forgotten already
-    const count = Math.min(keys.length, this.cap);
     const slots = this.slots;
-    for (let i = Math.max(0, from); i < count; i++) {
+    let previous = -1;
+    let blocks = 0;
+    for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as number;
-      for (let s = this.slotOf(key); ; s = (s + 1) & this.mask) {
+      const index = blockIndex(key);
+      const weight = index > previous ? index - previous : 1;
+      previous = index;
+      if ((blocks += weight) > this.cap) break; // not recorded (see add)
+      if (i < from) continue;
+      const k = key32(key);
+      for (let s = Math.imul(k, 0x9e3779b1) >>> this.shift; ; s = (s + 1) & this.mask) {
         const owner = slots[2 * s + 1] as number;
         if (owner === 0) break;
-        if (slots[2 * s] === key) {
+        if (slots[2 * s] === k) {
           if (owner === seq) {
             slots[2 * s + 1] = WITHDRAWN;
-            this.count(seq, -1);
-            this.live--;
+            this.count(seq, -weight);
+            this.live -= weight;
           }
           break;
         }
@@ -105,17 +152,12 @@ export class BlockTable {
     }
   }
 
-  private slotOf(key: number): number {
-    // The low 32 bits are the chained hash; the high part (block index) is mixed in for keys of equal hashes.
-    const low = key >>> 0;
-    return (low ^ Math.imul((key - low) / TWO_POW_32, 0x9e3779b1)) & this.mask;
-  }
-
-  private put(key: number, seq: number): void {
-    if ((this.occupied + 1) * 2 > this.mask + 1) this.rebuild();
+  private put(k: number, seq: number, weight: number): void {
+    if (this.occupied >= this.maxOccupied) this.rebuild();
     const slots = this.slots;
+    const mask = this.mask;
     let reusable = -1;
-    for (let s = this.slotOf(key); ; s = (s + 1) & this.mask) {
+    for (let s = Math.imul(k, 0x9e3779b1) >>> this.shift; ; s = (s + 1) & mask) {
       const owner = slots[2 * s + 1] as number;
       if (owner === 0) {
         if (reusable < 0) {
@@ -124,12 +166,12 @@ export class BlockTable {
         }
         break;
       }
-      if (slots[2 * s] === key) {
+      if (slots[2 * s] === k) {
         if (owner >= this.watermark) {
           // Live: the key moves to the newest request.
           if (owner !== seq) {
-            this.count(owner, -1);
-            this.count(seq, 1);
+            this.count(owner, -weight);
+            this.count(seq, weight);
             slots[2 * s + 1] = seq;
           }
           return;
@@ -139,10 +181,10 @@ export class BlockTable {
       }
       if (reusable < 0 && owner < this.watermark) reusable = s; // a dead key's slot; keep looking for this key
     }
-    slots[2 * reusable] = key;
+    slots[2 * reusable] = k;
     slots[2 * reusable + 1] = seq;
-    this.count(seq, 1);
-    this.live++;
+    this.count(seq, weight);
+    this.live += weight;
   }
 
   private count(seq: number, delta: number): void {
@@ -170,24 +212,43 @@ export class BlockTable {
     this.ringMask = mask;
   }
 
-  /** Rehashes the live keys, into twice the slots when they fill a third or more (else the same number). */
+  /**
+   * Lowers every sequence number by a multiple of the ring's length (so each request keeps its ring entry), after
+   * a rebuild has dropped the dead keys, whose owners could otherwise come out at 0 (empty) or look live. Once per
+   * ~2^30 requests.
+   */
+  private rebase(): void {
+    const ring = this.ringMask + 1;
+    const by = Math.floor((this.watermark - 1) / ring) * ring;
+    if (by === 0) return;
+    this.rebuild();
+    const slots = this.slots;
+    for (let i = 1; i < slots.length; i += 2) if (slots[i] !== 0) slots[i] = (slots[i] as number) - by;
+    this.seq -= by;
+    this.watermark -= by;
+  }
+
+  /** Rehashes the live keys, into twice the slots when they fill half or more (else the same number). */
   private rebuild(): void {
     const old = this.slots;
     const oldSlots = this.mask + 1;
-    const slotCount = (this.live + 1) * 3 > oldSlots ? oldSlots * 2 : oldSlots;
-    this.slots = new Float64Array(slotCount * 2);
-    this.mask = slotCount - 1;
-    this.occupied = 0;
-    const slots = this.slots;
+    let liveSlots = 0;
+    for (let i = 1; i < old.length; i += 2) if ((old[i] as number) >= this.watermark) liveSlots++;
+    let slotCount = oldSlots;
+    while ((liveSlots + 1) * 2 > slotCount) slotCount *= 2;
+    const slots = (this.slots = new Int32Array(slotCount * 2));
+    const mask = (this.mask = slotCount - 1);
+    this.shift = 32 - Math.log2(slotCount);
+    this.maxOccupied = (slotCount * 3) >> 2;
+    this.occupied = liveSlots;
     for (let i = 0; i < oldSlots; i++) {
       const owner = old[2 * i + 1] as number;
       if (owner < this.watermark) continue; // empty or dead
-      const key = old[2 * i] as number;
-      let s = this.slotOf(key);
-      while (slots[2 * s + 1] !== 0) s = (s + 1) & this.mask;
-      slots[2 * s] = key;
+      const k = old[2 * i] as number;
+      let s = Math.imul(k, 0x9e3779b1) >>> this.shift;
+      while (slots[2 * s + 1] !== 0) s = (s + 1) & mask;
+      slots[2 * s] = k;
       slots[2 * s + 1] = owner;
-      this.occupied++;
     }
   }
 }

@@ -33,6 +33,25 @@ export interface PrefixHasherOptions {
   readonly blockSize?: number;
   /** Prompt bytes beyond `blockSize * maxBlocks` are ignored. @default DEFAULT_MAX_PREFIX_BLOCKS */
   readonly maxBlocks?: number;
+  /** A key for each of the first `denseBlocks` blocks. @default DEFAULT_DENSE_BLOCKS */
+  readonly denseBlocks?: number;
+  /**
+   * Past the dense head, a key for every `keyEvery`-th block only (blocks `keyEvery - 1`, `2 * keyEvery - 1`, ...)
+   * and for the last: fewer keys to record and look up for a long prompt, matched to within `keyEvery` blocks
+   * there. 1 keys every block. @default DEFAULT_KEY_EVERY
+   */
+  readonly keyEvery?: number;
+}
+
+/** Blocks keyed one by one at the start of every prompt (16 KB: the Go reference's whole depth). */
+export const DEFAULT_DENSE_BLOCKS = 256;
+/** Past the dense head, a key per 8 blocks (512 bytes, ~128 tokens). */
+export const DEFAULT_KEY_EVERY = 8;
+
+/** Keys of a prompt of `blocks` blocks: every block below `dense`, then every `every`-th, then the last. */
+export function keyCount(blocks: number, dense: number, every: number): number {
+  if (blocks <= dense) return blocks;
+  return dense + Math.floor(blocks / every) - Math.floor(dense / every) + (blocks % every === 0 ? 0 : 1);
 }
 
 /**
@@ -58,7 +77,9 @@ export async function createPrefixHasher(options: PrefixHasherOptions = {}): Pro
 export function createPrefixHasherSync(options: PrefixHasherOptions = {}): PrefixHasher {
   const blockSize = requireIntegerInRange('blockSize', options.blockSize ?? DEFAULT_BLOCK_SIZE_BYTES, 1, 1 << 16);
   const maxBlocks = requireIntegerInRange('maxBlocks', options.maxBlocks ?? DEFAULT_MAX_PREFIX_BLOCKS, 1, MAX_BLOCKS_LIMIT);
-  return new MurmurPrefixHasher(blockSize, maxBlocks);
+  const denseBlocks = requireIntegerInRange('denseBlocks', options.denseBlocks ?? DEFAULT_DENSE_BLOCKS, 0, MAX_BLOCKS_LIMIT);
+  const keyEvery = requireIntegerInRange('keyEvery', options.keyEvery ?? DEFAULT_KEY_EVERY, 1, 1 << 16);
+  return new MurmurPrefixHasher(blockSize, maxBlocks, denseBlocks, keyEvery);
 }
 
 const C1 = 0xcc9e2d51;
@@ -117,6 +138,8 @@ class MurmurPrefixHasher implements PrefixHasher, PromptSink {
   constructor(
     readonly blockSize: number,
     readonly maxBlocks: number,
+    private readonly denseBlocks: number,
+    private readonly keyEvery: number,
   ) {
     this.limit = blockSize * maxBlocks;
     const backing = new ArrayBuffer(Math.ceil(this.limit / 4) * 4);
@@ -161,14 +184,21 @@ class MurmurPrefixHasher implements PrefixHasher, PromptSink {
     if (this.used < this.limit) this.buf[this.used++] = code;
   }
 
-  /** O(bytes): one MurmurHash3 per block, seeded with the previous block's hash. A partial last block is ignored. */
+  /**
+   * O(bytes): one MurmurHash3 per block, seeded with the previous block's hash; keys for the blocks the schedule
+   * names (see {@link keyCount}). A partial last block is ignored.
+   */
   private digest(model: string, salt: string | undefined): Float64Array {
     const bs = this.blockSize;
     const blocks = Math.floor(this.used / bs);
-    const out = new Float64Array(blocks);
+    const dense = this.denseBlocks;
+    const every = this.keyEvery;
+    const out = new Float64Array(keyCount(blocks, dense, every));
     if (blocks === 0) return out;
     const seedBytes = this.encoder.encode(salt === undefined ? model : `${model}\u0000${salt}`);
     let h = murmur3(seedBytes, 0, seedBytes.length, 0);
+    const last = blocks - 1;
+    let k = 0;
     const words = this.words;
     if (words !== undefined) {
       const perBlock = bs >> 2;
@@ -176,13 +206,13 @@ class MurmurPrefixHasher implements PrefixHasher, PromptSink {
         let x = h;
         for (const end = w + perBlock; w < end; w++) x = mixWord(x, words[w] as number);
         h = finish(x, bs);
-        out[i] = i * TWO_POW_32 + h;
+        if (i < dense || (i + 1) % every === 0 || i === last) out[k++] = i * TWO_POW_32 + h;
       }
       return out;
     }
     for (let i = 0; i < blocks; i++) {
       h = murmur3(this.buf, i * bs, bs, h);
-      out[i] = i * TWO_POW_32 + h;
+      if (i < dense || (i + 1) % every === 0 || i === last) out[k++] = i * TWO_POW_32 + h;
     }
     return out;
   }

@@ -5,6 +5,16 @@ import { BlockTable } from './block-table.js';
 /** vLLM's block count for an 8B model on an 80 GB GPU (~500k tokens / 16 per block); the Go reference's default. */
 export const DEFAULT_LRU_CAPACITY_PER_ENDPOINT = 31_250;
 
+const TWO_POW_32 = 4294967296;
+
+/**
+ * Blocks the first `n` keys stand for: keys are `blockIndex * 2^32 + hash` (see PrefixHasher), so the n-th key's
+ * index + 1, whether the keys name every block or skip some. O(1).
+ */
+export function keyBlocks(keys: ArrayLike<number>, n: number): number {
+  return n <= 0 ? 0 : Math.floor((keys[n - 1] as number) / TWO_POW_32) + 1;
+}
+
 export interface PrefixIndexOptions {
   /** Blocks remembered per endpoint when it reports no cache geometry. @default DEFAULT_LRU_CAPACITY_PER_ENDPOINT */
   readonly defaultCapacity?: number;
@@ -54,7 +64,7 @@ export class PrefixIndex {
     this.endpoints.get(endpointId)?.withdraw(hashes, from, seq);
   }
 
-  /** Number of leading blocks of `hashes` that `endpointId` holds. */
+  /** Number of leading keys of `hashes` that `endpointId` holds ({@link keyBlocks} turns it into blocks). */
   matchLength(hashes: ArrayLike<number>, endpointId: string): number {
     const set = this.endpoints.get(endpointId);
     const n = hashes.length;

@@ -57,7 +57,7 @@ describe('EndpointPickerConfig translation: published shapes', () => {
 
   it('the Go EPP\'s v1alpha1 shape: inline saturation thresholds, prefix block parameters, static threshold, data:', () => {
     const { config } = translate(fixture('gie-v1alpha1.yaml'));
-    expect(config.scheduler.prefix).toEqual({ blockSize: 128, maxPrefixBlocksToMatch: 256, lruCapacityPerServer: 20_000 });
+    expect(config.scheduler.prefix).toEqual({ blockSize: 128, maxPrefixBlocksToMatch: 256, lruCapacityPerServer: 20_000, denseBlocks: 256, keyEvery: 8 });
     expect(config.scheduler.profile).toMatchObject({
       scorers: [
         { type: 'prefix-cache-scorer', weight: 50 },
@@ -81,7 +81,7 @@ describe('EndpointPickerConfig translation: published shapes', () => {
 
   it('llm-d\'s prefix producer sets the block size in tokens (4 bytes each), the prefix cap in tokens and the LRU size; decode-filter is a logged no-op', () => {
     const { config, notices } = translate(fixture('llm-d-prefix-decode.yaml'));
-    expect(config.scheduler.prefix).toEqual({ blockSize: 128, maxPrefixBlocksToMatch: 8192, maxPrefixTokensToMatch: 8192, lruCapacityPerServer: 50_000 });
+    expect(config.scheduler.prefix).toEqual({ blockSize: 128, maxPrefixBlocksToMatch: 8192, maxPrefixTokensToMatch: 8192, lruCapacityPerServer: 50_000, denseBlocks: 256, keyEvery: 8 });
     expect(config.scheduler.profile).toEqual({ filters: [], scorers: [{ type: 'prefix-cache-scorer', weight: 2 }], picker: { type: 'max-score-picker' } });
     expect(notices.filter((n) => n.includes('decode-filter'))).toHaveLength(1);
     expect(notices.some((n) => n.includes('flowControl is off'))).toBe(true);

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { InvalidArgumentError } from '../../../src/core/index.js';
 import {
@@ -5,10 +6,14 @@ import {
   DEFAULT_BLOCK_SIZE_BYTES,
   DEFAULT_LRU_CAPACITY_PER_ENDPOINT,
   DEFAULT_MAX_PREFIX_BLOCKS,
+  DEFAULT_DENSE_BLOCKS,
+  DEFAULT_KEY_EVERY,
   PrefixIndex,
   type PrefixHasher,
   createPrefixHasher,
   createPrefixHasherSync,
+  keyBlocks,
+  keyCount,
   murmur3,
   prefixDepthBlocks,
 } from '../../../src/scheduler/index.js';
@@ -90,14 +95,32 @@ describe('prefix hasher', () => {
   it('rejects invalid options naming the field', async () => {
     await expect(createPrefixHasher({ blockSize: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(createPrefixHasher({ maxBlocks: 1.5 })).rejects.toThrow(/maxBlocks/);
+    await expect(createPrefixHasher({ keyEvery: 0 })).rejects.toThrow(/keyEvery/);
+    await expect(createPrefixHasher({ denseBlocks: -1 })).rejects.toThrow(/denseBlocks/);
   });
 
   it('hashes a 400 KB prompt whole, the same twice (its speed is measured by bench/scheduler, not here)', () => {
     const body = JSON.parse(JSON.stringify({ model: 'm', prompt: text(400_000) })) as unknown;
     const first = Array.from(hasher.hashBody(body));
     const keys = hasher.hashBody(body);
-    expect(keys.length).toBe(6250);
+    expect(keys.length).toBe(keyCount(6250, DEFAULT_DENSE_BLOCKS, DEFAULT_KEY_EVERY));
+    expect(keyBlocks(keys, keys.length)).toBe(6250);
     expect(Array.from(keys)).toEqual(first);
+  });
+
+  it('keys each block of the dense head, then every keyEvery-th block and the last: the keys a hasher of every block gives there (property)', () => {
+    const everyBlock = createPrefixHasherSync({ blockSize: 16, keyEvery: 1 });
+    fc.assert(
+      fc.property(fc.nat(1200), fc.nat(20), fc.integer({ min: 1, max: 9 }), (length, dense, every) => {
+        const all = Array.from(everyBlock.hashText(text(length), 'm'));
+        const keyed = Array.from(createPrefixHasherSync({ blockSize: 16, denseBlocks: dense, keyEvery: every }).hashText(text(length), 'm'));
+        const expected = all.filter((_, i) => i < dense || (i + 1) % every === 0 || i === all.length - 1);
+        expect(keyed).toEqual(expected);
+        expect(keyed.length).toBe(keyCount(all.length, dense, every));
+        expect(keyBlocks(keyed, keyed.length)).toBe(all.length);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
@@ -111,7 +134,13 @@ describe('hashing depth (Go / llm-d parameter names)', () => {
 
   it('is configured under scheduler.prefix with the defaults the hasher and index use', () => {
     const c = validateConfig({});
-    expect(c.scheduler.prefix).toEqual({ blockSize: DEFAULT_BLOCK_SIZE_BYTES, maxPrefixBlocksToMatch: DEFAULT_MAX_PREFIX_BLOCKS, lruCapacityPerServer: DEFAULT_LRU_CAPACITY_PER_ENDPOINT });
+    expect(c.scheduler.prefix).toEqual({
+      blockSize: DEFAULT_BLOCK_SIZE_BYTES,
+      maxPrefixBlocksToMatch: DEFAULT_MAX_PREFIX_BLOCKS,
+      lruCapacityPerServer: DEFAULT_LRU_CAPACITY_PER_ENDPOINT,
+      denseBlocks: DEFAULT_DENSE_BLOCKS,
+      keyEvery: DEFAULT_KEY_EVERY,
+    });
     expect(() => validateConfig({ scheduler: { prefix: { maxPrefixBlocksToMatch: 0 } } })).toThrow(/maxPrefixBlocksToMatch/);
   });
 });
@@ -187,7 +216,8 @@ describe('block table and prefix index', () => {
 
   it('finds every key after growing and after deletions moved entries', () => {
     const table = new BlockTable(5_000);
-    const keys = Array.from({ length: 5_000 }, (_, i) => (i % 7) * 2 ** 32 + ((i * 2654435761) >>> 0));
+    // Keys of several depths (high part) with distinct hashes; each request of 100 starts at depth 0, as the hasher's do.
+    const keys = Array.from({ length: 5_000 }, (_, i) => ((i % 100) % 7) * 2 ** 32 + ((i * 2654435761) >>> 0));
     for (let i = 0; i < keys.length; i += 100) table.add(keys.slice(i, i + 100));
     expect(keys.every((k) => table.has(k))).toBe(true);
     table.add(keys.slice(0, 2_500)); // the first 25 requests recorded again, then the next 25 forgotten

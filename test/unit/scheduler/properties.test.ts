@@ -146,6 +146,74 @@ describe('scheduler properties', () => {
     );
   });
 
+  it('the block table holds what a Map model holds when keys skip blocks: each key weighs the blocks since the one before', () => {
+    // Requests as the hasher makes them: chained keys (equal keys, equal prefixes) of the blocks a schedule names:
+    // each of the first `dense`, then every `every`-th, then the last.
+    const keysOf = (digits: number[], dense: number, every: number): number[] => {
+      const out: number[] = [];
+      let h = 7;
+      digits.forEach((x, i) => {
+        h = (h * 31 + x + 1) % 1_000_003;
+        if (i < dense || (i + 1) % every === 0 || i === digits.length - 1) out.push(i * 2 ** 32 + h);
+      });
+      return out;
+    };
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.nat(4), fc.integer({ min: 1, max: 5 }), fc.array(fc.array(fc.nat(2), { maxLength: 30 }), { maxLength: 250 }), (capacity, dense, every, prompts) => {
+        const requests = prompts.map((digits) => keysOf(digits, dense, every));
+        const table = new BlockTable(capacity);
+        const owner = new Map<number, number>();
+        const weight = new Map<number, number>();
+        let seq = 0;
+        let watermark = 1;
+        const live = (): number => [...owner].reduce((sum, [k, o]) => (o >= watermark ? sum + (weight.get(k) ?? 0) : sum), 0);
+        for (const keys of requests) {
+          table.add(keys);
+          if (keys.length === 0) continue;
+          seq++;
+          let previous = -1;
+          let blocks = 0;
+          for (const k of keys) {
+            const index = Math.floor(k / 2 ** 32);
+            const w = index - previous;
+            previous = index;
+            if ((blocks += w) > capacity) break;
+            owner.set(k, seq);
+            weight.set(k, w);
+            while (live() > capacity && watermark < seq) watermark++;
+          }
+          for (const k of new Set([...owner.keys(), ...keys])) expect(table.has(k)).toBe((owner.get(k) ?? 0) >= watermark);
+          expect(table.size).toBe(live());
+          expect(table.size).toBeLessThanOrEqual(capacity);
+        }
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('rebasing the block table\'s sequence numbers changes nothing it answers', () => {
+    const answers = (t: BlockTable): string => `${t.size}:${Array.from({ length: 41 }, (_, k) => (t.has(k) ? 1 : 0)).join('')}`;
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 30 }), fc.array(fc.array(fc.nat(40), { maxLength: 8 }), { minLength: 300, maxLength: 400 }), (capacity, requests) => {
+        const rebased = new BlockTable(capacity, 70); // rebases once its sequence numbers pass 70 (and the ring's length)
+        const plain = new BlockTable(capacity);
+        let last = 0;
+        let lowered = false;
+        for (const keys of requests) {
+          const seq = rebased.add(keys);
+          plain.add(keys);
+          if (seq !== 0) {
+            lowered ||= seq < last;
+            last = seq;
+          }
+          if (answers(rebased) !== answers(plain)) expect(answers(rebased)).toBe(answers(plain));
+        }
+        expect(lowered).toBe(true);
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   it('the prefix index never exceeds its capacity and always holds the newest request whole (up to capacity)', () => {
     fc.assert(
       fc.property(

@@ -79,12 +79,23 @@ describe('LoRA affinity scorer (Go lora_affinity_test table)', () => {
 });
 
 describe('prefix-cache scorer', () => {
+  // A block key as the hasher makes it: the block's index in the high part, its chained hash in the low 32 bits.
+  const key = (block: number): number => block * 2 ** 32 + 1000 + block;
+
   it('is matched leading blocks / total blocks', () => {
     const index = new PrefixIndex();
-    index.record([1, 2, 3], 'a:1');
-    index.record([1], 'b:1');
-    const ctx = context({ prefixHashes: [1, 2, 3, 4] }, undefined, index);
+    index.record([0, 1, 2].map(key), 'a:1');
+    index.record([key(0)], 'b:1');
+    const ctx = context({ prefixHashes: [0, 1, 2, 3].map(key) }, undefined, index);
     expect(scoresOf(new PrefixCacheScorer(), [endpoint('a:1'), endpoint('b:1'), endpoint('c:1')], ctx)).toEqual([0.75, 0.25, 0]);
+  });
+  it('counts blocks, not keys, when the keys skip blocks past the dense head', () => {
+    // Keys of blocks 0 and 1 (dense), 7 (every 8th) and 9 (the last of 10).
+    const index = new PrefixIndex();
+    index.record([0, 1, 7].map(key), 'a:1');
+    index.record([key(0)], 'b:1');
+    const ctx = context({ prefixHashes: [0, 1, 7, 9].map(key) }, undefined, index);
+    expect(scoresOf(new PrefixCacheScorer(), [endpoint('a:1'), endpoint('b:1')], ctx)).toEqual([0.8, 0.1]);
   });
   it('is 0 for everyone when the prompt has no full block', () => {
     expect(scoresOf(new PrefixCacheScorer(), [endpoint('a:1')], context({ prefixHashes: [] }))).toEqual([0]);
