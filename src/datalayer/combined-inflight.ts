@@ -63,6 +63,14 @@ export class CombinedInflight implements InflightFeed {
     return sum;
   }
 
+  /**
+   * The local ledger's changes, by endpoint. The peers' changes are not named (a sync may move every endpoint's
+   * estimate at once), so they show as version steps without a call, and consumers then read everything again.
+   */
+  onLoadChange(listener: (endpointId: string) => void): () => void {
+    return this.local.onLoadChange(listener);
+  }
+
   onRelease(listener: (endpointId: string) => void): () => void {
     const a = this.local.onRelease(listener);
     const b = this.peers.onDrop(listener);

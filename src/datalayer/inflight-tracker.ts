@@ -81,6 +81,7 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
   private readonly logger: Logger;
   private readonly ledgers = new Map<string, EndpointLedger>();
   private readonly releaseListeners = new Set<(endpointId: string) => void>();
+  private readonly changeListeners = new Set<(endpointId: string) => void>();
   private changes = 0;
 
   constructor(options: InflightTrackerOptions = {}) {
@@ -127,7 +128,7 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
     }
     ledger.unseen.push(ticket);
     ledger.view = undefined;
-    this.changes++;
+    this.changed(endpointId);
     return ticket;
   }
 
@@ -152,7 +153,7 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
     if (ledger === undefined) return false; // unreachable: a live ticket keeps its ledger
     releaseUnstarted(ledger, t);
     ledger.view = undefined;
-    this.changes++;
+    this.changed(t.endpointId);
     this.emitRelease(t.endpointId);
     return true;
   }
@@ -206,7 +207,7 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
       } else if (ledger.unseen.length > 2 * ledger.requestsSinceScrape + 32) compact(ledger);
       ledger.view = undefined;
     }
-    this.changes++;
+    this.changed(ticket.endpointId);
     this.emitRelease(ticket.endpointId);
     return true;
   }
@@ -242,7 +243,7 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
       if (ledger.requestsSinceScrape === 0) ledger.tokensSinceScrape = 0;
       ledger.view = undefined;
     }
-    this.changes++;
+    this.changed(endpointId);
   }
 
   /**
@@ -256,7 +257,7 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
     ledger.tokensEndedSinceScrape = 0;
     if (ledger.requests === 0) this.ledgers.delete(endpointId);
     else ledger.view = undefined;
-    this.changes++;
+    this.changed(endpointId);
   }
 
   load(endpointId: string): InflightLoad {
@@ -286,6 +287,25 @@ export class InflightTracker implements InflightFeed, ScrapeListener {
     return () => {
       this.releaseListeners.delete(listener);
     };
+  }
+
+  onLoadChange(listener: (endpointId: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => {
+      this.changeListeners.delete(listener);
+    };
+  }
+
+  /** One version step, told to the change listeners (one call per step, as InflightFeed.onLoadChange promises). */
+  private changed(endpointId: string): void {
+    this.changes++;
+    for (const listener of this.changeListeners) {
+      try {
+        listener(endpointId);
+      } catch (err: unknown) {
+        this.logger.error({ err, endpoint: endpointId }, 'in-flight change listener threw');
+      }
+    }
   }
 
   private emitRelease(endpointId: string): void {

@@ -55,6 +55,14 @@ export interface InflightFeed extends InflightView {
   readonly version: number;
   /** Called after load on an endpoint dropped (a ticket ended); returns the unsubscribe function. */
   onRelease(listener: (endpointId: string) => void): () => void;
+  /**
+   * Called with the endpoint whose load changed, once for each increase of `version` (any change: a dispatch, an
+   * end, a first byte, a scrape mark), so a consumer that keeps per-endpoint results redoes only that endpoint's.
+   * Versions that rose without a call (a feed that also counts changes it cannot place, such as other replicas'
+   * loads) tell the consumer to read every endpoint again. Optional: without it, every version change does.
+   * Returns the unsubscribe function.
+   */
+  onLoadChange?(listener: (endpointId: string) => void): () => void;
 }
 
 /** Told when an endpoint's scrape lands, so "since scrape" counts can be reset. */

@@ -23,26 +23,27 @@ export const DEFAULT_AGGREGATION: Aggregation = 'headroom';
  * others and stall every tenant, which is the defect reference.md section 3 lists. Clamping each endpoint at
  * 1.0 before averaging keeps the mean's gradient (useful for band ceilings below 1.0) while an overloaded
  * pod can no longer count for more than "full". Monotone: raising any score never lowers the result.
- * Empty pool: 1.0 (nothing can take work). O(n).
+ * Empty pool: 1.0 (nothing can take work). O(n), in index order (so equal inputs always give the same sum).
  */
-export function aggregate(scores: readonly number[], mode: Aggregation): number {
+export function aggregate(scores: ArrayLike<number>, mode: Aggregation): number {
   const n = scores.length;
   if (n === 0) return 1;
   switch (mode) {
     case 'mean': {
       let sum = 0;
-      for (const s of scores) sum += s;
+      for (let i = 0; i < n; i++) sum += scores[i] ?? 0;
       return sum / n;
     }
     case 'min': {
       let min = Number.POSITIVE_INFINITY;
-      for (const s of scores) min = Math.min(min, s);
+      for (let i = 0; i < n; i++) min = Math.min(min, scores[i] ?? Number.POSITIVE_INFINITY);
       return min;
     }
     case 'headroom': {
       let clamped = 0;
       let min = Number.POSITIVE_INFINITY;
-      for (const s of scores) {
+      for (let i = 0; i < n; i++) {
+        const s = scores[i] ?? 1;
         clamped += Math.min(s, 1);
         min = Math.min(min, s);
       }

@@ -1,11 +1,13 @@
-// Shared machinery of every detector: cache the pool figure until an input changes (pool snapshot version,
-// in-flight version, or the moment a fresh endpoint turns stale), and fan out change notifications.
+// Shared machinery of every detector: per-endpoint scores kept between evaluations and redone only where an input
+// changed (an endpoint's snapshot, its in-flight load, or the moment its fresh metrics turn stale), the pool figure
+// over them, and change notifications.
 import { type Clock, type Logger, noopLogger, systemClock } from '../core/index.js';
 import {
   type EndpointMetrics,
   type EndpointSaturationView,
   type EndpointSnapshot,
   type InflightFeed,
+  type PoolSnapshot,
   type PoolView,
 } from '../datalayer/index.js';
 import { type SaturationSource } from '../flowcontrol/saturation-port.js';
@@ -77,16 +79,51 @@ export interface ScoreNotes {
 }
 
 /**
- * Complexity: `saturation()`, `endpointSaturation()` and `details()` are O(1) while inputs are unchanged and
- * O(endpoints) on the first call after a change.
+ * Complexity: `saturation()`, `endpointSaturation()` and the paced reads are O(1) while inputs are unchanged.
+ * After a change they rescore only the endpoints it touched: each new pool snapshot costs one pointer comparison
+ * per endpoint (snapshots of unchanged endpoints are the same objects) and each in-flight change names its
+ * endpoint (`InflightFeed.onLoadChange`), so a dispatch rescores one endpoint, not the pool (at 1,000 endpoints a
+ * full pass ran after every snapshot and every dispatch). The pool figure is then one pass over the scores, kept
+ * in a Float64Array in snapshot order (about a microsecond at 1,000 endpoints), so it is exactly what a full pass
+ * computes. Everything is rescored (O(endpoints)) only when the pool's membership changed, when some endpoint's
+ * metrics may have aged past the staleness limit since the last full pass (about once per staleness limit minus
+ * scrape interval), or when the in-flight feed changed without naming where (another replica's loads). `details()`
+ * builds its maps (O(endpoints)) once per change, only when asked (gauges, the status page).
  */
 export abstract class CachedSaturationDetector implements SaturationDetector {
   protected readonly clock: Clock;
   protected readonly logger: Logger;
-  private cached: SaturationDetails | undefined;
-  private cachedExpiresAfter = Number.POSITIVE_INFINITY;
   private readonly listeners = new Set<() => void>();
   private readonly unsubscribes: (() => void)[] = [];
+  /** The snapshot the scores below belong to; undefined before the first evaluation. */
+  private scored: PoolSnapshot | undefined;
+  /** Position of each endpoint in `scored.endpoints` (rebuilt when the membership changes). */
+  private indexById = new Map<string, number>();
+  /** Per position: score, paced score (>= score), whether it counted as stale. */
+  private scores = new Float64Array(0);
+  private paced = new Float64Array(0);
+  private staleAt = new Uint8Array(0);
+  /** Positions to rescore at the next evaluation (marked by in-flight changes and snapshot differences). */
+  private dirty = new Uint8Array(0);
+  private dirtyList: number[] = [];
+  private staleCount = 0;
+  /** Positions whose paced score differs from their score. */
+  private pacedCount = 0;
+  /** No score expires before this (a lower bound: rescoring only ever lowers it; a full pass makes it exact). */
+  private expiresBound = Number.POSITIVE_INFINITY;
+  /** The feed's version at the last evaluation, and the changes it named since. */
+  private inflightVersion = Number.NaN;
+  private inflightNotices = 0;
+  private pool = 1;
+  private pacedPool = 1;
+  private evaluatedAt = Number.NaN;
+  /** Increases with every evaluation; `details()` is rebuilt when it moved. */
+  private evaluations = 0;
+  private cachedDetails: { readonly evaluation: number; readonly details: SaturationDetails } | undefined;
+  /** Counts the rescoring passes (full or partial) and endpoints scored, for tests of the incremental path. */
+  protected readonly scoring = { full: 0, endpoints: 0 };
+  /** Test hook: false rescores every endpoint at every evaluation (the reference the incremental path must equal). */
+  protected readonly incremental: boolean = true;
 
   protected constructor(
     readonly name: string,
@@ -96,28 +133,64 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
     this.clock = deps.clock ?? systemClock;
     this.logger = deps.logger ?? noopLogger;
     this.unsubscribes.push(deps.pool.subscribe(() => this.emitChange()));
-    if (deps.inflight !== undefined) this.unsubscribes.push(deps.inflight.onRelease(() => this.emitChange()));
+    const inflight = deps.inflight;
+    if (inflight !== undefined) {
+      this.unsubscribes.push(inflight.onRelease(() => this.emitChange()));
+      const unsubscribe = inflight.onLoadChange?.((endpointId) => this.loadChanged(endpointId));
+      if (unsubscribe !== undefined) this.unsubscribes.push(unsubscribe);
+    }
   }
 
   saturation(): number {
-    return this.refresh().saturation;
+    this.refresh();
+    return this.pool;
   }
 
   endpointSaturation(endpointId: string): number {
-    return this.refresh().endpoints.get(endpointId) ?? 1;
+    this.refresh();
+    const i = this.indexById.get(endpointId);
+    return i === undefined ? 1 : (this.scores[i] ?? 1);
   }
 
   pacedSaturation(): number {
-    return this.refresh().pacedSaturation;
+    this.refresh();
+    return this.pacedPool;
   }
 
   pacedEndpointSaturation(endpointId: string): number {
-    const details = this.refresh();
-    return details.pacedEndpoints.get(endpointId) ?? details.endpoints.get(endpointId) ?? 1;
+    this.refresh();
+    const i = this.indexById.get(endpointId);
+    return i === undefined ? 1 : (this.paced[i] ?? 1);
   }
 
+  /** What the detector saw at its last evaluation: the same object until an input changes. */
   details(): SaturationDetails {
-    return this.refresh();
+    this.refresh();
+    const c = this.cachedDetails;
+    if (c !== undefined && c.evaluation === this.evaluations) return c.details;
+    const byId = new Map<string, number>();
+    const pacedById = new Map<string, number>();
+    const endpoints = this.scored?.endpoints ?? [];
+    for (let i = 0; i < endpoints.length; i++) {
+      const id = endpoints[i]?.id;
+      if (id === undefined) continue;
+      const score = this.scores[i] ?? 1;
+      const paced = this.paced[i] ?? score;
+      byId.set(id, score);
+      if (paced !== score) pacedById.set(id, paced);
+    }
+    const details: SaturationDetails = Object.freeze({
+      saturation: this.pool,
+      staleEndpoints: this.staleCount,
+      endpoints: byId,
+      pacedSaturation: this.pacedPool,
+      pacedEndpoints: pacedById,
+      poolVersion: this.scored?.version ?? 0,
+      inflightVersion: this.inflightVersion,
+      evaluatedAt: this.evaluatedAt,
+    });
+    this.cachedDetails = { evaluation: this.evaluations, details };
+    return details;
   }
 
   onChange(listener: () => void): () => void {
@@ -134,7 +207,12 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
 
   abstract settings(): DetectorSettings;
 
-  /** Saturation of one endpoint now; set `notes.stale` / `notes.expiresAfter` when they apply. */
+  /**
+   * Saturation of one endpoint now; set `notes.stale` / `notes.expiresAfter` / `notes.paced` when they apply.
+   * Must depend only on the endpoint's snapshot, its in-flight load (`deps.inflight.load(id)`), state kept per
+   * endpoint and changed only while scoring it, and whether its metrics are fresh at `now` (noted through
+   * `notes.expiresAfter`): an endpoint is rescored only when one of those may have changed.
+   */
   protected abstract scoreEndpoint(endpoint: EndpointSnapshot, now: number, notes: ScoreNotes): number;
 
   /**
@@ -151,52 +229,112 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
     return metrics;
   }
 
-  private refresh(): SaturationDetails {
+  /** An in-flight change named its endpoint: rescore that one at the next evaluation. O(1). */
+  private loadChanged(endpointId: string): void {
+    this.inflightNotices++;
+    const i = this.indexById.get(endpointId);
+    if (i !== undefined) this.markDirty(i);
+  }
+
+  private markDirty(i: number): void {
+    if (this.dirty[i] === 1) return;
+    this.dirty[i] = 1;
+    this.dirtyList.push(i);
+  }
+
+  private refresh(): void {
     const snapshot = this.deps.pool.current();
     const inflightVersion = this.deps.inflight?.version ?? 0;
     const now = this.clock.now();
-    const c = this.cached;
-    if (
-      c !== undefined &&
-      c.poolVersion === snapshot.version &&
-      c.inflightVersion === inflightVersion &&
-      now <= this.cachedExpiresAfter
-    ) {
-      return c;
+    if (snapshot === this.scored && inflightVersion === this.inflightVersion && now <= this.expiresBound) return;
+    // Every input that changed without saying which endpoint it touched forces a full pass.
+    let full = !this.incremental || this.scored === undefined || now > this.expiresBound;
+    if (!full && inflightVersion !== this.inflightVersion && inflightVersion - this.inflightVersion !== this.inflightNotices) full = true;
+    if (!full && snapshot !== this.scored) full = !this.markChangedEndpoints(snapshot);
+    this.inflightVersion = inflightVersion;
+    this.inflightNotices = 0;
+    if (full) this.scoreAll(snapshot, now);
+    else this.scoreDirty(snapshot, now);
+    this.scored = snapshot;
+    this.evaluatedAt = now;
+    this.evaluations++;
+    this.pool = aggregate(this.scores, this.aggregation);
+    this.pacedPool = this.pacedCount === 0 ? this.pool : aggregate(this.paced, this.aggregation);
+  }
+
+  /**
+   * Marks the endpoints whose snapshot object differs from the scored one at the same position; false (marking
+   * nothing) when the membership or order changed. O(endpoints) pointer comparisons.
+   */
+  private markChangedEndpoints(snapshot: PoolSnapshot): boolean {
+    const before = this.scored?.endpoints;
+    const after = snapshot.endpoints;
+    if (before === undefined || before.length !== after.length) return false;
+    for (let i = 0; i < after.length; i++) {
+      const a = before[i];
+      const b = after[i];
+      if (a === b) continue;
+      if (a === undefined || b === undefined || a.id !== b.id) return false;
+      this.markDirty(i);
     }
-    const scores: number[] = [];
-    const pacedScores: number[] = [];
-    const byId = new Map<string, number>();
-    const pacedById = new Map<string, number>();
+    return true;
+  }
+
+  private scoreAll(snapshot: PoolSnapshot, now: number): void {
+    const endpoints = snapshot.endpoints;
+    const n = endpoints.length;
+    if (this.scores.length !== n) {
+      this.scores = new Float64Array(n);
+      this.paced = new Float64Array(n);
+      this.staleAt = new Uint8Array(n);
+      this.dirty = new Uint8Array(n);
+    } else {
+      this.dirty.fill(0);
+    }
+    this.dirtyList = [];
+    if (!sameMembers(this.scored, snapshot)) {
+      this.indexById = new Map();
+      for (let i = 0; i < n; i++) this.indexById.set(endpoints[i]?.id ?? '', i);
+    }
+    this.staleCount = 0;
+    this.pacedCount = 0;
+    this.expiresBound = Number.POSITIVE_INFINITY;
     const notes: ScoreNotes = { stale: false, expiresAfter: Number.POSITIVE_INFINITY, paced: Number.NaN };
-    let stale = 0;
-    let expiresAfter = Number.POSITIVE_INFINITY;
-    for (const endpoint of snapshot.endpoints) {
-      notes.stale = false;
-      notes.expiresAfter = Number.POSITIVE_INFINITY;
-      notes.paced = Number.NaN;
-      const score = this.scoreEndpoint(endpoint, now, notes);
-      if (notes.stale) stale++;
-      expiresAfter = Math.min(expiresAfter, notes.expiresAfter);
-      scores.push(score);
-      byId.set(endpoint.id, score);
-      const paced = Number.isNaN(notes.paced) ? score : Math.max(score, notes.paced);
-      pacedScores.push(paced);
-      if (paced !== score) pacedById.set(endpoint.id, paced);
+    for (let i = 0; i < n; i++) {
+      const endpoint = endpoints[i];
+      if (endpoint !== undefined) this.scoreAt(i, endpoint, now, notes, false);
     }
-    this.cachedExpiresAfter = expiresAfter;
-    const saturation = aggregate(scores, this.aggregation);
-    this.cached = Object.freeze({
-      saturation,
-      staleEndpoints: stale,
-      endpoints: byId,
-      pacedSaturation: pacedById.size === 0 ? saturation : aggregate(pacedScores, this.aggregation),
-      pacedEndpoints: pacedById,
-      poolVersion: snapshot.version,
-      inflightVersion,
-      evaluatedAt: now,
-    });
-    return this.cached;
+    this.scoring.full++;
+  }
+
+  private scoreDirty(snapshot: PoolSnapshot, now: number): void {
+    const notes: ScoreNotes = { stale: false, expiresAfter: Number.POSITIVE_INFINITY, paced: Number.NaN };
+    for (const i of this.dirtyList) {
+      this.dirty[i] = 0;
+      const endpoint = snapshot.endpoints[i];
+      if (endpoint !== undefined) this.scoreAt(i, endpoint, now, notes, true);
+    }
+    this.dirtyList = [];
+  }
+
+  /** Scores position `i`, keeping the stale and paced counts; `rescore`: the position held an older score. */
+  private scoreAt(i: number, endpoint: EndpointSnapshot, now: number, notes: ScoreNotes, rescore: boolean): void {
+    if (rescore) {
+      this.staleCount -= this.staleAt[i] ?? 0;
+      if (this.paced[i] !== this.scores[i]) this.pacedCount--;
+    }
+    notes.stale = false;
+    notes.expiresAfter = Number.POSITIVE_INFINITY;
+    notes.paced = Number.NaN;
+    const score = this.scoreEndpoint(endpoint, now, notes);
+    const paced = Number.isNaN(notes.paced) ? score : Math.max(score, notes.paced);
+    this.scores[i] = score;
+    this.paced[i] = paced;
+    this.staleAt[i] = notes.stale ? 1 : 0;
+    if (notes.stale) this.staleCount++;
+    if (paced !== score) this.pacedCount++;
+    if (notes.expiresAfter < this.expiresBound) this.expiresBound = notes.expiresAfter;
+    this.scoring.endpoints++;
   }
 
   private emitChange(): void {
@@ -208,4 +346,11 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
       }
     }
   }
+}
+
+/** Whether two snapshots hold the same endpoint ids in the same order. O(endpoints). */
+function sameMembers(a: PoolSnapshot | undefined, b: PoolSnapshot): boolean {
+  if (a === undefined || a.endpoints.length !== b.endpoints.length) return false;
+  for (let i = 0; i < b.endpoints.length; i++) if (a.endpoints[i]?.id !== b.endpoints[i]?.id) return false;
+  return true;
 }

@@ -204,7 +204,10 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
     }
     // Nothing in flight anywhere: assume the others take what this replica takes (a burst spread over every
     // replica). Only the others busy: their next dispatches follow their own traffic, not this replica's.
-    this.ratio = peers === 0 ? 0 : own === 0 ? (others === 0 ? peers : 0) : Math.min(peers, others / own);
+    const ratio = peers === 0 ? 0 : own === 0 ? (others === 0 ? peers : 0) : Math.min(peers, others / own);
+    // Every endpoint's estimate scales with the ratio: a new one is a change readers caching loads must see.
+    if (ratio !== this.ratio) this.changes++;
+    this.ratio = ratio;
     if (dropped.length > 0) {
       // Estimates fell back to the reports: the gate may reopen there.
       this.changes++;
