@@ -180,7 +180,7 @@ export class PoolMonitor {
         timing,
         clock: this.clock,
         logger: this.logger,
-        onOutcome,
+        onBatch: (apply) => this.applyBatch(apply),
         ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
         ...(options.scrapeWorkerNice !== undefined ? { nice: options.scrapeWorkerNice } : {}),
       });
@@ -224,9 +224,15 @@ export class PoolMonitor {
     await Promise.all([...this.retired]);
   }
 
-  /** Diffs the full list against current members: O(n) per source update. */
+  /** Diffs the full list against current members: O(n) per source update, published as one snapshot. */
   private reconcile(endpoints: readonly EndpointSpec[]): void {
     if (this.state !== 'running') return;
+    // One snapshot for the whole change: each upsert and remove would publish its own (O(n) each, O(n^2) for a
+    // 1,000-endpoint pool appearing at once).
+    this.store.batch(() => this.reconcileMembers(endpoints));
+  }
+
+  private reconcileMembers(endpoints: readonly EndpointSpec[]): void {
     const wanted = new Map<string, EndpointSpec>();
     for (const spec of endpoints) wanted.set(endpointId(spec.host, spec.port), spec);
     for (const id of [...this.members.keys()]) {
@@ -315,6 +321,28 @@ export class PoolMonitor {
       for (const { id, outcome } of batch) this.apply(id, outcome);
     });
   }
+
+  /**
+   * A batch from the worker thread is applied as it arrives, in one snapshot: it already holds everything the
+   * worker finished in its last few milliseconds, so queueing its outcomes one by one for a deferred flush only
+   * cost an object each and another trip through the event loop. Anything still queued goes first (order kept).
+   */
+  private applyBatch(apply: (emit: (id: string, outcome: ScrapeOutcome) => void) => void): void {
+    if (this.state !== 'running') return;
+    this.store.batch(() => {
+      if (this.pending.length > 0) {
+        const queued = this.pending;
+        this.pending = [];
+        for (const { id, outcome } of queued) this.apply(id, outcome);
+      }
+      apply(this.applyOne);
+    });
+  }
+
+  private readonly applyOne = (id: string, outcome: ScrapeOutcome): void => {
+    if (!outcome.ok) this.options.observer?.onScrapeFailure(id, outcome.reason);
+    this.apply(id, outcome);
+  };
 
   /** In-flight marks and snapshot land in the same flush, so no reader sees one without the other. */
   private apply(id: string, outcome: ScrapeOutcome): void {

@@ -38,6 +38,12 @@ export interface ScrapeRunner {
 
 export type OutcomeListener = (id: string, outcome: ScrapeOutcome) => void;
 
+/**
+ * Takes a whole batch of outcomes (a worker's message): `apply` reports each of them, synchronously, to the
+ * listener it is given, so the receiver can apply them in one go (one snapshot, no per-outcome queueing).
+ */
+export type BatchListener = (apply: (emit: OutcomeListener) => void) => void;
+
 export interface InThreadScrapeRunnerOptions {
   readonly fetcherFactory: MetricsFetcherFactory;
   readonly clock: Clock;

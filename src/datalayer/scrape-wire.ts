@@ -81,9 +81,15 @@ export class OutcomeBatchWriter {
 
 const EMPTY: readonly string[] = Object.freeze([]);
 
-/** Dispatch-thread side: turns a batch back into outcomes in this thread's time base. */
+/**
+ * Dispatch-thread side: turns a batch back into outcomes in this thread's time base. A slot's metrics object is
+ * reused while its numbers and LoRA lists are unchanged (no allocation or freeze for an endpoint whose figures did
+ * not move), so readers may also compare metrics by identity. O(1) per outcome.
+ */
 export class OutcomeBatchReader {
   private readonly lora = new Map<number, readonly [readonly string[], readonly string[]]>();
+  /** Last good metrics read per slot. */
+  private readonly last = new Map<number, EndpointMetrics>();
 
   /** `offset`: add to the sender's epoch times to get this thread's clock (performance.now()). */
   read(nums: Float64Array, extras: readonly Extra[], offset: number, emit: (slot: number, outcome: ScrapeOutcome) => void): void {
@@ -94,20 +100,12 @@ export class OutcomeBatchReader {
       const finishedAt = (nums[b + 3] ?? 0) + offset;
       const extra = extras[i] ?? null;
       if (nums[b + 1] === 1) {
-        if (extra !== null && typeof extra !== 'string') this.lora.set(slot, [Object.freeze([...extra[0]]), Object.freeze([...extra[1]])]);
-        const lora = this.lora.get(slot);
-        const blockSize = nums[b + 7] ?? Number.NaN;
-        const numBlocks = nums[b + 8] ?? Number.NaN;
-        const metrics: EndpointMetrics = Object.freeze({
-          waitingQueue: nums[b + 4] ?? 0,
-          runningRequests: nums[b + 5] ?? 0,
-          kvCacheUsage: nums[b + 6] ?? 0,
-          loraRunning: lora?.[0] ?? EMPTY,
-          loraWaiting: lora?.[1] ?? EMPTY,
-          maxLora: nums[b + 9] ?? 0,
-          ...(Number.isNaN(blockSize) || Number.isNaN(numBlocks) ? {} : { kvBlockSize: blockSize, kvNumBlocks: numBlocks }),
-        });
-        emit(slot, { ok: true, metrics, startedAt, finishedAt });
+        let lora = this.lora.get(slot);
+        if (extra !== null && typeof extra !== 'string') {
+          lora = [Object.freeze([...extra[0]]), Object.freeze([...extra[1]])];
+          this.lora.set(slot, lora);
+        }
+        emit(slot, { ok: true, metrics: this.metricsAt(nums, b, slot, lora), startedAt, finishedAt });
       } else {
         const reason: ScrapeFailureReason = SCRAPE_FAILURE_REASONS[nums[b + 10] ?? -1] ?? 'other';
         const detail = typeof extra === 'string' ? extra : reason;
@@ -118,6 +116,40 @@ export class OutcomeBatchReader {
 
   forget(slot: number): void {
     this.lora.delete(slot);
+    this.last.delete(slot);
+  }
+
+  private metricsAt(nums: Float64Array, b: number, slot: number, lora: readonly [readonly string[], readonly string[]] | undefined): EndpointMetrics {
+    const waitingQueue = nums[b + 4] ?? 0;
+    const runningRequests = nums[b + 5] ?? 0;
+    const kvCacheUsage = nums[b + 6] ?? 0;
+    const blockSize = nums[b + 7] ?? Number.NaN;
+    const numBlocks = nums[b + 8] ?? Number.NaN;
+    const maxLora = nums[b + 9] ?? 0;
+    const loraRunning = lora?.[0] ?? EMPTY;
+    const loraWaiting = lora?.[1] ?? EMPTY;
+    const geometry = !Number.isNaN(blockSize) && !Number.isNaN(numBlocks);
+    const last = this.last.get(slot);
+    if (
+      last !== undefined &&
+      last.waitingQueue === waitingQueue &&
+      last.runningRequests === runningRequests &&
+      last.kvCacheUsage === kvCacheUsage &&
+      last.maxLora === maxLora &&
+      last.loraRunning === loraRunning &&
+      last.loraWaiting === loraWaiting &&
+      (geometry ? last.kvBlockSize === blockSize && last.kvNumBlocks === numBlocks : last.kvBlockSize === undefined)
+    ) {
+      return last;
+    }
+    // Two literal shapes rather than a conditional spread: cheaper to build, and one hidden class each.
+    const metrics: EndpointMetrics = Object.freeze(
+      geometry
+        ? { waitingQueue, runningRequests, kvCacheUsage, loraRunning, loraWaiting, maxLora, kvBlockSize: blockSize, kvNumBlocks: numBlocks }
+        : { waitingQueue, runningRequests, kvCacheUsage, loraRunning, loraWaiting, maxLora },
+    );
+    this.last.set(slot, metrics);
+    return metrics;
   }
 }
 

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { type Clock, type Logger, type TimerHandle } from '../core/index.js';
 import { type HttpMetricsFetcherOptions } from './metrics-fetcher.js';
-import { type OutcomeListener, type ScrapeJob, type ScrapeRunner, type ScrapeTiming } from './scrape-runner.js';
+import { type BatchListener, type ScrapeJob, type ScrapeRunner, type ScrapeTiming } from './scrape-runner.js';
 import { type FromWorker, type ScrapeWorkerInit, type ToWorker, OutcomeBatchReader } from './scrape-wire.js';
 
 /** @default 5 s: how often a rotating bearer token is looked at and, when changed, sent to the worker. */
@@ -23,7 +23,8 @@ export interface WorkerScrapeRunnerOptions {
   /** Must be the system clock: outcome times cross threads as wall-clock (epoch) milliseconds. */
   readonly clock: Clock;
   readonly logger: Logger;
-  readonly onOutcome: OutcomeListener;
+  /** Given each batch from the worker as a whole: everything in it is applied together. */
+  readonly onBatch: BatchListener;
   /** Added to the worker thread's nice value (Linux). @default DEFAULT_SCRAPE_WORKER_NICE */
   readonly nice?: number;
 }
@@ -156,9 +157,12 @@ export class WorkerScrapeRunner implements ScrapeRunner {
       case 'outcomes': {
         // Worker times are epoch milliseconds; this thread's clock is performance.now().
         const offset = -performance.timeOrigin;
-        this.reader.read(message.nums, message.extras, offset, (slot, outcome) => {
-          const id = this.idBySlot.get(slot);
-          if (id !== undefined) this.options.onOutcome(id, outcome);
+        const { nums, extras } = message;
+        this.options.onBatch((emit) => {
+          this.reader.read(nums, extras, offset, (slot, outcome) => {
+            const id = this.idBySlot.get(slot);
+            if (id !== undefined) emit(id, outcome);
+          });
         });
         return;
       }
