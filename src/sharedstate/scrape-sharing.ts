@@ -7,6 +7,7 @@
 import { type Clock, type Logger, noopLogger, systemClock } from '../core/index.js';
 import {
   type EndpointMetrics,
+  type EndpointSnapshot,
   type EndpointSource,
   type EndpointSpec,
   type PoolMonitorOptions,
@@ -253,12 +254,20 @@ export class ScrapeSharing implements ExchangeChannel {
       },
     });
     this.monitor = monitor;
-    // What the last snapshot said of each endpoint: O(endpoints) per snapshot to find what changed.
-    const last = new Map<string, { scrapedAt: number | undefined; stale: boolean }>();
+    // What the last snapshot said of each endpoint, by its snapshot object (immutable: an unchanged endpoint keeps
+    // it), so finding what changed allocates nothing: at 1,000 endpoints a snapshot comes ~500 times a second, and
+    // a record per endpoint per snapshot made 500,000 objects a second. Unchanged positions cost one comparison.
+    const last = new Map<string, EndpointSnapshot>();
+    let previous: readonly EndpointSnapshot[] = [];
     this.monitorStop = monitor.pool.subscribe((snapshot: PoolSnapshot) => {
-      for (const e of snapshot.endpoints) {
+      const endpoints = snapshot.endpoints;
+      const aligned = endpoints.length === previous.length;
+      for (let i = 0; i < endpoints.length; i++) {
+        const e = endpoints[i];
+        if (e === undefined || (aligned && previous[i] === e)) continue;
         const before = last.get(e.id);
-        last.set(e.id, { scrapedAt: e.scrapedAt, stale: e.stale });
+        if (before === e) continue;
+        last.set(e.id, e);
         if (e.scrapedAt !== undefined && e.scrapedAt !== before?.scrapedAt && e.metrics !== undefined) {
           const startedAt = this.startedAtById.get(e.id) ?? e.scrapedAt;
           this.localScraped(e.id, { metrics: e.metrics, startedAt, finishedAt: e.scrapedAt });
@@ -268,6 +277,12 @@ export class ScrapeSharing implements ExchangeChannel {
           this.localScraped(e.id, { metrics: undefined, unreachable: this.unreachableById.get(e.id) === true, startedAt: now, finishedAt: now });
         }
       }
+      // Endpoints that left: forgotten when the pool shrank below what is remembered (O(endpoints), on such changes only).
+      if (last.size > endpoints.length) {
+        const live = new Set(endpoints.map((e) => e.id));
+        for (const id of last.keys()) if (!live.has(id)) last.delete(id);
+      }
+      previous = endpoints;
     });
     void monitor.start().catch((err: unknown) => this.logger.error({ err }, 'local scraping failed to start'));
   }
