@@ -24,14 +24,66 @@ type BodyMode = 'length' | 'chunked' | 'close' | 'none';
 /** Chunked framing: reading a size line, data, the CRLF after data, or trailer lines. */
 type ChunkState = 'size' | 'data' | 'data-end' | 'trailer';
 
+const SPACE = 32;
+const TAB = 9;
+const COLON = 58;
+const SEMICOLON = 59;
+const DIGIT_0 = 48;
+const HTTP_1 = Buffer.from('HTTP/1.');
+const CONTENT_LENGTH = Buffer.from('content-length');
+const CONTENT_TYPE = Buffer.from('content-type');
+const TRANSFER_ENCODING = Buffer.from('transfer-encoding');
+const CONNECTION = Buffer.from('connection');
+const TEXT_PLAIN = Buffer.from('text/plain');
+const OPENMETRICS = Buffer.from('application/openmetrics-text');
+
 /**
- * Content types a metrics page may come as. A missing header is accepted (some exporters send none);
- * `text/html` or `application/json` means the path points at something else.
+ * Whether `buf[from, to)` (a content-type value) is a type a metrics page may come as: the media type before any
+ * `;` is empty, `text/plain` or `application/openmetrics-text`, in any case. `text/html` or `application/json`
+ * means the path points at something else. (A missing header is accepted: some exporters send none.)
  */
-export function isMetricsContentType(value: string | undefined): boolean {
-  if (value === undefined) return true;
-  const type = value.split(';', 1)[0]?.trim().toLowerCase() ?? '';
-  return type === '' || type === 'text/plain' || type === 'application/openmetrics-text';
+function isMetricsContentType(buf: Buffer, from: number, to: number): boolean {
+  let end = from;
+  while (end < to && buf[end] !== SEMICOLON) end++;
+  const s = skipBlanks(buf, from, end);
+  const e = trimEnd(buf, s, end);
+  return s === e || equalsLower(buf, s, e, TEXT_PLAIN) || equalsLower(buf, s, e, OPENMETRICS);
+}
+
+/** The first index in `[from, to)` that is not a blank (HTTP's optional white space: spaces and tabs), or `to`. */
+function skipBlanks(buf: Buffer, from: number, to: number): number {
+  let s = from;
+  while (s < to && (buf[s] === SPACE || buf[s] === TAB)) s++;
+  return s;
+}
+
+/** `to` moved back over trailing blanks, not before `from`. */
+function trimEnd(buf: Buffer, from: number, to: number): number {
+  let e = to;
+  while (e > from && (buf[e - 1] === SPACE || buf[e - 1] === TAB)) e--;
+  return e;
+}
+
+/** Whether `buf[from, to)` equals `lower` (lower-case ASCII letters, digits and punctuation) ignoring case. */
+function equalsLower(buf: Buffer, from: number, to: number, lower: Buffer): boolean {
+  if (to - from !== lower.length) return false;
+  for (let i = 0; i < lower.length; i++) {
+    const c = buf[from + i] ?? 0;
+    const want = lower[i] ?? 0;
+    // Only letters fold: 'A'-'Z' | 0x20 is 'a'-'z'; other bytes must match exactly.
+    if (c !== want && !(c >= 65 && c <= 90 && (c | 0x20) === want)) return false;
+  }
+  return true;
+}
+
+/** Index of the CRLF ending the head line that starts at `from`, or `end` (the head's last line). */
+function lineEnd(buf: Buffer, from: number, end: number): number {
+  for (let i = from; i + 1 < end; i++) if (buf[i] === CR && buf[i + 1] === LF) return i;
+  return end;
+}
+
+function isDigit(c: number | undefined): boolean {
+  return c !== undefined && c >= DIGIT_0 && c <= DIGIT_0 + 9;
 }
 
 /**
@@ -138,7 +190,7 @@ export class Http1ResponseParser {
     }
     if (end > MAX_HEAD_BYTES) throw new ScrapeFailure('bad-http', `response head over ${MAX_HEAD_BYTES} bytes`);
     this.head = undefined;
-    const informational = this.parseHead(data.toString('latin1', 0, end));
+    const informational = this.parseHead(data, end);
     const next = end + 4 - offset;
     if (informational) {
       // 100 Continue and friends precede the real answer.
@@ -150,44 +202,74 @@ export class Http1ResponseParser {
     return next;
   }
 
-  /** Parses status line and headers; returns true for a 1xx head to skip. */
-  private parseHead(text: string): boolean {
-    const lines = text.split('\r\n');
-    const statusLine = lines[0] ?? '';
-    const match = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(statusLine);
-    if (match === null) throw new ScrapeFailure('bad-http', `not an HTTP/1.x answer: ${JSON.stringify(statusLine.slice(0, 40))}`);
-    const status = Number(match[2]);
+  /**
+   * Parses status line and headers, `data[0, end)`, on the bytes: only the values of the four headers a scrape
+   * needs are looked at (decoded only to name them in an error). Returns true for a 1xx head to skip.
+   */
+  private parseHead(data: Buffer, end: number): boolean {
+    const statusEnd = lineEnd(data, 0, end);
+    // `HTTP/1.x NNN`, then a blank or the line's end.
+    const valid =
+      statusEnd >= 12 &&
+      bytesAt(data, 0, HTTP_1) &&
+      (data[7] === DIGIT_0 || data[7] === DIGIT_0 + 1) &&
+      data[8] === SPACE &&
+      isDigit(data[9]) &&
+      isDigit(data[10]) &&
+      isDigit(data[11]) &&
+      (statusEnd === 12 || data[12] === SPACE);
+    if (!valid) {
+      throw new ScrapeFailure('bad-http', `not an HTTP/1.x answer: ${JSON.stringify(data.toString('latin1', 0, Math.min(statusEnd, 40)))}`);
+    }
+    const status = ((data[9] ?? 0) - DIGIT_0) * 100 + ((data[10] ?? 0) - DIGIT_0) * 10 + ((data[11] ?? 0) - DIGIT_0);
     if (status >= 100 && status < 200) {
       if (status === 101) throw new ScrapeFailure('bad-http', 'unexpected protocol switch');
       return true;
     }
     this.status = status;
-    this.keepAlive = match[1] === '1';
+    this.keepAlive = data[7] === DIGIT_0 + 1;
     let length: number | undefined;
     let chunked = false;
-    let contentType: string | undefined;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i] ?? '';
-      const colon = line.indexOf(':');
-      if (colon <= 0) throw new ScrapeFailure('bad-http', `malformed header line ${JSON.stringify(line.slice(0, 40))}`);
-      const name = line.slice(0, colon).trim().toLowerCase();
-      const value = line.slice(colon + 1).trim();
-      if (name === 'content-length') {
-        if (!/^\d+$/.test(value) || (length !== undefined && length !== Number(value))) {
-          throw new ScrapeFailure('bad-http', `invalid content-length ${JSON.stringify(value)}`);
+    let typeStart = -1;
+    let typeEnd = -1;
+    for (let start = statusEnd + 2; start < end; ) {
+      const stop = lineEnd(data, start, end);
+      const colon = data.indexOf(COLON, start);
+      if (colon <= start || colon >= stop) {
+        throw new ScrapeFailure('bad-http', `malformed header line ${JSON.stringify(data.toString('latin1', start, Math.min(stop, start + 40)))}`);
+      }
+      const ns = skipBlanks(data, start, colon);
+      const ne = trimEnd(data, ns, colon);
+      const vs = skipBlanks(data, colon + 1, stop);
+      const ve = trimEnd(data, vs, stop);
+      if (equalsLower(data, ns, ne, CONTENT_LENGTH)) {
+        let value = 0;
+        for (let i = vs; i < ve; i++) {
+          const c = data[i];
+          if (!isDigit(c)) {
+            value = Number.NaN;
+            break;
+          }
+          value = value * 10 + ((c ?? 0) - DIGIT_0);
         }
-        length = Number(value);
-      } else if (name === 'transfer-encoding') {
+        if (vs === ve || Number.isNaN(value) || (length !== undefined && length !== value)) {
+          throw new ScrapeFailure('bad-http', `invalid content-length ${JSON.stringify(data.toString('latin1', vs, ve))}`);
+        }
+        length = value;
+      } else if (equalsLower(data, ns, ne, TRANSFER_ENCODING)) {
+        const value = data.toString('latin1', vs, ve);
         const codings = value.toLowerCase().split(',').map((c) => c.trim());
         if (codings[codings.length - 1] !== 'chunked') throw new ScrapeFailure('bad-http', `transfer-encoding ${value}`);
         chunked = true;
-      } else if (name === 'content-type') {
-        contentType = value;
-      } else if (name === 'connection') {
-        const tokens = value.toLowerCase();
+      } else if (equalsLower(data, ns, ne, CONTENT_TYPE)) {
+        typeStart = vs;
+        typeEnd = ve;
+      } else if (equalsLower(data, ns, ne, CONNECTION)) {
+        const tokens = data.toString('latin1', vs, ve).toLowerCase();
         if (tokens.includes('close')) this.keepAlive = false;
         else if (tokens.includes('keep-alive')) this.keepAlive = true;
       }
+      start = stop + 2;
     }
     if (chunked) {
       this.mode = 'chunked';
@@ -202,8 +284,8 @@ export class Http1ResponseParser {
       this.mode = 'close';
     }
     if (status === 200) {
-      if (!isMetricsContentType(contentType)) {
-        throw new ScrapeFailure('wrong-type', `content type ${String(contentType)} is not a metrics page`);
+      if (typeStart !== -1 && !isMetricsContentType(data, typeStart, typeEnd)) {
+        throw new ScrapeFailure('wrong-type', `content type ${data.toString('latin1', typeStart, typeEnd)} is not a metrics page`);
       }
       if (length !== undefined && length > this.maxBodyBytes) {
         throw new ScrapeFailure('too-large', `metrics page of ${length} bytes is over the ${this.maxBodyBytes}-byte limit`);
@@ -352,4 +434,11 @@ function hexValue(c: number): number {
   if (c >= 97 && c <= 102) return c - 87;
   if (c >= 65 && c <= 70) return c - 55;
   return -1;
+}
+
+/** Whether `buf` holds `bytes` at `at`. */
+function bytesAt(buf: Buffer, at: number, bytes: Buffer): boolean {
+  if (at + bytes.length > buf.length) return false;
+  for (let i = 0; i < bytes.length; i++) if (buf[at + i] !== bytes[i]) return false;
+  return true;
 }

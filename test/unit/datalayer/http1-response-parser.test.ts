@@ -103,9 +103,32 @@ describe('Http1ResponseParser', () => {
     ['a protocol switch', 'HTTP/1.1 101 Switching Protocols\r\n\r\n', 'bad-http'],
     ['an HTML page', 'HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 2\r\n\r\nhi', 'wrong-type'],
     ['a declared length over the limit', `${HEAD}content-length: ${LIMIT + 1}\r\n\r\n`, 'too-large'],
+    ['an HTTP/2 status line', 'HTTP/2 200\r\n\r\n', 'bad-http'],
+    ['a two-digit status', 'HTTP/1.1 20 OK\r\n\r\n', 'bad-http'],
+    ['a status glued to its reason', 'HTTP/1.1 200OK\r\n\r\n', 'bad-http'],
+    ['a header with an empty name', 'HTTP/1.1 200 OK\r\n: x\r\n\r\n', 'bad-http'],
+    ['a length that is not a number', 'HTTP/1.1 200 OK\r\ncontent-length: 12a\r\n\r\n', 'bad-http'],
+    ['an empty length', 'HTTP/1.1 200 OK\r\ncontent-length: \r\n\r\n', 'bad-http'],
+    ['a JSON page, type in capitals', 'HTTP/1.1 200 OK\r\nContent-Type: Application/JSON\r\ncontent-length: 2\r\n\r\n{}', 'wrong-type'],
     ['a declared chunk over the limit', `${HEAD}transfer-encoding: chunked\r\n\r\n${(LIMIT + 1).toString(16)}\r\n`, 'too-large'],
   ])('fails %s with %s', (_name, wire, reason) => {
     expect(() => feed(Buffer.from(wire), [])).toThrow(expect.objectContaining({ reason }) as Error);
+  });
+
+  it('reads header names in any case with blanks around values, and metrics content types with parameters', () => {
+    for (const type of ['text/plain; version=0.0.4; charset=utf-8', 'Text/Plain', 'application/openmetrics-text; version=1.0.0', ' ;x=1', '']) {
+      const wire = `HTTP/1.1 200 OK\r\nCONTENT-TYPE:\t${type} \r\nContent-Length:  3 \r\nConnection: Keep-Alive\r\n\r\nabc`;
+      const { parser, body, result } = feed(Buffer.from(wire), [20]);
+      expect({ type, result, body, reusable: parser.reusable, failure: parser.failure }).toEqual({ type, result: COMPLETE, body: 'abc', reusable: true, failure: undefined });
+    }
+    const closing = feed(Buffer.from('HTTP/1.1 200 OK\r\nCONNECTION: Close\r\ncontent-length: 0\r\n\r\n'), []);
+    expect(closing.parser.reusable).toBe(false);
+    // HTTP/1.0 closes unless asked to keep the connection; a status line may end at the code.
+    expect(feed(Buffer.from('HTTP/1.0 200\r\ncontent-length: 1\r\n\r\nx'), []).parser.reusable).toBe(false);
+    expect(feed(Buffer.from('HTTP/1.0 200\r\nconnection: keep-alive\r\ncontent-length: 1\r\n\r\nx'), []).parser.reusable).toBe(true);
+    // A header whose name only looks alike (a byte that folds to '-' is not '-') is not content-length.
+    const unlike = feed(Buffer.from('HTTP/1.1 200 OK\r\ncontent\rlength: 5\r\ncontent-length: 1\r\n\r\nx'), []);
+    expect(unlike.body).toBe('x');
   });
 
   it('an endless page without length fails too-large once past the limit, a huge head bad-http', () => {
