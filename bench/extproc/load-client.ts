@@ -17,6 +17,8 @@ export interface LoadResult {
 
 /** Envoy forwards bodies in buffer-sized pieces; 16 KiB is a typical chunk. */
 const ENVOY_CHUNK = 16_384;
+/** Envoy's HTTP/2 stream and connection windows unless configured (Http2ProtocolOptions): 256 MiB. */
+export const ENVOY_HTTP2_WINDOW_BYTES = 256 * 1024 * 1024;
 
 export interface LoadClientOptions {
   /** Channels, as several Envoy workers would open. @default 4 */
@@ -27,6 +29,11 @@ export interface LoadClientOptions {
   readonly path?: string;
   /** Envoy's request body mode. @default FULL_DUPLEX_STREAMED */
   readonly bodyMode?: BodyMode;
+  /**
+   * The HTTP/2 window the client opens for the server's answers (stream and connection), as Envoy does.
+   * 0: grpc-js's default (Node's 64 KiB). @default 256 MiB (Envoy's default)
+   */
+  readonly windowBytes?: number;
 }
 
 export type BodyMode = 'FULL_DUPLEX_STREAMED' | 'BUFFERED';
@@ -44,9 +51,11 @@ export class LoadClient {
     const channels = options.channels ?? 4;
     this.chunkBytes = options.chunkBytes ?? ENVOY_CHUNK;
     this.path = Buffer.from(options.path ?? '/v1/completions');
+    const windowBytes = options.windowBytes ?? ENVOY_HTTP2_WINDOW_BYTES;
+    const window = windowBytes > 0 ? { 'grpc-node.flow_control_window': windowBytes } : {};
     this.clients = Array.from(
       { length: channels },
-      (_, i) => new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.channel_id': i }),
+      (_, i) => new grpc.Client(address, grpc.credentials.createInsecure(), { 'grpc.channel_id': i, ...window }),
     );
   }
 

@@ -6,12 +6,15 @@
 //   node dist/bench/extproc/long-context.js [--quick] [--sizes=1k,64k,225k,1m] [--reps=3] [--only=extproc|proxy]
 //     [--open-rate=100 (0: no open-loop phase)] [--cpu-prof-dir=DIR] [--node-args='--trace-gc ...' (Fairway child)]
 //     [--baseline-root=DIR (another build's repository root: its Fairway runs beside this one as 'before')]
+//     [--client-window=BYTES (the load client's HTTP/2 window; default Envoy's 256 MiB, 0: grpc-js's 64 KiB)]
+//     [--bare-window=BYTES (ext_proc: also a bare server with these HTTP/2 windows, as 'bare-tuned')]
+//     [--wide=150 (ext_proc: also a closed loop at this concurrency, 225 KB bodies in one message: BUFFERED)]
 import { fork } from 'node:child_process';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { HttpLoad } from './http-load.js';
 import { type ServerHandle, startServer } from './server-handle.js';
-import { LoadClient, type LoadResult } from './load-client.js';
+import { type BodyMode, LoadClient, type LoadResult } from './load-client.js';
 
 const MODEL = 'bench-model';
 /** Envoy streams a large body in pieces; 64 KiB as in the issue's measurement. */
@@ -20,8 +23,11 @@ const CHUNK_BYTES = 65_536;
 const DOCUMENTS = 12;
 const SIZES: Record<string, number> = { '1k': 1_000, '64k': 64_000, '225k': 225_000, '1m': 1_000_000 };
 
-/** `before`: another build's Fairway (`--baseline-root`), measured in the same run for before/after figures. */
-type Kind = 'bare' | 'fairway' | 'before';
+/**
+ * `before`: another build's Fairway (`--baseline-root`), measured in the same run for before/after figures;
+ * `bare-tuned`: the bare ext_proc server with Fairway's HTTP/2 windows (`--bare-window`).
+ */
+type Kind = 'bare' | 'bare-tuned' | 'fairway' | 'before';
 
 /** Closed and open loops against one server, over gRPC (ext_proc) or HTTP (proxy). */
 interface Loader {
@@ -32,9 +38,15 @@ interface Loader {
 
 type Front = 'extproc' | 'proxy';
 
-function loaderFor(front: Front, port: number): Loader {
+interface LoaderOptions {
+  readonly bodyMode?: BodyMode;
+  /** The ext_proc client's HTTP/2 window (see LoadClientOptions.windowBytes). */
+  readonly windowBytes?: number;
+}
+
+function loaderFor(front: Front, port: number, o: LoaderOptions = {}): Loader {
   if (front === 'proxy') return new HttpLoad(`http://127.0.0.1:${port}/v1/chat/completions`);
-  return new LoadClient(`127.0.0.1:${port}`, { chunkBytes: CHUNK_BYTES, path: '/v1/chat/completions' });
+  return new LoadClient(`127.0.0.1:${port}`, { chunkBytes: CHUNK_BYTES, path: '/v1/chat/completions', ...o });
 }
 
 /** The model-server stand-ins: a child process serving idle vLLM metrics and instant answers on `count` ports. */
@@ -122,8 +134,8 @@ async function idleCpuPerSecond(server: ServerHandle, ms = 2_000): Promise<numbe
 
 const idleCpu = new Map<ServerHandle, number>();
 
-async function measure(front: Front, server: ServerHandle, run: (c: Loader) => Promise<LoadResult>): Promise<Measured> {
-  const client = loaderFor(front, server.port);
+async function measure(front: Front, server: ServerHandle, run: (c: Loader) => Promise<LoadResult>, loader: LoaderOptions = {}): Promise<Measured> {
+  const client = loaderFor(front, server.port, loader);
   try {
     const gc0 = await server.gcStats();
     const cpu0 = await server.cpuMicros();
@@ -161,11 +173,12 @@ async function alternate(
   servers: Servers,
   reps: number,
   load: (c: Loader) => Promise<LoadResult>,
+  loader: LoaderOptions = {},
 ): Promise<Record<Kind, Measured[]>> {
-  const out: Record<Kind, Measured[]> = { bare: [], fairway: [], before: [] };
+  const out: Record<Kind, Measured[]> = { bare: [], 'bare-tuned': [], fairway: [], before: [] };
   const kinds = [...servers.keys()];
   for (let r = 0; r < reps; r++) {
-    for (const kind of r % 2 === 0 ? kinds : [...kinds].reverse()) out[kind].push(await measure(front, servers.get(kind) as ServerHandle, load));
+    for (const kind of r % 2 === 0 ? kinds : [...kinds].reverse()) out[kind].push(await measure(front, servers.get(kind) as ServerHandle, load, loader));
   }
   return out;
 }
@@ -186,6 +199,12 @@ export interface LongContextOptions {
   readonly fairwayExecArgv?: string[];
   /** Repository root of another build (its `dist/`) whose Fairway runs beside this one as `before`. */
   readonly baselineRoot?: string;
+  /** The ext_proc load client's HTTP/2 window (0: grpc-js's default). @default Envoy's 256 MiB */
+  readonly clientWindowBytes?: number;
+  /** ext_proc: also run the bare server with these HTTP/2 windows (`bare-tuned`). */
+  readonly bareWindowBytes?: number;
+  /** ext_proc: also a closed loop at this concurrency with 225 KB bodies in one message (BUFFERED). */
+  readonly wideConcurrency?: number;
 }
 
 interface FrontResult {
@@ -206,12 +225,14 @@ async function runFront(front: Front, sinkPorts: readonly number[], o: LongConte
   const phaseMs = o.phaseMs ?? 3_000;
   const sizes = o.sizes ?? ['1k', '64k', '225k', '1m'];
   const rate = o.openLoopRate ?? 100;
+  const loader: LoaderOptions = o.clientWindowBytes === undefined ? {} : { windowBytes: o.clientWindowBytes };
   const endpoints = sinkPorts.map((port) => ({ host: '127.0.0.1', port }));
   const fairwayArg = JSON.stringify({ endpoints, config: o.fairwayConfig ?? {}, proxy: front === 'proxy' });
   const servers = new Map<Kind, ServerHandle>([
     ['bare', front === 'proxy' ? await startServer('bare-proxy', `127.0.0.1:${sinkPorts[0] ?? 0}`) : await startServer('bare')],
-    ['fairway', await startServer('fairway', fairwayArg, o.fairwayExecArgv)],
   ]);
+  if (front === 'extproc' && o.bareWindowBytes !== undefined) servers.set('bare-tuned', await startServer('bare', String(o.bareWindowBytes)));
+  servers.set('fairway', await startServer('fairway', fairwayArg, o.fairwayExecArgv));
   if (o.baselineRoot !== undefined) {
     servers.set('before', await startServer('fairway', fairwayArg, o.fairwayExecArgv, `${o.baselineRoot}/dist/bench/extproc/server-process.js`));
   }
@@ -231,8 +252,8 @@ async function runFront(front: Front, sinkPorts: readonly number[], o: LongConte
       if (bytes === undefined) throw new Error(`unknown size ${size}`);
       const next = bodyFactory(bytes);
       const concurrency = bytes >= 200_000 ? 8 : 16;
-      for (const server of servers.values()) await measure(front, server, (c) => c.closedLoop(next, concurrency, phaseMs / 3));
-      const m = await alternate(front, servers, reps, (c) => c.closedLoop(next, concurrency, phaseMs));
+      for (const server of servers.values()) await measure(front, server, (c) => c.closedLoop(next, concurrency, phaseMs / 3), loader);
+      const m = await alternate(front, servers, reps, (c) => c.closedLoop(next, concurrency, phaseMs), loader);
       // Per repetition, so each ratio compares phases measured back to back.
       for (const k of ['fairway', 'before'] as const) {
         if (m[k].length === 0) continue;
@@ -243,11 +264,17 @@ async function runFront(front: Front, sinkPorts: readonly number[], o: LongConte
     }
     if (rate > 0) {
       const big = bodyFactory(SIZES['225k'] as number);
-      const open = await alternate(front, servers, reps, (c) => c.openLoop(big, rate, phaseMs));
+      const open = await alternate(front, servers, reps, (c) => c.openLoop(big, rate, phaseMs), loader);
       for (const kind of kinds) rows.push(row(front, `225k open loop ${rate}/s`, kind, big().length, open[kind]));
       for (const k of ['fairway', 'before'] as const) {
         if (open[k].length > 0) ratios[k].p99 = round(median(open[k].map((x) => x.load.latencyMs.percentile(99))));
       }
+    }
+    const wide = o.wideConcurrency ?? 0;
+    if (front === 'extproc' && wide > 0) {
+      const big = bodyFactory(SIZES['225k'] as number);
+      const m = await alternate(front, servers, reps, (c) => c.closedLoop(big, wide, phaseMs), { ...loader, bodyMode: 'BUFFERED' });
+      for (const kind of kinds) rows.push(row(front, `225k BUFFERED closed loop c=${wide}`, kind, big().length, m[kind]));
     }
   } finally {
     await Promise.all([...servers.values()].map((s) => s.stop()));
@@ -323,6 +350,9 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     ...(arg('open-rate') !== undefined ? { openLoopRate: Number(arg('open-rate')) } : {}),
     ...(arg('baseline-root') !== undefined ? { baselineRoot: arg('baseline-root') } : {}),
     ...(arg('config') !== undefined ? { fairwayConfig: JSON.parse(arg('config') as string) as Record<string, unknown> } : {}),
+    ...(arg('client-window') !== undefined ? { clientWindowBytes: Number(arg('client-window')) } : {}),
+    ...(arg('bare-window') !== undefined ? { bareWindowBytes: Number(arg('bare-window')) } : {}),
+    ...(arg('wide') !== undefined ? { wideConcurrency: Number(arg('wide')) } : {}),
     fairwayExecArgv: [...(prof !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(arg('node-args')?.split(' ').filter((a) => a !== '') ?? [])],
   }).then(
     (r) => console.log(JSON.stringify(r)),

@@ -3,7 +3,7 @@
 //   fixed    our ExtProcService with a trivial fixed-route handler (protocol cost only)
 //   fairway  the whole FairwayServer (pipeline, flow control, scheduler, prefix index, scraping) over the
 //            endpoints given as a JSON argument
-//   bare     the protocol-only baseline (bare-ext-proc-server.ts)
+//   bare     the protocol-only baseline (bare-ext-proc-server.ts); with a number as argument, that HTTP/2 window
 //   bare-proxy  a bare Node reverse proxy to the upstream given as argument (bare-proxy.ts)
 // With `"proxy": true` in its argument, `fairway` reports its HTTP proxy's port instead of the gRPC one.
 import { PerformanceObserver, constants } from 'node:perf_hooks';
@@ -28,12 +28,14 @@ const fixedRoute: RequestHandler = {
 };
 
 async function startFairway(endpoints: unknown, extra: Record<string, unknown>, proxy: boolean): Promise<{ port: number; close: () => Promise<void> }> {
+  // A `server` section in `extra` adds to the bench's own (ports, host) rather than replacing it.
+  const { server: serverExtra, ...rest } = extra as { server?: Record<string, unknown> };
   const server = new FairwayServer(
     validateConfig({
       pool: { endpoints, metrics: { intervalMs: 50, stalenessMs: 2_000 } },
-      server: { host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0, shutdownGraceMs: 0, ...(proxy ? { proxyPort: 0 } : {}) },
+      server: { ...serverExtra, host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0, shutdownGraceMs: 0, ...(proxy ? { proxyPort: 0 } : {}) },
       logging: { level: 'silent' },
-      ...extra,
+      ...rest,
     }),
     { logger: noopLogger },
   );
@@ -72,7 +74,7 @@ async function main(kind: string, arg: string | undefined): Promise<void> {
   } else if (kind === 'bare-proxy') {
     ({ port, close } = await startBareProxy(arg ?? ''));
   } else {
-    const bare = await startBareExtProcServer();
+    const bare = await startBareExtProcServer(0, arg === undefined ? undefined : Number(arg));
     port = bare.port;
     close = bare.close;
   }

@@ -273,6 +273,12 @@ export const ConfigSchema = z.strictObject({
         .strictObject({
           requestBodyMode: z.enum(['FULL_DUPLEX_STREAMED', 'BUFFERED']).default('FULL_DUPLEX_STREAMED'),
           responseBodyMode: z.enum(['FULL_DUPLEX_STREAMED', 'STREAMED', 'BUFFERED', 'BUFFERED_PARTIAL', 'NONE']).default('FULL_DUPLEX_STREAMED'),
+          /**
+           * HTTP/2 flow-control window of each ext_proc stream, in bytes: what Envoy may send on a stream before Fairway
+           * has read it (the connection's window is 16 times this). HTTP/2's default, 65,535, makes a long body wait on a
+           * round trip per 32 KiB; see the README's "ext_proc transport".
+           */
+          http2WindowBytes: z.number().int().min(65_535).max(2 ** 31 - 1).default(1024 * 1024),
         })
         .prefault({}),
       /** Request headers beyond this are answered 431 `header-too-large` (both front ends). Envoy's default is 60 KiB. */

@@ -3,6 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type Clock, type Logger, ClosedError, FairwayError, noopLogger, requireIntegerInRange, systemClock } from '../core/index.js';
 import { type RefusalObserver, type RequestHandler, type StartedResponseEviction } from '../gateway/index.js';
 import { type StreamFailure, type StreamTransport, ExtProcStream } from './ext-proc-stream.js';
+import { type Http2Windows, HTTP2_DEFAULT_WINDOW_BYTES, HTTP2_MAX_WINDOW_BYTES, applyHttp2Windows } from './http2-windows.js';
 import { type BodyModes, type BodySendMode } from './processing-mode.js';
 import { loadExtProcProtos } from './protos.js';
 import { processingResponseSerializer } from './response-encoder.js';
@@ -29,6 +30,17 @@ const MESSAGE_FRAMING_BYTES = 64 * 1024;
 export const DEFAULT_CLOSE_GRACE_MS = 5_000;
 /** As the proxy's (Envoy's own default limit is 60 KiB, so Envoy normally refuses first). */
 export const DEFAULT_MAX_REQUEST_HEADER_BYTES = 64 * 1024;
+/**
+ * A stream's window covers a 225 KB body in one flight and a 1 MB one with one WINDOW_UPDATE, so a long prompt no
+ * longer waits on a round trip through both event loops per 32 KiB (see http2-windows.ts).
+ */
+export const DEFAULT_HTTP2_WINDOW_BYTES = 1024 * 1024;
+/**
+ * The connection's window, in streams' windows: Envoy multiplexes many requests on few connections, so one stream's
+ * window for all of them would serialise their bodies again. Node takes data off the connection's window as it
+ * arrives (only a stream's window waits for the reader), so this bounds bytes in flight, not memory.
+ */
+export const HTTP2_CONNECTION_WINDOW_STREAMS = 16;
 
 export interface ExtProcServiceOptions {
   readonly handler: RequestHandler;
@@ -55,6 +67,12 @@ export interface ExtProcServiceOptions {
   readonly bodyModes?: BodyModes;
   /** Told of each request the service refuses itself (413, 431, 500 `unsupported-processing-mode`, ...). */
   readonly observer?: RefusalObserver;
+  /**
+   * HTTP/2 flow-control window of each stream, in bytes (at least 65,535, HTTP/2's default): what Envoy may send on a
+   * stream before Fairway has read it. The connection's window is `HTTP2_CONNECTION_WINDOW_STREAMS` times this.
+   * @default 1 MiB
+   */
+  readonly http2WindowBytes?: number;
 }
 
 export interface StartedServer {
@@ -81,6 +99,7 @@ export class ExtProcService {
   private readonly startedResponseEviction: StartedResponseEviction | undefined;
   private readonly bodyModes: BodyModes | undefined;
   private readonly observer: RefusalObserver | undefined;
+  private readonly http2Windows: Http2Windows;
   /** Body modes already reported: one warning per mode, then debug lines (a misconfigured Envoy sends them all). */
   private readonly unsupportedModesSeen = new Set<BodySendMode>();
   private readonly streams = new Set<ExtProcStream>();
@@ -111,6 +130,10 @@ export class ExtProcService {
     this.observer = options.observer;
     this.newRequestId = options.newRequestId;
     this.startedResponseEviction = options.startedResponseEviction;
+    const window = requireIntegerInRange('http2WindowBytes', options.http2WindowBytes ?? DEFAULT_HTTP2_WINDOW_BYTES, HTTP2_DEFAULT_WINDOW_BYTES, HTTP2_MAX_WINDOW_BYTES);
+    // HTTP/2's own default asks for no tuning at all: the connection keeps its default window too.
+    const connectionBytes = window === HTTP2_DEFAULT_WINDOW_BYTES ? window : Math.min(HTTP2_MAX_WINDOW_BYTES, window * HTTP2_CONNECTION_WINDOW_STREAMS);
+    this.http2Windows = { streamBytes: window, connectionBytes };
   }
 
   /** Streams currently open. */
@@ -160,7 +183,13 @@ export class ExtProcService {
       throw new FairwayError('ERR_LISTEN', `ext_proc cannot listen on ${address}`, { cause: err });
     }
     this.server = server;
-    this.logger.info({ address, port, tls: listen.tls !== undefined }, 'ext_proc listening');
+    if (!applyHttp2Windows(server, this.http2Windows)) {
+      this.logger.warn(
+        { http2WindowBytes: this.http2Windows.streamBytes },
+        'ext_proc cannot set HTTP/2 windows with this grpc-js version (its internals changed): 64 KiB windows, so long bodies wait on more round trips',
+      );
+    }
+    this.logger.info({ address, port, tls: listen.tls !== undefined, http2WindowBytes: this.http2Windows.streamBytes }, 'ext_proc listening');
     return certificate === undefined ? { port } : { port, certificate };
   }
 

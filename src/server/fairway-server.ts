@@ -433,6 +433,7 @@ export class FairwayServer {
       maxRequestHeaderBytes: c.server.maxHeaderBytes,
       startedResponseEviction: c.flowControl.inflightEviction.startedResponses,
       bodyModes: { request: c.server.extProc.requestBodyMode, response: c.server.extProc.responseBodyMode },
+      http2WindowBytes: c.server.extProc.http2WindowBytes,
       observer: gatewayObserver,
     });
     const tls = await this.tlsOption();

@@ -36,10 +36,16 @@ describe('configuration', () => {
   });
 
   it('takes the Envoy body modes Fairway can route in, and refuses the others by name', () => {
-    expect(validateConfig({}).server.extProc).toEqual({ requestBodyMode: 'FULL_DUPLEX_STREAMED', responseBodyMode: 'FULL_DUPLEX_STREAMED' });
+    expect(validateConfig({}).server.extProc).toEqual({ requestBodyMode: 'FULL_DUPLEX_STREAMED', responseBodyMode: 'FULL_DUPLEX_STREAMED', http2WindowBytes: 1024 * 1024 });
     const buffered = validateConfig({ server: { extProc: { requestBodyMode: 'BUFFERED', responseBodyMode: 'STREAMED' } } });
-    expect(buffered.server.extProc).toEqual({ requestBodyMode: 'BUFFERED', responseBodyMode: 'STREAMED' });
+    expect(buffered.server.extProc).toMatchObject({ requestBodyMode: 'BUFFERED', responseBodyMode: 'STREAMED' });
     expect(() => validateConfig({ server: { extProc: { requestBodyMode: 'STREAMED' } } })).toThrow(/server\.extProc\.requestBodyMode/);
+  });
+
+  it("refuses an ext_proc HTTP/2 window outside HTTP/2's range (65,535 to 2^31 - 1), naming the field", () => {
+    expect(validateConfig({ server: { extProc: { http2WindowBytes: 65_535 } } }).server.extProc.http2WindowBytes).toBe(65_535);
+    expect(() => validateConfig({ server: { extProc: { http2WindowBytes: 65_534 } } })).toThrow(/server\.extProc\.http2WindowBytes/);
+    expect(() => validateConfig({ server: { extProc: { http2WindowBytes: 2 ** 31 } } })).toThrow(/server\.extProc\.http2WindowBytes/);
   });
 
   it('refuses unknown keys rather than silently ignoring a typo', () => {
