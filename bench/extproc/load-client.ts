@@ -17,8 +17,7 @@ export interface LoadResult {
 
 /** Envoy forwards bodies in buffer-sized pieces; 16 KiB is a typical chunk. */
 const ENVOY_CHUNK = 16_384;
-/** Envoy's HTTP/2 stream and connection windows unless configured (Http2ProtocolOptions): 256 MiB. */
-export const ENVOY_HTTP2_WINDOW_BYTES = 256 * 1024 * 1024;
+const EXCHANGE_DEADLINE_MS = 60_000;
 
 export interface LoadClientOptions {
   /** Channels, as several Envoy workers would open. @default 4 */
@@ -30,8 +29,11 @@ export interface LoadClientOptions {
   /** Envoy's request body mode. @default FULL_DUPLEX_STREAMED */
   readonly bodyMode?: BodyMode;
   /**
-   * The HTTP/2 window the client opens for the server's answers (stream and connection), as Envoy does.
-   * 0: grpc-js's default (Node's 64 KiB). @default 256 MiB (Envoy's default)
+   * The HTTP/2 window the client opens for the server's answers (stream and connection; Envoy opens 256 MiB unless
+   * configured, Http2ProtocolOptions). 0: grpc-js's default (Node's 64 KiB). Against a server with large windows of its own,
+   * a large window here can deadlock the pair: a Node HTTP/2 session stops reading its socket while one of its writes
+   * is pending, so two Node peers each writing more than the socket buffers hold wait on each other for ever (Envoy
+   * keeps reading). @default 0
    */
   readonly windowBytes?: number;
 }
@@ -51,7 +53,7 @@ export class LoadClient {
     const channels = options.channels ?? 4;
     this.chunkBytes = options.chunkBytes ?? ENVOY_CHUNK;
     this.path = Buffer.from(options.path ?? '/v1/completions');
-    const windowBytes = options.windowBytes ?? ENVOY_HTTP2_WINDOW_BYTES;
+    const windowBytes = options.windowBytes ?? 0;
     const window = windowBytes > 0 ? { 'grpc-node.flow_control_window': windowBytes } : {};
     this.clients = Array.from(
       { length: channels },
@@ -70,6 +72,9 @@ export class LoadClient {
       this.method.path,
       this.method.requestSerialize,
       this.method.responseDeserialize as (b: Buffer) => { response?: string },
+      new grpc.Metadata(),
+      // A stuck exchange fails its phase instead of hanging the benchmark.
+      { deadline: Date.now() + EXCHANGE_DEADLINE_MS },
     );
     const t0 = performance.now();
     return new Promise((resolve, reject) => {

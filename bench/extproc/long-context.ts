@@ -6,7 +6,7 @@
 //   node dist/bench/extproc/long-context.js [--quick] [--sizes=1k,64k,225k,1m] [--reps=3] [--only=extproc|proxy]
 //     [--open-rate=100 (0: no open-loop phase)] [--cpu-prof-dir=DIR] [--node-args='--trace-gc ...' (Fairway child)]
 //     [--baseline-root=DIR (another build's repository root: its Fairway runs beside this one as 'before')]
-//     [--client-window=BYTES (the load client's HTTP/2 window; default Envoy's 256 MiB, 0: grpc-js's 64 KiB)]
+//     [--client-window=BYTES (the load client's HTTP/2 window; default 0: grpc-js's 64 KiB; see load-client.ts)]
 //     [--bare-window=BYTES (ext_proc: also a bare server with these HTTP/2 windows, as 'bare-tuned')]
 //     [--wide=150 (ext_proc: also a closed loop at this concurrency, 225 KB bodies in one message: BUFFERED)]
 import { fork } from 'node:child_process';
@@ -141,8 +141,11 @@ async function measure(front: Front, server: ServerHandle, run: (c: Loader) => P
     const cpu0 = await server.cpuMicros();
     const lag = monitorEventLoopDelay({ resolution: 1 });
     lag.enable();
+    const t0 = performance.now();
     const load = await run(client);
     lag.disable();
+    // Progress on stderr (the tables come at the end): a slow or stuck phase shows where it is.
+    console.error(`${front} ${server.port}: ${load.completed} requests in ${Math.round(performance.now() - t0)} ms, p99 ${round(load.latencyMs.percentile(99))} ms`);
     const cpu = (await server.cpuMicros()) - cpu0;
     const gc1 = await server.gcStats();
     if (load.errors > 0) throw new Error(`${load.errors} requests failed`);
@@ -199,7 +202,7 @@ export interface LongContextOptions {
   readonly fairwayExecArgv?: string[];
   /** Repository root of another build (its `dist/`) whose Fairway runs beside this one as `before`. */
   readonly baselineRoot?: string;
-  /** The ext_proc load client's HTTP/2 window (0: grpc-js's default). @default Envoy's 256 MiB */
+  /** The ext_proc load client's HTTP/2 window (0: grpc-js's default). @default 0 */
   readonly clientWindowBytes?: number;
   /** ext_proc: also run the bare server with these HTTP/2 windows (`bare-tuned`). */
   readonly bareWindowBytes?: number;
