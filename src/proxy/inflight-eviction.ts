@@ -3,9 +3,13 @@
 import { type EvictionChannel, type RejectDecision, type StartedResponseEviction, openAiErrorBody } from '../gateway/index.js';
 
 export class ProxyEviction {
-  /** Aborts the model-server request: the client went away, or flow control took the request back. */
-  private readonly upstream = new AbortController();
-  private readonly onClientAbort = (): void => this.upstream.abort();
+  /**
+   * Aborts the model-server request when the client goes away or flow control takes the request back. Only an
+   * evictable request needs one of its own; any other's upstream request follows the client's signal (a controller,
+   * its signal and a listener fewer per request).
+   */
+  private readonly upstream: AbortController | undefined;
+  private readonly onClientAbort: (() => void) | undefined;
   private started = false;
   private finished = false;
   private taken: RejectDecision | undefined;
@@ -17,14 +21,16 @@ export class ProxyEviction {
     /** Called synchronously when an eviction is accepted: the response observer ends with `evicted`. */
     private readonly onEvicted: () => void,
   ) {
-    if (client.aborted) this.upstream.abort();
-    else client.addEventListener('abort', this.onClientAbort, { once: true });
-    channel?.listen((rejection) => this.evict(rejection));
+    if (channel === undefined) return;
+    const upstream = (this.upstream = new AbortController());
+    if (client.aborted) upstream.abort();
+    else client.addEventListener('abort', (this.onClientAbort = () => upstream.abort()), { once: true });
+    channel.listen((rejection) => this.evict(rejection));
   }
 
   /** The model-server request's signal. */
   get signal(): AbortSignal {
-    return this.upstream.signal;
+    return this.upstream?.signal ?? this.client;
   }
 
   /** The 429 the client gets, once evicted. */
@@ -43,7 +49,7 @@ export class ProxyEviction {
   }
 
   dispose(): void {
-    this.client.removeEventListener('abort', this.onClientAbort);
+    if (this.onClientAbort !== undefined) this.client.removeEventListener('abort', this.onClientAbort);
   }
 
   private evict(rejection: RejectDecision): boolean {
@@ -52,7 +58,7 @@ export class ProxyEviction {
     this.taken = rejection;
     this.onEvicted();
     // Not from inside flow control's dispatch cycle: the abort tears the upstream socket down.
-    queueMicrotask(() => this.upstream.abort());
+    queueMicrotask(() => this.upstream?.abort());
     return true;
   }
 }
