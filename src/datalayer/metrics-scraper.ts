@@ -265,8 +265,9 @@ export class MetricsScraper implements ScheduledScrape {
       }
     } else {
       this.sinceFullRead++;
-      // Reading did not stop early: an expected family is missing, so learn the page's layout again.
-      if (!page.stoppedEarly) this.expected = undefined;
+      // An expected family is missing: learn the page's layout again. (Reading to the end with all of them
+      // found is a page that ends with them: a filtered one, which has nothing else.)
+      if (!page.stoppedEarly && !foundAll(this.expected, page.found)) this.expected = undefined;
       for (const [name, kept] of this.staticSamples) if (!page.samples.has(name)) page.samples.set(name, kept);
     }
     const extracted = extractEndpointMetrics(page, this.options.names);
@@ -309,6 +310,12 @@ export class MetricsScraper implements ScheduledScrape {
       'metrics scrape failing',
     );
   }
+}
+
+function foundAll(expected: ReadonlySet<string> | undefined, found: ReadonlySet<string>): boolean {
+  if (expected === undefined) return false;
+  for (const name of expected) if (!found.has(name)) return false;
+  return true;
 }
 
 function failed(reason: ScrapeFailureReason, detail: string, startedAt: number, finishedAt: number): ScrapeOutcome {

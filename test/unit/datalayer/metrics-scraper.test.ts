@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
-import { MetricsScraper, type ScrapeOutcome, VLLM_METRICS, isUnreachableReason } from '../../../src/datalayer/index.js';
+import { MetricsPageReader, MetricsScraper, type ScrapeOutcome, VLLM_METRICS, isUnreachableReason } from '../../../src/datalayer/index.js';
 import { RecordingLogger, ScriptedFetcher, flush } from './fakes.js';
 import { vllmPage } from './fixtures.js';
 
@@ -162,6 +162,33 @@ describe('MetricsScraper', () => {
     expect(outcomes).toEqual([]);
     expect(clock.pendingTimers()).toBe(0);
     await scraper.stop(); // idempotent
+  });
+
+  it('a page ending with the families in use (a filtered one) keeps its learnt layout: one whole-page read, then early-stop reads', async () => {
+    const begin = vi.spyOn(MetricsPageReader.prototype, 'begin');
+    try {
+      const { clock, fetcher, outcomes, scraper } = setup();
+      fetcher.respond = { kind: 'text', text: vllmPage(2, 3, 0.5) };
+      scraper.start();
+      clock.advance(0);
+      await flush();
+      await run(clock, 450);
+      expect(outcomes.length).toBeGreaterThanOrEqual(9);
+      expect(outcomes.every((o) => o.ok)).toBe(true);
+      // undefined: a whole-page read (learning the layout); a set: reading that may stop once those are read.
+      const wholeReads = begin.mock.calls.filter(([stopAfter]) => stopAfter === undefined).length;
+      expect(wholeReads).toBe(1);
+      // A page that lost a family in use is learnt again.
+      fetcher.respond = { kind: 'text', text: 'vllm:num_requests_waiting 1\nvllm:num_requests_running 1\n' };
+      await run(clock, 50);
+      fetcher.respond = { kind: 'text', text: vllmPage(2, 3, 0.5) };
+      const before = begin.mock.calls.length;
+      await run(clock, 50);
+      expect(begin.mock.calls.slice(before).some(([stopAfter]) => stopAfter === undefined)).toBe(true);
+      await scraper.stop();
+    } finally {
+      begin.mockRestore();
+    }
   });
 
   it('a throwing outcome listener is logged and the loop goes on', async () => {
