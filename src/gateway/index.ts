@@ -77,6 +77,6 @@ export { WeightedSplitter } from './rewrite/weighted-splitter.js';
 export { findBodyModel, replaceBodyModel, withBodyModel } from './rewrite/body-model.js';
 export { type BodyBytes, type RequestBody, BodyReader, bodyChunks, bodyToBuffer, scanBody, replaceRange } from './body/request-body.js';
 export { BodyScanner, type BodyScanResult, type ScannedBody, MAX_JSON_DEPTH } from './body/body-scanner.js';
-export { BodyText, ChunkList } from './body/body-text.js';
+export { BodyText, ChunkList, MAX_DECODED_BYTES } from './body/body-text.js';
 export { EndpointWaitingRoom, type WaitResult } from './waiting-room.js';
 export { PendingRequests, type PendingCount, type PendingStage } from './pending-requests.js';

@@ -266,6 +266,7 @@ export class RequestPipeline implements RequestHandler {
     }
     // The model server caches prompts per model it serves, so prefix hashes are seeded with the target model.
     const hashes = body !== undefined ? this.o.hasher.hashBody(body.prompt, labels.targetModel) : new Float64Array(0);
+    body?.release(); // the prompt's decoded bytes go back to their pool
     const promptTokens = Math.ceil(request.body.length / CHARS_PER_TOKEN);
     // Clamped: `max_tokens: 1e308` is legal JSON and must not buy (or cost) a tenant the whole band.
     const estimatedCost = Math.min(this.maxEstimatedTokens, promptTokens + (body?.maxTokens ?? (body !== undefined ? this.expectedOutput : 0)));

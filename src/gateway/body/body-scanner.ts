@@ -1,6 +1,6 @@
 // Reads what routing needs from a JSON request body while its chunks arrive: one pass over the bytes, no string
 // of the whole body, no parse tree beyond the prompt's structure (its strings stay byte ranges of the chunks).
-import { BodyText, ChunkList } from './body-text.js';
+import { BodyText, ChunkList, DecodeArena, utf8Size, writeCodePoint } from './body-text.js';
 
 /** What the scan found in a body that is a JSON object with a string `model`. */
 export interface ScannedBody {
@@ -15,6 +15,11 @@ export interface ScannedBody {
   readonly prompt: Readonly<Record<string, unknown>>;
   /** Byte range of the top-level `model` value, quotes included (the last one, as JSON.parse reads duplicates). */
   readonly modelRange: { readonly start: number; readonly end: number };
+  /**
+   * Gives the prompt's decoded bytes back to their pool: call it once the prompt is hashed. The prompt stays
+   * readable (its strings are decoded again from the body), only slower.
+   */
+  readonly release: () => void;
 }
 
 export type BodyScanResult = { readonly ok: true; readonly body: ScannedBody } | { readonly ok: false; readonly message: string };
@@ -56,6 +61,14 @@ function isSpace(b: number): boolean {
 function isNumberByte(b: number): boolean {
   return (b >= 0x30 && b <= 0x39) || b === 0x2d || b === 0x2b || b === 0x2e || b === 0x65 || b === 0x45;
 }
+
+/** What each simple escape's letter decodes to (-1: not one; `u` takes the state machine). */
+const SIMPLE_ESCAPES = new Int16Array(256).fill(-1);
+for (const [letter, byte] of [['"', 0x22], ['\\', 0x5c], ['/', 0x2f], ['b', 0x08], ['f', 0x0c], ['n', 0x0a], ['r', 0x0d], ['t', 0x09]] as const) {
+  SIMPLE_ESCAPES[letter.charCodeAt(0)] = byte;
+}
+const QUOTES = 0x22222222;
+const BACKSLASHES = 0x5c5c5c5c;
 
 function isHex(b: number): boolean {
   return (b >= 0x30 && b <= 0x39) || ((b | 0x20) >= 0x61 && (b | 0x20) <= 0x66);
@@ -100,6 +113,15 @@ export class BodyScanner {
   // Positions of the next quote and backslash in the current chunk (chunk length when none), found natively.
   private nextQuote = -1;
   private nextBackslash = -1;
+  // A kept value string is decoded into `arena` while it is scanned (see decodeRun).
+  private decoding = false;
+  private arena: DecodeArena | undefined;
+  private decodeFrom = 0;
+  /** A \u high surrogate waiting for its low half (0: none). */
+  private pendingHigh = 0;
+  /** Body offset of the backslash of the escape the state machine is reading. */
+  private escapeAt = 0;
+  private chunkView: DataView | undefined;
 
   write(chunk: Buffer): void {
     if (chunk.length === 0) return;
@@ -108,6 +130,7 @@ export class BodyScanner {
     if (this.state === FAILED) return;
     this.nextQuote = -1;
     this.nextBackslash = -1;
+    this.chunkView = undefined;
     this.scan(chunk, base);
   }
 
@@ -135,6 +158,7 @@ export class BodyScanner {
         maxTokens: positiveInt(top.max_tokens) ?? positiveInt(top.max_completion_tokens) ?? positiveInt(top.max_output_tokens),
         prompt,
         modelRange: { start: model.start - 1, end: model.end + 1 },
+        release: () => this.arena?.release(),
       },
     };
   }
@@ -142,6 +166,7 @@ export class BodyScanner {
   private fail(what: string, at: number): void {
     this.error = `request body is not valid JSON: ${what} at byte ${at}`;
     this.state = FAILED;
+    this.arena?.release();
   }
 
   private scan(chunk: Buffer, base: number): void {
@@ -152,6 +177,10 @@ export class BodyScanner {
         case FAILED:
           return;
         case IN_STRING: {
+          if (this.decoding) {
+            i = this.decodeRun(chunk, base, i);
+            break;
+          }
           if (this.nextQuote < i) this.nextQuote = indexOrEnd(chunk, QUOTE, i);
           if (this.nextBackslash < i) this.nextBackslash = indexOrEnd(chunk, BACKSLASH, i);
           if (this.nextBackslash < this.nextQuote) {
@@ -171,8 +200,9 @@ export class BodyScanner {
           if (b === 0x75) {
             this.state = IN_UNICODE;
             this.hexLeft = 4;
-          } else if (b === QUOTE || b === BACKSLASH || b === 0x2f || b === 0x62 || b === 0x66 || b === 0x6e || b === 0x72 || b === 0x74) {
+          } else if ((SIMPLE_ESCAPES[b] as number) >= 0) {
             this.state = IN_STRING;
+            if (this.decoding) this.emit(SIMPLE_ESCAPES[b] as number);
           } else {
             return this.fail('invalid escape in a string', base + i);
           }
@@ -181,8 +211,11 @@ export class BodyScanner {
         }
         case IN_UNICODE: {
           if (!isHex(chunk[i] as number)) return this.fail('invalid \\u escape', base + i);
-          if (--this.hexLeft === 0) this.state = IN_STRING;
           i++;
+          if (--this.hexLeft === 0) {
+            this.state = IN_STRING;
+            if (this.decoding) this.emitUnicode();
+          }
           break;
         }
         case IN_NUMBER: {
@@ -299,10 +332,129 @@ export class BodyScanner {
     this.tokenWanted = isKey ? (this.stack[this.stack.length - 1] as Frame).holder !== undefined : this.wanted();
     this.escaped = false;
     this.state = IN_STRING;
+    this.decoding = !isKey && this.tokenWanted && this.startDecoding();
+  }
+
+  private startDecoding(): boolean {
+    const arena = (this.arena ??= new DecodeArena());
+    if (!arena.reserve(0)) return false;
+    this.decodeFrom = arena.used;
+    this.pendingHigh = 0;
+    return true;
+  }
+
+  /** Goes on with the current string as an escaped range of the body (the arena is full, or released). */
+  private stopDecoding(): void {
+    this.decoding = false;
+    this.pendingHigh = 0;
+    if (this.arena !== undefined) this.arena.used = this.decodeFrom;
+  }
+
+  /**
+   * Decodes the string's bytes from `chunk[i]` into the arena until the string ends, an escape needs the state
+   * machine (`\u`, an invalid one, one cut by the chunk's end) or the chunk ends; returns where the scan goes on.
+   * Moves four bytes at a time while no quote or backslash is among them, and decodes the other escapes in line:
+   * one pass over the prompt, where a native search for the string's end and a decode at hashing time made two.
+   */
+  private decodeRun(chunk: Buffer, base: number, i: number): number {
+    const n = chunk.length;
+    const arena = this.arena as DecodeArena;
+    // Decoded text is never longer than its JSON form, but for a waiting high surrogate's U+FFFD.
+    if (!arena.reserve(n - i + 4)) {
+      this.stopDecoding();
+      return i;
+    }
+    const out = arena.buf as Uint8Array;
+    const dst = arena.view;
+    const src = (this.chunkView ??= new DataView(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    let o = arena.used;
+    if (this.pendingHigh !== 0 && i < n && chunk[i] !== BACKSLASH) o = this.flushHigh(out, o);
+    for (;;) {
+      while (i + 4 <= n) {
+        const v = src.getUint32(i, true);
+        const q = v ^ QUOTES;
+        const b = v ^ BACKSLASHES;
+        // SWAR: a zero byte in v ^ c means byte c in v (exact).
+        if ((((q - 0x01010101) & ~q) | ((b - 0x01010101) & ~b)) & 0x80808080) break;
+        dst.setUint32(o, v, true);
+        i += 4;
+        o += 4;
+      }
+      if (i >= n) break;
+      const c = chunk[i] as number;
+      if (c === QUOTE) {
+        arena.used = this.pendingHigh !== 0 ? this.flushHigh(out, o) : o;
+        this.finishString(base + i);
+        return i + 1;
+      }
+      if (c !== BACKSLASH) {
+        out[o++] = c;
+        i++;
+        continue;
+      }
+      this.escaped = true;
+      const decoded = i + 1 < n ? (SIMPLE_ESCAPES[chunk[i + 1] as number] as number) : -1;
+      if (decoded < 0) {
+        arena.used = o;
+        this.escapeAt = base + i;
+        this.state = IN_ESCAPE;
+        return i + 1;
+      }
+      if (this.pendingHigh !== 0) o = this.flushHigh(out, o);
+      out[o++] = decoded;
+      i += 2;
+    }
+    arena.used = o;
+    return i;
+  }
+
+  /** A waiting high surrogate with no low half after it: U+FFFD, as TextEncoder writes it. */
+  private flushHigh(out: Uint8Array, o: number): number {
+    this.pendingHigh = 0;
+    return writeCodePoint(out, o, 0xfffd, 3);
+  }
+
+  /** Appends one code point decoded by the state machine (room for 4 bytes was reserved or is made). */
+  private emit(cp: number): void {
+    const arena = this.arena as DecodeArena;
+    if (!arena.reserve(7)) return this.stopDecoding();
+    let o = arena.used;
+    if (this.pendingHigh !== 0) o = this.flushHigh(arena.buf as Uint8Array, o);
+    arena.used = writeCodePoint(arena.buf as Uint8Array, o, cp, utf8Size(cp));
+  }
+
+  /** A \u escape just ended: a high surrogate waits for a low one right after it; a lone one becomes U+FFFD. */
+  private emitUnicode(): void {
+    let cp = 0;
+    for (let k = 2; k < 6; k++) {
+      const c = this.body.byteAt(this.escapeAt + k);
+      cp = cp * 16 + (c <= 0x39 ? c - 0x30 : (c | 0x20) - 0x57);
+    }
+    const high = this.pendingHigh;
+    if (high !== 0 && cp >= 0xdc00 && cp <= 0xdfff) {
+      this.pendingHigh = 0;
+      return this.emit(0x10000 + ((high - 0xd800) << 10) + (cp - 0xdc00));
+    }
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+      // Another high one: the earlier stays alone (U+FFFD), this one waits.
+      if (high !== 0) {
+        const arena = this.arena as DecodeArena;
+        if (!arena.reserve(3)) return this.stopDecoding();
+        arena.used = this.flushHigh(arena.buf as Uint8Array, arena.used);
+      }
+      this.pendingHigh = cp;
+      return;
+    }
+    this.emit(cp >= 0xdc00 && cp <= 0xdfff ? 0xfffd : cp); // a waiting high one is written first, alone
   }
 
   private finishString(end: number): void {
-    const text = this.tokenWanted ? new BodyText(this.body, this.tokenStart, end, this.escaped) : undefined;
+    const text = !this.tokenWanted
+      ? undefined
+      : this.decoding
+        ? new BodyText(this.body, this.tokenStart, end, this.escaped, this.arena, this.decodeFrom, (this.arena as DecodeArena).used)
+        : new BodyText(this.body, this.tokenStart, end, this.escaped);
+    this.decoding = false;
     if (this.tokenIsKey) {
       const frame = this.stack[this.stack.length - 1] as Frame;
       frame.key = text?.toString();

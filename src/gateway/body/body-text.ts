@@ -73,6 +73,70 @@ export class ChunkList {
 
 const UTF8_CONTINUATION = 0x80;
 
+/**
+ * The pool keeps up to 32 buffers (about as many bodies as a busy server scans at once) and 16 MB in all; a buffer
+ * it has no room for is left to the garbage collector.
+ */
+const POOL_SIZE = 32;
+const POOL_BYTES = 16 * 1024 * 1024;
+const INITIAL_ARENA_BYTES = 16 * 1024;
+/** A body's strings are decoded while they scan up to this many bytes in all; later ones stay escaped ranges. */
+export const MAX_DECODED_BYTES = 4 * 1024 * 1024;
+const pool: Uint8Array[] = [];
+let pooledBytes = 0;
+
+function fromPool(): Uint8Array | undefined {
+  const buf = pool.pop();
+  if (buf !== undefined) pooledBytes -= buf.length;
+  return buf;
+}
+
+/**
+ * Where the scanner writes the decoded UTF-8 of the prompt's strings as they arrive (one pass over the bytes
+ * instead of a scan, then a decode). The buffer comes from a small pool and goes back with {@link release}, after
+ * the prompt was hashed; a {@link BodyText} read after that decodes its escaped range again, so an early or missing
+ * release costs time, never correctness.
+ */
+export class DecodeArena {
+  buf: Uint8Array | undefined;
+  /** Four-byte access to `buf`. */
+  view: DataView;
+  used = 0;
+
+  constructor() {
+    const buf = fromPool() ?? new Uint8Array(INITIAL_ARENA_BYTES);
+    this.buf = buf;
+    this.view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  }
+
+  /** Whether `bytes` more fit (growing the buffer up to MAX_DECODED_BYTES); false past that, or once released. */
+  reserve(bytes: number): boolean {
+    const buf = this.buf;
+    if (buf === undefined) return false;
+    const need = this.used + bytes;
+    if (need <= buf.length) return true;
+    if (need > MAX_DECODED_BYTES) return false;
+    let size = buf.length * 2;
+    while (size < need) size *= 2;
+    const grown = new Uint8Array(Math.min(size, MAX_DECODED_BYTES));
+    grown.set(buf.subarray(0, this.used));
+    this.buf = grown;
+    this.view = new DataView(grown.buffer);
+    return true;
+  }
+
+  /** Hands the buffer back to the pool; texts decoded into it read their escaped bytes from then on. */
+  release(): void {
+    const buf = this.buf;
+    if (buf === undefined) return;
+    this.buf = undefined;
+    if (pool.length < POOL_SIZE && pooledBytes + buf.length <= POOL_BYTES) {
+      pool.push(buf);
+      pooledBytes += buf.length;
+    }
+  }
+}
+
 
 /** Byte `k` of the escape at body offset `g`, which starts in chunk `ci` (it may end in a later one). */
 function escapeByte(body: ChunkList, ci: number, g: number, k: number): number {
@@ -92,7 +156,8 @@ function hex4(body: ChunkList, ci: number, g: number, at: number): number {
 
 /**
  * A JSON string of the body (its content, between the quotes), already validated by the scanner. `escaped` says
- * whether it holds any backslash escape; without one its bytes are its UTF-8 as they stand.
+ * whether it holds any backslash escape; without one its bytes are its UTF-8 as they stand. When the scanner
+ * decoded it, `arena` holds its UTF-8 at [from, to) until released.
  */
 export class BodyText extends PromptBytes {
   constructor(
@@ -100,6 +165,9 @@ export class BodyText extends PromptBytes {
     readonly start: number,
     readonly end: number,
     readonly escaped: boolean,
+    private readonly arena?: DecodeArena,
+    private readonly from = 0,
+    private readonly to = 0,
   ) {
     super();
   }
@@ -110,11 +178,15 @@ export class BodyText extends PromptBytes {
   }
 
   writeUtf8(into: Uint8Array, at: number): number {
+    const decoded = this.arena?.buf;
+    if (decoded !== undefined) return copyWhole(decoded, this.from, this.to, into, at);
     return this.escaped ? decodeEscaped(this.body, this.start, this.end, into, at) : this.copyRaw(into, at);
   }
 
-  /** The decoded string. For short strings (model names, keys); the prompt is never decoded whole. */
+  /** The decoded string. For short strings (model names, keys); the prompt is never made a string. */
   override toString(): string {
+    const decoded = this.arena?.buf;
+    if (decoded !== undefined) return Buffer.from(decoded.buffer, decoded.byteOffset, decoded.byteLength).toString('utf8', this.from, this.to);
     if (!this.escaped) return this.body.range(this.start, this.end).toString('utf8');
     const out = Buffer.allocUnsafe((this.end - this.start) * 3);
     return out.toString('utf8', 0, decodeEscaped(this.body, this.start, this.end, out, 0));
@@ -133,6 +205,14 @@ export class BodyText extends PromptBytes {
     }
     return written;
   }
+}
+
+/** Copies UTF-8 bytes [from, to) of `src` into `into` at `at`, whole characters only while they fit. */
+function copyWhole(src: Uint8Array, from: number, to: number, into: Uint8Array, at: number): number {
+  let n = Math.min(to - from, into.length - at);
+  if (n < to - from) while (n > 0 && ((src[from + n] as number) & 0xc0) === UTF8_CONTINUATION) n--;
+  into.set(src.subarray(from, from + n), at);
+  return n;
 }
 
 /** Whether any byte of the 32-bit word `v` is `byte` (SWAR: the zero-byte test on v ^ byte x 4; exact, no false hits). */
@@ -205,7 +285,7 @@ function decodeEscaped(body: ChunkList, start: number, end: number, into: Uint8A
         }
         default: cp = escapeByte(body, ci, e, 1); // \" \\ \/
       }
-      const size = cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+      const size = utf8Size(cp);
       if (cap - out < size) return out - at;
       out = writeCodePoint(into, out, cp, size);
       raw = out;
@@ -217,7 +297,12 @@ function decodeEscaped(body: ChunkList, start: number, end: number, into: Uint8A
   return out - at;
 }
 
-function writeCodePoint(into: Uint8Array, out: number, cp: number, size: number): number {
+export function utf8Size(cp: number): number {
+  return cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+}
+
+/** Writes code point `cp` as its `size` UTF-8 bytes at `out`; returns the index after them. */
+export function writeCodePoint(into: Uint8Array, out: number, cp: number, size: number): number {
   if (size === 1) {
     into[out++] = cp;
   } else if (size === 2) {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { BodyReader, BodyScanner, type BodyScanResult, bodyToBuffer, parseRequestBody, withBodyModel } from '../../../src/gateway/index.js';
+import { BodyReader, BodyScanner, type BodyScanResult, MAX_DECODED_BYTES, bodyToBuffer, parseRequestBody, withBodyModel } from '../../../src/gateway/index.js';
 import { createPrefixHasherSync } from '../../../src/scheduler/index.js';
 
 const hasher = createPrefixHasherSync({ blockSize: 16, maxBlocks: 64 });
@@ -87,12 +87,14 @@ describe('BodyScanner', () => {
   });
 
   it('accepts exactly what JSON.parse accepts as a JSON object with a string model, structure-wise (property)', () => {
+    // Members the scanner only checks ("x", "v") and prompt members whose strings it decodes as it scans.
     const arbText = fc.oneof(
       fc.json().map((j) => `{"model":"m","x":${j}}`),
+      fc.json().map((j) => `{"model":"m","messages":[{"role":"user","content":${j}}],"prompt":${j}}`),
       fc.json(),
       // Mangled JSON: a byte dropped, doubled or replaced somewhere.
-      fc.tuple(fc.json(), fc.nat(), fc.constantFrom('', '"', '}', ']', ',', ':', '\\', 'x', '1', '-', '.', 'e', ' ')).map(([j, at, c]) => {
-        const s = `{"model":"m","v":${j}}`;
+      fc.tuple(fc.json(), fc.nat(), fc.constantFrom('', '"', '}', ']', ',', ':', '\\', 'x', '1', '-', '.', 'e', ' ', 'u'), fc.boolean()).map(([j, at, c, asPrompt]) => {
+        const s = asPrompt ? `{"model":"m","prompt":${j}}` : `{"model":"m","v":${j}}`;
         const i = at % (s.length + 1);
         return s.slice(0, i) + c + s.slice(i + 1);
       }),
@@ -146,6 +148,19 @@ describe('BodyScanner', () => {
     expect(body.subarray(scanned.modelRange.start, scanned.modelRange.end).toString()).toBe('"late-model"');
   });
 
+  it('hashes prompt strings past the decoding budget (decoded from the body when hashed) as JSON.parse would', () => {
+    // 5 MB of escape-dense prompt: decoding as it scans stops inside the first string; the next one is not decoded.
+    const first = 'quoted "words" and\nnew lines, é 中 '.repeat(150_000);
+    const obj = { model: 'm', messages: [{ role: 'user', content: first }, { role: 'user', content: 'tail \u00e9 "end"' }] };
+    const body = Buffer.from(JSON.stringify(obj));
+    expect(body.length).toBeGreaterThan(MAX_DECODED_BYTES);
+    const deep = createPrefixHasherSync({ blockSize: 64, maxBlocks: Math.ceil(body.length / 64) + 1 });
+    const scanned = ok(scan(body, Array.from({ length: Math.ceil(body.length / 65_536) }, () => 65_536)));
+    const keys = deep.hashBody(scanned.prompt);
+    expect(keys.length).toBeGreaterThan(0);
+    expect([...keys]).toEqual([...deep.hashBody(obj)]);
+  });
+
   it('hashes chat messages with image, audio and text parts in order', () => {
     const messages = [
       { role: 'user', content: [{ type: 'image_url', image_url: { url: `data:image/png;base64,${'A'.repeat(300)}` } }, { type: 'text', text: 'What is in the picture?' }] },
@@ -163,6 +178,14 @@ describe('BodyScanner', () => {
       const r = scan(bad, [65_536, 65_536]);
       expect(r.ok).toBe(false);
       if (!r.ok) expect(r.message).toMatch(/^request body is not valid JSON: .* at byte \d+$/);
+    }
+    // Invalid escapes inside the prompt (decoded as it is scanned), wherever the chunks are cut.
+    for (const escape of ['\\q', '\\x', '\\a', '\\1', '\\U0041', '\\u12g4', '\\u00e"']) {
+      for (const chunks of everySplit(Buffer.from(`{"model":"m","prompt":"${'x'.repeat(9)}${escape}yz"}`))) {
+        const scanner = new BodyScanner();
+        for (const c of chunks) scanner.write(c);
+        expect(scanner.end().ok).toBe(false);
+      }
     }
     expect(scan('')).toEqual({ ok: false, message: expect.stringMatching(/empty/) as unknown });
     expect(scan('[1]')).toEqual({ ok: false, message: 'request body must be a JSON object' });
@@ -237,6 +260,11 @@ describe('BodyText.writeUtf8', () => {
         expect(n).toBe(written);
         // What comes after the bytes written is scratch (the decoder may have begun a character that did not fit).
         expect(Buffer.from(into.subarray(0, at + n)).equals(Buffer.from(expected.subarray(0, at + n)))).toBe(true);
+        // Once the scan's decoded bytes are released, the text is decoded again from the body: the same bytes.
+        scanned.release();
+        const again = new Uint8Array(at + room).fill(0xaa);
+        expect(prompt.writeUtf8(again, at)).toBe(written);
+        expect(Buffer.from(again.subarray(0, at + n)).equals(Buffer.from(expected.subarray(0, at + n)))).toBe(true);
       }),
       { numRuns: 1500, seed: 19 },
     );
