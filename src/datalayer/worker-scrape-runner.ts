@@ -8,6 +8,7 @@ import { type Clock, type Logger, type TimerHandle } from '../core/index.js';
 import { type HttpMetricsFetcherOptions } from './metrics-fetcher.js';
 import { type BatchListener, type ScrapeJob, type ScrapeRunner, type ScrapeTiming } from './scrape-runner.js';
 import { type FromWorker, type ScrapeWorkerInit, type ToWorker, OutcomeBatchReader } from './scrape-wire.js';
+import { startThreadpool } from './thread-priority.js';
 
 /** @default 5 s: how often a rotating bearer token is looked at and, when changed, sent to the worker. */
 const TOKEN_POLL_MS = 5_000;
@@ -129,6 +130,8 @@ export class WorkerScrapeRunner implements ScrapeRunner {
       token: this.token,
       nice: this.options.nice ?? DEFAULT_SCRAPE_WORKER_NICE,
     };
+    // The threadpool's threads must not be born of the worker once it has lowered its priority (thread-priority.ts).
+    if (init.nice > 0) startThreadpool();
     // execArgv: [] so test runners' loader flags are not inherited by a thread running compiled JavaScript.
     const worker = new Worker(workerEntry(), { workerData: init, execArgv: [] });
     // Like the system clock's timers, the worker alone does not keep the process alive; close() ends it.
