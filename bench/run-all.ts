@@ -2,6 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { run as datalayer } from './datalayer/run.js';
+import { run as datalayerDispatch } from './datalayer/dispatch-side.js';
 import { run as engine } from './engine/run.js';
 import { run as extproc } from './extproc/run.js';
 import { run as kubernetes } from './kubernetes/run.js';
@@ -17,6 +18,7 @@ const suites: [string, () => Promise<object>][] = [
   ['scheduler', scheduler],
   ['prefix-depth', () => prefixDepth({ quick })],
   ['datalayer', datalayer],
+  ['datalayer-dispatch', () => datalayerDispatch({ rounds: quick ? 3 : 5 })],
   ['simulator', simulator],
   ['extproc', extproc],
   ['long-context', () => longContext(quick ? { sizes: ['1k', '225k'], reps: 1, phaseMs: 2_000 } : {})],
