@@ -88,8 +88,8 @@ export const ConfigSchema = z.strictObject({
           workerNice: z.number().int().min(0).max(19).default(10),
           /**
            * Ask model servers for the metric families in use only (`name[]` query parameters, as Prometheus client
-           * libraries filter): ~1 KB a scrape instead of ~40 KB. `auto`: for vllm and sglang, whose prometheus_client
-           * exposition honours it; a server that ignores it sends the whole page, one whose filtered page lacks a
+           * libraries filter): ~1.4 KB a scrape instead of ~40 KB. `auto`: for vllm, whose prometheus_client
+           * exposition honours it (not sglang, whose multiprocess registry answers a filtered page empty); a server that ignores it sends the whole page, one whose filtered page lacks a
            * family in use is asked for the whole page. `off`: always the whole page.
            */
           nameFilter: z.enum(['auto', 'on', 'off']).default('auto'),

@@ -59,12 +59,14 @@ export const DEFAULT_ENGINE_METRICS: Readonly<Record<EngineName, EngineMetricNam
 });
 
 /**
- * Engines whose /metrics is prometheus_client's exposition app (vLLM, SGLang), which honours `name[]` query
- * parameters by leaving every other family out (the ASGI app they mount since prometheus/client_python#1125,
- * September 2025; older ones ignore the parameters and send the whole page, which reads the same). TensorRT-LLM's server is not known
- * to, so it is asked for the whole page unless told otherwise.
+ * Engines whose /metrics is prometheus_client's exposition app over its default registry (vLLM with one API server),
+ * which honours `name[]` query parameters by leaving every other family out (the ASGI app vLLM mounts, since
+ * prometheus/client_python#1125, September 2025; older ones ignore the parameters and send the whole page, which
+ * reads the same). Not SGLang: it always serves a multiprocess registry, whose filtered page is empty, so every
+ * endpoint would pay a second request on its first scrape and again each time the whole-page spell ends.
+ * TensorRT-LLM's server is not known to filter. Those are asked for the whole page unless told otherwise.
  */
-export const NAME_FILTER_ENGINES: ReadonlySet<EngineName> = new Set<EngineName>(['vllm', 'sglang']);
+export const NAME_FILTER_ENGINES: ReadonlySet<EngineName> = new Set<EngineName>(['vllm']);
 
 /** Every family name a mapping may read: the parser's keep-list. */
 export function familiesOf(names: EngineMetricNames): ReadonlySet<string> {

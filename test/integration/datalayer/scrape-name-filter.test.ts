@@ -202,8 +202,11 @@ describe('asking for the families in use (name[])', () => {
     await b.monitor.start();
     await waitFor('three failures', () => b.failures.length >= 3);
     expect(b.failures.every((r) => r === 'http-status')).toBe(true);
-    // One request per attempt, each filtered: a 5xx says nothing about the query.
-    expect(broken.urls.length).toBe(b.failures.length);
+    // One request per attempt, each filtered: a 5xx says nothing about the query. The server counts a request when
+    // it arrives and the scraper a failure when it ends, so once stopped at most one request may be unanswered.
+    await b.monitor.close();
+    expect(broken.urls.length - b.failures.length).toBeGreaterThanOrEqual(0);
+    expect(broken.urls.length - b.failures.length).toBeLessThanOrEqual(1);
     expect(askedFor(broken.urls).every((names) => names !== undefined)).toBe(true);
   });
 
@@ -232,7 +235,7 @@ describe('asking for the families in use (name[])', () => {
     expect(askedFor(server.urls.slice(0, 4))).toEqual([IN_USE, undefined, IN_USE, undefined]);
   });
 
-  it('asks for the whole page with nameFilter off, and for TensorRT-LLM endpoints under auto', async () => {
+  it('asks for the whole page with nameFilter off, and for SGLang and TensorRT-LLM endpoints under auto', async () => {
     const off = await serve((_req, res) => res.end(PAGE));
     const m = monitorFor(off.port, { nameFilter: 'off' });
     await m.monitor.start();
@@ -248,6 +251,16 @@ describe('asking for the families in use (name[])', () => {
     await waitFor('three scrapes', () => trt.urls.length >= 3);
     expect(t.endpoint()).toMatchObject({ stale: false, metrics: { waitingQueue: 1 } });
     expect(trt.urls.every((u) => u === '/metrics')).toBe(true);
+
+    // SGLang serves a multiprocess registry, whose filtered page is empty: auto never asks it to filter.
+    const sgl = await serve((_req, res) =>
+      res.end('sglang:num_queue_reqs 3\nsglang:num_running_reqs 2\nsglang:token_usage 0.25\n'),
+    );
+    const g = monitorFor(sgl.port, { engine: 'sglang' });
+    await g.monitor.start();
+    await waitFor('three scrapes', () => sgl.urls.length >= 3);
+    expect(g.endpoint()).toMatchObject({ stale: false, metrics: { waitingQueue: 3 } });
+    expect(sgl.urls.every((u) => u === '/metrics')).toBe(true);
 
     const forced = await serve((_req, res) =>
       res.end('trtllm_num_requests_waiting 1\ntrtllm_num_requests_running 2\ntrtllm_kv_cache_utilization 0.5\n'),
