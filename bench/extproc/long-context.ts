@@ -6,6 +6,7 @@
 //   node dist/bench/extproc/long-context.js [--quick] [--sizes=1k,64k,225k,1m] [--reps=3] [--only=extproc|proxy]
 //     [--open-rate=100 (0: no open-loop phase)] [--cpu-prof-dir=DIR] [--node-args='--trace-gc ...' (Fairway child)]
 //     [--baseline-root=DIR (another build's repository root: its Fairway runs beside this one as 'before')]
+//     [--before-config=JSON (config merged over --config for a 'before' Fairway of this same build, e.g. a setting off)]
 //     [--client-window=BYTES (the load client's HTTP/2 window; default 0: grpc-js's 64 KiB; see load-client.ts)]
 //     [--bare-window=BYTES (ext_proc: also a bare server with these HTTP/2 windows, as 'bare-tuned')]
 //     [--wide=150 (ext_proc: also a closed loop at this concurrency, 225 KB bodies in one message: BUFFERED)]
@@ -202,6 +203,8 @@ export interface LongContextOptions {
   readonly fairwayExecArgv?: string[];
   /** Repository root of another build (its `dist/`) whose Fairway runs beside this one as `before`. */
   readonly baselineRoot?: string;
+  /** Config merged over `fairwayConfig` for a `before` Fairway of this build (without `baselineRoot`: one setting's effect). */
+  readonly beforeConfig?: Record<string, unknown>;
   /** The ext_proc load client's HTTP/2 window (0: grpc-js's default). @default 0 */
   readonly clientWindowBytes?: number;
   /** ext_proc: also run the bare server with these HTTP/2 windows (`bare-tuned`). */
@@ -236,8 +239,10 @@ async function runFront(front: Front, sinkPorts: readonly number[], o: LongConte
   ]);
   if (front === 'extproc' && o.bareWindowBytes !== undefined) servers.set('bare-tuned', await startServer('bare', String(o.bareWindowBytes)));
   servers.set('fairway', await startServer('fairway', fairwayArg, o.fairwayExecArgv));
-  if (o.baselineRoot !== undefined) {
-    servers.set('before', await startServer('fairway', fairwayArg, o.fairwayExecArgv, `${o.baselineRoot}/dist/bench/extproc/server-process.js`));
+  if (o.baselineRoot !== undefined || o.beforeConfig !== undefined) {
+    const beforeArg = JSON.stringify({ endpoints, config: { ...o.fairwayConfig, ...o.beforeConfig }, proxy: front === 'proxy' });
+    const entry = o.baselineRoot === undefined ? undefined : `${o.baselineRoot}/dist/bench/extproc/server-process.js`;
+    servers.set('before', await startServer('fairway', beforeArg, o.fairwayExecArgv, entry));
   }
   const kinds = [...servers.keys()];
   const rows: Record<string, string | number>[] = [];
@@ -353,6 +358,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     ...(arg('open-rate') !== undefined ? { openLoopRate: Number(arg('open-rate')) } : {}),
     ...(arg('baseline-root') !== undefined ? { baselineRoot: arg('baseline-root') } : {}),
     ...(arg('config') !== undefined ? { fairwayConfig: JSON.parse(arg('config') as string) as Record<string, unknown> } : {}),
+    ...(arg('before-config') !== undefined ? { beforeConfig: JSON.parse(arg('before-config') as string) as Record<string, unknown> } : {}),
     ...(arg('client-window') !== undefined ? { clientWindowBytes: Number(arg('client-window')) } : {}),
     ...(arg('bare-window') !== undefined ? { bareWindowBytes: Number(arg('bare-window')) } : {}),
     ...(arg('wide') !== undefined ? { wideConcurrency: Number(arg('wide')) } : {}),
