@@ -191,12 +191,13 @@ static const struct answer *answer_for(const char *line, size_t len) {
     }
     p = pe + 1;
   }
-  if (n == 0) return &whole;
-  struct answer *a = n_cached < MAX_CACHED ? &cached[n_cached++] : &cached[MAX_CACHED - 1];
-  if (a->bytes != NULL) {
-    free(a->bytes);
-    free(a->query);
+  // A full cache answers the whole page, as a server ignoring the filter would: an answer is never freed, because a
+  // connection may still be writing it.
+  if (n == 0 || n_cached == MAX_CACHED) {
+    for (int i = 0; i < n; i++) free(names[i]);
+    return &whole;
   }
+  struct answer *a = &cached[n_cached++];
   a->query = strndup(q + 1, qlen);
   restrict_page(names, n, a);
   for (int i = 0; i < n; i++) free(names[i]);

@@ -18,7 +18,8 @@ async function main(count: number): Promise<void> {
   const ports: number[] = [];
   for (let i = 0; i < count; i++) {
     const server = createServer((req, res) => {
-      if (req.url === '/metrics') {
+      // By path: Fairway's scrapes carry name[] query parameters, which this page (all families in use) ignores.
+      if (req.url === '/metrics' || req.url?.startsWith('/metrics?') === true) {
         res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4' });
         res.end(METRICS);
         return;

@@ -207,9 +207,12 @@ export class MetricsScraper implements ScheduledScrape {
     } else {
       outcome = failed(failure.reason, failure.message, startedAt, clock.now());
     }
-    // A server error (5xx) is not about the query; a refused query (4xx), something other than metrics (a router
-    // matching the exact path) or a page short of a family may be.
-    const refused = failure?.status !== undefined && failure.status >= 400 && failure.status < 500;
+    // A server error (5xx) is not about the query, nor are a refused credential (401, 403) or a rate limit (429):
+    // asking again whole would double the requests to an endpoint that answers every one the same way. Another
+    // refusal (4xx), something other than metrics (a router matching the exact path) or a page short of a family
+    // may be about the query.
+    const status = failure?.status;
+    const refused = status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 403 && status !== 429;
     if (this.askedFiltered && (refused || (!outcome.ok && (outcome.reason === 'missing-metric' || outcome.reason === 'wrong-type')))) {
       this.askWholePage();
       return;

@@ -158,6 +158,23 @@ describe('asking for the families in use (name[])', () => {
     expect(askedFor(server.urls).every((names) => names !== undefined)).toBe(true);
   });
 
+  it('a refused credential (401, 403) or a rate limit (429) is not asked again whole: one filtered request per attempt', async () => {
+    for (const status of [401, 403, 429]) {
+      const server = await serve((_req, res) => {
+        res.statusCode = status;
+        res.end();
+      });
+      const m = monitorFor(server.port);
+      await m.monitor.start();
+      await waitFor(`three failures (${status})`, () => m.failures.length >= 3);
+      await m.monitor.close();
+      expect(m.failures.every((r) => r === 'http-status')).toBe(true);
+      // At most one request may still be unanswered when the monitor stops; a whole-page retry would double them.
+      expect(server.urls.length - m.failures.length).toBeLessThanOrEqual(1);
+      expect(askedFor(server.urls).every((names) => names !== undefined)).toBe(true);
+    }
+  });
+
   it('an empty filtered page (a multiprocess registry) is asked for again whole in the same scrape, and the filter rests', async () => {
     // prometheus_client's MultiProcessCollector registers no names, so a restricted registry yields nothing.
     const server = await serve((req, res) => res.end(requestedNames(req.url ?? '/') === undefined ? PAGE : ''));
