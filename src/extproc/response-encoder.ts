@@ -62,12 +62,28 @@ export function encodeProcessingResponse(message: ProcessingResponse): Buffer | 
   return out.buf;
 }
 
+/** Largest answer written into the reused buffer; a bigger one (a rewritten body in one piece) gets its own. */
+const SCRATCH_MAX_BYTES = 1 << 20;
+
 /**
  * A gRPC serializer for ProcessingResponse: the direct writer for the hot shapes, `fallback` (protobufjs) for the
- * rest.
+ * rest. The direct writer reuses one buffer for every answer, because grpc-js copies a serialized message into its
+ * own length-prefixed frame before it returns (ServerInterceptingCall.serializeMessage, grpc-js 1.14): a streamed
+ * back 64 KiB chunk then makes no external allocation of its own, and external memory is what starts V8's major
+ * collections under long bodies. The returned bytes are valid until the next call only; the concurrent-streams
+ * test in test/integration/extproc/ext-proc-service.test.ts fails if a grpc-js upgrade keeps them longer.
  */
 export function processingResponseSerializer(fallback: (value: unknown) => Buffer): (value: ProcessingResponse) => Buffer {
-  return (value) => encodeProcessingResponse(value) ?? fallback(value);
+  let scratch = Buffer.allocUnsafeSlow(64 * 1024 + 64);
+  return (value) => {
+    const size = processingResponseSize(value);
+    if (size < 0) return fallback(value);
+    if (size > SCRATCH_MAX_BYTES) return encodeProcessingResponse(value) ?? fallback(value);
+    if (size > scratch.length) scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX_BYTES, Math.max(size, scratch.length * 2)));
+    const out = new Writer(scratch);
+    writeProcessingResponse(out, value);
+    return scratch.subarray(0, size);
+  };
 }
 
 // --- sizes (-1: not written here) ---

@@ -60,6 +60,27 @@ describe('ExtProcService request path', () => {
     ex.stream.end();
   });
 
+  it('returns the bodies of concurrent streams byte for byte (answers are serialized into one reused buffer, which gRPC must copy at once)', async () => {
+    const { client } = await serve(routesToFixedEndpoint('10.0.0.1:8000'));
+    const bodies = Array.from({ length: 6 }, (_, s) => {
+      const body = Buffer.alloc(150_000 + s * 7_001);
+      for (let i = 0; i < body.length; i++) body[i] = (i * (s + 3) + s) & 0xff;
+      return body;
+    });
+    const exchanges = await Promise.all(
+      bodies.map((body) => {
+        const chunks: Buffer[] = [];
+        for (let o = 0; o < body.length; o += 65_536) chunks.push(body.subarray(o, o + 65_536));
+        return client.sendRequest({ bodyChunks: chunks });
+      }),
+    );
+    exchanges.forEach((ex, s) => {
+      expect(ex.body.equals(bodies[s] as Buffer)).toBe(true);
+      expect(ex.setHeaders.get('content-length')).toBe(String((bodies[s] as Buffer).length));
+      ex.stream.end();
+    });
+  });
+
   it('accepts a body in one chunk and honours a custom chunk size', async () => {
     const { client } = await serve(routesToFixedEndpoint('10.0.0.1:8000'), { bodyChunkBytes: 10 });
     const ex = await client.sendRequest({ bodyChunks: [JSON_BODY] });
