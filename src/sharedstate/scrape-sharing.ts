@@ -184,13 +184,16 @@ export class ScrapeSharing implements ExchangeChannel {
         if (best === undefined || s.finishedAt > best.finishedAt) newest.set(id, s);
       }
     }
-    for (const [id, s] of newest) {
-      this.sharedSeenAt.set(id, Math.max(this.sharedSeenAt.get(id) ?? Number.NEGATIVE_INFINITY, s.finishedAt));
-      if (s.finishedAt <= (this.appliedAt.get(id) ?? Number.NEGATIVE_INFINITY)) continue;
-      this.sharedApplied++;
-      this.record(id, s);
-      if (s.metrics === undefined) this.options.scrapeListener.scrapeFailed?.(id, s.unreachable === true, 'scrape failed (shared by the scraping replica)');
-    }
+    // One snapshot for the whole sync (each write would publish its own: O(n) each).
+    this.store.batch(() => {
+      for (const [id, s] of newest) {
+        this.sharedSeenAt.set(id, Math.max(this.sharedSeenAt.get(id) ?? Number.NEGATIVE_INFINITY, s.finishedAt));
+        if (s.finishedAt <= (this.appliedAt.get(id) ?? Number.NEGATIVE_INFINITY)) continue;
+        this.sharedApplied++;
+        this.record(id, s);
+        if (s.metrics === undefined) this.options.scrapeListener.scrapeFailed?.(id, s.unreachable === true, 'scrape failed (shared by the scraping replica)');
+      }
+    });
   }
 
   /** Applies one scrape (local or shared) to the ledgers, then to the store: the order PoolMonitor keeps. */
@@ -206,6 +209,11 @@ export class ScrapeSharing implements ExchangeChannel {
 
   private reconcile(endpoints: readonly EndpointSpec[]): void {
     if (this.state !== 'running') return;
+    // One snapshot for the whole change, not one per upsert and remove (O(n^2) for a pool arriving at once).
+    this.store.batch(() => this.reconcileInBatch(endpoints));
+  }
+
+  private reconcileInBatch(endpoints: readonly EndpointSpec[]): void {
     const wanted = new Set<string>();
     for (const spec of endpoints) {
       const id = endpointId(spec.host, spec.port);
@@ -259,7 +267,8 @@ export class ScrapeSharing implements ExchangeChannel {
     // a record per endpoint per snapshot made 500,000 objects a second. Unchanged positions cost one comparison.
     const last = new Map<string, EndpointSnapshot>();
     let previous: readonly EndpointSnapshot[] = [];
-    this.monitorStop = monitor.pool.subscribe((snapshot: PoolSnapshot) => {
+    // The local monitor's snapshot (one per worker batch or loop turn) lands in this store as one snapshot too.
+    this.monitorStop = monitor.pool.subscribe((snapshot: PoolSnapshot) => this.store.batch(() => {
       const endpoints = snapshot.endpoints;
       const aligned = endpoints.length === previous.length;
       for (let i = 0; i < endpoints.length; i++) {
@@ -283,7 +292,7 @@ export class ScrapeSharing implements ExchangeChannel {
         for (const id of last.keys()) if (!live.has(id)) last.delete(id);
       }
       previous = endpoints;
-    });
+    }));
     void monitor.start().catch((err: unknown) => this.logger.error({ err }, 'local scraping failed to start'));
   }
 

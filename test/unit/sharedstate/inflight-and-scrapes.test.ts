@@ -179,6 +179,30 @@ describe('scrape once per pool', () => {
     expect(rs.filter((r) => !r.sharing.stats().leader).every((r) => r.sharing.stats().sharedApplied > 0)).toBe(true);
   });
 
+  it('a follower lands each sync\'s shared scrapes in one pool snapshot, not one per endpoint', async () => {
+    const clock = new ManualClock(0);
+    const hub = new MemoryHub(clock);
+    const fetchers: ScriptedFetcher[][] = [[], []];
+    const rs = ['a', 'b'].map((o, i) => replica(clock, hub, o, fetchers[i]!));
+    for (const r of rs) {
+      r.exchange.start();
+      await r.sharing.start();
+    }
+    await tick(clock, 500);
+    const follower = rs.find((r) => !r.sharing.stats().leader);
+    expect(follower).toBeDefined();
+    let snapshots = 0;
+    const stop = follower!.sharing.pool.subscribe(() => snapshots++);
+    const appliedBefore = follower!.sharing.stats().sharedApplied;
+    await tick(clock, 1_000);
+    stop();
+    const applied = follower!.sharing.stats().sharedApplied - appliedBefore;
+    // Both pods are scraped in the same round (no stagger) and shared in the same sync: ~40 applied in ~20 syncs.
+    expect(applied).toBeGreaterThanOrEqual(30);
+    expect(snapshots).toBeLessThanOrEqual(applied / 2 + 2);
+    expect(fresh(follower!.sharing)).toBe(true);
+  });
+
   it('every replica learns that the pool is unreachable from the shared scrapes, and that it answers again', async () => {
     const clock = new ManualClock(0);
     const hub = new MemoryHub(clock);
