@@ -165,6 +165,9 @@ export class WorkerScrapeRunner implements ScrapeRunner {
           this.reader.read(nums, extras, offset, (slot, outcome) => {
             const id = this.idBySlot.get(slot);
             if (id !== undefined) emit(id, outcome);
+            // A result the worker sent before it heard of the removal: reading it cached the slot's figures again,
+            // and slots are never reused, so without this every departed pod would leave an entry behind.
+            else this.reader.forget(slot);
           });
         });
         return;
