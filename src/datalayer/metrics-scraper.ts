@@ -243,9 +243,10 @@ export class MetricsScraper implements ScheduledScrape {
 
   /** After a whole-page retry: a good page means the filter dropped what it should have kept. */
   private judgeFilter(outcome: ScrapeOutcome): void {
-    if (!outcome.ok) return;
+    // A failed whole page rests the filter too: the filtered request bought nothing, and an endpoint failing both
+    // ways (a wrong metrics path: 404 to both) would otherwise cost two requests an attempt for as long as it fails.
     this.filterPause = FILTER_PAUSE_SCRAPES;
-    if (this.filterDoubted) return;
+    if (!outcome.ok || this.filterDoubted) return;
     this.filterDoubted = true;
     this.options.logger.info(
       { endpoint: this.options.endpointId, pauseScrapes: FILTER_PAUSE_SCRAPES },

@@ -175,6 +175,22 @@ describe('asking for the families in use (name[])', () => {
     }
   });
 
+  it('a 4xx to both the filtered and the whole page (a wrong path: 404) rests the filter: one whole-page request per attempt after the first', async () => {
+    const server = await serve((_req, res) => {
+      res.statusCode = 404;
+      res.end('not found');
+    });
+    const m = monitorFor(server.port);
+    await m.monitor.start();
+    await waitFor('four failures', () => m.failures.length >= 4);
+    await m.monitor.close();
+    expect(m.failures.every((r) => r === 'http-status')).toBe(true);
+    // The first attempt asked filtered, then whole; every later one whole only (at most one still unanswered).
+    expect(askedFor(server.urls.slice(0, 2))).toEqual([IN_USE, undefined]);
+    expect(server.urls.slice(2).every((u) => u === '/metrics')).toBe(true);
+    expect(server.urls.length - (m.failures.length + 1)).toBeLessThanOrEqual(1);
+  });
+
   it('an empty filtered page (a multiprocess registry) is asked for again whole in the same scrape, and the filter rests', async () => {
     // prometheus_client's MultiProcessCollector registers no names, so a restricted registry yields nothing.
     const server = await serve((req, res) => res.end(requestedNames(req.url ?? '/') === undefined ? PAGE : ''));
@@ -248,8 +264,9 @@ describe('asking for the families in use (name[])', () => {
     await waitFor('two failures', () => m.failures.length >= 2);
     expect(m.failures.every((r) => r === 'missing-metric')).toBe(true);
     expect(m.endpoint()).toMatchObject({ stale: true, scrapeFailure: { reason: 'missing-metric' } });
-    // Each attempt: the filtered page, then the whole one (the filter was not the cause, so it keeps being tried).
-    expect(askedFor(server.urls.slice(0, 4))).toEqual([IN_USE, undefined, IN_USE, undefined]);
+    // The first attempt: the filtered page, then the whole one; the whole page failing too rests the filter, so the
+    // next attempt asks for the whole page only (two requests an attempt for as long as it fails would buy nothing).
+    expect(askedFor(server.urls.slice(0, 3))).toEqual([IN_USE, undefined, undefined]);
   });
 
   it('asks for the whole page with nameFilter off, and for SGLang and TensorRT-LLM endpoints under auto', async () => {
