@@ -125,7 +125,7 @@ async function applyCase(build: Build, n: number, batch: number, ms: number, mov
   const step = (): number => {
     const p = prepared[next++ % prepared.length];
     if (p === undefined) return 0;
-    // Fresh copies: the reader keeps nothing of the arrays, and the worker sends new ones each time.
+    // The prepared arrays are read again each round: the reader keeps nothing of them (the worker's are fresh each time).
     const nums = p.nums;
     if (monitor.applyBatch !== undefined) {
       monitor.applyBatch((emit) => reader.read(nums, p.extras, 0, (s, outcome) => emit(ids[s] ?? '', outcome)));

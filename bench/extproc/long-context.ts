@@ -45,6 +45,20 @@ interface LoaderOptions {
   readonly windowBytes?: number;
 }
 
+/** `over` merged into `base` key by key, so `--before-config` changes one setting and keeps the rest of `--config`. */
+function mergeDeep(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = isPlainRecord(b) && isPlainRecord(v) ? mergeDeep(b, v) : v;
+  }
+  return out;
+}
+
+function isPlainRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
 function loaderFor(front: Front, port: number, o: LoaderOptions = {}): Loader {
   if (front === 'proxy') return new HttpLoad(`http://127.0.0.1:${port}/v1/chat/completions`);
   return new LoadClient(`127.0.0.1:${port}`, { chunkBytes: CHUNK_BYTES, path: '/v1/chat/completions', ...o });
@@ -240,7 +254,7 @@ async function runFront(front: Front, sinkPorts: readonly number[], o: LongConte
   if (front === 'extproc' && o.bareWindowBytes !== undefined) servers.set('bare-tuned', await startServer('bare', String(o.bareWindowBytes)));
   servers.set('fairway', await startServer('fairway', fairwayArg, o.fairwayExecArgv));
   if (o.baselineRoot !== undefined || o.beforeConfig !== undefined) {
-    const beforeArg = JSON.stringify({ endpoints, config: { ...o.fairwayConfig, ...o.beforeConfig }, proxy: front === 'proxy' });
+    const beforeArg = JSON.stringify({ endpoints, config: mergeDeep(o.fairwayConfig ?? {}, o.beforeConfig ?? {}), proxy: front === 'proxy' });
     const entry = o.baselineRoot === undefined ? undefined : `${o.baselineRoot}/dist/bench/extproc/server-process.js`;
     servers.set('before', await startServer('fairway', beforeArg, o.fairwayExecArgv, entry));
   }

@@ -183,7 +183,7 @@ export class ExtProcService {
       throw new FairwayError('ERR_LISTEN', `ext_proc cannot listen on ${address}`, { cause: err });
     }
     this.server = server;
-    if (!applyHttp2Windows(server, this.http2Windows)) {
+    if (!applyHttp2Windows(server, this.http2Windows) && this.http2Windows.streamBytes !== HTTP2_DEFAULT_WINDOW_BYTES) {
       this.logger.warn(
         { http2WindowBytes: this.http2Windows.streamBytes },
         'ext_proc cannot set HTTP/2 windows with this grpc-js version (its internals changed): 64 KiB windows, so long bodies wait on more round trips',

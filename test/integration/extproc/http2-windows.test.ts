@@ -55,7 +55,7 @@ async function connect(port: number): Promise<http2.ClientHttp2Session> {
 }
 
 describe('ext_proc HTTP/2 windows', () => {
-  it('advertises the default stream window and grants the connection 16 stream windows, so a 225 KB body is sent in one flight', async () => {
+  it('advertises the default stream window and grants the connection 16 stream windows, large enough for a 225 KB body in one flight', async () => {
     const session = await connect(await serve());
     expect(DEFAULT_HTTP2_WINDOW_BYTES).toBeGreaterThan(225_000 + 4 * 64);
     expect(session.remoteSettings.initialWindowSize).toBe(DEFAULT_HTTP2_WINDOW_BYTES);

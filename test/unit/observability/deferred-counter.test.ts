@@ -1,3 +1,4 @@
+// DeferredCounter: what a scrape of the registry shows equals what direct prom-client incs would have shown.
 import { Counter, Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { DeferredCounter } from '../../../src/observability/deferred-counter.js';

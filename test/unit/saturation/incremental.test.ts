@@ -259,7 +259,7 @@ describe('incremental detector evaluation', () => {
     peers.set(ids[3]!, 2, 1);
     d.saturation();
     expect(d.scoringCounts().full).toBe(base.full + 1);
-    // Metrics of the first scrapes age past the detector's limit (200 ms): everything is looked at again.
+    // Metrics of the first scrapes age past the detector's limit (150 ms): everything is looked at again.
     clock.advance(201);
     expect(d.saturation()).toBe(1);
     expect(d.scoringCounts().full).toBe(base.full + 2);
