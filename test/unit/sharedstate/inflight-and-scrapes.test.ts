@@ -155,18 +155,25 @@ describe('scrape once per pool', () => {
   }
 
   const calls = (fetchers: readonly ScriptedFetcher[]): number => fetchers.reduce((s, f) => s + f.calls, 0);
-  const fresh = (s: ScrapeSharing): boolean => s.pool.current().endpoints.every((e) => !e.stale && e.metrics?.waitingQueue === 3);
-
-  it('one replica scrapes, every replica sees fresh metrics; the scrape load does not grow with the replica count', async () => {
+  /** Replicas of the same pool, started, past the start-up half second in which everyone scrapes. */
+  async function startedReplicas(origins: readonly string[]) {
     const clock = new ManualClock(0);
     const hub = new MemoryHub(clock);
-    const fetchers: ScriptedFetcher[][] = [[], [], []];
-    const rs = ['a', 'b', 'c'].map((o, i) => replica(clock, hub, o, fetchers[i]!));
+    const fetchers: ScriptedFetcher[][] = origins.map(() => []);
+    const rs = origins.map((o, i) => replica(clock, hub, o, fetchers[i]!));
     for (const r of rs) {
       r.exchange.start();
       await r.sharing.start();
     }
-    await tick(clock, 500); // start-up: everyone scrapes until the leader's scrapes arrive
+    await tick(clock, 500);
+    return { clock, hub, fetchers, rs };
+  }
+
+  const fresh = (s: ScrapeSharing): boolean => s.pool.current().endpoints.every((e) => !e.stale && e.metrics?.waitingQueue === 3);
+
+  it('one replica scrapes, every replica sees fresh metrics; the scrape load does not grow with the replica count', async () => {
+    // Past start-up, when everyone scrapes until the leader's scrapes arrive.
+    const { clock, fetchers, rs } = await startedReplicas(['a', 'b', 'c']);
     const before = fetchers.map(calls);
     await tick(clock, 1_000);
     const during = fetchers.map((f, i) => calls(f) - before[i]!);
@@ -180,15 +187,7 @@ describe('scrape once per pool', () => {
   });
 
   it('a follower lands each sync\'s shared scrapes in one pool snapshot, not one per endpoint', async () => {
-    const clock = new ManualClock(0);
-    const hub = new MemoryHub(clock);
-    const fetchers: ScriptedFetcher[][] = [[], []];
-    const rs = ['a', 'b'].map((o, i) => replica(clock, hub, o, fetchers[i]!));
-    for (const r of rs) {
-      r.exchange.start();
-      await r.sharing.start();
-    }
-    await tick(clock, 500);
+    const { clock, rs } = await startedReplicas(['a', 'b']);
     const follower = rs.find((r) => !r.sharing.stats().leader);
     expect(follower).toBeDefined();
     let snapshots = 0;
@@ -234,15 +233,7 @@ describe('scrape once per pool', () => {
   });
 
   it('a follower takes over when the scraper dies, and everyone scrapes while the store is down', async () => {
-    const clock = new ManualClock(0);
-    const hub = new MemoryHub(clock);
-    const fetchers: ScriptedFetcher[][] = [[], []];
-    const rs = ['a', 'b'].map((o, i) => replica(clock, hub, o, fetchers[i]!));
-    for (const r of rs) {
-      r.exchange.start();
-      await r.sharing.start();
-    }
-    await tick(clock, 500);
+    const { clock, hub, rs } = await startedReplicas(['a', 'b']);
     const leader = rs.find((r) => r.sharing.stats().leader)!;
     const follower = rs.find((r) => r !== leader)!;
     // The leader dies: no more rounds, no more scrapes.
