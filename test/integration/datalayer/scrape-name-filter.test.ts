@@ -114,6 +114,7 @@ function askedFor(urls: readonly string[]): (readonly string[] | undefined)[] {
 }
 
 const IN_USE = [...familiesOf(VLLM_METRICS)].sort();
+const TRT_PAGE = 'trtllm_num_requests_waiting 1\ntrtllm_num_requests_running 2\ntrtllm_kv_cache_utilization 0.5\n';
 
 describe('asking for the families in use (name[])', () => {
   it('the simulator answers name[] with the families asked for only, and a vLLM endpoint scraped from it is fresh', async () => {
@@ -270,35 +271,22 @@ describe('asking for the families in use (name[])', () => {
   });
 
   it('asks for the whole page with nameFilter off, and for SGLang and TensorRT-LLM endpoints under auto', async () => {
-    const off = await serve((_req, res) => res.end(PAGE));
-    const m = monitorFor(off.port, { nameFilter: 'off' });
-    await m.monitor.start();
-    await waitFor('three scrapes', () => off.urls.length >= 3);
-    expect(m.endpoint()?.stale).toBe(false);
-    expect(off.urls.every((u) => u === '/metrics')).toBe(true);
+    const cases = [
+      { what: 'nameFilter off', page: PAGE, options: { nameFilter: 'off' }, waiting: 2 },
+      { what: 'TensorRT-LLM under auto', page: TRT_PAGE, options: { engine: 'trtllm' }, waiting: 1 },
+      // SGLang serves a multiprocess registry, whose filtered page is empty: auto never asks it to filter.
+      { what: 'SGLang under auto', page: 'sglang:num_queue_reqs 3\nsglang:num_running_reqs 2\nsglang:token_usage 0.25\n', options: { engine: 'sglang' }, waiting: 3 },
+    ] as const;
+    for (const c of cases) {
+      const server = await serve((_req, res) => res.end(c.page));
+      const m = monitorFor(server.port, c.options);
+      await m.monitor.start();
+      await waitFor(`three scrapes (${c.what})`, () => server.urls.length >= 3);
+      expect(m.endpoint()).toMatchObject({ stale: false, metrics: { waitingQueue: c.waiting } });
+      expect(server.urls.every((u) => u === '/metrics')).toBe(true);
+    }
 
-    const trt = await serve((_req, res) =>
-      res.end('trtllm_num_requests_waiting 1\ntrtllm_num_requests_running 2\ntrtllm_kv_cache_utilization 0.5\n'),
-    );
-    const t = monitorFor(trt.port, { engine: 'trtllm' });
-    await t.monitor.start();
-    await waitFor('three scrapes', () => trt.urls.length >= 3);
-    expect(t.endpoint()).toMatchObject({ stale: false, metrics: { waitingQueue: 1 } });
-    expect(trt.urls.every((u) => u === '/metrics')).toBe(true);
-
-    // SGLang serves a multiprocess registry, whose filtered page is empty: auto never asks it to filter.
-    const sgl = await serve((_req, res) =>
-      res.end('sglang:num_queue_reqs 3\nsglang:num_running_reqs 2\nsglang:token_usage 0.25\n'),
-    );
-    const g = monitorFor(sgl.port, { engine: 'sglang' });
-    await g.monitor.start();
-    await waitFor('three scrapes', () => sgl.urls.length >= 3);
-    expect(g.endpoint()).toMatchObject({ stale: false, metrics: { waitingQueue: 3 } });
-    expect(sgl.urls.every((u) => u === '/metrics')).toBe(true);
-
-    const forced = await serve((_req, res) =>
-      res.end('trtllm_num_requests_waiting 1\ntrtllm_num_requests_running 2\ntrtllm_kv_cache_utilization 0.5\n'),
-    );
+    const forced = await serve((_req, res) => res.end(TRT_PAGE));
     const f = monitorFor(forced.port, { engine: 'trtllm', nameFilter: 'on' });
     await f.monitor.start();
     await waitFor('a scrape', () => forced.urls.length >= 1);
