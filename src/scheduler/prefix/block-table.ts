@@ -1,12 +1,13 @@
 // One endpoint's share of the prefix index: a compact hash table of block keys, forgotten a request at a time,
 // oldest request first.
 
+import { keyBlockIndex } from './prefix-hasher.js';
+
 /** Slots start small (an endpoint that sees little traffic costs little) and double as live keys need. */
 const INITIAL_SLOTS = 256;
 /** Requests remembered at once: the ring of per-request counts starts small and doubles up to this. */
 const MAX_REMEMBERED = 16_384;
 const INITIAL_REMEMBERED = 64;
-const TWO_POW_32 = 4294967296;
 /** Owner of a withdrawn key: dead (below every watermark, which starts at 1), yet not 0, which ends a probe run. */
 const WITHDRAWN = -1;
 /** Sequence numbers are rebased (lowered by a multiple of the ring's length) once they pass this, to stay in an Int32. */
@@ -14,14 +15,8 @@ const DEFAULT_REBASE_AT = 2 ** 30;
 
 /** The 32-bit form of a block key `index * 2^32 + hash32` (or any non-negative integer below 2^53). */
 function key32(key: number): number {
-  const low = key >>> 0;
   // The hash already chains every earlier block; the index is mixed in so keys of equal hashes stay apart.
-  return (low ^ Math.imul((key - low) / TWO_POW_32, 0x85ebca6b)) | 0;
-}
-
-/** The block index of a key (its high part): a key stands for the blocks after the previous key's, up to its own. */
-function blockIndex(key: number): number {
-  return Math.floor(key / TWO_POW_32);
+  return ((key >>> 0) ^ Math.imul(keyBlockIndex(key), 0x85ebca6b)) | 0;
 }
 
 /**
@@ -108,7 +103,7 @@ export class BlockTable {
     let blocks = 0;
     for (let i = 0; i < n; i++) {
       const key = keys[i] as number;
-      const index = blockIndex(key);
+      const index = keyBlockIndex(key);
       const weight = index > previous ? index - previous : 1;
       previous = index;
       if ((blocks += weight) > this.cap) break;
@@ -131,7 +126,7 @@ export class BlockTable {
     let blocks = 0;
     for (let i = 0; i < keys.length; i++) {
       const key = keys[i] as number;
-      const index = blockIndex(key);
+      const index = keyBlockIndex(key);
       const weight = index > previous ? index - previous : 1;
       previous = index;
       if ((blocks += weight) > this.cap) break; // not recorded (see add)

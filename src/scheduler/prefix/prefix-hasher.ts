@@ -16,6 +16,11 @@ export const DEFAULT_MAX_PREFIX_BLOCKS = 8192;
 const MAX_BLOCKS_LIMIT = 1 << 20;
 const TWO_POW_32 = 4294967296;
 
+/** The block index of a key (its high part): the key stands for the prompt up to the end of that block. O(1). */
+export function keyBlockIndex(key: number): number {
+  return Math.floor(key / TWO_POW_32);
+}
+
 /** Bytes per token in the estimates that convert a token bound into blocks. */
 const BYTES_PER_TOKEN = 4;
 

@@ -1,18 +1,17 @@
 // Approximate per-endpoint prefix cache: which prompt blocks each endpoint has probably cached.
 import { requireIntegerInRange } from '../../core/index.js';
 import { BlockTable } from './block-table.js';
+import { keyBlockIndex } from './prefix-hasher.js';
 
 /** vLLM's block count for an 8B model on an 80 GB GPU (~500k tokens / 16 per block); the Go reference's default. */
 export const DEFAULT_LRU_CAPACITY_PER_ENDPOINT = 31_250;
-
-const TWO_POW_32 = 4294967296;
 
 /**
  * Blocks the first `n` keys stand for: keys are `blockIndex * 2^32 + hash` (see PrefixHasher), so the n-th key's
  * index + 1, whether the keys name every block or skip some. O(1).
  */
 export function keyBlocks(keys: ArrayLike<number>, n: number): number {
-  return n <= 0 ? 0 : Math.floor((keys[n - 1] as number) / TWO_POW_32) + 1;
+  return n <= 0 ? 0 : keyBlockIndex(keys[n - 1] as number) + 1;
 }
 
 export interface PrefixIndexOptions {
