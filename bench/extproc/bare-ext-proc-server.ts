@@ -4,7 +4,7 @@
 // handler, validation or observer. What our service is measured against: as a new user writes it (grpc-js defaults,
 // so Node's 64 KiB HTTP/2 windows), or with `windowBytes` given the same HTTP/2 windows as ours.
 import * as grpc from '@grpc/grpc-js';
-import { HTTP2_CONNECTION_WINDOW_STREAMS, applyHttp2Windows, loadExtProcProtos } from '../../src/extproc/index.js';
+import { applyHttp2Windows, loadExtProcProtos, windowsForStream } from '../../src/extproc/index.js';
 
 const DESTINATION = '10.0.0.1:8000';
 const CHUNK = 62_000;
@@ -67,7 +67,7 @@ export async function startBareExtProcServer(port = 0, windowBytes?: number): Pr
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(`127.0.0.1:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) => (err === null ? resolve(p) : reject(err))),
   );
-  if (windowBytes !== undefined && !applyHttp2Windows(server, { streamBytes: windowBytes, connectionBytes: windowBytes * HTTP2_CONNECTION_WINDOW_STREAMS })) {
+  if (windowBytes !== undefined && !applyHttp2Windows(server, windowsForStream(windowBytes))) {
     throw new Error('cannot reach the http2 servers of this grpc-js');
   }
   return { port: bound, close: () => server.forceShutdown() };

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { type Clock, type Logger, ClosedError, FairwayError, noopLogger, requireIntegerInRange, systemClock } from '../core/index.js';
 import { type RefusalObserver, type RequestHandler, type StartedResponseEviction } from '../gateway/index.js';
 import { type StreamFailure, type StreamTransport, ExtProcStream } from './ext-proc-stream.js';
-import { type Http2Windows, HTTP2_DEFAULT_WINDOW_BYTES, HTTP2_MAX_WINDOW_BYTES, applyHttp2Windows } from './http2-windows.js';
+import { type Http2Windows, HTTP2_DEFAULT_WINDOW_BYTES, HTTP2_MAX_WINDOW_BYTES, applyHttp2Windows, windowsForStream } from './http2-windows.js';
 import { type BodyModes, type BodySendMode } from './processing-mode.js';
 import { loadExtProcProtos } from './protos.js';
 import { processingResponseSerializer } from './response-encoder.js';
@@ -35,12 +35,6 @@ export const DEFAULT_MAX_REQUEST_HEADER_BYTES = 64 * 1024;
  * longer waits on a round trip through both event loops per 32 KiB (see http2-windows.ts).
  */
 export const DEFAULT_HTTP2_WINDOW_BYTES = 1024 * 1024;
-/**
- * The connection's window, in streams' windows: Envoy multiplexes many requests on few connections, so one stream's
- * window for all of them would serialise their bodies again. Node takes data off the connection's window as it
- * arrives (only a stream's window waits for the reader), so this bounds bytes in flight, not memory.
- */
-export const HTTP2_CONNECTION_WINDOW_STREAMS = 16;
 
 export interface ExtProcServiceOptions {
   readonly handler: RequestHandler;
@@ -130,10 +124,9 @@ export class ExtProcService {
     this.observer = options.observer;
     this.newRequestId = options.newRequestId;
     this.startedResponseEviction = options.startedResponseEviction;
-    const window = requireIntegerInRange('http2WindowBytes', options.http2WindowBytes ?? DEFAULT_HTTP2_WINDOW_BYTES, HTTP2_DEFAULT_WINDOW_BYTES, HTTP2_MAX_WINDOW_BYTES);
-    // HTTP/2's own default asks for no tuning at all: the connection keeps its default window too.
-    const connectionBytes = window === HTTP2_DEFAULT_WINDOW_BYTES ? window : Math.min(HTTP2_MAX_WINDOW_BYTES, window * HTTP2_CONNECTION_WINDOW_STREAMS);
-    this.http2Windows = { streamBytes: window, connectionBytes };
+    this.http2Windows = windowsForStream(
+      requireIntegerInRange('http2WindowBytes', options.http2WindowBytes ?? DEFAULT_HTTP2_WINDOW_BYTES, HTTP2_DEFAULT_WINDOW_BYTES, HTTP2_MAX_WINDOW_BYTES),
+    );
   }
 
   /** Streams currently open. */

@@ -14,11 +14,27 @@ export const HTTP2_DEFAULT_WINDOW_BYTES = 65_535;
 /** HTTP/2's largest window (2^31 - 1). */
 export const HTTP2_MAX_WINDOW_BYTES = 2 ** 31 - 1;
 
+/**
+ * The connection's window, in streams' windows: Envoy multiplexes many requests on few connections, so one stream's
+ * window for all of them would serialise their bodies again. Node takes data off the connection's window as it
+ * arrives (only a stream's window waits for the reader), so this bounds bytes in flight, not memory.
+ */
+export const HTTP2_CONNECTION_WINDOW_STREAMS = 16;
+
 export interface Http2Windows {
   /** SETTINGS_INITIAL_WINDOW_SIZE: what the peer may send on one stream before this side has read it. */
   readonly streamBytes: number;
   /** The connection's window: what the peer may have in flight across all streams of one connection. */
   readonly connectionBytes: number;
+}
+
+/**
+ * The windows for a stream window of `streamBytes`: the connection gets HTTP2_CONNECTION_WINDOW_STREAMS times it,
+ * and HTTP/2's own default asks for no tuning at all (the connection keeps its default window too).
+ */
+export function windowsForStream(streamBytes: number): Http2Windows {
+  const connectionBytes = streamBytes === HTTP2_DEFAULT_WINDOW_BYTES ? streamBytes : Math.min(HTTP2_MAX_WINDOW_BYTES, streamBytes * HTTP2_CONNECTION_WINDOW_STREAMS);
+  return { streamBytes, connectionBytes };
 }
 
 interface EventSource {

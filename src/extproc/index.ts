@@ -8,9 +8,8 @@ export {
   DEFAULT_MAX_MESSAGE_BYTES,
   DEFAULT_CLOSE_GRACE_MS,
   DEFAULT_HTTP2_WINDOW_BYTES,
-  HTTP2_CONNECTION_WINDOW_STREAMS,
 } from './ext-proc-service.js';
-export { type Http2Windows, HTTP2_DEFAULT_WINDOW_BYTES, applyHttp2Windows } from './http2-windows.js';
+export { type Http2Windows, HTTP2_CONNECTION_WINDOW_STREAMS, HTTP2_DEFAULT_WINDOW_BYTES, applyHttp2Windows, windowsForStream } from './http2-windows.js';
 export {
   HealthService,
   type HealthServiceOptions,
