@@ -89,8 +89,9 @@ export const ConfigSchema = z.strictObject({
           /**
            * Ask model servers for the metric families in use only (`name[]` query parameters, as Prometheus client
            * libraries filter): ~1.4 KB a scrape instead of ~40 KB. `auto`: for vllm, whose prometheus_client
-           * exposition honours it (not sglang, whose multiprocess registry answers a filtered page empty); a server that ignores it sends the whole page, one whose filtered page lacks a
-           * family in use is asked for the whole page. `off`: always the whole page.
+           * exposition honours it (not sglang, whose multiprocess registry answers a filtered page empty); a server
+           * that ignores it sends the whole page, one whose filtered page lacks a family in use is asked for the
+           * whole page. `off`: always the whole page.
            */
           nameFilter: z.enum(['auto', 'on', 'off']).default('auto'),
           /** Scrapes in flight at once (default: a quarter of the pool, at least 64); due ones wait in due order. */

@@ -20,8 +20,8 @@ export const DEFAULT_MAX_BACKOFF_MS = 1_000;
 /** @default 100: one scrape in this many reads the whole page (at 50 ms: every 5 s). */
 export const DEFAULT_FULL_READ_EVERY = 100;
 /**
- * @default 1,000 (50 s at 50 ms): after a filtered page (`name[]`) came back without a family in use and the whole
- * page had it, this many scrapes ask for the whole page before the filter is tried again.
+ * @default 1,000 (50 s at 50 ms): after a filtered page (`name[]`) fell short and the whole page was asked for in
+ * the same scrape (whatever it gave), this many scrapes ask for the whole page before the filter is tried again.
  */
 export const FILTER_PAUSE_SCRAPES = 1_000;
 
@@ -77,11 +77,11 @@ type Health = { readonly kind: 'unknown' | 'ok' } | { readonly kind: 'failing'; 
 
 /**
  * Filtered pages: when the target names its families (`name[]`), a filtered answer that lacks a required one,
- * is refused (HTTP 4xx) or is not a metrics page is asked for again whole within the same scrape (same deadline),
- * because servers differ: older prometheus_client ASGI apps ignore the filter (whole page, read as usual), a
- * multiprocess registry answers it with an empty page, a strict router may refuse the query or route only the
- * exact path to the metrics. When the whole page is good the filter rests for FILTER_PAUSE_SCRAPES scrapes; when
- * it fails too, the filter was not the cause.
+ * is refused (HTTP 4xx, but not 401, 403 or 429) or is not a metrics page is asked for again whole within the same
+ * scrape (same deadline), because servers differ: older prometheus_client ASGI apps ignore the filter (whole page,
+ * read as usual), a multiprocess registry answers it with an empty page, a strict router may refuse the query or
+ * route only the exact path to the metrics. Then the filter rests for FILTER_PAUSE_SCRAPES scrapes, whether the
+ * whole page was good (the filter dropped families; logged once) or failed too (the filtered request bought nothing).
  *
  * Early stop: a whole-page read learns which wanted families this endpoint has; later scrapes stop reading once
  * those are complete. Families describing fixed configuration (cache geometry) do not hold reading up: they are
