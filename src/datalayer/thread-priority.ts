@@ -3,9 +3,9 @@
 // a scrape answered a little later costs nothing, a dispatch held up by scraping costs every request latency.
 // Linux only: there setpriority() on a thread id applies to that thread alone (elsewhere it would renice the
 // whole process, dispatch thread included), so other platforms leave the priority as it is.
-import { readlinkSync, stat } from 'node:fs';
+import { randomFill } from 'node:crypto';
+import { readlinkSync } from 'node:fs';
 import { getPriority, setPriority } from 'node:os';
-import { fileURLToPath } from 'node:url';
 
 /** The highest (least favoured) nice value. */
 const MAX_NICE = 19;
@@ -41,11 +41,12 @@ let threadpoolStarted = false;
  * queues it, and Linux gives a new thread its creator's nice value: a scrape worker that queued first (a
  * dns.lookup for a hostname endpoint) after renicing itself would leave the whole pool, this thread's work
  * included, at its lowered priority. Call on the thread whose priority the pool should have, before starting the
- * thread that lowers its own. One stat() of this module's file, once per process (queueing it is what starts the
- * pool; its answer is not needed). On Node 20 the pool has usually started already (loading ES modules uses it).
+ * thread that lowers its own. One threadpool task, once per process: filling one random byte (queueing it is what
+ * starts the pool; its answer is not needed, and it touches no file). On Node 20 the pool has usually started
+ * already (loading ES modules uses it).
  */
 export function startThreadpool(): void {
   if (threadpoolStarted) return;
   threadpoolStarted = true;
-  stat(fileURLToPath(import.meta.url), () => undefined);
+  randomFill(new Uint8Array(1), () => undefined);
 }
