@@ -14,7 +14,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { writeResults } from '../results-file.js';
 import { Registry } from 'prom-client';
 import { validateConfig } from '../../src/config/index.js';
-import { noopLogger } from '../../src/core/index.js';
+import { ObserverFaults, noopLogger } from '../../src/core/index.js';
 import { FlowController, type FlowControlObserver, type FlowRequest, fanOutFlowControlObserver } from '../../src/flowcontrol/index.js';
 import { FairwayMetrics } from '../../src/observability/index.js';
 import { AdminHttpServer } from '../../src/server/admin-http-server.js';
@@ -55,7 +55,7 @@ interface Wired {
 function wire(variant: Variant, limit: ConcurrencyLimitSaturation): Wired {
   const metrics = new FairwayMetrics(new Registry());
   const recorder = variant === 'metrics' ? undefined : new StatusRecorder();
-  const observer: FlowControlObserver = recorder === undefined ? metrics : fanOutFlowControlObserver(metrics, recorder);
+  const observer: FlowControlObserver = recorder === undefined ? metrics : fanOutFlowControlObserver({ metrics, status: recorder }, new ObserverFaults(noopLogger));
   const fc = new FlowController({ saturation: limit, observer, bands: [{ priority: 0 }], bandTemplate: { maxRequests: Infinity, maxBytes: Infinity }, maxFlows: 1_000_000 });
   metrics.bindFlowControl(() => fc.stats());
   if (recorder === undefined) return { fc, recorder, service: undefined };

@@ -10,3 +10,4 @@ export { percentile, Summary } from './stats.js';
 export { IndexedHeap, type HeapSlot } from './ds/indexed-heap.js';
 export { IntrusiveList, type ListLink, newLink } from './ds/intrusive-list.js';
 export { isConnectError, isUnreachableError } from './net-errors.js';
+export { ObserverFaults, type ObserverMethods, OBSERVER_FAULT_LOG_INTERVAL_MS, fanOutObservers } from './observer-fan-out.js';

@@ -1,5 +1,6 @@
 // Observability port of flow control, with a no-op default. Gauges are not pushed: adapters read
 // `FlowController.stats()` at scrape time.
+import { type ObserverFaults, type ObserverMethods, fanOutObservers } from '../core/index.js';
 import { type EvictReason, type InflightEvictReason, type RejectReason } from './types.js';
 
 export interface OutcomeEvent {
@@ -45,25 +46,20 @@ export const noopFlowControlObserver: FlowControlObserver = {
   onInflightEviction: () => {},
 };
 
-/** One observer that forwards every event to each of `observers` in order (metrics and the status page, say). */
-export function fanOutFlowControlObserver(...observers: FlowControlObserver[]): FlowControlObserver {
-  if (observers.length === 0) return noopFlowControlObserver;
-  if (observers.length === 1) return observers[0] as FlowControlObserver;
-  return {
-    onOutcome: (event) => {
-      for (const o of observers) o.onOutcome(event);
-    },
-    onDispatchCycle: (durationMs, dispatched) => {
-      for (const o of observers) o.onDispatchCycle(durationMs, dispatched);
-    },
-    onRelease: (priority, fairnessId, estimatedCost, actualCost) => {
-      for (const o of observers) o.onRelease(priority, fairnessId, estimatedCost, actualCost);
-    },
-    onQueued: (priority, fairnessId) => {
-      for (const o of observers) o.onQueued?.(priority, fairnessId);
-    },
-    onInflightEviction: (event) => {
-      for (const o of observers) o.onInflightEviction?.(event);
-    },
-  };
+const FLOW_CONTROL_OBSERVER_METHODS: ObserverMethods<FlowControlObserver> = {
+  onOutcome: true,
+  onDispatchCycle: true,
+  onRelease: true,
+  onInflightEviction: true,
+  onQueued: true,
+};
+
+/**
+ * One observer that forwards every event to each of `observers` (by name, in order: metrics and the status page,
+ * say), each guarded: one that throws is reported to `faults`, the others are still told, and the controller's
+ * bookkeeping goes on (the request still reaches its one outcome). None: the no-op observer.
+ */
+export function fanOutFlowControlObserver(observers: Readonly<Record<string, FlowControlObserver>>, faults: ObserverFaults): FlowControlObserver {
+  if (Object.keys(observers).length === 0) return noopFlowControlObserver;
+  return fanOutObservers(observers, FLOW_CONTROL_OBSERVER_METHODS, faults);
 }

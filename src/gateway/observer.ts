@@ -1,5 +1,5 @@
 // Observability port of the request pipeline, with a no-op default; src/observability implements it.
-import { type Logger } from '../core/index.js';
+import { type Logger, type ObserverFaults, type ObserverMethods, fanOutObservers } from '../core/index.js';
 
 export interface RequestLabels {
   /** The model the client asked for. */
@@ -88,25 +88,19 @@ export const noopGatewayObserver: GatewayObserver = {
   onResponse: () => {},
 };
 
-/** One observer that forwards every event to each of `observers` in order. */
-export function fanOutGatewayObserver(...observers: GatewayObserver[]): GatewayObserver {
-  if (observers.length === 0) return noopGatewayObserver;
-  if (observers.length === 1) return observers[0] as GatewayObserver;
-  return {
-    onDecision: (event) => {
-      for (const o of observers) o.onDecision(event);
-    },
-    onResponse: (event) => {
-      for (const o of observers) o.onResponse(event);
-    },
-    onConnectFailure: (event) => {
-      for (const o of observers) o.onConnectFailure?.(event);
-    },
-    onServed: (event) => {
-      for (const o of observers) o.onServed?.(event);
-    },
-    onRefused: (event) => {
-      for (const o of observers) o.onRefused?.(event);
-    },
-  };
+const GATEWAY_OBSERVER_METHODS: ObserverMethods<GatewayObserver> = {
+  onDecision: true,
+  onResponse: true,
+  onConnectFailure: true,
+  onServed: true,
+  onRefused: true,
+};
+
+/**
+ * One observer that forwards every event to each of `observers` (by name, in order), each guarded: one that throws
+ * is reported to `faults` and the others are still told. None: the no-op observer.
+ */
+export function fanOutGatewayObserver(observers: Readonly<Record<string, GatewayObserver>>, faults: ObserverFaults): GatewayObserver {
+  if (Object.keys(observers).length === 0) return noopGatewayObserver;
+  return fanOutObservers(observers, GATEWAY_OBSERVER_METHODS, faults);
 }

@@ -3,10 +3,11 @@
 import { readFile } from 'node:fs/promises';
 import { Registry as PromRegistry } from 'prom-client';
 import { type FairwayConfig } from '../config/index.js';
-import { type Clock, type Logger, type Random, FairwayError, SeededRandom, mathRandom, systemClock } from '../core/index.js';
+import { type Clock, type Logger, type Random, FairwayError, ObserverFaults, SeededRandom, mathRandom, systemClock } from '../core/index.js';
 import {
   type EndpointSource,
   type PoolFeed,
+  type ScrapeListener,
   CombinedInflight,
   InflightTracker,
   ModelPoller,
@@ -131,6 +132,7 @@ export class FairwayServer {
   private pipeline: RequestPipeline | undefined;
   private readonly logger: Logger;
   private readonly clock: Clock;
+  private readonly observerFaults: ObserverFaults;
   private running: FairwayConfig;
   private started = false;
   private stopping = false;
@@ -156,6 +158,8 @@ export class FairwayServer {
     this.logger = deps.logger;
     this.clock = deps.clock ?? systemClock;
     this.registry = deps.registry ?? new PromRegistry();
+    // One record of throwing observers for every fan-out of this server (flow control's, the gateway's, the scrapes').
+    this.observerFaults = new ObserverFaults(this.logger.child({ subsystem: 'observers' }), this.clock);
     // Read through `running`, so a reload's tenant weights apply to the fairness figures too.
     const weightOf = (fairnessId: string): number =>
       Object.hasOwn(this.running.tenants, fairnessId) ? (this.running.tenants[fairnessId]?.weight ?? 1) : 1;
@@ -224,10 +228,15 @@ export class FairwayServer {
       scrape,
       endpointIds: () => this.monitor.pool.current().endpoints.map((e) => e.id),
       scrapeListener: reachability,
+      observerFaults: this.observerFaults,
     });
     // Replicas sharing state count each other's dispatches, and may share one replica's scrapes.
     this.inflightView = this.shared !== undefined ? new CombinedInflight(this.inflight, this.shared.inflight) : this.inflight;
-    const scrapeListeners = [this.inflight, ...(this.shared !== undefined ? [this.shared.inflight] : []), ...(reachability !== undefined ? [reachability] : [])];
+    const scrapeListeners: Record<string, ScrapeListener> = {
+      inflight: this.inflight,
+      ...(this.shared !== undefined ? { 'shared-inflight': this.shared.inflight } : {}),
+      ...(reachability !== undefined ? { reachability } : {}),
+    };
     this.monitor =
       this.shared?.scrapes ??
       new PoolMonitor({
@@ -235,7 +244,7 @@ export class FairwayServer {
         source: this.source,
         clock: this.clock,
         logger: this.logger.child({ subsystem: 'datalayer' }),
-        scrapeListener: scrapeListeners.length > 1 ? fanOutScrapes(...scrapeListeners) : this.inflight,
+        scrapeListener: Object.keys(scrapeListeners).length > 1 ? fanOutScrapes(scrapeListeners, this.observerFaults) : this.inflight,
       });
     this.models = config.pool.models.discover
       ? new ModelPoller({
@@ -253,7 +262,7 @@ export class FairwayServer {
       saturation: this.saturation,
       clock: this.clock,
       logger: this.logger.child({ subsystem: 'flowcontrol' }),
-      observer: fanOutFlowControlObserver(this.metrics, this.statusRecorder),
+      observer: fanOutFlowControlObserver({ metrics: this.metrics, status: this.statusRecorder }, this.observerFaults),
       ...flowControlOptions(config),
       fairnessExchange: this.shared?.fairness,
       limitBudget: this.shared?.limits,
@@ -399,7 +408,10 @@ export class FairwayServer {
       models: this.models,
       prefixIndex: new PrefixIndex({ defaultCapacity: prefix.lruCapacityPerServer }),
     }));
-    const gatewayObserver = fanOutGatewayObserver(this.metrics, this.statusRecorder, ...(this.availability !== undefined ? [this.availability.observer] : []));
+    const gatewayObserver = fanOutGatewayObserver(
+      { metrics: this.metrics, status: this.statusRecorder, ...(this.availability !== undefined ? { 'pool-availability': this.availability.observer } : {}) },
+      this.observerFaults,
+    );
     const pipeline = (this.pipeline = new RequestPipeline({
       flowControl: this.flowControl,
       scheduler,

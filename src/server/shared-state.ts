@@ -5,7 +5,7 @@
 import { hostname } from 'node:os';
 import type { Cluster, Redis } from 'ioredis';
 import { type FairwayConfig } from '../config/index.js';
-import { type Clock, FairwayError, type Logger } from '../core/index.js';
+import { type Clock, FairwayError, type Logger, type ObserverFaults } from '../core/index.js';
 import { type EndpointSource, type InflightTracker, type ScrapeListener, fanOutScrapes } from '../datalayer/index.js';
 import {
   type ExchangeObserver,
@@ -54,6 +54,8 @@ export interface SharedStateDeps {
   readonly transport?: ExchangeTransport;
   /** Also told of every scrape applied here, shared or local (pool reachability). */
   readonly scrapeListener?: ScrapeListener;
+  /** Where a scrape listener that throws is reported. */
+  readonly observerFaults: ObserverFaults;
 }
 
 /** The shared-state parts, or undefined when this process shares nothing (`backend: local`, no transport given). */
@@ -96,7 +98,10 @@ export function buildSharedState(config: FairwayConfig, deps: SharedStateDeps): 
   if (c.shareScrapes) {
     scrapes = new ScrapeSharing({
       source: deps.source,
-      scrapeListener: fanOutScrapes(deps.inflight, inflight, ...(deps.scrapeListener !== undefined ? [deps.scrapeListener] : [])),
+      scrapeListener: fanOutScrapes(
+        { inflight: deps.inflight, 'shared-inflight': inflight, ...(deps.scrapeListener !== undefined ? { reachability: deps.scrapeListener } : {}) },
+        deps.observerFaults,
+      ),
       scrape: deps.scrape,
       exchange,
       staleAfterMs: config.pool.metrics.stalenessMs,

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../src/core/index.js';
+import { ManualClock, ObserverFaults, noopLogger } from '../../../src/core/index.js';
 import {
   FlowController,
   type FlowControlObserver,
@@ -8,7 +8,6 @@ import {
   fanOutFlowControlObserver,
   noopFlowControlObserver,
 } from '../../../src/flowcontrol/index.js';
-import { type ConnectFailureEvent, type DecisionEvent, fanOutGatewayObserver } from '../../../src/gateway/index.js';
 import { flushMicrotasks } from '../../support/flush.js';
 import { SettableSaturation } from '../../support/settable-saturation.js';
 
@@ -67,7 +66,7 @@ describe('FlowController.topQueuedFlows', () => {
     const saturation = new SettableSaturation(0);
     const queued: string[] = [];
     const observer: FlowControlObserver = { ...noopFlowControlObserver, onQueued: (p, id) => queued.push(`${id}@${p}`) };
-    const controller = new FlowController({ saturation, clock, observer: fanOutFlowControlObserver(observer, noopFlowControlObserver) });
+    const controller = new FlowController({ saturation, clock, observer: fanOutFlowControlObserver({ observer, noop: noopFlowControlObserver }, new ObserverFaults(noopLogger)) });
     await controller.enqueueAndWait(req('fast', 0));
     saturation.set(2);
     void controller.enqueueAndWait(req('slow', 0));
@@ -79,23 +78,5 @@ describe('FlowController.topQueuedFlows', () => {
     expect(controller.topQueuedFlows(0)).toEqual([]);
     await controller.close();
     expect(controller.stats().bands.every((b) => b.oldestEnqueuedAt === undefined)).toBe(true);
-  });
-});
-
-describe('fan-out observers', () => {
-  it('forward every event to every observer in order', () => {
-    const seen: string[] = [];
-    const gw = (name: string) => ({
-      onDecision: (e: DecisionEvent) => seen.push(`${name}:${e.result}`),
-      onResponse: () => seen.push(`${name}:response`),
-      onConnectFailure: (e: ConnectFailureEvent) => seen.push(`${name}:${e.endpoint}`),
-    });
-    const both = fanOutGatewayObserver(gw('a'), { onDecision: () => {}, onResponse: () => {} }, gw('b'));
-    both.onDecision({ model: 'm', targetModel: 'm', objective: 'o', fairnessId: 't', priority: 0, result: 'capacity', status: 429, queueMs: 0, scheduleMs: 0, endpoint: undefined });
-    both.onConnectFailure?.({ endpoint: 'e:1', retried: true });
-    expect(seen).toEqual(['a:capacity', 'b:capacity', 'a:e:1', 'b:e:1']);
-    const one = gw('only');
-    expect(fanOutGatewayObserver(one)).toBe(one);
-    expect(fanOutFlowControlObserver()).toBe(noopFlowControlObserver);
   });
 });

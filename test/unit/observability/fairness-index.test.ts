@@ -2,7 +2,7 @@
 // minute, read from the status recorder's tenant ledger (the one place served tokens per tenant are tracked).
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../src/core/index.js';
+import { ManualClock, ObserverFaults, noopLogger } from '../../../src/core/index.js';
 import { fanOutFlowControlObserver } from '../../../src/flowcontrol/index.js';
 import { FAIRWAY_METRICS, FairwayMetrics, jainIndex } from '../../../src/observability/index.js';
 import { StatusRecorder, type TenantLedgerOptions } from '../../../src/status/index.js';
@@ -38,7 +38,7 @@ function wired(ledger: TenantLedgerOptions = {}) {
   const metrics = new FairwayMetrics(registry, { clock: new ManualClock(0) });
   const recorder = new StatusRecorder(ledger);
   metrics.bindTenantService(recorder.tenants);
-  return { registry, ledger: recorder.tenants, events: fanOutFlowControlObserver(metrics, recorder) };
+  return { registry, ledger: recorder.tenants, events: fanOutFlowControlObserver({ metrics, status: recorder }, new ObserverFaults(noopLogger)) };
 }
 
 describe('fairway_fairness_jain_index', () => {

@@ -2,7 +2,7 @@
 // slots move from idle tenants to busy ones at scrape time (who is busy: the status recorder's tenant ledger).
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../src/core/index.js';
+import { ManualClock, ObserverFaults, noopLogger } from '../../../src/core/index.js';
 import { type FlowControlObserver, fanOutFlowControlObserver } from '../../../src/flowcontrol/index.js';
 import { FAIRWAY_METRICS, FairwayMetrics, OVERFLOW_LABEL } from '../../../src/observability/index.js';
 import { StatusRecorder, type TenantLedger } from '../../../src/status/index.js';
@@ -14,7 +14,7 @@ function wired(maxTenantLabels: number): { registry: Registry; ledger: TenantLed
   const metrics = new FairwayMetrics(registry, { maxTenantLabels, clock: new ManualClock(0) });
   const recorder = new StatusRecorder();
   metrics.bindTenantService(recorder.tenants);
-  return { registry, ledger: recorder.tenants, m: fanOutFlowControlObserver(metrics, recorder) };
+  return { registry, ledger: recorder.tenants, m: fanOutFlowControlObserver({ metrics, status: recorder }, new ObserverFaults(noopLogger)) };
 }
 
 const NAME = FAIRWAY_METRICS.tenantServedTokens;

@@ -3,7 +3,7 @@
 // until they end or the replica dies; and one replica (the lease holder) scrapes the pool for all of them, with
 // a follower taking over when the scraper dies and everyone scraping while the store is down.
 import { afterEach, describe, expect, it } from 'vitest';
-import { ManualClock, SeededRandom } from '../../../src/core/index.js';
+import { ManualClock, ObserverFaults, SeededRandom, noopLogger } from '../../../src/core/index.js';
 import { CombinedInflight, InflightTracker, PoolReachability, StaticEndpointSource, fanOutScrapes } from '../../../src/datalayer/index.js';
 import { InflightChannel, MemoryHub, ScrapeSharing, SharedStateExchange } from '../../../src/sharedstate/index.js';
 import { flushMicrotasks } from '../../support/flush.js';
@@ -27,7 +27,7 @@ describe('in-flight counts shared across replicas', () => {
     const channel = new InflightChannel({ local: tracker, endpoints: () => [E], time: exchange, clock });
     exchange.register(channel);
     const view = new CombinedInflight(tracker, channel);
-    const scrapes = fanOutScrapes(tracker, channel);
+    const scrapes = fanOutScrapes({ inflight: tracker, 'shared-inflight': channel }, new ObserverFaults(noopLogger));
     return { tracker, exchange, channel, view, scrapes };
   }
 
@@ -130,7 +130,7 @@ describe('scrape once per pool', () => {
     const reachability = new PoolReachability({ poolSize: () => sharing.pool.current().endpoints.length, clock, unreachableAfterMs: 300 });
     const sharing: ScrapeSharing = new ScrapeSharing({
       source: new StaticEndpointSource([{ host: 'pod-a', port: 8000 }, { host: 'pod-b', port: 8000 }]),
-      scrapeListener: fanOutScrapes(tracker, reachability),
+      scrapeListener: fanOutScrapes({ inflight: tracker, reachability }, new ObserverFaults(noopLogger)),
       scrape: {
         scrapeIntervalMs: 50,
         staggerStart: false,

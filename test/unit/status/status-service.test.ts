@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/index.js';
 import { ManualClock } from '../../../src/core/index.js';
-import { FlowController, type FlowRequest, fanOutFlowControlObserver } from '../../../src/flowcontrol/index.js';
+import { FlowController, type FlowRequest } from '../../../src/flowcontrol/index.js';
 import {
   type StatusSnapshot,
   type StatusSources,
@@ -24,7 +24,7 @@ function setup(options: { intervalMs?: number } = {}) {
   const fc = new FlowController({
     saturation,
     clock,
-    observer: fanOutFlowControlObserver(recorder),
+    observer: recorder,
     bands: [{ priority: 10, name: 'high' }, { priority: 0, name: 'low' }],
     tenantWeights: { gold: 3 },
   });
