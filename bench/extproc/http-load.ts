@@ -1,12 +1,17 @@
 // HTTP load for the proxy half of the long-context benchmark: closed and open loops of POSTs through undici.
 // Latency = request start -> whole response read (the upstream answers at once, so this is the proxy's time).
+import { randomUUID } from 'node:crypto';
 import { Agent, request } from 'undici';
 import { type LoadResult, closedLoop, openLoop } from './load-client.js';
 
 export class HttpLoad {
   private readonly agent = new Agent({ keepAliveTimeout: 60_000, connections: 64 });
 
-  constructor(private readonly url: string) {}
+  /** `requestId`: send `x-request-id` as Envoy would (see LoadClientOptions.requestId). */
+  constructor(
+    private readonly url: string,
+    private readonly requestId = true,
+  ) {}
 
   close(): Promise<void> {
     return this.agent.close();
@@ -17,7 +22,7 @@ export class HttpLoad {
     const res = await request(this.url, {
       method: 'POST',
       body,
-      headers: { 'content-type': 'application/json' },
+      headers: this.requestId ? { 'content-type': 'application/json', 'x-request-id': randomUUID() } : { 'content-type': 'application/json' },
       dispatcher: this.agent,
     });
     await res.body.text();

@@ -43,6 +43,8 @@ interface LoaderOptions {
   readonly bodyMode?: BodyMode;
   /** The ext_proc client's HTTP/2 window (see LoadClientOptions.windowBytes). */
   readonly windowBytes?: number;
+  /** Send `x-request-id` with each request, as Envoy does (LoadClientOptions.requestId). @default true */
+  readonly requestId?: boolean;
 }
 
 /** `over` merged into `base` key by key, so `--before-config` changes one setting and keeps the rest of `--config`. */
@@ -60,7 +62,7 @@ function isPlainRecord(v: unknown): v is Record<string, unknown> {
 }
 
 function loaderFor(front: Front, port: number, o: LoaderOptions = {}): Loader {
-  if (front === 'proxy') return new HttpLoad(`http://127.0.0.1:${port}/v1/chat/completions`);
+  if (front === 'proxy') return new HttpLoad(`http://127.0.0.1:${port}/v1/chat/completions`, o.requestId);
   return new LoadClient(`127.0.0.1:${port}`, { chunkBytes: CHUNK_BYTES, path: '/v1/chat/completions', ...o });
 }
 
@@ -225,6 +227,8 @@ export interface LongContextOptions {
   readonly bareWindowBytes?: number;
   /** ext_proc: also a closed loop at this concurrency with 225 KB bodies in one message (BUFFERED). */
   readonly wideConcurrency?: number;
+  /** Send `x-request-id` with each request as Envoy does; false: Fairway generates one per request. @default true */
+  readonly requestId?: boolean;
 }
 
 interface FrontResult {
@@ -245,7 +249,10 @@ async function runFront(front: Front, sinkPorts: readonly number[], o: LongConte
   const phaseMs = o.phaseMs ?? 3_000;
   const sizes = o.sizes ?? ['1k', '64k', '225k', '1m'];
   const rate = o.openLoopRate ?? 100;
-  const loader: LoaderOptions = o.clientWindowBytes === undefined ? {} : { windowBytes: o.clientWindowBytes };
+  const loader: LoaderOptions = {
+    ...(o.clientWindowBytes === undefined ? {} : { windowBytes: o.clientWindowBytes }),
+    ...(o.requestId === undefined ? {} : { requestId: o.requestId }),
+  };
   const endpoints = sinkPorts.map((port) => ({ host: '127.0.0.1', port }));
   const fairwayArg = JSON.stringify({ endpoints, config: o.fairwayConfig ?? {}, proxy: front === 'proxy' });
   const servers = new Map<Kind, ServerHandle>([
@@ -376,6 +383,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     ...(arg('client-window') !== undefined ? { clientWindowBytes: Number(arg('client-window')) } : {}),
     ...(arg('bare-window') !== undefined ? { bareWindowBytes: Number(arg('bare-window')) } : {}),
     ...(arg('wide') !== undefined ? { wideConcurrency: Number(arg('wide')) } : {}),
+    ...(process.argv.includes('--no-request-id') ? { requestId: false } : {}),
     fairwayExecArgv: [...(prof !== undefined ? ['--cpu-prof', `--cpu-prof-dir=${prof}`] : []), ...(arg('node-args')?.split(' ').filter((a) => a !== '') ?? [])],
   }).then(
     (r) => console.log(JSON.stringify(r)),
