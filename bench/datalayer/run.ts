@@ -2,14 +2,19 @@
 // endpoints every 50 ms (also with 10% of them dead or hung), the data layer before issue 14 (a frozen copy in
 // ./baseline) beside the current one in the same run. Servers run in a child process so the CPU measured here
 // is the scraper's alone; process.cpuUsage counts every thread of this process.
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { type RecordableHistogram, PerformanceObserver, createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { SystemClock } from '../../src/core/index.js';
 import {
   type PoolMonitorOptions,
   type ScrapeListener,
+  DEFAULT_SCRAPE_TIMEOUT_MS,
+  DEFAULT_SCRAPE_WORKER_NICE,
+  InflightTracker,
   MetricsPageReader,
   PoolMonitor,
   StaticEndpointSource,
@@ -18,6 +23,9 @@ import {
   familiesOf,
   parsePrometheusText,
 } from '../../src/datalayer/index.js';
+import { type FromWorker, type ScrapeWorkerInit, type ToWorker, STRIDE } from '../../src/datalayer/scrape-wire.js';
+import { startThreadpool } from '../../src/datalayer/thread-priority.js';
+import { HybridDetector } from '../../src/saturation/index.js';
 import { restrictExposition } from '../../src/simulator/name-filter.js';
 import { PoolMonitor as BaselinePoolMonitor } from './baseline/pool-monitor.js';
 import { type StandInKind, type StandIns, startStandIns } from './stand-ins.js';
@@ -41,7 +49,8 @@ export interface DatalayerBenchOptions {
   /**
    * Variants: floor (no scraping), before, base-main, base-worker (with baselineRoot), main, worker (asking for
    * the families in use, `name[]`: the default for vLLM), main-whole, worker-whole (the whole page, nameFilter
-   * off). @default floor, before, main, worker
+   * off); for diagnosis receive, receive-whole (this build's worker, batches received and counted, nothing
+   * applied). @default floor, before, main, worker
    */
   readonly impls?: readonly string[];
   /** Another build's repository root (its dist/ built): its data layer runs as `baseline build`. */
@@ -54,6 +63,19 @@ export interface DatalayerBenchOptions {
   readonly parse?: boolean;
   /** The case with 10% of the largest pool faulty. @default true */
   readonly faulty?: boolean;
+  /**
+   * What the dispatch thread runs beside the monitor. `server`: as the server wires it, the in-flight ledger as
+   * the monitor's scrape listener and a hybrid detector on the pool and the ledger, read at every change as flow
+   * control reads it while work is queued. `bare`: the monitor alone (the passes before 2026-12-07 06:00).
+   * @default 'server'
+   */
+  readonly dispatch?: 'server' | 'bare';
+  /**
+   * Diagnosis: the dispatch thread alone on CPU 0, every other thread of this process (the scrape worker, V8's
+   * and libuv's helpers) and the stand-ins on CPU 1, so the dispatch thread never waits behind them for a core
+   * (other processes of the host still may). Linux with `taskset`. @default false
+   */
+  readonly pin?: boolean;
 }
 
 interface ParseFigures {
@@ -138,6 +160,8 @@ function benchParse(baseline: BaselineReader | undefined): ParseFigures[] {
 interface Impl {
   readonly name: string;
   readonly make: (options: MonitorOptions) => Monitor;
+  /** The build's in-flight ledger and hybrid detector (`dispatch: server`); absent where nothing is applied. */
+  readonly kit?: DispatchKit;
 }
 
 /** The part of PoolMonitor every variant has (the frozen copy and other builds included). */
@@ -146,6 +170,23 @@ interface Monitor {
   close(): Promise<void>;
   readonly pool: { current(): { endpoints: readonly { port: number; stale: boolean }[] } };
 }
+
+/** What the server puts on the dispatch thread beside the monitor, from one build. */
+interface DispatchKit {
+  readonly Tracker: new () => ScrapeListener;
+  readonly Detector: new (deps: { pool: unknown; inflight: unknown }) => DetectorLike;
+}
+
+interface DetectorLike {
+  saturation(): number;
+  onChange(listener: () => void): () => void;
+  close(): void;
+}
+
+const THIS_KIT: DispatchKit = {
+  Tracker: InflightTracker,
+  Detector: HybridDetector as unknown as DispatchKit['Detector'],
+};
 
 interface MonitorOptions {
   readonly source: unknown;
@@ -157,16 +198,19 @@ interface MonitorOptions {
 type MonitorClass = new (options: MonitorOptions & Record<string, unknown>) => Monitor;
 
 /** Another build's data layer, from its dist/ (it must have been built). */
-async function baselineBuild(root: string): Promise<{ Monitor: MonitorClass; source: (ports: readonly number[]) => unknown; clock: unknown }> {
+async function baselineBuild(root: string): Promise<{ Monitor: MonitorClass; source: (ports: readonly number[]) => unknown; clock: unknown; kit: DispatchKit }> {
   const datalayer = (await import(pathToFileURL(`${root}/dist/src/datalayer/index.js`).href)) as {
     PoolMonitor: MonitorClass;
     StaticEndpointSource: new (specs: { host: string; port: number }[]) => unknown;
+    InflightTracker: DispatchKit['Tracker'];
   };
   const core = (await import(pathToFileURL(`${root}/dist/src/core/index.js`).href)) as { SystemClock: new () => unknown };
+  const saturation = (await import(pathToFileURL(`${root}/dist/src/saturation/index.js`).href)) as { HybridDetector: DispatchKit['Detector'] };
   return {
     Monitor: datalayer.PoolMonitor,
     source: (ports) => new datalayer.StaticEndpointSource(ports.map((port) => ({ host: '127.0.0.1', port }))),
     clock: new core.SystemClock(),
+    kit: { Tracker: datalayer.InflightTracker, Detector: saturation.HybridDetector },
   };
 }
 
@@ -187,6 +231,68 @@ const HOST_FLOOR: Impl = {
   name: 'no scraping (host floor)',
   make: () => ({ start: () => Promise.resolve(), close: () => Promise.resolve(), pool: { current: () => ({ endpoints: [] }) } }),
 };
+
+/**
+ * Diagnosis: the scrape worker of this build, started by hand, its batches received on the dispatch thread (the
+ * message event and its structured-clone copy) and counted, but nothing applied: no store, no snapshot, no
+ * ledger, no detector. Its pool is empty (no endpoint reads as fresh).
+ */
+class ReceiveOnlyMonitor implements Monitor {
+  readonly pool = { current: () => ({ endpoints: [] }) };
+  private worker: Worker | undefined;
+
+  constructor(
+    private readonly ports: readonly number[],
+    private readonly listener: ScrapeListener,
+    private readonly nice: number,
+    private readonly filtered: boolean,
+  ) {}
+
+  start(): Promise<void> {
+    const init: ScrapeWorkerInit = {
+      timing: { intervalMs: DEFAULT_INTERVAL_MS, timeoutMs: Math.min(DEFAULT_SCRAPE_TIMEOUT_MS, STALE_AFTER_MS) },
+      fetch: {},
+      token: undefined,
+      nice: this.nice,
+    };
+    if (this.nice > 0) startThreadpool();
+    const worker = new Worker(new URL('../../src/datalayer/scrape-worker.js', import.meta.url), { workerData: init, execArgv: [] });
+    this.worker = worker;
+    const ids = this.ports.map((port) => `127.0.0.1:${port}`);
+    worker.on('message', (message: FromWorker) => {
+      if (message.kind !== 'outcomes') return;
+      const { nums } = message;
+      for (let b = 0; b < nums.length; b += STRIDE) if (nums[b + 1] === 1) this.listener.markScraped(ids[(nums[b] ?? 0) - 1] ?? '', 0);
+    });
+    const names = this.filtered ? [...familiesOf(VLLM_METRICS)] : undefined;
+    for (const [i, port] of this.ports.entries()) {
+      const message: ToWorker = {
+        kind: 'add',
+        slot: i + 1,
+        id: ids[i] ?? '',
+        target: { host: '127.0.0.1', port, path: '/metrics', ...(names !== undefined ? { names } : {}) },
+        names: VLLM_METRICS,
+        initialDelayMs: ((i * 0.618_033_988_75) % 1) * DEFAULT_INTERVAL_MS,
+      };
+      worker.postMessage(message);
+    }
+    return Promise.resolve();
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    if (worker === undefined) return;
+    this.worker = undefined;
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ kind: 'close' } satisfies ToWorker);
+    const grace = setTimeout(() => void worker.terminate(), 2_000);
+    await exited;
+    clearTimeout(grace);
+  }
+}
+
+/** The monitor's own default staleness limit (pool-store.ts), which bounds its scrape timeout. */
+const STALE_AFTER_MS = 200;
 
 interface ScrapeFigures {
   readonly impl: string;
@@ -215,6 +321,29 @@ interface ScrapeFigures {
   readonly faultyStale: number;
   /** Load average (1 min) at the end of the window. */
   readonly load: number;
+  /** Diagnosis of the dispatch thread's delay, over the window. */
+  readonly diag: Diagnosis;
+}
+
+interface Diagnosis {
+  /** Time the dispatch thread was runnable but waiting for a core (schedstat), ms per second; NaN off Linux. */
+  readonly runQueueMsPerSec: number;
+  /** The same, per time it was put on a core (us). */
+  readonly runQueueUsPerSlice: number;
+  /** Worker batches received per second (0 where the variant has no worker or its apply is not reachable). */
+  readonly batchesPerSec: number;
+  /** One batch applied by the monitor (snapshot, ledger): p99 and max, us. */
+  readonly applyP99Us: number;
+  readonly applyMaxUs: number;
+  /** The detector's read after a change, as flow control makes it: p99 us (NaN without one). */
+  readonly detectorP99Us: number;
+  /** The detector's rescoring: full passes per second, endpoints scored per second (NaN where not readable). */
+  readonly fullPassesPerSec: number;
+  readonly scoredPerSec: number;
+  /** Garbage collections on the dispatch thread's heap: per second, ms per second, the longest (ms). */
+  readonly gcPerSec: number;
+  readonly gcMsPerSec: number;
+  readonly gcMaxMs: number;
 }
 
 /** CPU time of this process's main thread (the dispatch thread), ms; NaN off Linux. */
@@ -231,26 +360,92 @@ function mainThreadCpuMs(): number {
 /** USER_HZ, 100 on every Linux this runs on. */
 const CLOCK_TICKS_PER_SEC = 100;
 
-async function benchScrape(impl: Impl, endpoints: number, faulty: number, windowMs: number, warmupMs: number, standIns: StandInKind): Promise<ScrapeFigures> {
+/** The dispatch thread's scheduler figures: ns on a core, ns waiting for one, times put on one; NaNs off Linux. */
+function mainThreadSchedstat(): [number, number, number] {
+  try {
+    const [run, wait, slices] = readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'utf8').trim().split(' ').map(Number);
+    return [run ?? Number.NaN, wait ?? Number.NaN, slices ?? Number.NaN];
+  } catch {
+    return [Number.NaN, Number.NaN, Number.NaN];
+  }
+}
+
+/** Sets the CPUs of a thread (`-p`) or of a whole process (`-a -p`). */
+function taskset(cpus: string, id: number, allThreads = false): void {
+  execFileSync('taskset', [...(allThreads ? ['-a'] : []), '-p', '-c', cpus, String(id)], { stdio: 'ignore' });
+}
+
+/** This process's children (the stand-ins), found through /proc. */
+function childPids(): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^[0-9]+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
+}
+
+/** `--pin`: the dispatch thread on CPU 0, everything else of the bench on CPU 1; `false` undoes it. */
+function pinThreads(on: boolean): void {
+  const threads = readdirSync('/proc/self/task').map(Number);
+  for (const tid of threads) taskset(on ? (tid === process.pid ? '0' : '1') : '0-1', tid);
+  if (on) for (const pid of childPids()) taskset('1', pid, true);
+}
+
+interface MeasureOptions {
+  readonly windowMs: number;
+  readonly warmupMs: number;
+  readonly dispatch: 'server' | 'bare';
+  readonly pin: boolean;
+}
+
+async function benchScrape(impl: Impl, endpoints: number, faulty: number, standIns: StandInKind, options: MeasureOptions): Promise<ScrapeFigures> {
   const hang = Math.floor(faulty / 2);
   const servers = await startStandIns(endpoints - faulty, hang, faulty - hang, standIns);
   try {
-    return await measureScrape(impl, endpoints, faulty, servers, windowMs, warmupMs);
+    return await measureScrape(impl, endpoints, faulty, servers, options);
   } finally {
     servers.stop();
   }
 }
 
-async function measureScrape(impl: Impl, endpoints: number, faulty: number, servers: StandIns, windowMs: number, warmupMs: number): Promise<ScrapeFigures> {
+/** The detector's own rescoring counters (a protected field, read for diagnosis); NaNs where absent. */
+function scoringOf(detector: DetectorLike | undefined): { full: number; endpoints: number } {
+  const scoring = (detector as unknown as { scoring?: { full: number; endpoints: number } } | undefined)?.scoring;
+  return scoring === undefined ? { full: Number.NaN, endpoints: Number.NaN } : { full: scoring.full, endpoints: scoring.endpoints };
+}
+
+/** A histogram's percentile in microseconds (recorded in ns); NaN when empty. */
+function us(h: RecordableHistogram, p: number | 'max'): number {
+  if (h.count === 0) return Number.NaN;
+  return Number(((p === 'max' ? h.max : h.percentile(p)) / 1000).toFixed(1));
+}
+
+function nsSince(startMs: number): number {
+  return Math.max(1, Math.round((performance.now() - startMs) * 1e6));
+}
+
+async function measureScrape(impl: Impl, endpoints: number, faulty: number, servers: StandIns, options: MeasureOptions): Promise<ScrapeFigures> {
   const { ports } = servers;
+  const { windowMs, warmupMs } = options;
   let good = 0;
   let counting = false;
   const perEndpoint = new Map<string, number>();
+  const kit = options.dispatch === 'server' ? impl.kit : undefined;
+  const tracker = kit === undefined ? undefined : new kit.Tracker();
   const listener: ScrapeListener = {
-    markScraped: (id) => {
+    markScraped: (id, takenAt) => {
       good++;
       if (counting) perEndpoint.set(id, (perEndpoint.get(id) ?? 0) + 1);
+      tracker?.markScraped(id, takenAt);
     },
+    forget: (id) => tracker?.forget?.(id),
+    scrapeFailed: (id, unreachable, reason) => tracker?.scrapeFailed?.(id, unreachable, reason),
   };
   const monitor = impl.make({
     source: new StaticEndpointSource(ports.map((port) => ({ host: '127.0.0.1', port }))),
@@ -258,14 +453,54 @@ async function measureScrape(impl: Impl, endpoints: number, faulty: number, serv
     scrapeIntervalMs: DEFAULT_INTERVAL_MS,
     scrapeListener: listener,
   });
+  const applyTimes = createHistogram();
+  const detectorTimes = createHistogram();
+  // The monitor's batch entry (this build and builds of this session's shape), timed from outside.
+  const internals = monitor as unknown as { applyBatch?: (apply: unknown) => void };
+  const applyBatch = internals.applyBatch;
+  if (typeof applyBatch === 'function') {
+    internals.applyBatch = (apply: unknown): void => {
+      const t = performance.now();
+      applyBatch.call(monitor, apply);
+      if (counting) applyTimes.record(nsSince(t));
+    };
+  }
+  const detector = kit === undefined || tracker === undefined ? undefined : new kit.Detector({ pool: monitor.pool, inflight: tracker });
+  let reading = false;
+  // As flow control does while requests are queued: a change kicks one read in a microtask, coalesced.
+  const unsubscribe = detector?.onChange(() => {
+    if (reading) return;
+    reading = true;
+    queueMicrotask(() => {
+      reading = false;
+      const t = performance.now();
+      detector.saturation();
+      if (counting) detectorTimes.record(nsSince(t));
+    });
+  });
+  let gcs = 0;
+  let gcMs = 0;
+  let gcMaxMs = 0;
+  const gcObserver = new PerformanceObserver((list) => {
+    if (!counting) return;
+    for (const entry of list.getEntries()) {
+      gcs++;
+      gcMs += entry.duration;
+      gcMaxMs = Math.max(gcMaxMs, entry.duration);
+    }
+  });
+  gcObserver.observe({ entryTypes: ['gc'] });
   const delay = monitorEventLoopDelay({ resolution: LOOP_TICK_MS });
   try {
     await monitor.start();
+    if (options.pin) pinThreads(true);
     await sleep(warmupMs);
     const goodBefore = good;
     const standInBefore = await servers.cpuUs();
     const cpuBefore = process.cpuUsage();
     const mainBefore = mainThreadCpuMs();
+    const schedBefore = mainThreadSchedstat();
+    const scoringBefore = scoringOf(detector);
     const wallBefore = performance.now();
     delay.enable();
     counting = true;
@@ -274,7 +509,13 @@ async function measureScrape(impl: Impl, endpoints: number, faulty: number, serv
     delay.disable();
     const cpu = process.cpuUsage(cpuBefore);
     const mainMs = mainThreadCpuMs() - mainBefore;
+    const schedAfter = mainThreadSchedstat();
     const wall = performance.now() - wallBefore;
+    const waitNs = schedAfter[1] - schedBefore[1];
+    const scoring = scoringOf(detector);
+    const fullPasses = scoring.full - scoringBefore.full;
+    const scored = scoring.endpoints - scoringBefore.endpoints;
+    const slices = schedAfter[2] - schedBefore[2];
     const standInUs = (await servers.cpuUs()) - standInBefore;
     const scrapes = good - goodBefore;
     const cpuMs = (cpu.user + cpu.system) / 1000;
@@ -300,9 +541,26 @@ async function measureScrape(impl: Impl, endpoints: number, faulty: number, serv
       perEndpoint: [counts[0] ?? 0, counts[Math.floor(counts.length / 2)] ?? 0, counts[counts.length - 1] ?? 0],
       faultyStale: faultyPorts.filter((p) => byPort.get(p) === true).length,
       load: Number((loadavg()[0] ?? 0).toFixed(2)),
+      diag: {
+        runQueueMsPerSec: Number((waitNs / 1e6 / (wall / 1000)).toFixed(2)),
+        runQueueUsPerSlice: slices > 0 ? Number((waitNs / 1000 / slices).toFixed(1)) : Number.NaN,
+        batchesPerSec: Math.round((applyTimes.count / wall) * 1000),
+        applyP99Us: us(applyTimes, 99),
+        applyMaxUs: us(applyTimes, 'max'),
+        detectorP99Us: us(detectorTimes, 99),
+        fullPassesPerSec: Number(((fullPasses / wall) * 1000).toFixed(1)),
+        scoredPerSec: Math.round((scored / wall) * 1000),
+        gcPerSec: Number(((gcs / wall) * 1000).toFixed(1)),
+        gcMsPerSec: Number(((gcMs / wall) * 1000).toFixed(2)),
+        gcMaxMs: Number(gcMaxMs.toFixed(2)),
+      },
     };
   } finally {
+    gcObserver.disconnect();
+    unsubscribe?.();
+    detector?.close();
     await monitor.close();
+    if (options.pin) pinThreads(false);
   }
 }
 
@@ -330,7 +588,7 @@ async function impls(options: DatalayerBenchOptions): Promise<Impl[]> {
   const out: Impl[] = [];
   if (wanted.includes('floor')) out.push(HOST_FLOOR);
   // Before: the old defaults (1 s timeout, no backoff); after: the current defaults.
-  if (wanted.includes('before')) out.push({ name: 'before issue 14', make: (o) => new BaselinePoolMonitor(o as ConstructorParameters<typeof BaselinePoolMonitor>[0]) });
+  if (wanted.includes('before')) out.push({ name: 'before issue 14', make: (o) => new BaselinePoolMonitor(o as ConstructorParameters<typeof BaselinePoolMonitor>[0]), kit: THIS_KIT });
   if (options.baselineRoot !== undefined && (wanted.includes('base-main') || wanted.includes('base-worker'))) {
     const base = await baselineBuild(options.baselineRoot);
     for (const thread of ['main', 'worker'] as const) {
@@ -338,6 +596,7 @@ async function impls(options: DatalayerBenchOptions): Promise<Impl[]> {
       out.push({
         name: `baseline build, ${thread}`,
         make: (o) => new base.Monitor({ ...o, source: base.source(portsOf(o)), clock: base.clock, scrapeThread: thread }),
+        kit: base.kit,
       });
     }
   }
@@ -346,15 +605,24 @@ async function impls(options: DatalayerBenchOptions): Promise<Impl[]> {
     const suffix = page === 'whole' ? '-whole' : '';
     const nameFilter = page === 'whole' ? 'off' : 'on';
     if (wanted.includes(`main${suffix}`)) {
-      out.push({ name: `after, main, ${page} page`, make: (o) => new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'main', nameFilter }) });
+      out.push({ name: `after, main, ${page} page`, make: (o) => new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'main', nameFilter }), kit: THIS_KIT });
     }
-    if (!wanted.includes(`worker${suffix}`)) continue;
     for (const nice of options.workerNice ?? [undefined]) {
-      out.push({
-        name: `after, worker${nice === undefined ? '' : ` (nice ${nice})`}, ${page} page`,
-        make: (o) =>
-          new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'worker', nameFilter, ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}) }),
-      });
+      const niceName = nice === undefined ? '' : ` (nice ${nice})`;
+      if (wanted.includes(`worker${suffix}`)) {
+        out.push({
+          name: `after, worker${niceName}, ${page} page`,
+          make: (o) =>
+            new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'worker', nameFilter, ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}) }),
+          kit: THIS_KIT,
+        });
+      }
+      if (wanted.includes(`receive${suffix}`)) {
+        out.push({
+          name: `diagnosis: worker${niceName}, ${page} page, batches received, nothing applied`,
+          make: (o) => new ReceiveOnlyMonitor(portsOf(o), o.scrapeListener, nice ?? DEFAULT_SCRAPE_WORKER_NICE, page === 'filtered'),
+        });
+      }
     }
   }
   return out;
@@ -387,17 +655,20 @@ export async function run(options: DatalayerBenchOptions = {}): Promise<object> 
   const largest = sizes[sizes.length - 1] ?? 1000;
   if (options.faulty !== false) cases.push([largest, Math.round(largest / 10)]);
   const variants = await impls(options);
+  const measure: MeasureOptions = { windowMs, warmupMs, dispatch: options.dispatch ?? 'server', pin: options.pin ?? false };
   const scrape: ScrapeFigures[][] = [];
   for (const [n, faulty] of cases) {
     const byImpl: ScrapeFigures[][] = variants.map(() => []);
     // Variants alternate within each round, so a change in the host's load touches all of them alike.
     for (let r = 0; r < rounds; r++) {
-      for (const [i, impl] of variants.entries()) byImpl[i]?.push(await benchScrape(impl, n, faulty, windowMs, warmupMs, standIns));
+      for (const [i, impl] of variants.entries()) byImpl[i]?.push(await benchScrape(impl, n, faulty, standIns, measure));
     }
     scrape.push(...byImpl);
   }
   const kind = standIns === 'c' ? 'C stand-ins (Node ones where they cannot be built)' : 'Node stand-ins';
-  console.log(`\n### Scraping every ${DEFAULT_INTERVAL_MS} ms (vLLM v1 page with LoRA; faulty: half hung, half refusing; ${kind}; medians of ${rounds} round(s), all values in brackets)\n`);
+  const beside = measure.dispatch === 'server' ? 'in-flight ledger and hybrid detector on the dispatch thread' : 'the monitor alone on the dispatch thread';
+  const pinned = measure.pin ? '; pinned: dispatch thread on CPU 0, the rest on CPU 1' : '';
+  console.log(`\n### Scraping every ${DEFAULT_INTERVAL_MS} ms (vLLM v1 page with LoRA; faulty: half hung, half refusing; ${kind}; ${beside}${pinned}; medians of ${rounds} round(s), all values in brackets)\n`);
   console.log('| data layer | endpoints (faulty) | good scrapes/s (target) | CPU us/scrape | CPU, share of one core (dispatch thread) | stand-ins: share of one core, us/answer | dispatch-thread loop delay p50 / p99 / max ms | good fresh | good scrapes per endpoint min / median / max | faulty stale | load |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
   const show = (runs: ScrapeFigures[], pick: (s: ScrapeFigures) => number, digits = 0): string => {
@@ -411,6 +682,16 @@ export async function run(options: DatalayerBenchOptions = {}): Promise<object> 
     if (s === undefined) continue;
     console.log(
       `| ${s.impl} | ${s.endpoints} (${s.faulty}) | ${show(runs, (x) => x.scrapesPerSec)} (${s.targetScrapesPerSec}) | ${show(runs, (x) => x.cpuUsPerScrape)} | ${show(runs, (x) => x.cpuShareOfOneCore * 100)}% (${show(runs, (x) => x.mainThreadCpuShare * 100, 1)}%) | ${show(runs, (x) => x.standInCpuShare * 100)}%, ${show(runs, (x) => x.standInUsPerAnswer)} | ${show(runs, (x) => x.loopDelayP50Ms, 2)} / ${show(runs, (x) => x.loopDelayP99Ms, 2)} / ${show(runs, (x) => x.loopDelayMaxMs, 1)} | ${show(runs, (x) => x.goodFresh)}/${s.endpoints - s.faulty} | ${runs.map((x) => x.perEndpoint.join('/')).join(', ')} | ${show(runs, (x) => x.faultyStale)}/${s.faulty} | ${runs.map((x) => x.load).join(', ')} |`,
+    );
+  }
+  console.log('\n### Dispatch thread, what its delay is made of (same runs, medians)\n');
+  console.log('| data layer | endpoints (faulty) | loop delay p99 ms | waiting for a core: ms/s, us per run | batches/s | applying one batch p99 / max us | detector read p99 us, full passes/s, endpoints scored/s | GCs/s, ms/s, longest ms |');
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+  for (const runs of scrape) {
+    const s = runs[0];
+    if (s === undefined) continue;
+    console.log(
+      `| ${s.impl} | ${s.endpoints} (${s.faulty}) | ${show(runs, (x) => x.loopDelayP99Ms, 2)} | ${show(runs, (x) => x.diag.runQueueMsPerSec, 1)}, ${show(runs, (x) => x.diag.runQueueUsPerSlice, 1)} | ${show(runs, (x) => x.diag.batchesPerSec)} | ${show(runs, (x) => x.diag.applyP99Us)} / ${show(runs, (x) => x.diag.applyMaxUs)} | ${show(runs, (x) => x.diag.detectorP99Us)}, ${show(runs, (x) => x.diag.fullPassesPerSec, 1)}, ${show(runs, (x) => x.diag.scoredPerSec)} | ${show(runs, (x) => x.diag.gcPerSec, 1)}, ${show(runs, (x) => x.diag.gcMsPerSec, 2)}, ${show(runs, (x) => x.diag.gcMaxMs, 2)} |`,
     );
   }
   return { parse, scrape };
@@ -434,6 +715,8 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     ...(standIns === 'node' || standIns === 'c' ? { standIns } : {}),
     ...(process.argv.includes('--no-parse') ? { parse: false } : {}),
     ...(process.argv.includes('--no-faulty') ? { faulty: false } : {}),
+    ...(arg('dispatch') === 'bare' ? { dispatch: 'bare' } : {}),
+    ...(process.argv.includes('--pin') ? { pin: true } : {}),
   })
     .then((result) => console.log(`\n${JSON.stringify(result)}`))
     .catch((err: unknown) => {
