@@ -1,14 +1,12 @@
-// Scrape worker entry: runs the in-thread scrape runner on this worker thread's event loop and sends each loop
-// turn's outcomes to the dispatch thread as one compact batch; log lines go there too (one logger per process).
+// Scrape worker entry: runs the in-thread scrape runner on this worker thread's event loop and sends its outcomes
+// to the dispatch thread as compact batches (at most BATCH_MAX outcomes, the oldest at most BATCH_WINDOW_MS old);
+// log lines go there too (one logger per process).
 import { parentPort, workerData } from 'node:worker_threads';
 import { type Logger, mathRandom, systemClock } from '../core/index.js';
 import { httpMetricsFetcherFactory } from './metrics-fetcher.js';
 import { InThreadScrapeRunner } from './scrape-runner.js';
 import { lowerThreadPriority } from './thread-priority.js';
 import { type FromWorker, type ScrapeWorkerInit, type ToWorker, OutcomeBatchWriter } from './scrape-wire.js';
-
-/** @default 2 ms: at most 500 messages/s to the dispatch thread, whatever the pool size. */
-const BATCH_WINDOW_MS = 2;
 
 function main(): void {
   const port = parentPort;
@@ -28,9 +26,10 @@ function main(): void {
   let token = init.token;
   const slots = new Map<string, number>();
   const batch = new OutcomeBatchWriter(performance.timeOrigin);
-  let flushing = false;
+  let flushTimer: ReturnType<typeof setTimeout> | undefined;
   const flush = (): void => {
-    flushing = false;
+    if (flushTimer !== undefined) clearTimeout(flushTimer);
+    flushTimer = undefined;
     if (batch.size === 0) return;
     const { nums, extras } = batch.take();
     port.postMessage({ kind: 'outcomes', nums, extras } satisfies FromWorker, [nums.buffer as ArrayBuffer]);
@@ -44,12 +43,13 @@ function main(): void {
     onOutcome: (id, outcome) => {
       const slot = slots.get(id);
       if (slot === undefined) return;
-      batch.add(slot, outcome);
-      if (flushing) return;
-      flushing = true;
-      // One message per window, not per loop turn: a message costs both threads ~20 us, and 1,000 endpoints
-      // finish 20 scrapes per millisecond. The window delays no scrape, only when its result is applied.
-      setTimeout(flush, BATCH_WINDOW_MS);
+      const now = performance.now();
+      batch.add(slot, outcome, now);
+      // Due (full, or its window over while this loop turn still runs: the timer would wait for the turn's
+      // end, and a busy worker's turn lasts tens of milliseconds): sent at once. The window delays no scrape,
+      // only when its result is applied.
+      if (batch.due(now)) flush();
+      else flushTimer ??= setTimeout(flush, batch.msUntilDue(now));
     },
   });
   port.on('message', (message: ToWorker) => {

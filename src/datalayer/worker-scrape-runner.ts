@@ -7,7 +7,8 @@ import { Worker } from 'node:worker_threads';
 import { type Clock, type Logger, type TimerHandle } from '../core/index.js';
 import { type HttpMetricsFetcherOptions } from './metrics-fetcher.js';
 import { type BatchListener, type ScrapeJob, type ScrapeRunner, type ScrapeTiming } from './scrape-runner.js';
-import { type FromWorker, type ScrapeWorkerInit, type ToWorker, OutcomeBatchReader } from './scrape-wire.js';
+import { type ScrapeOutcome } from './metrics-scraper.js';
+import { type FromWorker, type ScrapeWorkerInit, type ToWorker, APPLY_PER_TURN, OutcomeBacklog, OutcomeBatchReader } from './scrape-wire.js';
 import { startThreadpool } from './thread-priority.js';
 
 /** @default 5 s: how often a rotating bearer token is looked at and, when changed, sent to the worker. */
@@ -56,6 +57,9 @@ export class WorkerScrapeRunner implements ScrapeRunner {
   private readonly jobs = new Map<string, { job: ScrapeJob; slot: number }>();
   private readonly idBySlot = new Map<number, string>();
   private readonly reader = new OutcomeBatchReader();
+  /** Batches received and not yet wholly applied. */
+  private readonly backlog = new OutcomeBacklog();
+  private drainScheduled = false;
   private nextSlot = 1;
   private token: string | undefined;
   private tokenTimer: TimerHandle | undefined;
@@ -100,6 +104,7 @@ export class WorkerScrapeRunner implements ScrapeRunner {
     clearTimeout(grace);
     this.jobs.clear();
     this.idBySlot.clear();
+    this.backlog.clear();
   }
 
   private forgetSlot(id: string): void {
@@ -158,18 +163,14 @@ export class WorkerScrapeRunner implements ScrapeRunner {
   private onMessage(message: FromWorker): void {
     switch (message.kind) {
       case 'outcomes': {
-        // Worker times are epoch milliseconds; this thread's clock is performance.now().
-        const offset = -performance.timeOrigin;
-        const { nums, extras } = message;
-        this.options.onBatch((emit) => {
-          this.reader.read(nums, extras, offset, (slot, outcome) => {
-            const id = this.idBySlot.get(slot);
-            if (id !== undefined) emit(id, outcome);
-            // A result the worker sent before it heard of the removal: reading it cached the slot's figures again,
-            // and slots are never reused, so without this every departed pod would leave an entry behind.
-            else this.reader.forget(slot);
-          });
-        });
+        if (this.closing !== undefined) return;
+        this.backlog.push(message.nums, message.extras);
+        // Applied in the check phase of this same loop turn (no wait for a timer), after every message that
+        // arrived with this one is queued; APPLY_PER_TURN at most per turn.
+        if (!this.drainScheduled) {
+          this.drainScheduled = true;
+          setImmediate(this.drain);
+        }
         return;
       }
       case 'log':
@@ -178,6 +179,39 @@ export class WorkerScrapeRunner implements ScrapeRunner {
       case 'closed':
         return;
     }
+  }
+
+  /** Applies up to APPLY_PER_TURN outcomes of the backlog, in arrival order, as one batch; the rest next turn. */
+  private readonly drain = (): void => {
+    this.drainScheduled = false;
+    if (this.closing !== undefined || !this.backlog.pending) return;
+    // Worker times are epoch milliseconds; this thread's clock is performance.now().
+    const offset = -performance.timeOrigin;
+    try {
+      this.applyBacklog(offset);
+    } finally {
+      if (this.backlog.pending && this.closing === undefined) {
+        this.drainScheduled = true;
+        setImmediate(this.drain);
+      }
+    }
+  };
+
+  private applyBacklog(offset: number): void {
+    let taken = false;
+    this.options.onBatch((emit) => {
+      taken = true;
+      const forward = (slot: number, outcome: ScrapeOutcome): void => {
+        const id = this.idBySlot.get(slot);
+        if (id !== undefined) emit(id, outcome);
+        // A result the worker sent before it heard of the removal: reading it cached the slot's figures again,
+        // and slots are never reused, so without this every departed pod would leave an entry behind.
+        else this.reader.forget(slot);
+      };
+      this.backlog.read(this.reader, offset, forward, APPLY_PER_TURN);
+    });
+    // A listener that takes nothing (its monitor closing) will take none of the rest either.
+    if (!taken) this.backlog.clear();
   }
 
   private pollToken(): void {

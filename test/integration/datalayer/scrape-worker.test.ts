@@ -1,6 +1,7 @@
 // Scraping on a worker thread against real HTTP servers on 127.0.0.1: the dispatch thread gets the same metrics
 // and failure reasons as in-thread scraping, endpoints come and go with their sockets, close() ends the thread,
-// and `auto` moves scraping to the worker once the pool is large. Needs the compiled worker (npm test builds it).
+// and `auto` moves scraping to the worker once the pool is large; a burst of batches is applied a bounded number
+// of outcomes per loop turn, in order. Needs the compiled worker (npm test builds it).
 import { readFileSync, readdirSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, SystemClock } from '../../../src/core/index.js';
@@ -10,7 +11,10 @@ import {
   AUTO_WORKER_ENDPOINTS,
   PoolMonitor,
   StaticEndpointSource,
+  WorkerScrapeRunner,
+  VLLM_METRICS,
 } from '../../../src/datalayer/index.js';
+import { type FromWorker, APPLY_PER_TURN, OutcomeBatchWriter } from '../../../src/datalayer/scrape-wire.js';
 import { RecordingLogger } from '../../unit/datalayer/fakes.js';
 import { LoopbackServer, waitFor } from './loopback-server.js';
 
@@ -141,6 +145,41 @@ describe('scraping on a worker thread', () => {
     // The first two endpoints' in-thread sockets were closed; each server now holds exactly one connection.
     await waitFor('one socket per server', () => list.every((s) => s.sockets.size === 1));
     expect(m.logger.lines('info')).toContain('metrics scraping moved to a worker thread');
+  });
+
+  it('applies a burst of batches at most APPLY_PER_TURN outcomes at a time, every outcome once and in arrival order', async () => {
+    const applied: string[][] = [];
+    const runner = new WorkerScrapeRunner({
+      timing: { intervalMs: 60_000, timeoutMs: 1_000 },
+      clock: new SystemClock(),
+      logger: new RecordingLogger(),
+      onBatch: (apply) => {
+        const ids: string[] = [];
+        apply((id) => ids.push(id));
+        applied.push(ids);
+      },
+    });
+    try {
+      const total = 2 * APPLY_PER_TURN + 10;
+      // Slots are handed out from 1 in the order jobs are added; the first scrapes are an hour away.
+      for (let i = 0; i < total; i++) {
+        runner.add({ id: `e${i}`, target: { host: '127.0.0.1', port: 9, path: '/metrics' }, names: VLLM_METRICS, initialDelayMs: 3_600_000 });
+      }
+      // What the worker would send after a long loop turn: three batches arriving together.
+      const writer = new OutcomeBatchWriter(performance.timeOrigin);
+      const deliver = (runner as unknown as { onMessage(message: FromWorker): void }).onMessage.bind(runner);
+      for (const [from, to] of [[0, APPLY_PER_TURN + 5], [APPLY_PER_TURN + 5, APPLY_PER_TURN + 7], [APPLY_PER_TURN + 7, total]] as const) {
+        for (let i = from; i < to; i++) writer.add(i + 1, { ok: false, reason: 'connect', detail: 'refused', startedAt: 1, finishedAt: 2 });
+        const { nums, extras } = writer.take();
+        deliver({ kind: 'outcomes', nums, extras });
+      }
+      expect(applied).toEqual([]); // applied in a later phase of the loop turn, not inside the message handler
+      await waitFor('burst applied', () => applied.flat().length === total);
+      expect(applied.flat()).toEqual(Array.from({ length: total }, (_, i) => `e${i}`));
+      expect(applied.map((ids) => ids.length)).toEqual([APPLY_PER_TURN, APPLY_PER_TURN, 10]);
+    } finally {
+      await runner.close();
+    }
   });
 
   it('refuses a worker thread with an injected clock (times cross threads as wall-clock milliseconds)', () => {
