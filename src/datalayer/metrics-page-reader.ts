@@ -35,6 +35,12 @@ const HASH = 35;
 const OPEN_BRACE = 123;
 const LETTER_T = 84;
 const UNSEARCHED = -2;
+/** Operands from this length on are compared natively (see bytesAt). */
+const NATIVE_COMPARE_BYTES = 64;
+/** Seeking (see `seek`) only when at least this much of the chunk is left to read. */
+const SEEK_MIN_BYTES = 2048;
+/** Kept-line arrays longer than this are emptied between pages rather than reused. */
+const MAX_REUSED_LINES = 64;
 /**
  * How far before the previous page's position of a family a hinted search starts: the page before it may have
  * shrunk this much (a counter's digits, a histogram reset) and the hint still lands in one short search.
@@ -93,10 +99,13 @@ export class MetricsPageReader {
   /**
    * Per wanted name: the lines kept of this page and of the last one, with what they parsed to, in page order.
    * A line byte-equal to the last page's line at the same place is not decoded or parsed again: a model
-   * server's LoRA info line and, between changes, its gauges repeat from scrape to scrape.
+   * server's LoRA info line and, between changes, its gauges repeat from scrape to scrape. The arrays are
+   * reused (overwritten up to their counts) rather than emptied: setting an array's length is a runtime call.
    */
   private kept: KeptLine[][];
   private lastKept: KeptLine[][];
+  private keptCount: number[];
+  private lastKeptCount: number[];
 
   constructor(options: MetricsPageReaderOptions) {
     this.names = [...options.wanted];
@@ -106,6 +115,8 @@ export class MetricsPageReader {
     this.lastAt = this.names.map(() => -1);
     this.kept = this.names.map(() => []);
     this.lastKept = this.names.map(() => []);
+    this.keptCount = this.names.map(() => 0);
+    this.lastKeptCount = this.names.map(() => 0);
     this.firsts = this.bytes.map((b) => b[0] ?? -1);
     this.lasts = this.bytes.map((b) => b[b.length - 1] ?? -1);
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
@@ -130,11 +141,19 @@ export class MetricsPageReader {
     this.chunkBase = 0;
     this.expect = undefined;
     this.remaining = 0;
-    // This page's kept lines become the last page's; the older arrays are emptied for reuse.
+    // This page's kept lines become the last page's; the older arrays are reused from their start.
     const older = this.lastKept;
+    const olderCount = this.lastKeptCount;
     this.lastKept = this.kept;
-    for (const list of older) list.length = 0;
+    this.lastKeptCount = this.keptCount;
     this.kept = older;
+    this.keptCount = olderCount;
+    for (let i = 0; i < older.length; i++) {
+      olderCount[i] = 0;
+      // An unusually long family (a page with many ranks, say) is not held on to past the next page.
+      const list = older[i];
+      if (list !== undefined && list.length > MAX_REUSED_LINES) list.length = 0;
+    }
     if (stopAfter !== undefined && stopAfter.size > 0) {
       // The scraper passes the same set until its next whole-page read: its flags are worked out once.
       if (stopAfter !== this.stopAfter) {
@@ -174,8 +193,9 @@ export class MetricsPageReader {
       pos = nl + 1;
     }
     while (pos < length) {
-      // Seeking needs the newline before `pos` in this chunk (it is part of the needle).
-      if (pos > 0 && this.canSeek()) {
+      // Seeking needs the newline before `pos` in this chunk (it is part of the needle). Over a short rest (a page
+      // filtered by name[] is ~1.4 KB, all of it wanted) a search per family costs more than reading the lines.
+      if (pos > 0 && length - pos >= SEEK_MIN_BYTES && this.canSeek()) {
         const hit = this.seek(chunk, pos - 1);
         if (hit === -1) {
           // No expected family starts in this chunk's complete lines. One whose name is cut by the chunk's end
@@ -322,11 +342,12 @@ export class MetricsPageReader {
     const name = this.names[index] ?? '';
     const kept = this.kept[index];
     if (kept === undefined) return;
-    const previous = this.lastKept[index]?.[kept.length];
+    const n = this.keptCount[index] ?? 0;
+    const previous = n < (this.lastKeptCount[index] ?? 0) ? this.lastKept[index]?.[n] : undefined;
     let sample: PromSample;
     if (previous !== undefined && previous.bytes.length === end - s && bytesAt(buf, s, previous.bytes)) {
       sample = previous.sample;
-      kept.push(previous);
+      kept[n] = previous;
     } else {
       const parsed = parseSampleLine(buf.toString('utf8', s, end));
       if (parsed === undefined) {
@@ -335,8 +356,9 @@ export class MetricsPageReader {
         return;
       }
       sample = parsed.sample;
-      kept.push({ bytes: Buffer.from(buf.subarray(s, end)), sample });
+      kept[n] = { bytes: Buffer.from(buf.subarray(s, end)), sample };
     }
+    this.keptCount[index] = n + 1;
     const list = this.samples.get(name);
     if (list === undefined) this.samples.set(name, [sample]);
     else list.push(sample);
@@ -386,11 +408,14 @@ interface KeptLine {
 }
 
 /**
- * Whether `buf` holds `bytes` at `at` (the caller checked the length fits). A byte loop: the operands are short
- * (names, prefixes, single lines), where Buffer.compare's argument checks and native call cost several times more.
+ * Whether `buf` holds `bytes` at `at` (the caller checked the length fits). Short operands (names, prefixes) by a
+ * byte loop, where Buffer.compare's argument checks and native call cost several times more; long ones (whole
+ * lines: a LoRA info or cache-config line is 150-450 bytes) natively, at ~2 ns a byte less.
  */
 function bytesAt(buf: Buffer, at: number, bytes: Buffer): boolean {
-  for (let i = 0; i < bytes.length; i++) if (buf[at + i] !== bytes[i]) return false;
+  const n = bytes.length;
+  if (n >= NATIVE_COMPARE_BYTES) return buf.compare(bytes, 0, n, at, at + n) === 0;
+  for (let i = 0; i < n; i++) if (buf[at + i] !== bytes[i]) return false;
   return true;
 }
 
