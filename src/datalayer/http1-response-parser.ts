@@ -141,6 +141,23 @@ export class Http1ResponseParser {
   }
 
   /**
+   * Whether the connection may still carry another request once this answer is complete: nothing read so far
+   * (head included, when read) rules it out.
+   */
+  get mayBeReusable(): boolean {
+    return this.keepAlive && this.mode !== 'close';
+  }
+
+  /**
+   * The rest of this answer goes to no sink: it is only framed and counted off the connection (the limits still
+   * apply), so the connection can carry the next request once the answer is complete.
+   */
+  discard(): void {
+    this.sink = undefined;
+    this.wanting = false;
+  }
+
+  /**
    * Feeds bytes of the answer; `buf` may be reused by the caller once this returns. Bytes past the end of the
    * answer make the connection unusable (a server may not answer what was not asked).
    */

@@ -44,7 +44,7 @@ export interface MetricsFetcher {
   start(sink: MetricsBodySink, done: FetchDone, whole?: boolean): void;
   /**
    * Ends the request in progress with `failure` (its `done` still comes, with it); no-op when none is. A
-   * 'timeout' on a connection already made becomes 'slow'.
+   * 'timeout' on a connection already made becomes 'slow' (and the connection may be kept for the next request).
    */
   abort(failure: ScrapeFailure): void;
   /** Releases connections (aborting a request in progress); idempotent. */
@@ -109,6 +109,13 @@ interface InFlight {
  * One endpoint's metrics over one keep-alive HTTP/1.1 connection (no pipelining: scrapes never overlap). A
  * connection that saw anything unexpected is dropped and the next request opens a new one.
  *
+ * A request that times out on a connection already made keeps the connection: its late answer is read to its
+ * end and dropped (framed and counted only), and the next request goes out on the same connection once it has
+ * ended. A scraper short of CPU for a moment (whose answers wait unread past their timeout) thus pays a few
+ * discarded reads, not a reconnect per endpoint, which would cost more than the scrapes and make it later still.
+ * If the late answer has not ended when the next request times out too, the connection is dropped: a hung or
+ * dribbling server holds one connection for at most two timeouts.
+ *
  * Per request: one write of the prepared request bytes; per read, the parser's framing and the page reader.
  */
 export class HttpMetricsFetcher implements MetricsFetcher {
@@ -122,6 +129,10 @@ export class HttpMetricsFetcher implements MetricsFetcher {
   private connected = false;
   private idleSince = 0;
   private current: InFlight | undefined;
+  /** The socket still carries the answer to a request that timed out: read off and dropped (see the class). */
+  private draining = false;
+  /** `current` was not sent yet: it goes out when the draining answer ends. */
+  private waiting = false;
   /** The prepared request naming the target's families (or the whole page's, when it names none). */
   private request: Buffer = Buffer.alloc(0);
   /** The prepared request for the whole page. */
@@ -178,6 +189,13 @@ export class HttpMetricsFetcher implements MetricsFetcher {
     const current = this.current;
     if (current === undefined) return;
     const reason = this.connected ? toScrapeFailure(timeoutWhileConnected(failure)) : failure;
+    if (failure.reason === 'timeout' && this.connected && !this.waiting && !this.closed && this.parser.mayBeReusable) {
+      // The answer may still come: it is read off (not into this scrape's sink) so the connection stays usable.
+      this.parser.discard();
+      this.draining = true;
+      this.settle(current, reason);
+      return;
+    }
     this.drop();
     this.settle(current, reason);
   }
@@ -199,13 +217,37 @@ export class HttpMetricsFetcher implements MetricsFetcher {
         return;
       }
     }
+    if (this.draining) {
+      // The connection still carries a timed-out request's answer: this one goes out once that has ended.
+      this.current = { sink, done, reused: true, retried, whole };
+      this.waiting = true;
+      return;
+    }
     // Idle past the keep-alive time: the server may be closing it right now; a fresh one avoids the race.
     if (this.socket !== undefined && performance.now() - this.idleSince > this.keepAliveMs) this.drop();
-    const reused = this.socket !== undefined;
+    this.transmit({ sink, done, reused: this.socket !== undefined && this.socketUsed, retried, whole });
+  }
+
+  /** Writes `request`'s bytes on the current connection (opened when there is none). */
+  private transmit(request: InFlight): void {
     const socket = this.socket ?? this.open();
-    this.current = { sink, done, reused: reused && this.socketUsed, retried, whole };
-    this.parser.begin(sink);
-    socket.write(whole ? this.wholeRequest : this.request);
+    this.current = request;
+    this.waiting = false;
+    this.parser.begin(request.sink);
+    socket.write(request.whole ? this.wholeRequest : this.request);
+  }
+
+  /** The timed-out request's answer ended (`reusable`: the connection may carry the next one); sends a waiting one. */
+  private endDrain(reusable: boolean): void {
+    this.draining = false;
+    if (reusable) {
+      this.socketUsed = true;
+      this.idleSince = performance.now();
+    } else {
+      this.drop();
+    }
+    const current = this.current;
+    if (current !== undefined && this.waiting) this.transmit({ ...current, reused: reusable });
   }
 
   /** Both requests, built once per token (the bytes are reused for every scrape). */
@@ -278,6 +320,17 @@ export class HttpMetricsFetcher implements MetricsFetcher {
   }
 
   private onBytes(socket: Socket, chunk: Buffer): void {
+    if (socket === this.socket && this.draining) {
+      let late;
+      try {
+        late = this.parser.push(chunk);
+      } catch {
+        this.endDrain(false);
+        return;
+      }
+      if (late === COMPLETE) this.endDrain(this.parser.reusable);
+      return;
+    }
     const current = this.current;
     if (socket !== this.socket || current === undefined) {
       // Bytes nobody asked for: this connection's framing can no longer be trusted.
@@ -305,6 +358,11 @@ export class HttpMetricsFetcher implements MetricsFetcher {
 
   private onSocketGone(socket: Socket, err: Error | undefined): void {
     if (socket !== this.socket) return;
+    if (this.draining) {
+      // Closed before the late answer ended: a waiting request goes out on a new connection.
+      this.endDrain(false);
+      return;
+    }
     const current = this.current;
     this.drop();
     if (current === undefined) return;
@@ -336,10 +394,12 @@ export class HttpMetricsFetcher implements MetricsFetcher {
   private settle(current: InFlight, failure: ScrapeFailure | undefined): void {
     if (this.current !== current) return;
     this.current = undefined;
+    this.waiting = false;
     current.done(failure);
   }
 
   private drop(): void {
+    this.draining = false;
     const socket = this.socket;
     if (socket === undefined) return;
     this.socket = undefined;

@@ -2,7 +2,7 @@
 // model server may use, connections it closes, and answers that are not HTTP.
 import { type Server, type Socket, createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { HttpMetricsFetcher, type MetricsBodySink } from '../../../src/datalayer/index.js';
+import { HttpMetricsFetcher, type MetricsBodySink, ScrapeFailure } from '../../../src/datalayer/index.js';
 import { LoopbackListener, waitFor } from './loopback-server.js';
 
 const PAGE = 'vllm:num_requests_waiting 2\nvllm:num_requests_running 5\n';
@@ -54,6 +54,24 @@ async function setup(answer: (n: number, socket: Socket) => void) {
 }
 
 const withLength = (body: string, extra = ''): string => `HTTP/1.1 200 OK\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
+
+/** One request through start/abort, as the scraper drives it: what its sink got and how it ended. */
+function startOne(fetcher: HttpMetricsFetcher) {
+  const parts: Buffer[] = [];
+  let settled: { failure: ScrapeFailure | undefined } | undefined;
+  const ended = new Promise<ScrapeFailure | undefined>((resolve) =>
+    fetcher.start({ push: (chunk) => (parts.push(Buffer.from(chunk)), true) }, (failure) => {
+      settled = { failure };
+      resolve(failure);
+    }),
+  );
+  return { ended, body: () => Buffer.concat(parts).toString(), settled: () => settled };
+}
+
+const timeout = (): ScrapeFailure => new ScrapeFailure('timeout', 'no complete answer within the test timeout');
+
+/** A few loop turns: time for bytes already sent to arrive (used only to look for something that must not happen). */
+const turns = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 50));
 
 describe('HttpMetricsFetcher over raw TCP', () => {
   it('sends one GET with host, accept and identity encoding, and reuses the connection', async () => {
@@ -130,6 +148,108 @@ describe('HttpMetricsFetcher over raw TCP', () => {
     await waitFor('connection dropped', () => server.sockets.size === 0);
     expect(await get()).toBe(PAGE);
     expect(server.connections).toBe(2);
+  });
+
+  it('a request timing out on a made connection keeps it: the late answer is read off, unseen, and the next request goes out on it once that ended', async () => {
+    const held: Socket[] = [];
+    const { server, fetcher } = await setup((n, socket) => {
+      if (n === 1) held.push(socket); // answered late, below
+      else socket.write(withLength(`second ${PAGE}`));
+    });
+    const first = startOne(fetcher);
+    await waitFor('first request arrived', () => server.requests === 1);
+    fetcher.abort(timeout());
+    expect(await first.ended).toMatchObject({ reason: 'slow' });
+    const second = startOne(fetcher);
+    await turns();
+    // No pipelining: the second request waits for the first's answer.
+    expect(server.requests).toBe(1);
+    expect(second.settled()).toBeUndefined();
+    held[0]?.write(withLength(`late ${PAGE}`));
+    expect(await second.ended).toBeUndefined();
+    expect(second.body()).toBe(`second ${PAGE}`);
+    expect(first.body()).toBe('');
+    expect(server.connections).toBe(1);
+    // And the connection carries on as usual.
+    const third = startOne(fetcher);
+    expect(await third.ended).toBeUndefined();
+    expect(server.connections).toBe(1);
+  });
+
+  it('a late answer cut in two reads, after the head, is still read off and the connection reused', async () => {
+    const held: Socket[] = [];
+    const { server, fetcher } = await setup((n, socket) => {
+      if (n === 1) {
+        held.push(socket);
+        socket.write(`HTTP/1.1 200 OK\r\ncontent-length: ${PAGE.length}\r\n\r\n${PAGE.slice(0, 10)}`);
+      } else {
+        socket.write(withLength(PAGE));
+      }
+    });
+    const first = startOne(fetcher);
+    await waitFor('first answer begun', () => server.requests === 1);
+    await turns();
+    fetcher.abort(timeout());
+    expect(await first.ended).toMatchObject({ reason: 'slow' });
+    const second = startOne(fetcher);
+    held[0]?.write(PAGE.slice(10));
+    expect(await second.ended).toBeUndefined();
+    expect(second.body()).toBe(PAGE);
+    expect(server.connections).toBe(1);
+  });
+
+  it('a late answer still not ended when the next request times out too drops the connection; the one after opens a new one', async () => {
+    // Request 1 is never answered (a hung server); request 2 never reaches the server (it waits for 1's answer).
+    const { server, fetcher } = await setup((n, socket) => {
+      if (n > 1) socket.write(withLength(PAGE));
+    });
+    const first = startOne(fetcher);
+    await waitFor('first request arrived', () => server.requests === 1);
+    fetcher.abort(timeout());
+    expect(await first.ended).toMatchObject({ reason: 'slow' });
+    const second = startOne(fetcher);
+    fetcher.abort(timeout());
+    expect(await second.ended).toMatchObject({ reason: 'slow' });
+    await waitFor('connection dropped', () => server.sockets.size === 0);
+    expect(server.requests).toBe(1);
+    const third = startOne(fetcher);
+    expect(await third.ended).toBeUndefined();
+    expect(third.body()).toBe(PAGE);
+    expect(server.connections).toBe(2);
+  });
+
+  it('a late answer that closes the connection (or breaks its framing) sends the waiting request on a new one', async () => {
+    const held: Socket[] = [];
+    const { server, fetcher } = await setup((n, socket) => {
+      if (n === 1) held.push(socket);
+      else socket.write(withLength(PAGE));
+    });
+    const first = startOne(fetcher);
+    await waitFor('first request arrived', () => server.requests === 1);
+    fetcher.abort(timeout());
+    await first.ended;
+    const second = startOne(fetcher);
+    held[0]?.end(withLength(PAGE, 'connection: close\r\n'));
+    expect(await second.ended).toBeUndefined();
+    expect(second.body()).toBe(PAGE);
+    expect(server.connections).toBe(2);
+
+    // Garbage as the late answer: the connection is not trusted again.
+    const third = startOne(fetcher); // on connection 2, answered at once
+    expect(await third.ended).toBeUndefined();
+    server.answer = (n, socket) => {
+      if (n === 4) held.push(socket);
+      else socket.write(withLength(PAGE));
+    };
+    const fourth = startOne(fetcher);
+    await waitFor('fourth request arrived', () => server.requests === 4);
+    fetcher.abort(timeout());
+    expect(await fourth.ended).toMatchObject({ reason: 'slow' });
+    const fifth = startOne(fetcher);
+    held[1]?.write('this is not HTTP\r\n\r\n');
+    expect(await fifth.ended).toBeUndefined();
+    expect(fifth.body()).toBe(PAGE);
+    expect(server.connections).toBe(3);
   });
 
   it('aborting a hanging request fails it with the abort reason and closes its socket', async () => {

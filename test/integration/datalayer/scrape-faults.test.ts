@@ -200,6 +200,33 @@ describe('scrape faults, each on its own endpoint beside a good one', () => {
   });
 });
 
+describe('a page late past the timeout', () => {
+  it('keeps its connection: the late page is read off and the next scrape goes out on the same connection', async () => {
+    let held: (() => void) | undefined;
+    const server = await serve((_req, res) => {
+      if (server.requests === 1) held = () => res.end(GOOD); // answered once the scrape has timed out
+      else res.end(GOOD);
+    });
+    let connections = 0;
+    server.server.on('connection', () => connections++);
+    const m = monitorFor([server], {
+      timeoutMs: 500,
+      // The late page is released as soon as its scrape is reported failed, well within the next one's timeout.
+      onFailure: () => {
+        held?.();
+        held = undefined;
+      },
+    });
+    await m.monitor.start();
+    await waitFor('fresh after the late page', () => m.endpoint(server)?.stale === false);
+    const after = server.requests;
+    await waitFor('scraping goes on', () => server.requests >= after + 3);
+    expect(m.failures.map((f) => f.reason)).toEqual(['slow']);
+    expect(connections).toBe(1);
+    expect(server.maxActive).toBe(1);
+  });
+});
+
 describe('backoff and recovery', () => {
   it('a failing endpoint is tried less and less often, and is fresh again at its first good answer', async () => {
     const server = await serve((_req, res) => {

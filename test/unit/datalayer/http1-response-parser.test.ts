@@ -163,4 +163,26 @@ describe('Http1ResponseParser', () => {
     expect(pushes).toBe(1);
     expect(parser.reusable).toBe(true);
   });
+
+  it('discard: the rest of an answer (head included) goes to no sink, completes reusable, and keeps the size limit', () => {
+    const parser = new Http1ResponseParser(LIMIT);
+    let pushes = 0;
+    parser.begin({ push: () => (pushes++, true) });
+    expect(parser.push(Buffer.from('HTTP/1.1 200 OK\r\ncontent-'))).toBe(NEED_MORE);
+    parser.discard();
+    expect(parser.mayBeReusable).toBe(true);
+    expect(parser.push(Buffer.from('length: 6\r\n\r\nabc'))).toBe(NEED_MORE);
+    expect(parser.push(Buffer.from('def'))).toBe(COMPLETE);
+    expect(pushes).toBe(0);
+    expect(parser.reusable).toBe(true);
+
+    parser.begin({ push: () => (pushes++, true) });
+    parser.discard();
+    expect(() => parser.push(Buffer.from(`HTTP/1.1 200 OK\r\ncontent-length: ${LIMIT + 1}\r\n\r\n${'x'.repeat(LIMIT + 1)}`))).toThrow(/limit/);
+
+    parser.begin({ push: () => (pushes++, true) });
+    parser.push(Buffer.from('HTTP/1.1 200 OK\r\nconnection: close\r\ncontent-length: 10\r\n\r\n'));
+    expect(parser.mayBeReusable).toBe(false);
+    expect(pushes).toBe(0);
+  });
 });
