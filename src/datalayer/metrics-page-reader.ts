@@ -72,6 +72,7 @@ export class MetricsPageReader {
   /** The last `stopAfter` given to begin() and its flags per wanted name. */
   private stopAfter: ReadonlySet<string> | undefined;
   private expectFor: readonly boolean[] = [];
+  private expectCount = 0;
   private remaining = 0;
   private samples = new Map<string, PromSample[]>();
   private found = new Set<string>();
@@ -108,17 +109,18 @@ export class MetricsPageReader {
   private lastKeptCount: number[];
 
   constructor(options: MetricsPageReaderOptions) {
-    this.names = [...options.wanted];
-    this.bytes = this.names.map((n) => Buffer.from(n, 'utf8'));
-    this.needles = this.names.map((n) => Buffer.from(`\n${n}`, 'utf8'));
+    const table = nameTable(options.wanted);
+    this.names = table.names;
+    this.bytes = table.bytes;
+    this.needles = table.needles;
+    this.firsts = table.firsts;
+    this.lasts = table.lasts;
     this.hits = this.names.map(() => UNSEARCHED);
     this.lastAt = this.names.map(() => -1);
     this.kept = this.names.map(() => []);
     this.lastKept = this.names.map(() => []);
     this.keptCount = this.names.map(() => 0);
     this.lastKeptCount = this.names.map(() => 0);
-    this.firsts = this.bytes.map((b) => b[0] ?? -1);
-    this.lasts = this.bytes.map((b) => b[b.length - 1] ?? -1);
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   }
 
@@ -148,20 +150,20 @@ export class MetricsPageReader {
     this.lastKeptCount = this.keptCount;
     this.kept = older;
     this.keptCount = olderCount;
-    for (let i = 0; i < older.length; i++) {
-      olderCount[i] = 0;
+    for (let i = 0; i < olderCount.length; i++) {
       // An unusually long family (a page with many ranks, say) is not held on to past the next page.
-      const list = older[i];
-      if (list !== undefined && list.length > MAX_REUSED_LINES) list.length = 0;
+      if ((olderCount[i] ?? 0) > MAX_REUSED_LINES) (older[i] ?? []).length = 0;
+      olderCount[i] = 0;
     }
     if (stopAfter !== undefined && stopAfter.size > 0) {
       // The scraper passes the same set until its next whole-page read: its flags are worked out once.
       if (stopAfter !== this.stopAfter) {
         this.stopAfter = stopAfter;
         this.expectFor = this.names.map((n) => stopAfter.has(n));
+        this.expectCount = this.expectFor.filter(Boolean).length;
       }
       this.expect = this.expectFor;
-      this.remaining = this.expectFor.filter(Boolean).length;
+      this.remaining = this.expectCount;
     }
   }
 
@@ -399,6 +401,40 @@ export class MetricsPageReader {
     }
     return -1;
   }
+}
+
+/** The wanted names as the reader compares them; read-only, shared by every reader wanting the same names. */
+interface NameTable {
+  readonly names: readonly string[];
+  readonly bytes: readonly Buffer[];
+  readonly needles: readonly Buffer[];
+  readonly firsts: readonly number[];
+  readonly lasts: readonly number[];
+}
+
+/**
+ * Name tables by their names (a pool's endpoints share one engine's: a handful in all). Shared so that a thread
+ * reading a thousand endpoints' pages in turn finds them in cache, not a thousand cold copies of the same names.
+ */
+const nameTables = new Map<string, NameTable>();
+const MAX_NAME_TABLES = 64;
+
+function nameTable(wanted: ReadonlySet<string>): NameTable {
+  const names = [...wanted];
+  const key = names.join('\n');
+  const known = nameTables.get(key);
+  if (known !== undefined) return known;
+  const bytes = names.map((n) => Buffer.from(n, 'utf8'));
+  const table: NameTable = {
+    names,
+    bytes,
+    needles: names.map((n) => Buffer.from(`\n${n}`, 'utf8')),
+    firsts: bytes.map((b) => b[0] ?? -1),
+    lasts: bytes.map((b) => b[b.length - 1] ?? -1),
+  };
+  if (nameTables.size >= MAX_NAME_TABLES) nameTables.clear();
+  nameTables.set(key, table);
+  return table;
 }
 
 /** A sample line as read (its own copy) and what it parsed to; samples are never changed once made. */
