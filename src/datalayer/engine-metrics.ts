@@ -85,8 +85,11 @@ export type ExtractResult =
  * (the endpoint goes stale) rather than defaulting to 0, which would make a broken server look idle.
  * Several series of one family (data-parallel engines label each rank) are summed for counts; for KV usage
  * the fullest rank counts, since one full rank already forces preemption there.
+ *
+ * `previous` (the same endpoint's last metrics) is returned itself when nothing changed: an endpoint whose
+ * figures did not move costs no new frozen object (freezing is a runtime call), and readers may compare by identity.
  */
-export function extractEndpointMetrics(parsed: ParsedMetrics, names: EngineMetricNames): ExtractResult {
+export function extractEndpointMetrics(parsed: ParsedMetrics, names: EngineMetricNames, previous?: EndpointMetrics): ExtractResult {
   const waiting = readFamily(parsed, names.waitingQueue, 'sum');
   if (typeof waiting !== 'number') return waiting;
   const running = readFamily(parsed, names.runningRequests, 'sum');
@@ -95,19 +98,40 @@ export function extractEndpointMetrics(parsed: ParsedMetrics, names: EngineMetri
   if (typeof kv !== 'number') return kv;
   const lora = names.loraInfo === undefined ? undefined : readLora(parsed.samples.get(names.loraInfo));
   const geometry = names.cacheConfig === undefined ? undefined : readCacheConfig(parsed, names.cacheConfig);
-  const metrics: EndpointMetrics = {
-    waitingQueue: waiting,
-    runningRequests: running,
-    kvCacheUsage: Math.min(1, kv),
-    loraRunning: lora?.running ?? EMPTY,
-    loraWaiting: lora?.waiting ?? EMPTY,
-    maxLora: lora?.maxLora ?? 0,
-    ...(geometry === undefined ? {} : { kvBlockSize: geometry.blockSize, kvNumBlocks: geometry.numBlocks }),
-  };
+  const kvCacheUsage = Math.min(1, kv);
+  const loraRunning = lora?.running ?? EMPTY;
+  const loraWaiting = lora?.waiting ?? EMPTY;
+  const maxLora = lora?.maxLora ?? 0;
+  if (
+    previous !== undefined &&
+    previous.waitingQueue === waiting &&
+    previous.runningRequests === running &&
+    previous.kvCacheUsage === kvCacheUsage &&
+    sameList(previous.loraRunning, loraRunning) &&
+    sameList(previous.loraWaiting, loraWaiting) &&
+    previous.maxLora === maxLora &&
+    previous.kvBlockSize === geometry?.blockSize &&
+    previous.kvNumBlocks === geometry?.numBlocks
+  ) {
+    return { ok: true, metrics: previous };
+  }
+  // Two literal shapes rather than a conditional spread: cheaper to build, and one hidden class each.
+  const metrics: EndpointMetrics =
+    geometry === undefined
+      ? { waitingQueue: waiting, runningRequests: running, kvCacheUsage, loraRunning, loraWaiting, maxLora }
+      : { waitingQueue: waiting, runningRequests: running, kvCacheUsage, loraRunning, loraWaiting, maxLora, kvBlockSize: geometry.blockSize, kvNumBlocks: geometry.numBlocks };
   return { ok: true, metrics: Object.freeze(metrics) };
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);
+
+/** Same adapters in the same order (usually the same list: an unchanged LoRA line keeps its sample, see readLora). */
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
 
 type Unusable = Extract<ExtractResult, { ok: false }>;
 
@@ -169,16 +193,23 @@ function splitList(raw: string | undefined): readonly string[] {
   );
 }
 
-function readCacheConfig(
-  parsed: ParsedMetrics,
-  mapping: CacheConfigMapping,
-): { blockSize: number; numBlocks: number } | undefined {
+interface CacheGeometry {
+  readonly blockSize: number;
+  readonly numBlocks: number;
+}
+
+/** Per cache-config sample and mapping: its geometry, read once (the scraper keeps the same sample between whole-page reads). */
+const geometryBySample = new WeakMap<PromSample, { readonly mapping: CacheConfigMapping; readonly geometry: CacheGeometry | undefined }>();
+
+function readCacheConfig(parsed: ParsedMetrics, mapping: CacheConfigMapping): CacheGeometry | undefined {
   const first = parsed.samples.get(mapping.family)?.[0];
   if (first === undefined) return undefined;
+  const known = geometryBySample.get(first);
+  if (known !== undefined && known.mapping === mapping) return known.geometry;
   const blockSize = Number(first.labels[mapping.blockSizeLabel]);
   const numBlocks = Number(first.labels[mapping.numBlocksLabel]);
-  if (!Number.isInteger(blockSize) || blockSize <= 0 || !Number.isInteger(numBlocks) || numBlocks <= 0) {
-    return undefined;
-  }
-  return { blockSize, numBlocks };
+  const geometry =
+    !Number.isInteger(blockSize) || blockSize <= 0 || !Number.isInteger(numBlocks) || numBlocks <= 0 ? undefined : { blockSize, numBlocks };
+  geometryBySample.set(first, { mapping, geometry });
+  return geometry;
 }

@@ -105,6 +105,8 @@ export class MetricsScraper implements ScheduledScrape {
   /** Wanted, non-static families the last whole-page read found: reading stops once these are complete. */
   private expected: ReadonlySet<string> | undefined;
   private staticSamples = new Map<string, PromSample[]>();
+  /** The last good metrics: handed out again while nothing in them changed (see extractEndpointMetrics). */
+  private lastMetrics: EndpointMetrics | undefined;
   private sinceFullRead = 0;
   private failures = 0;
   private task: ScrapeTask | undefined;
@@ -274,8 +276,11 @@ export class MetricsScraper implements ScheduledScrape {
       if (!page.stoppedEarly && !foundAll(this.expected, page.found)) this.expected = undefined;
       for (const [name, kept] of this.staticSamples) if (!page.samples.has(name)) page.samples.set(name, kept);
     }
-    const extracted = extractEndpointMetrics(page, this.options.names);
-    if (extracted.ok) return { ok: true, metrics: extracted.metrics, startedAt, finishedAt };
+    const extracted = extractEndpointMetrics(page, this.options.names, this.lastMetrics);
+    if (extracted.ok) {
+      this.lastMetrics = extracted.metrics;
+      return { ok: true, metrics: extracted.metrics, startedAt, finishedAt };
+    }
     // Lines that were not metrics where the wanted ones should be: call the page garbage, not incomplete.
     const reason = extracted.reason === 'missing-metric' && (page.badWantedLines > 0 || page.invalidLines > 0) ? 'garbage' : extracted.reason;
     const detail = page.invalidLines > 0 ? `${extracted.detail} (${page.invalidLines} lines are not metrics)` : extracted.detail;

@@ -97,4 +97,17 @@ describe('extractEndpointMetrics', () => {
     expect(result.metrics.kvBlockSize).toBeUndefined();
     expect(result.metrics.loraRunning).toEqual([]);
   });
+
+  it('hands back the previous metrics object itself when nothing in it changed, and a new one when a figure did', () => {
+    const names = DEFAULT_ENGINE_METRICS.vllm;
+    const parsed = parsePrometheusText(VLLM_PAGE, { only: familiesOf(names) });
+    const first = extractEndpointMetrics(parsed, names);
+    if (!first.ok) throw new Error('the fixture page extracts');
+    const again = extractEndpointMetrics(parsePrometheusText(VLLM_PAGE, { only: familiesOf(names) }), names, first.metrics);
+    expect(again.ok && again.metrics).toBe(first.metrics);
+    const moved = extractEndpointMetrics(parsePrometheusText(VLLM_PAGE.replace('} 0.42', '} 0.43'), { only: familiesOf(names) }), names, first.metrics);
+    expect(moved.ok && moved.metrics).not.toBe(first.metrics);
+    expect(moved).toMatchObject({ ok: true, metrics: { kvCacheUsage: 0.43, waitingQueue: 3 } });
+    expect(Object.isFrozen(moved.ok && moved.metrics)).toBe(true);
+  });
 });
