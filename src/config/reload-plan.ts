@@ -21,6 +21,7 @@ export const RESTART_ONLY_FIELDS: readonly string[] = [
   'pool.metrics',
   'pool.models',
   'pool.unreachableAfterMs',
+  'pool.unresponsiveAfterMs',
   'kubernetes',
   'logging',
   'tracing',

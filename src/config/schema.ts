@@ -53,6 +53,12 @@ export const ConfigSchema = z.strictObject({
        * and the proxy; a slow metrics page on an accepted connection is an answer), queued and new requests are answered 503 `pool-unreachable` instead of held; 0 turns it off.
        */
       unreachableAfterMs: z.number().int().nonnegative().default(3_000),
+      /**
+       * Frozen pods: after this long with no endpoint answering, each either refusing as above or accepting the
+       * connection and answering nothing within the scrape timeout (a `slow` scrape), queued and new requests are
+       * answered 503 `pool-unreachable` too, instead of held until their TTL; 0 turns it off.
+       */
+      unresponsiveAfterMs: z.number().int().nonnegative().default(10_000),
       metrics: z
         .strictObject({
           intervalMs: positive.default(50),

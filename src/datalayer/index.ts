@@ -22,8 +22,10 @@ export {
   type ReachabilityState,
   type ReachabilityView,
   type PoolReachabilityOptions,
+  type UnreachableKind,
   PoolReachability,
   DEFAULT_UNREACHABLE_AFTER_MS,
+  DEFAULT_UNRESPONSIVE_AFTER_MS,
 } from './pool-reachability.js';
 export { type PoolFeed } from './pool-feed.js';
 export { type EndpointSaturationView, hasHeadroom } from './endpoint-saturation.js';

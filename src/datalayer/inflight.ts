@@ -1,4 +1,5 @@
 // In-flight load: what Fairway itself has sent to each endpoint and not yet seen finish (the open loop).
+import { type ScrapeFailureReason } from './scrape-failure.js';
 
 /** Fairway's own count of outstanding work on one endpoint. */
 export interface InflightLoad {
@@ -77,7 +78,8 @@ export interface ScrapeListener {
   forget?(endpointId: string): void;
   /**
    * A scrape failed: `unreachable` when the endpoint could not be talked to (refused, reset, no connection within
-   * the timeout), false when it answered badly or slowly (a connection accepted, the page late). `reason` is the error, for logs.
+   * the timeout), false when it answered badly or slowly (a connection accepted, the page late). `reason` is the
+   * error, for logs; `cause` its class when known (`slow`: connected, no complete answer within the timeout).
    */
-  scrapeFailed?(endpointId: string, unreachable: boolean, reason: string): void;
+  scrapeFailed?(endpointId: string, unreachable: boolean, reason: string, cause?: ScrapeFailureReason): void;
 }

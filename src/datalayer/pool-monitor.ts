@@ -352,7 +352,7 @@ export class PoolMonitor {
       this.store.recordMetrics(id, outcome.metrics, outcome.finishedAt);
     } else {
       // Before the store publishes, so a snapshot listener can read how the scrape failed.
-      this.options.scrapeListener?.scrapeFailed?.(id, isUnreachableReason(outcome.reason), `${outcome.reason}: ${outcome.detail}`);
+      this.options.scrapeListener?.scrapeFailed?.(id, isUnreachableReason(outcome.reason), `${outcome.reason}: ${outcome.detail}`, outcome.reason);
       this.store.recordFailure(id, outcome.reason);
     }
   }

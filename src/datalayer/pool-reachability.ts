@@ -1,19 +1,39 @@
 // Pool reachability: tells "no endpoint can be talked to" (connections refused, reset or timing out on every
-// endpoint, for a while) apart from "metrics are late" (scrapes answered badly, slowly or not yet, where holding
-// the backlog is right). Fed evidence by the scrapers and the front ends; decides nothing about requests itself.
-import { type Clock, type TimerHandle, requirePositive, systemClock } from '../core/index.js';
+// endpoint, for a while; or, for longer, connections accepted but nothing answered in time: frozen pods) apart
+// from "metrics are late" (scrapes answered badly, slowly on some endpoints, or not yet, where holding the backlog
+// is right). Fed evidence by the scrapers and the front ends; decides nothing about requests itself.
+import { type Clock, type TimerHandle, requireFiniteNonNegative, systemClock } from '../core/index.js';
 import { type ScrapeListener } from './inflight.js';
+import { type ScrapeFailureReason } from './scrape-failure.js';
 
 /** @default 3 s: a few scrape timeouts, sixty refused scrapes. */
 export const DEFAULT_UNREACHABLE_AFTER_MS = 3_000;
 
+/**
+ * @default 10 s: every endpoint accepting connections but answering nothing in time (or refusing) this long. Longer
+ * than for refused connections: a busy pod's metrics page may be late now and then, and while it is, its metrics are
+ * stale and the gate holds anyway; ten seconds of silence from every pod is a frozen pool, not a slow one.
+ */
+export const DEFAULT_UNRESPONSIVE_AFTER_MS = 10_000;
+
+/**
+ * Why the pool is not reachable: `unreachable`, every endpoint refusing, resetting or not connecting in time;
+ * `unresponsive`, every endpoint failing so, or accepting the connection and answering nothing within the scrape
+ * timeout (pods frozen, or their processes hung).
+ */
+export type UnreachableKind = 'unreachable' | 'unresponsive';
+
 export interface ReachabilityState {
-  /** False once every endpoint of a non-empty pool has failed to answer for `unreachableAfterMs`. */
+  /** False once every endpoint of a non-empty pool has refused for `unreachableAfterMs`, or answered nothing for `unresponsiveAfterMs`. */
   readonly reachable: boolean;
   /** Clock time (ms) of the last change (construction for the initial state). */
   readonly since: number;
   /** Endpoints in the pool when the state was decided. */
   readonly endpoints: number;
+  /** When not reachable: which evidence decided it. */
+  readonly kind?: UnreachableKind;
+  /** When not reachable: the bound that ran out (`unreachableAfterMs` or `unresponsiveAfterMs`). */
+  readonly afterMs?: number;
   /** The latest failure seen (endpoint and error) when unreachable, for the log line. */
   readonly lastFailure?: { readonly endpoint: string; readonly reason: string };
 }
@@ -30,34 +50,56 @@ export interface PoolReachabilityOptions {
   readonly poolSize: () => number;
   /** @default systemClock */
   readonly clock?: Clock;
-  /** How long no endpoint may answer before the pool counts as unreachable. @default 3000 */
+  /** How long every endpoint may refuse (reset, not connect) before the pool counts as unreachable; 0: never. @default 3000 */
   readonly unreachableAfterMs?: number;
+  /**
+   * How long every endpoint may fail to answer (refusing, or accepting connections and answering nothing within the
+   * scrape timeout) before the pool counts as unreachable (`unresponsive`); 0: never. @default 10000
+   */
+  readonly unresponsiveAfterMs?: number;
 }
 
+/** The latest evidence about one endpoint. */
+type Contact = 'answered' | 'unreachable' | 'unresponsive';
+
 interface Entry {
-  failing: boolean;
-  /** Start of the current failing streak (clock ms); meaningless while not failing. */
-  since: number;
+  contact: Contact;
+  /** Start of the current failing streak of either kind (clock ms); meaningless while answered. */
+  failingSince: number;
+  /** Start of the current run of unreachable evidence (clock ms); meaningless otherwise. */
+  unreachableSince: number;
 }
 
 /**
  * Per endpoint, the latest evidence wins: an answer of any kind (a scrape, even an HTTP error or unparsable
- * metrics, a page slower than the scrape timeout; a response through the front end) makes it reachable, a
- * connection refused, reset or not made within the timeout makes it failing from that moment on. The pool is unreachable once every endpoint in it is failing (an endpoint with
- * no evidence yet, say a pod just added, counts as reachable) and the newest of their failing streaks is
- * `unreachableAfterMs` old. One answer from any endpoint makes it reachable again at once.
+ * metrics; a response through the front end) makes it answered; a connection refused, reset or not made within
+ * the timeout makes it unreachable from that moment on; a connection accepted with no complete answer within the
+ * scrape timeout (a `slow` scrape) makes it unresponsive. An endpoint with no evidence yet (say a pod just added)
+ * counts as answered. The pool is unreachable once every endpoint in it is unreachable and the newest of their
+ * streaks is `unreachableAfterMs` old, or every endpoint is failing either way and the newest of their failing
+ * streaks is `unresponsiveAfterMs` old (whichever comes first). One answer from any endpoint makes it reachable
+ * again at once.
  *
  * Evidence is O(1) (a map lookup and counters); only the removal of a failing endpoint costs O(endpoints).
  * Implements ScrapeListener, so it plugs in beside the in-flight ledger.
  */
 export class PoolReachability implements ScrapeListener, ReachabilityView {
   private readonly clock: Clock;
-  private readonly afterMs: number;
+  /** 0: the bound is off. */
+  private readonly unreachableAfterMs: number;
+  private readonly unresponsiveAfterMs: number;
   private readonly entries = new Map<string, Entry>();
   private readonly listeners = new Set<(state: ReachabilityState) => void>();
+  /** Endpoints failing either way, and those of them unreachable. */
   private failing = 0;
-  /** Newest start of a failing streak among failing endpoints: the pool's "no answer since" time. */
-  private newestStreak = Number.NEGATIVE_INFINITY;
+  private unreachable = 0;
+  /**
+   * Newest start of a failing streak among failing endpoints (the pool's "no answer since" time), and of an
+   * unreachable run among unreachable ones. Not lowered when an endpoint recovers: the verdict needs every endpoint
+   * failing again, and one that fails again starts a streak at least as new.
+   */
+  private newestFailing = Number.NEGATIVE_INFINITY;
+  private newestUnreachable = Number.NEGATIVE_INFINITY;
   private lastFailure: { endpoint: string; reason: string } | undefined;
   private state: ReachabilityState;
   private timer: TimerHandle | undefined;
@@ -66,7 +108,8 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
 
   constructor(private readonly options: PoolReachabilityOptions) {
     this.clock = options.clock ?? systemClock;
-    this.afterMs = requirePositive('unreachableAfterMs', options.unreachableAfterMs ?? DEFAULT_UNREACHABLE_AFTER_MS);
+    this.unreachableAfterMs = requireFiniteNonNegative('unreachableAfterMs', options.unreachableAfterMs ?? DEFAULT_UNREACHABLE_AFTER_MS);
+    this.unresponsiveAfterMs = requireFiniteNonNegative('unresponsiveAfterMs', options.unresponsiveAfterMs ?? DEFAULT_UNRESPONSIVE_AFTER_MS);
     this.state = Object.freeze({ reachable: true, since: this.clock.now(), endpoints: 0 });
   }
 
@@ -86,9 +129,13 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
     this.answered(endpointId);
   }
 
-  /** A failed scrape (ScrapeListener): `unreachable` when the connection failed, or none came up in time. */
-  scrapeFailed(endpointId: string, unreachable: boolean, reason = 'scrape failed'): void {
+  /**
+   * A failed scrape (ScrapeListener): `unreachable` when the connection failed, or none came up in time; otherwise
+   * unresponsive when the connection was accepted but no answer came in time (`cause` 'slow'), else answered badly.
+   */
+  scrapeFailed(endpointId: string, unreachable: boolean, reason = 'scrape failed', cause?: ScrapeFailureReason): void {
     if (unreachable) this.failed(endpointId, reason, true);
+    else if (cause === 'slow') this.failed(endpointId, reason, true, 'unresponsive');
     else this.answered(endpointId);
   }
 
@@ -97,9 +144,10 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
     const entry = this.entries.get(endpointId);
     this.entries.delete(endpointId);
     // Even without evidence of its own, its leaving may leave only failing endpoints behind.
-    if (entry?.failing === true) {
+    if (entry !== undefined && entry.contact !== 'answered') {
       this.failing--;
-      if (entry.since === this.newestStreak) this.recomputeNewestStreak();
+      if (entry.contact === 'unreachable') this.unreachable--;
+      if (entry.failingSince === this.newestFailing || entry.unreachableSince === this.newestUnreachable) this.recomputeNewest();
     }
     this.evaluate();
   }
@@ -108,9 +156,10 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
   answered(endpointId: string): void {
     const entry = this.entries.get(endpointId);
     if (entry === undefined) {
-      this.entries.set(endpointId, { failing: false, since: 0 });
-    } else if (entry.failing) {
-      entry.failing = false;
+      this.entries.set(endpointId, { contact: 'answered', failingSince: 0, unreachableSince: 0 });
+    } else if (entry.contact !== 'answered') {
+      if (entry.contact === 'unreachable') this.unreachable--;
+      entry.contact = 'answered';
       this.failing--;
     } else {
       return; // nothing changed: the common case, every 50 ms per endpoint
@@ -119,27 +168,36 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
   }
 
   /**
-   * Talking to the endpoint failed at the connection level. From a front end (`fromScrape` false) only for
-   * endpoints the scrapers already know, so a late report about a removed endpoint cannot count as a member.
+   * Talking to the endpoint failed: at the connection level (`unreachable`), or the connection was accepted and
+   * nothing answered in time (`unresponsive`). From a front end (`fromScrape` false) only for endpoints the
+   * scrapers already know, so a late report about a removed endpoint cannot count as a member.
    */
-  failed(endpointId: string, reason: string, fromScrape = false): void {
+  failed(endpointId: string, reason: string, fromScrape = false, contact: Exclude<Contact, 'answered'> = 'unreachable'): void {
     let entry = this.entries.get(endpointId);
     if (entry === undefined && !fromScrape) return;
     this.lastFailure = { endpoint: endpointId, reason };
-    if (entry?.failing === true) {
+    if (entry?.contact === contact) {
       if (this.timer === undefined && this.state.reachable) this.evaluate();
       return;
     }
     const now = this.clock.now();
     if (entry === undefined) {
-      entry = { failing: true, since: now };
+      entry = { contact: 'answered', failingSince: now, unreachableSince: now };
       this.entries.set(endpointId, entry);
-    } else {
-      entry.failing = true;
-      entry.since = now;
     }
-    this.failing++;
-    if (now > this.newestStreak) this.newestStreak = now;
+    if (entry.contact === 'answered') {
+      this.failing++;
+      entry.failingSince = now;
+      if (now > this.newestFailing) this.newestFailing = now;
+    } else if (entry.contact === 'unreachable') {
+      this.unreachable--; // now unresponsive: its failing streak goes on
+    }
+    if (contact === 'unreachable') {
+      this.unreachable++;
+      entry.unreachableSince = now;
+      if (now > this.newestUnreachable) this.newestUnreachable = now;
+    }
+    entry.contact = contact;
     this.evaluate();
   }
 
@@ -159,10 +217,17 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
       return;
     }
     if (!this.state.reachable) return;
-    const at = this.newestStreak + this.afterMs;
+    const allUnreachable = this.unreachable >= size;
+    const byUnreachable = allUnreachable && this.unreachableAfterMs > 0 ? this.newestUnreachable + this.unreachableAfterMs : Number.POSITIVE_INFINITY;
+    const byUnresponsive = this.unresponsiveAfterMs > 0 ? this.newestFailing + this.unresponsiveAfterMs : Number.POSITIVE_INFINITY;
+    const at = Math.min(byUnreachable, byUnresponsive);
+    if (at === Number.POSITIVE_INFINITY) {
+      this.clearTimer();
+      return;
+    }
     if (this.clock.now() >= at) {
       this.clearTimer();
-      this.change(false, size);
+      this.change(false, size, allUnreachable ? 'unreachable' : 'unresponsive', at === byUnreachable ? this.unreachableAfterMs : this.unresponsiveAfterMs);
       return;
     }
     if (this.timer !== undefined && this.timerAt === at) return;
@@ -175,22 +240,28 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
     }, at - this.clock.now());
   }
 
-  private change(reachable: boolean, endpoints: number): void {
+  private change(reachable: boolean, endpoints: number, kind?: UnreachableKind, afterMs?: number): void {
     const last = this.lastFailure;
     this.state = Object.freeze({
       reachable,
       since: this.clock.now(),
       endpoints,
+      ...(kind !== undefined ? { kind, afterMs } : {}),
       ...(!reachable && last !== undefined ? { lastFailure: { ...last } } : {}),
     });
     const state = this.state;
     for (const listener of this.listeners) listener(state);
   }
 
-  private recomputeNewestStreak(): void {
-    let newest = Number.NEGATIVE_INFINITY;
-    for (const e of this.entries.values()) if (e.failing && e.since > newest) newest = e.since;
-    this.newestStreak = newest;
+  private recomputeNewest(): void {
+    let failing = Number.NEGATIVE_INFINITY;
+    let unreachable = Number.NEGATIVE_INFINITY;
+    for (const e of this.entries.values()) {
+      if (e.contact !== 'answered' && e.failingSince > failing) failing = e.failingSince;
+      if (e.contact === 'unreachable' && e.unreachableSince > unreachable) unreachable = e.unreachableSince;
+    }
+    this.newestFailing = failing;
+    this.newestUnreachable = unreachable;
   }
 
   private clearTimer(): void {

@@ -49,7 +49,8 @@ export function evictedInFlight(message: string, advice: RetryAdvice): RejectDec
 }
 
 /**
- * Drop reason while no endpoint of the pool has answered for `pool.unreachableAfterMs`: flow control stops
+ * Drop reason while no endpoint of the pool has answered for `pool.unreachableAfterMs` (connections refused) or
+ * `pool.unresponsiveAfterMs` (connections accepted, nothing answered in time: frozen pods): flow control stops
  * holding requests for it (`unavailable`) and they are answered 503 at once instead of waiting out their TTL.
  */
 export const POOL_UNREACHABLE = 'pool-unreachable';

@@ -27,7 +27,7 @@ export const FAIRWAY_METRICS = {
   staleEndpoints: 'fairway_stale_endpoints',
   /** Every endpoint in the pool; `inference_pool_ready_pods` counts only those that can take work now. */
   poolEndpoints: 'fairway_pool_endpoints',
-  /** 0 while no endpoint has answered for `pool.unreachableAfterMs` (requests get 503 `pool-unreachable`), else 1. */
+  /** 0 while no endpoint has answered for `pool.unreachableAfterMs` or `pool.unresponsiveAfterMs` (requests get 503 `pool-unreachable`), else 1. */
   poolReachable: 'fairway_pool_reachable',
   endpointSaturation: 'fairway_endpoint_saturation',
   tenantServedTokens: 'fairway_tenant_served_tokens_total',

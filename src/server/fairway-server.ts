@@ -120,7 +120,7 @@ export class FairwayServer {
   readonly shared: SharedStateParts | undefined;
   /** The operator's view (/status, /status.json, /status/events). */
   readonly status: StatusService;
-  /** Answers 503 instead of holding while no endpoint answers (`pool.unreachableAfterMs`; absent when 0). */
+  /** Answers 503 instead of holding while no endpoint answers (`pool.unreachableAfterMs`, `pool.unresponsiveAfterMs`; absent when both are 0). */
   readonly availability: PoolAvailability | undefined;
   private readonly statusRecorder: StatusRecorder;
   private readonly staticSource: StaticEndpointSource | undefined;
@@ -215,8 +215,13 @@ export class FairwayServer {
       observer: this.metrics.scrapes,
     };
     const reachability =
-      config.pool.unreachableAfterMs > 0
-        ? new PoolReachability({ poolSize: () => this.monitor.pool.current().endpoints.length, clock: this.clock, unreachableAfterMs: config.pool.unreachableAfterMs })
+      config.pool.unreachableAfterMs > 0 || config.pool.unresponsiveAfterMs > 0
+        ? new PoolReachability({
+            poolSize: () => this.monitor.pool.current().endpoints.length,
+            clock: this.clock,
+            unreachableAfterMs: config.pool.unreachableAfterMs,
+            unresponsiveAfterMs: config.pool.unresponsiveAfterMs,
+          })
         : undefined;
     this.shared = buildSharedState(config, {
       clock: this.clock,
@@ -271,7 +276,7 @@ export class FairwayServer {
     this.metrics.bindSaturation(this.saturation);
     this.availability =
       reachability !== undefined
-        ? new PoolAvailability({ reachability, flowControl: this.flowControl, logger: this.logger.child({ subsystem: 'datalayer' }), unreachableAfterMs: config.pool.unreachableAfterMs })
+        ? new PoolAvailability({ reachability, flowControl: this.flowControl, logger: this.logger.child({ subsystem: 'datalayer' }) })
         : undefined;
     this.metrics.bindPool(this.monitor.pool, reachability);
     this.rewriter = new ModelRewriter();

@@ -1,5 +1,6 @@
-// Pool availability: turns the data layer's reachability verdict into flow control's "hold or answer now" switch,
-// feeds it the front ends' evidence (connect failures, answered requests), and logs once per change.
+// Pool availability: turns the data layer's reachability verdict (every endpoint refusing, or frozen: accepting
+// connections and answering nothing) into flow control's "hold or answer now" switch, feeds it the front ends'
+// evidence (connect failures, answered requests), and logs once per change.
 import { type Logger } from '../core/index.js';
 import { type PoolReachability, type ReachabilityState } from '../datalayer/index.js';
 import { type GatewayObserver } from '../gateway/index.js';
@@ -12,7 +13,6 @@ export interface PoolAvailabilityOptions {
   readonly reachability: PoolReachability;
   readonly flowControl: AvailabilitySwitch;
   readonly logger: Logger;
-  readonly unreachableAfterMs: number;
 }
 
 export class PoolAvailability {
@@ -50,13 +50,17 @@ export class PoolAvailability {
     const message = this.message(state);
     this.o.flowControl.setUnavailable(message);
     this.o.logger.warn(
-      { endpoints: state.endpoints, lastFailure: state.lastFailure, unreachableAfterMs: this.o.unreachableAfterMs },
-      'pool unreachable: queued and new requests are answered 503 pool-unreachable until an endpoint answers',
+      { endpoints: state.endpoints, kind: state.kind, lastFailure: state.lastFailure, afterMs: state.afterMs },
+      `pool ${state.kind ?? 'unreachable'}: queued and new requests are answered 503 pool-unreachable until an endpoint answers`,
     );
   }
 
   private message(state: ReachabilityState): string {
     const last = state.lastFailure !== undefined ? `; last: ${state.lastFailure.endpoint}: ${state.lastFailure.reason}` : '';
-    return `no endpoint of the pool (${state.endpoints}) has answered for ${this.o.unreachableAfterMs} ms (connections refused, reset or timing out${last})`;
+    const how =
+      state.kind === 'unresponsive'
+        ? 'connections refused, or accepted with no answer within the scrape timeout: pods frozen or hung'
+        : 'connections refused, reset or timing out';
+    return `no endpoint of the pool (${state.endpoints}) has answered for ${state.afterMs ?? 0} ms (${how}${last})`;
   }
 }

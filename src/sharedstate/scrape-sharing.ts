@@ -50,6 +50,8 @@ interface SharedScrape {
   readonly metrics: EndpointMetrics | undefined;
   /** A failed scrape that could not reach the endpoint (refused, reset, timed out): feeds pool reachability. */
   readonly unreachable?: boolean;
+  /** A failed scrape whose connection was accepted but nothing answered in time ('slow'): feeds pool reachability. */
+  readonly unresponsive?: boolean;
   readonly startedAt: number;
   readonly finishedAt: number;
 }
@@ -89,7 +91,8 @@ export class ScrapeSharing implements ExchangeChannel {
   private monitorStop: (() => void) | undefined;
   private readonly startedAtById = new Map<string, number>();
   /** How each endpoint's latest local scrape failed, for the failure this replica publishes. */
-  private readonly unreachableById = new Map<string, boolean>();
+  /** How the latest local scrape of each failing endpoint failed, for the scrapes published on its behalf. */
+  private readonly failureById = new Map<string, { unreachable: boolean; unresponsive: boolean }>();
   private unsubscribe: (() => void) | undefined;
   private state: 'new' | 'running' | 'closed' = 'new';
   private leader = false;
@@ -148,7 +151,7 @@ export class ScrapeSharing implements ExchangeChannel {
       const s = this.latest.get(id);
       if (s === undefined || !this.members.has(id)) continue;
       this.published.add(id);
-      set.set(id, JSON.stringify({ m: s.metrics ?? null, s: toShared(s.startedAt), f: toShared(s.finishedAt), ...(s.unreachable === true ? { u: 1 } : {}) }));
+      set.set(id, JSON.stringify({ m: s.metrics ?? null, s: toShared(s.startedAt), f: toShared(s.finishedAt), ...(s.unreachable === true ? { u: 1 } : s.unresponsive === true ? { u: 2 } : {}) }));
     }
     const del: string[] = [];
     for (const id of [...this.published]) {
@@ -191,7 +194,10 @@ export class ScrapeSharing implements ExchangeChannel {
         if (s.finishedAt <= (this.appliedAt.get(id) ?? Number.NEGATIVE_INFINITY)) continue;
         this.sharedApplied++;
         this.record(id, s);
-        if (s.metrics === undefined) this.options.scrapeListener.scrapeFailed?.(id, s.unreachable === true, 'scrape failed (shared by the scraping replica)');
+        if (s.metrics === undefined) {
+          const reason = 'scrape failed (shared by the scraping replica)';
+          this.options.scrapeListener.scrapeFailed?.(id, s.unreachable === true, reason, s.unresponsive === true ? 'slow' : undefined);
+        }
       }
     });
   }
@@ -227,7 +233,7 @@ export class ScrapeSharing implements ExchangeChannel {
       this.appliedAt.delete(id);
       this.latest.delete(id);
       this.sharedSeenAt.delete(id);
-      this.unreachableById.delete(id);
+      this.failureById.delete(id);
       this.store.remove(id);
       this.options.scrapeListener.forget?.(id);
     }
@@ -255,9 +261,9 @@ export class ScrapeSharing implements ExchangeChannel {
       logger: this.logger,
       scrapeListener: {
         markScraped: (id, takenAt) => this.startedAtById.set(id, takenAt),
-        scrapeFailed: (id, unreachable, reason) => {
-          this.unreachableById.set(id, unreachable);
-          this.options.scrapeListener.scrapeFailed?.(id, unreachable, reason);
+        scrapeFailed: (id, unreachable, reason, cause) => {
+          this.failureById.set(id, { unreachable, unresponsive: !unreachable && cause === 'slow' });
+          this.options.scrapeListener.scrapeFailed?.(id, unreachable, reason, cause);
         },
       },
     });
@@ -283,7 +289,7 @@ export class ScrapeSharing implements ExchangeChannel {
         } else if (e.stale && before !== undefined && !before.stale && e.scrapedAt === before.scrapedAt && !this.timedOut(e.scrapedAt)) {
           // A failed scrape (not the store's staleness timer): the endpoint is stale for everyone.
           const now = this.clock.now();
-          this.localScraped(e.id, { metrics: undefined, unreachable: this.unreachableById.get(e.id) === true, startedAt: now, finishedAt: now });
+          this.localScraped(e.id, { metrics: undefined, ...this.failureById.get(e.id), startedAt: now, finishedAt: now });
         }
       }
       // Endpoints that left: forgotten when the pool shrank below what is remembered (O(endpoints), on such changes only).
@@ -321,7 +327,7 @@ function parseScrape(value: string, toLocal: (ms: number) => number): SharedScra
   const r = raw as { m?: unknown; s?: unknown; f?: unknown; u?: unknown };
   if (typeof r.s !== 'number' || typeof r.f !== 'number') return undefined;
   const metrics = isMetrics(r.m) ? r.m : undefined;
-  return { metrics, startedAt: toLocal(r.s), finishedAt: toLocal(r.f), ...(metrics === undefined && r.u === 1 ? { unreachable: true } : {}) };
+  return { metrics, startedAt: toLocal(r.s), finishedAt: toLocal(r.f), ...(metrics === undefined && r.u === 1 ? { unreachable: true } : metrics === undefined && r.u === 2 ? { unresponsive: true } : {}) };
 }
 
 function isMetrics(m: unknown): m is EndpointMetrics {

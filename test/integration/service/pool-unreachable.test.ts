@@ -1,10 +1,11 @@
 // The whole pool down (every model server refusing connections) must not hang requests for their full TTL: after
 // pool.unreachableAfterMs with no endpoint answering, queued and new requests get 503 pool-unreachable at once,
 // through both front ends, counted and shown on /readyz (which stays 200); an endpoint that answers again resumes
-// routing at once. Metrics that are merely bad (a pod up, its /metrics failing) or late (a /metrics page slower
-// than the scrape timeout on a connection the pod accepted) keep the old behaviour: hold.
-import { type Server, createServer } from 'node:http';
-import { type AddressInfo } from 'node:net';
+// routing at once. Frozen pods (connections accepted, nothing answered within the scrape timeout, on every
+// endpoint) do the same after the longer pool.unresponsiveAfterMs. Metrics that are merely bad (a pod up, its
+// /metrics failing) or late for less than that keep the old behaviour: hold.
+import { type Server as HttpServer, createServer } from 'node:http';
+import { type AddressInfo, type Server, type Socket, createServer as createTcpServer } from 'node:net';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateConfig } from '../../../src/config/index.js';
@@ -114,13 +115,16 @@ describe('every model server down', () => {
   });
 });
 
-/** A FairwayServer in front of the one pod `pod` (listened on here), calling the pool unreachable after 200 ms. */
-async function serveOnePod(pod: Server): Promise<FairwayServer> {
+/**
+ * A FairwayServer in front of the one pod `pod` (listened on here), calling the pool unreachable after 200 ms of
+ * refused connections; `pool` adds settings.
+ */
+async function serveOnePod(pod: Server, pool: Record<string, unknown> = {}): Promise<FairwayServer> {
   await new Promise<void>((resolve) => pod.listen(0, '127.0.0.1', resolve));
   const { port } = pod.address() as AddressInfo;
   return new FairwayServer(
     validateConfig({
-      pool: { endpoints: [{ host: '127.0.0.1', port }], unreachableAfterMs: 200 },
+      pool: { endpoints: [{ host: '127.0.0.1', port }], unreachableAfterMs: 200, ...pool },
       saturation: { detector: 'hybrid' },
       server: { host: '127.0.0.1', grpcPort: 0, healthPort: 0, metricsPort: 0, proxyPort: 0, shutdownGraceMs: 500 },
       logging: { level: 'silent' },
@@ -130,7 +134,7 @@ async function serveOnePod(pod: Server): Promise<FairwayServer> {
 }
 
 describe('a pod up with failing metrics (late or broken metrics, not an unreachable pool)', () => {
-  let pod: Server;
+  let pod: HttpServer;
   let server: FairwayServer;
   let ports: { proxy: number | undefined };
 
@@ -156,7 +160,7 @@ describe('a pod up with failing metrics (late or broken metrics, not an unreacha
 });
 
 describe('pods up whose metrics pages are slower than the scrape timeout (stale metrics, not an unreachable pool)', () => {
-  let pod: Server;
+  let pod: HttpServer;
   let server: FairwayServer;
   let ports: { proxy: number | undefined };
 
@@ -194,5 +198,67 @@ describe('pods up whose metrics pages are slower than the scrape timeout (stale 
     const answer = await viaProxy(ports.proxy as number, { 'x-fairway-request-ttl-ms': '600' });
     expect(answer).toMatchObject({ status: 429, reason: 'ttl' });
     expect(metricValue(await server.registry.metrics(), 'fairway_shed_requests_total', { reason: 'pool-unreachable' })).toBe(0);
+  });
+});
+
+describe('frozen pods: connections accepted, nothing answered (pool.unresponsiveAfterMs)', () => {
+  const UNRESPONSIVE_AFTER_MS = 1_000;
+  let pod: Server;
+  const sockets = new Set<Socket>();
+  let server: FairwayServer;
+  let ports: { proxy: number | undefined; metrics: number };
+  let revived: SimServer | undefined;
+
+  beforeAll(async () => {
+    // The kernel completes the handshake of a stopped (SIGSTOP) or hung process: here, a listener that accepts and
+    // never writes a byte. Every scrape ends 'slow' (connected, no answer within the timeout), never 'timeout'.
+    pod = createTcpServer((socket) => {
+      sockets.add(socket);
+      socket.on('close', () => sockets.delete(socket));
+    });
+    server = await serveOnePod(pod, { unresponsiveAfterMs: UNRESPONSIVE_AFTER_MS });
+    ports = await server.start();
+  });
+
+  afterAll(async () => {
+    await server?.shutdown(200);
+    await revived?.close();
+    for (const socket of sockets) socket.destroy();
+    if (pod.listening) await new Promise<void>((resolve) => pod.close(() => resolve()));
+  });
+
+  it('answers a queued request 503 pool-unreachable after unresponsiveAfterMs instead of its TTL, new ones at once, and routes again when the pod answers', async () => {
+    const id = `127.0.0.1:${(pod.address() as AddressInfo).port}`;
+    const slow = async (): Promise<number> =>
+      metricValue(await server.registry.metrics(), 'fairway_metrics_scrape_failures_total', { reason: 'slow' });
+    // Queued under the default 60 s TTL (the gate is shut: the only endpoint has no metrics yet), then answered by
+    // the verdict a second after the first slow scrape.
+    const pending = viaProxy(ports.proxy as number);
+    await waitFor('the request to be queued', () => server.flowControl.stats().queuedRequests === 1, 10_000, 2);
+    const queued = await pending;
+    expect(await slow()).toBeGreaterThan(0);
+    expect(queued).toMatchObject({ status: 503, reason: 'pool-unreachable', retryAfter: '5' });
+    expect(queued.ms).toBeLessThan(30_000); // well before the TTL (a bound, not a timing check)
+    const fresh = await viaProxy(ports.proxy as number);
+    expect(fresh).toMatchObject({ status: 503, reason: 'pool-unreachable' });
+    const metrics = await server.registry.metrics();
+    expect(metricValue(metrics, 'fairway_metrics_scrape_failures_total', { reason: 'timeout' })).toBe(0);
+    expect(metricValue(metrics, 'fairway_metrics_scrape_failures_total', { reason: 'connect' })).toBe(0);
+    expect(metricValue(metrics, 'fairway_shed_requests_total', { reason: 'pool-unreachable', status: '503' })).toBe(2);
+    expect(metricValue(metrics, 'fairway_pool_reachable')).toBe(0);
+    const ready = await adminGet(ports.metrics, '/readyz');
+    expect(ready.status).toBe(200);
+    expect(ready.text).toMatch(/^ready\nno endpoint of the pool \(1\) has answered for 1000 ms \(connections refused, or accepted with no answer within the scrape timeout/);
+
+    // The pod comes back (restarted on its address): the first answered scrape resumes holding and routing.
+    const port = (pod.address() as AddressInfo).port;
+    for (const socket of sockets) socket.destroy();
+    await new Promise<void>((resolve) => pod.close(() => resolve()));
+    revived = new SimServer({ host: '127.0.0.1', port, profile: 'ci', model: TEST_MODEL });
+    await revived.start();
+    await waitFor('the revived pod to answer a scrape', () => endpointIn(server, id)?.stale === false, 10_000);
+    expect(server.availability?.note()).toBeUndefined();
+    expect((await viaProxy(ports.proxy as number)).status).toBe(200);
+    expect(metricValue(await server.registry.metrics(), 'fairway_pool_reachable')).toBe(1);
   });
 });

@@ -37,8 +37,12 @@ export class RecordingLogger implements Logger {
  * until aborted, as a stuck server would. Counts calls, concurrent calls and closes.
  */
 export class ScriptedFetcher implements MetricsFetcher {
-  respond: { kind: 'text'; text: string } | { kind: 'error'; message: string; code?: string } | { kind: 'hang' } | { kind: 'manual' } =
-    { kind: 'text', text: '' };
+  respond:
+    | { kind: 'text'; text: string }
+    | { kind: 'error'; message: string; code?: string }
+    | { kind: 'fail'; failure: ScrapeFailure }
+    | { kind: 'hang' }
+    | { kind: 'manual' } = { kind: 'text', text: '' };
   calls = 0;
   active = 0;
   maxActive = 0;
@@ -70,6 +74,7 @@ export class ScriptedFetcher implements MetricsFetcher {
       let text: string;
       if (r.kind === 'text') text = r.text;
       else if (r.kind === 'error') throw Object.assign(new Error(r.message), r.code !== undefined ? { code: r.code } : {});
+      else if (r.kind === 'fail') throw r.failure;
       else {
         text = await new Promise<string>((resolve, reject) => {
           if (r.kind === 'manual') this.release = resolve;

@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
 import { PoolReachability, type ReachabilityState } from '../../../src/datalayer/index.js';
 
-function setup(ids: string[], afterMs = 1_000) {
+function setup(ids: string[], afterMs = 1_000, unresponsiveAfterMs = 5_000) {
   const clock = new ManualClock(0);
   const members = new Set(ids);
-  const tracker = new PoolReachability({ poolSize: () => members.size, clock, unreachableAfterMs: afterMs });
+  const tracker = new PoolReachability({ poolSize: () => members.size, clock, unreachableAfterMs: afterMs, unresponsiveAfterMs });
   const changes: ReachabilityState[] = [];
   tracker.subscribe((s) => changes.push(s));
   return { clock, members, tracker, changes };
@@ -98,5 +98,83 @@ describe('PoolReachability', () => {
     clock.advance(10_000);
     expect(members.size).toBe(0);
     expect(tracker.current().reachable).toBe(true);
+  });
+
+  it('frozen pods (connections accepted, no answer within the scrape timeout) make the pool unresponsive after unresponsiveAfterMs, and one answer ends it', () => {
+    const { clock, tracker, changes } = setup(['a', 'b']);
+    tracker.markScraped('a');
+    tracker.markScraped('b');
+    tracker.scrapeFailed('a', false, 'slow: no answer in 200 ms', 'slow');
+    clock.advance(1_000);
+    tracker.scrapeFailed('b', false, 'slow: no answer in 200 ms', 'slow'); // the newest failing streak starts at 1,000
+    clock.advance(4_999);
+    expect(tracker.current().reachable).toBe(true); // past unreachableAfterMs: that bound is for refused connections
+    clock.advance(1);
+    expect(tracker.current()).toMatchObject({ reachable: false, kind: 'unresponsive', afterMs: 5_000, since: 6_000, endpoints: 2, lastFailure: { endpoint: 'b' } });
+    tracker.markScraped('a');
+    expect(changes.map((c) => [c.reachable, c.kind])).toEqual([[false, 'unresponsive'], [true, undefined]]);
+  });
+
+  it('refusing and frozen endpoints together count from the newest failing streak under unresponsiveAfterMs; all refusing, under the shorter bound', () => {
+    const { clock, tracker } = setup(['a', 'b']);
+    tracker.scrapeFailed('a', true, 'connect: refused');
+    clock.advance(500);
+    tracker.scrapeFailed('b', false, 'slow', 'slow'); // b: failing from 500 on
+    clock.advance(2_000);
+    tracker.scrapeFailed('b', true, 'connect: refused'); // b refuses from 2,500: its failing streak still began at 500
+    clock.advance(999);
+    expect(tracker.current().reachable).toBe(true);
+    clock.advance(1);
+    expect(tracker.current()).toMatchObject({ reachable: false, kind: 'unreachable', afterMs: 1_000, since: 3_500 });
+
+    const mixed = setup(['a', 'b']);
+    mixed.tracker.scrapeFailed('a', true, 'connect: refused');
+    mixed.clock.advance(300);
+    mixed.tracker.scrapeFailed('b', false, 'slow', 'slow');
+    mixed.clock.advance(2_000); // a has refused for 2.3 s, but b is only silent
+    mixed.tracker.scrapeFailed('b', false, 'slow', 'slow'); // the same evidence again changes nothing
+    expect(mixed.tracker.current().reachable).toBe(true);
+    mixed.clock.advance(3_000); // 5 s since b's streak began at 300
+    expect(mixed.tracker.current()).toMatchObject({ reachable: false, kind: 'unresponsive', afterMs: 5_000, since: 5_300 });
+  });
+
+  it('an endpoint turning from refusing to frozen keeps its failing streak but leaves the refused run', () => {
+    const { clock, tracker } = setup(['a']);
+    tracker.scrapeFailed('a', true, 'connect: refused');
+    clock.advance(800);
+    tracker.scrapeFailed('a', false, 'slow', 'slow'); // the pod is up again, and hung
+    clock.advance(1_000); // 1.8 s refused-or-silent, but not refusing any more
+    expect(tracker.current().reachable).toBe(true);
+    clock.advance(3_200); // 5 s since the streak began at 0
+    expect(tracker.current()).toMatchObject({ reachable: false, kind: 'unresponsive', since: 5_000 });
+  });
+
+  it('each bound turns off on its own: unresponsiveAfterMs 0 keeps slow scrapes as answers; unreachableAfterMs 0 leaves only the longer bound', () => {
+    const noFrozen = setup(['a'], 1_000, 0);
+    noFrozen.tracker.scrapeFailed('a', false, 'slow', 'slow');
+    noFrozen.clock.advance(60_000);
+    expect(noFrozen.tracker.current().reachable).toBe(true);
+    noFrozen.tracker.scrapeFailed('a', true, 'connect: refused');
+    noFrozen.clock.advance(1_000);
+    expect(noFrozen.tracker.current()).toMatchObject({ reachable: false, kind: 'unreachable' });
+
+    const frozenOnly = setup(['a'], 0, 5_000);
+    frozenOnly.tracker.scrapeFailed('a', true, 'connect: refused');
+    frozenOnly.clock.advance(4_999);
+    expect(frozenOnly.tracker.current().reachable).toBe(true);
+    frozenOnly.clock.advance(1);
+    expect(frozenOnly.tracker.current()).toMatchObject({ reachable: false, kind: 'unreachable', afterMs: 5_000 });
+  });
+
+  it('forgetting the frozen endpoint with the newest streak moves the unresponsive deadline to the older streaks', () => {
+    const { clock, members, tracker } = setup(['a', 'b']);
+    tracker.scrapeFailed('a', false, 'slow', 'slow');
+    clock.advance(4_000);
+    tracker.scrapeFailed('b', false, 'slow', 'slow');
+    clock.advance(1_500); // a: 5.5 s, b: 1.5 s
+    expect(tracker.current().reachable).toBe(true);
+    members.delete('b');
+    tracker.forget('b');
+    expect(tracker.current()).toMatchObject({ reachable: false, kind: 'unresponsive' });
   });
 });

@@ -4,7 +4,7 @@
 // a follower taking over when the scraper dies and everyone scraping while the store is down.
 import { afterEach, describe, expect, it } from 'vitest';
 import { ManualClock, ObserverFaults, SeededRandom, noopLogger } from '../../../src/core/index.js';
-import { CombinedInflight, InflightTracker, PoolReachability, StaticEndpointSource, fanOutScrapes } from '../../../src/datalayer/index.js';
+import { CombinedInflight, InflightTracker, PoolReachability, ScrapeFailure, StaticEndpointSource, fanOutScrapes } from '../../../src/datalayer/index.js';
 import { InflightChannel, MemoryHub, ScrapeSharing, SharedStateExchange } from '../../../src/sharedstate/index.js';
 import { flushMicrotasks } from '../../support/flush.js';
 import { ScriptedFetcher } from '../datalayer/fakes.js';
@@ -127,7 +127,7 @@ describe('scrape once per pool', () => {
     const tracker = new InflightTracker({ clock });
     const exchange = new SharedStateExchange({ transport: hub.transport(), origin, clock, syncIntervalMs: T });
     // Read only on evidence, after `sharing` exists.
-    const reachability = new PoolReachability({ poolSize: () => sharing.pool.current().endpoints.length, clock, unreachableAfterMs: 300 });
+    const reachability = new PoolReachability({ poolSize: () => sharing.pool.current().endpoints.length, clock, unreachableAfterMs: 300, unresponsiveAfterMs: 600 });
     const sharing: ScrapeSharing = new ScrapeSharing({
       source: new StaticEndpointSource([{ host: 'pod-a', port: 8000 }, { host: 'pod-b', port: 8000 }]),
       scrapeListener: fanOutScrapes({ inflight: tracker, reachability }, new ObserverFaults(noopLogger)),
@@ -223,6 +223,28 @@ describe('scrape once per pool', () => {
       expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
       await tick(clock, 400);
       expect(rs.map((r) => r.reachability.current().reachable)).toEqual([false, false, false]);
+      setAll({ kind: 'text', text: VLLM_PAGE });
+      await tick(clock, 300);
+      expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
+    } finally {
+      pageOrRefused.current = { kind: 'text', text: VLLM_PAGE };
+      for (const r of rs) r.reachability.close();
+    }
+  });
+
+  it('every replica learns that the pool is frozen (connections accepted, no answer in time) from the shared scrapes, after the longer bound', async () => {
+    const { clock, fetchers, rs } = await startedReplicas(['a', 'b', 'c']);
+    const setAll = (respond: ScriptedFetcher['respond']): void => {
+      pageOrRefused.current = respond;
+      for (const f of fetchers.flat()) f.respond = respond;
+    };
+    try {
+      expect(rs.every((r) => fresh(r.sharing))).toBe(true);
+      setAll({ kind: 'fail', failure: new ScrapeFailure('slow', 'no answer within the scrape timeout (connected: the metrics page is slow)') });
+      await tick(clock, 450); // past unreachableAfterMs: that bound is for refused connections
+      expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
+      await tick(clock, 400);
+      expect(rs.map((r) => r.reachability.current().kind)).toEqual(['unresponsive', 'unresponsive', 'unresponsive']);
       setAll({ kind: 'text', text: VLLM_PAGE });
       await tick(clock, 300);
       expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
