@@ -9,6 +9,7 @@
 //   the reads flow control makes on its way, per dispatch.
 import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
+import { argValue as arg } from '../argv.js';
 
 export interface DispatchSideOptions {
   /** Endpoints in the pool. @default 1000 */
@@ -211,7 +212,6 @@ export async function run(options: DispatchSideOptions = {}): Promise<object> {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const num = (name: string): number | undefined => (arg(name) === undefined ? undefined : Number(arg(name)));
   const endpoints = num('endpoints');
   const batch = num('batch');

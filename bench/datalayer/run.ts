@@ -30,6 +30,7 @@ import { restrictExposition } from '../../src/simulator/name-filter.js';
 import { PoolMonitor as BaselinePoolMonitor } from './baseline/pool-monitor.js';
 import { type StandInKind, type StandIns, startStandIns } from './stand-ins.js';
 import { type PageOptions, vllmMetricsPage } from './vllm-metrics-page.js';
+import { argValue as arg } from '../argv.js';
 
 export const DEFAULT_INTERVAL_MS = 50;
 const PARSE_MS = 1_200;
@@ -698,7 +699,6 @@ export async function run(options: DatalayerBenchOptions = {}): Promise<object> 
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const list = (name: string): string[] | undefined => arg(name)?.split(',');
   const sizes = list('sizes')?.map(Number);
   const nice = list('worker-nice')?.map(Number);

@@ -16,6 +16,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { HttpLoad } from './http-load.js';
 import { type ServerHandle, startServer } from './server-handle.js';
 import { type BodyMode, LoadClient, type LoadResult } from './load-client.js';
+import { argValue as arg } from '../argv.js';
 
 const MODEL = 'bench-model';
 /** Envoy streams a large body in pieces; 64 KiB as in the issue's measurement. */
@@ -367,7 +368,6 @@ function printTable(rows: Record<string, string | number>[]): void {
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const quick = process.argv.includes('--quick');
   const prof = arg('cpu-prof-dir');
   const only = arg('only');

@@ -15,6 +15,7 @@ import { H100_8B_PROFILE, textBlockHashes } from '../../src/simulator/index.js';
 import { writeResults } from '../results-file.js';
 import { type RunOutput, runSystem } from '../scenarios/run-system.js';
 import { MODEL, type PlannedRequest } from '../scenarios/traffic.js';
+import { argValue as arg } from '../argv.js';
 
 /** Blocks of 64 bytes (16 tokens): 256 is the Go EPP's default (16 KB), 8192 Fairway's before this bench. */
 export const DEPTHS = [256, 1024, 2048, 4096, 8192, 16_384] as const;
@@ -307,7 +308,6 @@ async function measureDepth(prompts: readonly PromptPlan[], shared: (typeof SHAR
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   // --depths=8192,4096 and --schedules=1,256:8 (keyEvery alone, or denseBlocks:keyEvery) narrow or widen the sweep.
-  const arg = (name: string): string | undefined => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const depths = arg('depths')?.split(',').map(Number);
   const schedules = arg('schedules')
     ?.split(',')
