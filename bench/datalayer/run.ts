@@ -51,7 +51,8 @@ export interface DatalayerBenchOptions {
    * Variants: floor (no scraping), before, base-main, base-worker (with baselineRoot), main, worker (asking for
    * the families in use, `name[]`: the default for vLLM), main-whole, worker-whole (the whole page, nameFilter
    * off); for diagnosis receive, receive-whole (this build's worker, batches received and counted, nothing
-   * applied). @default floor, before, main, worker
+   * applied), worker-idle, worker-idle-whole (this build's worker moved to SCHED_IDLE once started).
+   * @default floor, before, main, worker
    */
   readonly impls?: readonly string[];
   /** Another build's repository root (its dist/ built): its data layer runs as `baseline build`. */
@@ -163,6 +164,8 @@ interface Impl {
   readonly make: (options: MonitorOptions) => Monitor;
   /** The build's in-flight ledger and hybrid detector (`dispatch: server`); absent where nothing is applied. */
   readonly kit?: DispatchKit;
+  /** Run once the monitor has started (its worker thread is there). */
+  readonly afterStart?: () => Promise<void>;
 }
 
 /** The part of PoolMonitor every variant has (the frozen copy and other builds included). */
@@ -391,6 +394,27 @@ function childPids(): number[] {
   return out;
 }
 
+/**
+ * Diagnosis: every thread of this process with a raised nice value (the scrape worker) moved to SCHED_IDLE with
+ * `chrt`: it then runs only when no other thread wants the core, and the kernel counts a core running only such
+ * threads as idle when it places a waking thread. Not something the service does (Node has no call for it).
+ */
+async function idleWorkerThreads(): Promise<void> {
+  // The worker lowers its own nice value once it runs: wait for it (a second at most).
+  for (let tries = 0; tries < 100; tries++) {
+    const reniced = readdirSync('/proc/self/task').filter((tid) => {
+      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]) > 0;
+    });
+    if (reniced.length > 0) {
+      for (const tid of reniced) execFileSync('chrt', ['--idle', '-p', '0', tid], { stdio: 'ignore' });
+      return;
+    }
+    await sleep(10);
+  }
+  throw new Error('no reniced scrape worker thread found for SCHED_IDLE');
+}
+
 /** `--pin`: the dispatch thread on CPU 0, everything else of the bench on CPU 1; `false` undoes it. */
 function pinThreads(on: boolean): void {
   const threads = readdirSync('/proc/self/task').map(Number);
@@ -494,6 +518,7 @@ async function measureScrape(impl: Impl, endpoints: number, faulty: number, serv
   const delay = monitorEventLoopDelay({ resolution: LOOP_TICK_MS });
   try {
     await monitor.start();
+    await impl.afterStart?.();
     if (options.pin) pinThreads(true);
     await sleep(warmupMs);
     const goodBefore = good;
@@ -616,6 +641,15 @@ async function impls(options: DatalayerBenchOptions): Promise<Impl[]> {
           make: (o) =>
             new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'worker', nameFilter, ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}) }),
           kit: THIS_KIT,
+        });
+      }
+      if (wanted.includes(`worker-idle${suffix}`)) {
+        out.push({
+          name: `diagnosis: worker${niceName} then SCHED_IDLE, ${page} page`,
+          make: (o) =>
+            new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'worker', nameFilter, ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}) }),
+          kit: THIS_KIT,
+          afterStart: idleWorkerThreads,
         });
       }
       if (wanted.includes(`receive${suffix}`)) {
