@@ -182,6 +182,31 @@ describe('scraping on a worker thread', () => {
     }
   });
 
+  it('a batch listener that takes nothing (its monitor closing) drops the backlog rather than being asked again each turn', async () => {
+    let asked = 0;
+    const runner = new WorkerScrapeRunner({
+      timing: { intervalMs: 60_000, timeoutMs: 1_000 },
+      clock: new SystemClock(),
+      logger: new RecordingLogger(),
+      onBatch: () => void asked++,
+    });
+    try {
+      for (let i = 0; i < 3 * APPLY_PER_TURN; i++) {
+        runner.add({ id: `e${i}`, target: { host: '127.0.0.1', port: 9, path: '/metrics' }, names: VLLM_METRICS, initialDelayMs: 3_600_000 });
+      }
+      const writer = new OutcomeBatchWriter(performance.timeOrigin);
+      for (let i = 0; i < 3 * APPLY_PER_TURN; i++) writer.add(i + 1, { ok: false, reason: 'connect', detail: 'refused', startedAt: 1, finishedAt: 2 });
+      const { nums, extras } = writer.take();
+      (runner as unknown as { onMessage(message: FromWorker): void }).onMessage({ kind: 'outcomes', nums, extras });
+      await waitFor('asked once', () => asked === 1);
+      // Several loop turns later it has not been asked again.
+      for (let turn = 0; turn < 5; turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect(asked).toBe(1);
+    } finally {
+      await runner.close();
+    }
+  });
+
   it('refuses a worker thread with an injected clock (times cross threads as wall-clock milliseconds)', () => {
     expect(
       () => new PoolMonitor({ source: new StaticEndpointSource([]), clock: new ManualClock(), scrapeThread: 'worker' }),
