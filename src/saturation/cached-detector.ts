@@ -122,7 +122,10 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
   private cachedDetails: { readonly evaluation: number; readonly details: SaturationDetails } | undefined;
   /** Counts the rescoring passes (full or partial) and endpoints scored, for tests of the incremental path. */
   protected readonly scoring = { full: 0, endpoints: 0 };
-  /** Test hook: false rescores every endpoint at every evaluation (the reference the incremental path must equal). */
+  /**
+   * Test hook: false rescores every endpoint at every read, whether or not an input says it changed (the
+   * reference the incremental path must equal: a load that changed without a version step shows as a difference).
+   */
   protected readonly incremental: boolean = true;
 
   protected constructor(
@@ -246,7 +249,7 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
     const snapshot = this.deps.pool.current();
     const inflightVersion = this.deps.inflight?.version ?? 0;
     const now = this.clock.now();
-    if (snapshot === this.scored && inflightVersion === this.inflightVersion && now <= this.expiresBound) return;
+    if (this.incremental && snapshot === this.scored && inflightVersion === this.inflightVersion && now <= this.expiresBound) return;
     // Every input that changed without saying which endpoint it touched forces a full pass.
     let full = !this.incremental || this.scored === undefined || now > this.expiresBound;
     if (!full && inflightVersion !== this.inflightVersion && inflightVersion - this.inflightVersion !== this.inflightNotices) full = true;
