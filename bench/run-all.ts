@@ -6,6 +6,7 @@ import { run as datalayerDispatch } from './datalayer/dispatch-side.js';
 import { run as engine } from './engine/run.js';
 import { run as extproc } from './extproc/run.js';
 import { run as kubernetes } from './kubernetes/run.js';
+import { run as peerSync } from './saturation/peer-sync.js';
 import { run as longContext } from './extproc/long-context.js';
 import { run as scenarios } from './scenarios/run.js';
 import { run as scheduler } from './scheduler/run.js';
@@ -19,6 +20,7 @@ const suites: [string, () => Promise<object>][] = [
   ['prefix-depth', () => prefixDepth({ quick })],
   ['datalayer', datalayer],
   ['datalayer-dispatch', () => datalayerDispatch({ rounds: quick ? 3 : 5 })],
+  ['peer-sync', () => peerSync({ rounds: quick ? 3 : 5 })],
   ['simulator', simulator],
   ['extproc', extproc],
   ['long-context', () => longContext(quick ? { sizes: ['1k', '225k'], reps: 1, phaseMs: 2_000 } : {})],

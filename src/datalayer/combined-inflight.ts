@@ -64,11 +64,17 @@ export class CombinedInflight implements InflightFeed {
   }
 
   /**
-   * The local ledger's changes, by endpoint. The peers' changes are not named (a sync may move every endpoint's
-   * estimate at once), so they show as version steps without a call, and consumers then read everything again.
+   * Both sides' changes, by endpoint: the local ledger's, and the peers' when their source names them (the
+   * shared-state channel does: one call per endpoint whose peer load a sync round or a scrape moved). A peer
+   * source that does not shows its changes as version steps without a call, and consumers then read everything.
    */
   onLoadChange(listener: (endpointId: string) => void): () => void {
-    return this.local.onLoadChange(listener);
+    const a = this.local.onLoadChange(listener);
+    const b = this.peers.onLoadChange?.(listener);
+    return () => {
+      a();
+      b?.();
+    };
   }
 
   onRelease(listener: (endpointId: string) => void): () => void {

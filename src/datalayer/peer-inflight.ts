@@ -14,4 +14,11 @@ export interface PeerInflightSource {
   readonly version: number;
   /** Called after a peer load on the endpoint dropped (work finished, or a scrape saw it); returns unsubscribe. */
   onDrop(listener: (endpointId: string) => void): () => void;
+  /**
+   * Called with the endpoint whose peer load changed, once for each increase of `version`, as
+   * `InflightFeed.onLoadChange` promises, so a consumer keeping per-endpoint results redoes only that endpoint's
+   * after a sync round. Versions that rose without a call tell the consumer to read every endpoint again.
+   * Optional: without it, every version change does. Returns the unsubscribe function.
+   */
+  onLoadChange?(listener: (endpointId: string) => void): () => void;
 }

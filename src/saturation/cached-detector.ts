@@ -87,7 +87,8 @@ export interface ScoreNotes {
  * in a Float64Array in snapshot order (about a microsecond at 1,000 endpoints), so it is exactly what a full pass
  * computes. Everything is rescored (O(endpoints)) only when the pool's membership changed, when some endpoint's
  * metrics may have aged past the staleness limit since the last full pass (about once per staleness limit minus
- * scrape interval), or when the in-flight feed changed without naming where (another replica's loads). `details()`
+ * scrape interval), or when the in-flight feed changed without naming where (a feed without `onLoadChange`; other
+ * replicas' loads are named by the shared-state channel, so a sync round rescores what it moved). `details()`
  * builds its maps (O(endpoints)) once per change, only when asked (gauges, the status page).
  */
 export abstract class CachedSaturationDetector implements SaturationDetector {

@@ -29,6 +29,8 @@ interface Published {
   readonly tokensEndedSinceScrape: number;
   /** When the peer read these counts, on this replica's clock. */
   readonly at: number;
+  /** The field as the store returned it: an unchanged field is not decoded again. */
+  readonly raw: string;
 }
 
 export interface InflightChannelOptions {
@@ -57,12 +59,15 @@ function decode(value: string, toLocal: (ms: number) => number): Published | und
     requestsEndedSinceScrape: n[4] ?? 0,
     tokensEndedSinceScrape: n[5] ?? 0,
     at: toLocal(n[6] ?? 0),
+    raw: value,
   };
 }
 
 /**
  * Complexity: peerLoad O(1); per sync O(endpoints) to publish and O(peers x endpoints) to re-sum the endpoints
- * whose peer data changed; per applied scrape O(peers) for that endpoint.
+ * whose peer data changed; per applied scrape O(peers) for that endpoint. Every change of an endpoint's peer load
+ * is one version step named to `onLoadChange` listeners, so the detectors rescore only the endpoints a sync round
+ * moved (before, each round with a change cost them a full pass over the pool: O(endpoints) per sync).
  */
 export class InflightChannel implements ExchangeChannel, PeerInflightSource, ScrapeListener {
   readonly id = INFLIGHT_CHANNEL;
@@ -76,6 +81,7 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
   private readonly scrapedAt = new Map<string, number>();
   private readonly sums = new Map<string, InflightLoad>();
   private readonly listeners = new Set<(endpointId: string) => void>();
+  private readonly changeListeners = new Set<(endpointId: string) => void>();
   private changes = 0;
   private connected = false;
   /** The others' requests in flight per own request, as of the last sync (see the header); 0 while local-only. */
@@ -124,17 +130,29 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
     };
   }
 
+  onLoadChange(listener: (endpointId: string) => void): () => void {
+    this.changeListeners.add(listener);
+    return () => {
+      this.changeListeners.delete(listener);
+    };
+  }
+
   markScraped(endpointId: string, takenAt: number): void {
     this.scrapedAt.set(endpointId, takenAt);
-    // The local ledger restarts its since-scrape counts: what it counts from now on is all unseen by the others.
-    this.ownAtSync.delete(endpointId);
     this.resum(endpointId);
+    const before = this.peerLoad(endpointId);
+    // The local ledger restarts its since-scrape counts: what it counts from now on is all unseen by the others.
+    // (Its dispatches begun after `takenAt` stay unseen, so the estimate on them may rise: a change like any other.)
+    this.ownAtSync.delete(endpointId);
+    this.settle(endpointId, before, this.peerLoad(endpointId));
   }
 
   forget(endpointId: string): void {
+    const before = this.peerLoad(endpointId);
     this.scrapedAt.delete(endpointId);
     this.ownAtSync.delete(endpointId);
     this.estimates.delete(endpointId);
+    this.settle(endpointId, before, this.peerLoad(endpointId));
   }
 
   collect(all: boolean): ChannelWrites {
@@ -164,18 +182,36 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
     const wasConnected = this.connected;
     this.connected = view.connected;
     for (const origin of view.changed) {
-      for (const id of this.peers.get(origin)?.keys() ?? []) touched.add(id);
+      const known = this.peers.get(origin);
       const fields = view.peers.get(origin);
       if (fields === undefined || !view.connected) {
+        for (const id of known?.keys() ?? []) touched.add(id);
         this.peers.delete(origin);
         continue;
       }
-      const byEndpoint = new Map<string, Published>();
+      // A peer rewrites only the endpoints whose counts moved, but the store returns all its fields: only those
+      // that differ from what it said before are decoded and re-summed (a field keeps its read time, so an equal
+      // string is an equal report). O(fields) string comparisons, O(changed) decoding.
+      const byEndpoint = known ?? new Map<string, Published>();
+      let malformed = 0;
       for (const [id, value] of fields) {
-        const p = decode(value, view.toLocal);
-        if (p === undefined) continue;
-        byEndpoint.set(id, p);
+        if (byEndpoint.get(id)?.raw === value) continue;
         touched.add(id);
+        const p = decode(value, view.toLocal);
+        if (p === undefined) {
+          malformed++;
+          byEndpoint.delete(id);
+        } else {
+          byEndpoint.set(id, p);
+        }
+      }
+      // Every field is now kept unless malformed: anything more is an endpoint the peer no longer reports.
+      if (byEndpoint.size !== fields.size - malformed) {
+        for (const id of [...byEndpoint.keys()]) {
+          if (fields.has(id)) continue;
+          byEndpoint.delete(id);
+          touched.add(id);
+        }
       }
       this.peers.set(origin, byEndpoint);
     }
@@ -188,15 +224,20 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
     this.rebase(view.connected ? view.peers.size : 0);
   }
 
-  /** After a sync: the estimates restart from the own counts now, with the others' share as now reported. */
+  /**
+   * After a sync: the estimates restart from the own counts now, with the others' share as now reported; endpoints
+   * whose estimate this drops (they fall back to the reports) are named as changed. The new ratio alone moves no
+   * member's load: every member's own base is reset here, so none has unseen own work for it to scale until its
+   * next dispatch, and that dispatch is a change of the local ledger named to the same readers. O(endpoints).
+   */
   private rebase(peers: number): void {
-    const dropped: string[] = [];
     let own = 0;
     let others = 0;
+    let dropped: [string, InflightLoad][] | undefined;
     for (const id of this.options.endpoints()) {
       const l = this.options.local.load(id);
       const base = this.ownAtSync.get(id);
-      if (this.ratio > 0 && l.requestsSinceScrape > (base?.requests ?? 0)) dropped.push(id);
+      if (this.ratio > 0 && l.requestsSinceScrape > (base?.requests ?? 0)) (dropped ??= []).push([id, this.peerLoad(id)]);
       own += l.requests;
       others += (this.sums.get(id) ?? NO_INFLIGHT).requests;
       if (l.requestsSinceScrape > 0) this.ownAtSync.set(id, { requests: l.requestsSinceScrape, tokens: l.tokensSinceScrape });
@@ -204,17 +245,29 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
     }
     // Nothing in flight anywhere: assume the others take what this replica takes (a burst spread over every
     // replica). Only the others busy: their next dispatches follow their own traffic, not this replica's.
-    const ratio = peers === 0 ? 0 : own === 0 ? (others === 0 ? peers : 0) : Math.min(peers, others / own);
-    // Every endpoint's estimate scales with the ratio: a new one is a change readers caching loads must see.
-    if (ratio !== this.ratio) this.changes++;
-    this.ratio = ratio;
-    if (dropped.length > 0) {
-      // Estimates fell back to the reports: the gate may reopen there.
-      this.changes++;
-      for (const id of dropped) for (const l of this.listeners) l(id);
+    this.ratio = peers === 0 ? 0 : own === 0 ? (others === 0 ? peers : 0) : Math.min(peers, others / own);
+    for (const [id, before] of dropped ?? []) this.settle(id, before, this.peerLoad(id));
+  }
+
+  /**
+   * One version step, named to the change listeners, if the endpoint's peer load moved from `before` to `after`;
+   * the drop listeners hear of it too when it fell (fewer requests or unseen ones, more finished-work credit): the
+   * gate may reopen there. O(listeners).
+   */
+  private settle(endpointId: string, before: InflightLoad, after: InflightLoad): void {
+    if (sameLoad(before, after)) return;
+    this.changes++;
+    for (const l of this.changeListeners) l(endpointId);
+    if (
+      after.requests < before.requests ||
+      after.requestsSinceScrape < before.requestsSinceScrape ||
+      (after.requestsEndedSinceScrape ?? 0) > (before.requestsEndedSinceScrape ?? 0)
+    ) {
+      for (const l of this.listeners) l(endpointId);
     }
   }
 
+  /** Re-sums the peers' reports on one endpoint, a change if the sum moved (the estimate adds to it). O(peers). */
   private resum(endpointId: string): void {
     const scrapedAt = this.scrapedAt.get(endpointId) ?? Number.NEGATIVE_INFINITY;
     let requests = 0;
@@ -236,34 +289,22 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
       }
     }
     const old = this.sums.get(endpointId) ?? NO_INFLIGHT;
-    if (
-      old.requests === requests &&
-      old.tokens === tokens &&
-      old.requestsSinceScrape === reqSince &&
-      old.tokensSinceScrape === tokSince &&
-      (old.requestsEndedSinceScrape ?? 0) === reqEnded &&
-      (old.tokensEndedSinceScrape ?? 0) === tokEnded
-    ) {
-      return;
-    }
+    const sum = { requests, tokens, requestsSinceScrape: reqSince, tokensSinceScrape: tokSince, requestsEndedSinceScrape: reqEnded, tokensEndedSinceScrape: tokEnded };
+    if (sameLoad(old, sum)) return;
     if (requests === 0 && reqSince === 0 && reqEnded === 0) this.sums.delete(endpointId);
-    else {
-      this.sums.set(
-        endpointId,
-        Object.freeze({
-          requests,
-          tokens,
-          requestsSinceScrape: reqSince,
-          tokensSinceScrape: tokSince,
-          requestsEndedSinceScrape: reqEnded,
-          tokensEndedSinceScrape: tokEnded,
-        }),
-      );
-    }
-    this.changes++;
-    // Less load (or more finished-work credit) may reopen the gate: tell the detectors.
-    if (requests < old.requests || reqSince < old.requestsSinceScrape || reqEnded > (old.requestsEndedSinceScrape ?? 0)) {
-      for (const l of this.listeners) l(endpointId);
-    }
+    else this.sums.set(endpointId, Object.freeze(sum));
+    this.settle(endpointId, old, sum);
   }
+}
+
+/** Whether two peer loads count the same (peers report no unstarted prompts). */
+function sameLoad(a: InflightLoad, b: InflightLoad): boolean {
+  return (
+    a.requests === b.requests &&
+    a.tokens === b.tokens &&
+    a.requestsSinceScrape === b.requestsSinceScrape &&
+    a.tokensSinceScrape === b.tokensSinceScrape &&
+    (a.requestsEndedSinceScrape ?? 0) === (b.requestsEndedSinceScrape ?? 0) &&
+    (a.tokensEndedSinceScrape ?? 0) === (b.tokensEndedSinceScrape ?? 0)
+  );
 }

@@ -114,6 +114,57 @@ describe('in-flight counts shared across replicas', () => {
   });
 });
 
+describe('peer load changes by endpoint', () => {
+  const view = (fields: Map<string, string>, connected = true) => ({
+    connected,
+    peers: new Map([['b', fields]]),
+    stale: new Set<string>(),
+    changed: new Set(['b']),
+    granted: new Map<string, number>(),
+    toLocal: (ms: number) => ms,
+    toShared: (ms: number) => ms,
+  });
+
+  it('names each endpoint whose peer load a round moved, once per version step: a round that rewrites one of a peer\'s fields names that endpoint only; a field no longer reported or malformed drops its load', () => {
+    const channel = new InflightChannel({ local: new InflightTracker(), endpoints: () => ['e:1', 'e:2', 'e:3'], time: { toShared: (ms) => ms, toLocal: (ms) => ms } });
+    const named: string[] = [];
+    const dropped: string[] = [];
+    channel.onLoadChange((id) => named.push(id));
+    channel.onDrop((id) => dropped.push(id));
+    const fields = new Map([
+      ['e:1', '2,200,1,100,0,0,5'],
+      ['e:2', '1,100,0,0,0,0,5'],
+      ['e:3', '4,400,2,200,0,0,5'],
+    ]);
+    channel.apply(view(fields));
+    expect(named.sort()).toEqual(['e:1', 'e:2', 'e:3']);
+    expect(channel.version).toBe(3);
+    named.length = 0;
+    // The store returns the peer's fields whole; only e:2's changed.
+    channel.apply(view(new Map([...fields, ['e:2', '3,300,2,200,0,0,9']])));
+    expect(named).toEqual(['e:2']);
+    expect(channel.peerLoad('e:2')).toMatchObject({ requests: 3, requestsSinceScrape: 2 });
+    expect(channel.version).toBe(4);
+    // The same answer again moves nothing.
+    channel.apply(view(new Map([...fields, ['e:2', '3,300,2,200,0,0,9']])));
+    expect(channel.version).toBe(4);
+    // e:1 no longer reported, e:3 garbled: both fall to no load, and the gate hears of it.
+    named.length = 0;
+    channel.apply(view(new Map([['e:2', '3,300,2,200,0,0,9'], ['e:3', '4,x']])));
+    expect(named.sort()).toEqual(['e:1', 'e:3']);
+    expect(dropped.sort()).toEqual(['e:1', 'e:3']);
+    expect(channel.peerLoad('e:1').requests).toBe(0);
+    expect(channel.peerLoad('e:3').requests).toBe(0);
+    expect(channel.peerLoad('e:2').requests).toBe(3);
+    expect(channel.version).toBe(6);
+    // Local-only: every reported load is dropped, each named.
+    named.length = 0;
+    channel.apply(view(new Map(), false));
+    expect(named).toEqual(['e:2']);
+    expect(channel.peerLoad('e:2').requests).toBe(0);
+  });
+});
+
 describe('scrape once per pool', () => {
   const sharings: ScrapeSharing[] = [];
   afterEach(async () => {
