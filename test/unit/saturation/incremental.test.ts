@@ -6,7 +6,7 @@
 // again).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ManualClock } from '../../../src/core/index.js';
+import { ManualClock, ObserverFaults, noopLogger } from '../../../src/core/index.js';
 import {
   type EndpointMetrics,
   type InflightTicket,
@@ -84,7 +84,7 @@ function replica(clock: ManualClock, hub: MemoryHub, origin: string, endpoints: 
   const exchange = new SharedStateExchange({ transport: hub.transport(), origin, clock, syncIntervalMs: SYNC_MS });
   const channel = new InflightChannel({ local: tracker, endpoints, time: exchange, clock });
   exchange.register(channel);
-  return { tracker, channel, exchange, scrapes: fanOutScrapes(tracker, channel) };
+  return { tracker, channel, exchange, scrapes: fanOutScrapes({ inflight: tracker, 'shared-inflight': channel }, new ObserverFaults(noopLogger)) };
 }
 
 /** Lets the in-memory store's answers (promise callbacks) reach the exchanges, without advancing virtual time. */
