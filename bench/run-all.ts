@@ -11,6 +11,7 @@ import { run as longContext } from './extproc/long-context.js';
 import { run as scenarios } from './scenarios/run.js';
 import { run as scheduler } from './scheduler/run.js';
 import { run as prefixDepth } from './scheduler/prefix-depth.js';
+import { run as poolScale } from './scheduler/pool-scale.js';
 import { run as simulator } from './simulator/run.js';
 
 const quick = !process.argv.includes('--full');
@@ -18,6 +19,7 @@ const suites: [string, () => Promise<object>][] = [
   ['engine', () => engine({ quick })],
   ['scheduler', scheduler],
   ['prefix-depth', () => prefixDepth({ quick })],
+  ['pick-pool-scale', () => poolScale({ rounds: quick ? 3 : 5 })],
   ['datalayer', datalayer],
   ['datalayer-dispatch', () => datalayerDispatch({ rounds: quick ? 3 : 5 })],
   ['peer-sync', () => peerSync({ rounds: quick ? 3 : 5 })],

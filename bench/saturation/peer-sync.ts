@@ -6,6 +6,7 @@
 // in each round, medians. In one process and without the store: the round's answer is prepared beforehand.
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { alternate, cpuPerStep, importBuilt, loadBuilds } from '../build-compare.js';
 import { median } from '../engine/stats.js';
 
 export interface PeerSyncOptions {
@@ -48,7 +49,7 @@ interface Detector {
 }
 
 async function load(root: string, name: string): Promise<Build> {
-  const imp = (path: string): Promise<unknown> => import(pathToFileURL(`${root}/dist/src/${path}`).href);
+  const imp = (path: string): Promise<unknown> => importBuilt(root, path);
   return {
     name,
     datalayer: (await imp('datalayer/index.js')) as Build['datalayer'],
@@ -58,25 +59,14 @@ async function load(root: string, name: string): Promise<Build> {
 }
 
 const HUGE_MS = 1e9;
+/** Calls before timing (JIT). */
+const WARMUP = 200;
 
 /** A peer's report on one endpoint as the channel encodes it: requests, tokens, since-scrape, ended, read time. */
 function report(requests: number): string {
   return `${requests},${requests * 500},1,500,0,0,0`;
 }
 
-/** Microseconds of this thread's CPU per call of `step`, over `ms`. */
-function perStep(ms: number, step: () => void): number {
-  for (let i = 0; i < 200; i++) step(); // JIT warm-up
-  let steps = 0;
-  const cpu = process.cpuUsage();
-  const start = performance.now();
-  while (performance.now() - start < ms) {
-    step();
-    steps++;
-  }
-  const used = process.cpuUsage(cpu);
-  return (used.user + used.system) / steps;
-}
 
 /**
  * The peer's fields as the store returns them after each round: each round moves the next `moved` endpoints from 2
@@ -131,7 +121,7 @@ function syncCase(build: Build, n: number, moved: number, ms: number): number {
     detector.saturation();
   };
   try {
-    return perStep(ms, step);
+    return cpuPerStep(ms, step, WARMUP);
   } finally {
     detector.close();
     store.close();
@@ -143,15 +133,12 @@ export async function run(options: PeerSyncOptions = {}): Promise<object> {
   const movedCases = options.moved ?? [1, 20, n];
   const rounds = options.rounds ?? 5;
   const ms = options.caseMs ?? 600;
-  const here = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
-  const builds = [await load(here, 'this build')];
-  if (options.baselineRoot !== undefined) builds.unshift(await load(options.baselineRoot, 'baseline build'));
+  const builds = await loadBuilds(load, options.baselineRoot);
   const results: { case: string; build: string; us: number; values: number[] }[] = [];
   const loadBefore = loadavg()[0] ?? 0;
   for (const moved of movedCases) {
     const name = `a sync round moving ${moved} of ${n} endpoints' peer loads + saturation() (us per round)`;
-    const values: number[][] = builds.map(() => []);
-    for (let r = 0; r < rounds; r++) for (const [i, b] of builds.entries()) values[i]?.push(syncCase(b, n, moved, ms));
+    const values = await alternate(builds, rounds, (b) => syncCase(b, n, moved, ms));
     for (const [i, b] of builds.entries()) {
       const v = values[i] ?? [];
       results.push({ case: name, build: b.name, us: Number(median(v).toFixed(1)), values: v.map((x) => Number(x.toFixed(1))) });

@@ -167,6 +167,23 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
     return i === undefined ? 1 : (this.paced[i] ?? 1);
   }
 
+  /**
+   * One evaluation for a whole candidate list. O(endpoints): candidates are usually the pool itself in snapshot
+   * order, and an endpoint object at its own position in the scored snapshot needs no lookup by id (it is that
+   * position); any other takes one map lookup, as `endpointSaturation` does.
+   */
+  endpointSaturations(endpoints: readonly EndpointSnapshot[], out: Float64Array, paced = false): void {
+    this.refresh();
+    const scored = this.scored?.endpoints;
+    const from = paced ? this.paced : this.scores;
+    for (let i = 0; i < endpoints.length; i++) {
+      const e = endpoints[i];
+      if (e === undefined) continue;
+      const k = scored !== undefined && scored[i] === e ? i : this.indexById.get(e.id);
+      out[i] = k === undefined ? 1 : (from[k] ?? 1);
+    }
+  }
+
   /** What the detector saw at its last evaluation: the same object until an input changes. */
   details(): SaturationDetails {
     this.refresh();

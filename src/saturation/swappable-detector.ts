@@ -1,6 +1,7 @@
 // A detector that can be replaced while the engine runs (a configuration reload with new thresholds or another
 // detector): flow control and the scheduler hold this one object; it delegates to the current detector and
 // forwards its change notifications. The replacement reads the same pool and in-flight state, so nothing is lost.
+import { type EndpointSnapshot } from '../datalayer/index.js';
 import { type DetectorSettings, type SaturationDetails, type SaturationDetector } from './cached-detector.js';
 
 export class SwappableSaturationDetector implements SaturationDetector {
@@ -46,6 +47,18 @@ export class SwappableSaturationDetector implements SaturationDetector {
 
   pacedEndpointSaturation(endpointId: string): number {
     return this.current.pacedEndpointSaturation(endpointId);
+  }
+
+  endpointSaturations(endpoints: readonly EndpointSnapshot[], out: Float64Array, paced = false): void {
+    const current = this.current;
+    if (current.endpointSaturations !== undefined) {
+      current.endpointSaturations(endpoints, out, paced);
+      return;
+    }
+    for (let i = 0; i < endpoints.length; i++) {
+      const id = endpoints[i]?.id ?? '';
+      out[i] = paced ? current.pacedEndpointSaturation(id) : current.endpointSaturation(id);
+    }
   }
 
   details(): SaturationDetails {

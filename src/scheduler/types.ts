@@ -86,7 +86,10 @@ export interface Scorer {
   picked?(ctx: SchedulingContext, endpoint: EndpointSnapshot): void;
 }
 
-/** Chooses up to `count` distinct candidate indices, best first. `scores` are the weighted totals. */
+/**
+ * Chooses up to `count` distinct candidate indices, best first. `scores` are the weighted totals, in a buffer the
+ * profile reuses for the next pick: read it during the call, keep nothing of it.
+ */
 export interface Picker {
   readonly type: string;
   pick(scores: Float64Array, count: number, random: Random): number[];
