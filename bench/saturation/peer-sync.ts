@@ -6,6 +6,7 @@
 // in each round, medians. In one process and without the store: the round's answer is prepared beforehand.
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
+import { argValue } from '../argv.js';
 import { alternate, cpuPerStep, importBuilt, loadBuilds } from '../build-compare.js';
 import { median } from '../engine/stats.js';
 
@@ -154,12 +155,11 @@ export async function run(options: PeerSyncOptions = {}): Promise<object> {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   // --endpoints=N --rounds=N --case-ms=N --baseline-root=DIR
-  const args = new Map(process.argv.slice(2).map((a) => /^--([a-z-]+)=(.*)$/.exec(a)).flatMap((m) => (m === null ? [] : [[m[1] ?? '', m[2] ?? '']])));
   const options: { -readonly [K in keyof PeerSyncOptions]: PeerSyncOptions[K] } = {};
-  if (args.has('endpoints')) options.endpoints = Number(args.get('endpoints'));
-  if (args.has('rounds')) options.rounds = Number(args.get('rounds'));
-  if (args.has('case-ms')) options.caseMs = Number(args.get('case-ms'));
-  if (args.has('baseline-root')) options.baselineRoot = args.get('baseline-root');
+  if (argValue('endpoints') !== undefined) options.endpoints = Number(argValue('endpoints'));
+  if (argValue('rounds') !== undefined) options.rounds = Number(argValue('rounds'));
+  if (argValue('case-ms') !== undefined) options.caseMs = Number(argValue('case-ms'));
+  options.baselineRoot = argValue('baseline-root');
   run(options).catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;
