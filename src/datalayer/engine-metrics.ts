@@ -159,11 +159,12 @@ interface LoraState {
 }
 
 /**
- * Per sample: its LoRA state. The page reader hands back the same sample object for a line unchanged since the
- * last scrape, so an unchanged LoRA info line is split once, not every 50 ms, and its lists stay the same
- * objects (which the worker's batches compare by identity first). Weak: gone with the sample.
+ * Per labels object: the LoRA state they hold. The page reader hands back the same sample for a line unchanged
+ * since the last scrape, and the same labels for a line whose value alone changed, so a LoRA info line is split
+ * once, not every 50 ms, and its lists stay the same objects (which the worker's batches compare by identity
+ * first). Weak: gone with the labels.
  */
-const loraBySample = new WeakMap<PromSample, LoraState>();
+const loraByLabels = new WeakMap<Readonly<Record<string, string>>, LoraState>();
 
 function readLora(series: readonly PromSample[] | undefined): LoraState | undefined {
   let best: PromSample | undefined;
@@ -171,7 +172,7 @@ function readLora(series: readonly PromSample[] | undefined): LoraState | undefi
     if (Number.isFinite(s.value) && (best === undefined || s.value > best.value)) best = s;
   }
   if (best === undefined) return undefined;
-  const known = loraBySample.get(best);
+  const known = loraByLabels.get(best.labels);
   if (known !== undefined) return known;
   const maxLora = Number(best.labels['max_lora']);
   const state: LoraState = {
@@ -179,7 +180,7 @@ function readLora(series: readonly PromSample[] | undefined): LoraState | undefi
     waiting: splitList(best.labels['waiting_lora_adapters']),
     maxLora: Number.isInteger(maxLora) && maxLora > 0 ? maxLora : 0,
   };
-  loraBySample.set(best, state);
+  loraByLabels.set(best.labels, state);
   return state;
 }
 
@@ -198,18 +199,18 @@ interface CacheGeometry {
   readonly numBlocks: number;
 }
 
-/** Per cache-config sample and mapping: its geometry, read once (the scraper keeps the same sample between whole-page reads). */
-const geometryBySample = new WeakMap<PromSample, { readonly mapping: CacheConfigMapping; readonly geometry: CacheGeometry | undefined }>();
+/** Per cache-config labels and mapping: the geometry, read once (see loraByLabels). */
+const geometryByLabels = new WeakMap<Readonly<Record<string, string>>, { readonly mapping: CacheConfigMapping; readonly geometry: CacheGeometry | undefined }>();
 
 function readCacheConfig(parsed: ParsedMetrics, mapping: CacheConfigMapping): CacheGeometry | undefined {
   const first = parsed.samples.get(mapping.family)?.[0];
   if (first === undefined) return undefined;
-  const known = geometryBySample.get(first);
+  const known = geometryByLabels.get(first.labels);
   if (known !== undefined && known.mapping === mapping) return known.geometry;
   const blockSize = Number(first.labels[mapping.blockSizeLabel]);
   const numBlocks = Number(first.labels[mapping.numBlocksLabel]);
   const geometry =
     !Number.isInteger(blockSize) || blockSize <= 0 || !Number.isInteger(numBlocks) || numBlocks <= 0 ? undefined : { blockSize, numBlocks };
-  geometryBySample.set(first, { mapping, geometry });
+  geometryByLabels.set(first.labels, { mapping, geometry });
   return geometry;
 }

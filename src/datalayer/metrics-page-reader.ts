@@ -2,7 +2,7 @@
 // string, no concatenation), keeps only the sample lines of the families in use, and says when it has read
 // enough. A vLLM page is ~40 KB of which a scrape needs about ten lines; decoding and splitting all of it was
 // most of a scrape's cost.
-import { type ParsedMetrics, type PromSample, parseSampleLine } from './prometheus-text.js';
+import { type ParsedMetrics, type PromSample, parseSampleLine, parseSampleTail } from './prometheus-text.js';
 
 /** @default 256 KiB: a LoRA info line with many adapters is long, a line past this is not metrics. */
 export const DEFAULT_MAX_LINE_BYTES = 256 * 1024;
@@ -33,6 +33,7 @@ const SPACE = 32;
 const TAB = 9;
 const HASH = 35;
 const OPEN_BRACE = 123;
+const CLOSE_BRACE = 125;
 const LETTER_T = 84;
 const UNSEARCHED = -2;
 /** Operands from this length on are compared natively (see bytesAt). */
@@ -351,14 +352,26 @@ export class MetricsPageReader {
       sample = previous.sample;
       kept[n] = previous;
     } else {
-      const parsed = parseSampleLine(buf.toString('utf8', s, end));
-      if (parsed === undefined) {
-        this.badWantedLines++;
-        this.invalidLines++;
-        return;
+      // A gauge that moved: name and labels as on the last page, only the value differs. Its labels are the
+      // last sample's (the same bytes parse to the same labels); only the value is decoded and parsed.
+      const tail = previous?.tailAt ?? -1;
+      const nameLength = this.bytes[index]?.length ?? 0;
+      const value = tail > 0 && end - s > tail && previous !== undefined && prefixAt(buf, s, previous.bytes, tail)
+        ? parseSampleTail(buf.toString('utf8', s + tail, end), tail === nameLength)
+        : undefined;
+      if (value !== undefined && previous !== undefined) {
+        sample = { labels: previous.sample.labels, value };
+        kept[n] = { bytes: Buffer.from(buf.subarray(s, end)), sample, tailAt: tail };
+      } else {
+        const parsed = parseSampleLine(buf.toString('utf8', s, end));
+        if (parsed === undefined) {
+          this.badWantedLines++;
+          this.invalidLines++;
+          return;
+        }
+        sample = parsed.sample;
+        kept[n] = { bytes: Buffer.from(buf.subarray(s, end)), sample, tailAt: tailAt(buf, s, end, nameLength) };
       }
-      sample = parsed.sample;
-      kept[n] = { bytes: Buffer.from(buf.subarray(s, end)), sample };
     }
     this.keptCount[index] = n + 1;
     const list = this.samples.get(name);
@@ -441,6 +454,27 @@ function nameTable(wanted: ReadonlySet<string>): NameTable {
 interface KeptLine {
   readonly bytes: Buffer;
   readonly sample: PromSample;
+  /** Where the value part begins (after the labels' `}`, or the name when there are none); -1: unknown. */
+  readonly tailAt: number;
+}
+
+/**
+ * Offset in the valid sample line `buf[s, end)` (name `nameLength` bytes long) of what follows its labels, or its
+ * name when it has none. The last `}` closes the labels: a value or timestamp holds none.
+ */
+function tailAt(buf: Buffer, s: number, end: number, nameLength: number): number {
+  let p = s + nameLength;
+  while (p < end && (buf[p] === SPACE || buf[p] === TAB)) p++;
+  if (buf[p] !== OPEN_BRACE) return nameLength;
+  const close = buf.lastIndexOf(CLOSE_BRACE, end - 1);
+  return close > p ? close + 1 - s : -1;
+}
+
+/** Whether `buf` holds the first `length` bytes of `bytes` at `at` (the caller checked both lengths fit). */
+function prefixAt(buf: Buffer, at: number, bytes: Buffer, length: number): boolean {
+  if (length >= NATIVE_COMPARE_BYTES) return buf.compare(bytes, 0, length, at, at + length) === 0;
+  for (let i = 0; i < length; i++) if (buf[at + i] !== bytes[i]) return false;
+  return true;
 }
 
 /**

@@ -123,6 +123,24 @@ function parseSampleRest(text: string, pos: number, end: number): PromSample | u
   } else if (p === pos) {
     return undefined; // the name must be followed by `{` or a blank
   }
+  const value = parseValueAt(text, p, end);
+  return value === undefined ? undefined : { labels, value };
+}
+
+/**
+ * The value of a sample line from what follows its name and labels (`text`; a trailing CR is ignored): blanks,
+ * the value, an optional timestamp; undefined when malformed. `afterName`: nothing but the name precedes, so a
+ * blank must come first. What parseSampleLine reads there, for a reader that already has the line's labels.
+ */
+export function parseSampleTail(text: string, afterName: boolean): number | undefined {
+  const end = text.length > 0 && text.charCodeAt(text.length - 1) === CR ? text.length - 1 : text.length;
+  const p = skipBlanks(text, 0, end);
+  if (afterName && p === 0) return undefined;
+  return parseValueAt(text, p, end);
+}
+
+/** The value starting at `p` and an optional integer timestamp after it, up to `end`. */
+function parseValueAt(text: string, p: number, end: number): number | undefined {
   let valueEnd = p;
   while (valueEnd < end) {
     const c = text.charCodeAt(valueEnd);
@@ -135,7 +153,7 @@ function parseSampleRest(text: string, pos: number, end: number): PromSample | u
   // An optional integer timestamp may follow; anything else after the value makes the line invalid.
   const rest = skipBlanks(text, valueEnd, end);
   if (rest < end && !/^-?\d+\s*$/.test(text.slice(rest, end))) return undefined;
-  return { labels, value };
+  return value;
 }
 
 function parseLabels(

@@ -63,7 +63,7 @@ describe('MetricsPageReader', () => {
     }
   });
 
-  it('property: a reader reused from page to page (seek hints, unchanged lines not parsed again) keeps exactly the expected families\' samples as the layout shifts', () => {
+  it('property: a reader reused from page to page (seek hints, unchanged lines not parsed again, moved values parsed alone) keeps exactly the expected families\' samples as the layout shifts', () => {
     const reader = new MetricsPageReader({ wanted: WANTED });
     const dynamic = new Set(['vllm:num_requests_running', 'vllm:num_requests_waiting', 'vllm:kv_cache_usage_perc', 'vllm:lora_requests_info']);
     const pageArb = fc.record({
@@ -72,6 +72,9 @@ describe('MetricsPageReader', () => {
       middle: fc.integer({ min: 0, max: 150 }),
       digits: fc.integer({ min: 1, max: 12 }),
       waiting: fc.nat(50),
+      // Valid and invalid values, with and without a timestamp: a line whose labels stayed takes the value path.
+      kv: fc.constantFrom('0.5', '0.25', '1e-3', 'NaN', '+Inf', '-1', 'x', '0.5 1700000000', '0.5 12x', '0.5  ', ''),
+      kvLabel: fc.constantFrom('0', '1'),
       loraLines: fc.integer({ min: 1, max: 3 }),
       adapters: fc.subarray(['a', 'sql-lora', 'chat-lora']),
       loraFirst: fc.boolean(),
@@ -82,7 +85,7 @@ describe('MetricsPageReader', () => {
         Array.from({ length: n }, (_, i) => `vllm:${prefix}_seconds_bucket{le="${i}"} ${'7'.repeat(p.digits)}\n`).join('');
       const gauges =
         `# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running 3\n# TYPE vllm:num_requests_waiting gauge\n` +
-        `vllm:num_requests_waiting ${p.waiting}\nvllm:kv_cache_usage_perc 0.5\n`;
+        `vllm:num_requests_waiting ${p.waiting}\nvllm:kv_cache_usage_perc{engine="${p.kvLabel}"} ${p.kv}\n`;
       const lora =
         '# TYPE vllm:lora_requests_info gauge\n' +
         Array.from({ length: p.loraLines }, (_, i) => `vllm:lora_requests_info{max_lora="4",running_lora_adapters="${p.adapters.join(',')}",waiting_lora_adapters=""} ${i + 1}\n`).join('');
@@ -111,6 +114,23 @@ describe('MetricsPageReader', () => {
     expect(second.samples.get('vllm:lora_requests_info')?.[0]).toBe(first.samples.get('vllm:lora_requests_info')?.[0]);
     expect(second.samples.get('vllm:num_requests_waiting')?.[0]).not.toBe(first.samples.get('vllm:num_requests_waiting')?.[0]);
     expect(second.samples.get('vllm:num_requests_waiting')?.[0]?.value).toBe(2);
+  });
+
+  it('a line whose value alone moved keeps the last sample\'s labels and takes the new value; other changes parse whole', () => {
+    const reader = new MetricsPageReader({ wanted: WANTED });
+    const page = (value: string, rank = '0') => `vllm:kv_cache_usage_perc{engine="${rank}",model_name="m"} ${value}\nvllm:num_requests_waiting ${value}\n`;
+    const first = read(reader, page('0.5'), []);
+    const second = read(reader, page('0.75'), []);
+    const kv = (r: typeof first) => r.samples.get('vllm:kv_cache_usage_perc')?.[0];
+    const waiting = (r: typeof first) => r.samples.get('vllm:num_requests_waiting')?.[0];
+    expect(kv(second)).toEqual({ labels: { engine: '0', model_name: 'm' }, value: 0.75 });
+    expect(kv(second)?.labels).toBe(kv(first)?.labels);
+    expect(waiting(second)?.value).toBe(0.75);
+    const third = read(reader, page('0.75 1700000000', '1'), []);
+    expect(kv(third)).toEqual({ labels: { engine: '1', model_name: 'm' }, value: 0.75 });
+    const fourth = read(reader, page('oops', '1'), []);
+    expect(kv(fourth)).toBeUndefined();
+    expect(fourth.badWantedLines).toBe(2);
   });
 
   it('keeps UTF-8 label values split across chunks intact', () => {
