@@ -2,7 +2,6 @@
 // and timeouts found by a sweep of the in-flight queue. Replaces two Node timers per scrape (next start and
 // timeout) with at most one pending timer in all; when scraping cannot keep up, due endpoints wait their turn in
 // due order, so every endpoint is scraped less often instead of some timing out and going stale.
-import { Heap } from 'heap-js';
 import Denque from 'denque';
 import { type Clock, type TimerHandle, requirePositive } from '../core/index.js';
 
@@ -63,7 +62,7 @@ export class ScrapeScheduler {
   private readonly clock: Clock;
   private readonly timeoutMs: number;
   private readonly fixedMaxInFlight: number | undefined;
-  private readonly queue = new Heap<ScrapeTask>((a, b) => a.due - b.due);
+  private readonly queue = new DueHeap();
   /** In start order, so in deadline order; records of scrapes that ended are skipped when they reach the front. */
   private readonly inFlight = new Denque<InFlightRecord>();
   private running = 0;
@@ -188,5 +187,65 @@ export class ScrapeScheduler {
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timerAt = next;
     this.timer = this.clock.setTimeout(() => this.tick(), Math.max(0, next - this.clock.now()));
+  }
+}
+
+/**
+ * Binary min-heap of tasks by `due`: push and pop O(log n), peek O(1). Hand-written for the one key rather than a
+ * general heap with a comparator callback: at 20,000 scrapes a second the push and pop per scrape showed.
+ */
+export class DueHeap {
+  private readonly items: ScrapeTask[] = [];
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  peek(): ScrapeTask | undefined {
+    return this.items[0];
+  }
+
+  push(task: ScrapeTask): void {
+    const items = this.items;
+    let i = items.length;
+    items.push(task);
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      const p = items[parent];
+      if (p === undefined || p.due <= task.due) break;
+      items[i] = p;
+      i = parent;
+    }
+    items[i] = task;
+  }
+
+  pop(): ScrapeTask | undefined {
+    const items = this.items;
+    const top = items[0];
+    const last = items.pop();
+    if (top === undefined || last === undefined || items.length === 0) return top;
+    const n = items.length;
+    let i = 0;
+    for (;;) {
+      const left = 2 * i + 1;
+      if (left >= n) break;
+      const right = left + 1;
+      let child = left;
+      let c = items[left];
+      const r = items[right];
+      if (r !== undefined && c !== undefined && r.due < c.due) {
+        child = right;
+        c = r;
+      }
+      if (c === undefined || c.due >= last.due) break;
+      items[i] = c;
+      i = child;
+    }
+    items[i] = last;
+    return top;
+  }
+
+  clear(): void {
+    this.items.length = 0;
   }
 }

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../../src/core/index.js';
 import { type ScheduledScrape, type ScrapeTask, ScrapeScheduler, maxInFlightFor } from '../../../src/datalayer/index.js';
+import { DueHeap } from '../../../src/datalayer/scrape-scheduler.js';
 
 /** A scrape that takes `durationMs` of virtual time (or hangs until timed out) and is due `intervalMs` after it started. */
 class FakeScrape implements ScheduledScrape {
@@ -124,5 +125,38 @@ describe('ScrapeScheduler', () => {
   it('maxInFlightFor: a quarter of the pool, at least 64', () => {
     expect(maxInFlightFor(10)).toBe(64);
     expect(maxInFlightFor(1_000)).toBe(250);
+  });
+});
+
+describe('DueHeap', () => {
+  it('property: pushes and pops in any interleaving pop tasks in due order, each exactly once', () => {
+    const op = fc.oneof(fc.record({ push: fc.integer({ min: 0, max: 50 }) }), fc.constant({ pop: true as const }));
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 200 }), (ops) => {
+        const heap = new DueHeap();
+        const model: ScrapeTask[] = [];
+        const task = (due: number): ScrapeTask => ({ scrape: { run: () => undefined, timedOut: () => undefined }, due, seq: 0, inFlight: false, removed: false });
+        for (const o of ops) {
+          if ('push' in o) {
+            const t = task(o.push);
+            heap.push(t);
+            model.push(t);
+          } else {
+            const got = heap.pop();
+            const least = model.reduce<number>((m, t) => Math.min(m, t.due), Number.POSITIVE_INFINITY);
+            if (got === undefined) {
+              expect(model).toHaveLength(0);
+            } else {
+              expect(got.due).toBe(least);
+              expect(model).toContain(got);
+              model.splice(model.indexOf(got), 1);
+            }
+          }
+          expect(heap.size).toBe(model.length);
+          expect(heap.peek()?.due).toBe(model.length === 0 ? undefined : Math.min(...model.map((t) => t.due)));
+        }
+      }),
+      { seed: 14, numRuns: 300 },
+    );
   });
 });
