@@ -7,6 +7,8 @@
 //   same without a detector (the data layer's own part).
 // - dispatch: a dispatch and an end (InflightTracker.begin / end), each followed by the detector's saturation(),
 //   the reads flow control makes on its way, per dispatch.
+// - burst: a busy worker's whole loop turn of outcomes arriving at once, and the longest stretch of work it gives
+//   the dispatch thread between two chances for its timers (what its event-loop delay p99 follows).
 import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 import { argValue as arg } from '../argv.js';
@@ -35,10 +37,21 @@ interface Build {
   };
   readonly wire: {
     OutcomeBatchWriter: new (timeOrigin: number) => { add(slot: number, outcome: unknown): void; take(): { nums: Float64Array; extras: unknown[] } };
-    OutcomeBatchReader: new () => { read(nums: Float64Array, extras: unknown[], offset: number, emit: (slot: number, outcome: unknown) => void): void };
+    OutcomeBatchReader: new () => Reader;
+    /** Builds that apply a bounded number of outcomes per loop turn (absent before). */
+    OutcomeBacklog?: new () => {
+      readonly pending: boolean;
+      push(nums: Float64Array, extras: unknown[]): void;
+      read(reader: Reader, offset: number, emit: (slot: number, outcome: unknown) => void, budget: number): number;
+    };
+    APPLY_PER_TURN?: number;
   };
   readonly saturation: { HybridDetector: new (deps: Record<string, unknown>, options?: Record<string, unknown>) => Detector };
   readonly core: { SystemClock: new () => unknown };
+}
+
+interface Reader {
+  read(nums: Float64Array, extras: unknown[], offset: number, emit: (slot: number, outcome: unknown) => void): void;
 }
 
 interface Tracker {
@@ -76,6 +89,8 @@ async function load(root: string, name: string): Promise<Build> {
 }
 
 const HUGE_MS = 1e9;
+/** Outcomes a busy scrape worker finished in one loop turn (measured at 1,000 endpoints: ~230). */
+const BURST = 230;
 
 function metricsOf(i: number, move: number): object {
   return { waitingQueue: i % 3, runningRequests: 4 + (i % 5), kvCacheUsage: 0.25 + ((i + move) % 50) / 100, loraRunning: [], loraWaiting: [], maxLora: 0, kvBlockSize: 16, kvNumBlocks: 10_000 };
@@ -92,8 +107,9 @@ function perUnit(ms: number, step: () => number): number {
   return (used.user + used.system) / units;
 }
 
-async function applyCase(build: Build, n: number, batch: number, ms: number, moving: boolean, withDetector = true): Promise<number> {
-  const { datalayer, wire, saturation, core } = build;
+/** A monitor over `n` endpoints that scrapes nothing, its in-flight ledger and (optionally) a hybrid detector. */
+async function dispatchThread(build: Build, n: number, withDetector: boolean) {
+  const { datalayer, saturation, core } = build;
   const ports = Array.from({ length: n }, (_, i) => 10_000 + i);
   const tracker = new datalayer.InflightTracker();
   // A fetcher that never answers: nothing is scraped for real (the first endpoint's one attempt times out).
@@ -109,9 +125,16 @@ async function applyCase(build: Build, n: number, batch: number, ms: number, mov
   await monitor.start();
   const detector = withDetector ? new saturation.HybridDetector({ pool: monitor.pool, inflight: tracker, stalenessMs: HUGE_MS }) : undefined;
   const ids = ports.map((port) => `127.0.0.1:${port}`);
-  const writer = new wire.OutcomeBatchWriter(0);
-  const reader = new wire.OutcomeBatchReader();
-  // Batches prepared beforehand (the worker's side is not measured): slots round the pool.
+  const close = async (): Promise<void> => {
+    detector?.close();
+    await monitor.close();
+  };
+  return { monitor, detector, ids, close };
+}
+
+/** Batches encoded as the worker encodes them, prepared beforehand (the worker's side is not measured): slots round the pool. */
+function prepareBatches(build: Build, n: number, batch: number, moving: boolean): { nums: Float64Array; extras: unknown[] }[] {
+  const writer = new build.wire.OutcomeBatchWriter(0);
   const prepared: { nums: Float64Array; extras: unknown[] }[] = [];
   let slot = 0;
   for (let b = 0; b < Math.ceil((4 * n) / batch); b++) {
@@ -122,6 +145,13 @@ async function applyCase(build: Build, n: number, batch: number, ms: number, mov
     }
     prepared.push(writer.take());
   }
+  return prepared;
+}
+
+async function applyCase(build: Build, n: number, batch: number, ms: number, moving: boolean, withDetector = true): Promise<number> {
+  const { monitor, detector, ids, close } = await dispatchThread(build, n, withDetector);
+  const reader = new build.wire.OutcomeBatchReader();
+  const prepared = prepareBatches(build, n, batch, moving);
   let next = 0;
   const step = (): number => {
     const p = prepared[next++ % prepared.length];
@@ -140,8 +170,54 @@ async function applyCase(build: Build, n: number, batch: number, ms: number, mov
   try {
     return perUnit(ms, step);
   } finally {
-    detector?.close();
-    await monitor.close();
+    await close();
+  }
+}
+
+/**
+ * What a busy worker's loop turn of `burst` outcomes arriving at once costs the dispatch thread in one stretch: the
+ * longest run of work between two chances for its timers and I/O (the apply and the detector read that follows it
+ * as flow control's), us, median over bursts. A build with OutcomeBacklog applies APPLY_PER_TURN at a time (one
+ * stretch per loop turn); older ones, and `bounded: false`, apply the whole batch at once.
+ */
+async function burstCase(build: Build, n: number, burst: number, ms: number, bounded = true): Promise<number> {
+  const { monitor, detector, ids, close } = await dispatchThread(build, n, true);
+  const reader = new build.wire.OutcomeBatchReader();
+  const prepared = prepareBatches(build, n, burst, true);
+  const { OutcomeBacklog, APPLY_PER_TURN } = build.wire;
+  const backlog = OutcomeBacklog === undefined || !bounded ? undefined : new OutcomeBacklog();
+  const apply = monitor.applyBatch?.bind(monitor);
+  if (apply === undefined) throw new Error(`${build.name}: PoolMonitor has no applyBatch`);
+  const longest: number[] = [];
+  let next = 0;
+  const one = (): void => {
+    const p = prepared[next++ % prepared.length];
+    if (p === undefined) return;
+    let max = 0;
+    if (backlog === undefined || APPLY_PER_TURN === undefined) {
+      const t = performance.now();
+      apply((emit) => reader.read(p.nums, p.extras, 0, (s, outcome) => emit(ids[s] ?? '', outcome)));
+      detector?.saturation();
+      max = performance.now() - t;
+    } else {
+      backlog.push(p.nums, p.extras);
+      while (backlog.pending) {
+        const t = performance.now();
+        apply((emit) => backlog.read(reader, 0, (s, outcome) => emit(ids[s] ?? '', outcome), APPLY_PER_TURN));
+        detector?.saturation();
+        max = Math.max(max, performance.now() - t);
+      }
+    }
+    longest.push(max * 1000);
+  };
+  try {
+    for (let i = 0; i < 50; i++) one(); // JIT warm-up
+    longest.length = 0;
+    const start = performance.now();
+    while (performance.now() - start < ms) one();
+    return median(longest);
+  } finally {
+    await close();
   }
 }
 
@@ -192,6 +268,8 @@ export async function run(options: DispatchSideOptions = {}): Promise<object> {
     [`apply a worker batch of ${batch}, figures unchanged (us per result)`, (b) => applyCase(b, n, batch, ms, false)],
     [`apply a worker batch of ${batch}, figures moving, no detector (us per result)`, (b) => applyCase(b, n, batch, ms, true, false)],
     ['a dispatch: begin + saturation(), end + saturation() (us per dispatch)', (b) => Promise.resolve(dispatchCase(b, n, ms))],
+    [`a busy worker's loop turn of ${BURST} outcomes at once: the longest stretch of dispatch-thread work (us, median of bursts)`, (b) => burstCase(b, n, BURST, ms)],
+    [`the same, applied whole whatever the build (as before the bound; us)`, (b) => burstCase(b, n, BURST, ms, false)],
   ];
   const results: { case: string; build: string; us: number; values: number[] }[] = [];
   const loadBefore = loadavg()[0] ?? 0;
