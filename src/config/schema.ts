@@ -50,13 +50,15 @@ export const ConfigSchema = z.strictObject({
       endpoints: z.array(endpoint).default([]),
       /**
        * After this long with no endpoint answering (every connection refused, reset or not made in time, from scrapes
-       * and the proxy; a slow metrics page on an accepted connection is an answer), queued and new requests are answered 503 `pool-unreachable` instead of held; 0 turns it off.
+       * and the proxy), queued and new requests are answered 503 `pool-unreachable` instead of held. 0 turns it off,
+       * and refusals then count toward `unresponsiveAfterMs` neither: a refusing pool is held to the TTL.
        */
       unreachableAfterMs: z.number().int().nonnegative().default(3_000),
       /**
-       * Frozen pods: after this long with no endpoint answering, each either refusing as above or accepting the
-       * connection and answering nothing within the scrape timeout (a `slow` scrape), queued and new requests are
-       * answered 503 `pool-unreachable` too, instead of held until their TTL; 0 turns it off.
+       * Frozen pods: after this long with no endpoint answering, each either refusing as above (unless
+       * `unreachableAfterMs` is 0) or accepting the connection and sending not one byte within the scrape timeout (a
+       * `silent` scrape), queued and new requests are answered 503 `pool-unreachable` too, instead of held until their
+       * TTL; 0 turns it off. A metrics page answered late (a `slow` scrape) is an answer.
        */
       unresponsiveAfterMs: z.number().int().nonnegative().default(10_000),
       metrics: z

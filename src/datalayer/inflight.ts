@@ -78,8 +78,9 @@ export interface ScrapeListener {
   forget?(endpointId: string): void;
   /**
    * A scrape failed: `unreachable` when the endpoint could not be talked to (refused, reset, no connection within
-   * the timeout), false when it answered badly or slowly (a connection accepted, the page late). `reason` is the
-   * error, for logs; `cause` its class when known (`slow`: connected, no complete answer within the timeout).
+   * the timeout), false when it answered badly or slowly (a connection accepted, the page late), or not at all
+   * (`silent`). `reason` is the error, for logs; `cause` its class when known (`silent`: connected, not one byte
+   * back within the timeout, nor of an earlier late answer; `slow`: connected, the answer late).
    */
   scrapeFailed?(endpointId: string, unreachable: boolean, reason: string, cause?: ScrapeFailureReason): void;
 }

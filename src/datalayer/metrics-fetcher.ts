@@ -44,7 +44,8 @@ export interface MetricsFetcher {
   start(sink: MetricsBodySink, done: FetchDone, whole?: boolean): void;
   /**
    * Ends the request in progress with `failure` (its `done` still comes, with it); no-op when none is. A
-   * 'timeout' on a connection already made becomes 'slow' (and the connection may be kept for the next request).
+   * 'timeout' on a connection already made becomes 'slow' (and the connection may be kept for the next request),
+   * or 'silent' when not one byte came on it since the previous request ended (a late answer to that one counts).
    */
   abort(failure: ScrapeFailure): void;
   /** Releases connections (aborting a request in progress); idempotent. */
@@ -133,6 +134,11 @@ export class HttpMetricsFetcher implements MetricsFetcher {
   private draining = false;
   /** `current` was not sent yet: it goes out when the draining answer ends. */
   private waiting = false;
+  /**
+   * Bytes came on the connection since the last request ended (its own answer's, or a late answer's being
+   * drained): a request timing out without any is 'silent' (a frozen pod), else 'slow' (the pod answers, late).
+   */
+  private heard = false;
   /** The prepared request naming the target's families (or the whole page's, when it names none). */
   private request: Buffer = Buffer.alloc(0);
   /** The prepared request for the whole page. */
@@ -188,7 +194,7 @@ export class HttpMetricsFetcher implements MetricsFetcher {
   abort(failure: ScrapeFailure): void {
     const current = this.current;
     if (current === undefined) return;
-    const reason = this.connected ? toScrapeFailure(timeoutWhileConnected(failure)) : failure;
+    const reason = this.connected ? toScrapeFailure(timeoutWhileConnected(failure, this.heard)) : failure;
     if (failure.reason === 'timeout' && this.connected && !this.waiting && !this.closed && this.parser.mayBeReusable) {
       // The answer may still come: it is read off (not into this scrape's sink) so the connection stays usable.
       this.parser.discard();
@@ -320,6 +326,7 @@ export class HttpMetricsFetcher implements MetricsFetcher {
   }
 
   private onBytes(socket: Socket, chunk: Buffer): void {
+    if (socket === this.socket) this.heard = true;
     if (socket === this.socket && this.draining) {
       let late;
       try {
@@ -395,6 +402,7 @@ export class HttpMetricsFetcher implements MetricsFetcher {
     if (this.current !== current) return;
     this.current = undefined;
     this.waiting = false;
+    this.heard = false;
     current.done(failure);
   }
 

@@ -17,14 +17,15 @@ export const DEFAULT_UNREACHABLE_AFTER_MS = 3_000;
 export const DEFAULT_UNRESPONSIVE_AFTER_MS = 10_000;
 
 /**
- * Why the pool is not reachable: `unreachable`, every endpoint refusing, resetting or not connecting in time;
- * `unresponsive`, every endpoint failing so, or accepting the connection and answering nothing within the scrape
- * timeout (pods frozen, or their processes hung).
+ * Why the pool is not reachable (the bound that ran out): `unreachable`, every endpoint refusing, resetting or not
+ * connecting in time for `unreachableAfterMs`; `unresponsive`, every endpoint failing so, or accepting the
+ * connection and sending nothing within the scrape timeout (pods frozen, or their processes hung), for
+ * `unresponsiveAfterMs`.
  */
 export type UnreachableKind = 'unreachable' | 'unresponsive';
 
 export interface ReachabilityState {
-  /** False once every endpoint of a non-empty pool has refused for `unreachableAfterMs`, or answered nothing for `unresponsiveAfterMs`. */
+  /** False once every endpoint of a non-empty pool has refused for `unreachableAfterMs`, or sent nothing for `unresponsiveAfterMs`. */
   readonly reachable: boolean;
   /** Clock time (ms) of the last change (construction for the initial state). */
   readonly since: number;
@@ -50,11 +51,15 @@ export interface PoolReachabilityOptions {
   readonly poolSize: () => number;
   /** @default systemClock */
   readonly clock?: Clock;
-  /** How long every endpoint may refuse (reset, not connect) before the pool counts as unreachable; 0: never. @default 3000 */
+  /**
+   * How long every endpoint may refuse (reset, not connect) before the pool counts as unreachable; 0: never, and
+   * refusals then count toward `unresponsiveAfterMs` neither. @default 3000
+   */
   readonly unreachableAfterMs?: number;
   /**
-   * How long every endpoint may fail to answer (refusing, or accepting connections and answering nothing within the
-   * scrape timeout) before the pool counts as unreachable (`unresponsive`); 0: never. @default 10000
+   * How long every endpoint may fail to answer (refusing, or accepting connections and sending not one byte within
+   * the scrape timeout) before the pool counts as unreachable (`unresponsive`); 0: never. Refusals count toward it
+   * only while `unreachableAfterMs` is not 0. @default 10000
    */
   readonly unresponsiveAfterMs?: number;
 }
@@ -71,16 +76,19 @@ interface Entry {
 }
 
 /**
- * Per endpoint, the latest evidence wins: an answer of any kind (a scrape, even an HTTP error or unparsable
- * metrics; a response through the front end) makes it answered; a connection refused, reset or not made within
- * the timeout makes it unreachable from that moment on; a connection accepted with no complete answer within the
- * scrape timeout (a `slow` scrape) makes it unresponsive. An endpoint with no evidence yet (say a pod just added)
- * counts as answered. The pool is unreachable once every endpoint in it is unreachable and the newest of their
- * streaks is `unreachableAfterMs` old, or every endpoint is failing either way and the newest of their failing
- * streaks is `unresponsiveAfterMs` old (whichever comes first). One answer from any endpoint makes it reachable
- * again at once.
+ * Per endpoint, the latest evidence wins: an answer of any kind (a scrape, even an HTTP error, unparsable metrics
+ * or a page that came late; a response through the front end) makes it answered; a connection refused, reset or
+ * not made within the timeout makes it unreachable from that moment on; a connection accepted with not one byte
+ * back within the scrape timeout (a `silent` scrape) makes it unresponsive. The endpoints are those the scrapers
+ * reported on, until `forget`; one with no evidence yet (say a pod just added) counts as answered, and a front
+ * end's report about an endpoint not known (one that has left) is dropped. The pool is unreachable once every
+ * endpoint in it is unreachable and the newest of their streaks is `unreachableAfterMs` old (kind `unreachable`),
+ * or every endpoint is failing either way (with `unreachableAfterMs` 0: every endpoint unresponsive) and the newest
+ * of their failing streaks is `unresponsiveAfterMs` old (kind `unresponsive`), whichever bound runs out first. One
+ * answer from any endpoint makes it reachable again at once.
  *
- * Evidence is O(1) (a map lookup and counters); only the removal of a failing endpoint costs O(endpoints).
+ * Evidence is O(1) (a map lookup and counters); only the removal of the endpoint holding the newest streak start
+ * costs O(endpoints).
  * Implements ScrapeListener, so it plugs in beside the in-flight ledger.
  */
 export class PoolReachability implements ScrapeListener, ReachabilityView {
@@ -126,17 +134,18 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
 
   /** A good scrape (ScrapeListener). */
   markScraped(endpointId: string): void {
-    this.answered(endpointId);
+    this.answered(endpointId, true);
   }
 
   /**
    * A failed scrape (ScrapeListener): `unreachable` when the connection failed, or none came up in time; otherwise
-   * unresponsive when the connection was accepted but no answer came in time (`cause` 'slow'), else answered badly.
+   * unresponsive when the connection was accepted and not one byte came back in time, nor of an earlier late
+   * answer (`cause` 'silent'), else answered (badly, or late: 'slow').
    */
   scrapeFailed(endpointId: string, unreachable: boolean, reason = 'scrape failed', cause?: ScrapeFailureReason): void {
     if (unreachable) this.failed(endpointId, reason, true);
-    else if (cause === 'slow') this.failed(endpointId, reason, true, 'unresponsive');
-    else this.answered(endpointId);
+    else if (cause === 'silent') this.failed(endpointId, reason, true, 'unresponsive');
+    else this.answered(endpointId, true);
   }
 
   /** The endpoint left the pool (ScrapeListener). */
@@ -144,19 +153,26 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
     const entry = this.entries.get(endpointId);
     this.entries.delete(endpointId);
     // Even without evidence of its own, its leaving may leave only failing endpoints behind.
-    if (entry !== undefined && entry.contact !== 'answered') {
-      this.failing--;
+    if (entry !== undefined) {
+      if (entry.contact !== 'answered') this.failing--;
       if (entry.contact === 'unreachable') this.unreachable--;
-      if (entry.failingSince === this.newestFailing || entry.unreachableSince === this.newestUnreachable) this.recomputeNewest();
+      // An answered entry's old streak may be the newest too: recomputed as well (O(endpoints), removals only), so
+      // the newest starts always belong to current entries and a verdict is never put off by a departed one.
+      if (isNewest(entry.failingSince, this.newestFailing) || isNewest(entry.unreachableSince, this.newestUnreachable)) this.recomputeNewest();
     }
     this.evaluate();
   }
 
-  /** The endpoint answered something: a scrape, or a response through a front end. */
-  answered(endpointId: string): void {
+  /**
+   * The endpoint answered something: a scrape (`fromScrape`), or a response through a front end. Only scrapes
+   * make an endpoint known (the scrapers stop at `forget`): a front end's answer for an unknown endpoint (a
+   * request in flight to a pod that has left) is dropped, so no departed endpoint's entry stands in for a member.
+   */
+  answered(endpointId: string, fromScrape = false): void {
     const entry = this.entries.get(endpointId);
     if (entry === undefined) {
-      this.entries.set(endpointId, { contact: 'answered', failingSince: 0, unreachableSince: 0 });
+      if (!fromScrape) return;
+      this.entries.set(endpointId, { contact: 'answered', failingSince: Number.NEGATIVE_INFINITY, unreachableSince: Number.NEGATIVE_INFINITY });
     } else if (entry.contact !== 'answered') {
       if (entry.contact === 'unreachable') this.unreachable--;
       entry.contact = 'answered';
@@ -190,7 +206,13 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
       entry.failingSince = now;
       if (now > this.newestFailing) this.newestFailing = now;
     } else if (entry.contact === 'unreachable') {
-      this.unreachable--; // now unresponsive: its failing streak goes on
+      this.unreachable--;
+      // Now unresponsive: its failing streak goes on, unless refusals count for nothing (unreachableAfterMs 0),
+      // when its unresponsive streak starts now.
+      if (this.unreachableAfterMs === 0) {
+        entry.failingSince = now;
+        if (now > this.newestFailing) this.newestFailing = now;
+      }
     }
     if (contact === 'unreachable') {
       this.unreachable++;
@@ -219,7 +241,10 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
     if (!this.state.reachable) return;
     const allUnreachable = this.unreachable >= size;
     const byUnreachable = allUnreachable && this.unreachableAfterMs > 0 ? this.newestUnreachable + this.unreachableAfterMs : Number.POSITIVE_INFINITY;
-    const byUnresponsive = this.unresponsiveAfterMs > 0 ? this.newestFailing + this.unresponsiveAfterMs : Number.POSITIVE_INFINITY;
+    // With unreachableAfterMs 0 refusals count toward nothing (the hold-until-TTL behaviour the operator chose for
+    // them): the unresponsive bound then needs every endpoint accepting and silent.
+    const unresponsiveCounted = this.unreachableAfterMs > 0 ? this.failing : this.failing - this.unreachable;
+    const byUnresponsive = this.unresponsiveAfterMs > 0 && unresponsiveCounted >= size ? this.newestFailing + this.unresponsiveAfterMs : Number.POSITIVE_INFINITY;
     const at = Math.min(byUnreachable, byUnresponsive);
     if (at === Number.POSITIVE_INFINITY) {
       this.clearTimer();
@@ -227,7 +252,9 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
     }
     if (this.clock.now() >= at) {
       this.clearTimer();
-      this.change(false, size, allUnreachable ? 'unreachable' : 'unresponsive', at === byUnreachable ? this.unreachableAfterMs : this.unresponsiveAfterMs);
+      // The kind is the bound that fired (the unreachable one on a tie: every endpoint refuses).
+      const byRefusals = at === byUnreachable;
+      this.change(false, size, byRefusals ? 'unreachable' : 'unresponsive', byRefusals ? this.unreachableAfterMs : this.unresponsiveAfterMs);
       return;
     }
     if (this.timer !== undefined && this.timerAt === at) return;
@@ -269,4 +296,9 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
     this.timer = undefined;
     this.timerAt = Number.NaN;
   }
+}
+
+/** `start` is the newest streak start (an endpoint that never failed holds none). */
+function isNewest(start: number, newest: number): boolean {
+  return start === newest && start !== Number.NEGATIVE_INFINITY;
 }

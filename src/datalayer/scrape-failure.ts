@@ -8,10 +8,17 @@ export type ScrapeFailureReason =
   /** No connection within the scrape timeout (nothing answers the SYN, or the handshake never completes). */
   | 'timeout'
   /**
-   * Connected, but no complete answer within the scrape timeout (a slow or dribbling /metrics page): the metrics
-   * are late, the pod is there. Not unreachable: a pod whose metrics page is slow may serve inference well.
+   * Connected, but no complete answer within the scrape timeout (a slow or dribbling /metrics page), though bytes
+   * of it came in time, or of an earlier answer that came late: the metrics are late, the pod is there. Not
+   * unreachable: a pod whose metrics page is slow may serve inference well.
    */
   | 'slow'
+  /**
+   * Connected, and not one byte within the scrape timeout, nor of an earlier late answer since the last scrape: a
+   * frozen or hung pod the kernel still accepts connections for (or a page slower than the timeout and the wait
+   * for the next scrape). Counts toward `pool.unresponsiveAfterMs`; 'slow' does not.
+   */
+  | 'silent'
   /** The connection was reset or cut mid-answer. */
   | 'reset'
   /** TLS handshake or certificate verification failed. */
@@ -37,6 +44,7 @@ export const SCRAPE_FAILURE_REASONS: readonly ScrapeFailureReason[] = [
   'connect',
   'timeout',
   'slow',
+  'silent',
   'reset',
   'tls',
   'http-status',
@@ -80,10 +88,11 @@ const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|EPROTO|HOSTNA
 
 /**
  * The scrape timeout fired after the connection was made: the server is there, its page is late ('slow', not
- * the unreachable 'timeout'). Other failures pass through.
+ * the unreachable 'timeout'), or it has sent nothing at all (`heard` false: 'silent'). Other failures pass through.
  */
-export function timeoutWhileConnected(err: Error): Error {
+export function timeoutWhileConnected(err: Error, heard = true): Error {
   if (!(err instanceof ScrapeFailure) || err.reason !== 'timeout') return err;
+  if (!heard) return new ScrapeFailure('silent', `${err.message} (connected: not a byte came back)`, { cause: err });
   return new ScrapeFailure('slow', `${err.message} (connected: the metrics page is slow)`, { cause: err });
 }
 

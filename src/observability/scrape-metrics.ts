@@ -16,7 +16,7 @@ export class ScrapeMetrics implements ScrapeObserver {
   constructor(private readonly ctx: MetricContext) {
     this.failures = new Counter({
       name: ctx.name(FAIRWAY_METRICS.metricsScrapeFailures),
-      help: 'Failed scrapes of model-server metrics, by reason (connect, timeout, slow, reset, tls, http-status, bad-http, too-large, wrong-type, garbage, missing-metric, invalid-value, other).',
+      help: 'Failed scrapes of model-server metrics, by reason (connect, timeout, slow, silent, reset, tls, http-status, bad-http, too-large, wrong-type, garbage, missing-metric, invalid-value, other).',
       labelNames: ['reason'],
       registers: [ctx.registry],
     });

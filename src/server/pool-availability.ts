@@ -59,7 +59,7 @@ export class PoolAvailability {
     const last = state.lastFailure !== undefined ? `; last: ${state.lastFailure.endpoint}: ${state.lastFailure.reason}` : '';
     const how =
       state.kind === 'unresponsive'
-        ? 'connections refused, or accepted with no answer within the scrape timeout: pods frozen or hung'
+        ? 'connections refused, or accepted with not a byte back within the scrape timeout: pods frozen or hung'
         : 'connections refused, reset or timing out';
     return `no endpoint of the pool (${state.endpoints}) has answered for ${state.afterMs ?? 0} ms (${how}${last})`;
   }

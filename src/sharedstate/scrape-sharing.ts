@@ -50,7 +50,7 @@ interface SharedScrape {
   readonly metrics: EndpointMetrics | undefined;
   /** A failed scrape that could not reach the endpoint (refused, reset, timed out): feeds pool reachability. */
   readonly unreachable?: boolean;
-  /** A failed scrape whose connection was accepted but nothing answered in time ('slow'): feeds pool reachability. */
+  /** A failed scrape whose connection was accepted but not a byte came back in time ('silent'): feeds pool reachability. */
   readonly unresponsive?: boolean;
   readonly startedAt: number;
   readonly finishedAt: number;
@@ -90,7 +90,6 @@ export class ScrapeSharing implements ExchangeChannel {
   private monitor: PoolMonitor | undefined;
   private monitorStop: (() => void) | undefined;
   private readonly startedAtById = new Map<string, number>();
-  /** How each endpoint's latest local scrape failed, for the failure this replica publishes. */
   /** How the latest local scrape of each failing endpoint failed, for the scrapes published on its behalf. */
   private readonly failureById = new Map<string, { unreachable: boolean; unresponsive: boolean }>();
   private unsubscribe: (() => void) | undefined;
@@ -196,7 +195,7 @@ export class ScrapeSharing implements ExchangeChannel {
         this.record(id, s);
         if (s.metrics === undefined) {
           const reason = 'scrape failed (shared by the scraping replica)';
-          this.options.scrapeListener.scrapeFailed?.(id, s.unreachable === true, reason, s.unresponsive === true ? 'slow' : undefined);
+          this.options.scrapeListener.scrapeFailed?.(id, s.unreachable === true, reason, s.unresponsive === true ? 'silent' : undefined);
         }
       }
     });
@@ -262,7 +261,7 @@ export class ScrapeSharing implements ExchangeChannel {
       scrapeListener: {
         markScraped: (id, takenAt) => this.startedAtById.set(id, takenAt),
         scrapeFailed: (id, unreachable, reason, cause) => {
-          this.failureById.set(id, { unreachable, unresponsive: !unreachable && cause === 'slow' });
+          this.failureById.set(id, { unreachable, unresponsive: !unreachable && cause === 'silent' });
           this.options.scrapeListener.scrapeFailed?.(id, unreachable, reason, cause);
         },
       },

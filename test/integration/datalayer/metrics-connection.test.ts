@@ -159,7 +159,7 @@ describe('HttpMetricsFetcher over raw TCP', () => {
     const first = startOne(fetcher);
     await waitFor('first request arrived', () => server.requests === 1);
     fetcher.abort(timeout());
-    expect(await first.ended).toMatchObject({ reason: 'slow' });
+    expect(await first.ended).toMatchObject({ reason: 'silent' }); // not a byte came back: a frozen pod, maybe
     const second = startOne(fetcher);
     await turns();
     // No pipelining: the second request waits for the first's answer.
@@ -176,6 +176,25 @@ describe('HttpMetricsFetcher over raw TCP', () => {
     expect(server.connections).toBe(1);
   });
 
+  it("a request timing out after the previous one's late answer came is 'slow' (the pod answers, late), not 'silent'", async () => {
+    const held: Socket[] = [];
+    const { server, fetcher } = await setup((_n, socket) => held.push(socket)); // every answer is sent late, below
+    const first = startOne(fetcher);
+    await waitFor('first request arrived', () => server.requests === 1);
+    fetcher.abort(timeout());
+    expect(await first.ended).toMatchObject({ reason: 'silent' });
+    const second = startOne(fetcher);
+    held[0]?.write(withLength(`late ${PAGE}`)); // the first's answer, late: the second goes out once it is read off
+    await waitFor('second request arrived', () => server.requests === 2);
+    fetcher.abort(timeout());
+    expect(await second.ended).toMatchObject({ reason: 'slow' });
+    // The second's answer never comes: the third, timing out with nothing heard since, is silent again.
+    const third = startOne(fetcher);
+    fetcher.abort(timeout());
+    expect(await third.ended).toMatchObject({ reason: 'silent' });
+    expect(first.body() + second.body() + third.body()).toBe('');
+  });
+
   it('a late answer cut in two reads, after the head, is still read off and the connection reused', async () => {
     const held: Socket[] = [];
     const { server, fetcher } = await setup((n, socket) => {
@@ -187,10 +206,10 @@ describe('HttpMetricsFetcher over raw TCP', () => {
       }
     });
     const first = startOne(fetcher);
-    await waitFor('first answer begun', () => server.requests === 1);
-    await turns();
+    // The head and the first bytes of the body read before the abort: the answer has begun.
+    await waitFor('first answer begun', () => first.body() === PAGE.slice(0, 10));
     fetcher.abort(timeout());
-    expect(await first.ended).toMatchObject({ reason: 'slow' });
+    expect(await first.ended).toMatchObject({ reason: 'slow' }); // bytes came: late, not silent
     const second = startOne(fetcher);
     held[0]?.write(PAGE.slice(10));
     expect(await second.ended).toBeUndefined();
@@ -206,10 +225,10 @@ describe('HttpMetricsFetcher over raw TCP', () => {
     const first = startOne(fetcher);
     await waitFor('first request arrived', () => server.requests === 1);
     fetcher.abort(timeout());
-    expect(await first.ended).toMatchObject({ reason: 'slow' });
+    expect(await first.ended).toMatchObject({ reason: 'silent' });
     const second = startOne(fetcher);
     fetcher.abort(timeout());
-    expect(await second.ended).toMatchObject({ reason: 'slow' });
+    expect(await second.ended).toMatchObject({ reason: 'silent' });
     await waitFor('connection dropped', () => server.sockets.size === 0);
     expect(server.requests).toBe(1);
     const third = startOne(fetcher);
@@ -244,7 +263,7 @@ describe('HttpMetricsFetcher over raw TCP', () => {
     const fourth = startOne(fetcher);
     await waitFor('fourth request arrived', () => server.requests === 4);
     fetcher.abort(timeout());
-    expect(await fourth.ended).toMatchObject({ reason: 'slow' });
+    expect(await fourth.ended).toMatchObject({ reason: 'silent' });
     const fifth = startOne(fetcher);
     held[1]?.write('this is not HTTP\r\n\r\n');
     expect(await fifth.ended).toBeUndefined();

@@ -104,9 +104,9 @@ describe('PoolReachability', () => {
     const { clock, tracker, changes } = setup(['a', 'b']);
     tracker.markScraped('a');
     tracker.markScraped('b');
-    tracker.scrapeFailed('a', false, 'slow: no answer in 200 ms', 'slow');
+    tracker.scrapeFailed('a', false, 'silent: no byte in 200 ms', 'silent');
     clock.advance(1_000);
-    tracker.scrapeFailed('b', false, 'slow: no answer in 200 ms', 'slow'); // the newest failing streak starts at 1,000
+    tracker.scrapeFailed('b', false, 'silent: no byte in 200 ms', 'silent'); // the newest failing streak starts at 1,000
     clock.advance(4_999);
     expect(tracker.current().reachable).toBe(true); // past unreachableAfterMs: that bound is for refused connections
     clock.advance(1);
@@ -119,7 +119,7 @@ describe('PoolReachability', () => {
     const { clock, tracker } = setup(['a', 'b']);
     tracker.scrapeFailed('a', true, 'connect: refused');
     clock.advance(500);
-    tracker.scrapeFailed('b', false, 'slow', 'slow'); // b: failing from 500 on
+    tracker.scrapeFailed('b', false, 'silent', 'silent'); // b: failing from 500 on
     clock.advance(2_000);
     tracker.scrapeFailed('b', true, 'connect: refused'); // b refuses from 2,500: its failing streak still began at 500
     clock.advance(999);
@@ -130,9 +130,9 @@ describe('PoolReachability', () => {
     const mixed = setup(['a', 'b']);
     mixed.tracker.scrapeFailed('a', true, 'connect: refused');
     mixed.clock.advance(300);
-    mixed.tracker.scrapeFailed('b', false, 'slow', 'slow');
+    mixed.tracker.scrapeFailed('b', false, 'silent', 'silent');
     mixed.clock.advance(2_000); // a has refused for 2.3 s, but b is only silent
-    mixed.tracker.scrapeFailed('b', false, 'slow', 'slow'); // the same evidence again changes nothing
+    mixed.tracker.scrapeFailed('b', false, 'silent', 'silent'); // the same evidence again changes nothing
     expect(mixed.tracker.current().reachable).toBe(true);
     mixed.clock.advance(3_000); // 5 s since b's streak began at 300
     expect(mixed.tracker.current()).toMatchObject({ reachable: false, kind: 'unresponsive', afterMs: 5_000, since: 5_300 });
@@ -142,35 +142,81 @@ describe('PoolReachability', () => {
     const { clock, tracker } = setup(['a']);
     tracker.scrapeFailed('a', true, 'connect: refused');
     clock.advance(800);
-    tracker.scrapeFailed('a', false, 'slow', 'slow'); // the pod is up again, and hung
+    tracker.scrapeFailed('a', false, 'silent', 'silent'); // the pod is up again, and hung
     clock.advance(1_000); // 1.8 s refused-or-silent, but not refusing any more
     expect(tracker.current().reachable).toBe(true);
     clock.advance(3_200); // 5 s since the streak began at 0
     expect(tracker.current()).toMatchObject({ reachable: false, kind: 'unresponsive', since: 5_000 });
   });
 
-  it('each bound turns off on its own: unresponsiveAfterMs 0 keeps slow scrapes as answers; unreachableAfterMs 0 leaves only the longer bound', () => {
+  it('each bound turns off on its own: unresponsiveAfterMs 0 keeps silent scrapes as answers; unreachableAfterMs 0 keeps refusals from counting at all', () => {
     const noFrozen = setup(['a'], 1_000, 0);
-    noFrozen.tracker.scrapeFailed('a', false, 'slow', 'slow');
+    noFrozen.tracker.scrapeFailed('a', false, 'silent', 'silent');
     noFrozen.clock.advance(60_000);
     expect(noFrozen.tracker.current().reachable).toBe(true);
     noFrozen.tracker.scrapeFailed('a', true, 'connect: refused');
     noFrozen.clock.advance(1_000);
-    expect(noFrozen.tracker.current()).toMatchObject({ reachable: false, kind: 'unreachable' });
+    expect(noFrozen.tracker.current()).toMatchObject({ reachable: false, kind: 'unreachable', afterMs: 1_000 });
 
-    const frozenOnly = setup(['a'], 0, 5_000);
+    // unreachableAfterMs 0: a refusing pool is held to the TTL however long it refuses (the Go EPP's behaviour).
+    const frozenOnly = setup(['a', 'b'], 0, 5_000);
     frozenOnly.tracker.scrapeFailed('a', true, 'connect: refused');
+    frozenOnly.tracker.scrapeFailed('b', false, 'silent', 'silent');
+    frozenOnly.clock.advance(60_000);
+    expect(frozenOnly.tracker.current().reachable).toBe(true);
+    // a's streak toward the unresponsive bound starts when it turns silent, not when it began refusing.
+    frozenOnly.tracker.scrapeFailed('a', false, 'silent', 'silent');
     frozenOnly.clock.advance(4_999);
     expect(frozenOnly.tracker.current().reachable).toBe(true);
     frozenOnly.clock.advance(1);
-    expect(frozenOnly.tracker.current()).toMatchObject({ reachable: false, kind: 'unreachable', afterMs: 5_000 });
+    expect(frozenOnly.tracker.current()).toMatchObject({ reachable: false, kind: 'unresponsive', afterMs: 5_000, since: 65_000 });
+  });
+
+  it('the kind is the bound that fired: refusing endpoints with a long streak of silence before go unresponsive, not unreachable', () => {
+    const { clock, tracker } = setup(['a'], 3_000, 5_000);
+    tracker.scrapeFailed('a', false, 'silent', 'silent'); // failing from 0
+    clock.advance(4_000);
+    tracker.scrapeFailed('a', true, 'connect: refused'); // refusing from 4,000: that bound would run out at 7,000
+    clock.advance(1_000);
+    expect(tracker.current()).toMatchObject({ reachable: false, kind: 'unresponsive', afterMs: 5_000, since: 5_000 });
+  });
+
+  it("a late page ('slow': bytes came, or an earlier answer came late) is an answer, however long it lasts", () => {
+    const { clock, tracker } = setup(['a', 'b'], 1_000, 2_000);
+    for (let t = 0; t < 20_000; t += 250) {
+      tracker.scrapeFailed('a', false, 'slow', 'slow');
+      tracker.scrapeFailed('b', false, 'slow', 'slow');
+      clock.advance(250);
+    }
+    expect(tracker.current().reachable).toBe(true);
+  });
+
+  it('a departed endpoint answered through a front end after it left does not stand in for a member (pool {a frozen, b healthy})', () => {
+    const { clock, members, tracker } = setup(['a', 'b', 'x'], 1_000, 2_000);
+    tracker.markScraped('x');
+    members.delete('x');
+    tracker.forget('x');
+    tracker.answered('x'); // onServed: a request in flight to the terminating pod ends after it left
+    tracker.failed('x', 'connection refused by the model server'); // onConnectFailure: a retry to it
+    tracker.markScraped('b');
+    tracker.scrapeFailed('a', false, 'silent', 'silent');
+    for (let t = 0; t < 10_000; t += 50) {
+      clock.advance(50);
+      tracker.markScraped('b');
+      if (t % 1_000 === 0) tracker.scrapeFailed('a', false, 'silent', 'silent');
+    }
+    expect(tracker.current().reachable).toBe(true);
+    // Only members count: with b gone too, a alone is the pool and its silence decides.
+    members.delete('b');
+    tracker.forget('b');
+    expect(tracker.current()).toMatchObject({ reachable: false, kind: 'unresponsive', endpoints: 1 });
   });
 
   it('forgetting the frozen endpoint with the newest streak moves the unresponsive deadline to the older streaks', () => {
     const { clock, members, tracker } = setup(['a', 'b']);
-    tracker.scrapeFailed('a', false, 'slow', 'slow');
+    tracker.scrapeFailed('a', false, 'silent', 'silent');
     clock.advance(4_000);
-    tracker.scrapeFailed('b', false, 'slow', 'slow');
+    tracker.scrapeFailed('b', false, 'silent', 'silent');
     clock.advance(1_500); // a: 5.5 s, b: 1.5 s
     expect(tracker.current().reachable).toBe(true);
     members.delete('b');

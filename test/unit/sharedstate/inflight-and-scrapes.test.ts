@@ -283,7 +283,7 @@ describe('scrape once per pool', () => {
     }
   });
 
-  it('every replica learns that the pool is frozen (connections accepted, no answer in time) from the shared scrapes, after the longer bound', async () => {
+  it('every replica learns that the pool is frozen (connections accepted, not a byte back in time) from the shared scrapes, after the longer bound; late pages are answers', async () => {
     const { clock, fetchers, rs } = await startedReplicas(['a', 'b', 'c']);
     const setAll = (respond: ScriptedFetcher['respond']): void => {
       pageOrRefused.current = respond;
@@ -291,7 +291,11 @@ describe('scrape once per pool', () => {
     };
     try {
       expect(rs.every((r) => fresh(r.sharing))).toBe(true);
-      setAll({ kind: 'fail', failure: new ScrapeFailure('slow', 'no answer within the scrape timeout (connected: the metrics page is slow)') });
+      // Late pages (bytes came, or an earlier answer late): the pods answer, the pool stays reachable.
+      setAll({ kind: 'fail', failure: new ScrapeFailure('slow', 'no complete answer within the scrape timeout (connected: the metrics page is slow)') });
+      await tick(clock, 1_200);
+      expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
+      setAll({ kind: 'fail', failure: new ScrapeFailure('silent', 'no complete answer within the scrape timeout (connected: not a byte came back)') });
       await tick(clock, 450); // past unreachableAfterMs: that bound is for refused connections
       expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
       await tick(clock, 400);
