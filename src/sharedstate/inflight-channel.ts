@@ -251,8 +251,8 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
 
   /**
    * One version step, named to the change listeners, if the endpoint's peer load moved from `before` to `after`;
-   * the drop listeners hear of it too when it fell (fewer requests or unseen ones, more finished-work credit): the
-   * gate may reopen there. O(listeners).
+   * the drop listeners hear of it too when any part of it fell (requests or tokens, in flight or unseen) or the
+   * finished-work credit grew: the gate may reopen there. O(listeners).
    */
   private settle(endpointId: string, before: InflightLoad, after: InflightLoad): void {
     if (sameLoad(before, after)) return;
@@ -260,8 +260,11 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
     for (const l of this.changeListeners) l(endpointId);
     if (
       after.requests < before.requests ||
+      after.tokens < before.tokens ||
       after.requestsSinceScrape < before.requestsSinceScrape ||
-      (after.requestsEndedSinceScrape ?? 0) > (before.requestsEndedSinceScrape ?? 0)
+      after.tokensSinceScrape < before.tokensSinceScrape ||
+      (after.requestsEndedSinceScrape ?? 0) > (before.requestsEndedSinceScrape ?? 0) ||
+      (after.tokensEndedSinceScrape ?? 0) > (before.tokensEndedSinceScrape ?? 0)
     ) {
       for (const l of this.listeners) l(endpointId);
     }

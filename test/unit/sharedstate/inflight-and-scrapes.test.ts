@@ -163,6 +163,26 @@ describe('peer load changes by endpoint', () => {
     expect(named).toEqual(['e:2']);
     expect(channel.peerLoad('e:2').requests).toBe(0);
   });
+
+  it('an estimate that the next round drops is named, and told to the gate even when only its tokens fall', () => {
+    const tracker = new InflightTracker();
+    const channel = new InflightChannel({ local: tracker, endpoints: () => ['e:1', 'e:2'], time: { toShared: (ms) => ms, toLocal: (ms) => ms } });
+    for (let i = 0; i < 4; i++) tracker.begin('e:1', 100);
+    const fields = new Map([['e:2', '1,100,0,0,0,0,5']]);
+    // The others hold 1 request per 4 of this replica's: each own dispatch counts a quarter more, rounded.
+    channel.apply(view(fields));
+    const named: string[] = [];
+    const dropped: string[] = [];
+    channel.onLoadChange((id) => named.push(id));
+    channel.onDrop((id) => dropped.push(id));
+    tracker.begin('e:1', 400);
+    expect(channel.peerLoad('e:1')).toMatchObject({ requests: 0, tokens: 100, tokensSinceScrape: 100 });
+    // The next round (nothing new from the peer) restarts the estimate from the reports.
+    channel.apply(view(fields));
+    expect(channel.peerLoad('e:1')).toMatchObject({ requests: 0, tokens: 0 });
+    expect(named).toEqual(['e:1']);
+    expect(dropped).toEqual(['e:1']);
+  });
 });
 
 describe('scrape once per pool', () => {
