@@ -49,15 +49,26 @@ export class ObserverFaults {
   }
 }
 
-/** Every method of an observer interface, optional ones included: a method added to the interface must be listed. */
-export type ObserverMethods<T> = { readonly [K in keyof Required<T>]: true };
+/** The most parameters an observer method may take: the fan-out passes exactly this many on (see fanOutObservers). */
+type UpToFourParameters = 0 | 1 | 2 | 3 | 4;
+
+/**
+ * Every method of an observer interface, optional ones included: a method added to the interface must be listed.
+ * An entry is `true` only for a method of at most four parameters, none of them a rest parameter; anything else
+ * (a fifth parameter, `...args`, a member that is no method) types the entry `never`, so the list does not compile
+ * instead of the fan-out dropping the arguments past the fourth.
+ */
+export type ObserverMethods<T> = {
+  readonly [K in keyof Required<T>]: Required<T>[K] extends (...args: infer P) => unknown ? (P['length'] extends UpToFourParameters ? true : never) : never;
+};
 
 type AnyMethod = (a?: unknown, b?: unknown, c?: unknown, d?: unknown) => void;
 
 /**
  * One observer forwarding each event to every one of `observers` in their order, each call guarded. `methods`
- * names the interface's methods (at most four arguments each: passed on without a rest array, so an event costs
- * no allocation); an observer without an optional method is skipped for it. O(observers) per event.
+ * names the interface's methods (at most four parameters each, checked by ObserverMethods: passed on as four
+ * arguments, without a rest array or `arguments`, so an event costs no allocation); an observer without an
+ * optional method is skipped for it. O(observers) per event.
  */
 export function fanOutObservers<T extends object>(observers: Readonly<Record<string, T>>, methods: ObserverMethods<T>, faults: ObserverFaults): T {
   const names = Object.keys(observers);

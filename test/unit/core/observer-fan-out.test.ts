@@ -2,7 +2,7 @@
 // one that throws is logged by name at most once a minute and keeps neither the others from being told nor a
 // request from its one outcome.
 import { describe, expect, it } from 'vitest';
-import { ManualClock, ObserverFaults, noopLogger } from '../../../src/core/index.js';
+import { ManualClock, ObserverFaults, type ObserverMethods, fanOutObservers, noopLogger } from '../../../src/core/index.js';
 import { type ScrapeListener, fanOutScrapes } from '../../../src/datalayer/index.js';
 import {
   FlowController,
@@ -56,6 +56,30 @@ describe('fan-out observers', () => {
     expect(seen).toEqual(['a:capacity', 'b:capacity', 'a:e:1', 'b:e:1']);
     expect(fanOutGatewayObserver({}, faults)).toBe(noopGatewayObserver);
     expect(fanOutFlowControlObserver({}, faults)).toBe(noopFlowControlObserver);
+  });
+
+  it('pass all four arguments on; a method list for a method of five parameters, or a rest parameter, does not compile', () => {
+    interface Four {
+      event(a: number, b: string, c: boolean, d?: number): void;
+    }
+    const heard: unknown[][] = [];
+    const four: ObserverMethods<Four> = { event: true };
+    const all = fanOutObservers<Four>({ x: { event: (...args: unknown[]) => heard.push(args) } }, four, new ObserverFaults(noopLogger));
+    all.event(1, 'two', true, 4);
+    expect(heard).toEqual([[1, 'two', true, 4]]);
+
+    // Checked by `npm run typecheck` (tsconfig includes test/): the fan-out would drop a fifth argument silently.
+    interface Five {
+      event(a: number, b: number, c: number, d: number, e: number): void;
+    }
+    interface Rest {
+      event(...args: number[]): void;
+    }
+    // @ts-expect-error a fifth parameter: the entry is typed never
+    const five: ObserverMethods<Five> = { event: true };
+    // @ts-expect-error a rest parameter may take any number: the entry is typed never
+    const rest: ObserverMethods<Rest> = { event: true };
+    expect([five, rest]).toEqual([{ event: true }, { event: true }]);
   });
 
   it('flow control: a throwing observer beside a counting one; every request reaches exactly one outcome and the counting one hears of each', async () => {
