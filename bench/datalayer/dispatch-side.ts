@@ -41,7 +41,7 @@ interface Build {
     /** Builds that apply a bounded number of outcomes per loop turn (absent before). */
     OutcomeBacklog?: new () => {
       readonly pending: boolean;
-      push(nums: Float64Array, extras: unknown[]): void;
+      push(nums: Float64Array, extras: unknown[], reader: Reader, offset: number): void;
       read(reader: Reader, offset: number, emit: (slot: number, outcome: unknown) => void, budget: number): number;
     };
     APPLY_PER_TURN?: number;
@@ -200,7 +200,7 @@ async function burstCase(build: Build, n: number, burst: number, ms: number, bou
       detector?.saturation();
       max = performance.now() - t;
     } else {
-      backlog.push(p.nums, p.extras);
+      backlog.push(p.nums, p.extras, reader, 0);
       while (backlog.pending) {
         const t = performance.now();
         apply((emit) => backlog.read(reader, 0, (s, outcome) => emit(ids[s] ?? '', outcome), APPLY_PER_TURN));

@@ -12,6 +12,7 @@ import { SystemClock } from '../../src/core/index.js';
 import {
   type PoolMonitorOptions,
   type ScrapeListener,
+  type ScrapeObserver,
   DEFAULT_SCRAPE_TIMEOUT_MS,
   DEFAULT_SCRAPE_WORKER_NICE,
   InflightTracker,
@@ -197,6 +198,8 @@ interface MonitorOptions {
   readonly clock: unknown;
   readonly scrapeIntervalMs: number;
   readonly scrapeListener: ScrapeListener;
+  /** Good scrapes merged away unapplied (builds whose backlog merges) count as good scrapes too. */
+  readonly observer: ScrapeObserver;
 }
 
 type MonitorClass = new (options: MonitorOptions & Record<string, unknown>) => Monitor;
@@ -477,6 +480,13 @@ async function measureScrape(impl: Impl, endpoints: number, faulty: number, serv
     clock: new SystemClock(),
     scrapeIntervalMs: DEFAULT_INTERVAL_MS,
     scrapeListener: listener,
+    observer: {
+      onScrapeFailure: () => undefined,
+      onScrapesSuperseded: (id, count) => {
+        good += count;
+        if (counting) perEndpoint.set(id, (perEndpoint.get(id) ?? 0) + count);
+      },
+    },
   });
   const applyTimes = createHistogram();
   const detectorTimes = createHistogram();

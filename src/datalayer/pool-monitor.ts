@@ -25,12 +25,18 @@ import {
 import { type ScrapeOutcome, DEFAULT_SCRAPE_INTERVAL_MS, DEFAULT_SCRAPE_TIMEOUT_MS } from './metrics-scraper.js';
 import { PoolStore, DEFAULT_STALE_AFTER_MS } from './pool-store.js';
 import { type ScrapeFailureReason, isUnreachableReason } from './scrape-failure.js';
-import { type ScrapeJob, type ScrapeRunner, InThreadScrapeRunner } from './scrape-runner.js';
+import { type BatchListener, type ScrapeJob, type ScrapeRunner, InThreadScrapeRunner } from './scrape-runner.js';
 import { WorkerScrapeRunner } from './worker-scrape-runner.js';
 
 /** Told of every failed scrape (for a counter by reason); consumer-owned port kept here beside its producer. */
 export interface ScrapeObserver {
   onScrapeFailure(endpointId: string, reason: ScrapeFailureReason): void;
+  /**
+   * Good scrapes merged away unapplied (a newer outcome of the endpoint superseded them while the dispatch thread
+   * fell behind; see OutcomeBacklog), so a count of good scrapes can include them. Merged-away failures go to
+   * onScrapeFailure like any other.
+   */
+  onScrapesSuperseded?(endpointId: string, count: number): void;
 }
 
 export const DEFAULT_METRICS_PATH = '/metrics';
@@ -327,7 +333,7 @@ export class PoolMonitor {
    * worker finished in its last few milliseconds, so queueing its outcomes one by one for a deferred flush only
    * cost an object each and another trip through the event loop. Anything still queued goes first (order kept).
    */
-  private applyBatch(apply: (emit: (id: string, outcome: ScrapeOutcome) => void) => void): void {
+  private applyBatch(apply: Parameters<BatchListener>[0]): void {
     if (this.state !== 'running') return;
     this.store.batch(() => {
       if (this.pending.length > 0) {
@@ -335,9 +341,16 @@ export class PoolMonitor {
         this.pending = [];
         for (const { id, outcome } of queued) this.apply(id, outcome);
       }
-      apply(this.applyOne);
+      apply(this.applyOne, this.countSuperseded);
     });
   }
+
+  private readonly countSuperseded = (id: string, kind: 'ok' | ScrapeFailureReason, count: number): void => {
+    const observer = this.options.observer;
+    if (observer === undefined) return;
+    if (kind === 'ok') observer.onScrapesSuperseded?.(id, count);
+    else for (let i = 0; i < count; i++) observer.onScrapeFailure(id, kind);
+  };
 
   private readonly applyOne = (id: string, outcome: ScrapeOutcome): void => {
     if (!outcome.ok) this.options.observer?.onScrapeFailure(id, outcome.reason);

@@ -6,6 +6,7 @@ import { type AdaptiveIntervalOptions } from './adaptive-interval.js';
 import { type EngineMetricNames } from './engine-metrics.js';
 import { type MetricsFetcherFactory, type MetricsTarget } from './metrics-fetcher.js';
 import { type ScrapeOutcome, MetricsScraper } from './metrics-scraper.js';
+import { type ScrapeFailureReason } from './scrape-failure.js';
 import { ScrapeScheduler } from './scrape-scheduler.js';
 
 export interface ScrapeJob {
@@ -39,10 +40,18 @@ export interface ScrapeRunner {
 export type OutcomeListener = (id: string, outcome: ScrapeOutcome) => void;
 
 /**
- * Takes a whole batch of outcomes (a worker's message): `apply` reports each of them, synchronously, to the
- * listener it is given, so the receiver can apply them in one go (one snapshot, no per-outcome queueing).
+ * Told of `count` outcomes of an endpoint that were merged away before being applied (a newer outcome of the same
+ * endpoint superseded them; see OutcomeBacklog): `'ok'` for good scrapes, else the failure's reason. They are to be
+ * counted, not applied.
  */
-export type BatchListener = (apply: (emit: OutcomeListener) => void) => void;
+export type SupersededListener = (id: string, kind: 'ok' | ScrapeFailureReason, count: number) => void;
+
+/**
+ * Takes a whole batch of outcomes (a worker's message): `apply` reports each of them, synchronously, to the
+ * listener it is given, so the receiver can apply them in one go (one snapshot, no per-outcome queueing), and
+ * those merged away to `superseded`.
+ */
+export type BatchListener = (apply: (emit: OutcomeListener, superseded: SupersededListener) => void) => void;
 
 export interface InThreadScrapeRunnerOptions {
   readonly fetcherFactory: MetricsFetcherFactory;

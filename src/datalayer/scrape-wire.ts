@@ -117,23 +117,90 @@ const EMPTY: readonly string[] = Object.freeze([]);
 export const APPLY_PER_TURN = 64;
 
 /**
- * Dispatch-thread side: batches received and not yet wholly read, oldest first, read out `budget` outcomes at a
- * time (a batch may be read in parts, across turns). O(1) per outcome; the backlog is a handful of batches.
+ * @default 128 (two loop turns' worth): outcomes waiting as received at most. Beyond it the backlog merges per
+ * endpoint (OutcomeBacklog), so it stays bounded however long the dispatch thread's loop turns get.
+ */
+export const MERGE_ABOVE = 2 * APPLY_PER_TURN;
+
+type GoodOutcome = Extract<ScrapeOutcome, { ok: true }>;
+type FailedOutcome = Extract<ScrapeOutcome, { ok: false }>;
+
+/**
+ * One slot's merged outcomes: its newest good one, the newest failure after that, and how many outcomes these
+ * superseded (index 0 good ones, 1 + i failures of reason SCRAPE_FAILURE_REASONS[i]).
+ */
+interface Merged {
+  good: GoodOutcome | undefined;
+  failure: FailedOutcome | undefined;
+  superseded: Uint32Array | undefined;
+}
+
+/** Receives the outcomes merged away: `kind` 'ok' or the failure's reason, `count` of them (see SupersededListener). */
+export type SupersededBySlot = (slot: number, kind: 'ok' | ScrapeFailureReason, count: number) => void;
+
+/**
+ * Dispatch-thread side: outcomes received and not yet applied, read out `budget` at a time (a batch may be read in
+ * parts, across turns). Normally batches as received, oldest first. When more than MERGE_ABOVE outcomes would wait
+ * (the dispatch thread's turns are too long or too few for the arrival rate), everything waiting is decoded and
+ * merged per slot, and so is everything that arrives until the merged outcomes are all applied. Per slot it keeps
+ * its newest good outcome and the newest failure after it (at most two), and counts the rest by kind.
+ *
+ * Why that is the same: applying a slot's outcomes in order leaves the store as applying those two does (a good
+ * scrape's snapshot is built afresh; failures after it keep its metrics, mark the endpoint stale and leave the
+ * last one's reason), and a scrape listener's markScraped with the later start covers the earlier one (starts of a
+ * slot's scrapes never decrease: an endpoint's scrapes run one at a time). What is lost is only what happened in
+ * between (a failure followed by a good scrape: the endpoint was failing for a while no one read); counters still
+ * see every outcome through `superseded`.
+ *
+ * Bounds: at most MERGE_ABOVE outcomes as received plus two per slot merged (1,000 endpoints: ~2,100), whatever
+ * the arrival rate. A slot's merged entry keeps its place (Map insertion order) while newer outcomes replace its
+ * content, so it is applied within ceil(entries / budget) reads of its first outcome's arrival, newest figures
+ * included. O(1) per outcome either way.
  */
 export class OutcomeBacklog {
   private batches: { readonly nums: Float64Array; readonly extras: readonly Extra[]; next: number }[] = [];
+  /** Outcomes in `batches` not yet read. */
+  private waiting = 0;
+  /** Non-empty only while `batches` is empty: everything newer than the batches goes here while it holds any. */
+  private readonly merged = new Map<number, Merged>();
+
+  /** `mergeAbove`: outcomes kept as received at most (tests use small ones). */
+  constructor(private readonly mergeAbove = MERGE_ABOVE) {}
 
   /** Whether anything is left to read. */
   get pending(): boolean {
-    return this.batches.length > 0;
+    return this.batches.length > 0 || this.merged.size > 0;
   }
 
-  push(nums: Float64Array, extras: readonly Extra[]): void {
-    if (extras.length > 0) this.batches.push({ nums, extras, next: 0 });
+  /** Outcomes held (as received, plus merged ones); for tests and diagnosis. */
+  get size(): number {
+    let n = this.waiting;
+    for (const m of this.merged.values()) n += (m.good === undefined ? 0 : 1) + (m.failure === undefined ? 0 : 1);
+    return n;
   }
 
-  /** Reads up to `budget` outcomes, in arrival order, through `reader`; returns how many it read. */
-  read(reader: OutcomeBatchReader, offset: number, emit: (slot: number, outcome: ScrapeOutcome) => void, budget: number): number {
+  /** `reader` and `offset` decode outcomes to merge (the same ones `read` is given: reading is stateful). */
+  push(nums: Float64Array, extras: readonly Extra[], reader: OutcomeBatchReader, offset: number): void {
+    if (extras.length === 0) return;
+    if (this.merged.size === 0 && this.waiting + extras.length <= this.mergeAbove) {
+      this.batches.push({ nums, extras, next: 0 });
+      this.waiting += extras.length;
+      return;
+    }
+    // Oldest first: what waits as received, then this batch.
+    for (const batch of this.batches) reader.read(batch.nums, batch.extras, offset, this.merge, batch.next);
+    this.batches = [];
+    this.waiting = 0;
+    reader.read(nums, extras, offset, this.merge);
+  }
+
+  /**
+   * Reads up to `budget` outcomes (one more when a merged slot's two come last), oldest first (merged ones: per
+   * slot in order, slots in order of their first merged outcome), through `emit`; the count of outcomes merged
+   * away goes to `superseded` first. Returns how many it emitted.
+   */
+  read(reader: OutcomeBatchReader, offset: number, emit: (slot: number, outcome: ScrapeOutcome) => void, budget: number, superseded?: SupersededBySlot): number {
+    if (this.merged.size > 0) return this.readMerged(emit, budget, superseded);
     let left = budget;
     let done = 0;
     for (const batch of this.batches) {
@@ -143,6 +210,7 @@ export class OutcomeBacklog {
       // Moved on before reading: an outcome whose emit throws is not read twice.
       batch.next = to;
       left -= to - from;
+      this.waiting -= to - from;
       reader.read(batch.nums, batch.extras, offset, emit, from, to);
       if (to < batch.extras.length) break;
       done++;
@@ -153,7 +221,56 @@ export class OutcomeBacklog {
 
   clear(): void {
     this.batches = [];
+    this.waiting = 0;
+    this.merged.clear();
   }
+
+  private readMerged(emit: (slot: number, outcome: ScrapeOutcome) => void, budget: number, superseded: SupersededBySlot | undefined): number {
+    let emitted = 0;
+    for (const [slot, m] of this.merged) {
+      if (emitted >= budget) break;
+      // Gone before applying: an emit that throws does not apply it twice.
+      this.merged.delete(slot);
+      if (m.superseded !== undefined && superseded !== undefined) {
+        const counts = m.superseded;
+        for (let i = 0; i < counts.length; i++) {
+          const n = counts[i] ?? 0;
+          if (n > 0) superseded(slot, i === 0 ? 'ok' : (SCRAPE_FAILURE_REASONS[i - 1] ?? 'other'), n);
+        }
+      }
+      if (m.good !== undefined) {
+        emitted++;
+        emit(slot, m.good);
+      }
+      if (m.failure !== undefined) {
+        emitted++;
+        emit(slot, m.failure);
+      }
+    }
+    return emitted;
+  }
+
+  private readonly merge = (slot: number, outcome: ScrapeOutcome): void => {
+    let m = this.merged.get(slot);
+    if (m === undefined) {
+      m = { good: undefined, failure: undefined, superseded: undefined };
+      this.merged.set(slot, m);
+    }
+    if (outcome.ok) {
+      if (m.good !== undefined) supersede(m, 0);
+      if (m.failure !== undefined) supersede(m, 1 + SCRAPE_FAILURE_REASONS.indexOf(m.failure.reason));
+      m.good = outcome;
+      m.failure = undefined;
+    } else {
+      if (m.failure !== undefined) supersede(m, 1 + SCRAPE_FAILURE_REASONS.indexOf(m.failure.reason));
+      m.failure = outcome;
+    }
+  };
+}
+
+function supersede(m: Merged, index: number): void {
+  m.superseded ??= new Uint32Array(1 + SCRAPE_FAILURE_REASONS.length);
+  m.superseded[index] = (m.superseded[index] ?? 0) + 1;
 }
 
 /**

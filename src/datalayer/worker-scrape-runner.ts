@@ -8,6 +8,7 @@ import { type Clock, type Logger, type TimerHandle } from '../core/index.js';
 import { type HttpMetricsFetcherOptions } from './metrics-fetcher.js';
 import { type BatchListener, type ScrapeJob, type ScrapeRunner, type ScrapeTiming } from './scrape-runner.js';
 import { type ScrapeOutcome } from './metrics-scraper.js';
+import { type ScrapeFailureReason } from './scrape-failure.js';
 import { type FromWorker, type ScrapeWorkerInit, type ToWorker, APPLY_PER_TURN, OutcomeBacklog, OutcomeBatchReader } from './scrape-wire.js';
 import { startThreadpool } from './thread-priority.js';
 
@@ -164,9 +165,11 @@ export class WorkerScrapeRunner implements ScrapeRunner {
     switch (message.kind) {
       case 'outcomes': {
         if (this.closing !== undefined) return;
-        this.backlog.push(message.nums, message.extras);
+        // Worker times are epoch milliseconds; this thread's clock is performance.now().
+        this.backlog.push(message.nums, message.extras, this.reader, -performance.timeOrigin);
         // Applied in the check phase of this same loop turn (no wait for a timer), after every message that
-        // arrived with this one is queued; APPLY_PER_TURN at most per turn.
+        // arrived with this one is queued; APPLY_PER_TURN at most per turn. The backlog merges per endpoint when
+        // more waits than that, so it stays bounded by the pool's size however long this thread's turns get.
         if (!this.drainScheduled) {
           this.drainScheduled = true;
           setImmediate(this.drain);
@@ -181,7 +184,7 @@ export class WorkerScrapeRunner implements ScrapeRunner {
     }
   }
 
-  /** Applies up to APPLY_PER_TURN outcomes of the backlog, in arrival order, as one batch; the rest next turn. */
+  /** Applies up to APPLY_PER_TURN outcomes of the backlog, oldest first, as one batch; the rest next turn. */
   private readonly drain = (): void => {
     this.drainScheduled = false;
     if (this.closing !== undefined || !this.backlog.pending) return;
@@ -199,7 +202,7 @@ export class WorkerScrapeRunner implements ScrapeRunner {
 
   private applyBacklog(offset: number): void {
     let taken = false;
-    this.options.onBatch((emit) => {
+    this.options.onBatch((emit, superseded) => {
       taken = true;
       const forward = (slot: number, outcome: ScrapeOutcome): void => {
         const id = this.idBySlot.get(slot);
@@ -208,7 +211,11 @@ export class WorkerScrapeRunner implements ScrapeRunner {
         // and slots are never reused, so without this every departed pod would leave an entry behind.
         else this.reader.forget(slot);
       };
-      this.backlog.read(this.reader, offset, forward, APPLY_PER_TURN);
+      const count = (slot: number, kind: 'ok' | ScrapeFailureReason, n: number): void => {
+        const id = this.idBySlot.get(slot);
+        if (id !== undefined) superseded(id, kind, n);
+      };
+      this.backlog.read(this.reader, offset, forward, APPLY_PER_TURN, count);
     });
     // A listener that takes nothing (its monitor closing) will take none of the rest either.
     if (!taken) this.backlog.clear();

@@ -14,7 +14,7 @@ import {
   WorkerScrapeRunner,
   VLLM_METRICS,
 } from '../../../src/datalayer/index.js';
-import { type FromWorker, APPLY_PER_TURN, OutcomeBatchWriter } from '../../../src/datalayer/scrape-wire.js';
+import { type FromWorker, APPLY_PER_TURN, MERGE_ABOVE, OutcomeBatchWriter } from '../../../src/datalayer/scrape-wire.js';
 import { RecordingLogger } from '../../unit/datalayer/fakes.js';
 import { LoopbackServer, waitFor } from './loopback-server.js';
 
@@ -155,7 +155,7 @@ describe('scraping on a worker thread', () => {
       logger: new RecordingLogger(),
       onBatch: (apply) => {
         const ids: string[] = [];
-        apply((id) => ids.push(id));
+        apply((id) => ids.push(id), () => undefined);
         applied.push(ids);
       },
     });
@@ -177,6 +177,51 @@ describe('scraping on a worker thread', () => {
       await waitFor('burst applied', () => applied.flat().length === total);
       expect(applied.flat()).toEqual(Array.from({ length: total }, (_, i) => `e${i}`));
       expect(applied.map((ids) => ids.length)).toEqual([APPLY_PER_TURN, APPLY_PER_TURN, 10]);
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it('a flood beyond MERGE_ABOVE is merged per endpoint: each endpoint gets its newest outcome, the rest reach the listener as counts', async () => {
+    const applied = new Map<string, string>();
+    const counted = new Map<string, number>();
+    let emitted = 0;
+    const runner = new WorkerScrapeRunner({
+      timing: { intervalMs: 60_000, timeoutMs: 1_000 },
+      clock: new SystemClock(),
+      logger: new RecordingLogger(),
+      onBatch: (apply) =>
+        apply(
+          (id, outcome) => {
+            emitted++;
+            applied.set(id, outcome.ok ? 'ok' : outcome.detail);
+          },
+          (id, kind, n) => counted.set(`${id} ${kind}`, (counted.get(`${id} ${kind}`) ?? 0) + n),
+        ),
+    });
+    try {
+      const endpoints = 10;
+      for (let i = 0; i < endpoints; i++) {
+        runner.add({ id: `e${i}`, target: { host: '127.0.0.1', port: 9, path: '/metrics' }, names: VLLM_METRICS, initialDelayMs: 3_600_000 });
+      }
+      const writer = new OutcomeBatchWriter(performance.timeOrigin);
+      const deliver = (runner as unknown as { onMessage(message: FromWorker): void }).onMessage.bind(runner);
+      // Rounds of one failure per endpoint, all arriving in one turn: far more than MERGE_ABOVE.
+      const rounds = Math.ceil((2 * MERGE_ABOVE) / endpoints);
+      for (let r = 0; r < rounds; r++) {
+        for (let i = 0; i < endpoints; i++) writer.add(i + 1, { ok: false, reason: 'connect', detail: `round ${r}`, startedAt: r, finishedAt: r });
+        const { nums, extras } = writer.take();
+        deliver({ kind: 'outcomes', nums, extras });
+      }
+      await waitFor('flood applied', () => applied.size === endpoints);
+      for (let i = 0; i < endpoints; i++) {
+        expect(applied.get(`e${i}`)).toBe(`round ${rounds - 1}`);
+        // All arrived in one turn, so all were merged: the newest applied, the rest counted by reason.
+        expect(counted.get(`e${i} connect`)).toBe(rounds - 1);
+      }
+      // Every outcome reached the listener once: applied or counted.
+      expect(emitted).toBe(endpoints);
+      expect([...counted.values()].reduce((a, b) => a + b, 0) + emitted).toBe(rounds * endpoints);
     } finally {
       await runner.close();
     }

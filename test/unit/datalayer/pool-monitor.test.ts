@@ -4,12 +4,14 @@ import {
   InflightTracker,
   type MetricsTarget,
   PoolMonitor,
+  type ScrapeObserver,
   StaticEndpointSource,
 } from '../../../src/datalayer/index.js';
+import { type BatchListener } from '../../../src/datalayer/scrape-runner.js';
 import { RecordingLogger, ScriptedFetcher, flush } from './fakes.js';
 import { SGLANG_PAGE, vllmPage } from './fixtures.js';
 
-function setup(endpoints: { host: string; port: number; engine?: 'vllm' | 'sglang' }[]) {
+function setup(endpoints: { host: string; port: number; engine?: 'vllm' | 'sglang' }[], observer?: ScrapeObserver) {
   const clock = new ManualClock();
   const fetchers = new Map<string, ScriptedFetcher[]>();
   const source = new StaticEndpointSource(endpoints);
@@ -19,6 +21,7 @@ function setup(endpoints: { host: string; port: number; engine?: 'vllm' | 'sglan
     clock,
     logger: new RecordingLogger(),
     scrapeListener: inflight,
+    ...(observer !== undefined ? { observer } : {}),
     fetcherFactory: (target: MetricsTarget) => {
       const f = new ScriptedFetcher(target);
       f.respond = { kind: 'text', text: vllmPage(1, 2, 0.25) };
@@ -127,5 +130,26 @@ describe('PoolMonitor', () => {
     await monitor.close();
     await monitor.close();
     await expect(monitor.start()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
+  });
+
+  it('counts outcomes merged away before applying (a batch listener\'s superseded ones) with the observer: failures by reason, good scrapes', async () => {
+    const failures: string[] = [];
+    let superseded = 0;
+    const { monitor } = setup([{ host: 'a', port: 1 }], {
+      onScrapeFailure: (id, reason) => failures.push(`${id} ${reason}`),
+      onScrapesSuperseded: (id, count) => (superseded += id === 'a:1' ? count : 0),
+    });
+    await monitor.start();
+    // The worker runner's batch listener, as it calls it with merged outcomes.
+    const applyBatch = (monitor as unknown as { applyBatch: BatchListener }).applyBatch.bind(monitor);
+    applyBatch((emit, count) => {
+      count('a:1', 'timeout', 2);
+      count('a:1', 'ok', 3);
+      emit('a:1', { ok: false, reason: 'connect', detail: 'refused', startedAt: 0, finishedAt: 0 });
+    });
+    expect(failures).toEqual(['a:1 timeout', 'a:1 timeout', 'a:1 connect']);
+    expect(superseded).toBe(3);
+    expect(monitor.pool.current().endpoints[0]?.scrapeFailure?.reason).toBe('connect');
+    await monitor.close();
   });
 });
