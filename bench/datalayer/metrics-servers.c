@@ -4,13 +4,16 @@
  * than to the servers pretending to be model servers. The Node stand-ins (metrics-servers.ts) do the same job
  * at about twice the CPU per answer; run.ts compiles this with the system's `cc` and falls back to them.
  *
- * argv: body-file good hang dead. Prints the ports (good, then hung, then closed) as one line on stdout. Each
+ * argv: body-file good hang dead. The body file holds one or more pages separated by NUL bytes: each connection
+ * answers with the next page each time (cyclically; connections start at different pages), so pages whose load
+ * gauges differ make every answer differ from the last, as a busy server's do. Prints the ports (good, then hung, then closed) as one line on stdout. Each
  * line read on stdin is answered with this process's CPU time in microseconds ("user system"); stdin's end
  * ends the process.
  * good: answers each request (a blank line ending a head) with a prepared answer, keep-alive: the whole page,
  * or, when the request target has `name[]` query parameters, the page restricted to those sample names as
  * Python's prometheus_client restricts it (each kept family with its HELP/TYPE lines; blank values ignored;
- * none left: the whole page). Restricted answers are built once per distinct query and cached.
+ * none left: the whole page). Restricted answers are built once per distinct query (for every page) and cached,
+ * so an answer costs a write whichever page it is.
  * hang: accepts and never answers. dead: a port that was bound, then closed (connection refused).
  */
 #define _GNU_SOURCE
@@ -34,11 +37,17 @@ enum kind { K_NONE, K_LISTEN_GOOD, K_LISTEN_HANG, K_GOOD, K_HANG, K_STDIN };
 
 #define MAX_LINE 2048
 #define MAX_CACHED 8
+#define MAX_PAGES 64
 
 struct answer {
-  char *query; /* NULL: the whole page */
   char *bytes;
   size_t len;
+};
+
+/* The answers to one request target, one per page. */
+struct answers {
+  char *query; /* NULL: the whole page */
+  struct answer page[MAX_PAGES];
 };
 
 struct conn {
@@ -51,17 +60,21 @@ struct conn {
   /* Collecting the request line (it ends at its first CR or LF). */
   unsigned char in_line;
   unsigned short line_len;
-  /* What owed answers are: the answer to the last complete request (a scraper never pipelines). */
-  const struct answer *ans;
+  /* What owed answers are: the answers to the last complete request (a scraper never pipelines), the next one
+   * written being page[next % n_pages]; `writing` is the one being written. */
+  const struct answers *ans;
+  const struct answer *writing;
+  unsigned next;
   char line[MAX_LINE];
 };
 
 static struct conn *conns;
 static int max_fds;
-static char *body;
-static size_t body_len;
-static struct answer whole;
-static struct answer cached[MAX_CACHED];
+static char *pages[MAX_PAGES];
+static size_t page_len[MAX_PAGES];
+static int n_pages;
+static struct answers whole;
+static struct answers cached[MAX_CACHED];
 static int n_cached;
 static int ep;
 
@@ -79,6 +92,7 @@ static void watch(int fd, unsigned char kind, unsigned events) {
   conns[fd].kind = kind;
   conns[fd].in_line = 1;
   conns[fd].ans = &whole;
+  conns[fd].next = (unsigned)fd; /* out of step with the other connections */
   struct epoll_event ev = {.events = events, .data.fd = fd};
   if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) < 0) die("epoll_ctl");
 }
@@ -119,7 +133,7 @@ static size_t url_decode(const char *s, size_t n, char *out) {
 }
 
 /* The page restricted to the sample names listed in names (each NUL-terminated, count n). */
-static void restrict_page(char **names, int n, struct answer *a) {
+static void restrict_page(const char *body, size_t body_len, char **names, int n, struct answer *a) {
   char *out = malloc(body_len + 1);
   if (out == NULL) die("malloc");
   size_t o = 0;
@@ -162,7 +176,7 @@ static void restrict_page(char **names, int n, struct answer *a) {
 }
 
 /* The answer to a request line "GET <target> HTTP/1.1". */
-static const struct answer *answer_for(const char *line, size_t len) {
+static const struct answers *answers_for(const char *line, size_t len) {
   const char *sp = memchr(line, ' ', len);
   if (sp == NULL) return &whole;
   const char *target = sp + 1;
@@ -197,9 +211,9 @@ static const struct answer *answer_for(const char *line, size_t len) {
     for (int i = 0; i < n; i++) free(names[i]);
     return &whole;
   }
-  struct answer *a = &cached[n_cached++];
+  struct answers *a = &cached[n_cached++];
   a->query = strndup(q + 1, qlen);
-  restrict_page(names, n, a);
+  for (int p = 0; p < n_pages; p++) restrict_page(pages[p], page_len[p], names, n, &a->page[p]);
   for (int i = 0; i < n; i++) free(names[i]);
   return a;
 }
@@ -228,10 +242,11 @@ static void flush(int fd) {
   struct conn *c = &conns[fd];
   while (c->unsent > 0 || c->owed > 0) {
     if (c->unsent == 0) {
-      c->unsent = c->ans->len;
+      c->writing = &c->ans->page[c->next++ % (unsigned)n_pages];
+      c->unsent = c->writing->len;
       c->owed--;
     }
-    ssize_t w = write(fd, c->ans->bytes + (c->ans->len - c->unsent), c->unsent);
+    ssize_t w = write(fd, c->writing->bytes + (c->writing->len - c->unsent), c->unsent);
     if (w < 0) {
       if (errno == EAGAIN) {
         struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT, .data.fd = fd};
@@ -268,8 +283,8 @@ static void readable(int fd) {
     if (m == 4) {
       owed++;
       m = 0;
-      /* While an answer is half written its bytes stay those of the request it answers. */
-      if (c->unsent == 0) c->ans = answer_for(c->line, c->line_len);
+      /* An answer half written stays `writing`; owed ones are answers to this request. */
+      c->ans = answers_for(c->line, c->line_len);
       c->line_len = 0;
       c->in_line = 1;
     }
@@ -303,11 +318,19 @@ int main(int argc, char **argv) {
   if (f == NULL) die("body file");
   struct stat st;
   if (fstat(fileno(f), &st) < 0) die("stat");
-  body_len = (size_t)st.st_size;
-  body = malloc(body_len + 1);
+  size_t body_len = (size_t)st.st_size;
+  char *body = malloc(body_len + 1);
   if (body == NULL || fread(body, 1, body_len, f) != body_len) die("read body");
   fclose(f);
-  make_answer(&whole, body, body_len);
+  body[body_len] = '\0';
+  for (char *p = body; n_pages < MAX_PAGES;) {
+    size_t len = strlen(p); /* up to the next NUL: a page's end */
+    pages[n_pages] = p;
+    page_len[n_pages] = len;
+    make_answer(&whole.page[n_pages++], p, len);
+    if (p + len >= body + body_len) break;
+    p += len + 1;
+  }
 
   /* Two sockets per endpoint (listener and connection) and a few spare. */
   struct rlimit lim = {.rlim_cur = (rlim_t)(3 * (good + hang + dead) + 64), .rlim_max = (rlim_t)(3 * (good + hang + dead) + 64)};

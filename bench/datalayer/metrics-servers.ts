@@ -1,11 +1,13 @@
 // Child process for the scrape benchmark where the C stand-ins (metrics-servers.c) cannot be built: N metrics
 // endpoints on 127.0.0.1, kept out of the measuring process so its CPU time is the scraper's alone. The good
-// ones are minimal HTTP/1.1 keep-alive responders writing a prepared answer (a realistic vLLM page, or the part
-// of it `name[]` asks for, built once per distinct request target), at about twice the C ones' CPU per answer; `hang` ones accept and never answer (a stuck server), `dead` ones are
-// closed ports (connection refused).
-// argv: good hang dead. Reports ports (good first, then hang, then dead) over IPC, and its CPU time when asked.
+// ones are minimal HTTP/1.1 keep-alive responders writing prepared answers (realistic vLLM pages, or the part
+// of them `name[]` asks for, built once per distinct request target), each answer on a connection the next of
+// the pages (standInPages: the load gauges change from one to the next), at about twice the C ones' CPU per
+// answer; `hang` ones accept and never answer (a stuck server), `dead` ones are closed ports (connection refused).
+// argv: good hang dead [--static-pages] (one unchanging page). Reports ports (good first, then hang, then dead)
+// over IPC, and its CPU time when asked.
 import { type Socket, type AddressInfo, createServer } from 'node:net';
-import { metricsAnswer } from './stand-ins.js';
+import { metricsAnswers, standInPages } from './stand-ins.js';
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 
@@ -17,18 +19,22 @@ async function listen(onSocket: (socket: Socket) => void): Promise<{ port: numbe
 
 async function main(): Promise<void> {
   const [good, hang, dead] = [2, 3, 4].map((i) => Number(process.argv[i] ?? '0'));
-  const answers = new Map<string, Buffer>();
-  const answerFor = (target: string): Buffer => {
-    let answer = answers.get(target);
-    if (answer === undefined) {
-      answer = metricsAnswer(target);
-      answers.set(target, answer);
+  const pages = standInPages({ staticPages: process.argv.includes('--static-pages') });
+  const answers = new Map<string, Buffer[]>();
+  const answersFor = (target: string): Buffer[] => {
+    let forTarget = answers.get(target);
+    if (forTarget === undefined) {
+      forTarget = metricsAnswers(target, pages);
+      answers.set(target, forTarget);
     }
-    return answer;
+    return forTarget;
   };
+  // Connections start at different pages, so the endpoints' pages are not in step.
+  let connections = 0;
   const ports: number[] = [];
   for (let i = 0; i < (good ?? 0); i++) {
     const s = await listen((socket) => {
+      let answered = connections++;
       socket.on('error', () => undefined);
       // One request per packet is what a scraper that never pipelines sends.
       socket.on('data', (data: Buffer) => {
@@ -36,7 +42,9 @@ async function main(): Promise<void> {
         // "GET <target> HTTP/1.1": the target between the first two blanks of the request line.
         const first = data.indexOf(32);
         const second = data.indexOf(32, first + 1);
-        socket.write(answerFor(first === -1 || second === -1 ? '/metrics' : data.toString('latin1', first + 1, second)));
+        const forTarget = answersFor(first === -1 || second === -1 ? '/metrics' : data.toString('latin1', first + 1, second));
+        const answer = forTarget[answered++ % forTarget.length];
+        if (answer !== undefined) socket.write(answer);
       });
     });
     ports.push(s.port);

@@ -62,6 +62,11 @@ export interface DatalayerBenchOptions {
   readonly workerNice?: readonly number[];
   /** @default 'c' (falls back to 'node' where the C ones cannot be built) */
   readonly standIns?: StandInKind;
+  /**
+   * The stand-ins serve one unchanging page (`--static-pages`, the passes before 2026-12-07 07:30) instead of
+   * pages whose load gauges change from one answer to the next (stand-ins.ts, standInPages). @default false
+   */
+  readonly staticPages?: boolean;
   /** Page-reading figures. @default true */
   readonly parse?: boolean;
   /** The case with 10% of the largest pool faulty. @default true */
@@ -430,11 +435,12 @@ interface MeasureOptions {
   readonly warmupMs: number;
   readonly dispatch: 'server' | 'bare';
   readonly pin: boolean;
+  readonly staticPages: boolean;
 }
 
 async function benchScrape(impl: Impl, endpoints: number, faulty: number, standIns: StandInKind, options: MeasureOptions): Promise<ScrapeFigures> {
   const hang = Math.floor(faulty / 2);
-  const servers = await startStandIns(endpoints - faulty, hang, faulty - hang, standIns);
+  const servers = await startStandIns(endpoints - faulty, hang, faulty - hang, standIns, { staticPages: options.staticPages });
   try {
     return await measureScrape(impl, endpoints, faulty, servers, options);
   } finally {
@@ -700,7 +706,7 @@ export async function run(options: DatalayerBenchOptions = {}): Promise<object> 
   const largest = sizes[sizes.length - 1] ?? 1000;
   if (options.faulty !== false) cases.push([largest, Math.round(largest / 10)]);
   const variants = await impls(options);
-  const measure: MeasureOptions = { windowMs, warmupMs, dispatch: options.dispatch ?? 'server', pin: options.pin ?? false };
+  const measure: MeasureOptions = { windowMs, warmupMs, dispatch: options.dispatch ?? 'server', pin: options.pin ?? false, staticPages: options.staticPages ?? false };
   const scrape: ScrapeFigures[][] = [];
   for (const [n, faulty] of cases) {
     const byImpl: ScrapeFigures[][] = variants.map(() => []);
@@ -710,7 +716,8 @@ export async function run(options: DatalayerBenchOptions = {}): Promise<object> 
     }
     scrape.push(...byImpl);
   }
-  const kind = standIns === 'c' ? 'C stand-ins (Node ones where they cannot be built)' : 'Node stand-ins';
+  const served = measure.staticPages ? 'one unchanging page' : 'waiting/running/KV gauges changing every answer';
+  const kind = `${standIns === 'c' ? 'C stand-ins (Node ones where they cannot be built)' : 'Node stand-ins'}, ${served}`;
   const beside = measure.dispatch === 'server' ? 'in-flight ledger and hybrid detector on the dispatch thread' : 'the monitor alone on the dispatch thread';
   const pinned = measure.pin ? '; pinned: dispatch thread on CPU 0, the rest on CPU 1' : '';
   console.log(`\n### Scraping every ${DEFAULT_INTERVAL_MS} ms (vLLM v1 page with LoRA; faulty: half hung, half refusing; ${kind}; ${beside}${pinned}; medians of ${rounds} round(s), all values in brackets)\n`);
@@ -761,6 +768,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     ...(process.argv.includes('--no-faulty') ? { faulty: false } : {}),
     ...(arg('dispatch') === 'bare' ? { dispatch: 'bare' } : {}),
     ...(process.argv.includes('--pin') ? { pin: true } : {}),
+    ...(process.argv.includes('--static-pages') ? { staticPages: true } : {}),
   })
     .then((result) => console.log(`\n${JSON.stringify(result)}`))
     .catch((err: unknown) => {

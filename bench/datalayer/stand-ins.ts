@@ -5,7 +5,9 @@
 // thread would otherwise have. They run in a session of their own (`detached`): with Linux's autogroup
 // scheduling, the bench process and they then share the CPU as two groups, as two machines' loads would not
 // meet at all, rather than the stand-ins competing thread by thread inside the scraper's group (where the
-// scrape worker's lowered priority would make it yield to them).
+// scrape worker's lowered priority would make it yield to them). Each good one cycles through a few pre-rendered
+// pages whose load gauges differ from one answer to the next, as a busy server's do (standInPages), unless
+// asked for the one static page.
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
@@ -26,21 +28,70 @@ export interface StandIns {
   stop(): void;
 }
 
+export interface StandInOptions {
+  /**
+   * Serve one unchanging page on every answer, as the stand-ins did before 2026-12-07 07:30. Then every line of a
+   * page equals the last one's, so the page reader's reuse of unchanged lines hits on all of them: a lower bound
+   * of its cost, not what a busy pool's pages cost. @default false
+   */
+  readonly staticPages?: boolean;
+}
+
+/** How many pages a stand-in cycles through by default, one per answer on each connection. */
+export const PAGE_VARIANTS = 16;
+
 /**
- * What a good stand-in answers to a request for `target`: a 38.8 KB vLLM v1 page, keep-alive, restricted to the
- * samples named by `name[]` query parameters as prometheus_client restricts it (the simulator's filter).
+ * The pages the stand-ins serve, each answer on a connection the next one (cyclically). By default PAGE_VARIANTS
+ * pages where, from each page to the next (the last to the first included), `vllm:num_requests_waiting` (0-20),
+ * `vllm:num_requests_running` (0-64) and `vllm:kv_cache_usage_perc` (0-1, 1 to 6 decimals) all change, and the
+ * e2e latency histogram gains finished requests (its counts fall back once per cycle, as after a restart).
+ * Pre-rendered, so a stand-in's CPU per answer stays that of a write. Deterministic (a fixed seed).
  */
-export function metricsAnswer(target = '/metrics'): Buffer {
+export function standInPages(options: StandInOptions = {}): string[] {
+  if (options.staticPages === true) return [vllmMetricsPage()];
+  let seed = 0x9e3779b9;
+  // A 32-bit LCG (Numerical Recipes constants): enough for spreading plausible values, and reproducible.
+  const next = (): number => {
+    seed = (Math.imul(seed, 1_664_525) + 1_013_904_223) >>> 0;
+    return seed / 2 ** 32;
+  };
+  const differing = (previous: number | undefined, first: number | undefined, pick: () => number): number => {
+    for (;;) {
+      const v = pick();
+      if (v !== previous && v !== first) return v;
+    }
+  };
+  const values: { waiting: number; running: number; kv: number }[] = [];
+  for (let i = 0; i < PAGE_VARIANTS; i++) {
+    const previous = values[i - 1];
+    // The last page must also differ from the first, which follows it.
+    const first = i === PAGE_VARIANTS - 1 ? values[0] : undefined;
+    values.push({
+      waiting: differing(previous?.waiting, first?.waiting, () => Math.floor(next() * 21)),
+      running: differing(previous?.running, first?.running, () => Math.floor(next() * 65)),
+      kv: differing(previous?.kv, first?.kv, () => Number(next().toFixed(1 + Math.floor(next() * 6)))),
+    });
+  }
+  return values.map((v, i) => vllmMetricsPage({ ...v, finished: 3 * i }));
+}
+
+/**
+ * What a good stand-in answers to a request for `target`, one answer per page (see standInPages): the page,
+ * keep-alive, restricted to the samples named by `name[]` query parameters as prometheus_client restricts it
+ * (the simulator's filter).
+ */
+export function metricsAnswers(target = '/metrics', pages: readonly string[] = standInPages()): Buffer[] {
   const names = requestedNames(target);
-  const page = vllmMetricsPage();
-  const body = Buffer.from(names === undefined ? page : restrictExposition(page, names));
-  return Buffer.concat([
-    Buffer.from(
-      `HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
-        'keep-alive: timeout=60\r\n\r\n',
-    ),
-    body,
-  ]);
+  return pages.map((page) => {
+    const body = Buffer.from(names === undefined ? page : restrictExposition(page, names));
+    return Buffer.concat([
+      Buffer.from(
+        `HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4; charset=utf-8\r\ncontent-length: ${body.length}\r\n` +
+          'keep-alive: timeout=60\r\n\r\n',
+      ),
+      body,
+    ]);
+  });
 }
 
 /** The C source beside this module, or (running compiled, from dist/) in the source tree. */
@@ -50,6 +101,15 @@ function cSource(): string | undefined {
     if (existsSync(path)) return path;
   }
   return undefined;
+}
+
+/** The Node stand-ins' compiled module: beside this one, or (running from the source tree, as tests do) in dist/. */
+function nodeChild(): string {
+  for (const rel of ['./metrics-servers.js', '../../dist/bench/datalayer/metrics-servers.js']) {
+    const path = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(path)) return path;
+  }
+  throw new Error('metrics stand-ins: no compiled metrics-servers.js (npm run build)');
 }
 
 /** Compiles the C stand-ins (cached by source hash); undefined when there is no source or no compiler. */
@@ -74,16 +134,17 @@ function nativeBinary(): string | undefined {
   }
 }
 
-export async function startStandIns(good: number, hang: number, dead: number, prefer: StandInKind = 'c'): Promise<StandIns> {
+export async function startStandIns(good: number, hang: number, dead: number, prefer: StandInKind = 'c', options: StandInOptions = {}): Promise<StandIns> {
   const binary = prefer === 'c' ? nativeBinary() : undefined;
-  return binary === undefined ? startNode(good, hang, dead) : startC(binary, good, hang, dead);
+  const staticPages = options.staticPages === true;
+  return binary === undefined ? startNode(good, hang, dead, staticPages) : startC(binary, good, hang, dead, standInPages({ staticPages }));
 }
 
-async function startC(binary: string, good: number, hang: number, dead: number): Promise<StandIns> {
-  // The page the stand-ins serve (they build the head, and the filtered pages, themselves); removed once they
-  // have read it.
+async function startC(binary: string, good: number, hang: number, dead: number, pages: readonly string[]): Promise<StandIns> {
+  // The pages the stand-ins serve, NUL-separated (they build the heads, and the filtered pages, themselves);
+  // removed once they have read it.
   const bodyFile = join(tmpdir(), 'fairway-bench-datalayer', `page-${process.pid}-${Date.now()}`);
-  writeFileSync(bodyFile, vllmMetricsPage());
+  writeFileSync(bodyFile, pages.join('\0'));
   const child = spawn(binary, [bodyFile, good, hang, dead].map(String), { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
   const waiting: { resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
   const failAll = (err: Error): void => {
@@ -127,8 +188,10 @@ async function startC(binary: string, good: number, hang: number, dead: number):
   };
 }
 
-async function startNode(good: number, hang: number, dead: number): Promise<StandIns> {
-  const child = fork(fileURLToPath(new URL('./metrics-servers.js', import.meta.url)), [good, hang, dead].map(String), { stdio: 'inherit', detached: true });
+async function startNode(good: number, hang: number, dead: number, staticPages: boolean): Promise<StandIns> {
+  const argv = [good, hang, dead].map(String);
+  if (staticPages) argv.push('--static-pages');
+  const child = fork(nodeChild(), argv, { stdio: 'inherit', detached: true });
   const ports = await new Promise<number[]>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { ports: number[] }).ports));
     child.once('error', (err) => reject(new Error(`metrics servers: ${err.message}`)));

@@ -7,16 +7,18 @@ const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 
 const ITL_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 2.5, 5, 7.5, 10, 20, 40, 80];
 const TOKEN_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
 
-function histogram(lines: string[], name: string, help: string, buckets: readonly number[], scale: number): void {
+/** `extra` observations (each 1.9) are added to the buckets from le=2.5 up, as requests finishing would add them. */
+function histogram(lines: string[], name: string, help: string, buckets: readonly number[], scale: number, extra = 0): void {
   lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} histogram`);
   let cumulative = 0;
   for (const le of buckets) {
     cumulative += Math.round(scale * Math.exp(-Math.abs(Math.log(le + 1e-3))));
-    lines.push(`${name}_bucket{engine="0",le="${le.toFixed(le < 1 ? 3 : 1)}",model_name="${MODEL}"} ${cumulative}.0`);
+    const count = le >= 2.5 ? cumulative + extra : cumulative;
+    lines.push(`${name}_bucket{engine="0",le="${le.toFixed(le < 1 ? 3 : 1)}",model_name="${MODEL}"} ${count}.0`);
   }
-  lines.push(`${name}_bucket{engine="0",le="+Inf",model_name="${MODEL}"} ${cumulative}.0`);
-  lines.push(`${name}_count{engine="0",model_name="${MODEL}"} ${cumulative}.0`);
-  lines.push(`${name}_sum{engine="0",model_name="${MODEL}"} ${(cumulative * 0.137).toFixed(6)}`);
+  lines.push(`${name}_bucket{engine="0",le="+Inf",model_name="${MODEL}"} ${cumulative + extra}.0`);
+  lines.push(`${name}_count{engine="0",model_name="${MODEL}"} ${cumulative + extra}.0`);
+  lines.push(`${name}_sum{engine="0",model_name="${MODEL}"} ${(cumulative * 0.137 + extra * 1.9).toFixed(6)}`);
 }
 
 function gauge(lines: string[], name: string, help: string, value: number, type = 'gauge'): void {
@@ -27,6 +29,8 @@ export interface PageOptions {
   readonly waiting?: number;
   readonly running?: number;
   readonly kv?: number;
+  /** Requests finished beyond the page's own: added to the e2e latency histogram. @default 0 */
+  readonly finished?: number;
   /**
    * Where `lora_requests_info` and `cache_config_info` sit. vLLM v1 registers them after its histograms (LoRA
    * info at the end of the logger's set-up, cache config when the engine reports itself initialised), so a
@@ -38,9 +42,9 @@ export interface PageOptions {
   readonly lora?: boolean;
 }
 
-/** The page text; `waiting`, `running` and `kv` vary the gauges the data layer reads. */
+/** The page text; `waiting`, `running` and `kv` vary the gauges the data layer reads, `finished` one histogram. */
 export function vllmMetricsPage(options: PageOptions = {}): string {
-  const { waiting = 3, running = 24, kv = 0.42, layout = 'vllm-v1', lora = true } = options;
+  const { waiting = 3, running = 24, kv = 0.42, finished = 0, layout = 'vllm-v1', lora = true } = options;
   const lines: string[] = [];
   for (const gen of [0, 1, 2]) {
     lines.push(`python_gc_objects_collected_total{generation="${gen}"} ${12_345 * (gen + 1)}.0`);
@@ -83,7 +87,7 @@ export function vllmMetricsPage(options: PageOptions = {}): string {
   histogram(lines, 'vllm:time_to_first_token_seconds', 'Histogram of time to first token in seconds.', LATENCY_BUCKETS, 900);
   histogram(lines, 'vllm:inter_token_latency_seconds', 'Histogram of inter-token latency in seconds.', ITL_BUCKETS, 90_000);
   histogram(lines, 'vllm:time_per_output_token_seconds', 'Histogram of time per output token in seconds.', ITL_BUCKETS, 90_000);
-  histogram(lines, 'vllm:e2e_request_latency_seconds', 'Histogram of e2e request latency in seconds.', LATENCY_BUCKETS, 900);
+  histogram(lines, 'vllm:e2e_request_latency_seconds', 'Histogram of e2e request latency in seconds.', LATENCY_BUCKETS, 900, finished);
   histogram(lines, 'vllm:request_queue_time_seconds', 'Histogram of time spent in WAITING phase for request.', LATENCY_BUCKETS, 900);
   histogram(lines, 'vllm:request_inference_time_seconds', 'Histogram of time spent in RUNNING phase for request.', LATENCY_BUCKETS, 900);
   histogram(lines, 'vllm:request_prefill_time_seconds', 'Histogram of time spent in PREFILL phase for request.', LATENCY_BUCKETS, 900);
