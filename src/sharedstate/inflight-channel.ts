@@ -88,8 +88,15 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
   private ratio = 0;
   /** Own since-scrape counts per endpoint at the last sync: what the others' reports may already reflect. */
   private readonly ownAtSync = new Map<string, { requests: number; tokens: number }>();
-  /** Estimated loads, cached per (reported, own) pair so that reads allocate only when something changed. */
-  private readonly estimates = new Map<string, { reported: InflightLoad; own: InflightLoad; ratio: number; load: InflightLoad }>();
+  /**
+   * Estimated loads, cached per (reported, own, base, ratio) so that reads allocate only when something changed. The
+   * base is part of the key because a scrape drops it (markScraped) while the local ledger's counts may stay the
+   * same object: keyed without it, the estimate would stay on the old base and rise only at the next dispatch.
+   */
+  private readonly estimates = new Map<
+    string,
+    { reported: InflightLoad; own: InflightLoad; base: { requests: number; tokens: number } | undefined; ratio: number; load: InflightLoad }
+  >();
 
   constructor(options: InflightChannelOptions) {
     this.options = options;
@@ -108,7 +115,7 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
     const unseen = own.requestsSinceScrape - (base?.requests ?? 0);
     if (unseen <= 0) return reported;
     const c = this.estimates.get(endpointId);
-    if (c !== undefined && c.reported === reported && c.own === own && c.ratio === this.ratio) return c.load;
+    if (c !== undefined && c.reported === reported && c.own === own && c.base === base && c.ratio === this.ratio) return c.load;
     const extra = Math.round(this.ratio * unseen);
     const extraTokens = Math.round(this.ratio * Math.max(0, own.tokensSinceScrape - (base?.tokens ?? 0)));
     const load: InflightLoad = Object.freeze({
@@ -119,7 +126,7 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
       tokensSinceScrape: reported.tokensSinceScrape + extraTokens,
     });
     if (this.estimates.size > 4_096) this.estimates.clear(); // endpoints come and go; keep the cache bounded
-    this.estimates.set(endpointId, { reported, own, ratio: this.ratio, load });
+    this.estimates.set(endpointId, { reported, own, base, ratio: this.ratio, load });
     return load;
   }
 
@@ -191,7 +198,9 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
       }
       // A peer rewrites only the endpoints whose counts moved, but the store returns all its fields: only those
       // that differ from what it said before are decoded and re-summed (a field keeps its read time, so an equal
-      // string is an equal report). O(fields) string comparisons, O(changed) decoding.
+      // string is an equal report). O(fields) string comparisons, O(changed) decoding. An unchanged field keeps the
+      // local time it was converted to with the clock offset of its round: a later re-estimate of the offset moves
+      // it by a few ms at most, which the scraped-after check tolerates.
       const byEndpoint = known ?? new Map<string, Published>();
       let malformed = 0;
       for (const [id, value] of fields) {
@@ -228,7 +237,8 @@ export class InflightChannel implements ExchangeChannel, PeerInflightSource, Scr
    * After a sync: the estimates restart from the own counts now, with the others' share as now reported; endpoints
    * whose estimate this drops (they fall back to the reports) are named as changed. The new ratio alone moves no
    * member's load: every member's own base is reset here, so none has unseen own work for it to scale until its
-   * next dispatch, and that dispatch is a change of the local ledger named to the same readers. O(endpoints).
+   * next dispatch, and that dispatch is a change of the local ledger named to the same readers. This holds because
+   * `options.endpoints()` is exactly the set the detectors score (the pool's members). O(endpoints).
    */
   private rebase(peers: number): void {
     let own = 0;

@@ -183,6 +183,24 @@ describe('peer load changes by endpoint', () => {
     expect(named).toEqual(['e:1']);
     expect(dropped).toEqual(['e:1']);
   });
+  it('a scrape that the local ledger saw nothing of still restarts the estimate from all own unseen dispatches, and names the endpoint', () => {
+    const clock = new ManualClock(0);
+    const tracker = new InflightTracker({ clock });
+    const channel = new InflightChannel({ local: tracker, endpoints: () => ['e:1', 'e:2'], time: { toShared: (ms) => ms, toLocal: (ms) => ms }, clock });
+    clock.advance(10);
+    for (let i = 0; i < 4; i++) tracker.begin('e:1', 100);
+    // The others hold 1 request per 4 of this replica's; the 4 so far are in the reports.
+    channel.apply(view(new Map([['e:2', '1,100,0,0,0,0,5']])));
+    for (let i = 0; i < 4; i++) tracker.begin('e:1', 100);
+    expect(channel.peerLoad('e:1').requests).toBe(1); // round(4 unseen / 4)
+    const named: string[] = [];
+    channel.onLoadChange((id) => named.push(id));
+    // A scrape sent before all 8: the ledger keeps its counts, but none of the 8 is in the others' reports now.
+    tracker.markScraped('e:1', 5);
+    channel.markScraped('e:1', 5);
+    expect(channel.peerLoad('e:1').requests).toBe(2); // round(8 unseen / 4)
+    expect(named).toEqual(['e:1']);
+  });
 });
 
 describe('scrape once per pool', () => {
