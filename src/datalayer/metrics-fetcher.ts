@@ -188,8 +188,9 @@ export class HttpMetricsFetcher implements MetricsFetcher {
   }
 
   /**
-   * Ends the request in progress with `failure`; its connection is dropped. A 'timeout' once the connection is
-   * up (TLS handshake done) becomes 'slow': the pod is there, its page is late.
+   * Ends the request in progress with `failure`. A 'timeout' once the connection is up (TLS handshake done)
+   * becomes 'slow' (the pod is there, its page is late), or 'silent' when not a byte came since the previous
+   * answer; where the answer's framing allows, the connection is kept and the late answer read off, else dropped.
    */
   abort(failure: ScrapeFailure): void {
     const current = this.current;

@@ -63,7 +63,7 @@ describe('MetricsPageReader', () => {
     }
   });
 
-  it('property: a reader reused from page to page (seek hints, unchanged lines not parsed again, moved values parsed alone) keeps exactly the expected families\' samples as the layout shifts', () => {
+  it('property: a reader reused from page to page (seek hints, unchanged lines not parsed again, moved values parsed alone, lines gaining labels) keeps exactly the expected families\' samples as the layout shifts', () => {
     const reader = new MetricsPageReader({ wanted: WANTED });
     const dynamic = new Set(['vllm:num_requests_running', 'vllm:num_requests_waiting', 'vllm:kv_cache_usage_perc', 'vllm:lora_requests_info']);
     const pageArb = fc.record({
@@ -73,7 +73,9 @@ describe('MetricsPageReader', () => {
       digits: fc.integer({ min: 1, max: 12 }),
       waiting: fc.nat(50),
       // Valid and invalid values, with and without a timestamp: a line whose labels stayed takes the value path.
-      kv: fc.constantFrom('0.5', '0.25', '1e-3', 'NaN', '+Inf', '-1', 'x', '0.5 1700000000', '0.5 12x', '0.5  ', ''),
+      kv: fc.constantFrom('0.5', '0.25', '1e-3', 'NaN', '+Inf', '-1', 'x', '0.5 1700000000', '0.5 12x', '0.5  ', '', '}', '0.5}', '} 0.5'),
+      // A label-less line that gains labels, with or without a blank before them, takes the whole-line path.
+      running: fc.constantFrom('vllm:num_requests_running 3', 'vllm:num_requests_running{engine="0"} 3', 'vllm:num_requests_running {engine="0"} 4'),
       kvLabel: fc.constantFrom('0', '1'),
       loraLines: fc.integer({ min: 1, max: 3 }),
       adapters: fc.subarray(['a', 'sql-lora', 'chat-lora']),
@@ -84,7 +86,7 @@ describe('MetricsPageReader', () => {
       const filler = (prefix: string, n: number) =>
         Array.from({ length: n }, (_, i) => `vllm:${prefix}_seconds_bucket{le="${i}"} ${'7'.repeat(p.digits)}\n`).join('');
       const gauges =
-        `# TYPE vllm:num_requests_running gauge\nvllm:num_requests_running 3\n# TYPE vllm:num_requests_waiting gauge\n` +
+        `# TYPE vllm:num_requests_running gauge\n${p.running}\n# TYPE vllm:num_requests_waiting gauge\n` +
         `vllm:num_requests_waiting ${p.waiting}\nvllm:kv_cache_usage_perc{engine="${p.kvLabel}"} ${p.kv}\n`;
       const lora =
         '# TYPE vllm:lora_requests_info gauge\n' +
