@@ -85,10 +85,14 @@ export interface ScoreNotes {
  * endpoint (`InflightFeed.onLoadChange`), so a dispatch rescores one endpoint, not the pool (at 1,000 endpoints a
  * full pass ran after every snapshot and every dispatch). The pool figure is then one pass over the scores, kept
  * in a Float64Array in snapshot order (about a microsecond at 1,000 endpoints), so it is exactly what a full pass
- * computes. Everything is rescored (O(endpoints)) only when the pool's membership changed, when some endpoint's
- * metrics may have aged past the staleness limit since the last full pass (about once per staleness limit minus
- * scrape interval), or when the in-flight feed changed without naming where (a feed without `onLoadChange`; other
- * replicas' loads are named by the shared-state channel, so a sync round rescores what it moved). `details()`
+ * computes. When the earliest expiry has passed (some endpoint's metrics aged past the staleness limit: about once
+ * per staleness limit minus scrape interval when scraping keeps up, but at nearly every read when starved scraping
+ * lets endpoints age out one after another), one scan of the per-position expiry times (a Float64Array, O(endpoints)
+ * comparisons, ~1-2 us at 1,000, the same order as the pool figure's pass) finds the expired endpoints and the next
+ * bound, and only those are rescored (a full pass cost ~100 us at 1,000). Everything is rescored (O(endpoints)
+ * scoring) only when the pool's membership changed, or when the in-flight feed changed without naming where (a
+ * feed without `onLoadChange`; other replicas' loads are named by the shared-state channel, so a sync round
+ * rescores what it moved). `details()`
  * builds its maps (O(endpoints)) once per change, only when asked (gauges, the status page).
  */
 export abstract class CachedSaturationDetector implements SaturationDetector {
@@ -104,13 +108,15 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
   private scores = new Float64Array(0);
   private paced = new Float64Array(0);
   private staleAt = new Uint8Array(0);
+  /** Per position: when its score expires on its own (its metrics turn stale); +Infinity if never. */
+  private expiresAt = new Float64Array(0);
   /** Positions to rescore at the next evaluation (marked by in-flight changes and snapshot differences). */
   private dirty = new Uint8Array(0);
   private dirtyList: number[] = [];
   private staleCount = 0;
   /** Positions whose paced score differs from their score. */
   private pacedCount = 0;
-  /** No score expires before this (a lower bound: rescoring only ever lowers it; a full pass makes it exact). */
+  /** No score expires before this (a lower bound: rescoring only ever lowers it; a full pass or a scan of `expiresAt` makes it exact). */
   private expiresBound = Number.POSITIVE_INFINITY;
   /** The feed's version at the last evaluation, and the changes it named since. */
   private inflightVersion = Number.NaN;
@@ -269,9 +275,10 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
     const now = this.clock.now();
     if (this.incremental && snapshot === this.scored && inflightVersion === this.inflightVersion && now <= this.expiresBound) return;
     // Every input that changed without saying which endpoint it touched forces a full pass.
-    let full = !this.incremental || this.scored === undefined || now > this.expiresBound;
+    let full = !this.incremental || this.scored === undefined;
     if (!full && inflightVersion !== this.inflightVersion && inflightVersion - this.inflightVersion !== this.inflightNotices) full = true;
     if (!full && snapshot !== this.scored) full = !this.markChangedEndpoints(snapshot);
+    if (!full && now > this.expiresBound) this.markExpired(now);
     this.inflightVersion = inflightVersion;
     this.inflightNotices = 0;
     if (full) this.scoreAll(snapshot, now);
@@ -301,6 +308,21 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
     return true;
   }
 
+  /**
+   * Marks the positions whose score expired by `now` and sets the bound to the earliest expiry among the others
+   * (the rescored ones lower it again with their new expiry). O(endpoints) comparisons, no scoring.
+   */
+  private markExpired(now: number): void {
+    const expiresAt = this.expiresAt;
+    let bound = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < expiresAt.length; i++) {
+      const at = expiresAt[i] ?? Number.POSITIVE_INFINITY;
+      if (now > at) this.markDirty(i);
+      else if (at < bound) bound = at;
+    }
+    this.expiresBound = bound;
+  }
+
   private scoreAll(snapshot: PoolSnapshot, now: number): void {
     const endpoints = snapshot.endpoints;
     const n = endpoints.length;
@@ -308,6 +330,7 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
       this.scores = new Float64Array(n);
       this.paced = new Float64Array(n);
       this.staleAt = new Uint8Array(n);
+      this.expiresAt = new Float64Array(n);
       this.dirty = new Uint8Array(n);
     } else {
       this.dirty.fill(0);
@@ -352,6 +375,7 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
     this.scores[i] = score;
     this.paced[i] = paced;
     this.staleAt[i] = notes.stale ? 1 : 0;
+    this.expiresAt[i] = notes.expiresAfter;
     if (notes.stale) this.staleCount++;
     if (paced !== score) this.pacedCount++;
     if (notes.expiresAfter < this.expiresBound) this.expiresBound = notes.expiresAfter;

@@ -131,6 +131,9 @@ const op: fc.Arbitrary<Op> = fc.oneof(
   w(1, fc.record({ op: fc.constant('advance' as const), ms: fc.integer({ min: 1, max: 80 }) })),
   // A sync round (or a part of one), the usual step between two reads.
   w(4, fc.record({ op: fc.constant('advance' as const), ms: fc.constantFrom(SYNC_MS, SYNC_MS + 1, 5) })),
+  // Up to and just past the detectors' staleness limit (150 ms): endpoints scraped at different times age out one
+  // after another, each at its own read (rescored alone, not by a full pass).
+  w(1, fc.record({ op: fc.constant('advance' as const), ms: fc.constantFrom(149, 150, 151) })),
   // The store goes down less often than it comes back, so most runs are mostly connected.
   w(1, fc.record({ op: fc.constant('hub' as const), up: fc.constantFrom(true, true, false) })),
   w(1, fc.constant<Op>({ op: 'add' })),
@@ -286,7 +289,7 @@ async function check(kind: Kind, aggregation: Aggregation, shared: boolean, ever
 }
 
 describe('incremental detector evaluation', () => {
-  it('the incremental answers equal a full pass at every read for any sequence of scrapes, failures, dispatches here and on other replicas, ends, first bytes, moves, sync rounds (store up or down), joins, leaves, re-joins under the same id, and elapsed time', async () => {
+  it('the incremental answers equal a full pass at every read for any sequence of scrapes, failures, dispatches here and on other replicas, ends, first bytes, moves, sync rounds (store up or down), joins, leaves, re-joins under the same id, and elapsed time (endpoints ageing out one by one)', async () => {
     await fc.assert(
       fc.asyncProperty(
         fc.constantFrom<Kind>('utilization', 'hybrid', 'concurrency'),
@@ -300,7 +303,7 @@ describe('incremental detector evaluation', () => {
     );
   });
 
-  it('rescores only the endpoint a dispatch, a scrape or another replica\'s report touched; a full pass only for membership or elapsed staleness', async () => {
+  it('rescores only the endpoint a dispatch, a scrape or another replica\'s report touched, and only the endpoints whose metrics aged out; a full pass only for membership', async () => {
     const clock = new ManualClock(10_000);
     const hub = new MemoryHub(clock);
     const store = new PoolStore({ clock, staleAfterMs: 1e12 });
@@ -335,15 +338,31 @@ describe('incremental detector evaluation', () => {
     await settle();
     expect(d.endpointSaturation(ids[3]!)).toBeGreaterThan(before);
     expect(d.scoringCounts()).toEqual({ full: base.full, endpoints: base.endpoints + 4 });
-    // Metrics of the first scrapes age past the detector's limit (150 ms): everything is looked at again.
-    clock.advance(201);
+    // Half the endpoints scraped again 140 ms after the first scrapes: one rescoring each.
+    clock.advance(100);
     await settle();
+    store.batch(() => {
+      for (const id of ids.slice(0, 25)) store.recordMetrics(id, metricsOf(0, 1, 0.1, true), clock.now());
+    });
+    d.saturation();
+    const aged = d.scoringCounts();
+    expect(aged).toEqual({ full: base.full, endpoints: base.endpoints + 4 + 25 });
+    // The other half's metrics age past the detector's limit (150 ms): those 25 are rescored (as stale), no others.
+    clock.advance(11);
+    await settle();
+    expect(d.endpointSaturation(ids[30]!)).toBe(1);
+    expect(d.endpointSaturation(ids[0]!)).toBeLessThan(1);
+    expect(d.scoringCounts()).toEqual({ full: base.full, endpoints: aged.endpoints + 25 });
+    // Then the first half: rescored at their own expiry, again without a full pass.
+    clock.advance(140);
+    await settle();
+    expect(d.endpointSaturation(ids[0]!)).toBe(1);
     expect(d.saturation()).toBe(1);
-    expect(d.scoringCounts().full).toBe(base.full + 1);
+    expect(d.scoringCounts()).toEqual({ full: base.full, endpoints: aged.endpoints + 50 });
     // A new endpoint changes the membership.
     store.upsert({ host: '10.0.2.1', port: 8000 });
     d.saturation();
-    expect(d.scoringCounts().full).toBe(base.full + 2);
+    expect(d.scoringCounts().full).toBe(base.full + 1);
     d.close();
     await a.exchange.close();
     await b.exchange.close();
