@@ -2,6 +2,16 @@
 // repository whose dist/ is built, e.g. main before a change), alternating the builds round by round.
 import { pathToFileURL } from 'node:url';
 
+/** What every bench comparing this build with another takes. */
+export interface BuildCompareOptions {
+  /** Rounds, the builds alternating in each. @default 5 */
+  readonly rounds?: number;
+  /** Time per case and round. @default 600 */
+  readonly caseMs?: number;
+  /** Another build's repository root (its dist/ built). */
+  readonly baselineRoot?: string;
+}
+
 /** This repository's root (this file runs as dist/bench/build-compare.js), to load this build like another. */
 export function thisRoot(): string {
   return new URL('../..', import.meta.url).pathname.replace(/\/$/, '');

@@ -12,18 +12,14 @@
 import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 import { argValue as arg } from '../argv.js';
+import { type BuildCompareOptions, alternate, importBuilt, loadBuilds } from '../build-compare.js';
+import { median } from '../engine/stats.js';
 
-export interface DispatchSideOptions {
+export interface DispatchSideOptions extends BuildCompareOptions {
   /** Endpoints in the pool. @default 1000 */
   readonly endpoints?: number;
   /** Results per worker batch. @default 40 (20,000 scrapes/s in 2 ms batching windows) */
   readonly batch?: number;
-  /** Rounds, the builds alternating in each. @default 5 */
-  readonly rounds?: number;
-  /** Time per case and round. @default 600 */
-  readonly caseMs?: number;
-  /** Another build's repository root (its dist/ built). */
-  readonly baselineRoot?: string;
 }
 
 /** The parts of a build used here, loaded from its dist/. */
@@ -78,7 +74,7 @@ interface MonitorInternals {
 }
 
 async function load(root: string, name: string): Promise<Build> {
-  const imp = (path: string): Promise<unknown> => import(pathToFileURL(`${root}/dist/src/${path}`).href);
+  const imp = (path: string): Promise<unknown> => importBuilt(root, path);
   return {
     name,
     datalayer: (await imp('datalayer/index.js')) as Build['datalayer'],
@@ -249,20 +245,12 @@ function dispatchCase(build: Build, n: number, ms: number): number {
   }
 }
 
-function median(values: readonly number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const m = Math.floor(s.length / 2);
-  return s.length % 2 === 1 ? (s[m] ?? Number.NaN) : ((s[m - 1] ?? 0) + (s[m] ?? 0)) / 2;
-}
-
 export async function run(options: DispatchSideOptions = {}): Promise<object> {
   const n = options.endpoints ?? 1000;
   const batch = options.batch ?? 40;
   const rounds = options.rounds ?? 5;
   const ms = options.caseMs ?? 600;
-  const here = new URL('../../..', import.meta.url).pathname.replace(/\/$/, '');
-  const builds = [await load(here, 'this build')];
-  if (options.baselineRoot !== undefined) builds.unshift(await load(options.baselineRoot, 'baseline build'));
+  const builds = await loadBuilds(load, options.baselineRoot);
   const cases: [string, (b: Build) => Promise<number>][] = [
     [`apply a worker batch of ${batch}, figures moving (us per result)`, (b) => applyCase(b, n, batch, ms, true)],
     [`apply a worker batch of ${batch}, figures unchanged (us per result)`, (b) => applyCase(b, n, batch, ms, false)],
@@ -274,8 +262,7 @@ export async function run(options: DispatchSideOptions = {}): Promise<object> {
   const results: { case: string; build: string; us: number; values: number[] }[] = [];
   const loadBefore = loadavg()[0] ?? 0;
   for (const [name, fn] of cases) {
-    const values: number[][] = builds.map(() => []);
-    for (let r = 0; r < rounds; r++) for (const [i, b] of builds.entries()) values[i]?.push(await fn(b));
+    const values = await alternate(builds, rounds, fn);
     for (const [i, b] of builds.entries()) {
       const v = values[i] ?? [];
       results.push({ case: name, build: b.name, us: Number(median(v).toFixed(2)), values: v.map((x) => Number(x.toFixed(2))) });

@@ -7,20 +7,14 @@
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { argValue } from '../argv.js';
-import { alternate, cpuPerStep, importBuilt, loadBuilds } from '../build-compare.js';
+import { type BuildCompareOptions, alternate, cpuPerStep, importBuilt, loadBuilds } from '../build-compare.js';
 import { median } from '../engine/stats.js';
 
-export interface PeerSyncOptions {
+export interface PeerSyncOptions extends BuildCompareOptions {
   /** Endpoints in the pool. @default 1000 */
   readonly endpoints?: number;
   /** Endpoints whose peer load each case's rounds move. @default [1, 20, 1000] */
   readonly moved?: readonly number[];
-  /** Rounds, the builds alternating in each. @default 5 */
-  readonly rounds?: number;
-  /** Time per case and round. @default 600 */
-  readonly caseMs?: number;
-  /** Another build's repository root (its dist/ built). */
-  readonly baselineRoot?: string;
 }
 
 /** The parts of a build used here, loaded from its dist/. */

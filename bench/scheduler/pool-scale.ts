@@ -8,18 +8,12 @@
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { argValue } from '../argv.js';
-import { alternate, cpuPerStep, importBuilt, loadBuilds } from '../build-compare.js';
+import { type BuildCompareOptions, alternate, cpuPerStep, importBuilt, loadBuilds } from '../build-compare.js';
 import { median } from '../engine/stats.js';
 
-export interface PoolScaleOptions {
+export interface PoolScaleOptions extends BuildCompareOptions {
   /** Pool sizes. @default [10, 100, 1000] */
   readonly sizes?: readonly number[];
-  /** Rounds, the builds alternating in each. @default 5 */
-  readonly rounds?: number;
-  /** Time per case and round. @default 600 */
-  readonly caseMs?: number;
-  /** Another build's repository root (its dist/ built). */
-  readonly baselineRoot?: string;
 }
 
 interface Snapshot {
