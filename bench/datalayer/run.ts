@@ -79,11 +79,13 @@ export interface DatalayerBenchOptions {
    */
   readonly dispatch?: 'server' | 'bare';
   /**
-   * Diagnosis: the dispatch thread alone on CPU 0, every other thread of this process (the scrape worker, V8's
-   * and libuv's helpers) and the stand-ins on CPU 1, so the dispatch thread never waits behind them for a core
-   * (other processes of the host still may). Linux with `taskset`. @default false
+   * Diagnosis (Linux, `taskset`), which threads share a core. `dispatch`: the dispatch thread alone on CPU 0, every
+   * other thread of this process (the scrape worker, V8's and libuv's helpers) and the stand-ins on CPU 1, so the
+   * dispatch thread never waits behind them for a core (other processes of the host still may). `stand-ins`: the
+   * stand-ins alone on CPU 1, this whole process (dispatch thread and scrape worker) on CPU 0, as when the metrics
+   * servers are other machines and the gateway has one core. @default false
    */
-  readonly pin?: boolean;
+  readonly pin?: PinLayout | false;
 }
 
 interface ParseFigures {
@@ -423,18 +425,21 @@ async function idleWorkerThreads(): Promise<void> {
   throw new Error('no reniced scrape worker thread found for SCHED_IDLE');
 }
 
-/** `--pin`: the dispatch thread on CPU 0, everything else of the bench on CPU 1; `false` undoes it. */
-function pinThreads(on: boolean): void {
+export type PinLayout = 'dispatch' | 'stand-ins';
+
+/** `--pin[=dispatch|stand-ins]`: see DatalayerBenchOptions.pin; `false` undoes it (the stand-ins stop with the case). */
+function pinThreads(layout: PinLayout | false): void {
   const threads = readdirSync('/proc/self/task').map(Number);
-  for (const tid of threads) taskset(on ? (tid === process.pid ? '0' : '1') : '0-1', tid);
-  if (on) for (const pid of childPids()) taskset('1', pid, true);
+  const cpusOf = (tid: number): string => (layout === false ? '0-1' : layout === 'stand-ins' || tid === process.pid ? '0' : '1');
+  for (const tid of threads) taskset(cpusOf(tid), tid);
+  if (layout !== false) for (const pid of childPids()) taskset('1', pid, true);
 }
 
 interface MeasureOptions {
   readonly windowMs: number;
   readonly warmupMs: number;
   readonly dispatch: 'server' | 'bare';
-  readonly pin: boolean;
+  readonly pin: PinLayout | false;
   readonly staticPages: boolean;
 }
 
@@ -535,7 +540,7 @@ async function measureScrape(impl: Impl, endpoints: number, faulty: number, serv
   try {
     await monitor.start();
     await impl.afterStart?.();
-    if (options.pin) pinThreads(true);
+    if (options.pin !== false) pinThreads(options.pin);
     await sleep(warmupMs);
     const goodBefore = good;
     const standInBefore = await servers.cpuUs();
@@ -602,7 +607,7 @@ async function measureScrape(impl: Impl, endpoints: number, faulty: number, serv
     unsubscribe?.();
     detector?.close();
     await monitor.close();
-    if (options.pin) pinThreads(false);
+    if (options.pin !== false) pinThreads(false);
   }
 }
 
@@ -719,7 +724,8 @@ export async function run(options: DatalayerBenchOptions = {}): Promise<object> 
   const served = measure.staticPages ? 'one unchanging page' : 'waiting/running/KV gauges changing every answer';
   const kind = `${standIns === 'c' ? 'C stand-ins (Node ones where they cannot be built)' : 'Node stand-ins'}, ${served}`;
   const beside = measure.dispatch === 'server' ? 'in-flight ledger and hybrid detector on the dispatch thread' : 'the monitor alone on the dispatch thread';
-  const pinned = measure.pin ? '; pinned: dispatch thread on CPU 0, the rest on CPU 1' : '';
+  const pinned =
+    measure.pin === 'dispatch' ? '; pinned: dispatch thread on CPU 0, the rest on CPU 1' : measure.pin === 'stand-ins' ? '; pinned: this process on CPU 0, the stand-ins on CPU 1' : '';
   console.log(`\n### Scraping every ${DEFAULT_INTERVAL_MS} ms (vLLM v1 page with LoRA; faulty: half hung, half refusing; ${kind}; ${beside}${pinned}; medians of ${rounds} round(s), all values in brackets)\n`);
   console.log('| data layer | endpoints (faulty) | good scrapes/s (target) | CPU us/scrape | CPU, share of one core (dispatch thread) | stand-ins: share of one core, us/answer | dispatch-thread loop delay p50 / p99 / max ms | good fresh | good scrapes per endpoint min / median / max | faulty stale | load |');
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -767,7 +773,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     ...(process.argv.includes('--no-parse') ? { parse: false } : {}),
     ...(process.argv.includes('--no-faulty') ? { faulty: false } : {}),
     ...(arg('dispatch') === 'bare' ? { dispatch: 'bare' } : {}),
-    ...(process.argv.includes('--pin') ? { pin: true } : {}),
+    ...(process.argv.includes('--pin') ? { pin: 'dispatch' } : arg('pin') === 'stand-ins' || arg('pin') === 'dispatch' ? { pin: arg('pin') as PinLayout } : {}),
     ...(process.argv.includes('--static-pages') ? { staticPages: true } : {}),
   })
     .then((result) => console.log(`\n${JSON.stringify(result)}`))
