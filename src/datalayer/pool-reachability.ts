@@ -1,5 +1,5 @@
 // Pool reachability: tells "no endpoint can be talked to" (connections refused, reset or timing out on every
-// endpoint, for a while; or, for longer, connections accepted but nothing answered in time: frozen pods) apart
+// endpoint, for a while; or, for longer, connections accepted but not a byte of a metrics page back in time: frozen pods) apart
 // from "metrics are late" (scrapes answered badly, slowly on some endpoints, or not yet, where holding the backlog
 // is right). Fed evidence by the scrapers and the front ends; decides nothing about requests itself.
 import { type Clock, type TimerHandle, requireFiniteNonNegative, systemClock } from '../core/index.js';
@@ -185,7 +185,7 @@ export class PoolReachability implements ScrapeListener, ReachabilityView {
 
   /**
    * Talking to the endpoint failed: at the connection level (`unreachable`), or the connection was accepted and
-   * nothing answered in time (`unresponsive`). From a front end (`fromScrape` false) only for endpoints the
+   * not a byte back in time (`unresponsive`). From a front end (`fromScrape` false) only for endpoints the
    * scrapers already know, so a late report about a removed endpoint cannot count as a member.
    */
   failed(endpointId: string, reason: string, fromScrape = false, contact: Exclude<Contact, 'answered'> = 'unreachable'): void {

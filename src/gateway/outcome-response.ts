@@ -50,7 +50,7 @@ export function evictedInFlight(message: string, advice: RetryAdvice): RejectDec
 
 /**
  * Drop reason while no endpoint of the pool has answered for `pool.unreachableAfterMs` (connections refused) or
- * `pool.unresponsiveAfterMs` (connections accepted, nothing answered in time: frozen pods): flow control stops
+ * `pool.unresponsiveAfterMs` (connections accepted, not a byte of a metrics page back in time: frozen pods): flow control stops
  * holding requests for it (`unavailable`) and they are answered 503 at once instead of waiting out their TTL.
  */
 export const POOL_UNREACHABLE = 'pool-unreachable';

@@ -62,7 +62,7 @@ export function registerPoolGauges(ctx: MetricContext, pool: PoolView, reachabil
     logger,
     {
       name: ctx.name(FAIRWAY_METRICS.poolReachable),
-      help: '0 while no endpoint of the pool has answered for pool.unreachableAfterMs (connections refused) or pool.unresponsiveAfterMs (connections accepted, nothing answered in time: frozen pods); requests are then answered 503 pool-unreachable instead of held. Else 1.',
+      help: '0 while no endpoint of the pool has answered for pool.unreachableAfterMs (connections refused) or pool.unresponsiveAfterMs (connections accepted, not a byte of a metrics page back in time: frozen pods); requests are then answered 503 pool-unreachable instead of held. Else 1.',
       labelNames: ['name'],
     },
     (g) => g.set(labels, reachability.current().reachable ? 1 : 0),
