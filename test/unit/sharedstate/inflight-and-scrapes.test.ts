@@ -205,7 +205,10 @@ describe('peer load changes by endpoint', () => {
 
 describe('scrape once per pool', () => {
   const sharings: ScrapeSharing[] = [];
+  const reachabilities: PoolReachability[] = [];
   afterEach(async () => {
+    pageOrRefused.current = { kind: 'text', text: VLLM_PAGE };
+    for (const r of reachabilities.splice(0)) r.close();
     for (const s of sharings.splice(0)) await s.close();
   });
 
@@ -240,6 +243,7 @@ describe('scrape once per pool', () => {
     });
     exchange.register(sharing);
     sharings.push(sharing);
+    reachabilities.push(reachability);
     return { tracker, exchange, sharing, fetchers, reachability };
   }
 
@@ -255,7 +259,12 @@ describe('scrape once per pool', () => {
       await r.sharing.start();
     }
     await tick(clock, 500);
-    return { clock, hub, fetchers, rs };
+    /** Every replica's fetchers, and those made from now on, answer `respond`. */
+    const setAll = (respond: ScriptedFetcher['respond']): void => {
+      pageOrRefused.current = respond;
+      for (const f of fetchers.flat()) f.respond = respond;
+    };
+    return { clock, hub, fetchers, rs, setAll };
   }
 
   const fresh = (s: ScrapeSharing): boolean => s.pool.current().endpoints.every((e) => !e.stale && e.metrics?.waitingQueue === 3);
@@ -292,59 +301,33 @@ describe('scrape once per pool', () => {
   });
 
   it('every replica learns that the pool is unreachable from the shared scrapes, and that it answers again', async () => {
-    const clock = new ManualClock(0);
-    const hub = new MemoryHub(clock);
-    const fetchers: ScriptedFetcher[][] = [[], [], []];
-    const rs = ['a', 'b', 'c'].map((o, i) => replica(clock, hub, o, fetchers[i]!));
-    const setAll = (respond: ScriptedFetcher['respond']): void => {
-      pageOrRefused.current = respond;
-      for (const f of fetchers.flat()) f.respond = respond;
-    };
-    try {
-      for (const r of rs) {
-        r.exchange.start();
-        await r.sharing.start();
-      }
-      await tick(clock, 500);
-      expect(rs.every((r) => fresh(r.sharing))).toBe(true);
-      setAll(REFUSED);
-      await tick(clock, 250);
-      expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
-      await tick(clock, 400);
-      expect(rs.map((r) => r.reachability.current().reachable)).toEqual([false, false, false]);
-      setAll({ kind: 'text', text: VLLM_PAGE });
-      await tick(clock, 300);
-      expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
-    } finally {
-      pageOrRefused.current = { kind: 'text', text: VLLM_PAGE };
-      for (const r of rs) r.reachability.close();
-    }
+    const { clock, rs, setAll } = await startedReplicas(['a', 'b', 'c']);
+    expect(rs.every((r) => fresh(r.sharing))).toBe(true);
+    setAll(REFUSED);
+    await tick(clock, 250);
+    expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
+    await tick(clock, 400);
+    expect(rs.map((r) => r.reachability.current().reachable)).toEqual([false, false, false]);
+    setAll({ kind: 'text', text: VLLM_PAGE });
+    await tick(clock, 300);
+    expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
   });
 
   it('every replica learns that the pool is frozen (connections accepted, not a byte back in time) from the shared scrapes, after the longer bound; late pages are answers', async () => {
-    const { clock, fetchers, rs } = await startedReplicas(['a', 'b', 'c']);
-    const setAll = (respond: ScriptedFetcher['respond']): void => {
-      pageOrRefused.current = respond;
-      for (const f of fetchers.flat()) f.respond = respond;
-    };
-    try {
-      expect(rs.every((r) => fresh(r.sharing))).toBe(true);
-      // Late pages (bytes came, or an earlier answer late): the pods answer, the pool stays reachable.
-      setAll({ kind: 'fail', failure: new ScrapeFailure('slow', 'no complete answer within the scrape timeout (connected: the metrics page is slow)') });
-      await tick(clock, 1_200);
-      expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
-      setAll({ kind: 'fail', failure: new ScrapeFailure('silent', 'no complete answer within the scrape timeout (connected: not a byte came back)') });
-      await tick(clock, 450); // past unreachableAfterMs: that bound is for refused connections
-      expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
-      await tick(clock, 400);
-      expect(rs.map((r) => r.reachability.current().kind)).toEqual(['unresponsive', 'unresponsive', 'unresponsive']);
-      setAll({ kind: 'text', text: VLLM_PAGE });
-      await tick(clock, 300);
-      expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
-    } finally {
-      pageOrRefused.current = { kind: 'text', text: VLLM_PAGE };
-      for (const r of rs) r.reachability.close();
-    }
+    const { clock, rs, setAll } = await startedReplicas(['a', 'b', 'c']);
+    expect(rs.every((r) => fresh(r.sharing))).toBe(true);
+    // Late pages (bytes came, or an earlier answer late): the pods answer, the pool stays reachable.
+    setAll({ kind: 'fail', failure: new ScrapeFailure('slow', 'no complete answer within the scrape timeout (connected: the metrics page is slow)') });
+    await tick(clock, 1_200);
+    expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
+    setAll({ kind: 'fail', failure: new ScrapeFailure('silent', 'no complete answer within the scrape timeout (connected: not a byte came back)') });
+    await tick(clock, 450); // past unreachableAfterMs: that bound is for refused connections
+    expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
+    await tick(clock, 400);
+    expect(rs.map((r) => r.reachability.current().kind)).toEqual(['unresponsive', 'unresponsive', 'unresponsive']);
+    setAll({ kind: 'text', text: VLLM_PAGE });
+    await tick(clock, 300);
+    expect(rs.map((r) => r.reachability.current().reachable)).toEqual([true, true, true]);
   });
 
   it('a follower takes over when the scraper dies, and everyone scrapes while the store is down', async () => {
