@@ -29,7 +29,7 @@ import { startThreadpool } from '../../src/datalayer/thread-priority.js';
 import { HybridDetector } from '../../src/saturation/index.js';
 import { restrictExposition } from '../../src/simulator/name-filter.js';
 import { PoolMonitor as BaselinePoolMonitor } from './baseline/pool-monitor.js';
-import { type StandInKind, type StandIns, startStandIns } from './stand-ins.js';
+import { type StandInKind, type StandInPriority, type StandIns, startStandIns } from './stand-ins.js';
 import { type PageOptions, vllmMetricsPage } from './vllm-metrics-page.js';
 import { argValue as arg } from '../argv.js';
 
@@ -67,6 +67,12 @@ export interface DatalayerBenchOptions {
    * pages whose load gauges change from one answer to the next (stand-ins.ts, standInPages). @default false
    */
   readonly staticPages?: boolean;
+  /**
+   * Where the stand-ins run (stand-ins.ts, StandInOptions.priority): `idle`, in this session at the lowest
+   * priority, as servers on other machines; `group` (`--stand-ins-priority=group`), a session of their own, as an
+   * equal competitor for the cores (the passes before 2026-12-07). @default 'idle'
+   */
+  readonly standInPriority?: StandInPriority;
   /** Page-reading figures. @default true */
   readonly parse?: boolean;
   /** The case with 10% of the largest pool faulty. @default true */
@@ -441,11 +447,12 @@ interface MeasureOptions {
   readonly dispatch: 'server' | 'bare';
   readonly pin: PinLayout | false;
   readonly staticPages: boolean;
+  readonly standInPriority: StandInPriority;
 }
 
 async function benchScrape(impl: Impl, endpoints: number, faulty: number, standIns: StandInKind, options: MeasureOptions): Promise<ScrapeFigures> {
   const hang = Math.floor(faulty / 2);
-  const servers = await startStandIns(endpoints - faulty, hang, faulty - hang, standIns, { staticPages: options.staticPages });
+  const servers = await startStandIns(endpoints - faulty, hang, faulty - hang, standIns, { staticPages: options.staticPages, priority: options.standInPriority });
   try {
     return await measureScrape(impl, endpoints, faulty, servers, options);
   } finally {
@@ -711,7 +718,7 @@ export async function run(options: DatalayerBenchOptions = {}): Promise<object> 
   const largest = sizes[sizes.length - 1] ?? 1000;
   if (options.faulty !== false) cases.push([largest, Math.round(largest / 10)]);
   const variants = await impls(options);
-  const measure: MeasureOptions = { windowMs, warmupMs, dispatch: options.dispatch ?? 'server', pin: options.pin ?? false, staticPages: options.staticPages ?? false };
+  const measure: MeasureOptions = { windowMs, warmupMs, dispatch: options.dispatch ?? 'server', pin: options.pin ?? false, staticPages: options.staticPages ?? false, standInPriority: options.standInPriority ?? 'idle' };
   const scrape: ScrapeFigures[][] = [];
   for (const [n, faulty] of cases) {
     const byImpl: ScrapeFigures[][] = variants.map(() => []);
@@ -722,7 +729,8 @@ export async function run(options: DatalayerBenchOptions = {}): Promise<object> 
     scrape.push(...byImpl);
   }
   const served = measure.staticPages ? 'one unchanging page' : 'waiting/running/KV gauges changing every answer';
-  const kind = `${standIns === 'c' ? 'C stand-ins (Node ones where they cannot be built)' : 'Node stand-ins'}, ${served}`;
+  const placed = measure.standInPriority === 'idle' ? 'in this session at the lowest priority' : 'in a session of their own';
+  const kind = `${standIns === 'c' ? 'C stand-ins (Node ones where they cannot be built)' : 'Node stand-ins'} ${placed}, ${served}`;
   const beside = measure.dispatch === 'server' ? 'in-flight ledger and hybrid detector on the dispatch thread' : 'the monitor alone on the dispatch thread';
   const pinned =
     measure.pin === 'dispatch' ? '; pinned: dispatch thread on CPU 0, the rest on CPU 1' : measure.pin === 'stand-ins' ? '; pinned: this process on CPU 0, the stand-ins on CPU 1' : '';
@@ -775,6 +783,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     ...(arg('dispatch') === 'bare' ? { dispatch: 'bare' } : {}),
     ...(process.argv.includes('--pin') ? { pin: 'dispatch' } : arg('pin') === 'stand-ins' || arg('pin') === 'dispatch' ? { pin: arg('pin') as PinLayout } : {}),
     ...(process.argv.includes('--static-pages') ? { staticPages: true } : {}),
+    ...(arg('stand-ins-priority') === 'group' || arg('stand-ins-priority') === 'idle' ? { standInPriority: arg('stand-ins-priority') as StandInPriority } : {}),
   })
     .then((result) => console.log(`\n${JSON.stringify(result)}`))
     .catch((err: unknown) => {

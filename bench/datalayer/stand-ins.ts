@@ -2,16 +2,19 @@
 // process is the scraper's alone: the C ones (metrics-servers.c, compiled here with the system's `cc` once per
 // source version) when a compiler is there, else the Node ones (metrics-servers.ts). Either reports its CPU
 // time, shown beside the scraper's: on a two-core host the stand-ins take CPU the scraper and the dispatch
-// thread would otherwise have. They run in a session of their own (`detached`): with Linux's autogroup
-// scheduling, the bench process and they then share the CPU as two groups, as two machines' loads would not
-// meet at all, rather than the stand-ins competing thread by thread inside the scraper's group (where the
-// scrape worker's lowered priority would make it yield to them). Each good one cycles through a few pre-rendered
-// pages whose load gauges differ from one answer to the next, as a busy server's do (standInPages), unless
-// asked for the one static page.
+// thread would otherwise have. Where they run (`priority`): by default in this process's session at the lowest
+// priority (SCHED_IDLE for the C ones, nice 19 for the Node ones), standing for model servers on other machines,
+// which take none of the gateway's CPU: they answer on the cycles nothing of ours wants. `group` is the layout
+// before 2026-12-07: a session of their own, which Linux's autogroup scheduling weighs as a whole against the
+// bench's group, so they compete with it as an equal. There, a perf sched trace showed the dispatch thread
+// waking on a core they held and waiting up to a 4 ms tick behind their protected slice (EEVDF, HZ 250),
+// whatever the priorities inside either group. Each good one cycles through a few pre-rendered pages whose load
+// gauges differ from one answer to the next, as a busy server's do (standInPages), unless asked for the one
+// static page.
 import { type ChildProcess, execFileSync, fork, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { setPriority, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { requestedNames, restrictExposition } from '../../src/simulator/name-filter.js';
@@ -23,6 +26,8 @@ export interface StandIns {
   readonly kind: StandInKind;
   /** Good endpoints first, then hung, then closed ones. */
   readonly ports: readonly number[];
+  /** Their process id. */
+  readonly pid: number;
   /** The stand-ins' CPU time so far (user + system), microseconds. */
   cpuUs(): Promise<number>;
   stop(): void;
@@ -35,7 +40,15 @@ export interface StandInOptions {
    * of its cost, not what a busy pool's pages cost. @default false
    */
   readonly staticPages?: boolean;
+  /**
+   * `idle`: in this session at the lowest priority, as servers elsewhere that take none of this host's CPU from
+   * the gateway; `group`: a session of their own, competing with the bench's process as an equal group (the
+   * layout before 2026-12-07). @default 'idle'
+   */
+  readonly priority?: StandInPriority;
 }
+
+export type StandInPriority = 'idle' | 'group';
 
 /** How many pages a stand-in cycles through by default, one per answer on each connection. */
 export const PAGE_VARIANTS = 16;
@@ -137,15 +150,18 @@ function nativeBinary(): string | undefined {
 export async function startStandIns(good: number, hang: number, dead: number, prefer: StandInKind = 'c', options: StandInOptions = {}): Promise<StandIns> {
   const binary = prefer === 'c' ? nativeBinary() : undefined;
   const staticPages = options.staticPages === true;
-  return binary === undefined ? startNode(good, hang, dead, staticPages) : startC(binary, good, hang, dead, standInPages({ staticPages }));
+  const priority = options.priority ?? 'idle';
+  return binary === undefined ? startNode(good, hang, dead, staticPages, priority) : startC(binary, good, hang, dead, standInPages({ staticPages }), priority);
 }
 
-async function startC(binary: string, good: number, hang: number, dead: number, pages: readonly string[]): Promise<StandIns> {
+async function startC(binary: string, good: number, hang: number, dead: number, pages: readonly string[], priority: StandInPriority): Promise<StandIns> {
   // The pages the stand-ins serve, NUL-separated (they build the heads, and the filtered pages, themselves);
   // removed once they have read it.
   const bodyFile = join(tmpdir(), 'fairway-bench-datalayer', `page-${process.pid}-${Date.now()}`);
   writeFileSync(bodyFile, pages.join('\0'));
-  const child = spawn(binary, [bodyFile, good, hang, dead].map(String), { stdio: ['pipe', 'pipe', 'inherit'], detached: true });
+  const argv = [bodyFile, good, hang, dead].map(String);
+  if (priority === 'idle') argv.push('idle');
+  const child = spawn(binary, argv, { stdio: ['pipe', 'pipe', 'inherit'], detached: priority === 'group' });
   const waiting: { resolve: (line: string) => void; reject: (err: Error) => void }[] = [];
   const failAll = (err: Error): void => {
     for (const w of waiting.splice(0)) w.reject(err);
@@ -178,6 +194,7 @@ async function startC(binary: string, good: number, hang: number, dead: number, 
   return {
     kind: 'c',
     ports,
+    pid: child.pid ?? 0,
     cpuUs: async () => {
       const answer = nextLine();
       child.stdin?.write('cpu\n');
@@ -188,18 +205,22 @@ async function startC(binary: string, good: number, hang: number, dead: number, 
   };
 }
 
-async function startNode(good: number, hang: number, dead: number, staticPages: boolean): Promise<StandIns> {
+async function startNode(good: number, hang: number, dead: number, staticPages: boolean, priority: StandInPriority): Promise<StandIns> {
   const argv = [good, hang, dead].map(String);
   if (staticPages) argv.push('--static-pages');
-  const child = fork(nodeChild(), argv, { stdio: 'inherit', detached: true });
+  const child = fork(nodeChild(), argv, { stdio: 'inherit', detached: priority === 'group' });
   const ports = await new Promise<number[]>((resolve, reject) => {
     child.once('message', (m) => resolve((m as { ports: number[] }).ports));
     child.once('error', (err) => reject(new Error(`metrics servers: ${err.message}`)));
     child.once('exit', (code) => reject(new Error(`metrics servers exited with ${String(code)}`)));
   });
+  // Node cannot ask for SCHED_IDLE; nice 19 on each of the child's threads is the nearest (Linux renices one
+  // thread per id). Set once it has answered, so its threads exist.
+  if (priority === 'idle' && child.pid !== undefined) reniceThreads(child.pid, 19);
   return {
     kind: 'node',
     ports,
+    pid: child.pid ?? 0,
     cpuUs: () =>
       new Promise((resolve) => {
         child.once('message', (m) => {
@@ -210,6 +231,22 @@ async function startNode(good: number, hang: number, dead: number, staticPages: 
       }),
     stop: () => stopChild(child),
   };
+}
+
+function reniceThreads(pid: number, nice: number): void {
+  let tids: string[];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return; // not Linux: the stand-ins keep their priority
+  }
+  for (const tid of tids) {
+    try {
+      setPriority(Number(tid), nice);
+    } catch {
+      // a thread that has just ended
+    }
+  }
 }
 
 function stopChild(child: ChildProcess): void {

@@ -1,6 +1,8 @@
 // The data-layer benchmark's metrics-server stand-ins (bench/datalayer, the C and the Node ones): consecutive
 // answers on one connection are valid Prometheus pages whose load gauges change (unless static pages are asked
-// for), whole or filtered by `name[]`. Runs the built stand-ins (dist/), as the benchmark does.
+// for), whole or filtered by `name[]`; they run where they are asked to (this session at the lowest priority, or
+// a session of their own). Runs the built stand-ins (dist/), as the benchmark does.
+import { readFileSync } from 'node:fs';
 import { type Socket, connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parsePrometheusText } from '../../../src/datalayer/prometheus-text.js';
@@ -10,6 +12,17 @@ import { type StandInKind, type StandIns, standInPages, startStandIns } from '..
 const GAUGES = ['vllm:num_requests_waiting', 'vllm:num_requests_running', 'vllm:kv_cache_usage_perc'] as const;
 const FILTERED = `/metrics?${GAUGES.map((n) => `name%5B%5D=${encodeURIComponent(n)}`).join('&')}`;
 const ANSWERS = 5;
+/** Linux's SCHED_IDLE policy number, as /proc/<pid>/stat shows it. */
+const SCHED_IDLE = 5;
+
+/** Session id, nice value and scheduling policy of a process's main thread, from /proc/<pid>/stat. */
+function schedulingOf(pid: number): { session: number; nice: number; policy: number } {
+  const stat = readFileSync(`/proc/${pid}/task/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), numbered from 3 (state) as proc(5) numbers them.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  const field = (n: number): number => Number(fields[n - 3]);
+  return { session: field(6), nice: field(19), policy: field(41) };
+}
 
 /** Sends `count` requests for `target` one after another on one keep-alive connection; the answers' bodies. */
 async function scrapeInTurn(port: number, target: string, count: number): Promise<string[]> {
@@ -87,6 +100,22 @@ describe.each<StandInKind>(['c', 'node'])('bench stand-ins (%s)', (kind) => {
       }
       if (target === FILTERED) for (const body of bodies) expect([...parsePrometheusText(body).samples.keys()].sort()).toEqual([...GAUGES].sort());
     }
+  });
+
+  it.runIf(process.platform === 'linux')('runs in this session at the lowest priority by default, in a session of its own as a group', async () => {
+    const ours = schedulingOf(process.pid);
+    running = await startStandIns(1, 0, 0, kind);
+    const idle = schedulingOf(running.pid);
+    expect(idle.session).toBe(ours.session);
+    if (running.kind === 'c') expect(idle.policy).toBe(SCHED_IDLE);
+    else expect(idle.nice).toBe(19);
+    running.stop();
+    running = await startStandIns(1, 0, 0, kind, { priority: 'group' });
+    const group = schedulingOf(running.pid);
+    expect(group.session).toBe(running.pid);
+    expect(group.session).not.toBe(ours.session);
+    expect(group.policy).toBe(ours.policy);
+    expect(group.nice).toBe(ours.nice);
   });
 
   it('serves one unchanging page with static pages', async () => {
