@@ -33,6 +33,8 @@ export interface PoolStoreOptions {
 
 interface Entry {
   snapshot: EndpointSnapshot;
+  /** Position in `order` (insertion order, as the published endpoint list). */
+  index: number;
 }
 
 /**
@@ -43,8 +45,9 @@ interface Entry {
 type EveryField = { readonly [K in Exclude<keyof EndpointSnapshot, 'scrapeFailure'>]-?: EndpointSnapshot[K] };
 
 /**
- * Writes are O(n) in the pool size (the endpoint array is copied into a new frozen snapshot); reads
- * (`current()`) are O(1) and never see a half-applied change.
+ * Writes are O(n) in the pool size (the endpoint array is copied into a new frozen snapshot: one `slice` of the
+ * current snapshots kept in publishing order, a block copy rather than a walk of the map pushing into a growing
+ * array); reads (`current()`) are O(1) and never see a half-applied change.
  *
  * Staleness: one timer for the whole pool, at the earliest moment a fresh endpoint's metrics reach the limit; it
  * sweeps every endpoint (O(n)), marks the aged ones stale in one snapshot and re-arms at the next expiry. With
@@ -56,6 +59,8 @@ export class PoolStore implements PoolView {
   private readonly logger: Logger;
   private readonly staleAfterMs: number;
   private readonly entries = new Map<string, Entry>();
+  /** Each entry's current snapshot at its `index`: the next published endpoint list, copied whole. */
+  private readonly order: EndpointSnapshot[] = [];
   private readonly listeners = new Set<(snapshot: PoolSnapshot) => void>();
   private snapshot: PoolSnapshot;
   private closed = false;
@@ -101,9 +106,10 @@ export class PoolStore implements PoolView {
         scrapedAt: undefined,
         stale: true,
       } satisfies EveryField);
-      this.entries.set(id, { snapshot });
+      this.entries.set(id, { snapshot, index: this.order.length });
+      this.order.push(snapshot);
     } else {
-      entry.snapshot = Object.freeze({ ...entry.snapshot, labels });
+      this.set(entry, Object.freeze({ ...entry.snapshot, labels }));
     }
     this.publish();
     return id;
@@ -113,6 +119,9 @@ export class PoolStore implements PoolView {
     const entry = this.entries.get(id);
     if (entry === undefined) return false;
     this.entries.delete(id);
+    // O(n): later entries move up one place (membership changes only).
+    this.order.splice(entry.index, 1);
+    for (const other of this.entries.values()) if (other.index > entry.index) other.index--;
     this.publish();
     return true;
   }
@@ -124,7 +133,7 @@ export class PoolStore implements PoolView {
     const { host, port, labels } = entry.snapshot;
     // Built field by field (the failure, if any, left out): 20,000 times a second at 1,000 endpoints, where a
     // rest-spread copy of the old snapshot cost several times more. `satisfies EveryField` keeps the list whole.
-    entry.snapshot = Object.freeze({ id, host, port, labels, metrics, scrapedAt, stale: false } satisfies EveryField);
+    this.set(entry, Object.freeze({ id, host, port, labels, metrics, scrapedAt, stale: false } satisfies EveryField));
     this.armSweep(scrapedAt + this.staleAfterMs);
     this.publish();
   }
@@ -140,7 +149,7 @@ export class PoolStore implements PoolView {
     let failure: ScrapeFailureInfo | undefined = before;
     if (reason !== undefined && before?.reason !== reason) failure = Object.freeze({ reason });
     if (entry.snapshot.stale && failure === before) return;
-    entry.snapshot = Object.freeze({ ...entry.snapshot, stale: true, ...(failure === undefined ? {} : { scrapeFailure: failure }) });
+    this.set(entry, Object.freeze({ ...entry.snapshot, stale: true, ...(failure === undefined ? {} : { scrapeFailure: failure }) }));
     this.publish();
   }
 
@@ -170,6 +179,11 @@ export class PoolStore implements PoolView {
     this.listeners.clear();
   }
 
+  private set(entry: Entry, snapshot: EndpointSnapshot): void {
+    entry.snapshot = snapshot;
+    this.order[entry.index] = snapshot;
+  }
+
   /** Keeps the one sweep timer at or before `expiry`; O(1), nothing to do while it already fires earlier. */
   private armSweep(expiry: number): void {
     if (this.closed || expiry >= this.sweepAt) return;
@@ -191,7 +205,7 @@ export class PoolStore implements PoolView {
         if (snapshot.stale || snapshot.scrapedAt === undefined) continue;
         const expiry = snapshot.scrapedAt + this.staleAfterMs;
         if (expiry <= now) {
-          entry.snapshot = Object.freeze({ ...snapshot, stale: true });
+          this.set(entry, Object.freeze({ ...snapshot, stale: true }));
           this.publish();
         } else if (expiry < next) {
           next = expiry;
@@ -208,8 +222,7 @@ export class PoolStore implements PoolView {
       return;
     }
     this.dirty = false;
-    const endpoints: EndpointSnapshot[] = [];
-    for (const entry of this.entries.values()) endpoints.push(entry.snapshot);
+    const endpoints = this.order.slice();
     this.snapshot = Object.freeze({
       version: this.snapshot.version + 1,
       takenAt: this.clock.now(),

@@ -117,6 +117,20 @@ const EMPTY: readonly string[] = Object.freeze([]);
 export const APPLY_PER_TURN = 64;
 
 /**
+ * @default 0.2 ms: a loop turn stops applying outcomes once it has spent this long on them (looked at every
+ * APPLY_STEP outcomes), even short of APPLY_PER_TURN. 64 outcomes take ~0.1 ms on a warm, uncontended thread, but
+ * several times that on a thread whose caches the worker just used or whose core is shared: the count alone let
+ * such a turn hold the loop for 0.3-0.5 ms at the p99. The snapshot and its listeners come after, once per turn.
+ */
+export const APPLY_TURN_MS = 0.2;
+
+/**
+ * @default 8: outcomes applied between two looks at the clock, and so the fewest a turn applies (when that many
+ * wait): however slow the thread, the backlog drains, each turn paying the snapshot for at least this many.
+ */
+export const APPLY_STEP = 8;
+
+/**
  * @default 128 (two loop turns' worth): outcomes waiting as received at most. Beyond it the backlog merges per
  * endpoint (OutcomeBacklog), so it stays bounded however long the dispatch thread's loop turns get.
  */
@@ -138,6 +152,9 @@ interface Merged {
 /** Receives the outcomes merged away: `kind` 'ok' or the failure's reason, `count` of them (see SupersededListener). */
 export type SupersededBySlot = (slot: number, kind: 'ok' | ScrapeFailureReason, count: number) => void;
 
+/** Receives one outcome read off a batch, with the tag its slot is bound to (OutcomeBatchReader.bind), if any. */
+export type OutcomeEmit<T> = (slot: number, outcome: ScrapeOutcome, tag: T | undefined) => void;
+
 /**
  * Dispatch-thread side: outcomes received and not yet applied, read out `budget` at a time (a batch may be read in
  * parts, across turns). Normally batches as received, oldest first. When more than MERGE_ABOVE outcomes would wait
@@ -155,7 +172,8 @@ export type SupersededBySlot = (slot: number, kind: 'ok' | ScrapeFailureReason, 
  * Bounds: at most MERGE_ABOVE outcomes as received plus two per slot merged (1,000 endpoints: ~2,100), whatever
  * the arrival rate. A slot's merged entry keeps its place (Map insertion order) while newer outcomes replace its
  * content, so it is applied within ceil(entries / budget) reads of its first outcome's arrival, newest figures
- * included. O(1) per outcome either way.
+ * included (`readTurn`: ceil(entries / APPLY_STEP) turns at worst, ceil(entries / APPLY_PER_TURN) while turns are
+ * fast). O(1) per outcome either way.
  */
 export class OutcomeBacklog {
   private batches: { readonly nums: Float64Array; readonly extras: readonly Extra[]; next: number }[] = [];
@@ -180,7 +198,7 @@ export class OutcomeBacklog {
   }
 
   /** `reader` and `offset` decode outcomes to merge (the same ones `read` is given: reading is stateful). */
-  push(nums: Float64Array, extras: readonly Extra[], reader: OutcomeBatchReader, offset: number): void {
+  push<T>(nums: Float64Array, extras: readonly Extra[], reader: OutcomeBatchReader<T>, offset: number): void {
     if (extras.length === 0) return;
     if (this.merged.size === 0 && this.waiting + extras.length <= this.mergeAbove) {
       this.batches.push({ nums, extras, next: 0 });
@@ -199,8 +217,8 @@ export class OutcomeBacklog {
    * slot in order, slots in order of their first merged outcome), through `emit`; the count of outcomes merged
    * away goes to `superseded` first. Returns how many it emitted.
    */
-  read(reader: OutcomeBatchReader, offset: number, emit: (slot: number, outcome: ScrapeOutcome) => void, budget: number, superseded?: SupersededBySlot): number {
-    if (this.merged.size > 0) return this.readMerged(emit, budget, superseded);
+  read<T>(reader: OutcomeBatchReader<T>, offset: number, emit: OutcomeEmit<T>, budget: number, superseded?: SupersededBySlot): number {
+    if (this.merged.size > 0) return this.readMerged(reader, emit, budget, superseded);
     let left = budget;
     let done = 0;
     for (const batch of this.batches) {
@@ -219,13 +237,36 @@ export class OutcomeBacklog {
     return budget - left;
   }
 
+  /**
+   * One loop turn's share: APPLY_STEP outcomes at a time (as `read`) until `limits.max` (APPLY_PER_TURN) have been
+   * read or `limits.ms` (APPLY_TURN_MS) have passed on `now` since the turn began, looked at after each step. So a
+   * turn reads at least one step's worth (when that many wait) and stops within one step of its time. Returns how
+   * many it emitted.
+   */
+  readTurn<T>(
+    reader: OutcomeBatchReader<T>,
+    offset: number,
+    emit: OutcomeEmit<T>,
+    now: () => number,
+    superseded?: SupersededBySlot,
+    limits: { readonly max: number; readonly ms: number; readonly step: number } = TURN_LIMITS,
+  ): number {
+    const began = now();
+    let read = 0;
+    while (read < limits.max && this.pending) {
+      read += this.read(reader, offset, emit, Math.min(limits.step, limits.max - read), superseded);
+      if (now() - began >= limits.ms) break;
+    }
+    return read;
+  }
+
   clear(): void {
     this.batches = [];
     this.waiting = 0;
     this.merged.clear();
   }
 
-  private readMerged(emit: (slot: number, outcome: ScrapeOutcome) => void, budget: number, superseded: SupersededBySlot | undefined): number {
+  private readMerged<T>(reader: OutcomeBatchReader<T>, emit: OutcomeEmit<T>, budget: number, superseded: SupersededBySlot | undefined): number {
     let emitted = 0;
     for (const [slot, m] of this.merged) {
       if (emitted >= budget) break;
@@ -238,13 +279,14 @@ export class OutcomeBacklog {
           if (n > 0) superseded(slot, i === 0 ? 'ok' : (SCRAPE_FAILURE_REASONS[i - 1] ?? 'other'), n);
         }
       }
+      const tag = reader.tagOf(slot);
       if (m.good !== undefined) {
         emitted++;
-        emit(slot, m.good);
+        emit(slot, m.good, tag);
       }
       if (m.failure !== undefined) {
         emitted++;
-        emit(slot, m.failure);
+        emit(slot, m.failure, tag);
       }
     }
     return emitted;
@@ -266,6 +308,7 @@ export class OutcomeBacklog {
       m.failure = outcome;
     }
   };
+
 }
 
 function supersede(m: Merged, index: number): void {
@@ -273,79 +316,105 @@ function supersede(m: Merged, index: number): void {
   m.superseded[index] = (m.superseded[index] ?? 0) + 1;
 }
 
+const TURN_LIMITS = { max: APPLY_PER_TURN, ms: APPLY_TURN_MS, step: APPLY_STEP } as const;
+
+/** What the dispatch thread keeps per slot: the caller's tag, the last LoRA lists and the last good metrics read. */
+interface SlotRecord<T> {
+  tag: T | undefined;
+  lora: readonly [readonly string[], readonly string[]] | undefined;
+  last: EndpointMetrics | undefined;
+}
+
 /**
  * Dispatch-thread side: turns a batch back into outcomes in this thread's time base. A slot's metrics object is
  * reused while its numbers and LoRA lists are unchanged (no allocation or freeze for an endpoint whose figures did
- * not move), so readers may also compare metrics by identity. O(1) per outcome.
+ * not move), so readers may also compare metrics by identity. A slot may be bound to a tag (the runner binds the
+ * endpoint's id), handed to `emit` with each of its outcomes. Everything kept per slot is one record: one map lookup
+ * per outcome (O(1)), where a map per kind (and the runner's own slot-to-id map) cost three or four, each a cache
+ * miss more often than not on a thread the worker shares a core with.
  */
-export class OutcomeBatchReader {
-  private readonly lora = new Map<number, readonly [readonly string[], readonly string[]]>();
-  /** Last good metrics read per slot. */
-  private readonly last = new Map<number, EndpointMetrics>();
+export class OutcomeBatchReader<T = unknown> {
+  private readonly slots = new Map<number, SlotRecord<T>>();
+
+  /** Binds `slot` to `tag`, given with each outcome of the slot until it is forgotten. */
+  bind(slot: number, tag: T): void {
+    this.record(slot).tag = tag;
+  }
+
+  tagOf(slot: number): T | undefined {
+    return this.slots.get(slot)?.tag;
+  }
 
   /**
    * `offset`: add to the sender's epoch times to get this thread's clock (performance.now()). `from`/`to`: the
    * outcomes of the batch to read (by position), for a batch read in parts; the whole batch by default.
    */
-  read(nums: Float64Array, extras: readonly Extra[], offset: number, emit: (slot: number, outcome: ScrapeOutcome) => void, from = 0, to = extras.length): void {
+  read(nums: Float64Array, extras: readonly Extra[], offset: number, emit: OutcomeEmit<T>, from = 0, to = extras.length): void {
     for (let i = from; i < Math.min(to, extras.length); i++) {
       const b = i * STRIDE;
       const slot = nums[b] ?? -1;
       const startedAt = (nums[b + 2] ?? 0) + offset;
       const finishedAt = (nums[b + 3] ?? 0) + offset;
       const extra = extras[i] ?? null;
+      const record = this.record(slot);
       if (nums[b + 1] === 1) {
-        let lora = this.lora.get(slot);
-        if (extra !== null && typeof extra !== 'string') {
-          lora = [Object.freeze([...extra[0]]), Object.freeze([...extra[1]])];
-          this.lora.set(slot, lora);
-        }
-        emit(slot, { ok: true, metrics: this.metricsAt(nums, b, slot, lora), startedAt, finishedAt });
+        if (extra !== null && typeof extra !== 'string') record.lora = [Object.freeze([...extra[0]]), Object.freeze([...extra[1]])];
+        emit(slot, { ok: true, metrics: metricsAt(nums, b, record), startedAt, finishedAt }, record.tag);
       } else {
         const reason: ScrapeFailureReason = SCRAPE_FAILURE_REASONS[nums[b + 10] ?? -1] ?? 'other';
         const detail = typeof extra === 'string' ? extra : reason;
-        emit(slot, { ok: false, reason, detail, startedAt, finishedAt });
+        emit(slot, { ok: false, reason, detail, startedAt, finishedAt }, record.tag);
       }
     }
   }
 
+  /** Drops everything kept for `slot`, its tag included. */
   forget(slot: number): void {
-    this.lora.delete(slot);
-    this.last.delete(slot);
+    this.slots.delete(slot);
   }
 
-  private metricsAt(nums: Float64Array, b: number, slot: number, lora: readonly [readonly string[], readonly string[]] | undefined): EndpointMetrics {
-    const waitingQueue = nums[b + 4] ?? 0;
-    const runningRequests = nums[b + 5] ?? 0;
-    const kvCacheUsage = nums[b + 6] ?? 0;
-    const blockSize = nums[b + 7] ?? Number.NaN;
-    const numBlocks = nums[b + 8] ?? Number.NaN;
-    const maxLora = nums[b + 9] ?? 0;
-    const loraRunning = lora?.[0] ?? EMPTY;
-    const loraWaiting = lora?.[1] ?? EMPTY;
-    const geometry = !Number.isNaN(blockSize) && !Number.isNaN(numBlocks);
-    const last = this.last.get(slot);
-    if (
-      last !== undefined &&
-      last.waitingQueue === waitingQueue &&
-      last.runningRequests === runningRequests &&
-      last.kvCacheUsage === kvCacheUsage &&
-      last.maxLora === maxLora &&
-      last.loraRunning === loraRunning &&
-      last.loraWaiting === loraWaiting &&
-      (geometry ? last.kvBlockSize === blockSize && last.kvNumBlocks === numBlocks : last.kvBlockSize === undefined)
-    ) {
-      return last;
+  private record(slot: number): SlotRecord<T> {
+    let record = this.slots.get(slot);
+    if (record === undefined) {
+      record = { tag: undefined, lora: undefined, last: undefined };
+      this.slots.set(slot, record);
     }
-    // Two literal shapes rather than a conditional spread: cheaper to build, and one hidden class each.
-    const metrics: EndpointMetrics = Object.freeze(
-      geometry
-        ? { waitingQueue, runningRequests, kvCacheUsage, loraRunning, loraWaiting, maxLora, kvBlockSize: blockSize, kvNumBlocks: numBlocks }
-        : { waitingQueue, runningRequests, kvCacheUsage, loraRunning, loraWaiting, maxLora },
-    );
-    this.last.set(slot, metrics);
-    return metrics;
+    return record;
   }
+}
+
+/** The slot's metrics at `b`: its last object when nothing moved, else a new frozen one (kept as its last). */
+function metricsAt<T>(nums: Float64Array, b: number, record: SlotRecord<T>): EndpointMetrics {
+  const waitingQueue = nums[b + 4] ?? 0;
+  const runningRequests = nums[b + 5] ?? 0;
+  const kvCacheUsage = nums[b + 6] ?? 0;
+  const blockSize = nums[b + 7] ?? Number.NaN;
+  const numBlocks = nums[b + 8] ?? Number.NaN;
+  const maxLora = nums[b + 9] ?? 0;
+  const loraRunning = record.lora?.[0] ?? EMPTY;
+  const loraWaiting = record.lora?.[1] ?? EMPTY;
+  const geometry = !Number.isNaN(blockSize) && !Number.isNaN(numBlocks);
+  const last = record.last;
+  if (
+    last !== undefined &&
+    last.waitingQueue === waitingQueue &&
+    last.runningRequests === runningRequests &&
+    last.kvCacheUsage === kvCacheUsage &&
+    last.maxLora === maxLora &&
+    last.loraRunning === loraRunning &&
+    last.loraWaiting === loraWaiting &&
+    (geometry ? last.kvBlockSize === blockSize && last.kvNumBlocks === numBlocks : last.kvBlockSize === undefined)
+  ) {
+    return last;
+  }
+  // Two literal shapes rather than a conditional spread: cheaper to build, and one hidden class each.
+  const metrics: EndpointMetrics = Object.freeze(
+    geometry
+      ? { waitingQueue, runningRequests, kvCacheUsage, loraRunning, loraWaiting, maxLora, kvBlockSize: blockSize, kvNumBlocks: numBlocks }
+      : { waitingQueue, runningRequests, kvCacheUsage, loraRunning, loraWaiting, maxLora },
+  );
+  record.last = metrics;
+  return metrics;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

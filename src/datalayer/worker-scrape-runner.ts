@@ -9,7 +9,7 @@ import { type HttpMetricsFetcherOptions } from './metrics-fetcher.js';
 import { type BatchListener, type ScrapeJob, type ScrapeRunner, type ScrapeTiming } from './scrape-runner.js';
 import { type ScrapeOutcome } from './metrics-scraper.js';
 import { type ScrapeFailureReason } from './scrape-failure.js';
-import { type FromWorker, type ScrapeWorkerInit, type ToWorker, APPLY_PER_TURN, OutcomeBacklog, OutcomeBatchReader } from './scrape-wire.js';
+import { type FromWorker, type ScrapeWorkerInit, type ToWorker, OutcomeBacklog, OutcomeBatchReader } from './scrape-wire.js';
 import { startThreadpool } from './thread-priority.js';
 
 /** @default 5 s: how often a rotating bearer token is looked at and, when changed, sent to the worker. */
@@ -56,8 +56,8 @@ export class WorkerScrapeRunner implements ScrapeRunner {
   private worker: Worker;
   /** Current jobs by id, with their slot: replayed into a replacement worker. */
   private readonly jobs = new Map<string, { job: ScrapeJob; slot: number }>();
-  private readonly idBySlot = new Map<number, string>();
-  private readonly reader = new OutcomeBatchReader();
+  /** Each current slot is bound to its endpoint's id: an outcome comes back with it (one lookup per outcome). */
+  private readonly reader = new OutcomeBatchReader<string>();
   /** Batches received and not yet wholly applied. */
   private readonly backlog = new OutcomeBacklog();
   private drainScheduled = false;
@@ -78,7 +78,7 @@ export class WorkerScrapeRunner implements ScrapeRunner {
     this.forgetSlot(job.id);
     const slot = this.nextSlot++;
     this.jobs.set(job.id, { job, slot });
-    this.idBySlot.set(slot, job.id);
+    this.reader.bind(slot, job.id);
     this.postAdd(job, slot);
   }
 
@@ -104,14 +104,12 @@ export class WorkerScrapeRunner implements ScrapeRunner {
     await exited;
     clearTimeout(grace);
     this.jobs.clear();
-    this.idBySlot.clear();
     this.backlog.clear();
   }
 
   private forgetSlot(id: string): void {
     const current = this.jobs.get(id);
     if (current === undefined) return;
-    this.idBySlot.delete(current.slot);
     this.reader.forget(current.slot);
   }
 
@@ -168,8 +166,9 @@ export class WorkerScrapeRunner implements ScrapeRunner {
         // Worker times are epoch milliseconds; this thread's clock is performance.now().
         this.backlog.push(message.nums, message.extras, this.reader, -performance.timeOrigin);
         // Applied in the check phase of this same loop turn (no wait for a timer), after every message that
-        // arrived with this one is queued; APPLY_PER_TURN at most per turn. The backlog merges per endpoint when
-        // more waits than that, so it stays bounded by the pool's size however long this thread's turns get.
+        // arrived with this one is queued; APPLY_PER_TURN or APPLY_TURN_MS at most per turn (readTurn). The
+        // backlog merges per endpoint when more waits than two turns' worth, so it stays bounded by the pool's
+        // size however long this thread's turns get.
         if (!this.drainScheduled) {
           this.drainScheduled = true;
           setImmediate(this.drain);
@@ -184,7 +183,10 @@ export class WorkerScrapeRunner implements ScrapeRunner {
     }
   }
 
-  /** Applies up to APPLY_PER_TURN outcomes of the backlog, oldest first, as one batch; the rest next turn. */
+  /**
+   * Applies one turn's share of the backlog (up to APPLY_PER_TURN outcomes, fewer once APPLY_TURN_MS are spent),
+   * oldest first, as one batch; the rest next turn.
+   */
   private readonly drain = (): void => {
     this.drainScheduled = false;
     if (this.closing !== undefined || !this.backlog.pending) return;
@@ -200,22 +202,23 @@ export class WorkerScrapeRunner implements ScrapeRunner {
     }
   };
 
+  private readonly now = (): number => this.options.clock.now();
+
   private applyBacklog(offset: number): void {
     let taken = false;
     this.options.onBatch((emit, superseded) => {
       taken = true;
-      const forward = (slot: number, outcome: ScrapeOutcome): void => {
-        const id = this.idBySlot.get(slot);
+      const forward = (slot: number, outcome: ScrapeOutcome, id: string | undefined): void => {
         if (id !== undefined) emit(id, outcome);
         // A result the worker sent before it heard of the removal: reading it cached the slot's figures again,
         // and slots are never reused, so without this every departed pod would leave an entry behind.
         else this.reader.forget(slot);
       };
       const count = (slot: number, kind: 'ok' | ScrapeFailureReason, n: number): void => {
-        const id = this.idBySlot.get(slot);
+        const id = this.reader.tagOf(slot);
         if (id !== undefined) superseded(id, kind, n);
       };
-      this.backlog.read(this.reader, offset, forward, APPLY_PER_TURN, count);
+      this.backlog.readTurn(this.reader, offset, forward, this.now, count);
     });
     // A listener that takes nothing (its monitor closing) will take none of the rest either.
     if (!taken) this.backlog.clear();

@@ -112,7 +112,12 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
   private expiresAt = new Float64Array(0);
   /** Positions to rescore at the next evaluation (marked by in-flight changes and snapshot differences). */
   private dirty = new Uint8Array(0);
+  /**
+   * The marked positions are dirtyList[0..dirtyCount): written by index and reset by the count, so the array keeps
+   * its capacity across reads (a fresh array per read grew again through every push).
+   */
   private dirtyList: number[] = [];
+  private dirtyCount = 0;
   private staleCount = 0;
   /** Positions whose paced score differs from their score. */
   private pacedCount = 0;
@@ -266,7 +271,7 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
   private markDirty(i: number): void {
     if (this.dirty[i] === 1) return;
     this.dirty[i] = 1;
-    this.dirtyList.push(i);
+    this.dirtyList[this.dirtyCount++] = i;
   }
 
   private refresh(): void {
@@ -335,7 +340,7 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
     } else {
       this.dirty.fill(0);
     }
-    this.dirtyList = [];
+    this.dirtyCount = 0;
     if (!sameMembers(this.scored, snapshot)) {
       this.indexById = new Map();
       for (let i = 0; i < n; i++) this.indexById.set(endpoints[i]?.id ?? '', i);
@@ -353,12 +358,14 @@ export abstract class CachedSaturationDetector implements SaturationDetector {
 
   private scoreDirty(snapshot: PoolSnapshot, now: number): void {
     const notes: ScoreNotes = { stale: false, expiresAfter: Number.POSITIVE_INFINITY, paced: Number.NaN };
-    for (const i of this.dirtyList) {
+    const list = this.dirtyList;
+    for (let k = 0; k < this.dirtyCount; k++) {
+      const i = list[k] ?? 0;
       this.dirty[i] = 0;
       const endpoint = snapshot.endpoints[i];
       if (endpoint !== undefined) this.scoreAt(i, endpoint, now, notes, true);
     }
-    this.dirtyList = [];
+    this.dirtyCount = 0;
   }
 
   /** Scores position `i`, keeping the stale and paced counts; `rescore`: the position held an older score. */

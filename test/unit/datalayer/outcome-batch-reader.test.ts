@@ -72,6 +72,27 @@ describe('OutcomeBatchReader', () => {
     expect(again).not.toBe(previous);
     expect(again).toEqual(previous);
   });
+
+  it('gives each outcome its slot\'s tag (the runner binds endpoint ids), undefined for a slot not bound or forgotten', () => {
+    const writer = new OutcomeBatchWriter(0);
+    const reader = new OutcomeBatchReader<string>();
+    reader.bind(1, 'a');
+    reader.bind(2, 'b');
+    const tags = (): (string | undefined)[] => {
+      writer.add(1, { ok: true, metrics: metrics(1, 0.1), startedAt: 0, finishedAt: 1 });
+      writer.add(2, { ok: false, reason: 'connect', detail: 'refused', startedAt: 0, finishedAt: 1 });
+      writer.add(3, { ok: true, metrics: metrics(1, 0.1), startedAt: 0, finishedAt: 1 });
+      const { nums, extras } = writer.take();
+      const out: (string | undefined)[] = [];
+      reader.read(nums, extras, 0, (_slot, _outcome, tag) => out.push(tag));
+      return out;
+    };
+    expect(tags()).toEqual(['a', 'b', undefined]);
+    expect(reader.tagOf(2)).toBe('b');
+    reader.forget(2);
+    expect(tags()).toEqual(['a', undefined, undefined]);
+    expect(reader.tagOf(2)).toBeUndefined();
+  });
 });
 
 /** A plain copy of a read metrics object, for writing it again. */

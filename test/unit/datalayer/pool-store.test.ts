@@ -130,6 +130,49 @@ describe('PoolStore', () => {
     );
   });
 
+  it('property: the published list holds the live endpoints in the order they were added, each with its newest state, whatever was added, removed or scraped', () => {
+    type Op = { kind: 'upsert' | 'remove' | 'scrape' | 'fail'; port: number };
+    const op = fc.record({ kind: fc.constantFrom<Op['kind']>('upsert', 'remove', 'scrape', 'fail'), port: fc.integer({ min: 1, max: 8 }) });
+    fc.assert(
+      fc.property(fc.array(op, { maxLength: 80 }), fc.boolean(), (ops, batched) => {
+        const clock = new ManualClock();
+        const store = new PoolStore({ clock, staleAfterMs: 1e9 });
+        // The reference: live ids in insertion order (a removed id added again goes last), and what each last saw.
+        const live: string[] = [];
+        const state = new Map<string, { scrapedAt: number | undefined; stale: boolean }>();
+        const run = (): void => {
+          for (const [k, { kind, port }] of ops.entries()) {
+            const id = `h:${port}`;
+            if (kind === 'upsert') {
+              store.upsert({ host: 'h', port });
+              if (!live.includes(id)) {
+                live.push(id);
+                state.set(id, { scrapedAt: undefined, stale: true });
+              }
+            } else if (kind === 'remove') {
+              store.remove(id);
+              if (live.includes(id)) live.splice(live.indexOf(id), 1);
+            } else if (kind === 'scrape') {
+              store.recordMetrics(id, M, k);
+              if (live.includes(id)) state.set(id, { scrapedAt: k, stale: false });
+            } else {
+              store.recordFailure(id, 'timeout');
+              const s = state.get(id);
+              if (live.includes(id) && s !== undefined) state.set(id, { ...s, stale: true });
+            }
+          }
+        };
+        if (batched) store.batch(run);
+        else run();
+        const endpoints = store.current().endpoints;
+        expect(endpoints.map((e) => e.id)).toEqual(live);
+        for (const e of endpoints) expect({ scrapedAt: e.scrapedAt, stale: e.stale }).toEqual(state.get(e.id));
+        expect(Object.isFrozen(endpoints)).toBe(true);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
   it('notifies subscribers with each snapshot; a throwing listener is logged and does not stop the others', () => {
     const logger = new RecordingLogger();
     const store = new PoolStore({ clock: new ManualClock(), logger });

@@ -9,6 +9,8 @@ import { type ScrapeFailureReason, PoolStore, SCRAPE_FAILURE_REASONS, isUnreacha
 import { type ScrapeOutcome } from '../../../src/datalayer/metrics-scraper.js';
 import {
   APPLY_PER_TURN,
+  APPLY_STEP,
+  APPLY_TURN_MS,
   BATCH_MAX,
   BATCH_WINDOW_MS,
   MERGE_ABOVE,
@@ -115,6 +117,35 @@ describe('scrape outcome wire format', () => {
     expect(backlog.pending).toBe(false);
   });
 
+  it('a turn reads APPLY_STEP at a time until APPLY_PER_TURN, or until APPLY_TURN_MS have passed after a step, and always at least one step', () => {
+    const reader = new OutcomeBatchReader();
+    // Each look at the clock after the first finds `cost` ms more: the time one step took.
+    const turn = (backlog: OutcomeBacklog, cost: number): number[] => {
+      let t = 0;
+      const slots: number[] = [];
+      backlog.readTurn(reader, 0, (slot) => slots.push(slot), () => (t += cost) - cost);
+      return slots;
+    };
+    const fresh = (n: number): OutcomeBacklog => {
+      const backlog = new OutcomeBacklog();
+      pushBatch(backlog, 0, n, reader);
+      return backlog;
+    };
+    // Fast steps: the count bounds the turn.
+    expect(turn(fresh(100), 0)).toEqual(Array.from({ length: APPLY_PER_TURN }, (_, i) => i));
+    // Steps of 0.4 of the time: the turn stops after the step that reached it (the third).
+    expect(turn(fresh(100), APPLY_TURN_MS * 0.4).length).toBe(3 * APPLY_STEP);
+    // A step longer than the whole time: still one step, never none.
+    expect(turn(fresh(100), 10 * APPLY_TURN_MS)).toEqual(Array.from({ length: APPLY_STEP }, (_, i) => i));
+    // Fewer waiting than a step: all of them; nothing waiting: nothing, and the clock is not the reason to stop.
+    expect(turn(fresh(3), 10 * APPLY_TURN_MS)).toEqual([0, 1, 2]);
+    expect(turn(new OutcomeBacklog(), 0)).toEqual([]);
+    // The next turn goes on where the last stopped, in order.
+    const backlog = fresh(20);
+    expect([...turn(backlog, 10 * APPLY_TURN_MS), ...turn(backlog, 10 * APPLY_TURN_MS), ...turn(backlog, 0)]).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(backlog.pending).toBe(false);
+  });
+
   it('stays bounded (MERGE_ABOVE plus two per slot) under a flood that the dispatch thread does not read, and then gives each slot its newest outcome', () => {
     const backlog = new OutcomeBacklog();
     const reader = new OutcomeBatchReader();
@@ -162,12 +193,18 @@ describe('scrape outcome wire format', () => {
     expect(Math.max(...reads)).toBeLessThanOrEqual(APPLY_PER_TURN + 1);
   });
 
-  it('property: applying what the backlog gives (merged or not, read at any budget) leaves the store as applying every outcome in order, keeps each slot\'s order, and counts every outcome once', () => {
-    type Step = { kind: 'outcome'; slot: number; ok: boolean; value: number; reason: ScrapeFailureReason } | { kind: 'send' } | { kind: 'read'; budget: number };
+  it('property: applying what the backlog gives (merged or not, read at any budget or by turns of any length) leaves the store as applying every outcome in order, keeps each slot\'s order, and counts every outcome once', () => {
+    type Step =
+      | { kind: 'outcome'; slot: number; ok: boolean; value: number; reason: ScrapeFailureReason }
+      | { kind: 'send' }
+      | { kind: 'read'; budget: number }
+      | { kind: 'turn'; stepMs: number };
     const step: fc.Arbitrary<Step> = fc.oneof(
       { weight: 8, arbitrary: fc.record({ kind: fc.constant('outcome' as const), slot: fc.integer({ min: 1, max: 6 }), ok: fc.boolean(), value: fc.integer({ min: 0, max: 3 }), reason: fc.constantFrom(...SCRAPE_FAILURE_REASONS) }) },
       { weight: 2, arbitrary: fc.constant({ kind: 'send' as const }) },
       { weight: 1, arbitrary: fc.record({ kind: fc.constant('read' as const), budget: fc.integer({ min: 1, max: 2 * APPLY_PER_TURN }) }) },
+      // A loop turn (readTurn) whose steps each take stepMs on its clock: from far under to far over the turn's time.
+      { weight: 1, arbitrary: fc.record({ kind: fc.constant('turn' as const), stepMs: fc.double({ min: 0, max: 2 * APPLY_TURN_MS, noNaN: true }) }) },
     );
     let merges = 0;
     fc.assert(
@@ -198,29 +235,28 @@ describe('scrape outcome wire format', () => {
           const { nums, extras } = writer.take();
           backlog.push(nums, extras, reader, 0);
         };
+        const emit = (slot: number, outcome: ScrapeOutcome): void => {
+          appliedBySlot.set(slot, [...(appliedBySlot.get(slot) ?? []), outcome.startedAt]);
+          if (outcome.ok) counts.gotOk++;
+          else bump(counts.gotFailed, outcome.reason, 1);
+          apply(actual, slot, outcome);
+        };
+        const superseded = (_slot: number, kind: 'ok' | ScrapeFailureReason, n: number): void => {
+          merges += n;
+          if (kind === 'ok') counts.gotOk += n;
+          else bump(counts.gotFailed, kind, n);
+        };
         const read = (budget: number): void => {
-          actual.batch(() =>
-            backlog.read(
-              reader,
-              0,
-              (slot, outcome) => {
-                appliedBySlot.set(slot, [...(appliedBySlot.get(slot) ?? []), outcome.startedAt]);
-                if (outcome.ok) counts.gotOk++;
-                else bump(counts.gotFailed, outcome.reason, 1);
-                apply(actual, slot, outcome);
-              },
-              budget,
-              (_slot, kind, n) => {
-                merges += n;
-                if (kind === 'ok') counts.gotOk += n;
-                else bump(counts.gotFailed, kind, n);
-              },
-            ),
-          );
+          actual.batch(() => backlog.read(reader, 0, emit, budget, superseded));
+        };
+        const turn = (stepMs: number): void => {
+          let t = 0;
+          actual.batch(() => backlog.readTurn(reader, 0, emit, () => (t += stepMs) - stepMs, superseded));
         };
         for (const s of steps) {
           if (s.kind === 'send') send();
           else if (s.kind === 'read') read(s.budget);
+          else if (s.kind === 'turn') turn(s.stepMs);
           else {
             seq++;
             const outcome: ScrapeOutcome = s.ok
