@@ -385,12 +385,12 @@ export class OutcomeBatchReader<T = unknown> {
 
 /** The slot's metrics at `b`: its last object when nothing moved, else a new frozen one (kept as its last). */
 function metricsAt<T>(nums: Float64Array, b: number, record: SlotRecord<T>): EndpointMetrics {
-  const waitingQueue = nums[b + 4] ?? 0;
-  const runningRequests = nums[b + 5] ?? 0;
+  const waitingQueue = small(nums[b + 4] ?? 0);
+  const runningRequests = small(nums[b + 5] ?? 0);
   const kvCacheUsage = nums[b + 6] ?? 0;
-  const blockSize = nums[b + 7] ?? Number.NaN;
-  const numBlocks = nums[b + 8] ?? Number.NaN;
-  const maxLora = nums[b + 9] ?? 0;
+  const blockSize = small(nums[b + 7] ?? Number.NaN);
+  const numBlocks = small(nums[b + 8] ?? Number.NaN);
+  const maxLora = small(nums[b + 9] ?? 0);
   const loraRunning = record.lora?.[0] ?? EMPTY;
   const loraWaiting = record.lora?.[1] ?? EMPTY;
   const geometry = !Number.isNaN(blockSize) && !Number.isNaN(numBlocks);
@@ -415,6 +415,16 @@ function metricsAt<T>(nums: Float64Array, b: number, record: SlotRecord<T>): End
   );
   record.last = metrics;
   return metrics;
+}
+
+/**
+ * The same number, as a small integer where it is one. A count read off a Float64Array is a double: kept as one, it
+ * made every count field of the metrics objects a boxed double (V8 picks a field's representation from the values
+ * stored in it), ~90 of the ~180 bytes allocated per good outcome, each read of a count one more indirection.
+ */
+function small(v: number): number {
+  const i = v | 0;
+  return i === v ? i : v;
 }
 
 function sameList(a: readonly string[], b: readonly string[]): boolean {

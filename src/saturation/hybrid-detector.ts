@@ -7,7 +7,7 @@ import { InvalidArgumentError } from '../core/index.js';
 import { type EndpointMetrics, type EndpointSnapshot, type InflightFeed } from '../datalayer/index.js';
 import { CachedSaturationDetector, type DetectorDeps, type DetectorSettings, type ScoreNotes } from './cached-detector.js';
 import { rooflineScore } from './endpoint-score.js';
-import { SlotLimitLearner } from './slot-limit.js';
+import { type BatchReading, SlotLimitLearner } from './slot-limit.js';
 import {
   type ResolvedThresholds,
   type UtilizationThresholds,
@@ -120,6 +120,7 @@ export class HybridDetector extends CachedSaturationDetector {
   readonly maxNumBatchedTokens: number;
   private readonly inflight: InflightFeed;
   private readonly slots: SlotLimitLearner | undefined;
+  private readonly reading: { -readonly [K in keyof BatchReading]: BatchReading[K] } = { scrapedAt: 0, running: 0, waiting: 0, kvUsage: 0 };
 
   constructor(deps: DetectorDeps, options: HybridOptions = {}) {
     const thresholds = resolveThresholds({ ...options, kvThreshold: options.kvThreshold ?? DEFAULT_HYBRID_KV_THRESHOLD }, deps.stalenessMs);
@@ -212,11 +213,13 @@ export class HybridDetector extends CachedSaturationDetector {
       const live = new Set(this.deps.pool.current().endpoints.map((e) => e.id));
       slots.retain((id) => live.has(id));
     }
-    return slots.observe(endpoint.id, {
-      scrapedAt: endpoint.scrapedAt,
-      running: metrics.runningRequests,
-      waiting: metrics.waitingQueue,
-      kvUsage: metrics.kvCacheUsage,
-    });
+    // One reading object, refilled: the learner copies what it keeps (a literal here was one more allocation per
+    // rescored endpoint, ~20,000 a second at 1,000 endpoints).
+    const reading = this.reading;
+    reading.scrapedAt = endpoint.scrapedAt;
+    reading.running = metrics.runningRequests;
+    reading.waiting = metrics.waitingQueue;
+    reading.kvUsage = metrics.kvCacheUsage;
+    return slots.observe(endpoint.id, reading);
   }
 }
