@@ -37,6 +37,11 @@ export interface ScrapeObserver {
    * onScrapeFailure like any other.
    */
   onScrapesSuperseded?(endpointId: string, count: number): void;
+  /**
+   * Outcomes of the endpoint, good or failed, merged away unapplied (told besides onScrapesSuperseded and
+   * onScrapeFailure, which count them by kind): the dispatch thread fell behind the scrape worker.
+   */
+  onOutcomesMerged?(endpointId: string, count: number): void;
 }
 
 export const DEFAULT_METRICS_PATH = '/metrics';
@@ -351,6 +356,7 @@ export class PoolMonitor {
   private readonly countSuperseded = (id: string, kind: 'ok' | ScrapeFailureReason, count: number): void => {
     const observer = this.options.observer;
     if (observer === undefined) return;
+    observer.onOutcomesMerged?.(id, count);
     if (kind === 'ok') observer.onScrapesSuperseded?.(id, count);
     else for (let i = 0; i < count; i++) observer.onScrapeFailure(id, kind);
   };

@@ -43,6 +43,11 @@ export const FAIRWAY_METRICS = {
   metricsScrapeFailures: 'fairway_metrics_scrape_failures_total',
   /** Endpoints whose scrapes fail now, by the `reason` of the latest failure (read at scrape time). */
   metricsScrapeFailingEndpoints: 'fairway_metrics_scrape_failing_endpoints',
+  /**
+   * Scrape outcomes merged away before the dispatch thread applied them (it fell behind the scrape worker): rising,
+   * the dispatch thread is short of CPU.
+   */
+  metricsScrapeOutcomesMerged: 'fairway_metrics_scrape_outcomes_merged_total',
   /** Requests a fallback endpoint served instead of the primary (its in-flight count and prefix moved to it). */
   fallbackServed: 'fairway_fallback_served_total',
   /**

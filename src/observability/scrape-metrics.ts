@@ -1,5 +1,5 @@
-// Metrics about scraping the model servers: every failed scrape counted by reason, and how many endpoints are
-// failing right now by reason (read from the pool at Prometheus scrape time).
+// Metrics about scraping the model servers: every failed scrape counted by reason, how many endpoints are failing
+// right now by reason (read from the pool at Prometheus scrape time), and the outcomes merged away unapplied.
 import { Counter } from 'prom-client';
 import { type PoolView, type ScrapeFailureReason, type ScrapeObserver, SCRAPE_FAILURE_REASONS } from '../datalayer/index.js';
 import { type MetricContext } from './metric-context.js';
@@ -12,6 +12,7 @@ export class ScrapeMetrics implements ScrapeObserver {
   private readonly children = new Map<ScrapeFailureReason, { inc(): void }>();
   /** Endpoints failing now per reason (SCRAPE_FAILURE_REASONS order), refilled at each Prometheus scrape. */
   private readonly failingCounts = new Uint32Array(SCRAPE_FAILURE_REASONS.length);
+  private readonly merged: Counter;
 
   constructor(private readonly ctx: MetricContext) {
     this.failures = new Counter({
@@ -20,6 +21,15 @@ export class ScrapeMetrics implements ScrapeObserver {
       labelNames: ['reason'],
       registers: [ctx.registry],
     });
+    this.merged = new Counter({
+      name: ctx.name(FAIRWAY_METRICS.metricsScrapeOutcomesMerged),
+      help: 'Scrape outcomes (good or failed) merged away before the dispatch thread applied them: with more than 128 waiting it keeps each endpoint\'s newest good outcome and the newest failure after it. Rising: the dispatch thread falls behind the scrape worker (short of CPU). Merged failures are in fairway_metrics_scrape_failures_total too.',
+      registers: [ctx.registry],
+    });
+  }
+
+  onOutcomesMerged(_endpointId: string, count: number): void {
+    this.merged.inc(count);
   }
 
   onScrapeFailure(_endpointId: string, reason: ScrapeFailureReason): void {

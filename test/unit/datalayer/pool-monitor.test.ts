@@ -132,12 +132,14 @@ describe('PoolMonitor', () => {
     await expect(monitor.start()).rejects.toMatchObject({ code: 'ERR_CLOSED' });
   });
 
-  it('counts outcomes merged away before applying (a batch listener\'s superseded ones) with the observer: failures by reason, good scrapes', async () => {
+  it('counts outcomes merged away before applying (a batch listener\'s superseded ones) with the observer: failures by reason, good scrapes, and all merged', async () => {
     const failures: string[] = [];
     let superseded = 0;
+    let merged = 0;
     const { monitor } = setup([{ host: 'a', port: 1 }], {
       onScrapeFailure: (id, reason) => failures.push(`${id} ${reason}`),
       onScrapesSuperseded: (id, count) => (superseded += id === 'a:1' ? count : 0),
+      onOutcomesMerged: (id, count) => (merged += id === 'a:1' ? count : 0),
     });
     await monitor.start();
     // The worker runner's batch listener, as it calls it with merged outcomes.
@@ -149,6 +151,8 @@ describe('PoolMonitor', () => {
     });
     expect(failures).toEqual(['a:1 timeout', 'a:1 timeout', 'a:1 connect']);
     expect(superseded).toBe(3);
+    // Every merged outcome once, good or failed; the applied one is not merged.
+    expect(merged).toBe(5);
     expect(monitor.pool.current().endpoints[0]?.scrapeFailure?.reason).toBe('connect');
     await monitor.close();
   });

@@ -29,4 +29,13 @@ describe('scrape metrics', () => {
     expect(value(all, FAIRWAY_METRICS.metricsScrapeFailingEndpoints, { reason: 'tls' })).toBe(1);
     expect(samples(all, FAIRWAY_METRICS.metricsScrapeFailingEndpoints)).toHaveLength(2);
   });
+
+  it('counts the outcomes merged away before the dispatch thread applied them', async () => {
+    const registry = new Registry();
+    const metrics = new FairwayMetrics(registry);
+    expect(value(await scrape(registry), FAIRWAY_METRICS.metricsScrapeOutcomesMerged)).toBe(0);
+    metrics.scrapes.onOutcomesMerged('a', 3);
+    metrics.scrapes.onOutcomesMerged('b', 1);
+    expect(value(await scrape(registry), FAIRWAY_METRICS.metricsScrapeOutcomesMerged)).toBe(4);
+  });
 });
