@@ -4,7 +4,7 @@
 // is the scraper's alone; process.cpuUsage counts every thread of this process.
 import { execFileSync } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { getPriority, loadavg, setPriority } from 'node:os';
 import { type RecordableHistogram, PerformanceObserver, createHistogram, monitorEventLoopDelay } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
@@ -25,7 +25,7 @@ import {
   parsePrometheusText,
 } from '../../src/datalayer/index.js';
 import { type FromWorker, type ScrapeWorkerInit, type ToWorker, STRIDE } from '../../src/datalayer/scrape-wire.js';
-import { startThreadpool } from '../../src/datalayer/thread-priority.js';
+import { lowerBackgroundThreads, startThreadpool } from '../../src/datalayer/thread-priority.js';
 import { HybridDetector } from '../../src/saturation/index.js';
 import { restrictExposition } from '../../src/simulator/name-filter.js';
 import { PoolMonitor as BaselinePoolMonitor } from './baseline/pool-monitor.js';
@@ -52,7 +52,9 @@ export interface DatalayerBenchOptions {
    * Variants: floor (no scraping), before, base-main, base-worker (with baselineRoot), main, worker (asking for
    * the families in use, `name[]`: the default for vLLM), main-whole, worker-whole (the whole page, nameFilter
    * off); for diagnosis receive, receive-whole (this build's worker, batches received and counted, nothing
-   * applied), worker-idle, worker-idle-whole (this build's worker moved to SCHED_IDLE once started).
+   * applied), worker-idle, worker-idle-whole (this build's worker moved to SCHED_IDLE once started), worker-bg0,
+   * worker-bg0-whole (this build's worker with the other threads left at the process's priority, as before
+   * 2026-12-07; `worker` lowers them as the server does).
    * @default floor, before, main, worker
    */
   readonly impls?: readonly string[];
@@ -180,6 +182,8 @@ interface Impl {
   readonly kit?: DispatchKit;
   /** Run once the monitor has started (its worker thread is there). */
   readonly afterStart?: () => Promise<void>;
+  /** Run before the monitor starts; what it returns is run once the monitor has closed. */
+  readonly beforeStart?: () => () => void;
 }
 
 /** The part of PoolMonitor every variant has (the frozen copy and other builds included). */
@@ -431,6 +435,31 @@ async function idleWorkerThreads(): Promise<void> {
   throw new Error('no reniced scrape worker thread found for SCHED_IDLE');
 }
 
+/**
+ * What the server does before its monitor starts (FairwayServer.lowerBackgroundPriority): this process's other
+ * threads (V8's platform workers, libuv's threadpool) at the scrape worker's nice value. Variants share this
+ * process, so the returned undo puts each thread's value back (lowering a nice value needs root; without it the
+ * later variants would run with lowered threads, so the bench says so and stops).
+ */
+function lowerBackgroundAsServer(nice: number): () => void {
+  if (process.platform !== 'linux') return () => undefined;
+  startThreadpool();
+  const saved = readdirSync('/proc/self/task').map((tid) => [Number(tid), getPriority(Number(tid))] as const);
+  const result = lowerBackgroundThreads(nice);
+  if (!result.applied) console.error(`background threads not lowered: ${result.reason}`);
+  return () => {
+    for (const [tid, before] of saved) {
+      try {
+        if (getPriority(tid) !== before) setPriority(tid, before);
+      } catch (err: unknown) {
+        // Node's SystemError keeps the errno name under `info`: a thread that ended meanwhile.
+        if ((err as { info?: { code?: string } }).info?.code === 'ESRCH') continue;
+        throw new Error(`cannot restore thread ${tid}'s nice value ${before} for the next variant (root needed): ${String(err)}`);
+      }
+    }
+  };
+}
+
 export type PinLayout = 'dispatch' | 'stand-ins';
 
 /** `--pin[=dispatch|stand-ins]`: see DatalayerBenchOptions.pin; `false` undoes it (the stand-ins stop with the case). */
@@ -544,6 +573,7 @@ async function measureScrape(impl: Impl, endpoints: number, faulty: number, serv
   });
   gcObserver.observe({ entryTypes: ['gc'] });
   const delay = monitorEventLoopDelay({ resolution: LOOP_TICK_MS });
+  const undo = impl.beforeStart?.();
   try {
     await monitor.start();
     await impl.afterStart?.();
@@ -614,6 +644,7 @@ async function measureScrape(impl: Impl, endpoints: number, faulty: number, serv
     unsubscribe?.();
     detector?.close();
     await monitor.close();
+    undo?.();
     if (options.pin !== false) pinThreads(false);
   }
 }
@@ -666,6 +697,15 @@ async function impls(options: DatalayerBenchOptions): Promise<Impl[]> {
       if (wanted.includes(`worker${suffix}`)) {
         out.push({
           name: `after, worker${niceName}, ${page} page`,
+          make: (o) =>
+            new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'worker', nameFilter, ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}) }),
+          kit: THIS_KIT,
+          beforeStart: () => lowerBackgroundAsServer(nice ?? DEFAULT_SCRAPE_WORKER_NICE),
+        });
+      }
+      if (wanted.includes(`worker-bg0${suffix}`)) {
+        out.push({
+          name: `diagnosis: worker${niceName}, background threads left at the process's priority, ${page} page`,
           make: (o) =>
             new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'worker', nameFilter, ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}) }),
           kit: THIS_KIT,

@@ -16,6 +16,8 @@ import {
   PoolReachability,
   StaticEndpointSource,
   fanOutScrapes,
+  lowerBackgroundThreads,
+  startThreadpool,
 } from '../datalayer/index.js';
 import { DEFAULT_HEALTH_SERVICES, ExtProcService, HealthService, type TlsOption } from '../extproc/index.js';
 import { FlowController, fanOutFlowControlObserver } from '../flowcontrol/index.js';
@@ -402,6 +404,21 @@ export class FairwayServer {
     }
   }
 
+  /**
+   * Where scraping may run on a worker at a raised nice value, the process's background threads (V8's GC and
+   * compiler helpers, libuv's threadpool) get the same value, so the worker's garbage, collected on them, yields to
+   * the dispatch thread as the worker itself does (lowerBackgroundThreads says why). Before the monitor starts:
+   * threads started later take the dispatch thread's value, and the worker then lowers its own.
+   */
+  private lowerBackgroundPriority(c: FairwayConfig): void {
+    const { workerNice, scrapeThread } = c.pool.metrics;
+    if (workerNice <= 0 || scrapeThread === 'main') return;
+    startThreadpool();
+    const result = lowerBackgroundThreads(workerNice);
+    if (result.applied) this.logger.debug({ nice: workerNice, threads: result.threads }, 'background threads reniced');
+    else if (process.platform === 'linux') this.logger.info({ reason: result.reason }, 'background threads left at the process priority');
+  }
+
   private async open(): Promise<ListeningPorts> {
     const c = this.running;
     const random = this.deps.random ?? (c.scheduler.seed !== undefined ? new SeededRandom(c.scheduler.seed) : mathRandom);
@@ -437,6 +454,7 @@ export class FairwayServer {
     const handler = this.kubernetes?.elector !== undefined ? this.leaderOnly(pipeline) : pipeline;
     this.flowControl.start();
     this.shared?.exchange.start();
+    this.lowerBackgroundPriority(c);
     await this.monitor.start();
     this.models?.start();
     // Watches list before the ports open, so an RBAC denial fails the start with a message naming the verb.

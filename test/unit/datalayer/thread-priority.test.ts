@@ -1,7 +1,8 @@
-// lowerThreadPriority's fallbacks: it reports, never throws, where it cannot or need not act. Its effect on a
-// real thread (Linux) is pinned by the scrape-worker integration test, on the worker thread it is meant for.
+// lowerThreadPriority's and lowerBackgroundThreads' fallbacks: they report, never throw, where they cannot or need
+// not act. Their effect on real threads (Linux) is pinned by the scrape-worker and background-threads integration
+// tests.
 import { describe, expect, it } from 'vitest';
-import { lowerThreadPriority } from '../../../src/datalayer/index.js';
+import { lowerBackgroundThreads, lowerThreadPriority } from '../../../src/datalayer/index.js';
 
 describe('lowerThreadPriority', () => {
   it('leaves the priority alone off Linux, where setpriority on a thread id would renice the whole process', () => {
@@ -11,5 +12,12 @@ describe('lowerThreadPriority', () => {
 
   it('does nothing for an increment of 0', () => {
     expect(lowerThreadPriority(0, 'linux')).toEqual({ applied: false, reason: 'no increment asked for' });
+  });
+});
+
+describe('lowerBackgroundThreads', () => {
+  it('leaves every thread alone off Linux and for a nice value of 0', () => {
+    expect(lowerBackgroundThreads(10, 'darwin')).toEqual({ applied: false, reason: 'per-thread priority is not supported on darwin' });
+    expect(lowerBackgroundThreads(0, 'linux')).toEqual({ applied: false, reason: 'no nice value asked for' });
   });
 });
