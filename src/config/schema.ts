@@ -91,7 +91,8 @@ export const ConfigSchema = z.strictObject({
           scrapeThread: z.enum(['main', 'worker', 'auto']).default('auto'),
           /**
            * Added to the scrape worker thread's nice value (Linux only; elsewhere ignored), so the dispatch thread
-           * wins a contended core; 0 keeps the worker at the process's priority.
+           * wins a contended core; the process's background threads (V8's platform workers, libuv's threadpool) get
+           * it too unless scrapeThread is main. 0 keeps them all at the process's priority.
            */
           workerNice: z.number().int().min(0).max(19).default(10),
           /**
