@@ -1,7 +1,7 @@
 // Engine metric mappings: which Prometheus families mean "waiting", "running", "KV usage", LoRA state and
 // cache geometry for vLLM, SGLang and TensorRT-LLM, and the extraction of EndpointMetrics from a parsed page.
 import { type EndpointMetrics } from './endpoint.js';
-import { type ParsedMetrics, type PromSample } from './prometheus-text.js';
+import { type PromSample } from './prometheus-text.js';
 import { type ScrapeFailureReason } from './scrape-failure.js';
 
 export type EngineName = 'vllm' | 'sglang' | 'trtllm';
@@ -76,6 +76,11 @@ export function familiesOf(names: EngineMetricNames): ReadonlySet<string> {
   return set;
 }
 
+/** What extraction reads of a page: its samples by sample name (a parsed page, or one with remembered families). */
+export interface PageSamples {
+  readonly samples: { get(name: string): readonly PromSample[] | undefined };
+}
+
 export type ExtractResult =
   | { readonly ok: true; readonly metrics: EndpointMetrics }
   | { readonly ok: false; readonly reason: ScrapeFailureReason; readonly detail: string };
@@ -89,7 +94,7 @@ export type ExtractResult =
  * `previous` (the same endpoint's last metrics) is returned itself when nothing changed: an endpoint whose
  * figures did not move costs no new frozen object (freezing is a runtime call), and readers may compare by identity.
  */
-export function extractEndpointMetrics(parsed: ParsedMetrics, names: EngineMetricNames, previous?: EndpointMetrics): ExtractResult {
+export function extractEndpointMetrics(parsed: PageSamples, names: EngineMetricNames, previous?: EndpointMetrics): ExtractResult {
   const waiting = readFamily(parsed, names.waitingQueue, 'sum');
   if (typeof waiting !== 'number') return waiting;
   const running = readFamily(parsed, names.runningRequests, 'sum');
@@ -136,7 +141,7 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
 type Unusable = Extract<ExtractResult, { ok: false }>;
 
 /** The combined value of the first present candidate, or why it is unusable. */
-function readFamily(parsed: ParsedMetrics, candidates: readonly string[], combine: 'sum' | 'max'): number | Unusable {
+function readFamily(parsed: PageSamples, candidates: readonly string[], combine: 'sum' | 'max'): number | Unusable {
   for (const name of candidates) {
     const series = parsed.samples.get(name);
     if (series === undefined || series.length === 0) continue;
@@ -202,7 +207,7 @@ interface CacheGeometry {
 /** Per cache-config labels and mapping: the geometry, read once (see loraByLabels). */
 const geometryByLabels = new WeakMap<Readonly<Record<string, string>>, { readonly mapping: CacheConfigMapping; readonly geometry: CacheGeometry | undefined }>();
 
-function readCacheConfig(parsed: ParsedMetrics, mapping: CacheConfigMapping): CacheGeometry | undefined {
+function readCacheConfig(parsed: PageSamples, mapping: CacheConfigMapping): CacheGeometry | undefined {
   const first = parsed.samples.get(mapping.family)?.[0];
   if (first === undefined) return undefined;
   const known = geometryByLabels.get(first.labels);

@@ -97,14 +97,18 @@ export interface HttpMetricsFetcherOptions {
 let sharedReadBuffer: Buffer | undefined;
 const READ_BUFFER_BYTES = 64 * 1024;
 
+/** The request in flight: one record per fetcher, rewritten for each request (no object per scrape). */
 interface InFlight {
-  readonly sink: MetricsBodySink;
-  readonly done: FetchDone;
+  sink: MetricsBodySink;
+  done: FetchDone;
   /** The request went out on a connection that had carried earlier ones (a keep-alive race may retry once). */
-  readonly reused: boolean;
-  readonly retried: boolean;
-  readonly whole: boolean;
+  reused: boolean;
+  retried: boolean;
+  whole: boolean;
 }
+
+const NO_SINK: MetricsBodySink = { push: () => false };
+const NO_DONE: FetchDone = () => undefined;
 
 /**
  * One endpoint's metrics over one keep-alive HTTP/1.1 connection (no pipelining: scrapes never overlap). A
@@ -129,7 +133,13 @@ export class HttpMetricsFetcher implements MetricsFetcher {
   /** The current socket is connected (and its TLS handshake done). */
   private connected = false;
   private idleSince = 0;
+  /** `record` while a request is in flight. */
   private current: InFlight | undefined;
+  /**
+   * The one request record. Callers read what they need of it before settling or resending, and `settle` calls
+   * `done` after clearing `current`, so a request started from `done` may rewrite it at once.
+   */
+  private readonly record: InFlight = { sink: NO_SINK, done: NO_DONE, reused: false, retried: false, whole: false };
   /** The socket still carries the answer to a request that timed out: read off and dropped (see the class). */
   private draining = false;
   /** `current` was not sent yet: it goes out when the draining answer ends. */
@@ -226,13 +236,23 @@ export class HttpMetricsFetcher implements MetricsFetcher {
     }
     if (this.draining) {
       // The connection still carries a timed-out request's answer: this one goes out once that has ended.
-      this.current = { sink, done, reused: true, retried, whole };
+      this.current = this.fill(sink, done, true, retried, whole);
       this.waiting = true;
       return;
     }
     // Idle past the keep-alive time: the server may be closing it right now; a fresh one avoids the race.
     if (this.socket !== undefined && performance.now() - this.idleSince > this.keepAliveMs) this.drop();
-    this.transmit({ sink, done, reused: this.socket !== undefined && this.socketUsed, retried, whole });
+    this.transmit(this.fill(sink, done, this.socket !== undefined && this.socketUsed, retried, whole));
+  }
+
+  private fill(sink: MetricsBodySink, done: FetchDone, reused: boolean, retried: boolean, whole: boolean): InFlight {
+    const record = this.record;
+    record.sink = sink;
+    record.done = done;
+    record.reused = reused;
+    record.retried = retried;
+    record.whole = whole;
+    return record;
   }
 
   /** Writes `request`'s bytes on the current connection (opened when there is none). */
@@ -254,7 +274,10 @@ export class HttpMetricsFetcher implements MetricsFetcher {
       this.drop();
     }
     const current = this.current;
-    if (current !== undefined && this.waiting) this.transmit({ ...current, reused: reusable });
+    if (current !== undefined && this.waiting) {
+      current.reused = reusable;
+      this.transmit(current);
+    }
   }
 
   /** Both requests, built once per token (the bytes are reused for every scrape). */

@@ -2,14 +2,18 @@
 // string, no concatenation), keeps only the sample lines of the families in use, and says when it has read
 // enough. A vLLM page is ~40 KB of which a scrape needs about ten lines; decoding and splitting all of it was
 // most of a scrape's cost.
-import { type ParsedMetrics, type PromSample, parseSampleLine, parseSampleTail } from './prometheus-text.js';
+import { type ParsedMetrics, type PromSample, parseSampleLine, parseSampleTail, plainTailValue } from './prometheus-text.js';
 
 /** @default 256 KiB: a LoRA info line with many adapters is long, a line past this is not metrics. */
 export const DEFAULT_MAX_LINE_BYTES = 256 * 1024;
 
+/**
+ * What a page held. The reader's own, reused from page to page: valid until its next `begin` (copy what must
+ * outlive that); its maps and lists are not to be changed.
+ */
 export interface PageReadResult extends ParsedMetrics {
-  /** Kept samples by sample name; the caller may add to it (the scraper adds remembered static families). */
-  readonly samples: Map<string, PromSample[]>;
+  /** Kept samples by sample name: the names with at least one valid sample line on this page. */
+  readonly samples: ReadonlyMap<string, readonly PromSample[]>;
   /** Names that were wanted and had at least one valid sample line. */
   readonly found: ReadonlySet<string>;
   /** True when reading stopped before the end of the page (every expected family was complete). */
@@ -75,11 +79,20 @@ export class MetricsPageReader {
   private expectFor: readonly boolean[] = [];
   private expectCount = 0;
   private remaining = 0;
-  private samples = new Map<string, PromSample[]>();
-  private found = new Set<string>();
+  /**
+   * The result's maps, kept from page to page: entries are added and removed only when a family appears on or
+   * goes from a page (see `finish`), so a page of the same families allocates no map, set or list.
+   */
+  private readonly samples = new Map<string, PromSample[]>();
+  private readonly found = new Set<string>();
+  /** Per wanted name: this page's samples, entries `[0, keptCount)` (the list `samples` holds for the name). */
+  private readonly lists: PromSample[][];
+  /** Per wanted name: whether `samples` and `found` hold it (as of the last `finish`). */
+  private readonly listed: boolean[];
   private invalidLines = 0;
   private badWantedLines = 0;
-  private wrongTypes: string[] = [];
+  private readonly wrongTypes: string[] = [];
+  private readonly result: { -readonly [K in keyof PageReadResult]: PageReadResult[K] };
   private carry: Buffer | undefined;
   private skippingLine = false;
   private done = false;
@@ -102,7 +115,9 @@ export class MetricsPageReader {
    * Per wanted name: the lines kept of this page and of the last one, with what they parsed to, in page order.
    * A line byte-equal to the last page's line at the same place is not decoded or parsed again: a model
    * server's LoRA info line and, between changes, its gauges repeat from scrape to scrape. The arrays are
-   * reused (overwritten up to their counts) rather than emptied: setting an array's length is a runtime call.
+   * reused (overwritten up to their counts) rather than emptied: setting an array's length is a runtime call. A
+   * line's record is rewritten in place when the line changed (its bytes copied into the record's own buffer), so
+   * a gauge that moves on every page costs its new sample only.
    */
   private kept: KeptLine[][];
   private lastKept: KeptLine[][];
@@ -122,6 +137,16 @@ export class MetricsPageReader {
     this.lastKept = this.names.map(() => []);
     this.keptCount = this.names.map(() => 0);
     this.lastKeptCount = this.names.map(() => 0);
+    this.lists = this.names.map(() => []);
+    this.listed = this.names.map(() => false);
+    this.result = {
+      samples: this.samples,
+      invalidLines: 0,
+      found: this.found,
+      stoppedEarly: false,
+      badWantedLines: 0,
+      wrongTypes: this.wrongTypes,
+    };
     this.maxLineBytes = options.maxLineBytes ?? DEFAULT_MAX_LINE_BYTES;
   }
 
@@ -130,11 +155,9 @@ export class MetricsPageReader {
    * read and another family begins; without it the whole page is read.
    */
   begin(stopAfter?: ReadonlySet<string>): void {
-    this.samples = new Map();
-    this.found = new Set();
     this.invalidLines = 0;
     this.badWantedLines = 0;
-    this.wrongTypes = [];
+    if (this.wrongTypes.length > 0) this.wrongTypes.length = 0;
     this.carry = undefined;
     this.skippingLine = false;
     this.done = false;
@@ -249,7 +272,7 @@ export class MetricsPageReader {
     let best = -1;
     const expect = this.expect ?? [];
     for (let i = 0; i < this.needles.length; i++) {
-      if (expect[i] !== true || this.found.has(this.names[i] ?? '')) continue;
+      if (expect[i] !== true || (this.keptCount[i] ?? 0) > 0) continue;
       const needle = this.needles[i];
       if (needle === undefined) continue;
       let at = this.hits[i] ?? UNSEARCHED;
@@ -286,18 +309,32 @@ export class MetricsPageReader {
     return this.match(chunk, start, nl) !== index;
   }
 
-  /** Ends the page (a last line without a newline counts) and returns what was kept. */
+  /** Ends the page (a last line without a newline counts) and returns what was kept (valid until `begin`). */
   finish(): PageReadResult {
     if (this.carry !== undefined && !this.done) this.line(this.carry, 0, this.carry.length, this.carryBase);
     this.carry = undefined;
-    return {
-      samples: this.samples,
-      invalidLines: this.invalidLines,
-      found: this.found,
-      stoppedEarly: this.done,
-      badWantedLines: this.badWantedLines,
-      wrongTypes: this.wrongTypes,
-    };
+    for (let i = 0; i < this.names.length; i++) {
+      const count = this.keptCount[i] ?? 0;
+      const list = this.lists[i];
+      if (list === undefined) continue;
+      if (list.length > count) list.length = count;
+      if ((count > 0) === this.listed[i]) continue;
+      // A family appeared on or went from the page: the only changes to the maps.
+      const name = this.names[i] ?? '';
+      this.listed[i] = count > 0;
+      if (count > 0) {
+        this.samples.set(name, list);
+        this.found.add(name);
+      } else {
+        this.samples.delete(name);
+        this.found.delete(name);
+      }
+    }
+    const result = this.result;
+    result.invalidLines = this.invalidLines;
+    result.stoppedEarly = this.done;
+    result.badWantedLines = this.badWantedLines;
+    return result;
   }
 
   private appendCarry(chunk: Buffer, from: number, to: number): void {
@@ -342,13 +379,13 @@ export class MetricsPageReader {
       return;
     }
     if (index === -1) return;
-    const name = this.names[index] ?? '';
     const kept = this.kept[index];
-    if (kept === undefined) return;
+    const list = this.lists[index];
+    if (kept === undefined || list === undefined) return;
     const n = this.keptCount[index] ?? 0;
     const previous = n < (this.lastKeptCount[index] ?? 0) ? this.lastKept[index]?.[n] : undefined;
     let sample: PromSample;
-    if (previous !== undefined && previous.bytes.length === end - s && bytesAt(buf, s, previous.bytes)) {
+    if (previous !== undefined && previous.length === end - s && prefixAt(buf, s, previous.bytes, previous.length)) {
       sample = previous.sample;
       kept[n] = previous;
     } else {
@@ -356,12 +393,14 @@ export class MetricsPageReader {
       // last sample's (the same bytes parse to the same labels); only the value is decoded and parsed.
       const tail = previous?.tailAt ?? -1;
       const nameLength = this.bytes[index]?.length ?? 0;
-      const value = tail > 0 && end - s > tail && previous !== undefined && prefixAt(buf, s, previous.bytes, tail)
-        ? parseSampleTail(buf.toString('utf8', s + tail, end), tail === nameLength)
-        : undefined;
+      let value: number | undefined;
+      if (tail > 0 && end - s > tail && previous !== undefined && prefixAt(buf, s, previous.bytes, tail)) {
+        const plain = plainTailValue(buf, s + tail, end, tail === nameLength);
+        value = plain >= 0 ? plain : parseSampleTail(buf.toString('utf8', s + tail, end), tail === nameLength);
+      }
       if (value !== undefined && previous !== undefined) {
         sample = { labels: previous.sample.labels, value };
-        kept[n] = { bytes: Buffer.from(buf.subarray(s, end)), sample, tailAt: tail };
+        keepLine(kept, n, buf, s, end, sample, tail);
       } else {
         const parsed = parseSampleLine(buf.toString('utf8', s, end));
         if (parsed === undefined) {
@@ -370,15 +409,13 @@ export class MetricsPageReader {
           return;
         }
         sample = parsed.sample;
-        kept[n] = { bytes: Buffer.from(buf.subarray(s, end)), sample, tailAt: tailAt(buf, s, end, nameLength) };
+        keepLine(kept, n, buf, s, end, sample, tailAt(buf, s, end, nameLength));
       }
     }
     this.keptCount[index] = n + 1;
-    const list = this.samples.get(name);
-    if (list === undefined) this.samples.set(name, [sample]);
+    if (n < list.length) list[n] = sample;
     else list.push(sample);
-    if (!this.found.has(name)) {
-      this.found.add(name);
+    if (n === 0) {
       this.lastAt[index] = at + (s - start) - 1;
       if (this.expect?.[index] === true) this.remaining--;
     }
@@ -450,12 +487,58 @@ function nameTable(wanted: ReadonlySet<string>): NameTable {
   return table;
 }
 
-/** A sample line as read (its own copy) and what it parsed to; samples are never changed once made. */
+/**
+ * A sample line as read (its own copy, `bytes[0, length)`) and what it parsed to. The record is rewritten in place
+ * when its line changes (see keepLine); the samples it points to are never changed once made.
+ */
 interface KeptLine {
-  readonly bytes: Buffer;
-  readonly sample: PromSample;
+  /** Room for the line and some: a gauge's value gaining a digit fits. */
+  bytes: Buffer;
+  length: number;
+  sample: PromSample;
   /** Where the value part begins (after the labels' `}`, or the name when there are none); -1: unknown. */
-  readonly tailAt: number;
+  tailAt: number;
+}
+
+/** Spare room in a kept line's buffer, for values that grow. */
+const KEPT_LINE_SLACK = 16;
+
+/**
+ * Records `buf[s, end)` and its sample at `kept[n]`, rewriting the record there (its buffer too when the line fits).
+ * That record is this page's own or the last page's record at the same place (`kept[n] = previous` for an
+ * unchanged line): the caller has read all it needs of the last page's line before calling.
+ */
+function keepLine(kept: KeptLine[], n: number, buf: Buffer, s: number, end: number, sample: PromSample, tail: number): void {
+  const length = end - s;
+  const record = kept[n];
+  if (record === undefined || record.bytes.length < length) {
+    const bytes = Buffer.allocUnsafe(length + KEPT_LINE_SLACK);
+    copyBytes(buf, s, end, bytes);
+    if (record === undefined) kept[n] = { bytes, length, sample, tailAt: tail };
+    else record.bytes = bytes;
+  } else {
+    copyBytes(buf, s, end, record.bytes);
+  }
+  const line = kept[n];
+  if (line === undefined) return;
+  line.length = length;
+  line.sample = sample;
+  line.tailAt = tail;
+}
+
+/**
+ * Lines from this length on are copied natively: Buffer#copy makes a view object per call (~100 bytes of garbage,
+ * more than a gauge line's copy by a byte loop costs in time).
+ */
+const NATIVE_COPY_BYTES = 512;
+
+/** `buf[s, end)` into `to` from 0. */
+function copyBytes(buf: Buffer, s: number, end: number, to: Buffer): void {
+  if (end - s >= NATIVE_COPY_BYTES) {
+    buf.copy(to, 0, s, end);
+    return;
+  }
+  for (let i = s; i < end; i++) to[i - s] = buf[i] ?? 0;
 }
 
 /**

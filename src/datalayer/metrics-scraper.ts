@@ -4,7 +4,7 @@
 import { type Clock, type Logger, type Random, mathRandom, requirePositive } from '../core/index.js';
 import { type AdaptiveIntervalOptions, AdaptiveInterval } from './adaptive-interval.js';
 import { type EndpointMetrics } from './endpoint.js';
-import { type EngineMetricNames, extractEndpointMetrics, familiesOf } from './engine-metrics.js';
+import { type EngineMetricNames, type PageSamples, extractEndpointMetrics, familiesOf } from './engine-metrics.js';
 import { type MetricsFetcher } from './metrics-fetcher.js';
 import { MetricsPageReader, type PageReadResult } from './metrics-page-reader.js';
 import { type PromSample } from './prometheus-text.js';
@@ -104,7 +104,9 @@ export class MetricsScraper implements ScheduledScrape {
   private readonly adaptive: AdaptiveInterval | undefined;
   /** Wanted, non-static families the last whole-page read found: reading stops once these are complete. */
   private expected: ReadonlySet<string> | undefined;
-  private staticSamples = new Map<string, PromSample[]>();
+  private staticSamples = new Map<string, readonly PromSample[]>();
+  /** What extraction reads: the page's samples, the remembered static families standing in for absent ones. */
+  private readonly pageSamples = new SamplesWithStatic();
   /** The last good metrics: handed out again while nothing in them changed (see extractEndpointMetrics). */
   private lastMetrics: EndpointMetrics | undefined;
   private sinceFullRead = 0;
@@ -266,17 +268,20 @@ export class MetricsScraper implements ScheduledScrape {
       this.expected = new Set([...page.found].filter((n) => !this.staticFamilies.has(n)));
       this.staticSamples = new Map();
       for (const name of this.staticFamilies) {
+        // Copied: the reader's lists are its own, rewritten by its next page.
         const samples = page.samples.get(name);
-        if (samples !== undefined) this.staticSamples.set(name, samples);
+        if (samples !== undefined) this.staticSamples.set(name, samples.slice());
       }
     } else {
       this.sinceFullRead++;
       // An expected family is missing: learn the page's layout again. (Reading to the end with all of them
       // found is a page that ends with them: a filtered one, which has nothing else.)
       if (!page.stoppedEarly && !foundAll(this.expected, page.found)) this.expected = undefined;
-      for (const [name, kept] of this.staticSamples) if (!page.samples.has(name)) page.samples.set(name, kept);
     }
-    const extracted = extractEndpointMetrics(page, this.options.names, this.lastMetrics);
+    const samples = this.pageSamples;
+    samples.page = page.samples;
+    samples.statics = this.staticSamples;
+    const extracted = extractEndpointMetrics(samples, this.options.names, this.lastMetrics);
     if (extracted.ok) {
       this.lastMetrics = extracted.metrics;
       return { ok: true, metrics: extracted.metrics, startedAt, finishedAt };
@@ -318,6 +323,23 @@ export class MetricsScraper implements ScheduledScrape {
       { endpoint: this.options.endpointId, reason: outcome.reason, detail: outcome.detail },
       'metrics scrape failing',
     );
+  }
+}
+
+/**
+ * A page's samples where a static family it lacks (stopped early before it, or a filtered page without it) reads
+ * as the last whole-page read had it; one per scraper, pointed at each page in turn (no per-scrape map or merge).
+ */
+class SamplesWithStatic implements PageSamples {
+  page: ReadonlyMap<string, readonly PromSample[]> = new Map();
+  statics: ReadonlyMap<string, readonly PromSample[]> = new Map();
+
+  get samples(): this {
+    return this;
+  }
+
+  get(name: string): readonly PromSample[] | undefined {
+    return this.page.get(name) ?? this.statics.get(name);
   }
 }
 

@@ -34,6 +34,7 @@ const QUOTE = 34;
 const BACKSLASH = 92;
 const EQUALS = 61;
 const COMMA = 44;
+const DOT = 46;
 
 const EMPTY_LABELS: Readonly<Record<string, string>> = Object.freeze({});
 
@@ -137,6 +138,42 @@ export function parseSampleTail(text: string, afterName: boolean): number | unde
   const p = skipBlanks(text, 0, end);
   if (afterName && p === 0) return undefined;
   return parseValueAt(text, p, end);
+}
+
+/** 10^k for k <= MAX_PLAIN_DIGITS: all exact doubles. */
+const POWERS_OF_TEN: readonly number[] = [1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15];
+/** Digits of a plain value read from bytes at most: below 2^53, so the digits make an exact integer. */
+const MAX_PLAIN_DIGITS = 15;
+
+/**
+ * The value of a sample line's tail, `buf[from, end)` (as parseSampleTail takes it, the CR already off), when it
+ * is blanks and a plain unsigned decimal (`17`, `0.4375`; at most 15 digits) reaching the line's end; -1 for
+ * anything else, which the caller decodes and parses with parseSampleTail (signs, exponents, NaN, timestamps,
+ * trailing blanks, malformed values). No string is made: a moved gauge's value is read straight off the bytes.
+ * Equal to parseSampleTail's result wherever it answers: the digits make an exact integer m and 10^k is exact,
+ * so m / 10^k is one correctly rounded division, the double nearest the decimal, which is what Number() returns.
+ */
+export function plainTailValue(buf: Uint8Array, from: number, end: number, afterName: boolean): number {
+  let p = from;
+  while (p < end && (buf[p] === SPACE || buf[p] === TAB)) p++;
+  if ((afterName && p === from) || p === end) return -1;
+  let mantissa = 0;
+  let digits = 0;
+  let fraction = -1;
+  for (; p < end; p++) {
+    const c = buf[p] ?? 0;
+    if (c >= 48 && c <= 57) {
+      if (++digits > MAX_PLAIN_DIGITS) return -1;
+      mantissa = mantissa * 10 + (c - 48);
+      if (fraction >= 0) fraction++;
+    } else if (c === DOT && fraction < 0 && digits > 0) {
+      fraction = 0;
+    } else {
+      return -1;
+    }
+  }
+  if (fraction === 0) return -1; // `5.`: left to Number()
+  return fraction > 0 ? mantissa / (POWERS_OF_TEN[fraction] ?? 1) : mantissa;
 }
 
 /** The value starting at `p` and an optional integer timestamp after it, up to `end`. */

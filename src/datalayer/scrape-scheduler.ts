@@ -2,7 +2,6 @@
 // and timeouts found by a sweep of the in-flight queue. Replaces two Node timers per scrape (next start and
 // timeout) with at most one pending timer in all; when scraping cannot keep up, due endpoints wait their turn in
 // due order, so every endpoint is scraped less often instead of some timing out and going stale.
-import Denque from 'denque';
 import { type Clock, type TimerHandle, requirePositive } from '../core/index.js';
 
 /** What the scheduler drives: one endpoint's scrapes. */
@@ -27,7 +26,6 @@ export interface ScrapeTask {
 interface InFlightRecord {
   readonly task: ScrapeTask;
   readonly seq: number;
-  readonly deadline: number;
 }
 
 /**
@@ -64,7 +62,7 @@ export class ScrapeScheduler {
   private readonly fixedMaxInFlight: number | undefined;
   private readonly queue = new DueHeap();
   /** In start order, so in deadline order; records of scrapes that ended are skipped when they reach the front. */
-  private readonly inFlight = new Denque<InFlightRecord>();
+  private readonly inFlight = new InFlightQueue();
   private running = 0;
   private tasks = 0;
   private timer: TimerHandle | undefined;
@@ -144,9 +142,12 @@ export class ScrapeScheduler {
   /** Timeouts: records at the front whose deadline passed; each still-running one is told after this turn's I/O. */
   private sweep(now: number): void {
     let expired: InFlightRecord[] | undefined;
-    for (let r = this.inFlight.peekFront(); r !== undefined && r.deadline <= now; r = this.inFlight.peekFront()) {
-      this.inFlight.shift();
-      if (r.task.inFlight && r.task.seq === r.seq) (expired ??= []).push(r);
+    const queue = this.inFlight;
+    while (queue.size > 0 && queue.frontDeadline <= now) {
+      const task = queue.frontTask;
+      const seq = queue.frontSeq;
+      queue.shift();
+      if (task !== undefined && task.inFlight && task.seq === seq) (expired ??= []).push({ task, seq });
     }
     if (expired === undefined) return;
     const list = expired;
@@ -167,7 +168,7 @@ export class ScrapeScheduler {
       top.inFlight = true;
       top.seq++;
       this.running++;
-      this.inFlight.push({ task: top, seq: top.seq, deadline: now + this.timeoutMs });
+      this.inFlight.push(top, top.seq, now + this.timeoutMs);
       top.scrape.run(now);
     }
   }
@@ -175,18 +176,88 @@ export class ScrapeScheduler {
   /** Keeps one timer at the earliest of the next due start (when a slot is free) and the next deadline. */
   private arm(): void {
     if (this.closed) return;
-    while (true) {
-      const front = this.inFlight.peekFront();
-      if (front === undefined || (front.task.inFlight && front.task.seq === front.seq)) break;
-      this.inFlight.shift(); // ended already: drop it so it does not hold the timer early
+    const inFlight = this.inFlight;
+    while (inFlight.size > 0) {
+      const task = inFlight.frontTask;
+      if (task !== undefined && task.inFlight && task.seq === inFlight.frontSeq) break;
+      inFlight.shift(); // ended already: drop it so it does not hold the timer early
     }
     while (this.queue.peek()?.removed === true) this.queue.pop();
-    let next = this.inFlight.peekFront()?.deadline ?? Number.POSITIVE_INFINITY;
+    let next = inFlight.size > 0 ? inFlight.frontDeadline : Number.POSITIVE_INFINITY;
     if (this.running < this.maxInFlight) next = Math.min(next, this.queue.peek()?.due ?? Number.POSITIVE_INFINITY);
     if (next === Number.POSITIVE_INFINITY || next >= this.timerAt) return;
     if (this.timer !== undefined) this.clock.clearTimeout(this.timer);
     this.timerAt = next;
     this.timer = this.clock.setTimeout(() => this.tick(), Math.max(0, next - this.clock.now()));
+  }
+}
+
+/**
+ * FIFO of started scrapes (task, its seq at the start, deadline) in three parallel ring arrays: push and shift
+ * O(1) amortised, and no object per scrape (a record object a scrape was ~60 bytes of the worker's garbage).
+ * Grows by doubling; never shrinks (it holds at most the scrapes started within one timeout).
+ */
+export class InFlightQueue {
+  private tasks: (ScrapeTask | undefined)[] = new Array<ScrapeTask | undefined>(64).fill(undefined);
+  private seqs = new Float64Array(64);
+  private deadlines = new Float64Array(64);
+  private head = 0;
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The front entry's fields; meaningful only when size > 0. */
+  get frontTask(): ScrapeTask | undefined {
+    return this.tasks[this.head];
+  }
+
+  get frontSeq(): number {
+    return this.seqs[this.head] ?? -1;
+  }
+
+  get frontDeadline(): number {
+    return this.deadlines[this.head] ?? Number.POSITIVE_INFINITY;
+  }
+
+  push(task: ScrapeTask, seq: number, deadline: number): void {
+    if (this.count === this.tasks.length) this.grow();
+    const at = (this.head + this.count) & (this.tasks.length - 1);
+    this.tasks[at] = task;
+    this.seqs[at] = seq;
+    this.deadlines[at] = deadline;
+    this.count++;
+  }
+
+  shift(): void {
+    if (this.count === 0) return;
+    this.tasks[this.head] = undefined;
+    this.head = (this.head + 1) & (this.tasks.length - 1);
+    this.count--;
+  }
+
+  clear(): void {
+    this.tasks.fill(undefined);
+    this.head = 0;
+    this.count = 0;
+  }
+
+  private grow(): void {
+    const capacity = this.tasks.length;
+    const tasks = new Array<ScrapeTask | undefined>(capacity * 2).fill(undefined);
+    const seqs = new Float64Array(capacity * 2);
+    const deadlines = new Float64Array(capacity * 2);
+    for (let i = 0; i < this.count; i++) {
+      const from = (this.head + i) & (capacity - 1);
+      tasks[i] = this.tasks[from];
+      seqs[i] = this.seqs[from] ?? 0;
+      deadlines[i] = this.deadlines[from] ?? 0;
+    }
+    this.tasks = tasks;
+    this.seqs = seqs;
+    this.deadlines = deadlines;
+    this.head = 0;
   }
 }
 

@@ -111,28 +111,86 @@ describe('MetricsPageReader', () => {
   it('hands back the last page\'s sample for a line that did not change, and a new one for a line that did', () => {
     const reader = new MetricsPageReader({ wanted: WANTED });
     const page = (waiting: number) => `vllm:num_requests_waiting ${waiting}\nvllm:lora_requests_info{max_lora="2",running_lora_adapters="a"} 1\n`;
-    const first = read(reader, page(1), []);
-    const second = read(reader, page(2), []);
-    expect(second.samples.get('vllm:lora_requests_info')?.[0]).toBe(first.samples.get('vllm:lora_requests_info')?.[0]);
-    expect(second.samples.get('vllm:num_requests_waiting')?.[0]).not.toBe(first.samples.get('vllm:num_requests_waiting')?.[0]);
-    expect(second.samples.get('vllm:num_requests_waiting')?.[0]?.value).toBe(2);
+    // A result is valid until the next page begins: what is compared across pages is taken at once.
+    const samplesOf = (r: ReturnType<typeof read>) => ({ lora: r.samples.get('vllm:lora_requests_info')?.[0], waiting: r.samples.get('vllm:num_requests_waiting')?.[0] });
+    const first = samplesOf(read(reader, page(1), []));
+    const second = samplesOf(read(reader, page(2), []));
+    expect(second.lora).toBe(first.lora);
+    expect(second.waiting).not.toBe(first.waiting);
+    expect(first.waiting?.value).toBe(1);
+    expect(second.waiting?.value).toBe(2);
   });
 
   it('a line whose value alone moved keeps the last sample\'s labels and takes the new value; other changes parse whole', () => {
     const reader = new MetricsPageReader({ wanted: WANTED });
     const page = (value: string, rank = '0') => `vllm:kv_cache_usage_perc{engine="${rank}",model_name="m"} ${value}\nvllm:num_requests_waiting ${value}\n`;
-    const first = read(reader, page('0.5'), []);
+    const kv = (r: ReturnType<typeof read>) => r.samples.get('vllm:kv_cache_usage_perc')?.[0];
+    const waiting = (r: ReturnType<typeof read>) => r.samples.get('vllm:num_requests_waiting')?.[0];
+    const firstKv = kv(read(reader, page('0.5'), []));
     const second = read(reader, page('0.75'), []);
-    const kv = (r: typeof first) => r.samples.get('vllm:kv_cache_usage_perc')?.[0];
-    const waiting = (r: typeof first) => r.samples.get('vllm:num_requests_waiting')?.[0];
     expect(kv(second)).toEqual({ labels: { engine: '0', model_name: 'm' }, value: 0.75 });
-    expect(kv(second)?.labels).toBe(kv(first)?.labels);
+    expect(kv(second)?.labels).toBe(firstKv?.labels);
+    expect(firstKv?.value).toBe(0.5);
     expect(waiting(second)?.value).toBe(0.75);
     const third = read(reader, page('0.75 1700000000', '1'), []);
     expect(kv(third)).toEqual({ labels: { engine: '1', model_name: 'm' }, value: 0.75 });
     const fourth = read(reader, page('oops', '1'), []);
     expect(kv(fourth)).toBeUndefined();
     expect(fourth.badWantedLines).toBe(2);
+  });
+
+  it('hands back the same result, maps and lists for every page (valid until the next begin), holding only this page\'s families', () => {
+    const reader = new MetricsPageReader({ wanted: WANTED });
+    const both = 'vllm:num_requests_waiting 1\nvllm:num_requests_running{engine="0"} 2\nvllm:num_requests_running{engine="1"} 3\n';
+    const first = read(reader, both, []);
+    const firstSamples = first.samples;
+    const runningList = first.samples.get('vllm:num_requests_running');
+    expect(runningList?.map((x) => x.value)).toEqual([2, 3]);
+    const second = read(reader, 'vllm:num_requests_running{engine="0"} 5\n', []);
+    expect(second).toBe(first);
+    expect(second.samples).toBe(firstSamples);
+    expect(second.samples.get('vllm:num_requests_running')).toBe(runningList);
+    expect(second.samples.get('vllm:num_requests_running')?.map((x) => x.value)).toEqual([5]);
+    expect(second.samples.get('vllm:num_requests_waiting')).toBeUndefined();
+    expect([...second.found]).toEqual(['vllm:num_requests_running']);
+    const third = read(reader, both, []);
+    expect([...third.samples.keys()].sort()).toEqual(['vllm:num_requests_running', 'vllm:num_requests_waiting']);
+    expect([...third.found].sort()).toEqual(['vllm:num_requests_running', 'vllm:num_requests_waiting']);
+    expect(third.samples.get('vllm:num_requests_running')?.map((x) => x.value)).toEqual([2, 3]);
+  });
+
+  it('property: pages abandoned part-way (a failed fetch: begin again without finish) leave nothing in the next page\'s result', () => {
+    const reader = new MetricsPageReader({ wanted: WANTED });
+    const pageArb = fc.record({
+      waiting: fc.option(fc.nat(99), { nil: undefined }),
+      running: fc.array(fc.nat(99), { maxLength: 3 }),
+      kv: fc.constantFrom('0.5', '0.125', 'x', '1e-3'),
+      lora: fc.boolean(),
+    });
+    type Page = typeof pageArb extends fc.Arbitrary<infer T> ? T : never;
+    const build = (p: Page): string =>
+      (p.waiting === undefined ? '' : `vllm:num_requests_waiting ${p.waiting}\n`) +
+      p.running.map((v, i) => `vllm:num_requests_running{engine="${i}"} ${v}\n`).join('') +
+      `vllm:kv_cache_usage_perc ${p.kv}\n` +
+      (p.lora ? 'vllm:lora_requests_info{max_lora="2",running_lora_adapters="a"} 1\n' : '');
+    fc.assert(
+      fc.property(fc.array(fc.tuple(pageArb, fc.option(fc.nat(), { nil: undefined })), { minLength: 1, maxLength: 8 }), (pages) => {
+        for (const [p, abandonAt] of pages) {
+          const text = build(p);
+          if (abandonAt !== undefined) {
+            // Part of the page, then the fetch fails: the scraper begins the next page without finishing this one.
+            reader.begin();
+            reader.push(Buffer.from(text).subarray(0, abandonAt % (Buffer.byteLength(text) + 1)));
+            continue;
+          }
+          const result = read(reader, text, []);
+          const whole = onlyWanted(text);
+          expect(new Map(result.samples)).toEqual(whole);
+          expect([...result.found].sort()).toEqual([...whole.keys()].sort());
+        }
+      }),
+      { seed: 14, numRuns: 200 },
+    );
   });
 
   it('keeps UTF-8 label values split across chunks intact', () => {

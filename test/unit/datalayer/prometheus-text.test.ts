@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parsePrometheusText } from '../../../src/datalayer/index.js';
+import { parseSampleTail, plainTailValue } from '../../../src/datalayer/prometheus-text.js';
 import { VLLM_PAGE } from './fixtures.js';
 
 describe('parsePrometheusText', () => {
@@ -63,5 +65,37 @@ describe('parsePrometheusText', () => {
     expect([...parsed.samples.keys()]).toEqual(['vllm:num_requests_running']);
     // Lines outside the keep-list are skipped after their name, so they are not even validated.
     expect(parsed.invalidLines).toBe(0);
+  });
+});
+
+describe('plainTailValue', () => {
+  const tailArb = fc.oneof(
+    // Plain decimals of up to and beyond 15 digits, with leading zeros and blanks.
+    fc.tuple(fc.constantFrom(' ', '  ', '\t', ''), fc.stringMatching(/^[0-9]{1,18}(\.[0-9]{0,18})?$/)).map(([b, v]) => b + v),
+    // Everything parseSampleTail reads, and malformed tails.
+    fc.tuple(
+      fc.constantFrom(' ', '', '\t '),
+      fc.constantFrom('1e-3', '-1', '+2', 'NaN', '+Inf', '-Inf', '.5', '5.', '0.5 1700000000', '0.5 ', '0.5x', 'x', '', '1..2', '0x10', '}'),
+    ).map(([b, v]) => b + v),
+    fc.double().map((d) => ` ${String(d)}`),
+  );
+
+  it('property: where it answers (>= 0), it equals parseSampleTail on the decoded tail; it answers for every plain decimal of at most 15 digits after a blank', () => {
+    fc.assert(
+      fc.property(tailArb, fc.boolean(), (tail, afterName) => {
+        const bytes = Buffer.from(`xx${tail}yy`);
+        const plain = plainTailValue(bytes, 2, bytes.length - 2, afterName);
+        if (plain >= 0) expect(plain).toBe(parseSampleTail(tail, afterName));
+        const digits = tail.replace(/[^0-9]/g, '').length;
+        if (/^[ \t]+[0-9]+(\.[0-9]+)?$/.test(tail) && digits <= 15) expect(plain).toBe(parseSampleTail(tail, afterName));
+      }),
+      { seed: 14, numRuns: 2000 },
+    );
+  });
+
+  it('takes bytes up to the end it is given, not past it', () => {
+    const bytes = Buffer.from('v 0.25 123');
+    expect(plainTailValue(bytes, 1, 6, true)).toBe(0.25);
+    expect(plainTailValue(bytes, 1, bytes.length, true)).toBe(-1); // a timestamp: left to parseSampleTail
   });
 });
