@@ -14,7 +14,7 @@ import {
   WorkerScrapeRunner,
   VLLM_METRICS,
 } from '../../../src/datalayer/index.js';
-import { type FromWorker, APPLY_PER_TURN, APPLY_STEP, MERGE_ABOVE, OutcomeBatchWriter } from '../../../src/datalayer/scrape-wire.js';
+import { type FromWorker, APPLY_PER_TURN, APPLY_STEP, APPLY_TURN_MS, MERGE_ABOVE, OutcomeBatchWriter } from '../../../src/datalayer/scrape-wire.js';
 import { RecordingLogger } from '../../unit/datalayer/fakes.js';
 import { LoopbackServer, waitFor } from './loopback-server.js';
 
@@ -187,6 +187,50 @@ describe('scraping on a worker thread', () => {
     } finally {
       await runner.close();
     }
+  });
+
+  it('a turn stops at APPLY_PER_TURN while the clock shows no time spent, and after one step of APPLY_STEP when a step takes longer than APPLY_TURN_MS', async () => {
+    /** The system clock's timers, with a `now` that moves only as told (each call adds `step` ms). */
+    class SteppedClock extends SystemClock {
+      private t = 0;
+      constructor(private readonly step: number) {
+        super();
+      }
+      override now(): number {
+        return (this.t += this.step);
+      }
+    }
+    const turns = async (clock: SystemClock): Promise<number[]> => {
+      const applied: number[] = [];
+      const runner = new WorkerScrapeRunner({
+        timing: { intervalMs: 60_000, timeoutMs: 1_000 },
+        clock,
+        logger: new RecordingLogger(),
+        onBatch: (apply) => {
+          let n = 0;
+          apply(() => n++, () => undefined);
+          applied.push(n);
+        },
+      });
+      try {
+        const total = APPLY_PER_TURN + 10;
+        for (let i = 0; i < total; i++) {
+          runner.add({ id: `e${i}`, target: { host: '127.0.0.1', port: 9, path: '/metrics' }, names: VLLM_METRICS, initialDelayMs: 3_600_000 });
+        }
+        const writer = new OutcomeBatchWriter(performance.timeOrigin);
+        for (let i = 0; i < total; i++) writer.add(i + 1, { ok: false, reason: 'connect', detail: 'refused', startedAt: 1, finishedAt: 2 });
+        const { nums, extras } = writer.take();
+        (runner as unknown as { onMessage(message: FromWorker): void }).onMessage({ kind: 'outcomes', nums, extras });
+        await waitFor('all applied', () => applied.reduce((a, b) => a + b, 0) === total);
+        return applied;
+      } finally {
+        await runner.close();
+      }
+    };
+    expect(await turns(new SteppedClock(0))).toEqual([APPLY_PER_TURN, 10]);
+    const stepped = await turns(new SteppedClock(5 * APPLY_TURN_MS));
+    expect(stepped.slice(0, -1).every((n) => n === APPLY_STEP)).toBe(true);
+    expect(stepped.reduce((a, b) => a + b, 0)).toBe(APPLY_PER_TURN + 10);
   });
 
   it('a flood beyond MERGE_ABOVE is merged per endpoint: each endpoint gets its newest outcome, the rest reach the listener as counts', async () => {
