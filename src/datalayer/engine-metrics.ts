@@ -95,6 +95,23 @@ export type ExtractResult =
  * figures did not move costs no new frozen object (freezing is a runtime call), and readers may compare by identity.
  */
 export function extractEndpointMetrics(parsed: PageSamples, names: EngineMetricNames, previous?: EndpointMetrics): ExtractResult {
+  const read = readEndpointMetrics(parsed, names, previous);
+  return isUnusable(read) ? read : { ok: true, metrics: read };
+}
+
+/** Why a page gave no metrics (see extractEndpointMetrics). */
+export type Unusable = Extract<ExtractResult, { ok: false }>;
+
+/** Whether readEndpointMetrics gave a reason rather than metrics. */
+export function isUnusable(read: EndpointMetrics | Unusable): read is Unusable {
+  return (read as Partial<Unusable>).ok === false;
+}
+
+/**
+ * extractEndpointMetrics without its result wrapper (the metrics themselves, or why not): the scraper's form,
+ * one object less per scrape.
+ */
+export function readEndpointMetrics(parsed: PageSamples, names: EngineMetricNames, previous?: EndpointMetrics): EndpointMetrics | Unusable {
   const waiting = readFamily(parsed, names.waitingQueue, 'sum');
   if (typeof waiting !== 'number') return waiting;
   const running = readFamily(parsed, names.runningRequests, 'sum');
@@ -118,14 +135,14 @@ export function extractEndpointMetrics(parsed: PageSamples, names: EngineMetricN
     previous.kvBlockSize === geometry?.blockSize &&
     previous.kvNumBlocks === geometry?.numBlocks
   ) {
-    return { ok: true, metrics: previous };
+    return previous;
   }
   // Two literal shapes rather than a conditional spread: cheaper to build, and one hidden class each.
   const metrics: EndpointMetrics =
     geometry === undefined
       ? { waitingQueue: waiting, runningRequests: running, kvCacheUsage, loraRunning, loraWaiting, maxLora }
       : { waitingQueue: waiting, runningRequests: running, kvCacheUsage, loraRunning, loraWaiting, maxLora, kvBlockSize: geometry.blockSize, kvNumBlocks: geometry.numBlocks };
-  return { ok: true, metrics: Object.freeze(metrics) };
+  return Object.freeze(metrics);
 }
 
 const EMPTY: readonly string[] = Object.freeze([]);
@@ -137,8 +154,6 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
 }
-
-type Unusable = Extract<ExtractResult, { ok: false }>;
 
 /** The combined value of the first present candidate, or why it is unusable. */
 function readFamily(parsed: PageSamples, candidates: readonly string[], combine: 'sum' | 'max'): number | Unusable {

@@ -111,6 +111,8 @@ export class Http1ResponseParser {
   private lineBytes = 0;
   private sawCr = false;
   private done = false;
+  /** Where the bytes of the `push` in progress end in its buffer (a shared read buffer holds stale bytes after). */
+  private limit = 0;
   /** A failure found in a complete answer (an HTTP error status): the connection stays usable. */
   failure: ScrapeFailure | undefined;
   /** Bytes of this answer seen so far (0: the server has not begun to answer). */
@@ -158,21 +160,24 @@ export class Http1ResponseParser {
   }
 
   /**
-   * Feeds bytes of the answer; `buf` may be reused by the caller once this returns. Bytes past the end of the
-   * answer make the connection unusable (a server may not answer what was not asked).
+   * Feeds bytes of the answer, `buf[0, end)`; `buf` may be reused by the caller once this returns. Bytes past the
+   * end of the answer make the connection unusable (a server may not answer what was not asked). `end` lets a
+   * caller reading into one shared buffer pass it as it is, without a view object per read; nothing at or after
+   * `end` is looked at as part of the answer.
    */
-  push(buf: Buffer): PushResult {
+  push(buf: Buffer, end = buf.length): PushResult {
     if (this.done) {
       this.keepAlive = false;
       return COMPLETE;
     }
-    this.received += buf.length;
+    this.limit = end;
+    this.received += end;
     let pos = 0;
     if (this.inHead) {
       pos = this.readHead(buf);
       if (pos === -1) return NEED_MORE;
       if (this.done) {
-        if (pos < buf.length) this.keepAlive = false;
+        if (pos < end) this.keepAlive = false;
         return COMPLETE;
       }
     }
@@ -192,17 +197,21 @@ export class Http1ResponseParser {
 
   /** Returns the index after the head, or -1 when the head is not complete yet. */
   private readHead(buf: Buffer): number {
+    const limit = this.limit;
     let data = buf;
+    let dataEnd = limit;
     let offset = 0;
     if (this.head !== undefined) {
       offset = this.head.length;
-      data = Buffer.concat([this.head, buf]);
+      data = Buffer.concat([this.head, buf.subarray(0, limit)]);
+      dataEnd = data.length;
     }
-    const end = data.indexOf(HEAD_END, Math.max(0, offset - 3));
+    let end = data.indexOf(HEAD_END, Math.max(0, offset - 3));
+    if (end + HEAD_END.length > dataEnd) end = -1; // found in stale bytes past this read's end only
     if (end === -1) {
-      if (data.length > MAX_HEAD_BYTES) throw new ScrapeFailure('bad-http', `response head over ${MAX_HEAD_BYTES} bytes`);
+      if (dataEnd > MAX_HEAD_BYTES) throw new ScrapeFailure('bad-http', `response head over ${MAX_HEAD_BYTES} bytes`);
       // Copied: the caller reuses its read buffer.
-      this.head = this.head === undefined ? Buffer.from(buf) : data;
+      this.head = this.head === undefined ? Buffer.from(buf.subarray(0, limit)) : data;
       return -1;
     }
     if (end > MAX_HEAD_BYTES) throw new ScrapeFailure('bad-http', `response head over ${MAX_HEAD_BYTES} bytes`);
@@ -211,8 +220,10 @@ export class Http1ResponseParser {
     const next = end + 4 - offset;
     if (informational) {
       // 100 Continue and friends precede the real answer.
-      if (next >= buf.length) return -1;
-      const after = this.readHead(buf.subarray(next));
+      if (next >= limit) return -1;
+      this.limit = limit - next;
+      const after = this.readHead(buf.subarray(next, limit));
+      this.limit = limit;
       return after === -1 ? -1 : after + next;
     }
     this.inHead = false;
@@ -315,9 +326,9 @@ export class Http1ResponseParser {
   }
 
   private readPlain(buf: Buffer, pos: number): PushResult {
-    const available = buf.length - pos;
+    const available = this.limit - pos;
     if (this.mode === 'close') {
-      if (available > 0) this.body(buf, pos, buf.length);
+      if (available > 0) this.body(buf, pos, this.limit);
       return NEED_MORE;
     }
     const take = Math.min(available, this.remaining);
@@ -331,7 +342,7 @@ export class Http1ResponseParser {
 
   private readChunked(buf: Buffer, start: number): PushResult {
     let pos = start;
-    const length = buf.length;
+    const length = this.limit;
     while (pos < length) {
       switch (this.chunkState) {
         case 'data': {
@@ -376,7 +387,7 @@ export class Http1ResponseParser {
 
   private readSizeLine(buf: Buffer, start: number): number {
     let pos = start;
-    while (pos < buf.length) {
+    while (pos < this.limit) {
       const c = buf[pos++] ?? 0;
       if (++this.lineBytes > MAX_FRAMING_LINE) throw new ScrapeFailure('bad-http', 'chunk size line too long');
       if (c === LF) {
@@ -412,7 +423,7 @@ export class Http1ResponseParser {
   /** Trailer lines after the last chunk, up to the empty line that ends the answer. */
   private readTrailer(buf: Buffer, start: number): number {
     let pos = start;
-    while (pos < buf.length) {
+    while (pos < this.limit) {
       const c = buf[pos++];
       if (c === LF) {
         if (this.lineBytes === 0) {

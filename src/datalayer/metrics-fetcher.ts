@@ -318,7 +318,7 @@ export class HttpMetricsFetcher implements MetricsFetcher {
         ...tls,
         ...(tls.servername === undefined && isIP(host) === 0 ? { servername: host } : {}),
       });
-      socket.on('data', (chunk: Buffer) => this.onBytes(socket, chunk));
+      socket.on('data', (chunk: Buffer) => this.onBytes(socket, chunk, chunk.length));
       socket.once('secureConnect', () => this.onConnected(socket));
     } else {
       sharedReadBuffer ??= Buffer.allocUnsafe(READ_BUFFER_BYTES);
@@ -327,8 +327,9 @@ export class HttpMetricsFetcher implements MetricsFetcher {
         port,
         onread: {
           buffer: sharedReadBuffer,
+          // The shared buffer itself and the count: no view object per read.
           callback: (bytes: number, buf: Uint8Array): boolean => {
-            this.onBytes(socket, (buf as Buffer).subarray(0, bytes));
+            this.onBytes(socket, buf as Buffer, bytes);
             return true;
           },
         },
@@ -349,12 +350,13 @@ export class HttpMetricsFetcher implements MetricsFetcher {
     if (socket === this.socket) this.connected = true;
   }
 
-  private onBytes(socket: Socket, chunk: Buffer): void {
+  /** `chunk[0, length)` came on `socket` (`chunk` may be the shared read buffer, holding stale bytes after). */
+  private onBytes(socket: Socket, chunk: Buffer, length: number): void {
     if (socket === this.socket) this.heard = true;
     if (socket === this.socket && this.draining) {
       let late;
       try {
-        late = this.parser.push(chunk);
+        late = this.parser.push(chunk, length);
       } catch {
         this.endDrain(false);
         return;
@@ -371,7 +373,7 @@ export class HttpMetricsFetcher implements MetricsFetcher {
     }
     let result;
     try {
-      result = this.parser.push(chunk);
+      result = this.parser.push(chunk, length);
     } catch (err: unknown) {
       this.drop();
       this.settle(current, toScrapeFailure(err));

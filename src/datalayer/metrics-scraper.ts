@@ -4,7 +4,7 @@
 import { type Clock, type Logger, type Random, mathRandom, requirePositive } from '../core/index.js';
 import { type AdaptiveIntervalOptions, AdaptiveInterval } from './adaptive-interval.js';
 import { type EndpointMetrics } from './endpoint.js';
-import { type EngineMetricNames, type PageSamples, extractEndpointMetrics, familiesOf } from './engine-metrics.js';
+import { type EngineMetricNames, type PageSamples, familiesOf, isUnusable, readEndpointMetrics } from './engine-metrics.js';
 import { type MetricsFetcher } from './metrics-fetcher.js';
 import { MetricsPageReader, type PageReadResult } from './metrics-page-reader.js';
 import { type PromSample } from './prometheus-text.js';
@@ -281,10 +281,10 @@ export class MetricsScraper implements ScheduledScrape {
     const samples = this.pageSamples;
     samples.page = page.samples;
     samples.statics = this.staticSamples;
-    const extracted = extractEndpointMetrics(samples, this.options.names, this.lastMetrics);
-    if (extracted.ok) {
-      this.lastMetrics = extracted.metrics;
-      return { ok: true, metrics: extracted.metrics, startedAt, finishedAt };
+    const extracted = readEndpointMetrics(samples, this.options.names, this.lastMetrics);
+    if (!isUnusable(extracted)) {
+      this.lastMetrics = extracted;
+      return { ok: true, metrics: extracted, startedAt, finishedAt };
     }
     // Lines that were not metrics where the wanted ones should be: call the page garbage, not incomplete.
     const reason = extracted.reason === 'missing-metric' && (page.badWantedLines > 0 || page.invalidLines > 0) ? 'garbage' : extracted.reason;

@@ -4,8 +4,18 @@ import { COMPLETE, Http1ResponseParser, NEED_MORE } from '../../../src/datalayer
 
 const LIMIT = 4096;
 
-/** Feeds `wire` cut at `cuts` (sorted offsets); returns the body the sink saw and the parser. */
-function feed(wire: Buffer, cuts: readonly number[], limit = LIMIT) {
+/**
+ * Stale bytes a shared read buffer holds after a read's end (another connection's answer): a head end, chunk
+ * framing and a body the parser must not take as part of this one.
+ */
+const STALE = Buffer.from('\r\n\r\n0\r\n\r\nHTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nabc'.repeat(200), 'latin1');
+
+/**
+ * Feeds `wire` cut at `cuts` (sorted offsets); returns the body the sink saw and the parser. `shared`: each part
+ * is copied to the start of one buffer holding stale bytes after it and passed with its end, as the fetcher passes
+ * its shared `onread` buffer.
+ */
+function feed(wire: Buffer, cuts: readonly number[], limit = LIMIT, shared = false) {
   const parser = new Http1ResponseParser(limit);
   const parts: Buffer[] = [];
   parser.begin({ push: (chunk) => (parts.push(Buffer.from(chunk)), true) });
@@ -14,9 +24,16 @@ function feed(wire: Buffer, cuts: readonly number[], limit = LIMIT) {
   for (const at of [...cuts, wire.length]) {
     if (at <= last && at !== wire.length) continue;
     // The caller's read buffer is reused: scribble over it after each push, as a shared socket buffer would be.
-    const chunk = Buffer.from(wire.subarray(last, at));
-    result = parser.push(chunk);
-    chunk.fill(0x58);
+    if (shared) {
+      const part = wire.subarray(last, at);
+      const buf = Buffer.concat([part, STALE]);
+      result = parser.push(buf, part.length);
+      buf.fill(0x58);
+    } else {
+      const chunk = Buffer.from(wire.subarray(last, at));
+      result = parser.push(chunk);
+      chunk.fill(0x58);
+    }
     last = at;
     if (result === COMPLETE) break;
   }
@@ -39,15 +56,15 @@ function chunked(body: string, sizes: readonly number[]): string {
 const HEAD = 'HTTP/1.1 200 OK\r\ncontent-type: text/plain; version=0.0.4\r\n';
 
 describe('Http1ResponseParser', () => {
-  it('property: any cutting of a content-length or chunked answer yields the same body and completes reusable', () => {
+  it('property: any cutting of a content-length or chunked answer, each read in a buffer of its own or at the start of a shared one with stale bytes after it, yields the same body and completes reusable', () => {
     const body = fc.string({ unit: 'binary-ascii', maxLength: 600 });
     fc.assert(
-      fc.property(body, fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 30 }), fc.array(fc.nat(900), { maxLength: 12 }), fc.boolean(), (text, sizes, cuts, useChunked) => {
+      fc.property(body, fc.array(fc.integer({ min: 1, max: 40 }), { maxLength: 30 }), fc.array(fc.nat(900), { maxLength: 12 }), fc.boolean(), fc.boolean(), (text, sizes, cuts, useChunked, shared) => {
         const wire = Buffer.from(
           useChunked ? `${HEAD}transfer-encoding: chunked\r\n\r\n${chunked(text, sizes)}` : `${HEAD}content-length: ${text.length}\r\n\r\n${text}`,
           'latin1',
         );
-        const { parser, body: seen, result } = feed(wire, [...cuts].sort((a, b) => a - b));
+        const { parser, body: seen, result } = feed(wire, [...cuts].sort((a, b) => a - b), LIMIT, shared);
         expect(result).toBe(COMPLETE);
         expect(seen).toBe(text);
         expect(parser.failure).toBeUndefined();
@@ -58,9 +75,25 @@ describe('Http1ResponseParser', () => {
   });
 
   it('skips a 100 Continue head before the answer', () => {
-    const { body, result } = feed(Buffer.from(`HTTP/1.1 100 Continue\r\n\r\n${HEAD}content-length: 2\r\n\r\nok`), [10, 30]);
-    expect(result).toBe(COMPLETE);
-    expect(body).toBe('ok');
+    for (const shared of [false, true]) {
+      const { body, result } = feed(Buffer.from(`HTTP/1.1 100 Continue\r\n\r\n${HEAD}content-length: 2\r\n\r\nok`), [10, 30], LIMIT, shared);
+      expect(result).toBe(COMPLETE);
+      expect(body).toBe('ok');
+    }
+  });
+
+  it('a head, a close-framed body or a cut answer in a shared buffer ends at the read\'s end, not at stale bytes after it', () => {
+    const head = `${HEAD}\r\n`;
+    const parser = new Http1ResponseParser(LIMIT);
+    const parts: string[] = [];
+    parser.begin({ push: (chunk) => (parts.push(chunk.toString('latin1')), true) });
+    // The head's end is cut by the read: the stale head end right after it must not complete it.
+    expect(parser.push(Buffer.concat([Buffer.from(head.slice(0, -2)), STALE]), head.length - 2)).toBe(NEED_MORE);
+    expect(parts).toEqual([]);
+    // The rest of the head and a close-framed body's first bytes: the body ends at the read's end.
+    expect(parser.push(Buffer.concat([Buffer.from('\r\nabc'), STALE]), 5)).toBe(NEED_MORE);
+    expect(parts.join('')).toBe('abc');
+    expect(parser.received).toBe(head.length + 3);
   });
 
   it('reads a body framed by the connection closing, and does not reuse that connection', () => {
