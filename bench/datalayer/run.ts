@@ -436,17 +436,17 @@ async function idleWorkerThreads(): Promise<void> {
 }
 
 /**
- * What the server does before its monitor starts (FairwayServer.lowerBackgroundPriority): this process's other
- * threads (V8's platform workers, libuv's threadpool) at the scrape worker's nice value. Variants share this
- * process, so the returned undo puts each thread's value back (lowering a nice value needs root; without it the
- * later variants would run with lowered threads, so the bench says so and stops).
+ * The server lowers this process's other threads (V8's platform workers, libuv's threadpool) to the scrape
+ * worker's nice value just before the worker starts (FairwayServer.lowerBackgroundPriority); the `worker` variants
+ * do the same through the same option. Variants share this process, so each such case saves every thread's value
+ * first and puts it back after (saveThreadPriorities); lowering a nice value needs root, so elsewhere those
+ * variants leave the threads as they are and say so in their name.
  */
-function lowerBackgroundAsServer(nice: number): () => void {
-  if (process.platform !== 'linux') return () => undefined;
-  startThreadpool();
+const CAN_RESTORE_PRIORITIES = process.platform === 'linux' && process.getuid?.() === 0;
+
+/** Every thread's nice value now; the returned function puts them back (threads that ended are skipped). */
+function saveThreadPriorities(): () => void {
   const saved = readdirSync('/proc/self/task').map((tid) => [Number(tid), getPriority(Number(tid))] as const);
-  const result = lowerBackgroundThreads(nice);
-  if (!result.applied) console.error(`background threads not lowered: ${result.reason}`);
   return () => {
     for (const [tid, before] of saved) {
       try {
@@ -454,7 +454,7 @@ function lowerBackgroundAsServer(nice: number): () => void {
       } catch (err: unknown) {
         // Node's SystemError keeps the errno name under `info`: a thread that ended meanwhile.
         if ((err as { info?: { code?: string } }).info?.code === 'ESRCH') continue;
-        throw new Error(`cannot restore thread ${tid}'s nice value ${before} for the next variant (root needed): ${String(err)}`);
+        throw new Error(`cannot put back thread ${tid}'s nice value ${before} for the next variant: ${String(err)}`);
       }
     }
   };
@@ -644,8 +644,11 @@ async function measureScrape(impl: Impl, endpoints: number, faulty: number, serv
     unsubscribe?.();
     detector?.close();
     await monitor.close();
-    undo?.();
-    if (options.pin !== false) pinThreads(false);
+    try {
+      undo?.();
+    } finally {
+      if (options.pin !== false) pinThreads(false);
+    }
   }
 }
 
@@ -695,12 +698,19 @@ async function impls(options: DatalayerBenchOptions): Promise<Impl[]> {
     for (const nice of options.workerNice ?? [undefined]) {
       const niceName = nice === undefined ? '' : ` (nice ${nice})`;
       if (wanted.includes(`worker${suffix}`)) {
+        const lower = (): void => void lowerBackgroundThreads(nice ?? DEFAULT_SCRAPE_WORKER_NICE);
         out.push({
-          name: `after, worker${niceName}, ${page} page`,
+          name: `after, worker${niceName}${CAN_RESTORE_PRIORITIES ? '' : ', background threads not lowered (not root)'}, ${page} page`,
           make: (o) =>
-            new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'worker', nameFilter, ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}) }),
+            new PoolMonitor({
+              ...(o as PoolMonitorOptions),
+              scrapeThread: 'worker',
+              nameFilter,
+              ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}),
+              ...(CAN_RESTORE_PRIORITIES ? { beforeScrapeWorker: lower } : {}),
+            }),
           kit: THIS_KIT,
-          beforeStart: () => lowerBackgroundAsServer(nice ?? DEFAULT_SCRAPE_WORKER_NICE),
+          ...(CAN_RESTORE_PRIORITIES ? { beforeStart: saveThreadPriorities } : {}),
         });
       }
       if (wanted.includes(`worker-bg0${suffix}`)) {
@@ -811,6 +821,9 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const rounds = arg('rounds');
   const baselineRoot = arg('baseline-root');
   const standIns = arg('stand-ins');
+  const priorityArg = arg('stand-ins-priority');
+  if (priorityArg !== undefined && priorityArg !== 'idle' && priorityArg !== 'group') throw new Error(`--stand-ins-priority: idle or group, not ${priorityArg}`);
+  const standInPriority: StandInPriority | undefined = priorityArg;
   run({
     ...(sizes !== undefined ? { sizes } : {}),
     ...(nice !== undefined ? { workerNice: nice } : {}),
@@ -823,7 +836,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
     ...(arg('dispatch') === 'bare' ? { dispatch: 'bare' } : {}),
     ...(process.argv.includes('--pin') ? { pin: 'dispatch' } : arg('pin') === 'stand-ins' || arg('pin') === 'dispatch' ? { pin: arg('pin') as PinLayout } : {}),
     ...(process.argv.includes('--static-pages') ? { staticPages: true } : {}),
-    ...(arg('stand-ins-priority') === 'group' || arg('stand-ins-priority') === 'idle' ? { standInPriority: arg('stand-ins-priority') as StandInPriority } : {}),
+    ...(standInPriority !== undefined ? { standInPriority } : {}),
   })
     .then((result) => console.log(`\n${JSON.stringify(result)}`))
     .catch((err: unknown) => {

@@ -113,7 +113,7 @@ export {
   InThreadScrapeRunner,
 } from './scrape-runner.js';
 export { type WorkerScrapeRunnerOptions, WorkerScrapeRunner, DEFAULT_SCRAPE_WORKER_NICE } from './worker-scrape-runner.js';
-export { type BackgroundPriorityResult, type ThreadPriorityResult, lowerBackgroundThreads, lowerThreadPriority, startThreadpool } from './thread-priority.js';
+export { type BackgroundPriorityResult, type ThreadPriorityResult, lowerBackgroundThreads, lowerThreadPriority } from './thread-priority.js';
 export { type PoolMonitorOptions, type ScrapeObserver, PoolMonitor, AUTO_WORKER_ENDPOINTS, DEFAULT_METRICS_PATH, DEFAULT_ENGINE } from './pool-monitor.js';
 export {
   type ServedModels,

@@ -98,6 +98,8 @@ export interface PoolMonitorOptions {
    * @default DEFAULT_SCRAPE_WORKER_NICE (10)
    */
   readonly scrapeWorkerNice?: number;
+  /** Run on this thread just before a scrape worker thread starts (WorkerScrapeRunnerOptions.beforeSpawn). */
+  readonly beforeScrapeWorker?: () => void;
   /** @default DEFAULT_STALE_AFTER_MS (200) */
   readonly staleAfterMs?: number;
   /** @default DEFAULT_METRICS_PATH */
@@ -194,6 +196,7 @@ export class PoolMonitor {
         onBatch: (apply) => this.applyBatch(apply),
         ...(options.fetch !== undefined ? { fetch: options.fetch } : {}),
         ...(options.scrapeWorkerNice !== undefined ? { nice: options.scrapeWorkerNice } : {}),
+        ...(options.beforeScrapeWorker !== undefined ? { beforeSpawn: options.beforeScrapeWorker } : {}),
       });
     }
     return new InThreadScrapeRunner({

@@ -1,6 +1,7 @@
-// Lowers the calling thread's CPU scheduling priority. The scrape worker runs at a higher nice value than the
-// dispatch thread, so on a busy host the operating system runs the dispatch thread first when both want a core:
-// a scrape answered a little later costs nothing, a dispatch held up by scraping costs every request latency.
+// OS scheduling priority of this process's threads. The scrape worker runs at a higher nice value than the
+// dispatch thread, and so, once it runs, do the process's background threads (V8's platform workers collect its
+// garbage): on a busy host the operating system runs the dispatch thread first when it and they want a core.
+// A scrape answered a little later costs nothing, a dispatch held up by scraping costs every request latency.
 // Linux only: there setpriority() on a thread id applies to that thread alone (elsewhere it would renice the
 // whole process, dispatch thread included), so other platforms leave the priority as it is.
 import { randomFill } from 'node:crypto';
@@ -15,6 +16,12 @@ export type ThreadPriorityResult =
   | { readonly applied: true; readonly nice: number }
   | { readonly applied: false; readonly reason: string };
 
+/** The kernel's id of the calling thread ("<pid>/task/<tid>"), or undefined where /proc does not give one. */
+function ownThreadId(): number | undefined {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  return Number.isInteger(tid) && tid > 0 ? tid : undefined;
+}
+
 /**
  * Adds `increment` (0-19) to the calling thread's nice value, capped at 19. Raising one's own nice value needs no
  * privilege; failures are reported, never thrown.
@@ -23,9 +30,8 @@ export function lowerThreadPriority(increment: number, platform: NodeJS.Platform
   if (increment <= 0) return { applied: false, reason: 'no increment asked for' };
   if (platform !== 'linux') return { applied: false, reason: `per-thread priority is not supported on ${platform}` };
   try {
-    // "<pid>/task/<tid>": the kernel's id of this very thread.
-    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    if (!Number.isInteger(tid) || tid <= 0) return { applied: false, reason: 'no thread id in /proc/thread-self' };
+    const tid = ownThreadId();
+    if (tid === undefined) return { applied: false, reason: 'no thread id in /proc/thread-self' };
     const nice = Math.min(MAX_NICE, getPriority(tid) + increment);
     setPriority(tid, nice);
     return { applied: true, nice: getPriority(tid) };
@@ -35,38 +41,45 @@ export function lowerThreadPriority(increment: number, platform: NodeJS.Platform
 }
 
 export type BackgroundPriorityResult =
-  | { readonly applied: true; readonly threads: number }
+  /** `nice`: the value the others now have at least; `lowered`: how many had less. */
+  | { readonly applied: true; readonly nice: number; readonly lowered: number }
   | { readonly applied: false; readonly reason: string };
 
 /**
- * Raises to at least `nice` the nice value of every other thread this process has now: V8's platform workers
- * (which run both isolates' parallel scavenges, concurrent marking and compilation), libuv's threadpool and
- * Node's own helpers. Call on the main (dispatch) thread, after startThreadpool and before the scrape worker
- * starts. Why: the scrape worker lowers only its own thread, but most of its garbage is collected by V8's
- * platform workers at the process's priority; a perf sched trace at 1,000 endpoints showed the dispatch thread
- * waiting behind them for 1-4 ms (the kernel protects a running thread's slice, and its tick is 4 ms). At the
- * worker's nice value, that work yields to the dispatch thread as the worker's own does. Threads started later
- * take their creator's value (the worker lowers itself). Linux only, as lowerThreadPriority; never throws.
+ * Gives every other thread this process has now at least the nice value the scrape worker takes (the caller's
+ * plus `increment`, capped at 19, as lowerThreadPriority computes it): V8's platform workers, which run both
+ * isolates' parallel scavenges, concurrent marking and compilation; libuv's threadpool (fs, dns.lookup, crypto,
+ * zlib: none of it on a request's path); Node's own helpers. None is raised above what it has. Call on the main
+ * (dispatch) thread just before the scrape worker starts, once the threadpool has started (startThreadpool).
+ * Why: the worker lowers only its own thread, but its garbage is collected by V8's platform workers at the
+ * process's priority; a perf sched trace at 1,000 endpoints showed the dispatch thread waiting behind them for
+ * 1-4 ms (the kernel protects a running thread's slice, and its tick is 4 ms). The dispatch thread's own
+ * collections get the same help at the lower value: on a contended core they wait for its turn, which is why this
+ * runs only where a scrape worker does. Threads started later take their creator's value. Linux only, as
+ * lowerThreadPriority; never throws.
  */
-export function lowerBackgroundThreads(nice: number, platform: NodeJS.Platform = process.platform): BackgroundPriorityResult {
-  if (nice <= 0) return { applied: false, reason: 'no nice value asked for' };
+export function lowerBackgroundThreads(increment: number, platform: NodeJS.Platform = process.platform): BackgroundPriorityResult {
+  if (increment <= 0) return { applied: false, reason: 'no increment asked for' };
   if (platform !== 'linux') return { applied: false, reason: `per-thread priority is not supported on ${platform}` };
   if (!isMainThread) return { applied: false, reason: 'not called on the main thread' };
-  const target = Math.min(MAX_NICE, nice);
   try {
-    const own = Number(readlinkSync('/proc/thread-self').split('/').pop());
-    let threads = 0;
+    const own = ownThreadId();
+    if (own === undefined) return { applied: false, reason: 'no thread id in /proc/thread-self' };
+    const target = Math.min(MAX_NICE, getPriority(own) + increment);
+    let lowered = 0;
     for (const name of readdirSync('/proc/self/task')) {
       const tid = Number(name);
-      if (tid === own || !Number.isInteger(tid)) continue;
+      if (tid === own || !Number.isInteger(tid) || tid <= 0) continue;
       try {
-        if (getPriority(tid) < target) setPriority(tid, target);
-        threads++;
+        if (getPriority(tid) < target) {
+          setPriority(tid, target);
+          lowered++;
+        }
       } catch {
         // A thread that ended meanwhile.
       }
     }
-    return { applied: true, threads };
+    return { applied: true, nice: target, lowered };
   } catch (err: unknown) {
     return { applied: false, reason: err instanceof Error ? err.message : String(err) };
   }
@@ -76,13 +89,12 @@ let threadpoolStarted = false;
 
 /**
  * Makes sure libuv's threadpool (the process's fs, dns.lookup, crypto and zlib work) has its threads before a
- * thread lowers its own priority. The pool makes its threads when work is first queued on it, on the thread that
- * queues it, and Linux gives a new thread its creator's nice value: a scrape worker that queued first (a
- * dns.lookup for a hostname endpoint) after renicing itself would leave the whole pool, this thread's work
- * included, at its lowered priority. Call on the thread whose priority the pool should have, before starting the
- * thread that lowers its own. One threadpool task, once per process: filling one random byte (queueing it is what
- * starts the pool; its answer is not needed, and it touches no file). On Node 20 the pool has usually started
- * already (loading ES modules uses it).
+ * scrape worker starts, so they are the dispatch thread's and lowerBackgroundThreads finds them. The pool makes
+ * its threads when work is first queued on it, on the thread that queues it, and Linux gives a new thread its
+ * creator's nice value: a scrape worker that queued first (a dns.lookup for a hostname endpoint) after renicing
+ * itself would otherwise leave the pool at whatever it had then. One threadpool task, once per process: filling
+ * one random byte (queueing it is what starts the pool; its answer is not needed, and it touches no file). On
+ * Node 20 the pool has usually started already (loading ES modules uses it).
  */
 export function startThreadpool(): void {
   if (threadpoolStarted) return;

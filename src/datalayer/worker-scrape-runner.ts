@@ -30,6 +30,11 @@ export interface WorkerScrapeRunnerOptions {
   readonly onBatch: BatchListener;
   /** Added to the worker thread's nice value (Linux). @default DEFAULT_SCRAPE_WORKER_NICE */
   readonly nice?: number;
+  /**
+   * Run on this thread just before each worker thread starts, the threadpool started (the server lowers the
+   * process's background threads there: thread-priority.ts, lowerBackgroundThreads).
+   */
+  readonly beforeSpawn?: () => void;
 }
 
 /**
@@ -136,6 +141,7 @@ export class WorkerScrapeRunner implements ScrapeRunner {
     };
     // The threadpool's threads must not be born of the worker once it has lowered its priority (thread-priority.ts).
     if (init.nice > 0) startThreadpool();
+    this.options.beforeSpawn?.();
     // execArgv: [] so test runners' loader flags are not inherited by a thread running compiled JavaScript.
     const worker = new Worker(workerEntry(), { workerData: init, execArgv: [] });
     // Like the system clock's timers, the worker alone does not keep the process alive; close() ends it.

@@ -17,7 +17,6 @@ import {
   StaticEndpointSource,
   fanOutScrapes,
   lowerBackgroundThreads,
-  startThreadpool,
 } from '../datalayer/index.js';
 import { DEFAULT_HEALTH_SERVICES, ExtProcService, HealthService, type TlsOption } from '../extproc/index.js';
 import { FlowController, fanOutFlowControlObserver } from '../flowcontrol/index.js';
@@ -210,6 +209,7 @@ export class FairwayServer {
       maxBackoffMs: config.pool.metrics.maxBackoffMs,
       scrapeThread: config.pool.metrics.scrapeThread,
       scrapeWorkerNice: config.pool.metrics.workerNice,
+      beforeScrapeWorker: () => this.lowerBackgroundPriority(config.pool.metrics.workerNice),
       nameFilter: config.pool.metrics.nameFilter,
       ...(config.pool.metrics.maxInFlight !== undefined ? { maxScrapesInFlight: config.pool.metrics.maxInFlight } : {}),
       ...(config.pool.metrics.adaptiveInterval.enabled ? { adaptiveInterval: config.pool.metrics.adaptiveInterval } : {}),
@@ -405,17 +405,15 @@ export class FairwayServer {
   }
 
   /**
-   * Where scraping may run on a worker at a raised nice value, the process's background threads (V8's GC and
-   * compiler helpers, libuv's threadpool) get the same value, so the worker's garbage, collected on them, yields to
-   * the dispatch thread as the worker itself does (lowerBackgroundThreads says why). Before the monitor starts:
-   * threads started later take the dispatch thread's value, and the worker then lowers its own.
+   * Just before a scrape worker starts: the process's background threads (V8's GC and compiler helpers, libuv's
+   * threadpool) get the nice value the worker gives itself, so the worker's garbage, collected on them, yields to
+   * the dispatch thread as the worker itself does (lowerBackgroundThreads says why and what it costs). Only
+   * where a worker runs; nothing is put back (a lower nice value needs privilege).
    */
-  private lowerBackgroundPriority(c: FairwayConfig): void {
-    const { workerNice, scrapeThread } = c.pool.metrics;
-    if (workerNice <= 0 || scrapeThread === 'main') return;
-    startThreadpool();
+  private lowerBackgroundPriority(workerNice: number): void {
+    if (workerNice <= 0) return;
     const result = lowerBackgroundThreads(workerNice);
-    if (result.applied) this.logger.debug({ nice: workerNice, threads: result.threads }, 'background threads reniced');
+    if (result.applied) this.logger.debug({ nice: result.nice, lowered: result.lowered }, 'background threads at the scrape worker priority');
     else if (process.platform === 'linux') this.logger.info({ reason: result.reason }, 'background threads left at the process priority');
   }
 
@@ -454,7 +452,6 @@ export class FairwayServer {
     const handler = this.kubernetes?.elector !== undefined ? this.leaderOnly(pipeline) : pipeline;
     this.flowControl.start();
     this.shared?.exchange.start();
-    this.lowerBackgroundPriority(c);
     await this.monitor.start();
     this.models?.start();
     // Watches list before the ports open, so an RBAC denial fails the start with a message naming the verb.

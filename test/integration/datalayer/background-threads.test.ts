@@ -1,6 +1,7 @@
 // lowerBackgroundThreads on real threads (Linux), in a child process of its own so this test runner's threads keep
-// their priority: every thread but the caller gets at least the nice value asked for (none is lowered below
-// what it had), threads started afterwards take the caller's, and a worker thread cannot renice its process.
+// their priority: every thread but the caller gets at least the caller's nice value plus the increment (what the
+// scrape worker gives itself; none is raised above what it had), threads started afterwards take the caller's, and
+// a worker thread cannot renice its process.
 // Runs the built module (dist/), as the server does.
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -10,7 +11,7 @@ const MODULE = fileURLToPath(new URL('../../../dist/src/datalayer/thread-priorit
 
 interface ChildReport {
   readonly main: number;
-  readonly result: { applied: boolean; threads?: number; reason?: string };
+  readonly result: { applied: boolean; nice?: number; lowered?: number; reason?: string };
   readonly before: Record<string, number>;
   readonly after: Record<string, number>;
   readonly fromWorker: { applied: boolean; reason?: string };
@@ -49,16 +50,17 @@ console.log(JSON.stringify({ main, result, before, after, fromWorker: fromWorker
 `;
 
 describe.runIf(process.platform === 'linux')('lowerBackgroundThreads (Linux)', () => {
-  it('raises every other thread to at least the value asked for, never lowers one, and leaves the caller and later threads at its own', () => {
+  it("gives every other thread at least the caller's value plus the increment, never raises one, and leaves the caller and later threads at the caller's", () => {
     const report = JSON.parse(execFileSync(process.execPath, ['--input-type=module', '-e', CHILD, MODULE], { encoding: 'utf8' })) as ChildReport;
     const callerNice = report.before[String(report.main)];
     expect(callerNice).toBeDefined();
-    expect(report.result.applied).toBe(true);
+    const target = Math.min(19, (callerNice ?? 0) + 7);
+    expect(report.result).toMatchObject({ applied: true, nice: target });
     const others = Object.keys(report.before).filter((tid) => Number(tid) !== report.main);
     // V8's platform workers and libuv's threadpool at least.
     expect(others.length).toBeGreaterThanOrEqual(5);
-    expect(report.result.threads).toBe(others.length);
-    for (const tid of others) expect(report.after[tid]).toBe(Math.max(7, report.before[tid] ?? 0));
+    expect(report.result.lowered).toBe(others.filter((tid) => (report.before[tid] ?? 0) < target).length);
+    for (const tid of others) expect(report.after[tid]).toBe(Math.max(target, report.before[tid] ?? 0));
     expect(Object.values(report.before)).toContain(15);
     expect(report.after[String(report.main)]).toBe(callerNice);
     expect(report.workerNiceAtStart).toBe(callerNice);

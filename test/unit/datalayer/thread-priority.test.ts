@@ -16,8 +16,8 @@ describe('lowerThreadPriority', () => {
 });
 
 describe('lowerBackgroundThreads', () => {
-  it('leaves every thread alone off Linux and for a nice value of 0', () => {
+  it('leaves every thread alone off Linux and for an increment of 0', () => {
     expect(lowerBackgroundThreads(10, 'darwin')).toEqual({ applied: false, reason: 'per-thread priority is not supported on darwin' });
-    expect(lowerBackgroundThreads(0, 'linux')).toEqual({ applied: false, reason: 'no nice value asked for' });
+    expect(lowerBackgroundThreads(0, 'linux')).toEqual({ applied: false, reason: 'no increment asked for' });
   });
 });
