@@ -17,6 +17,8 @@ export {
 export { type InflightTicket, type InflightTrackerOptions, InflightTracker } from './inflight-tracker.js';
 export { type PeerInflightSource } from './peer-inflight.js';
 export { CombinedInflight } from './combined-inflight.js';
+/** How many scrape outcomes may wait for the dispatch thread as received before the backlog merges (metrics help). */
+export { MERGE_ABOVE } from './scrape-wire.js';
 export { fanOutScrapes } from './scrape-fan-out.js';
 export {
   type ReachabilityState,

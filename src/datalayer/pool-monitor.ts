@@ -232,7 +232,7 @@ export class PoolMonitor {
     this.state = 'closed';
     this.unsubscribe?.();
     this.unsubscribe = undefined;
-    // One snapshot for the lot: removed one by one, each removal published its own (O(n^2) at 1,000 endpoints).
+    // One snapshot for the lot: removed one by one, each removal built and published its own.
     this.store.batch(() => {
       for (const id of [...this.members.keys()]) this.removeMember(id);
     });

@@ -349,7 +349,6 @@ export class OutcomeBacklog {
       m.failure = outcome;
     }
   };
-
 }
 
 function supersede(m: Merged, index: number): void {
@@ -412,6 +411,11 @@ export class OutcomeBatchReader<T = unknown> {
   /** Drops everything kept for `slot`, its tag included. */
   forget(slot: number): void {
     this.slots.delete(slot);
+  }
+
+  /** Drops everything kept for every slot (a runner closing). */
+  clear(): void {
+    this.slots.clear();
   }
 
   private record(slot: number): SlotRecord<T> {

@@ -110,6 +110,9 @@ export class WorkerScrapeRunner implements ScrapeRunner {
     clearTimeout(grace);
     this.jobs.clear();
     this.backlog.clear();
+    // Endpoint ids, LoRA lists and last metrics of every slot, and records made for merged outcomes of departed
+    // slots that the backlog's clear dropped unread.
+    this.reader.clear();
   }
 
   private forgetSlot(id: string): void {

@@ -1,7 +1,7 @@
 // Metrics about scraping the model servers: every failed scrape counted by reason, how many endpoints are failing
 // right now by reason (read from the pool at Prometheus scrape time), and the outcomes merged away unapplied.
 import { Counter } from 'prom-client';
-import { type PoolView, type ScrapeFailureReason, type ScrapeObserver, SCRAPE_FAILURE_REASONS } from '../datalayer/index.js';
+import { type PoolView, type ScrapeFailureReason, type ScrapeObserver, MERGE_ABOVE, SCRAPE_FAILURE_REASONS } from '../datalayer/index.js';
 import { type MetricContext } from './metric-context.js';
 import { FAIRWAY_METRICS } from './metric-names.js';
 import { registerScrapeGauge } from './scrape-gauge.js';
@@ -23,7 +23,7 @@ export class ScrapeMetrics implements ScrapeObserver {
     });
     this.merged = new Counter({
       name: ctx.name(FAIRWAY_METRICS.metricsScrapeOutcomesMerged),
-      help: 'Scrape outcomes (good or failed) merged away before the dispatch thread applied them: with more than 128 waiting it keeps each endpoint\'s newest good outcome and the newest failure after it. Rising: the dispatch thread falls behind the scrape worker (short of CPU). Merged failures are in fairway_metrics_scrape_failures_total too.',
+      help: `Scrape outcomes (good or failed) merged away before the dispatch thread applied them: with more than ${MERGE_ABOVE} waiting it keeps each endpoint's newest good outcome and the newest failure after it. Rising: the dispatch thread falls behind the scrape worker (short of CPU). Merged failures are in fairway_metrics_scrape_failures_total too.`,
       registers: [ctx.registry],
     });
   }

@@ -73,7 +73,7 @@ describe('OutcomeBatchReader', () => {
     expect(again).toEqual(previous);
   });
 
-  it('gives each outcome its slot\'s tag (the runner binds endpoint ids), undefined for a slot not bound or forgotten', () => {
+  it('gives each outcome its slot\'s tag (the runner binds endpoint ids), undefined for a slot not bound, forgotten or cleared', () => {
     const writer = new OutcomeBatchWriter(0);
     const reader = new OutcomeBatchReader<string>();
     reader.bind(1, 'a');
@@ -92,6 +92,9 @@ describe('OutcomeBatchReader', () => {
     reader.forget(2);
     expect(tags()).toEqual(['a', undefined, undefined]);
     expect(reader.tagOf(2)).toBeUndefined();
+    reader.clear();
+    expect(reader.tagOf(1)).toBeUndefined();
+    expect(tags()).toEqual([undefined, undefined, undefined]);
   });
 });
 
