@@ -6,6 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { argValue as arg } from '../argv.js';
+import { median } from '../engine/stats.js';
 import { startStandIns } from './stand-ins.js';
 
 const ENDPOINTS = 1_000;
@@ -107,11 +108,6 @@ function measure(root: string, windowMs: number): GarbageFigures {
   });
   if (run.status !== 0) throw new Error(`measuring ${root} failed: ${run.stderr}`);
   return parseTrace(run.stdout);
-}
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
 }
 
 function sleep(ms: number): Promise<void> {
