@@ -17,6 +17,9 @@ const TOKEN_POLL_MS = 5_000;
 /** A worker exiting within this long of its start counts as a quick exit; more than MAX_QUICK_EXITS in a row stop it. */
 const QUICK_EXIT_MS = 5_000;
 const MAX_QUICK_EXITS = 3;
+/** Added to the worker's times (epoch milliseconds) to get this thread's clock (performance.now()). */
+const WORKER_TIME_OFFSET = -performance.timeOrigin;
+
 /** A worker not gone this long after being asked to close is terminated. */
 const CLOSE_GRACE_MS = 2_000;
 
@@ -172,8 +175,7 @@ export class WorkerScrapeRunner implements ScrapeRunner {
     switch (message.kind) {
       case 'outcomes': {
         if (this.closing !== undefined) return;
-        // Worker times are epoch milliseconds; this thread's clock is performance.now().
-        this.backlog.push(message.nums, message.extras, this.reader, -performance.timeOrigin);
+        this.backlog.push(message.nums, message.extras, this.reader, WORKER_TIME_OFFSET);
         // Applied in the check phase of this same loop turn (no wait for a timer), after every message that
         // arrived with this one is queued; APPLY_PER_TURN or APPLY_TURN_MS at most per turn (readTurn). The
         // backlog merges per endpoint when more waits than two turns' worth, so it stays bounded by the pool's
@@ -199,10 +201,8 @@ export class WorkerScrapeRunner implements ScrapeRunner {
   private readonly drain = (): void => {
     this.drainScheduled = false;
     if (this.closing !== undefined || !this.backlog.pending) return;
-    // Worker times are epoch milliseconds; this thread's clock is performance.now().
-    const offset = -performance.timeOrigin;
     try {
-      this.applyBacklog(offset);
+      this.applyBacklog();
     } finally {
       if (this.backlog.pending && this.closing === undefined) {
         this.drainScheduled = true;
@@ -213,7 +213,7 @@ export class WorkerScrapeRunner implements ScrapeRunner {
 
   private readonly now = (): number => this.options.clock.now();
 
-  private applyBacklog(offset: number): void {
+  private applyBacklog(): void {
     let taken = false;
     this.options.onBatch((emit, superseded) => {
       taken = true;
@@ -227,7 +227,7 @@ export class WorkerScrapeRunner implements ScrapeRunner {
         const id = this.reader.tagOf(slot);
         if (id !== undefined) superseded(id, kind, n);
       };
-      this.backlog.readTurn(this.reader, offset, forward, this.now, count);
+      this.backlog.readTurn(this.reader, WORKER_TIME_OFFSET, forward, this.now, count);
     });
     // A listener that takes nothing (its monitor closing) will take none of the rest either.
     if (!taken) this.backlog.clear();
