@@ -697,18 +697,18 @@ async function impls(options: DatalayerBenchOptions): Promise<Impl[]> {
     }
     for (const nice of options.workerNice ?? [undefined]) {
       const niceName = nice === undefined ? '' : ` (nice ${nice})`;
+      // This build's monitor scraping on its worker, as every worker variant runs it.
+      const onWorker = (o: MonitorOptions): PoolMonitorOptions => ({
+        ...(o as PoolMonitorOptions),
+        scrapeThread: 'worker',
+        nameFilter,
+        ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}),
+      });
       if (wanted.includes(`worker${suffix}`)) {
         const lower = (): void => void lowerBackgroundThreads(nice ?? DEFAULT_SCRAPE_WORKER_NICE);
         out.push({
           name: `after, worker${niceName}${CAN_RESTORE_PRIORITIES ? '' : ', background threads not lowered (not root)'}, ${page} page`,
-          make: (o) =>
-            new PoolMonitor({
-              ...(o as PoolMonitorOptions),
-              scrapeThread: 'worker',
-              nameFilter,
-              ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}),
-              ...(CAN_RESTORE_PRIORITIES ? { beforeScrapeWorker: lower } : {}),
-            }),
+          make: (o) => new PoolMonitor({ ...onWorker(o), ...(CAN_RESTORE_PRIORITIES ? { beforeScrapeWorker: lower } : {}) }),
           kit: THIS_KIT,
           ...(CAN_RESTORE_PRIORITIES ? { beforeStart: saveThreadPriorities } : {}),
         });
@@ -716,16 +716,14 @@ async function impls(options: DatalayerBenchOptions): Promise<Impl[]> {
       if (wanted.includes(`worker-bg0${suffix}`)) {
         out.push({
           name: `diagnosis: worker${niceName}, background threads left at the process's priority, ${page} page`,
-          make: (o) =>
-            new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'worker', nameFilter, ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}) }),
+          make: (o) => new PoolMonitor(onWorker(o)),
           kit: THIS_KIT,
         });
       }
       if (wanted.includes(`worker-idle${suffix}`)) {
         out.push({
           name: `diagnosis: worker${niceName} then SCHED_IDLE, ${page} page`,
-          make: (o) =>
-            new PoolMonitor({ ...(o as PoolMonitorOptions), scrapeThread: 'worker', nameFilter, ...(nice !== undefined ? { scrapeWorkerNice: nice } : {}) }),
+          make: (o) => new PoolMonitor(onWorker(o)),
           kit: THIS_KIT,
           afterStart: idleWorkerThreads,
         });
