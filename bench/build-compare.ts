@@ -1,6 +1,7 @@
 // Helpers for benchmarks that run this build beside another one in the same process (`--baseline-root`: a
 // repository whose dist/ is built, e.g. main before a change), alternating the builds round by round.
 import { pathToFileURL } from 'node:url';
+import { argValue } from './argv.js';
 
 /** What every bench comparing this build with another takes. */
 export interface BuildCompareOptions {
@@ -10,6 +11,18 @@ export interface BuildCompareOptions {
   readonly caseMs?: number;
   /** Another build's repository root (its dist/ built). */
   readonly baselineRoot?: string;
+}
+
+/** The options every such bench reads off its command line: `--rounds=N --case-ms=N --baseline-root=DIR`. */
+export function buildCompareArgs(argv: readonly string[] = process.argv): BuildCompareOptions {
+  const rounds = argValue('rounds', argv);
+  const caseMs = argValue('case-ms', argv);
+  const baselineRoot = argValue('baseline-root', argv);
+  return {
+    ...(rounds !== undefined ? { rounds: Number(rounds) } : {}),
+    ...(caseMs !== undefined ? { caseMs: Number(caseMs) } : {}),
+    ...(baselineRoot !== undefined ? { baselineRoot } : {}),
+  };
 }
 
 /** This repository's root (this file runs as dist/bench/build-compare.js), to load this build like another. */

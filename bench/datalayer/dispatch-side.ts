@@ -12,7 +12,7 @@
 import { pathToFileURL } from 'node:url';
 import { loadavg } from 'node:os';
 import { argValue as arg } from '../argv.js';
-import { type BuildCompareOptions, alternate, importBuilt, loadBuilds } from '../build-compare.js';
+import { type BuildCompareOptions, alternate, buildCompareArgs, importBuilt, loadBuilds } from '../build-compare.js';
 import { median } from '../engine/stats.js';
 
 export interface DispatchSideOptions extends BuildCompareOptions {
@@ -280,15 +280,10 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   const num = (name: string): number | undefined => (arg(name) === undefined ? undefined : Number(arg(name)));
   const endpoints = num('endpoints');
   const batch = num('batch');
-  const rounds = num('rounds');
-  const caseMs = num('case-ms');
-  const baselineRoot = arg('baseline-root');
   run({
+    ...buildCompareArgs(),
     ...(endpoints !== undefined ? { endpoints } : {}),
     ...(batch !== undefined ? { batch } : {}),
-    ...(rounds !== undefined ? { rounds } : {}),
-    ...(caseMs !== undefined ? { caseMs } : {}),
-    ...(baselineRoot !== undefined ? { baselineRoot } : {}),
   })
     .then((result) => console.log(`\n${JSON.stringify(result)}`))
     .catch((err: unknown) => {

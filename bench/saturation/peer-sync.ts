@@ -7,7 +7,7 @@
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { argValue } from '../argv.js';
-import { type BuildCompareOptions, alternate, cpuPerStep, importBuilt, loadBuilds } from '../build-compare.js';
+import { type BuildCompareOptions, alternate, buildCompareArgs, cpuPerStep, importBuilt, loadBuilds } from '../build-compare.js';
 import { median } from '../engine/stats.js';
 
 export interface PeerSyncOptions extends BuildCompareOptions {
@@ -149,11 +149,8 @@ export async function run(options: PeerSyncOptions = {}): Promise<object> {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   // --endpoints=N --rounds=N --case-ms=N --baseline-root=DIR
-  const options: { -readonly [K in keyof PeerSyncOptions]: PeerSyncOptions[K] } = {};
+  const options: { -readonly [K in keyof PeerSyncOptions]: PeerSyncOptions[K] } = buildCompareArgs();
   if (argValue('endpoints') !== undefined) options.endpoints = Number(argValue('endpoints'));
-  if (argValue('rounds') !== undefined) options.rounds = Number(argValue('rounds'));
-  if (argValue('case-ms') !== undefined) options.caseMs = Number(argValue('case-ms'));
-  options.baselineRoot = argValue('baseline-root');
   run(options).catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;

@@ -8,7 +8,7 @@
 import { loadavg } from 'node:os';
 import { pathToFileURL } from 'node:url';
 import { argValue } from '../argv.js';
-import { type BuildCompareOptions, alternate, cpuPerStep, importBuilt, loadBuilds } from '../build-compare.js';
+import { type BuildCompareOptions, alternate, buildCompareArgs, cpuPerStep, importBuilt, loadBuilds } from '../build-compare.js';
 import { median } from '../engine/stats.js';
 
 export interface PoolScaleOptions extends BuildCompareOptions {
@@ -153,11 +153,8 @@ export async function run(options: PoolScaleOptions = {}): Promise<object> {
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   // --sizes=10,100,1000 --rounds=N --case-ms=N --baseline-root=DIR
-  const options: { -readonly [K in keyof PoolScaleOptions]: PoolScaleOptions[K] } = {};
+  const options: { -readonly [K in keyof PoolScaleOptions]: PoolScaleOptions[K] } = buildCompareArgs();
   if (argValue('sizes') !== undefined) options.sizes = (argValue('sizes') ?? '').split(',').map(Number);
-  if (argValue('rounds') !== undefined) options.rounds = Number(argValue('rounds'));
-  if (argValue('case-ms') !== undefined) options.caseMs = Number(argValue('case-ms'));
-  options.baselineRoot = argValue('baseline-root');
   run(options).catch((err: unknown) => {
     console.error(err);
     process.exitCode = 1;
